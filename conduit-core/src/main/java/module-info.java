@@ -1,0 +1,3 @@
+module dev.conduit.core {
+  requires transitive io.netty.transport;
+}

@@ -1,0 +1,4 @@
+module dev.conduit.mitm {
+  requires transitive dev.conduit.core;
+  requires org.slf4j;
+}
