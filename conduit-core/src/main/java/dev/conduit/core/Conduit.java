@@ -1,0 +1,254 @@
+package dev.conduit.core;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.conduit.core.internal.ChainDialer;
+import dev.conduit.core.internal.ConnectionState;
+import dev.conduit.core.internal.Engine;
+import dev.conduit.core.internal.ListenerInitializer;
+import dev.conduit.core.observe.ConnectionObserver;
+import dev.conduit.core.observe.ConnectionSummary;
+import dev.conduit.core.outbound.Dialer;
+import dev.conduit.core.outbound.Outbound;
+import dev.conduit.core.route.RouteDecision;
+import dev.conduit.core.route.Router;
+import dev.conduit.core.route.Rule;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running proxy: listeners, a router and outbounds, built with {@link #builder()}.
+ *
+ * <p>{@link #start()} binds every listener or fails without leaving any bound. {@link #stop()}
+ * stops accepting, lets open connections finish until the drain deadline, then closes the rest.
+ * Rules and outbounds can be replaced while running with {@link #update}; established connections
+ * are not touched.
+ */
+public final class Conduit implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Conduit.class);
+
+  private final ConduitResources resources;
+  private final boolean ownsResources;
+  private final List<Listener> listeners;
+  private final Engine engine;
+  private final ChannelGroup connections = new DefaultChannelGroup("conduit-connections", GlobalEventExecutor.INSTANCE);
+  private final Map<String, Channel> serverChannels = new LinkedHashMap<>();
+  private CompletableFuture<Void> stopFuture;
+
+  Conduit(ConduitBuilder b) {
+    this.resources = b.resources;
+    this.ownsResources = b.ownsResources;
+    this.listeners = List.copyOf(b.listeners);
+    this.engine = new Engine(resources, b.timeouts, b.keepAlive, ConnectionObserver.composite(b.observers),
+        b.outboundSocketCustomizer, b.router, b.outbounds);
+  }
+
+  /** A builder. */
+  public static ConduitBuilder builder() {
+    return new ConduitBuilder();
+  }
+
+  static void checkOutbounds(Router router, Map<String, Outbound> outbounds) {
+    List<RouteDecision> decisions = new ArrayList<>();
+    decisions.add(router.defaultDecision());
+    for (Rule r : router.rules()) {
+      decisions.add(r.decision());
+    }
+    for (RouteDecision d : decisions) {
+      if (d instanceof RouteDecision.Via via && !outbounds.containsKey(via.outbound())
+          && !via.outbound().equals(Outbound.DIRECT)) {
+        throw new IllegalStateException("route via " + via.outbound() + ": no such outbound (expected one of "
+            + outbounds.keySet() + ")");
+      }
+    }
+  }
+
+  /**
+   * Binds every listener.
+   *
+   * @return this
+   * @throws IOException when a listener cannot bind; none stays bound then
+   */
+  public synchronized Conduit start() throws IOException {
+    if (!serverChannels.isEmpty()) {
+      throw new IllegalStateException("already started");
+    }
+    try {
+      for (Listener l : listeners) {
+        ServerBootstrap sb = new ServerBootstrap()
+            .group(resources.eventLoopGroup())
+            .channel(resources.serverSocketChannelType())
+            .option(ChannelOption.SO_BACKLOG, 4096)
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .handler(new ChannelInitializer<Channel>() {
+              @Override
+              protected void initChannel(Channel ch) throws Exception {
+                l.socketCustomizer().customize(ch);
+              }
+            })
+            .childOption(ChannelOption.AUTO_READ, false)
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChainDialer.WATER_MARK)
+            .childHandler(new ListenerInitializer(engine, l, connections));
+        ChannelFuture f = sb.bind(l.bindAddress()).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+          Throwable c = f.cause();
+          String msg = "listener " + l.name() + ": cannot bind " + l.bindAddress() + ": " + c.getMessage();
+          if (c instanceof IOException io && !(c instanceof BindException)) {
+            throw new IOException(msg, io);
+          }
+          throw new BindException(msg);
+        }
+        InetSocketAddress bound = (InetSocketAddress) f.channel().localAddress();
+        engine.addOwnAddress(bound);
+        serverChannels.put(l.name(), f.channel());
+        log.info("listener {} ({}) on {}", l.name(), l.protocol().name(), bound);
+      }
+    } catch (IOException | RuntimeException e) {
+      serverChannels.values().forEach(Channel::close);
+      serverChannels.clear();
+      if (ownsResources) {
+        resources.close();
+      }
+      throw e;
+    }
+    return this;
+  }
+
+  /** The bound address of a listener (useful with port 0). */
+  public InetSocketAddress address(String listenerName) {
+    Channel ch = serverChannels.get(requireNonNull(listenerName, "listenerName"));
+    if (ch == null) {
+      throw new IllegalArgumentException("listener: " + listenerName + " (expected one of " + serverChannels.keySet()
+          + ", after start())");
+    }
+    return (InetSocketAddress) ch.localAddress();
+  }
+
+  /** The listeners. */
+  public List<Listener> listeners() {
+    return listeners;
+  }
+
+  /** The number of open downstream connections. */
+  public int activeConnections() {
+    return engine.connections().size();
+  }
+
+  /** Live connections, as snapshots. */
+  public List<ConnectionSummary> connections() {
+    List<ConnectionSummary> out = new ArrayList<>();
+    for (ConnectionState s : engine.connections().values()) {
+      out.add(s.snapshot());
+    }
+    return out;
+  }
+
+  /** Closes one live connection by id; returns whether it existed. */
+  public boolean closeConnection(String id) {
+    ConnectionState s = engine.connections().get(id);
+    if (s == null) {
+      return false;
+    }
+    s.closeByConduit("closed by request");
+    return true;
+  }
+
+  /** The dialer this conduit uses, for services that reach destinations the same way. */
+  public Dialer dialer() {
+    return engine.dialer();
+  }
+
+  /** The shared resources. */
+  public ConduitResources resources() {
+    return resources;
+  }
+
+  /**
+   * Replaces the router and outbounds for new requests; established connections keep theirs.
+   *
+   * @throws IllegalStateException when a rule names an unknown outbound
+   */
+  public void update(Router router, List<Outbound> outbounds) {
+    Map<String, Outbound> byName = new LinkedHashMap<>();
+    for (Outbound o : outbounds) {
+      if (byName.putIfAbsent(o.name(), o) != null) {
+        throw new IllegalArgumentException("outbound: " + o.name() + " defined twice (expected: unique names)");
+      }
+    }
+    checkOutbounds(router, byName);
+    engine.update(router, byName);
+  }
+
+  /**
+   * Stops gracefully: stops accepting, waits for open connections up to the drain timeout, then
+   * closes the rest. Idempotent.
+   */
+  public synchronized CompletableFuture<Void> stop() {
+    if (stopFuture != null) {
+      return stopFuture;
+    }
+    stopFuture = new CompletableFuture<>();
+    for (Channel ch : serverChannels.values()) {
+      ch.close().awaitUninterruptibly();
+    }
+    Duration drain = engine.timeouts().drain();
+    long deadline = System.nanoTime() + drain.toNanos();
+    log.info("stopping: {} open connection(s), drain up to {} ms", activeConnections(), drain.toMillis());
+    waitForDrain(deadline);
+    return stopFuture;
+  }
+
+  private void waitForDrain(long deadline) {
+    if (activeConnections() == 0 || System.nanoTime() - deadline >= 0) {
+      for (ConnectionState s : engine.connections().values()) {
+        s.closeByConduit("drain deadline passed");
+      }
+      connections.close().addListener(f -> finishStop());
+      return;
+    }
+    GlobalEventExecutor.INSTANCE.schedule(() -> waitForDrain(deadline), 50, TimeUnit.MILLISECONDS);
+  }
+
+  private void finishStop() {
+    if (ownsResources) {
+      // closing waits for the event loops, which no Netty executor thread may do
+      Thread closer = new Thread(() -> {
+        try {
+          resources.close();
+        } finally {
+          stopFuture.complete(null);
+        }
+      }, "conduit-stop");
+      closer.setDaemon(true);
+      closer.start();
+    } else {
+      stopFuture.complete(null);
+    }
+  }
+
+  /** {@link #stop()} and wait. */
+  @Override
+  public void close() {
+    stop().join();
+  }
+}

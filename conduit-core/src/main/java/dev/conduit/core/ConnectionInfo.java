@@ -1,0 +1,29 @@
+package dev.conduit.core;
+
+import static java.util.Objects.requireNonNull;
+
+import java.net.InetSocketAddress;
+import java.time.Instant;
+
+/**
+ * What is known about a downstream connection when it is accepted.
+ *
+ * @param id unique within the process, carried by every log line about the connection
+ * @param listener the name of the listener that accepted it
+ * @param protocol the listener's inbound protocol name ({@code http}, {@code socks}, {@code mixed}, ...)
+ * @param client the client's address
+ * @param local the local address the client connected to
+ * @param accepted when it was accepted
+ */
+public record ConnectionInfo(
+    String id, String listener, String protocol, InetSocketAddress client, InetSocketAddress local, Instant accepted) {
+
+  public ConnectionInfo {
+    requireNonNull(id, "id");
+    requireNonNull(listener, "listener");
+    requireNonNull(protocol, "protocol");
+    requireNonNull(client, "client");
+    requireNonNull(local, "local");
+    requireNonNull(accepted, "accepted");
+  }
+}

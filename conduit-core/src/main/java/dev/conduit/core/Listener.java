@@ -1,0 +1,140 @@
+package dev.conduit.core;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.conduit.core.inbound.InboundProtocol;
+import dev.conduit.core.internal.route.CidrSet;
+import dev.conduit.core.outbound.SocketCustomizer;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A named bind address and the protocol spoken on it.
+ *
+ * <pre>{@code
+ * Listener http = Listener.builder("http")
+ *     .bind(new InetSocketAddress("127.0.0.1", 8080))
+ *     .protocol(InboundProtocols.http(HttpInboundOptions.defaults()))
+ *     .allowSource("127.0.0.0/8")                // refuse other clients before reading a byte
+ *     .build();
+ * }</pre>
+ */
+public final class Listener {
+
+  private final String name;
+  private final InetSocketAddress bindAddress;
+  private final InboundProtocol protocol;
+  private final SocketCustomizer socketCustomizer;
+  private final List<String> allowedSources;
+  private final CidrSet allowed;
+
+  private Listener(Builder b) {
+    this.name = b.name;
+    this.bindAddress = requireNonNull(b.bindAddress, "bind");
+    this.protocol = requireNonNull(b.protocol, "protocol");
+    this.socketCustomizer = b.socketCustomizer;
+    this.allowedSources = List.copyOf(b.allowedSources);
+    CidrSet.Builder cidrs = CidrSet.builder();
+    allowedSources.forEach(cidrs::add);
+    this.allowed = cidrs.build();
+  }
+
+  /** A builder for a listener with this name. */
+  public static Builder builder(String name) {
+    return new Builder(name);
+  }
+
+  /** The listener's name, used in rules, logs and metrics. */
+  public String name() {
+    return name;
+  }
+
+  /** The address to bind; port 0 picks a free port (see {@link Conduit#address(String)}). */
+  public InetSocketAddress bindAddress() {
+    return bindAddress;
+  }
+
+  /** The inbound protocol. */
+  public InboundProtocol protocol() {
+    return protocol;
+  }
+
+  /** Socket options applied to the listening socket before it binds. */
+  public SocketCustomizer socketCustomizer() {
+    return socketCustomizer;
+  }
+
+  /** The client CIDRs allowed to connect; empty allows everyone. */
+  public List<String> allowedSources() {
+    return allowedSources;
+  }
+
+  /** Whether a client at {@code address} may connect. */
+  public boolean admits(InetAddress address) {
+    return allowed.isEmpty() || (address != null && allowed.contains(address));
+  }
+
+  @Override
+  public String toString() {
+    return "Listener[" + name + " " + bindAddress + " " + protocol.name() + "]";
+  }
+
+  /** Builds a {@link Listener}. */
+  public static final class Builder {
+    private final String name;
+    private InetSocketAddress bindAddress;
+    private InboundProtocol protocol;
+    private SocketCustomizer socketCustomizer = SocketCustomizer.NONE;
+    private final List<String> allowedSources = new ArrayList<>();
+
+    private Builder(String name) {
+      requireNonNull(name, "name");
+      if (name.isBlank()) {
+        throw new IllegalArgumentException("name: blank (expected: a listener name)");
+      }
+      this.name = name;
+    }
+
+    /** The address to bind. */
+    public Builder bind(InetSocketAddress value) {
+      this.bindAddress = requireNonNull(value, "bind");
+      return this;
+    }
+
+    /** Parses {@code ip:port} or {@code [v6]:port} and binds it. */
+    public Builder bind(String hostPort) {
+      return bind(Destination.parseBindAddress(hostPort));
+    }
+
+    /** The protocol spoken on the listener. */
+    public Builder protocol(InboundProtocol value) {
+      this.protocol = requireNonNull(value, "protocol");
+      return this;
+    }
+
+    /** Socket options for the listening socket (e.g. {@code IP_TRANSPARENT} for TPROXY). */
+    public Builder socketCustomizer(SocketCustomizer value) {
+      this.socketCustomizer = requireNonNull(value, "socketCustomizer");
+      return this;
+    }
+
+    /** Allows clients from this CIDR; once any is given, others are closed on accept. */
+    public Builder allowSource(String cidr) {
+      CidrSet.builder().add(cidr); // validates
+      allowedSources.add(cidr);
+      return this;
+    }
+
+    public Listener build() {
+      if (bindAddress == null) {
+        throw new IllegalStateException("listener " + name + ": no bind address");
+      }
+      if (protocol == null) {
+        throw new IllegalStateException("listener " + name + ": no protocol");
+      }
+      return new Listener(this);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+package dev.conduit.core.inbound;
+
+import dev.conduit.core.ConnectRequest;
+import dev.conduit.core.ConnectionInfo;
+import dev.conduit.core.Timeouts;
+import dev.conduit.core.observe.Outcome;
+import io.netty.util.concurrent.Future;
+
+/**
+ * What conduit offers an {@link InboundProtocol} for one downstream connection. Every method must be
+ * called on the connection's event loop.
+ */
+public interface InboundContext {
+
+  /** The downstream connection. */
+  ConnectionInfo connection();
+
+  /** The conduit's time limits. */
+  Timeouts timeouts();
+
+  /**
+   * Routes the request and dials it: directly or through the chosen outbound's hops, with failover
+   * across endpoints, all within the dial timeout.
+   *
+   * @return a future completed on the connection's event loop, with the upstream or with a
+   *     {@link dev.conduit.core.DialException} that says what to tell the client
+   */
+  Future<Upstream> connect(ConnectRequest request);
+
+  /**
+   * Starts relaying between the downstream and {@code upstream}: installs the relay at the tail of
+   * both pipelines and starts reading. The protocol then removes its own handlers; bytes a removed
+   * decoder still held (a client's early data) flow on to the relay and reach the upstream.
+   */
+  void relay(Upstream upstream);
+
+  /**
+   * Records how the connection ends when it does not reach the relay (bad request, failed
+   * authentication, rejected, dial failure), for the access log and metrics.
+   */
+  void outcome(Outcome outcome, String detail);
+
+  /** Records the authenticated principal, for the access log. */
+  void principal(String principal);
+}

@@ -1,0 +1,28 @@
+package dev.conduit.core.internal;
+
+/**
+ * Names of conduit's handlers, and their order.
+ *
+ * <p>Downstream (accepted) channels, head to tail:
+ * <ol>
+ *   <li>{@link #TRAFFIC} counts bytes each way for the access log;</li>
+ *   <li>{@link #NEGOTIATION_TIMEOUT} closes clients that do not finish their handshake in time
+ *       (removed when the relay starts);</li>
+ *   <li>the protocol's handlers ({@code http-codec}, {@code socks-decoder}, ...), which remove
+ *       themselves when the relay starts;</li>
+ *   <li>{@link #RELAY_IDLE} and {@link #RELAY} once tunnelled.</li>
+ * </ol>
+ * Upstream (dialed) channels, head to tail: {@link #TRAFFIC}, then one {@code hop-N-tls} and
+ * {@code hop-N-proxy} pair per hop while dialing (removed after the last handshake), then
+ * {@link #RELAY}.
+ */
+public final class ConduitPipeline {
+  public static final String TRAFFIC = "conduit-traffic";
+  public static final String NEGOTIATION_TIMEOUT = "conduit-negotiation-timeout";
+  public static final String RELAY_IDLE = "conduit-relay-idle";
+  public static final String RELAY = "conduit-relay";
+  public static final String HOP_TLS_PREFIX = "conduit-hop-tls-";
+  public static final String HOP_PROXY_PREFIX = "conduit-hop-proxy-";
+
+  private ConduitPipeline() {}
+}

@@ -1,0 +1,197 @@
+package dev.conduit.core.internal;
+
+import dev.conduit.core.ConnectRequest;
+import dev.conduit.core.ConnectionInfo;
+import dev.conduit.core.Destination;
+import dev.conduit.core.Timeouts;
+import dev.conduit.core.inbound.InboundContext;
+import dev.conduit.core.inbound.Upstream;
+import dev.conduit.core.observe.ConnectionSummary;
+import dev.conduit.core.observe.Outcome;
+import dev.conduit.core.route.Router;
+import io.netty.channel.Channel;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One downstream connection: the {@link InboundContext} given to its protocol, and what the access
+ * log needs when it closes. Touched only on the connection's event loop (fields need no volatile),
+ * except for the read-only snapshot the admin API takes.
+ */
+public final class ConnectionState implements InboundContext {
+  private static final Logger log = LoggerFactory.getLogger(ConnectionState.class);
+
+  private final Engine engine;
+  private final Channel channel;
+  private final ConnectionInfo info;
+  private final TrafficCounter traffic;
+  private final long acceptedNanos = System.nanoTime();
+  private ScheduledFuture<?> negotiationTimer;
+  private long negotiatedNanos;
+  private long dialNanos;
+  private volatile String principal;
+  private volatile ConnectRequest lastRequest;
+  private volatile String rule;
+  private volatile String outbound;
+  private volatile InetSocketAddress dialed;
+  private Channel upstream;
+  private int requests;
+  private Outcome outcome = Outcome.OK;
+  private String detail = "";
+  private boolean relaying;
+  private boolean inputShutdown;
+
+  ConnectionState(Engine engine, Channel channel, ConnectionInfo info, TrafficCounter traffic) {
+    this.engine = engine;
+    this.channel = channel;
+    this.info = info;
+    this.traffic = traffic;
+  }
+
+  void start() {
+    engine.register(this);
+    engine.observer().accepted(info);
+    Duration negotiation = engine.timeouts().negotiation();
+    negotiationTimer = channel.eventLoop().schedule(() -> {
+      if (negotiatedNanos == 0 && channel.isActive()) {
+        log.debug("[{}] negotiation timed out after {} ms", info.id(), negotiation.toMillis());
+        outcome(Outcome.NEGOTIATION_TIMEOUT, "no complete request within " + negotiation.toMillis() + " ms");
+        channel.close();
+      }
+    }, negotiation.toNanos(), TimeUnit.NANOSECONDS);
+    channel.closeFuture().addListener(f -> closed());
+    channel.pipeline().addLast(ConduitPipeline.NEGOTIATION_TIMEOUT, new InputShutdownGuard());
+  }
+
+  /**
+   * Notes a client's half-close before the relay exists: with no request yet the client is gone, so
+   * close; with a request under way the relay carries the half-close on once it starts.
+   */
+  private final class InputShutdownGuard extends io.netty.channel.ChannelInboundHandlerAdapter {
+    @Override
+    public void userEventTriggered(io.netty.channel.ChannelHandlerContext ctx, Object evt) {
+      if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+        inputShutdown = true;
+        if (requests == 0) {
+          outcome(Outcome.PROTOCOL_ERROR, "client closed before a complete request");
+          ctx.close();
+          return;
+        }
+      }
+      ctx.fireUserEventTriggered(evt);
+    }
+  }
+
+  @Override
+  public ConnectionInfo connection() {
+    return info;
+  }
+
+  @Override
+  public Timeouts timeouts() {
+    return engine.timeouts();
+  }
+
+  @Override
+  public Future<Upstream> connect(ConnectRequest request) {
+    if (negotiatedNanos == 0) {
+      negotiatedNanos = System.nanoTime();
+      negotiationTimer.cancel(false);
+    }
+    requests++;
+    lastRequest = request;
+    if (request.principal().isPresent()) {
+      principal = request.principal().get();
+    }
+    return engine.connect(request, channel.eventLoop(), this);
+  }
+
+  @Override
+  public void relay(Upstream up) {
+    relaying = true;
+    if (channel.pipeline().get(ConduitPipeline.NEGOTIATION_TIMEOUT) != null) {
+      channel.pipeline().remove(ConduitPipeline.NEGOTIATION_TIMEOUT);
+    }
+    Relay.start(channel, up.channel(), info.id(), inputShutdown, engine.timeouts().relayIdle(),
+        () -> outcome(Outcome.IDLE_TIMEOUT, "idle for " + engine.timeouts().relayIdle().toMillis() + " ms"));
+  }
+
+  @Override
+  public void outcome(Outcome value, String text) {
+    // the first non-OK outcome is the one that explains the close
+    if (outcome == Outcome.OK || value == Outcome.CLOSED_BY_CONDUIT) {
+      outcome = value;
+      detail = text == null ? "" : text;
+    }
+  }
+
+  @Override
+  public void principal(String value) {
+    principal = value;
+  }
+
+  void routed(ConnectRequest request, Router.Match match) {
+    rule = match.rule();
+  }
+
+  void dialed(Duration elapsed) {
+    dialNanos += elapsed.toNanos();
+  }
+
+  void upstreamOpened(Upstream up) {
+    this.upstream = up.channel();
+    this.outbound = up.outbound();
+    this.dialed = up.remote();
+    // an upstream outlives nothing: it closes with its downstream
+    channel.closeFuture().addListener(f -> up.channel().close());
+  }
+
+  /** Whether the connection is tunnelling bytes. */
+  public boolean isRelaying() {
+    return relaying;
+  }
+
+  /** The downstream channel. */
+  public Channel channel() {
+    return channel;
+  }
+
+  /** A snapshot for live connection lists (safe from any thread; counts may lag). */
+  public ConnectionSummary snapshot() {
+    return summary(Duration.ofNanos(System.nanoTime() - acceptedNanos));
+  }
+
+  /** Closes the connection on behalf of conduit (stop after drain, admin API). */
+  public void closeByConduit(String why) {
+    channel.eventLoop().execute(() -> {
+      outcome(Outcome.CLOSED_BY_CONDUIT, why);
+      channel.close();
+    });
+  }
+
+  private void closed() {
+    engine.unregister(this);
+    if (upstream != null) {
+      upstream.close();
+    }
+    ConnectionSummary s = summary(Duration.ofNanos(System.nanoTime() - acceptedNanos));
+    log.debug("[{}] closed: {} {} in={} out={}", info.id(), s.outcome(), s.detail(), s.bytesFromClient(),
+        s.bytesToClient());
+    engine.observer().closed(s);
+  }
+
+  private ConnectionSummary summary(Duration total) {
+    ConnectRequest req = lastRequest;
+    Optional<Destination> dst = req == null ? Optional.empty() : Optional.of(req.destination());
+    Duration negotiation = negotiatedNanos == 0 ? total : Duration.ofNanos(negotiatedNanos - acceptedNanos);
+    return new ConnectionSummary(info, Optional.ofNullable(principal), dst, Optional.ofNullable(rule),
+        Optional.ofNullable(outbound), Optional.ofNullable(dialed), traffic.read(), traffic.written(), requests,
+        negotiation, Duration.ofNanos(dialNanos), total, outcome, detail);
+  }
+}

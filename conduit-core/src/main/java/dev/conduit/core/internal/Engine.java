@@ -1,0 +1,252 @@
+package dev.conduit.core.internal;
+
+import dev.conduit.core.ConduitResources;
+import dev.conduit.core.ConnectRequest;
+import dev.conduit.core.DialException;
+import dev.conduit.core.DialFailure;
+
+import dev.conduit.core.TcpKeepAlive;
+import dev.conduit.core.Timeouts;
+import dev.conduit.core.inbound.Upstream;
+import dev.conduit.core.observe.ConnectionObserver;
+import dev.conduit.core.outbound.Outbound;
+import dev.conduit.core.outbound.SocketCustomizer;
+import dev.conduit.core.route.RouteDecision;
+import dev.conduit.core.route.Router;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The shared state of a running conduit: routing, outbounds, dialer, observer and the set of open
+ * connections. Routing tables can be swapped at run time ({@link #update}); established
+ * connections keep what they were dialed with.
+ */
+public final class Engine {
+  private static final Logger log = LoggerFactory.getLogger(Engine.class);
+  private static final AtomicLong IDS = new AtomicLong();
+
+  private final ConduitResources resources;
+  private final Timeouts timeouts;
+  private final TcpKeepAlive keepAlive;
+  private final ConnectionObserver observer;
+  private final ChainDialer dialer;
+  private volatile Routing routing;
+  private final Set<InetSocketAddress> ownAddresses = ConcurrentHashMap.newKeySet();
+  private final Map<String, ConnectionState> connections = new ConcurrentHashMap<>();
+
+  /** The router and outbounds, swapped together. */
+  public record Routing(Router router, Map<String, Outbound> outbounds) {}
+
+  public Engine(ConduitResources resources, Timeouts timeouts, TcpKeepAlive keepAlive, ConnectionObserver observer,
+      SocketCustomizer outboundCustomizer, Router router, Map<String, Outbound> outbounds) {
+    this.resources = resources;
+    this.timeouts = timeouts;
+    this.keepAlive = keepAlive;
+    this.observer = new SafeObserver(observer);
+    this.dialer = new ChainDialer(resources, timeouts.dial(), keepAlive, outboundCustomizer);
+    this.routing = new Routing(router, Map.copyOf(outbounds));
+  }
+
+  /** A new connection id: short, unique in the process. */
+  public static String nextId() {
+    return Long.toString(IDS.incrementAndGet(), 36);
+  }
+
+  public ConduitResources resources() {
+    return resources;
+  }
+
+  public Timeouts timeouts() {
+    return timeouts;
+  }
+
+  public TcpKeepAlive keepAlive() {
+    return keepAlive;
+  }
+
+  public ConnectionObserver observer() {
+    return observer;
+  }
+
+  public ChainDialer dialer() {
+    return dialer;
+  }
+
+  public Routing routing() {
+    return routing;
+  }
+
+  /** Replaces rules and outbounds for new requests. */
+  public void update(Router router, Map<String, Outbound> outbounds) {
+    this.routing = new Routing(router, Map.copyOf(outbounds));
+  }
+
+  /** Registers a bound listener address, so conduit never dials itself. */
+  public void addOwnAddress(InetSocketAddress address) {
+    ownAddresses.add(address);
+  }
+
+  public Map<String, ConnectionState> connections() {
+    return Collections.unmodifiableMap(connections);
+  }
+
+  void register(ConnectionState state) {
+    connections.put(state.connection().id(), state);
+  }
+
+  void unregister(ConnectionState state) {
+    connections.remove(state.connection().id());
+  }
+
+  /** Routes and dials a request on {@code loop}; see {@code InboundContext#connect}. */
+  Future<Upstream> connect(ConnectRequest request, EventLoop loop, ConnectionState state) {
+    Promise<Upstream> promise = loop.newPromise();
+    Routing r = routing;
+    Router.Match match = r.router().route(request);
+    observer.routed(request, match);
+    state.routed(request, match);
+    RouteDecision decision = match.decision();
+    if (decision instanceof RouteDecision.Reject reject) {
+      return promise.setFailure(new DialException(DialFailure.NOT_ALLOWED,
+          "rejected by rule " + match.rule() + ": " + reject.reason()));
+    }
+    if (pointsAtSelf(request)) {
+      return promise.setFailure(new DialException(DialFailure.NOT_ALLOWED,
+          "loop: " + request.destination() + " is one of conduit's own listeners"));
+    }
+    Outbound outbound;
+    if (decision instanceof RouteDecision.Via via) {
+      outbound = r.outbounds().get(via.outbound());
+      if (outbound == null) {
+        return promise.setFailure(new DialException(DialFailure.GENERAL,
+            "rule " + match.rule() + " names unknown outbound " + via.outbound()));
+      }
+    } else {
+      outbound = r.outbounds().getOrDefault(Outbound.DIRECT, DIRECT);
+    }
+    long start = System.nanoTime();
+    observer.dialStarted(request, outbound.name());
+    dialer.dial(request, outbound, loop).addListener((Future<Channel> f) -> {
+      Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
+      state.dialed(elapsed);
+      if (f.isSuccess()) {
+        Channel ch = f.getNow();
+        InetSocketAddress remote = (InetSocketAddress) ch.remoteAddress();
+        if (remote == null) {
+          ch.close();
+          promise.tryFailure(new DialException(DialFailure.GENERAL, "upstream closed during dial"));
+          return;
+        }
+        observer.dialSucceeded(request, outbound.name(), remote, elapsed);
+        Upstream up = new Upstream(ch, request, match.rule(), outbound.name(), remote);
+        state.upstreamOpened(up);
+        if (!promise.trySuccess(up)) {
+          ch.close();
+        }
+      } else {
+        DialException e = DialErrors.wrap(f.cause(), "dial " + request.destination());
+        log.debug("[{}] dial {} via {} failed: {}", request.connection().id(), request.destination(),
+            outbound.name(), e.getMessage());
+        observer.dialFailed(request, outbound.name(), e, elapsed);
+        promise.tryFailure(e);
+      }
+    });
+    return promise;
+  }
+
+  private static final Outbound DIRECT = Outbound.direct(Outbound.DIRECT);
+
+  private boolean pointsAtSelf(ConnectRequest request) {
+    InetAddress ip = request.destination().ipAddress();
+    if (ip == null) {
+      return false;
+    }
+    int port = request.destination().port();
+    for (InetSocketAddress own : ownAddresses) {
+      if (own.getPort() != port) {
+        continue;
+      }
+      InetAddress bound = own.getAddress();
+      if (bound.equals(ip)) {
+        return true;
+      }
+      if (bound.isAnyLocalAddress() && isLocal(ip)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean isLocal(InetAddress ip) {
+    if (ip.isLoopbackAddress() || ip.isAnyLocalAddress()) {
+      return true;
+    }
+    try {
+      return NetworkInterface.getByInetAddress(ip) != null;
+    } catch (SocketException e) {
+      return false;
+    }
+  }
+
+  /** Guards the engine against observers that throw. */
+  private static final class SafeObserver implements ConnectionObserver {
+    private final ConnectionObserver delegate;
+
+    SafeObserver(ConnectionObserver delegate) {
+      this.delegate = delegate;
+    }
+
+    private static void run(Runnable r) {
+      try {
+        r.run();
+      } catch (RuntimeException e) {
+        log.warn("connection observer threw; ignored", e);
+      }
+    }
+
+    @Override
+    public void accepted(dev.conduit.core.ConnectionInfo c) {
+      run(() -> delegate.accepted(c));
+    }
+
+    @Override
+    public void routed(ConnectRequest r, Router.Match m) {
+      run(() -> delegate.routed(r, m));
+    }
+
+    @Override
+    public void dialStarted(ConnectRequest r, String o) {
+      run(() -> delegate.dialStarted(r, o));
+    }
+
+    @Override
+    public void dialSucceeded(ConnectRequest r, String o, InetSocketAddress a, Duration d) {
+      run(() -> delegate.dialSucceeded(r, o, a, d));
+    }
+
+    @Override
+    public void dialFailed(ConnectRequest r, String o, DialException e, Duration d) {
+      run(() -> delegate.dialFailed(r, o, e, d));
+    }
+
+    @Override
+    public void closed(dev.conduit.core.observe.ConnectionSummary s) {
+      run(() -> delegate.closed(s));
+    }
+  }
+
+}

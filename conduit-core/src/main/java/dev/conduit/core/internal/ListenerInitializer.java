@@ -1,0 +1,74 @@
+package dev.conduit.core.internal;
+
+import dev.conduit.core.ConnectionInfo;
+import dev.conduit.core.Listener;
+import dev.conduit.core.TcpKeepAlive;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import java.net.InetSocketAddress;
+import java.time.Instant;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Sets up each accepted channel of a listener: admission, counters, state, then the protocol. */
+@ChannelHandler.Sharable
+public final class ListenerInitializer extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(ListenerInitializer.class);
+
+  private final Engine engine;
+  private final Listener listener;
+  private final ChannelGroup group;
+
+  public ListenerInitializer(Engine engine, Listener listener, ChannelGroup group) {
+    this.engine = engine;
+    this.listener = listener;
+    this.group = group;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    Channel ch = ctx.channel();
+    ctx.pipeline().remove(this);
+    InetSocketAddress client = (InetSocketAddress) ch.remoteAddress();
+    InetSocketAddress local = (InetSocketAddress) ch.localAddress();
+    if (client == null || local == null) {
+      ch.close();
+      return;
+    }
+    if (!listener.admits(client.getAddress())) {
+      log.debug("listener {}: client {} not admitted", listener.name(), client);
+      ch.close();
+      return;
+    }
+    applyKeepAlive(ch, engine.keepAlive());
+    group.add(ch);
+    ConnectionInfo info = new ConnectionInfo(Engine.nextId(), listener.name(), listener.protocol().name(), client,
+        local, Instant.now());
+    TrafficCounter traffic = new TrafficCounter();
+    ch.pipeline().addLast(ConduitPipeline.TRAFFIC, traffic);
+    ConnectionState state = new ConnectionState(engine, ch, info, traffic);
+    state.start();
+    try {
+      listener.protocol().init(ch, state);
+    } catch (RuntimeException e) {
+      log.warn("[{}] protocol {} failed to initialise the connection", info.id(), listener.protocol().name(), e);
+      ch.close();
+      return;
+    }
+    ch.read();
+  }
+
+  static void applyKeepAlive(Channel ch, TcpKeepAlive keepAlive) {
+    ch.config().setOption(io.netty.channel.ChannelOption.SO_KEEPALIVE, keepAlive.enabled());
+    if (keepAlive.enabled() && keepAlive.idleSeconds() > 0 && ch instanceof EpollSocketChannel) {
+      ch.config().setOption(EpollChannelOption.TCP_KEEPIDLE, keepAlive.idleSeconds());
+      ch.config().setOption(EpollChannelOption.TCP_KEEPINTVL, keepAlive.intervalSeconds());
+      ch.config().setOption(EpollChannelOption.TCP_KEEPCNT, keepAlive.count());
+    }
+  }
+}

@@ -1,0 +1,58 @@
+package dev.conduit.core.internal;
+
+import dev.conduit.core.inbound.InboundContext;
+import dev.conduit.core.inbound.InboundProtocol;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import java.util.List;
+import java.util.function.BiConsumer;
+
+/**
+ * HTTP and SOCKS on one port: the first byte decides (4 or 5: SOCKS; anything else: HTTP). One byte
+ * is enough and waiting for more could deadlock a SOCKS5 client whose greeting is three bytes.
+ */
+public final class MixedInbound implements InboundProtocol {
+  private final BiConsumer<Channel, InboundContext> http;
+  private final BiConsumer<Channel, InboundContext> socks;
+
+  public MixedInbound(BiConsumer<Channel, InboundContext> http, BiConsumer<Channel, InboundContext> socks) {
+    this.http = http;
+    this.socks = socks;
+  }
+
+  @Override
+  public String name() {
+    return "mixed";
+  }
+
+  @Override
+  public void init(Channel channel, InboundContext context) {
+    channel.pipeline().addLast("mixed-detect", new Detector(context));
+  }
+
+  private final class Detector extends ByteToMessageDecoder {
+    private final InboundContext context;
+
+    Detector(InboundContext context) {
+      this.context = context;
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+      if (!in.isReadable()) {
+        return;
+      }
+      byte first = in.getByte(in.readerIndex());
+      Channel ch = ctx.channel();
+      if (first == 4 || first == 5) {
+        socks.accept(ch, context);
+      } else {
+        http.accept(ch, context);
+      }
+      // the protocol's handlers sit after this one; removing it hands them the buffered bytes
+      ctx.pipeline().remove(this);
+    }
+  }
+}

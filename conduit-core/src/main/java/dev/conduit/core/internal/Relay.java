@@ -1,0 +1,188 @@
+package dev.conduit.core.internal;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves bytes both ways between a downstream and an upstream channel on the same event loop.
+ *
+ * <p>Back-pressure: neither side reads while the other side's outbound buffer is above its high
+ * water mark, so memory per tunnel is bounded by the water marks plus one read, whatever the
+ * peers' speeds. Half-close: when one side finishes sending, the other side's output is shut down
+ * after pending bytes are flushed; the tunnel closes when both directions are done, or at once when
+ * either side fails.
+ */
+public final class Relay {
+  private static final Logger log = LoggerFactory.getLogger(Relay.class);
+
+  private final Channel downstream;
+  private final Channel upstream;
+  private final String id;
+  private final Runnable onIdle;
+  private boolean downstreamDone;
+  private boolean upstreamDone;
+
+  private Relay(Channel downstream, Channel upstream, String id, Runnable onIdle) {
+    this.downstream = downstream;
+    this.upstream = upstream;
+    this.id = id;
+    this.onIdle = onIdle;
+  }
+
+  /**
+   * Starts relaying. Must be called on the shared event loop. Installs the relay handlers at the
+   * tail of both pipelines and starts reading both sides.
+   *
+   * @param idle close after this long without traffic; zero for never
+   * @param onIdle called before closing for idleness (for the access log's outcome)
+   */
+  public static void start(Channel downstream, Channel upstream, String id, boolean downstreamInputDone,
+      Duration idle, Runnable onIdle) {
+    if (downstream.eventLoop() != upstream.eventLoop()) {
+      throw new IllegalArgumentException("downstream and upstream must share an event loop");
+    }
+    Relay relay = new Relay(downstream, upstream, id, onIdle);
+    downstream.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+    upstream.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+    downstream.config().setAutoRead(false);
+    upstream.config().setAutoRead(false);
+    ChannelPipeline dp = downstream.pipeline();
+    if (!idle.isZero()) {
+      dp.addLast(ConduitPipeline.RELAY_IDLE, new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS));
+    }
+    Side down = relay.new Side(upstream, true);
+    dp.addLast(ConduitPipeline.RELAY, down);
+    upstream.pipeline().addLast(ConduitPipeline.RELAY, relay.new Side(downstream, false));
+    if (!downstream.isActive() || !upstream.isActive()) {
+      relay.closeBoth();
+      return;
+    }
+    if (downstreamInputDone) {
+      // the client half-closed while we dialed: carry it on after the bytes it sent
+      down.inputDone();
+    } else {
+      downstream.read();
+    }
+    upstream.read();
+  }
+
+  private void closeBoth() {
+    flushAndClose(downstream);
+    flushAndClose(upstream);
+  }
+
+  private static void flushAndClose(Channel ch) {
+    if (ch.isActive()) {
+      ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    } else {
+      ch.close();
+    }
+  }
+
+  /** The relay handler on one side; {@code peer} is where this side's bytes go. */
+  private final class Side extends ChannelInboundHandlerAdapter {
+    private final Channel peer;
+    private final boolean isDownstream;
+    private boolean readPending;
+
+    Side(Channel peer, boolean isDownstream) {
+      this.peer = peer;
+      this.isDownstream = isDownstream;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (!peer.isActive()) {
+        ReferenceCountUtil.release(msg);
+        return;
+      }
+      peer.write(msg, peer.voidPromise());
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      peer.flush();
+      if (peer.isWritable()) {
+        ctx.read();
+      } else {
+        readPending = true; // resumed when the peer drains (its Side sees channelWritabilityChanged)
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      // this channel drained: let the peer read again
+      if (ctx.channel().isWritable()) {
+        Side peerSide = (Side) peer.pipeline().get(ConduitPipeline.RELAY);
+        if (peerSide != null && peerSide.readPending) {
+          peerSide.readPending = false;
+          peer.read();
+        }
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt instanceof ChannelInputShutdownEvent) {
+        inputDone();
+      } else if (evt instanceof IdleStateEvent) {
+        log.debug("[{}] relay idle, closing", id);
+        onIdle.run();
+        closeBoth();
+      } else {
+        ctx.fireUserEventTriggered(evt);
+      }
+    }
+
+    private void inputDone() {
+      if (isDownstream) {
+        downstreamDone = true;
+      } else {
+        upstreamDone = true;
+      }
+      if (downstreamDone && upstreamDone) {
+        closeBoth();
+        return;
+      }
+      if (peer instanceof DuplexChannel duplex && peer.isActive()) {
+        peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
+          if (f.isSuccess()) {
+            duplex.shutdownOutput();
+          } else {
+            closeBoth();
+          }
+        });
+      } else {
+        closeBoth();
+      }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      flushAndClose(peer);
+      ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.debug("[{}] relay {} error: {}", id, isDownstream ? "downstream" : "upstream", cause.toString());
+      ctx.close();
+      flushAndClose(peer);
+    }
+  }
+}

@@ -1,0 +1,83 @@
+package dev.conduit.core.observe;
+
+import dev.conduit.core.ConnectRequest;
+import dev.conduit.core.ConnectionInfo;
+import dev.conduit.core.DialException;
+import dev.conduit.core.route.Router;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Callbacks on a connection's life, for metrics, access logs and live connection lists.
+ *
+ * <p>Events nest as: {@code accepted} → ({@code routed} → {@code dialStarted} → {@code dialSucceeded}
+ * | {@code dialFailed})* → {@code closed}. HTTP keep-alive connections may route and dial several
+ * times. Callbacks run on the connection's event loop: they must be fast, must not block and must
+ * not throw (an exception is logged and ignored). Every method has an empty default.
+ */
+public interface ConnectionObserver {
+
+  /** Observes nothing. */
+  ConnectionObserver NONE = new ConnectionObserver() { };
+
+  /** A connection was accepted. */
+  default void accepted(ConnectionInfo connection) {}
+
+  /** A request was routed. */
+  default void routed(ConnectRequest request, Router.Match match) {}
+
+  /** A dial started through {@code outbound}. */
+  default void dialStarted(ConnectRequest request, String outbound) {}
+
+  /** A dial succeeded. */
+  default void dialSucceeded(ConnectRequest request, String outbound, InetSocketAddress remote, Duration elapsed) {}
+
+  /** A dial failed. */
+  default void dialFailed(ConnectRequest request, String outbound, DialException cause, Duration elapsed) {}
+
+  /** A connection closed. */
+  default void closed(ConnectionSummary summary) {}
+
+  /** An observer that calls each of {@code observers} in turn. */
+  static ConnectionObserver composite(List<ConnectionObserver> observers) {
+    List<ConnectionObserver> list = List.copyOf(observers);
+    if (list.isEmpty()) {
+      return NONE;
+    }
+    if (list.size() == 1) {
+      return list.get(0);
+    }
+    return new ConnectionObserver() {
+      @Override
+      public void accepted(ConnectionInfo c) {
+        list.forEach(o -> o.accepted(c));
+      }
+
+      @Override
+      public void routed(ConnectRequest r, Router.Match m) {
+        list.forEach(o -> o.routed(r, m));
+      }
+
+      @Override
+      public void dialStarted(ConnectRequest r, String outbound) {
+        list.forEach(o -> o.dialStarted(r, outbound));
+      }
+
+      @Override
+      public void dialSucceeded(ConnectRequest r, String outbound, InetSocketAddress remote, Duration d) {
+        list.forEach(o -> o.dialSucceeded(r, outbound, remote, d));
+      }
+
+      @Override
+      public void dialFailed(ConnectRequest r, String outbound, DialException e, Duration d) {
+        list.forEach(o -> o.dialFailed(r, outbound, e, d));
+      }
+
+      @Override
+      public void closed(ConnectionSummary s) {
+        list.forEach(o -> o.closed(s));
+      }
+    };
+  }
+}

@@ -1,0 +1,226 @@
+package dev.conduit.core.outbound;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.conduit.core.Credentials;
+import dev.conduit.core.Destination;
+import io.netty.handler.ssl.SslContext;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * One proxy step of an {@link Outbound}: a group of equivalent proxy endpoints (tried in order,
+ * with failover) spoken to with one protocol.
+ *
+ * <pre>{@code
+ * Hop corp = Hop.builder(Hop.Protocol.HTTP)
+ *     .endpoint(Destination.of("proxy-a.corp", 3128))
+ *     .endpoint(Destination.of("proxy-b.corp", 3128))   // used when proxy-a is down
+ *     .credentials(new Credentials("svc", "secret"))
+ *     .build();
+ * Hop socks = Hop.parse("socks5://user:pass@10.0.0.3:1080");
+ * }</pre>
+ */
+public final class Hop {
+
+  /** How conduit talks to the hop's endpoints. */
+  public enum Protocol {
+    /** HTTP {@code CONNECT} (RFC 9110 §9.3.6), optionally over TLS. */
+    HTTP,
+    /** SOCKS5 {@code CONNECT} (RFC 1928), optionally with username/password (RFC 1929). */
+    SOCKS5
+  }
+
+  private final Protocol protocol;
+  private final List<Destination> endpoints;
+  private final Credentials credentials;
+  private final boolean tls;
+  private final SslContext sslContext;
+  private final String tlsServerName;
+  private final boolean forwardClientAddress;
+
+  private Hop(Builder b) {
+    this.protocol = b.protocol;
+    this.endpoints = List.copyOf(b.endpoints);
+    this.credentials = b.credentials;
+    this.tls = b.tls;
+    this.sslContext = b.sslContext;
+    this.tlsServerName = b.tlsServerName;
+    this.forwardClientAddress = b.forwardClientAddress;
+  }
+
+  /** A builder for a hop of this protocol. */
+  public static Builder builder(Protocol protocol) {
+    return new Builder(protocol);
+  }
+
+  /**
+   * Parses a proxy URL: {@code http://[user:pass@]host[:port]} (default port 80),
+   * {@code https://…} (TLS to the proxy, default port 443), {@code socks5://…} or {@code socks5h://…}
+   * (default port 1080). Names are always resolved by the proxy.
+   *
+   * @throws IllegalArgumentException naming what is wrong with the URL
+   */
+  public static Hop parse(String url) {
+    requireNonNull(url, "url");
+    URI uri;
+    try {
+      uri = new URI(url.trim());
+    } catch (java.net.URISyntaxException e) {
+      throw new IllegalArgumentException("upstream: " + url + " (expected: scheme://[user:pass@]host:port)");
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    Builder b;
+    int defaultPort;
+    switch (scheme) {
+      case "http" -> {
+        b = builder(Protocol.HTTP);
+        defaultPort = 80;
+      }
+      case "https" -> {
+        b = builder(Protocol.HTTP).tls(true);
+        defaultPort = 443;
+      }
+      case "socks5", "socks5h" -> {
+        b = builder(Protocol.SOCKS5);
+        defaultPort = 1080;
+      }
+      default -> throw new IllegalArgumentException(
+          "upstream: " + redact(url) + " (expected scheme: http, https, socks5 or socks5h)");
+    }
+    if (uri.getHost() == null) {
+      throw new IllegalArgumentException("upstream: " + redact(url) + " (expected: a host)");
+    }
+    if (uri.getRawPath() != null && !uri.getRawPath().isEmpty() && !uri.getRawPath().equals("/")) {
+      throw new IllegalArgumentException("upstream: " + redact(url) + " (expected: no path)");
+    }
+    b.endpoint(Destination.of(uri.getHost(), uri.getPort() > 0 ? uri.getPort() : defaultPort));
+    String userInfo = uri.getRawUserInfo();
+    if (userInfo != null) {
+      int colon = userInfo.indexOf(':');
+      String user = decode(colon < 0 ? userInfo : userInfo.substring(0, colon));
+      String pass = colon < 0 ? "" : decode(userInfo.substring(colon + 1));
+      b.credentials(new Credentials(user, pass));
+    }
+    return b.build();
+  }
+
+  private static String decode(String s) {
+    return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
+  }
+
+  private static String redact(String url) {
+    return url.replaceAll("//[^@/]*@", "//****@");
+  }
+
+  /** The protocol spoken to the endpoints. */
+  public Protocol protocol() {
+    return protocol;
+  }
+
+  /** The endpoints, in order of preference. */
+  public List<Destination> endpoints() {
+    return endpoints;
+  }
+
+  /** Credentials for the proxy, if any. */
+  public Optional<Credentials> credentials() {
+    return Optional.ofNullable(credentials);
+  }
+
+  /** Whether the connection to the endpoint is wrapped in TLS. */
+  public boolean tls() {
+    return tls;
+  }
+
+  /** The TLS client context; empty means the JDK's default trust store. */
+  public Optional<SslContext> sslContext() {
+    return Optional.ofNullable(sslContext);
+  }
+
+  /** The name sent in SNI and verified in the proxy's certificate; empty means the endpoint's host. */
+  public Optional<String> tlsServerName() {
+    return Optional.ofNullable(tlsServerName);
+  }
+
+  /** Whether an HTTP hop sends the client's address in a {@code Forwarded} header (RFC 7239). */
+  public boolean forwardClientAddress() {
+    return forwardClientAddress;
+  }
+
+  @Override
+  public String toString() {
+    String scheme = protocol == Protocol.HTTP ? (tls ? "https" : "http") : "socks5";
+    return scheme + "://" + (credentials != null ? credentials.username() + ":****@" : "") + endpoints;
+  }
+
+  /** Builds a {@link Hop}. */
+  public static final class Builder {
+    private final Protocol protocol;
+    private final List<Destination> endpoints = new ArrayList<>();
+    private Credentials credentials;
+    private boolean tls;
+    private SslContext sslContext;
+    private String tlsServerName;
+    private boolean forwardClientAddress;
+
+    private Builder(Protocol protocol) {
+      this.protocol = requireNonNull(protocol, "protocol");
+    }
+
+    /** Adds an endpoint; endpoints are tried in order and a failed one is skipped for a while. */
+    public Builder endpoint(Destination endpoint) {
+      endpoints.add(requireNonNull(endpoint, "endpoint"));
+      return this;
+    }
+
+    /** Credentials sent to the proxy (HTTP Basic or SOCKS5 username/password). */
+    public Builder credentials(Credentials value) {
+      this.credentials = requireNonNull(value, "credentials");
+      return this;
+    }
+
+    /** Wraps the connection to the endpoint in TLS (an {@code https://} proxy, or an mTLS tunnel). */
+    public Builder tls(boolean value) {
+      this.tls = value;
+      return this;
+    }
+
+    /** The TLS client context (trust roots, client certificate); implies {@code tls(true)}. */
+    public Builder sslContext(SslContext value) {
+      this.sslContext = requireNonNull(value, "sslContext");
+      if (!value.isClient()) {
+        throw new IllegalArgumentException("sslContext: a server context (expected: a client context)");
+      }
+      this.tls = true;
+      return this;
+    }
+
+    /** The TLS server name, when it differs from the endpoint's host. */
+    public Builder tlsServerName(String value) {
+      this.tlsServerName = requireNonNull(value, "tlsServerName");
+      return this;
+    }
+
+    /** Sends {@code Forwarded: for=<client>} on HTTP CONNECT (used by conduit-to-conduit tunnels). */
+    public Builder forwardClientAddress(boolean value) {
+      this.forwardClientAddress = value;
+      return this;
+    }
+
+    public Hop build() {
+      if (endpoints.isEmpty()) {
+        throw new IllegalStateException("hop: no endpoint (expected: at least one)");
+      }
+      if (protocol == Protocol.SOCKS5 && tls) {
+        throw new IllegalStateException("hop: SOCKS5 over TLS is not supported (expected: http or https)");
+      }
+      return new Hop(this);
+    }
+  }
+}
