@@ -120,12 +120,17 @@ public final class CertificateInfo {
       if (type == 2) {
         names.add(new SubjectAlternativeName(SubjectAlternativeName.Type.DNS, (String) value));
       } else if (type == 7) {
-        names.add(new SubjectAlternativeName(SubjectAlternativeName.Type.IP, (String) value));
+        names.add(new SubjectAlternativeName(SubjectAlternativeName.Type.IP, canonicalIp((String) value)));
       } else if (type == 6) {
         names.add(new SubjectAlternativeName(SubjectAlternativeName.Type.URI, (String) value));
       }
     }
     return List.copyOf(names);
+  }
+
+  private static String canonicalIp(String address) {
+    byte[] bytes = SubjectAlternativeName.ipBytes(address);
+    return bytes == null ? address : SubjectAlternativeName.ipToString(bytes);
   }
 
   private static String describeKey(PublicKey key) {

@@ -194,7 +194,7 @@ public final class CertificateRequest {
           throw new IllegalArgumentException("subject alternative name: IP address of " + bytes.length
               + " bytes (expected: 4 or 16)");
         }
-        return SubjectAlternativeName.ip(io.netty.util.NetUtil.bytesToIpAddress(bytes));
+        return SubjectAlternativeName.ip(SubjectAlternativeName.ipToString(bytes));
       default:
         throw new IllegalArgumentException("subject alternative name: type " + name.getTagNo()
             + " (expected: DNS, IP or URI)");

@@ -22,7 +22,11 @@ import java.security.spec.X509EncodedKeySpec;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1Null;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.sec.ECPrivateKey;
+import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
 import org.bouncycastle.asn1.edec.EdECObjectIdentifiers;
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
@@ -86,12 +90,16 @@ public final class Pem {
    */
   public static PrivateKey readPrivateKey(String pem) {
     requireNonNull(pem, "pem");
+    ASN1ObjectIdentifier ecParameters = null;
     for (Object object : parseAll(pem)) {
+      if (object instanceof ASN1ObjectIdentifier) {
+        ecParameters = (ASN1ObjectIdentifier) object; // an EC PARAMETERS block naming the curve
+      }
       if (object instanceof PrivateKeyInfo) {
-        return toPrivateKey((PrivateKeyInfo) object);
+        return toPrivateKey(withCurve((PrivateKeyInfo) object, ecParameters));
       }
       if (object instanceof PEMKeyPair) {
-        return toPrivateKey(((PEMKeyPair) object).getPrivateKeyInfo());
+        return toPrivateKey(withCurve(((PEMKeyPair) object).getPrivateKeyInfo(), ecParameters));
       }
       if (object instanceof PEMEncryptedKeyPair || object instanceof PKCS8EncryptedPrivateKeyInfo) {
         throw new IllegalArgumentException("pem: encrypted private keys are not supported (decrypt it first, "
@@ -181,6 +189,34 @@ public final class Pem {
           .generateCertificate(new ByteArrayInputStream(holder.getEncoded()));
     } catch (IOException | CertificateException e) {
       throw new IllegalArgumentException("certificate: cannot be decoded (" + e.getMessage() + ")", e);
+    }
+  }
+
+  /**
+   * SEC1 keys may leave the curve out of the key itself and name it in a preceding EC PARAMETERS block; the
+   * JDK needs it in the PKCS#8 algorithm identifier.
+   */
+  private static PrivateKeyInfo withCurve(PrivateKeyInfo info, ASN1ObjectIdentifier ecParameters) {
+    AlgorithmIdentifier algorithm = info.getPrivateKeyAlgorithm();
+    if (!X9ObjectIdentifiers.id_ecPublicKey.equals(algorithm.getAlgorithm())) {
+      return info;
+    }
+    ASN1Encodable parameters = algorithm.getParameters();
+    if (parameters != null && !(parameters instanceof ASN1Null)) {
+      return info;
+    }
+    try {
+      ECPrivateKey key = ECPrivateKey.getInstance(info.parsePrivateKey());
+      ASN1Encodable curve = key.getParametersObject(); // getParameters() throws when absent
+      if (curve == null) {
+        curve = ecParameters;
+      }
+      if (curve == null) {
+        throw new IllegalArgumentException("private key: EC key does not name its curve");
+      }
+      return new PrivateKeyInfo(new AlgorithmIdentifier(X9ObjectIdentifiers.id_ecPublicKey, curve), key);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("private key: malformed EC key (" + e.getMessage() + ")", e);
     }
   }
 

@@ -4,6 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import io.netty.util.NetUtil;
 import java.net.IDN;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Locale;
@@ -55,7 +57,7 @@ public record SubjectAlternativeName(Type type, String value) {
     if (bytes == null) {
       throw new IllegalArgumentException("ip: " + quote(address) + " (expected: an IPv4 or IPv6 literal)");
     }
-    return new SubjectAlternativeName(Type.IP, NetUtil.bytesToIpAddress(bytes));
+    return new SubjectAlternativeName(Type.IP, ipToString(bytes));
   }
 
   /**
@@ -119,6 +121,15 @@ public record SubjectAlternativeName(Type type, String value) {
     String literal = text.length() > 2 && text.startsWith("[") && text.endsWith("]")
         ? text.substring(1, text.length() - 1) : text;
     return NetUtil.createByteArrayFromIpAddressString(literal);
+  }
+
+  /** Returns the canonical text form (RFC 5952 for IPv6) of an address; never resolves anything. */
+  static String ipToString(byte[] bytes) {
+    try {
+      return NetUtil.toAddressString(InetAddress.getByAddress(bytes));
+    } catch (UnknownHostException e) {
+      throw new IllegalArgumentException("ip: " + bytes.length + " bytes (expected: 4 or 16)", e);
+    }
   }
 
   static String normaliseDnsName(String name, boolean allowWildcard) {
