@@ -17,6 +17,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.nist.NISTNamedCurves;
 import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
 import org.bouncycastle.asn1.x9.ECNamedCurveTable;
 
@@ -31,7 +32,7 @@ import org.bouncycastle.asn1.x9.ECNamedCurveTable;
  * Not after:           2025-04-01T00:00:00Z (expires in 89 days)
  * CA:                  no
  * Alternative names:   URI:spiffe://conduit/node/a, DNS:node-a.mesh
- * Public key:          EC secp256r1 (256 bits)
+ * Public key:          EC P-256 (256 bits)
  * Signature algorithm: SHA256withECDSA
  * Key usage:           digitalSignature
  * Extended key usage:  serverAuth, clientAuth
@@ -140,7 +141,11 @@ public final class CertificateInfo {
       try {
         SubjectPublicKeyInfo info = SubjectPublicKeyInfo.getInstance(key.getEncoded());
         if (info.getAlgorithm().getParameters() instanceof ASN1ObjectIdentifier) {
-          curve = ECNamedCurveTable.getName((ASN1ObjectIdentifier) info.getAlgorithm().getParameters());
+          ASN1ObjectIdentifier oid = (ASN1ObjectIdentifier) info.getAlgorithm().getParameters();
+          curve = NISTNamedCurves.getName(oid); // "P-256" rather than "prime256v1"
+          if (curve == null) {
+            curve = ECNamedCurveTable.getName(oid);
+          }
         }
       } catch (RuntimeException e) {
         // fall back to the size alone
