@@ -1,6 +1,6 @@
 /**
  * conduit's core: listeners, inbound protocols (HTTP, SOCKS, mixed), the router, outbounds with hop
- * chains, the dialer, the relay and connection observers.
+ * chains, the dialer, the relay, connection observers and the PKI.
  */
 module dev.conduit.core {
   requires transitive io.netty.transport;
@@ -15,11 +15,15 @@ module dev.conduit.core {
   requires io.netty.resolver.dns;
   requires io.netty.transport.classes.epoll;
   requires io.netty.transport.unix.common;
+  requires org.bouncycastle.pkix;
+  requires org.bouncycastle.provider;
+  requires org.bouncycastle.util;
   requires org.slf4j;
 
   exports dev.conduit.core;
   exports dev.conduit.core.inbound;
   exports dev.conduit.core.observe;
   exports dev.conduit.core.outbound;
+  exports dev.conduit.core.pki;
   exports dev.conduit.core.route;
 }

@@ -1,0 +1,166 @@
+package dev.conduit.core.pki;
+
+import static java.util.Objects.requireNonNull;
+
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import javax.net.ssl.SSLException;
+
+/**
+ * The key, certificate chain and trust roots of one mesh node, and the Netty {@link SslContext}s for mutual
+ * TLS built from them: a server that requires a client certificate issued under the trust roots, and a client
+ * that presents its certificate and trusts only the roots. Both speak TLS 1.3 and 1.2 and configure no ALPN, so
+ * they work with any {@code SslProvider} whether or not it supports ALPN.
+ *
+ * <p>Immutable. For certificates that are renewed on disk, see {@link ReloadingTlsMaterial}.
+ */
+public final class TlsMaterial {
+
+  /** The protocols the contexts enable; the highest one both sides support is negotiated. */
+  public static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
+
+  private final PrivateKey privateKey;
+  private final List<X509Certificate> certificateChain;
+  private final List<X509Certificate> trustedCertificates;
+
+  private TlsMaterial(PrivateKey privateKey, List<X509Certificate> certificateChain,
+      List<X509Certificate> trustedCertificates) {
+    this.privateKey = privateKey;
+    this.certificateChain = List.copyOf(certificateChain);
+    this.trustedCertificates = List.copyOf(trustedCertificates);
+  }
+
+  /**
+   * Returns material for a key, its certificate chain (leaf first) and the trust roots peers are verified
+   * against.
+   *
+   * @throws IllegalArgumentException if a list is empty or the key does not belong to the leaf certificate
+   */
+  public static TlsMaterial of(PrivateKey privateKey, List<X509Certificate> certificateChain,
+      List<X509Certificate> trustedCertificates) {
+    requireNonNull(privateKey, "privateKey");
+    requireNonNull(certificateChain, "certificateChain");
+    requireNonNull(trustedCertificates, "trustedCertificates");
+    if (certificateChain.isEmpty()) {
+      throw new IllegalArgumentException("certificateChain: empty (expected: the node certificate first)");
+    }
+    if (trustedCertificates.isEmpty()) {
+      throw new IllegalArgumentException("trustedCertificates: empty (expected: at least one trust root)");
+    }
+    if (!Keys.matches(privateKey, certificateChain.get(0).getPublicKey())) {
+      throw new IllegalArgumentException("privateKey: does not belong to the certificate "
+          + certificateChain.get(0).getSubjectX500Principal());
+    }
+    return new TlsMaterial(privateKey, certificateChain, trustedCertificates);
+  }
+
+  /**
+   * Returns material for an issued certificate with its generated key, trusting {@code trustedCertificates}.
+   *
+   * @throws IllegalArgumentException if the certificate has no private key
+   */
+  public static TlsMaterial of(IssuedCertificate issued, X509Certificate... trustedCertificates) {
+    requireNonNull(issued, "issued");
+    requireNonNull(trustedCertificates, "trustedCertificates");
+    PrivateKey key = issued.privateKey().orElseThrow(() -> new IllegalArgumentException(
+        "issued: has no private key (it was issued for a given public key)"));
+    return of(key, issued.chain(), List.of(trustedCertificates));
+  }
+
+  /**
+   * Loads material from PEM files: the certificate chain (leaf first), the private key (PKCS#8, SEC1 EC or
+   * PKCS#1 RSA) and the trust roots (one or more certificates). Blocking file I/O: not on an event loop.
+   *
+   * @throws IllegalArgumentException if a file is malformed or the key does not belong to the certificate
+   */
+  public static TlsMaterial load(Path certificateFile, Path keyFile, Path trustFile) throws IOException {
+    requireNonNull(certificateFile, "certificateFile");
+    requireNonNull(keyFile, "keyFile");
+    requireNonNull(trustFile, "trustFile");
+    List<X509Certificate> chain = Pem.readCertificates(certificateFile);
+    PrivateKey key = Pem.readPrivateKey(keyFile);
+    List<X509Certificate> trusted = Pem.readCertificates(trustFile);
+    try {
+      return of(key, chain, trusted);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(certificateFile + ", " + keyFile + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Returns the private key. */
+  public PrivateKey privateKey() {
+    return privateKey;
+  }
+
+  /** Returns the certificate chain, leaf first. */
+  public List<X509Certificate> certificateChain() {
+    return certificateChain;
+  }
+
+  /** Returns the leaf certificate. */
+  public X509Certificate certificate() {
+    return certificateChain.get(0);
+  }
+
+  /** Returns the trust roots peers are verified against. */
+  public List<X509Certificate> trustedCertificates() {
+    return trustedCertificates;
+  }
+
+  /**
+   * Returns a server context that presents this certificate and requires every client to present a certificate
+   * valid for client authentication under the trust roots; handshakes without one fail.
+   */
+  public SslContext serverContext() {
+    try {
+      return SslContextBuilder.forServer(privateKey, certificateChain)
+          .trustManager(trustedCertificates)
+          .clientAuth(ClientAuth.REQUIRE)
+          .protocols(PROTOCOLS)
+          .build();
+    } catch (SSLException e) {
+      throw new IllegalStateException("server SslContext: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Returns a client context that presents this certificate, trusts only the trust roots and verifies that the
+   * server certificate matches the host given to {@link SslContext#newHandler(io.netty.buffer.ByteBufAllocator,
+   * String, int)} (DNS or IP subject alternative name).
+   */
+  public SslContext clientContext() {
+    return clientContext(true);
+  }
+
+  /**
+   * Returns a client context as {@link #clientContext()}; with {@code verifyHostname} false the server's name is
+   * not checked against the dialled host, so the caller must authorise the server by its {@link PeerIdentity}
+   * after the handshake.
+   */
+  public SslContext clientContext(boolean verifyHostname) {
+    try {
+      return SslContextBuilder.forClient()
+          .keyManager(privateKey, certificateChain)
+          .trustManager(trustedCertificates)
+          .protocols(PROTOCOLS)
+          .endpointIdentificationAlgorithm(verifyHostname ? "HTTPS" : null)
+          .build();
+    } catch (SSLException e) {
+      throw new IllegalStateException("client SslContext: " + e.getMessage(), e);
+    }
+  }
+
+  /** Describes the material without key material. */
+  @Override
+  public String toString() {
+    return "TlsMaterial{certificate=" + certificate().getSubjectX500Principal()
+        + ", notAfter=" + certificate().getNotAfter().toInstant()
+        + ", chainLength=" + certificateChain.size() + ", trustedCertificates=" + trustedCertificates.size() + "}";
+  }
+}
