@@ -2,6 +2,7 @@ package dev.conduit.netfilter;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.conduit.netfilter.internal.InetFormat;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 
@@ -65,6 +66,6 @@ public record IpNetwork(InetAddress address, int prefixLength) {
   /** Returns the CIDR text, e.g. {@code 198.18.0.0/15}. */
   @Override
   public String toString() {
-    return address.getHostAddress() + "/" + prefixLength;
+    return InetFormat.format(address) + "/" + prefixLength;
   }
 }

@@ -136,7 +136,7 @@ final class IptablesRenderer {
     if (dnat.isEmpty()) {
       return "REDIRECT --to-ports " + plan.targetPort();
     }
-    String host = dnat.get().getHostAddress();
+    String host = InetFormat.format(dnat.get());
     return "DNAT --to-destination "
         + (family == IpFamily.IPV6 ? "[" + host + "]" : host) + ":" + plan.targetPort();
   }

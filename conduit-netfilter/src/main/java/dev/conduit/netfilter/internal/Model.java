@@ -51,7 +51,15 @@ final class Model {
     }
 
     String nftName() {
-      return kind.name().toLowerCase(java.util.Locale.ROOT) + (family == null ? "" : Names.suffix(family));
+      String base = switch (kind) {
+        case SRC_EXCL -> "src_excl";
+        case DST_EXCL -> "dst_excl";
+        case IPPORT -> "dst_ipport";
+        case PORT -> "dst_port";
+        case IP -> "dst_ip";
+        case NET -> "dst_net";
+      };
+      return base + (family == null ? "" : Names.suffix(family));
     }
   }
 
@@ -74,7 +82,7 @@ final class Model {
       List<String> endpoints = new ArrayList<>();
       for (InetSocketAddress e : plan.destinationEndpoints()) {
         if (family(e.getAddress()) == f) {
-          endpoints.add(e.getAddress().getHostAddress() + ",tcp:" + e.getPort());
+          endpoints.add(InetFormat.format(e.getAddress()) + ",tcp:" + e.getPort());
         }
       }
       add(sets, Kind.IPPORT, f, endpoints);
@@ -91,7 +99,7 @@ final class Model {
       List<String> ips = new ArrayList<>();
       for (InetAddress a : plan.destinationAddresses()) {
         if (family(a) == f) {
-          ips.add(a.getHostAddress());
+          ips.add(InetFormat.format(a));
         }
       }
       add(sets, Kind.IP, f, ips);

@@ -64,7 +64,7 @@ final class NftRenderer {
         for (IpFamily f : IpFamily.values()) {
           if (Model.captures(plan, sets, f)) {
             pre.add("iifname \"lo\" " + markMatch(plan.tproxyMark(), plan.tproxyMask()) + " "
-                + nfproto(f) + " " + tproxyTarget(plan, f));
+                + nfproto(f) + " meta l4proto tcp " + tproxyTarget(plan, f));
           }
         }
       }
@@ -123,7 +123,7 @@ final class NftRenderer {
           case DST_EXCL -> rules.add(ip + " daddr " + set + " return");
           case IPPORT -> rules.add(ip + " daddr . tcp dport " + set + " " + target.apply(f));
           case PORT -> rules.add(nfproto(f) + " tcp dport " + set + " " + target.apply(f));
-          default -> rules.add(ip + " daddr " + set + " " + target.apply(f));
+          default -> rules.add(ip + " daddr " + set + " meta l4proto tcp " + target.apply(f));
         }
       }
       if (plan.captureAllTcp()) {
@@ -191,7 +191,7 @@ final class NftRenderer {
     if (dnat.isEmpty()) {
       return "redirect to :" + plan.targetPort();
     }
-    String host = dnat.get().getHostAddress();
+    String host = InetFormat.format(dnat.get());
     return f == IpFamily.IPV4
         ? "dnat ip to " + host + ":" + plan.targetPort()
         : "dnat ip6 to [" + host + "]:" + plan.targetPort();
