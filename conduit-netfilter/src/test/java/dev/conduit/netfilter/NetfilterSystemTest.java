@@ -42,7 +42,7 @@ class NetfilterSystemTest {
     // exact names: prefix ONE must not see ONE_B's objects
     Pattern own = Pattern.compile("(?<![A-Za-z0-9_])" + prefix + "_(PREROUTING|OUTPUT|MATCH_IN|MATCH_OUT"
         + "|DIVERT|SRC_EXCL[46]|DST_EXCL[46]|IPPORT[46]|PORT|IP[46]|NET[46])(_T)?(?![A-Za-z0-9_])");
-    Pattern table = Pattern.compile("conduit_" + prefix.toLowerCase(java.util.Locale.ROOT) + "($|\\s)");
+    Pattern nftTable = Pattern.compile("conduit_" + prefix.toLowerCase(java.util.Locale.ROOT) + "($|\\s)");
     for (String save : List.of("iptables-save", "ip6tables-save")) {
       for (String line : ns.run(save).split("\n")) {
         if (own.matcher(line).find() || line.contains("conduit:" + prefix + "\"")) {
@@ -56,7 +56,7 @@ class NetfilterSystemTest {
       }
     }
     for (String line : ns.run("nft", "list", "tables").split("\n")) {
-      if (table.matcher(line).find()) {
+      if (nftTable.matcher(line).find()) {
         all.append("nft: ").append(line).append('\n');
       }
     }
