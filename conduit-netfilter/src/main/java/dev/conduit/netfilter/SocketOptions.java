@@ -6,7 +6,6 @@ import dev.conduit.netfilter.internal.ffi.LibC;
 import dev.conduit.netfilter.internal.ffi.Native;
 import io.netty.channel.Channel;
 import io.netty.channel.unix.UnixChannel;
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -64,7 +63,11 @@ public final class SocketOptions {
    * Returns the destination the connection had before a REDIRECT or DNAT rule rewrote it, read from
    * conntrack with {@code getsockopt(SOL_IP, SO_ORIGINAL_DST)} or, for IPv6 peers, {@code
    * getsockopt(SOL_IPV6, IP6T_SO_ORIGINAL_DST)}. On a dual-stack IPv6 socket whose peer is IPv4
-   * (v4-mapped) the IPv4 option is tried first.
+   * (v4-mapped) the IPv4 option is used.
+   *
+   * <p>A connection that was <em>not</em> redirected but is tracked by conntrack returns its actual
+   * destination, i.e. the listener's own address: callers must treat "original destination is one of
+   * my listeners" as a loop and refuse it. ENOENT only happens for untracked connections.
    *
    * @param channel an accepted epoll socket channel
    * @return the original destination address and port
@@ -74,19 +77,10 @@ public final class SocketOptions {
   public static InetSocketAddress originalDestination(Channel channel) throws SocketOptionException {
     int fd = fd(channel, "SO_ORIGINAL_DST");
     int domain = getInt(fd, SOL_SOCKET, SO_DOMAIN, "SO_DOMAIN");
-    boolean ipv4Peer = !(remoteAddress(channel) instanceof java.net.Inet6Address);
-    if (domain == AF_INET) {
+    // IPv4 traffic is tracked as IPv4 even on a dual-stack IPv6 socket (v4-mapped peer); asking the
+    // IPv6 option there returns a bogus tuple instead of ENOENT (seen on Linux 6.x), so never fall back
+    if (domain == AF_INET || !(remoteAddress(channel) instanceof java.net.Inet6Address)) {
       return originalDestination4(fd);
-    }
-    if (ipv4Peer) {
-      try {
-        return originalDestination4(fd);
-      } catch (SocketOptionException e) {
-        if (e.errno() != ENOENT) {
-          throw e;
-        }
-        return originalDestination6(fd);
-      }
     }
     return originalDestination6(fd);
   }
