@@ -204,4 +204,26 @@ class NetfilterSystemTest {
           .extracting(Prerequisites.Problem::fix).containsExactly("sysctl -w net.ipv4.ip_forward=1");
     }
   }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"iptables", "nftables"})
+  void killMinus9ThenRestartLeavesExactlyOneSet(String name) throws Exception {
+    try (NetNs ns = NetNs.create()) {
+      Process crashed = ns.java(ApplyAndWait.class, name, "CDT");
+      try (java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(
+          crashed.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+        assertThat(out.readLine()).isEqualTo("APPLIED");
+      } finally {
+        crashed.destroyForcibly(); // SIGKILL: no cleanup runs
+        crashed.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+      }
+      String leftover = installed(ns, "CDT", 100);
+      assertThat(leftover).contains("lookup 100");
+      NetfilterBackend restarted = backend(name, ns.runner);
+      restarted.apply(everything("CDT", CaptureMode.TPROXY).build());
+      assertThat(installed(ns, "CDT", 100)).isEqualTo(leftover);
+      restarted.clear("CDT");
+      assertThat(installed(ns, "CDT", 100)).isEmpty();
+    }
+  }
 }
