@@ -92,8 +92,9 @@ public final class IptablesBackend implements NetfilterBackend {
         commands.add(Command.withInput(payload, restore(f), "--noflush", "--wait"));
       }
     }
+    // one marker suffices for both families: the deletions are harmless where nothing is installed
+    Optional<Route> old = states.get(IpFamily.IPV4).route().or(() -> states.get(IpFamily.IPV6).route());
     for (IpFamily f : IpFamily.values()) {
-      Optional<Route> old = states.get(f).route();
       Optional<Route> wanted = plan == null || !Model.captures(plan, sets, f)
           ? Optional.empty() : Route.of(plan);
       if (old.isPresent() && !old.equals(wanted)) {
