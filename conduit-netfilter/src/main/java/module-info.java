@@ -13,6 +13,7 @@ module dev.conduit.netfilter {
 
   // jnr-ffi generates the LibC implementation in a class loader of its own (an unnamed module), and a
   // class can only implement an interface whose package is exported to it: unnamed modules cannot be
-  // named in a qualified export, so this binding-only package is exported unconditionally. Not API.
+  // named in a qualified export (verified: `exports ... to org.jnrproject.ffi` fails with "superinterface
+  // check failed"), so this binding-only package is exported unconditionally. Not API.
   exports dev.conduit.netfilter.internal.ffi;
 }

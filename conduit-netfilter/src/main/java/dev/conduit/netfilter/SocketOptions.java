@@ -261,7 +261,7 @@ public final class SocketOptions {
 
   private static byte[] getsockopt(int fd, int level, int name, int size, String option)
       throws SocketOptionException {
-    LibC libc = Native.libc();
+    LibC libc = libc(option);
     byte[] buf = new byte[size];
     IntByReference len = new IntByReference(size);
     if (libc.getsockopt(fd, level, name, buf, len) != 0) {
@@ -273,8 +273,19 @@ public final class SocketOptions {
   private static void setInt(int fd, int level, int name, int value, String option)
       throws SocketOptionException {
     byte[] buf = ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(value).array();
-    if (Native.libc().setsockopt(fd, level, name, buf, buf.length) != 0) {
+    if (libc(option).setsockopt(fd, level, name, buf, buf.length) != 0) {
       throw failure("setsockopt", option, Native.lastErrno());
+    }
+  }
+
+  private static LibC libc(String option) throws SocketOptionException {
+    try {
+      return Native.libc();
+    } catch (LinkageError | RuntimeException e) {
+      SocketOptionException failure = new SocketOptionException(option, 0,
+          option + ": cannot bind libc through jnr-ffi: " + e);
+      failure.initCause(e);
+      throw failure;
     }
   }
 
