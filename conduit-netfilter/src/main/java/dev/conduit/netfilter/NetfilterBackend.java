@@ -1,0 +1,83 @@
+package dev.conduit.netfilter;
+
+import dev.conduit.netfilter.internal.IptablesBackend;
+import dev.conduit.netfilter.internal.NftablesBackend;
+import java.util.List;
+
+/**
+ * Installs, removes and lists the rules of a {@link CapturePlan}. Everything a backend installs is
+ * named after the plan's prefix, so it finds its own objects again after a crash and never touches
+ * another prefix's. All methods block (they run external tools): never call them on an event loop.
+ *
+ * <ul>
+ *   <li>{@link #iptables(CommandRunner)}: ipsets ({@code ipset restore}, swapped in atomically),
+ *       conduit's own chains in the nat (REDIRECT) or mangle (TPROXY) table with one tagged jump from
+ *       each built-in chain, one {@code iptables-restore --noflush} / {@code ip6tables-restore
+ *       --noflush} transaction per family, policy routing for TPROXY.
+ *   <li>{@link #nftables(CommandRunner)}: one {@code table inet conduit_<prefix>} with its sets and
+ *       chains, replaced in one {@code nft -f} transaction; policy routing for TPROXY.
+ * </ul>
+ */
+public interface NetfilterBackend {
+
+  /** Returns the backend's name: {@code iptables} or {@code nftables}. */
+  String name();
+
+  /**
+   * Returns the exact commands (with their payloads) that {@link #apply} runs on a system where
+   * nothing of the plan's prefix is installed; {@link Command#toString()} of each is the dry-run text.
+   * Pure: runs nothing.
+   *
+   * @param plan the plan
+   * @return the commands, in order
+   */
+  List<Command> plan(CapturePlan plan);
+
+  /**
+   * Installs the plan. Idempotent: first removes whatever of the same prefix is installed (a previous
+   * apply, or the leftovers of a crashed conduit), in the same transaction where the tools allow, so
+   * exactly one set of rules remains.
+   *
+   * @param plan the plan
+   * @throws NetfilterException when a tool is missing or refuses; the message carries its stderr
+   */
+  void apply(CapturePlan plan) throws NetfilterException;
+
+  /**
+   * Removes every chain, rule, set, table and route installed under the prefix, and nothing else.
+   * Does nothing when nothing is installed.
+   *
+   * @param prefix the plan prefix, e.g. {@code CONDUIT}
+   * @throws NetfilterException when a tool is missing or refuses
+   */
+  void clear(String prefix) throws NetfilterException;
+
+  /**
+   * Lists what is installed under the prefix, in the tools' own syntax (empty when nothing is).
+   *
+   * @param prefix the plan prefix
+   * @return the installed rules, sets and routes
+   * @throws NetfilterException when a tool is missing or refuses
+   */
+  String show(String prefix) throws NetfilterException;
+
+  /**
+   * The iptables + ipset backend.
+   *
+   * @param runner runs the tools
+   * @return the backend
+   */
+  static NetfilterBackend iptables(CommandRunner runner) {
+    return new IptablesBackend(runner);
+  }
+
+  /**
+   * The nftables backend.
+   *
+   * @param runner runs the tools
+   * @return the backend
+   */
+  static NetfilterBackend nftables(CommandRunner runner) {
+    return new NftablesBackend(runner);
+  }
+}

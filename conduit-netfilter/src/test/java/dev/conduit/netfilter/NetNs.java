@@ -1,0 +1,96 @@
+package dev.conduit.netfilter;
+
+import static org.assertj.core.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.File;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * A network namespace made by a test ({@code cdt-<random>}), with {@code lo} up and a veth pair (cdt0, cdt1) whose cdt0 carries
+ * carrying 198.18.0.1/24 and fd00::1/64, so 198.18.0.2 and fd00::2 are routable but reach nothing.
+ * Deleted by {@link #close()}.
+ */
+final class NetNs implements AutoCloseable {
+
+  private static final CommandRunner HOST = CommandRunner.system();
+
+  final String name;
+  final CommandRunner runner;
+
+  private NetNs(String name) {
+    this.name = name;
+    this.runner = HOST.inNetworkNamespace(name);
+  }
+
+  /**
+   * Skips the test (or fails it under CI=true) unless running as root with the tools.
+   *
+   * @param tools programs that must be on the PATH
+   */
+  static void requireRootAnd(String... tools) {
+    String reason = null;
+    try {
+      if (!HOST.run(List.of("id", "-u"), "").stdout().strip().equals("0")) {
+        reason = "system test needs root (network namespaces, netfilter)";
+      }
+      for (String tool : tools) {
+        if (reason == null && !HOST.run(List.of("sh", "-c", "command -v " + tool), "").ok()) {
+          reason = "system test needs " + tool + " on the PATH";
+        }
+      }
+    } catch (NetfilterException e) {
+      reason = "system test cannot run commands: " + e.getMessage();
+    }
+    if (reason != null) {
+      if ("true".equals(System.getenv("CI"))) {
+        fail(reason + " (CI=true: system tests must run)");
+      }
+      assumeTrue(false, reason);
+    }
+  }
+
+  static NetNs create() throws NetfilterException {
+    String name = "cdt-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 24));
+    HOST.run(Command.of("ip", "netns", "add", name));
+    NetNs ns = new NetNs(name);
+    try {
+      ns.run("ip", "link", "set", "lo", "up");
+      ns.run("ip", "link", "add", "cdt0", "type", "veth", "peer", "name", "cdt1");
+      ns.run("ip", "link", "set", "cdt0", "up");
+      ns.run("ip", "link", "set", "cdt1", "up");
+      ns.run("ip", "addr", "add", "198.18.0.1/24", "dev", "cdt0");
+      ns.run("ip", "-6", "addr", "add", "fd00::1/64", "dev", "cdt0", "nodad");
+    } catch (NetfilterException | RuntimeException e) {
+      ns.close();
+      throw e;
+    }
+    return ns;
+  }
+
+  /** Runs a command in the namespace; fails on a non-zero exit. Returns stdout. */
+  String run(String... argv) throws NetfilterException {
+    return runner.run(Command.of(argv)).stdout();
+  }
+
+  /** Starts a JVM inside the namespace running a test main class. */
+  Process java(Class<?> main, String... args) throws java.io.IOException {
+    List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", name,
+        System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
+        "-cp", System.getProperty("java.class.path"), "-Xmx128m",
+        "-Dio.netty.leakDetection.level=paranoid", main.getName()));
+    cmd.addAll(List.of(args));
+    return new ProcessBuilder(cmd).redirectErrorStream(true).start();
+  }
+
+  @Override
+  public void close() {
+    try {
+      HOST.run(Command.ignoringFailure("ip", "netns", "del", name));
+    } catch (NetfilterException e) {
+      throw new IllegalStateException("cannot delete network namespace " + name, e);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+package dev.conduit.netfilter;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Reads original destinations from the real kernel: an epoll server in a child JVM inside a network
+ * namespace, capture rules applied in that namespace, and socat connecting to 198.18.0.2:80 /
+ * [fd00::2]:80 (addresses that exist nowhere, so only the capture can answer).
+ */
+class SocketOptionsSystemTest {
+
+  @BeforeAll
+  static void requireRoot() {
+    NetNs.requireRootAnd("iptables-save", "ipset", "nft", "ip", "socat");
+  }
+
+  @Test
+  void redirectOriginalDestinationIpv4AndIpv6() throws Exception {
+    try (NetNs ns = NetNs.create()) {
+      NetfilterBackend.iptables(ns.runner).apply(CapturePlan.builder().targetPort(15001)
+          .captureEndpoint("198.18.0.2:80").captureEndpoint("[fd00::2]:80").build());
+      // untracked traffic to 127.0.0.2 has no conntrack entry at all
+      for (String chain : List.of("OUTPUT", "PREROUTING")) {
+        ns.run("iptables", "-t", "raw", "-A", chain, "-d", "127.0.0.2", "-j", "CT", "--notrack");
+      }
+      assertThat(exchange(ns, "REDIRECT", List.of(
+          List.of("socat", "-T", "5", "-", "TCP4:198.18.0.2:80"),
+          List.of("socat", "-T", "5", "-", "TCP6:[fd00::2]:80"),
+          // not redirected: conntrack's original destination is the listener itself
+          List.of("socat", "-T", "5", "-", "TCP4:127.0.0.1:15001"),
+          List.of("socat", "-T", "5", "-", "TCP4:127.0.0.2:15001"))))
+          .containsExactly("dst=198.18.0.2:80", "dst=fd00:0:0:0:0:0:0:2:80", "dst=127.0.0.1:15001",
+              "error=getsockopt(SO_ORIGINAL_DST) failed: errno 2 (No such file or directory):"
+                  + " no conntrack entry: connection was not redirected");
+    }
+  }
+
+  @Test
+  void tproxyOriginalDestinationIsTheLocalAddress() throws Exception {
+    try (NetNs ns = NetNs.create()) {
+      NetfilterBackend.nftables(ns.runner).apply(CapturePlan.builder().mode(CaptureMode.TPROXY)
+          .targetPort(15001).captureAddress("198.18.0.2").capturePort(80).build());
+      assertThat(exchange(ns, "TPROXY", List.of(
+          List.of("socat", "-T", "5", "-", "TCP4:198.18.0.2:80"),
+          List.of("socat", "-T", "5", "-", "TCP6:[fd00::2]:80"))))
+          .containsExactly("dst=198.18.0.2:80", "dst=fd00:0:0:0:0:0:0:2:80");
+    }
+  }
+
+  /** Starts the server in the namespace, runs each client, returns each client's output line. */
+  private static List<String> exchange(NetNs ns, String mode, List<List<String>> clients)
+      throws Exception {
+    Process server = ns.java(OriginalDestinationServer.class, "15001", mode);
+    try {
+      BufferedReader out = new BufferedReader(
+          new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
+      String ready = out.readLine();
+      assertThat(ready).as("server output").isEqualTo(
+          "READY transparent=" + mode.equals("TPROXY"));
+      java.util.ArrayList<String> lines = new java.util.ArrayList<>();
+      for (List<String> client : clients) {
+        lines.add(ns.runner.run(Command.of(client.toArray(String[]::new))).stdout().strip());
+      }
+      return lines;
+    } finally {
+      server.destroyForcibly();
+      server.waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+}
