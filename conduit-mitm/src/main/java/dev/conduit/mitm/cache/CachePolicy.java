@@ -1,0 +1,211 @@
+package dev.conduit.mitm.cache;
+
+import static java.util.Objects.requireNonNull;
+
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * Decides what the cache stores: which URLs (filters), how they are keyed (query identity) and which
+ * responses are cacheable.
+ *
+ * <p><b>Filters</b> are regular expressions searched ({@link java.util.regex.Matcher#find()}) in the
+ * <em>normalised path</em> of the request URL: no scheme, host or query, percent-encoded unreserved
+ * characters decoded and {@code .}/{@code ..} segments removed (see {@link CacheKey}). Matching the
+ * path keeps dduct's anchored patterns working, lets {@code \.deb$} match regardless of any signed
+ * query, and makes {@code /a/../x.deb} and {@code /x%2Edeb} match like {@code /x.deb}. A URL is a
+ * cache candidate when any filter matches.
+ *
+ * <p><b>Responses</b>: only a complete {@code 200} answer to {@code GET} is stored, and not when it
+ * carries {@code Cache-Control: no-store} or {@code private}, or {@code Vary: *}. Completeness
+ * (stored length equals {@code Content-Length}) is checked by {@link CacheWriter#commit()}.
+ */
+public final class CachePolicy {
+
+  /** dduct's defaults: registry blobs, distribution packages and archives. */
+  public static final List<String> DEFAULT_FILTERS = List.of(
+      "^/v2/.*/blobs/sha256:\\w+$",
+      "\\.(?:apk|deb|rpm)$",
+      "\\.(?:tar|tbz|tgz|txz)$",
+      "\\.(?:7z|bz2|gz|xz|zip|zst)$");
+
+  private static final CachePolicy DEFAULTS = builder().build();
+
+  private final List<Pattern> filters;
+  private final QueryIdentity queryIdentity;
+
+  private CachePolicy(Builder b) {
+    this.filters = List.copyOf(b.filters);
+    this.queryIdentity = b.queryIdentity;
+  }
+
+  /** The default policy: {@link #DEFAULT_FILTERS} and {@link QueryIdentity#DEFAULT}. */
+  public static CachePolicy defaults() {
+    return DEFAULTS;
+  }
+
+  /** A builder starting from {@link #DEFAULT_FILTERS} and {@link QueryIdentity#DEFAULT}. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The compiled filters. */
+  public List<Pattern> filters() {
+    return filters;
+  }
+
+  /** How queries take part in URL keys. */
+  public QueryIdentity queryIdentity() {
+    return queryIdentity;
+  }
+
+  /** Whether any filter is found in {@code normalisedPath}. */
+  public boolean matches(String normalisedPath) {
+    requireNonNull(normalisedPath, "normalisedPath");
+    for (Pattern p : filters) {
+      if (p.matcher(normalisedPath).find()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The key of {@code uri} when a filter matches its normalised path, else empty.
+   *
+   * @throws IllegalArgumentException for a URI that cannot be keyed (see {@link CacheKey#of(URI)});
+   *     a proxy should answer such a request with 400
+   */
+  public Optional<CacheKey> keyFor(URI uri) {
+    return filtered(CacheKey.of(uri, queryIdentity));
+  }
+
+  /**
+   * The key of a proxied request (see {@link CacheKey#forRequest}) when a filter matches, else empty.
+   * Use the original request, never a redirect target: the key stays the same for the whole chain.
+   *
+   * @throws IllegalArgumentException for a request that cannot be keyed
+   */
+  public Optional<CacheKey> keyFor(String scheme, String authority, String requestTarget) {
+    return filtered(CacheKey.forRequest(scheme, authority, requestTarget, queryIdentity));
+  }
+
+  private Optional<CacheKey> filtered(CacheKey key) {
+    return matches(key.path().orElseThrow()) ? Optional.of(key) : Optional.empty();
+  }
+
+  /**
+   * Why a response must not be stored, or empty when it may be.
+   *
+   * @param method the request method
+   * @param status the response status code
+   * @param headers the response headers (Netty's {@code HttpHeaders} is such an iterable)
+   */
+  public Optional<String> uncacheableReason(String method, int status,
+      Iterable<? extends Map.Entry<String, String>> headers) {
+    requireNonNull(method, "method");
+    requireNonNull(headers, "headers");
+    if (!method.equals("GET")) {
+      return Optional.of("method " + method + " (only GET is cached)");
+    }
+    if (status != 200) {
+      return Optional.of("status " + status + " (only 200 is cached)");
+    }
+    for (Map.Entry<String, String> h : headers) {
+      String name = h.getKey().toLowerCase(Locale.ROOT);
+      String value = h.getValue() == null ? "" : h.getValue();
+      if (name.equals("cache-control")) {
+        for (String directive : value.split(",")) {
+          String d = directive.trim().toLowerCase(Locale.ROOT);
+          int eq = d.indexOf('=');
+          String token = eq >= 0 ? d.substring(0, eq).trim() : d;
+          if (token.equals("no-store") || token.equals("private")) {
+            return Optional.of("Cache-Control: " + token);
+          }
+        }
+      } else if (name.equals("vary")) {
+        for (String field : value.split(",")) {
+          if (field.trim().equals("*")) {
+            return Optional.of("Vary: *");
+          }
+        }
+      } else if (name.equals("content-length")) {
+        if (StoredHeaders.parseLength(value) < 0) {
+          return Optional.of("Content-Length: " + value + " (invalid)");
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  @Override
+  public String toString() {
+    List<String> p = new ArrayList<>();
+    filters.forEach(f -> p.add(f.pattern()));
+    return "CachePolicy{filters=" + p + ", queryIdentity=" + queryIdentity + '}';
+  }
+
+  /** Builds a {@link CachePolicy}. */
+  public static final class Builder {
+    private final List<Pattern> filters = new ArrayList<>();
+    private QueryIdentity queryIdentity = QueryIdentity.DEFAULT;
+
+    private Builder() {
+      filters(DEFAULT_FILTERS);
+    }
+
+    /**
+     * Replaces the filters.
+     *
+     * @throws IllegalArgumentException if a pattern does not compile
+     */
+    public Builder filters(Collection<String> regexes) {
+      requireNonNull(regexes, "regexes");
+      List<Pattern> compiled = new ArrayList<>();
+      for (String r : regexes) {
+        compiled.add(compile(r));
+      }
+      filters.clear();
+      filters.addAll(compiled);
+      return this;
+    }
+
+    /**
+     * Adds a filter.
+     *
+     * @throws IllegalArgumentException if the pattern does not compile
+     */
+    public Builder addFilter(String regex) {
+      filters.add(compile(regex));
+      return this;
+    }
+
+    /** Sets how queries take part in URL keys (default {@link QueryIdentity#DEFAULT}). */
+    public Builder queryIdentity(QueryIdentity queryIdentity) {
+      this.queryIdentity = requireNonNull(queryIdentity, "queryIdentity");
+      return this;
+    }
+
+    /** Builds the immutable policy. */
+    public CachePolicy build() {
+      return new CachePolicy(this);
+    }
+
+    private static Pattern compile(String regex) {
+      requireNonNull(regex, "regex");
+      try {
+        return Pattern.compile(regex);
+      } catch (PatternSyntaxException e) {
+        throw new IllegalArgumentException("filter: " + regex + " (invalid regular expression: "
+            + e.getDescription() + ")", e);
+      }
+    }
+  }
+}
