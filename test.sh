@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs all of conduit's tests: unit, handler, socket (curl, JDK HttpClient, Netty clients) and system
+# tests (iptables/ipset/nft in network namespaces, as root), then every JMH benchmark in smoke mode.
+# Installs the system tools the tests need when they are missing (Debian/Ubuntu, as root).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# tool -> Debian package
+declare -A tools=(
+  [curl]=curl [iptables]=iptables [ipset]=ipset [nft]=nftables [ip]=iproute2
+  [socat]=socat [tinyproxy]=tinyproxy [haproxy]=haproxy [openssl]=openssl
+)
+missing=()
+for tool in "${!tools[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || [ -x "/sbin/$tool" ] || missing+=("${tools[$tool]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing test tools: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "warning: missing ${missing[*]}; tests that need them will be skipped (run as root to install them)" >&2
+  fi
+fi
+# packaged services must not run: tests start their own instances on free ports
+for svc in tinyproxy haproxy; do
+  if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
+done
+
+./mvnw -B -ntp verify "$@"
+if [ -x benchmarks/jmh-smoke.sh ]; then
+  benchmarks/jmh-smoke.sh
+fi
