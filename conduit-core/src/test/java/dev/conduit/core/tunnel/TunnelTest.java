@@ -242,10 +242,21 @@ class TunnelTest {
   @Test
   void curlSpeaksTheTunnelProtocolDirectly() throws Exception {
     Processes.requireTool("curl");
-    Processes.Result r = curlToB("--proxy-cert", dir.resolve("a.pem").toString(),
+    Processes.Result r = curlToB("-v", "--proxy-cert", dir.resolve("a.pem").toString(),
         "--proxy-key", dir.resolve("a.key").toString(), origin.uri("/hello").toString());
     assertThat(r.exitCode()).as(r.stderr()).isZero();
     assertThat(r.out()).isEqualTo("hello");
+    assertThat(r.stderr()).contains("TLSv1.3").contains("200 Connection Established");
+  }
+
+  @Test
+  void healthCheckWithCheckTimeZeroIsDisabledAndCheckNowWorks() throws Exception {
+    TunnelHealthChecker off = TunnelHealthChecker.start(a, planA.outbounds().get(0).hops().get(0), Duration.ZERO,
+        Duration.ofSeconds(2));
+    try (off) {
+      assertThat(off.isPeriodic()).isFalse();
+      assertThat(off.checkNow().get(10, java.util.concurrent.TimeUnit.SECONDS)).containsValue(true).hasSize(1);
+    }
   }
 
   @Test
