@@ -26,4 +26,5 @@ module dev.conduit.core {
   exports dev.conduit.core.outbound;
   exports dev.conduit.core.pki;
   exports dev.conduit.core.route;
+  exports dev.conduit.core.tunnel;
 }

@@ -5,10 +5,13 @@ import static java.util.Objects.requireNonNull;
 import dev.conduit.core.inbound.InboundProtocol;
 import dev.conduit.core.internal.route.CidrSet;
 import dev.conduit.core.outbound.SocketCustomizer;
+import io.netty.handler.ssl.SslContext;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * A named bind address and the protocol spoken on it.
@@ -18,6 +21,13 @@ import java.util.List;
  *     .bind(new InetSocketAddress("127.0.0.1", 8080))
  *     .protocol(InboundProtocols.http(HttpInboundOptions.defaults()))
  *     .allowSource("127.0.0.0/8")                // refuse other clients before reading a byte
+ *     .build();
+ *
+ * // a tunnel server: TLS requiring client certificates, the peer identity becomes the principal
+ * Listener tunnel = Listener.builder("tunnel")
+ *     .bind("0.0.0.0:5053")
+ *     .protocol(Tunnel.serverProtocol())
+ *     .tls(reloadingMaterial::serverContext)   // each handshake takes the current certificate
  *     .build();
  * }</pre>
  */
@@ -29,6 +39,7 @@ public final class Listener {
   private final SocketCustomizer socketCustomizer;
   private final List<String> allowedSources;
   private final CidrSet allowed;
+  private final Supplier<SslContext> tls;
 
   private Listener(Builder b) {
     this.name = b.name;
@@ -39,6 +50,7 @@ public final class Listener {
     CidrSet.Builder cidrs = CidrSet.builder();
     allowedSources.forEach(cidrs::add);
     this.allowed = cidrs.build();
+    this.tls = b.tls;
   }
 
   /** A builder for a listener with this name. */
@@ -71,6 +83,17 @@ public final class Listener {
     return allowedSources;
   }
 
+  /**
+   * The server TLS context supplier when connections are wrapped in TLS: asked once per accepted
+   * connection, so a reloaded certificate is used by new handshakes while established connections keep
+   * theirs. With a context that requires client certificates, the verified peer identity
+   * ({@link dev.conduit.core.pki.PeerIdentity}) becomes each request's principal unless the protocol
+   * sets one.
+   */
+  public Optional<Supplier<SslContext>> tls() {
+    return Optional.ofNullable(tls);
+  }
+
   /** Whether a client at {@code address} may connect. */
   public boolean admits(InetAddress address) {
     return allowed.isEmpty() || (address != null && allowed.contains(address));
@@ -78,7 +101,7 @@ public final class Listener {
 
   @Override
   public String toString() {
-    return "Listener[" + name + " " + bindAddress + " " + protocol.name() + "]";
+    return "Listener[" + name + " " + bindAddress + " " + protocol.name() + (tls != null ? "+tls" : "") + "]";
   }
 
   /** Builds a {@link Listener}. */
@@ -88,6 +111,7 @@ public final class Listener {
     private InboundProtocol protocol;
     private SocketCustomizer socketCustomizer = SocketCustomizer.NONE;
     private final List<String> allowedSources = new ArrayList<>();
+    private Supplier<SslContext> tls;
 
     private Builder(String name) {
       requireNonNull(name, "name");
@@ -124,6 +148,16 @@ public final class Listener {
     public Builder allowSource(String cidr) {
       CidrSet.builder().add(cidr); // validates
       allowedSources.add(cidr);
+      return this;
+    }
+
+    /**
+     * Wraps every accepted connection in TLS with the context {@code serverContext} returns at accept
+     * time (e.g. {@code ReloadingTlsMaterial::serverContext}); the protocol starts after the handshake,
+     * which the negotiation timeout bounds.
+     */
+    public Builder tls(Supplier<SslContext> serverContext) {
+      this.tls = requireNonNull(serverContext, "tls");
       return this;
     }
 

@@ -5,6 +5,8 @@ package dev.conduit.core.internal;
  *
  * <p>Downstream (accepted) channels, head to tail:
  * <ol>
+ *   <li>{@link #TLS} on listeners with TLS, and {@link #TLS_GATE} (at the tail, until the handshake
+ *       succeeds and the protocol is installed);</li>
  *   <li>{@link #TRAFFIC} counts bytes each way for the access log;</li>
  *   <li>{@link #NEGOTIATION_TIMEOUT} closes clients that do not finish their handshake in time
  *       (removed when the relay starts);</li>
@@ -17,6 +19,8 @@ package dev.conduit.core.internal;
  * {@link #RELAY}.
  */
 public final class ConduitPipeline {
+  public static final String TLS = "conduit-tls";
+  public static final String TLS_GATE = "conduit-tls-gate";
   public static final String TRAFFIC = "conduit-traffic";
   public static final String NEGOTIATION_TIMEOUT = "conduit-negotiation-timeout";
   public static final String RELAY_IDLE = "conduit-relay-idle";

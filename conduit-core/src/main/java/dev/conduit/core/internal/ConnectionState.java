@@ -36,6 +36,7 @@ public final class ConnectionState implements InboundContext {
   private long negotiatedNanos;
   private long dialNanos;
   private volatile String principal;
+  private String tlsPeer;
   private volatile ConnectRequest lastRequest;
   private volatile String rule;
   private volatile String outbound;
@@ -105,6 +106,10 @@ public final class ConnectionState implements InboundContext {
       negotiationTimer.cancel(false);
     }
     requests++;
+    if (request.principal().isEmpty() && tlsPeer != null) {
+      // authorization by certificate: rules see the verified peer identity
+      request = request.withPrincipal(tlsPeer);
+    }
     lastRequest = request;
     if (request.principal().isPresent()) {
       principal = request.principal().get();
@@ -134,6 +139,12 @@ public final class ConnectionState implements InboundContext {
   @Override
   public void principal(String value) {
     principal = value;
+  }
+
+  /** Records the verified TLS peer identity, the principal of requests whose protocol sets none. */
+  void tlsPeer(String identity) {
+    tlsPeer = identity;
+    principal = identity;
   }
 
   void routed(ConnectRequest request, Router.Match match) {

@@ -53,10 +53,22 @@ public final class ListenerInitializer extends ChannelInboundHandlerAdapter {
     ch.pipeline().addLast(ConduitPipeline.TRAFFIC, traffic);
     ConnectionState state = new ConnectionState(engine, ch, info, traffic);
     state.start();
+    if (listener.tls().isPresent()) {
+      // the protocol starts once the handshake succeeds; the negotiation timer bounds the handshake
+      if (TlsGate.install(ch, listener, state, engine.timeouts().negotiation().toMillis())) {
+        ch.read();
+      }
+      return;
+    }
+    initProtocol(ch, listener, state);
+  }
+
+  static void initProtocol(Channel ch, Listener listener, ConnectionState state) {
     try {
       listener.protocol().init(ch, state);
     } catch (RuntimeException e) {
-      log.warn("[{}] protocol {} failed to initialise the connection", info.id(), listener.protocol().name(), e);
+      log.warn("[{}] protocol {} failed to initialise the connection", state.connection().id(),
+          listener.protocol().name(), e);
       ch.close();
       return;
     }

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * One proxy step of an {@link Outbound}: a group of equivalent proxy endpoints (tried in order,
@@ -40,7 +41,7 @@ public final class Hop {
   private final List<Destination> endpoints;
   private final Credentials credentials;
   private final boolean tls;
-  private final SslContext sslContext;
+  private final Supplier<SslContext> sslContext;
   private final String tlsServerName;
   private final boolean forwardClientAddress;
 
@@ -138,9 +139,12 @@ public final class Hop {
     return tls;
   }
 
-  /** The TLS client context; empty means the JDK's default trust store. */
+  /**
+   * The TLS client context for a new connection (asked on every dial, so a reloaded certificate is
+   * used by new tunnels); empty means the JDK's default trust store.
+   */
   public Optional<SslContext> sslContext() {
-    return Optional.ofNullable(sslContext);
+    return sslContext == null ? Optional.empty() : Optional.of(sslContext.get());
   }
 
   /** The name sent in SNI and verified in the proxy's certificate; empty means the endpoint's host. */
@@ -165,7 +169,7 @@ public final class Hop {
     private final List<Destination> endpoints = new ArrayList<>();
     private Credentials credentials;
     private boolean tls;
-    private SslContext sslContext;
+    private Supplier<SslContext> sslContext;
     private String tlsServerName;
     private boolean forwardClientAddress;
 
@@ -193,10 +197,21 @@ public final class Hop {
 
     /** The TLS client context (trust roots, client certificate); implies {@code tls(true)}. */
     public Builder sslContext(SslContext value) {
-      this.sslContext = requireNonNull(value, "sslContext");
-      if (!value.isClient()) {
+      requireNonNull(value, "sslContext");
+      return sslContext(() -> value);
+    }
+
+    /**
+     * The TLS client context, asked for on every dial (e.g. {@code ReloadingTlsMaterial::clientContext},
+     * so renewed certificates are used by new connections); implies {@code tls(true)}.
+     */
+    public Builder sslContext(Supplier<SslContext> value) {
+      requireNonNull(value, "sslContext");
+      SslContext now = requireNonNull(value.get(), "sslContext.get()");
+      if (!now.isClient()) {
         throw new IllegalArgumentException("sslContext: a server context (expected: a client context)");
       }
+      this.sslContext = value;
       this.tls = true;
       return this;
     }

@@ -3,8 +3,10 @@ package dev.conduit.core.pki;
 import static java.util.Objects.requireNonNull;
 
 import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.security.PrivateKey;
@@ -18,12 +20,18 @@ import javax.net.ssl.SSLException;
  * that presents its certificate and trusts only the roots. Both speak TLS 1.3 and 1.2 and configure no ALPN, so
  * they work with any {@code SslProvider} whether or not it supports ALPN.
  *
+ * <p>The contexts use {@link #preferredProvider()}: OpenSSL/BoringSSL through netty-tcnative when it is on the
+ * module or class path and loads on this platform, the JDK's provider otherwise. Keys are whatever the
+ * certificate carries; {@link CertificateAuthority} issues ECDSA P-256, which both providers handle.
+ *
  * <p>Immutable. For certificates that are renewed on disk, see {@link ReloadingTlsMaterial}.
  */
 public final class TlsMaterial {
 
   /** The protocols the contexts enable; the highest one both sides support is negotiated. */
   public static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
+
+  private static final SslProvider PREFERRED_PROVIDER = detectProvider();
 
   private final PrivateKey privateKey;
   private final List<X509Certificate> certificateChain;
@@ -93,6 +101,25 @@ public final class TlsMaterial {
     }
   }
 
+  /**
+   * Returns {@link SslProvider#OPENSSL} when netty-tcnative (e.g. {@code netty-tcnative-boringssl-static}) is
+   * available and usable, else {@link SslProvider#JDK}. Decided once per process.
+   */
+  public static SslProvider preferredProvider() {
+    return PREFERRED_PROVIDER;
+  }
+
+  private static SslProvider detectProvider() {
+    try {
+      if (OpenSsl.isAvailable() && SslProvider.isTlsv13Supported(SslProvider.OPENSSL)) {
+        return SslProvider.OPENSSL;
+      }
+    } catch (LinkageError e) {
+      // tcnative classes absent or not readable from this module layer: use the JDK
+    }
+    return SslProvider.JDK;
+  }
+
   /** Returns the private key. */
   public PrivateKey privateKey() {
     return privateKey;
@@ -118,8 +145,15 @@ public final class TlsMaterial {
    * valid for client authentication under the trust roots; handshakes without one fail.
    */
   public SslContext serverContext() {
+    return serverContext(PREFERRED_PROVIDER);
+  }
+
+  /** Returns a server context as {@link #serverContext()} made by {@code provider}. */
+  public SslContext serverContext(SslProvider provider) {
+    requireNonNull(provider, "provider");
     try {
       return SslContextBuilder.forServer(privateKey, certificateChain)
+          .sslProvider(provider)
           .trustManager(trustedCertificates)
           .clientAuth(ClientAuth.REQUIRE)
           .protocols(PROTOCOLS)
@@ -144,8 +178,15 @@ public final class TlsMaterial {
    * after the handshake.
    */
   public SslContext clientContext(boolean verifyHostname) {
+    return clientContext(verifyHostname, PREFERRED_PROVIDER);
+  }
+
+  /** Returns a client context as {@link #clientContext(boolean)} made by {@code provider}. */
+  public SslContext clientContext(boolean verifyHostname, SslProvider provider) {
+    requireNonNull(provider, "provider");
     try {
       return SslContextBuilder.forClient()
+          .sslProvider(provider)
           .keyManager(privateKey, certificateChain)
           .trustManager(trustedCertificates)
           .protocols(PROTOCOLS)

@@ -1,0 +1,85 @@
+package dev.conduit.core.tunnel;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.conduit.core.Destination;
+import dev.conduit.core.inbound.InboundProtocol;
+import dev.conduit.core.inbound.OriginalDestinationResolver;
+import dev.conduit.core.internal.tunnel.ForwardInbound;
+import dev.conduit.core.internal.tunnel.TunnelServerProtocol;
+import dev.conduit.core.outbound.Hop;
+import io.netty.handler.ssl.SslContext;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * The parts of a conduit-to-conduit tunnel: HTTP/1.1 {@code CONNECT} over mutually authenticated TLS.
+ *
+ * <p>Wire format, client to server, after the TLS 1.3 handshake in which both sides present certificates
+ * issued under the mesh's trust roots:
+ * <pre>
+ * CONNECT 127.0.0.1:80 HTTP/1.1
+ * Host: 127.0.0.1:80
+ * Forwarded: for="10.0.0.5:41000"          (the original client, RFC 7239)
+ *
+ * HTTP/1.1 200 Connection Established      (then raw bytes both ways, half-close carried through)
+ *
+ * HTTP/1.1 403 Forbidden                   (or 502 / 504; then the server closes)
+ * Proxy-Status: conduit; error=destination_ip_prohibited; details="..."   (RFC 9209)
+ * </pre>
+ * The request head is limited to 8 KiB; anything but {@code CONNECT} gets {@code 405}. The server's
+ * principal for routing is the client certificate's identity ({@link dev.conduit.core.pki.PeerIdentity}),
+ * so which destinations each peer may reach is a set of router rules on the tunnel listener.
+ *
+ * <pre>{@code
+ * // host B
+ * Listener.builder("tunnel").bind("0.0.0.0:5053").protocol(Tunnel.serverProtocol()).tls(material::serverContext)
+ * Rule.builder("peer-a-db").listener("tunnel").principal("spiffe://mesh/a").destinationCidr("127.0.0.1/32")
+ *     .port(3306).decision(RouteDecision.direct())
+ * Rule.builder("tunnel-deny").listener("tunnel").decision(RouteDecision.reject("not allowed for this peer"))
+ * // host A
+ * Outbound.builder("to-b").hop(Tunnel.clientHop(List.of(Destination.of("10.0.0.2", 5053)), material::clientContext))
+ * }</pre>
+ */
+public final class Tunnel {
+  private Tunnel() {}
+
+  /**
+   * The tunnel server protocol: one {@code CONNECT} per connection, answered with {@code 200} and relayed,
+   * or refused with the status and {@code Proxy-Status} error of the routing or dial failure. Give the
+   * listener {@code tls(...)} with a context that requires client certificates.
+   */
+  public static InboundProtocol serverProtocol() {
+    return new TunnelServerProtocol();
+  }
+
+  /**
+   * The tunnel client's plain TCP listener protocol: the destination comes from {@code entries} (seed
+   * 000's forward table), by the original destination when {@code resolver} reports a redirection, else
+   * by the listener's own port (or the only entry). Route the resulting destinations to a tunnel
+   * outbound with rules on this listener.
+   */
+  public static InboundProtocol forwardProtocol(List<ForwardEntry> entries, OriginalDestinationResolver resolver) {
+    requireNonNull(entries, "entries");
+    requireNonNull(resolver, "resolver");
+    if (entries.isEmpty()) {
+      throw new IllegalArgumentException("entries: empty (expected: at least one forward_table entry)");
+    }
+    return new ForwardInbound(entries, resolver);
+  }
+
+  /**
+   * A hop to tunnel servers: {@code CONNECT} over TLS with the client context {@code tls} returns at each
+   * dial ({@code null}: plain TCP, readable and alterable by anyone on the path), sending the original
+   * client in {@code Forwarded}. The endpoints are tried in order with failover.
+   */
+  public static Hop clientHop(List<Destination> endpoints, Supplier<SslContext> tls) {
+    requireNonNull(endpoints, "endpoints");
+    Hop.Builder b = Hop.builder(Hop.Protocol.HTTP).forwardClientAddress(true);
+    endpoints.forEach(b::endpoint);
+    if (tls != null) {
+      b.sslContext(tls);
+    }
+    return b.build();
+  }
+}
