@@ -19,8 +19,11 @@ module dev.conduit.core {
   requires org.bouncycastle.provider;
   requires org.bouncycastle.util;
   requires org.slf4j;
+  // optional: only dev.conduit.core.observe.MicrometerObserver uses it
+  requires static transitive micrometer.core;
 
   exports dev.conduit.core;
+  exports dev.conduit.core.admin;
   exports dev.conduit.core.inbound;
   exports dev.conduit.core.observe;
   exports dev.conduit.core.outbound;

@@ -52,6 +52,8 @@ public final class Conduit implements AutoCloseable {
   private final ChannelGroup connections = new DefaultChannelGroup("conduit-connections", GlobalEventExecutor.INSTANCE);
   private final Map<String, Channel> serverChannels = new LinkedHashMap<>();
   private CompletableFuture<Void> stopFuture;
+  private volatile boolean started;
+  private volatile boolean stopping;
 
   Conduit(ConduitBuilder b) {
     this.resources = b.resources;
@@ -131,7 +133,18 @@ public final class Conduit implements AutoCloseable {
       }
       throw e;
     }
+    started = true;
     return this;
+  }
+
+  /** Whether {@link #start()} succeeded and {@link #stop()} has not been called: ready for traffic. */
+  public boolean isRunning() {
+    return started && !stopping;
+  }
+
+  /** Whether {@link #stop()} has been called (draining, or stopped). */
+  public boolean isStopping() {
+    return stopping;
   }
 
   /** The bound address of a listener (useful with port 0). */
@@ -208,6 +221,7 @@ public final class Conduit implements AutoCloseable {
       return stopFuture;
     }
     stopFuture = new CompletableFuture<>();
+    stopping = true;
     for (Channel ch : serverChannels.values()) {
       ch.close().awaitUninterruptibly();
     }

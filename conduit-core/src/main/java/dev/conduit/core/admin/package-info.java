@@ -1,0 +1,5 @@
+/**
+ * The admin HTTP endpoint: metrics, health, readiness, live connections and the effective
+ * configuration ({@link dev.conduit.core.admin.AdminServer}).
+ */
+package dev.conduit.core.admin;
