@@ -20,7 +20,7 @@ module dev.conduit.core {
   requires org.bouncycastle.util;
   requires org.slf4j;
   // optional: only dev.conduit.core.observe.MicrometerObserver uses it
-  requires static transitive micrometer.core;
+  requires static micrometer.core;
 
   exports dev.conduit.core;
   exports dev.conduit.core.admin;
