@@ -23,33 +23,94 @@ final class HttpMessages {
 
   private HttpMessages() {}
 
+  /** {@code Connection: close} was present. */
+  static final int CLOSE = 1;
+  /** {@code Connection: keep-alive} (or {@code Proxy-Connection: keep-alive}) was present. */
+  static final int KEEP_ALIVE = 2;
+  /** {@code Connection: upgrade} was present. */
+  static final int UPGRADE = 4;
+
   /**
    * Removes hop-by-hop headers: the fixed list and every header the {@code Connection} header
    * names. {@code Transfer-Encoding} stays: the codecs decode it and encode the body afresh.
+   *
+   * @param proxyConnection whether {@code Proxy-Connection} counts as {@code Connection} (requests)
+   * @return the {@link #CLOSE}, {@link #KEEP_ALIVE} and {@link #UPGRADE} options found
    */
-  static void removeHopByHop(HttpHeaders headers) {
-    List<String> connection = headers.getAll(HttpHeaderNames.CONNECTION);
-    for (int i = 0; i < connection.size(); i++) {
-      String value = connection.get(i);
-      int start = 0;
-      while (start < value.length()) {
-        int comma = value.indexOf(',', start);
-        int end = comma < 0 ? value.length() : comma;
-        String token = value.substring(start, end).trim();
-        if (!token.isEmpty() && !token.equalsIgnoreCase("transfer-encoding")) {
-          headers.remove(token);
-        }
-        start = end + 1;
+  static int removeHopByHop(HttpHeaders headers, boolean proxyConnection) {
+    int options = 0;
+    if (headers.contains(HttpHeaderNames.CONNECTION)) {
+      List<String> values = headers.getAll(HttpHeaderNames.CONNECTION);
+      for (int i = 0; i < values.size(); i++) {
+        options |= connectionOptions(headers, values.get(i), true);
+      }
+    }
+    if (proxyConnection) {
+      String value = headers.get(PROXY_CONNECTION);
+      if (value != null) {
+        options |= connectionOptions(headers, value, false);
       }
     }
     for (AsciiString name : HOP_BY_HOP) {
       headers.remove(name);
     }
+    return options;
   }
 
-  /** Whether a header holds {@code token} in its comma-separated values, ignoring case. */
-  static boolean containsToken(HttpHeaders headers, AsciiString name, String token) {
-    return headers.containsValue(name, token, true);
+  private static int connectionOptions(HttpHeaders headers, String value, boolean removeNamed) {
+    int options = 0;
+    int len = value.length();
+    int start = 0;
+    while (start < len) {
+      int comma = value.indexOf(',', start);
+      int end = comma < 0 ? len : comma;
+      int s = start;
+      int e = end;
+      while (s < e && value.charAt(s) <= ' ') {
+        s++;
+      }
+      while (e > s && value.charAt(e - 1) <= ' ') {
+        e--;
+      }
+      int n = e - s;
+      if (n == 5 && value.regionMatches(true, s, "close", 0, 5)) {
+        options |= CLOSE;
+      } else if (n == 10 && value.regionMatches(true, s, "keep-alive", 0, 10)) {
+        options |= KEEP_ALIVE;
+      } else if (n == 7 && value.regionMatches(true, s, "upgrade", 0, 7)) {
+        options |= UPGRADE;
+      } else if (n > 0 && removeNamed && !(n == 17 && value.regionMatches(true, s, "transfer-encoding", 0, 17))) {
+        headers.remove(value.substring(s, e));
+      }
+      start = end + 1;
+    }
+    return options;
+  }
+
+  /** Whether a comma-separated header value holds {@code token}, ignoring case and spaces. */
+  static boolean hasToken(String value, String token) {
+    if (value == null) {
+      return false;
+    }
+    int len = value.length();
+    int start = 0;
+    while (start < len) {
+      int comma = value.indexOf(',', start);
+      int end = comma < 0 ? len : comma;
+      int s = start;
+      int e = end;
+      while (s < e && value.charAt(s) <= ' ') {
+        s++;
+      }
+      while (e > s && value.charAt(e - 1) <= ' ') {
+        e--;
+      }
+      if (e - s == token.length() && value.regionMatches(true, s, token, 0, token.length())) {
+        return true;
+      }
+      start = end + 1;
+    }
+    return false;
   }
 
   /** Appends conduit to the {@code Via} header. */

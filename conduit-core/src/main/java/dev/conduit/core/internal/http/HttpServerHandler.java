@@ -28,7 +28,6 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
@@ -114,6 +113,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
   private Upstream upstream;
   private Channel upCh;
   private String upAuthority;
+  private Destination upstreamDestination;
   private String upPrincipal;
 
   // authentication, remembered so repeated identical headers are checked once
@@ -374,22 +374,18 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     }
     HttpHeaders headers = req.headers();
     clientHttp10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
-    clientKeepAlive = clientHttp10
-        ? HttpMessages.containsToken(headers, HttpHeaderNames.CONNECTION, "keep-alive")
-            || HttpMessages.containsToken(headers, HttpMessages.PROXY_CONNECTION, "keep-alive")
-        : !HttpMessages.containsToken(headers, HttpHeaderNames.CONNECTION, "close")
-            && !HttpMessages.containsToken(headers, HttpMessages.PROXY_CONNECTION, "close");
-    upgradeRequest = HttpMessages.containsToken(headers, HttpHeaderNames.UPGRADE, "websocket")
-        && HttpMessages.containsToken(headers, HttpHeaderNames.CONNECTION, "upgrade");
-    String upgrade = upgradeRequest ? headers.get(HttpHeaderNames.UPGRADE) : null;
-    HttpMessages.removeHopByHop(headers);
-    if (upgrade != null) {
+    String upgrade = headers.get(HttpHeaderNames.UPGRADE);
+    int connection = HttpMessages.removeHopByHop(headers, true);
+    clientKeepAlive = clientHttp10 ? (connection & HttpMessages.KEEP_ALIVE) != 0
+        : (connection & HttpMessages.CLOSE) == 0;
+    upgradeRequest = (connection & HttpMessages.UPGRADE) != 0 && HttpMessages.hasToken(upgrade, "websocket");
+    if (upgradeRequest) {
       headers.set(HttpHeaderNames.UPGRADE, upgrade);
       headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
     }
-    boolean sameUpstream = upCh != null && upCh.isActive() && target.authority.equalsIgnoreCase(upAuthority)
+    boolean sameUpstream = upCh != null && upCh.isActive() && target.authorityEquals(upAuthority)
         && java.util.Objects.equals(principal, upPrincipal);
-    headers.set(HttpHeaderNames.HOST, sameUpstream ? upAuthority : target.authority);
+    headers.set(HttpHeaderNames.HOST, sameUpstream ? upAuthority : target.authority());
     HttpMessages.addVia(headers, clientHttp10);
     if (method == HttpMethod.OPTIONS && target.emptyPath) {
       req.setUri("*");
@@ -416,16 +412,17 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     closeUpstream();
     Destination dst;
     try {
-      dst = Destination.of(target.host, target.port);
+      dst = Destination.of(target.host(), target.port);
     } catch (IllegalArgumentException e) {
       fail(400, Outcome.PROTOCOL_ERROR, e.getMessage());
       return;
     }
-    dial(dst, target.authority);
+    dial(dst, target.authority());
   }
 
   private void dial(Destination dst, String authority) {
     phase = Phase.DIALING;
+    upstreamDestination = dst;
     reused = false;
     context.connect(ConnectRequest.of(context.connection(), dst).withPrincipal(principal))
         .addListener((Future<Upstream> f) -> {
@@ -529,7 +526,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     Destination dst = null;
     if (error == null) {
       try {
-        dst = Destination.of(target.host, target.port);
+        dst = Destination.of(target.host(), target.port);
       } catch (IllegalArgumentException e) {
         error = e.getMessage();
       }
@@ -676,7 +673,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
       responseStarted = true;
       switching = true;
       String upgrade = headers.get(HttpHeaderNames.UPGRADE);
-      HttpMessages.removeHopByHop(headers);
+      HttpMessages.removeHopByHop(headers, false);
       if (upgrade != null) {
         headers.set(HttpHeaderNames.UPGRADE, upgrade);
       }
@@ -692,7 +689,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     if (code >= 100 && code < 200) {
       // interim (100 Continue, 103): relayed to HTTP/1.1 clients, its empty last content too
       interim = true;
-      HttpMessages.removeHopByHop(headers);
+      HttpMessages.removeHopByHop(headers, false);
       if (!clientHttp10) {
         ctx.write(res, ctx.voidPromise());
       }
@@ -700,11 +697,13 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     }
     responseStarted = true;
     interim = false;
-    boolean upstreamKeepAlive = HttpUtil.isKeepAlive(res);
+    boolean upstreamHttp10 = res.protocolVersion().equals(HttpVersion.HTTP_1_0);
     boolean bodyless = request.method() == HttpMethod.HEAD || code == 204 || code == 304;
-    boolean chunked = HttpUtil.isTransferEncodingChunked(res);
+    boolean chunked = HttpMessages.hasToken(headers.get(HttpHeaderNames.TRANSFER_ENCODING), "chunked");
     boolean delimited = bodyless || chunked || headers.contains(HttpHeaderNames.CONTENT_LENGTH);
-    HttpMessages.removeHopByHop(headers);
+    int connection = HttpMessages.removeHopByHop(headers, false);
+    boolean upstreamKeepAlive = upstreamHttp10 ? (connection & HttpMessages.KEEP_ALIVE) != 0
+        : (connection & HttpMessages.CLOSE) == 0;
     if (!delimited) {
       // the body ends when the upstream closes: the upstream cannot be reused
       upstreamKeepAlive = false;
@@ -729,7 +728,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     } else if (clientHttp10) {
       headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
     }
-    HttpMessages.addVia(headers, res.protocolVersion().equals(HttpVersion.HTTP_1_0));
+    HttpMessages.addVia(headers, upstreamHttp10);
     res.setProtocolVersion(HttpVersion.HTTP_1_1);
     ctx.write(res, ctx.voidPromise());
   }
@@ -841,7 +840,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
       log.debug("[{}] kept upstream closed before answering; dialing again", id());
       replayed = true;
       HttpRequest req = request;
-      Destination dst = Destination.of(target.host, target.port);
+      Destination dst = upstreamDestination;
       String authority = req.headers().get(HttpHeaderNames.HOST);
       enqueueFirst(LastHttpContent.EMPTY_LAST_CONTENT);
       requestDone = false;

@@ -6,12 +6,13 @@ package dev.conduit.core.internal.http;
  * reused per connection, so parsing a request allocates only the strings it must.
  */
 final class RequestTarget {
-  /** The host, without brackets for IPv6 literals. */
-  String host;
+  private String uri;
+  private int hostStart;
+  private int hostEnd;
+  private int authorityStart;
+  private int authorityEnd;
   /** The port, explicit or the scheme's default. */
   int port;
-  /** {@code host[:port]} as the client wrote it: the {@code Host} header to send. */
-  String authority;
   /** The origin form to send upstream: path and query, at least {@code /}. */
   String path;
   /** Whether the absolute form had no path and no query ({@code OPTIONS http://host} means {@code OPTIONS *}). */
@@ -142,10 +143,29 @@ final class RequestTarget {
         return "bad port in " + clip(uri) + " (expected: 1-65535)";
       }
     }
-    host = uri.substring(hostStart, hostEnd);
+    this.uri = uri;
+    this.hostStart = hostStart;
+    this.hostEnd = hostEnd;
+    this.authorityStart = start;
+    this.authorityEnd = end;
     port = p;
-    authority = start == 0 && end == uri.length() ? uri : uri.substring(start, end);
     return null;
+  }
+
+  /** The host, without brackets for IPv6 literals. */
+  String host() {
+    return uri.substring(hostStart, hostEnd);
+  }
+
+  /** {@code host[:port]} as the client wrote it: the {@code Host} header to send. */
+  String authority() {
+    return authorityStart == 0 && authorityEnd == uri.length() ? uri : uri.substring(authorityStart, authorityEnd);
+  }
+
+  /** Whether the authority equals {@code other}, ignoring case, without making a string. */
+  boolean authorityEquals(String other) {
+    int n = authorityEnd - authorityStart;
+    return other != null && other.length() == n && uri.regionMatches(true, authorityStart, other, 0, n);
   }
 
   /** Shortens client-supplied text for error messages. */
