@@ -382,6 +382,58 @@ class HttpInboundTest {
     }
   }
 
+  @Test
+  void pipelinedRequestsAreAnsweredInOrderAndHttp10Closes() throws Exception {
+    String get = "GET http://127.0.0.1:" + origin.port() + "/hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    String last = "GET http://127.0.0.1:" + origin.port() + "/bytes?n=3 HTTP/1.0\r\n\r\n";
+    String out = rawExchange(conduit, get + get + last);
+    assertThat(out.split("HTTP/1.1 200", -1)).hasSize(4);
+    assertThat(out).endsWith(new String(TestOrigin.bytes(3), StandardCharsets.ISO_8859_1));
+    assertThat(out.substring(out.lastIndexOf("HTTP/1.1 200"))).containsIgnoringCase("connection: close");
+  }
+
+  @Test
+  void requestIsReplayedWhenAKeptUpstreamClosesUnanswered() throws Exception {
+    // an origin that answers the first request of each connection, then closes on the next one
+    try (ServerSocket flaky = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      Thread t = new Thread(() -> {
+        for (int n = 0; n < 2; n++) {
+          try (Socket s = flaky.accept()) {
+            InputStream in = s.getInputStream();
+            readHead(in);
+            s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII));
+            readHead(in);
+          } catch (IOException e) {
+            return;
+          }
+        }
+      });
+      t.setDaemon(true);
+      t.start();
+      try (Socket s = connectToProxy(conduit)) {
+        String get = "GET http://127.0.0.1:" + flaky.getLocalPort() + "/ HTTP/1.1\r\nHost: x\r\n\r\n";
+        InputStream in = s.getInputStream();
+        for (int i = 0; i < 2; i++) {
+          s.getOutputStream().write(get.getBytes(StandardCharsets.US_ASCII));
+          assertThat(readHead(in)).as("request " + i).startsWith("HTTP/1.1 200");
+          assertThat(new String(in.readNBytes(2), StandardCharsets.US_ASCII)).isEqualTo("ok");
+        }
+      }
+    }
+  }
+
+  @Test
+  void mixedListenerServesHttp() throws Exception {
+    try (Conduit mixed = Conduit.builder()
+        .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.mixed()).build())
+        .timeouts(Timeouts.builder().drain(Duration.ZERO).build())
+        .build().start()) {
+      Processes.Result r = curl(mixed, origin.uri("/hello").toString(), "-p", origin.uri("/hello").toString());
+      assertThat(r.exitCode()).as(r.stderr()).isZero();
+      assertThat(r.out()).isEqualTo("hellohello");
+    }
+  }
+
   // ---------------------------------------------------------------- helpers
 
   /** Sends a request head one byte a second; returns how long until conduit answered or closed. */
