@@ -434,6 +434,30 @@ class HttpInboundTest {
     }
   }
 
+  @Test
+  void chainedConduitReportsTheFarDialFailureTruthfully() throws Exception {
+    int closedPort;
+    try (ServerSocket ss = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closedPort = ss.getLocalPort();
+    }
+    Outbound viaConduit = Outbound.builder("far")
+        .hop(Hop.builder(Hop.Protocol.HTTP).endpoint(Destination.of(conduit.address("http"))).build())
+        .build();
+    try (Conduit near = Conduit.builder()
+        .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.http()).build())
+        .outbound(viaConduit)
+        .router(Router.builder().defaultDecision(RouteDecision.via("far")).build())
+        .timeouts(Timeouts.builder().drain(Duration.ZERO).build())
+        .build().start()) {
+      Processes.Result refused = curl(near, "-i", "http://127.0.0.1:" + closedPort + "/");
+      assertThat(refused.out()).startsWith("HTTP/1.1 502").contains("error=connection_refused");
+      Processes.Result blocked = curl(near, "-i", "http://blocked.test/");
+      assertThat(blocked.out()).startsWith("HTTP/1.1 403");
+      Processes.Result ok = curl(near, origin.uri("/hello").toString());
+      assertThat(ok.out()).isEqualTo("hello");
+    }
+  }
+
   // ---------------------------------------------------------------- helpers
 
   /** Sends a request head one byte a second; returns how long until conduit answered or closed. */

@@ -18,8 +18,11 @@ import io.netty.handler.codec.http.HttpServerCodec;
  * {@link #CODEC} ({@link HttpServerCodec}), {@link #HANDLER} ({@link HttpServerHandler}).
  */
 public final class HttpInbound implements InboundProtocol {
+  /** Handler name: notes when a request head starts arriving. */
   public static final String HEAD_WATCH = "http-head-watch";
+  /** Handler name: the {@link HttpServerCodec}. */
   public static final String CODEC = "http-codec";
+  /** Handler name: the proxy logic. */
   public static final String HANDLER = "http-handler";
 
   /** Larger body pieces than the codec's default 8 KiB: fewer objects per read. */
@@ -27,6 +30,7 @@ public final class HttpInbound implements InboundProtocol {
 
   private final HttpInboundOptions options;
 
+  /** An HTTP inbound with these options. */
   public HttpInbound(HttpInboundOptions options) {
     this.options = options;
   }
