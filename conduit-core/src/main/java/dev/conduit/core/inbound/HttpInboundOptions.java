@@ -22,19 +22,22 @@ public final class HttpInboundOptions {
   private final String realm;
   private final int maxInitialLineLength;
   private final int maxHeaderSize;
+  private final boolean connectOnly;
 
   private HttpInboundOptions(Builder b) {
     this.authenticator = b.authenticator;
     this.realm = b.realm;
     this.maxInitialLineLength = b.maxInitialLineLength;
     this.maxHeaderSize = b.maxHeaderSize;
+    this.connectOnly = b.connectOnly;
   }
 
-  /** No authentication, 8 KiB request line, 64 KiB headers. */
+  /** No authentication, 8 KiB request line, 64 KiB headers, forwarding and {@code CONNECT}. */
   public static HttpInboundOptions defaults() {
     return DEFAULTS;
   }
 
+  /** A builder starting from the defaults. */
   public static Builder builder() {
     return new Builder();
   }
@@ -59,9 +62,16 @@ public final class HttpInboundOptions {
     return maxHeaderSize;
   }
 
+  /** Whether only {@code CONNECT} is accepted (other methods: 405), as a tunnel server wants. */
+  public boolean connectOnly() {
+    return connectOnly;
+  }
+
   @Override
   public String toString() {
-    return "HttpInboundOptions[auth=" + (authenticator != null) + ", realm=" + realm + "]";
+    return "HttpInboundOptions[auth=" + (authenticator != null) + ", realm=" + realm
+        + ", maxInitialLineLength=" + maxInitialLineLength + ", maxHeaderSize=" + maxHeaderSize
+        + ", connectOnly=" + connectOnly + "]";
   }
 
   /** Builds {@link HttpInboundOptions}. */
@@ -70,19 +80,36 @@ public final class HttpInboundOptions {
     private String realm = "conduit";
     private int maxInitialLineLength = 8192;
     private int maxHeaderSize = 65536;
+    private boolean connectOnly;
 
     private Builder() {}
 
+    /** Requires {@code Proxy-Authorization: Basic} credentials this authenticator accepts. */
     public Builder authenticator(Authenticator value) {
       this.authenticator = requireNonNull(value, "authenticator");
       return this;
     }
 
+    /** The realm sent in {@code Proxy-Authenticate}; no quotes, backslashes or control characters. */
     public Builder realm(String value) {
-      this.realm = requireNonNull(value, "realm");
+      requireNonNull(value, "realm");
+      for (int i = 0; i < value.length(); i++) {
+        char c = value.charAt(i);
+        if (c == '"' || c == '\\' || c < 0x20 || c == 0x7f) {
+          throw new IllegalArgumentException("realm: " + value + " (expected: no quotes, backslashes or control characters)");
+        }
+      }
+      this.realm = value;
       return this;
     }
 
+    /** Accepts only {@code CONNECT}; other methods get 405 (default: false). */
+    public Builder connectOnly(boolean value) {
+      this.connectOnly = value;
+      return this;
+    }
+
+    /** The longest request line accepted, at least 256 (default 8192); longer gets 414. */
     public Builder maxInitialLineLength(int value) {
       if (value < 256) {
         throw new IllegalArgumentException("maxInitialLineLength: " + value + " (expected: >= 256)");
@@ -91,6 +118,7 @@ public final class HttpInboundOptions {
       return this;
     }
 
+    /** The largest header block accepted, at least 1024 (default 65536); larger gets 431. */
     public Builder maxHeaderSize(int value) {
       if (value < 1024) {
         throw new IllegalArgumentException("maxHeaderSize: " + value + " (expected: >= 1024)");
@@ -99,6 +127,7 @@ public final class HttpInboundOptions {
       return this;
     }
 
+    /** The options. */
     public HttpInboundOptions build() {
       return new HttpInboundOptions(this);
     }

@@ -1,0 +1,602 @@
+package dev.conduit.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conduit.core.inbound.HttpInboundOptions;
+import dev.conduit.core.inbound.InboundProtocols;
+import dev.conduit.core.outbound.Hop;
+import dev.conduit.core.outbound.Outbound;
+import dev.conduit.core.route.RouteDecision;
+import dev.conduit.core.route.Router;
+import dev.conduit.core.route.Rule;
+import dev.conduit.core.testing.Processes;
+import dev.conduit.core.testing.TestOrigin;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ProxySelector;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The HTTP proxy inbound against real clients (curl, the JDK's HttpClient, raw sockets). */
+class HttpInboundTest {
+  static TestOrigin origin;
+  static Conduit conduit;
+  static Conduit authConduit;
+  static ServerSocket silentProxy;
+  static ServerSocket echo;
+  static Thread echoThread;
+
+  @BeforeAll
+  static void start() throws Exception {
+    origin = TestOrigin.start();
+    // accepts TCP (the kernel completes the handshake) and never answers: a hop that times out
+    silentProxy = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+    echo = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+    echoThread = new Thread(HttpInboundTest::echoLoop, "echo");
+    echoThread.setDaemon(true);
+    echoThread.start();
+    Outbound slow = Outbound.builder("slow")
+        .hop(Hop.builder(Hop.Protocol.HTTP).endpoint(Destination.of("127.0.0.1", silentProxy.getLocalPort())).build())
+        .build();
+    Router router = Router.builder()
+        .rule(Rule.builder("block").domain("blocked.test").decision(RouteDecision.reject("blocked for the test")).build())
+        .rule(Rule.builder("slow").domain("slow.test").decision(RouteDecision.via("slow")).build())
+        .build();
+    Timeouts timeouts = Timeouts.builder()
+        .negotiation(Duration.ofSeconds(1))
+        .dial(Duration.ofSeconds(2))
+        .drain(Duration.ZERO)
+        .build();
+    conduit = Conduit.builder()
+        .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.http()).build())
+        .outbound(slow)
+        .router(router)
+        .timeouts(timeouts)
+        .build().start();
+    authConduit = Conduit.builder()
+        .listener(Listener.builder("http").bind("127.0.0.1:0")
+            .protocol(InboundProtocols.http(HttpInboundOptions.builder()
+                .authenticator(Authenticator.of(new Credentials("alice", "s3cret"))).realm("test realm").build()))
+            .build())
+        .timeouts(timeouts)
+        .build().start();
+  }
+
+  @AfterAll
+  static void stop() throws IOException {
+    conduit.close();
+    authConduit.close();
+    origin.close();
+    silentProxy.close();
+    echo.close();
+  }
+
+  private static void echoLoop() {
+    while (!echo.isClosed()) {
+      try {
+        Socket s = echo.accept();
+        Thread t = new Thread(() -> {
+          try (s) {
+            s.getInputStream().transferTo(s.getOutputStream());
+          } catch (IOException ignored) {
+            // the client went away
+          }
+        });
+        t.setDaemon(true);
+        t.start();
+      } catch (IOException e) {
+        return;
+      }
+    }
+  }
+
+  private static String proxyUrl(Conduit c) {
+    return "http://127.0.0.1:" + c.address("http").getPort();
+  }
+
+  private static Processes.Result curl(Conduit c, String... args) throws Exception {
+    Processes.requireTool("curl");
+    List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "--max-time", "20", "-x", proxyUrl(c)));
+    cmd.addAll(List.of(args));
+    return Processes.run(30, cmd);
+  }
+
+  @Test
+  void getThroughCurlRemovesHopByHopHeadersAndAddsVia() throws Exception {
+    Processes.Result r = curl(conduit, "-i",
+        "-H", "Connection: X-Private",
+        "-H", "X-Private: secret",
+        "-H", "Keep-Alive: timeout=5",
+        "-H", "TE: trailers",
+        "-H", "Proxy-Authorization: Basic Zm9vOmJhcg==",
+        "-H", "X-End-To-End: kept",
+        origin.uri("/hello").toString());
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    String out = r.out().toLowerCase();
+    assertThat(out).startsWith("http/1.1 200").endsWith("hello");
+    assertThat(out).contains("x-seen-header-x-end-to-end: kept");
+    assertThat(out).contains("x-seen-header-via: 1.1 conduit");
+    assertThat(out).contains("x-seen-path: /hello");
+    assertThat(out).contains("x-seen-header-host: 127.0.0.1:" + origin.port());
+    assertThat(out).doesNotContain("x-seen-header-x-private", "x-seen-header-keep-alive", "x-seen-header-te:",
+        "x-seen-header-proxy-authorization", "x-seen-header-proxy-connection", "x-seen-header-connection");
+    // and on the way back
+    assertThat(out).contains("\nvia: 1.1 conduit");
+  }
+
+  @Test
+  void keepAliveReusesOneConnectionPerSide() throws Exception {
+    int before = conduit.connections().size();
+    Processes.Result r = curl(conduit, "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+        "-w", "%{http_code} %{num_connects}\\n",
+        origin.uri("/hello").toString(), origin.uri("/bytes?n=100000").toString(), origin.uri("/hello").toString());
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    assertThat(r.out().lines().toList()).containsExactly("200 1", "200 0", "200 0");
+    assertThat(before).isGreaterThanOrEqualTo(0);
+  }
+
+  @Test
+  void headRequestsKeepTheConnection() throws Exception {
+    Processes.Result r = curl(conduit, "-I", "-o", "/dev/null", "-o", "/dev/null",
+        "-w", "%{http_code} %{num_connects}\\n",
+        origin.uri("/bytes?n=5000").toString(), origin.uri("/hello").toString());
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    assertThat(r.out().lines().toList()).containsExactly("200 1", "200 0");
+  }
+
+  @Test
+  void largePostWithExpectContinueIsStreamedBothWays(@TempDir Path dir) throws Exception {
+    byte[] body = TestOrigin.bytes(5 << 20);
+    Path file = dir.resolve("body.bin");
+    Files.write(file, body);
+    Processes.Result r = curl(conduit, "-v", "--data-binary", "@" + file, "-H", "Content-Type: application/octet-stream",
+        origin.uri("/echo").toString());
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    assertThat(r.stderr()).contains("Expect: 100-continue").contains("HTTP/1.1 100 Continue");
+    assertThat(r.stdout()).isEqualTo(body);
+  }
+
+  @Test
+  void chunkedUploadAndEchoedBody(@TempDir Path dir) throws Exception {
+    byte[] body = TestOrigin.bytes(3 << 20);
+    Path file = dir.resolve("body.bin");
+    Files.write(file, body);
+    Processes.Result r = curl(conduit, "-H", "Transfer-Encoding: chunked", "-H", "Expect:", "--data-binary", "@" + file,
+        origin.uri("/echo").toString());
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    assertThat(r.stdout()).isEqualTo(body);
+  }
+
+  @Test
+  void largeDownload() throws Exception {
+    Processes.Result r = curl(conduit, origin.uri("/bytes?n=" + (8 << 20)).toString());
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    assertThat(r.stdout()).isEqualTo(TestOrigin.bytes(8 << 20));
+  }
+
+  @Test
+  void connectTunnelWithCurl() throws Exception {
+    Processes.Result r = curl(conduit, "-p", "-v", origin.uri("/hello").toString());
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    assertThat(r.out()).isEqualTo("hello");
+    assertThat(r.stderr()).contains("200 Connection established");
+  }
+
+  @Test
+  void proxyAuthentication() throws Exception {
+    Processes.Result ok = curl(authConduit, "--proxy-user", "alice:s3cret", origin.uri("/hello").toString());
+    assertThat(ok.exitCode()).as(ok.stderr()).isZero();
+    assertThat(ok.out()).isEqualTo("hello");
+    Processes.Result tunnel = curl(authConduit, "-p", "--proxy-user", "alice:s3cret", origin.uri("/hello").toString());
+    assertThat(tunnel.exitCode()).as(tunnel.stderr()).isZero();
+    assertThat(tunnel.out()).isEqualTo("hello");
+    Processes.Result wrong = curl(authConduit, "-i", "--proxy-user", "alice:wrong", origin.uri("/hello").toString());
+    assertThat(wrong.exitCode()).as(wrong.stderr()).isZero();
+    assertThat(wrong.out()).startsWith("HTTP/1.1 407").contains("Proxy-Authenticate: Basic realm=\"test realm\"")
+        .contains("Connection: close");
+    Processes.Result none = curl(authConduit, "-i", origin.uri("/hello").toString());
+    assertThat(none.out()).startsWith("HTTP/1.1 407");
+    assertThat(origin.requests()).isPositive();
+  }
+
+  @Test
+  void jdkHttpClientThroughProxySelector() throws Exception {
+    HttpClient client = HttpClient.newBuilder()
+        .proxy(ProxySelector.of(conduit.address("http")))
+        .connectTimeout(Duration.ofSeconds(5))
+        .build();
+    for (int i = 0; i < 3; i++) {
+      HttpResponse<String> get = client.send(HttpRequest.newBuilder(origin.uri("/hello")).timeout(Duration.ofSeconds(10))
+          .build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(get.statusCode()).isEqualTo(200);
+      assertThat(get.body()).isEqualTo("hello");
+    }
+    byte[] body = TestOrigin.bytes(300_000);
+    HttpResponse<byte[]> post = client.send(HttpRequest.newBuilder(origin.uri("/echo")).timeout(Duration.ofSeconds(10))
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(post.statusCode()).isEqualTo(200);
+    assertThat(post.body()).isEqualTo(body);
+  }
+
+  @Test
+  void earlyBytesAfterConnectReachTheUpstreamInOrder() throws Exception {
+    try (Socket s = connectToProxy(conduit)) {
+      String payload = "first bytes before the 200, then more";
+      s.getOutputStream().write(("CONNECT 127.0.0.1:" + echo.getLocalPort() + " HTTP/1.1\r\nHost: x\r\n\r\n" + payload)
+          .getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      InputStream in = s.getInputStream();
+      assertThat(readHead(in)).startsWith("HTTP/1.1 200 Connection established");
+      assertThat(new String(in.readNBytes(payload.length()), StandardCharsets.US_ASCII)).isEqualTo(payload);
+      s.getOutputStream().write("later".getBytes(StandardCharsets.US_ASCII));
+      assertThat(new String(in.readNBytes(5), StandardCharsets.US_ASCII)).isEqualTo("later");
+    }
+  }
+
+  @Test
+  void webSocketUpgradeIsPassedThrough() throws Exception {
+    try (WebSocketEchoServer ws = WebSocketEchoServer.start(); Socket s = connectToProxy(conduit)) {
+      String req = "GET http://127.0.0.1:" + ws.port() + "/ws HTTP/1.1\r\n"
+          + "Host: 127.0.0.1:" + ws.port() + "\r\n"
+          + "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+          + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+      OutputStream out = s.getOutputStream();
+      out.write(req.getBytes(StandardCharsets.US_ASCII));
+      InputStream in = s.getInputStream();
+      String head = readHead(in);
+      assertThat(head).startsWith("HTTP/1.1 101").containsIgnoringCase("upgrade: websocket")
+          .contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+      byte[] text = "ping through conduit".getBytes(StandardCharsets.UTF_8);
+      out.write(maskedTextFrame(text));
+      out.flush();
+      int b0 = in.read();
+      int len = in.read();
+      assertThat(b0).isEqualTo(0x81);
+      assertThat(len).isEqualTo(text.length);
+      assertThat(in.readNBytes(len)).isEqualTo(text);
+    }
+  }
+
+  @Test
+  void dialErrorsBecomeStatusesWithProxyStatus() throws Exception {
+    int closedPort;
+    try (ServerSocket ss = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closedPort = ss.getLocalPort();
+    }
+    Processes.Result refused = curl(conduit, "-i", "http://127.0.0.1:" + closedPort + "/");
+    assertThat(refused.out()).startsWith("HTTP/1.1 502").contains("Proxy-Status: conduit; error=connection_refused")
+        .contains("Content-Type: text/plain");
+    Processes.Result refusedTunnel = curl(conduit, "-p", "-v", "http://127.0.0.1:" + closedPort + "/");
+    assertThat(refusedTunnel.exitCode()).isNotZero();
+    assertThat(refusedTunnel.stderr()).contains("502");
+
+    Processes.Result blocked = curl(conduit, "-i", "http://blocked.test/");
+    assertThat(blocked.out()).startsWith("HTTP/1.1 403").contains("error=destination_ip_prohibited");
+
+    Processes.Result timeout = curl(conduit, "-i", "http://slow.test/");
+    assertThat(timeout.out()).startsWith("HTTP/1.1 504").contains("Proxy-Status: conduit; error=connection_timeout");
+
+    // a DNS failure (or, without a reachable DNS server, a DNS timeout)
+    Processes.Result unresolvable = curl(conduit, "-i", "http://no-such-host.invalid/");
+    String first = unresolvable.out().lines().findFirst().orElse("");
+    if (first.startsWith("HTTP/1.1 502")) {
+      assertThat(unresolvable.out()).contains("error=destination_unavailable");
+    } else {
+      assertThat(first).startsWith("HTTP/1.1 504");
+      assertThat(unresolvable.out()).contains("error=connection_timeout");
+    }
+  }
+
+  @Test
+  void originFormAndBadTargetsGet400() throws Exception {
+    assertThat(rawExchange(conduit, "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")).startsWith("HTTP/1.1 400")
+        .contains("origin-form");
+    assertThat(rawExchange(conduit, "GET http://127.0.0.1:99999/ HTTP/1.1\r\nHost: x\r\n\r\n")).startsWith("HTTP/1.1 400")
+        .contains("bad port");
+    assertThat(rawExchange(conduit, "CONNECT 127.0.0.1 HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 400")
+        .contains("missing port");
+    assertThat(rawExchange(conduit, "\u0016\u0003\u0001garbage\r\n\r\n")).startsWith("HTTP/1.1 400");
+  }
+
+  @Test
+  void badClientsAreCutOffWhileOthersAreServed() throws Exception {
+    CompletableFuture<String> random = CompletableFuture.supplyAsync(() -> {
+      byte[] junk = new byte[200_000];
+      new Random(42).nextBytes(junk);
+      return rawExchangeUnchecked(conduit, junk);
+    });
+    CompletableFuture<String> hugeHeader = CompletableFuture.supplyAsync(() -> {
+      StringBuilder sb = new StringBuilder("GET http://127.0.0.1:" + origin.port() + "/hello HTTP/1.1\r\nX-Big: ");
+      sb.append("a".repeat(1 << 20)).append("\r\n\r\n");
+      return rawExchangeUnchecked(conduit, sb.toString().getBytes(StandardCharsets.US_ASCII));
+    });
+    CompletableFuture<String> hugeLine = CompletableFuture.supplyAsync(() -> rawExchangeUnchecked(conduit,
+        ("GET http://127.0.0.1/" + "a".repeat(20_000) + " HTTP/1.1\r\n\r\n").getBytes(StandardCharsets.US_ASCII)));
+    CompletableFuture<long[]> slow = CompletableFuture.supplyAsync(HttpInboundTest::slowHeaderClient);
+    // a well-behaved client is served meanwhile
+    for (int i = 0; i < 3; i++) {
+      Processes.Result ok = curl(conduit, origin.uri("/hello").toString());
+      assertThat(ok.exitCode()).as(ok.stderr()).isZero();
+      assertThat(ok.out()).isEqualTo("hello");
+    }
+    String r = random.get(10, TimeUnit.SECONDS);
+    assertThat(r).satisfiesAnyOf(s -> assertThat(s).startsWith("HTTP/1.1 400"), s -> assertThat(s).startsWith("HTTP/1.1 414"),
+        s -> assertThat(s).isEmpty());
+    assertThat(hugeHeader.get(10, TimeUnit.SECONDS)).startsWith("HTTP/1.1 431");
+    assertThat(hugeLine.get(10, TimeUnit.SECONDS)).startsWith("HTTP/1.1 414");
+    long[] slowResult = slow.get(10, TimeUnit.SECONDS);
+    // cut off at the 1 s negotiation timeout (plus slack), long before the 8 s it needs
+    assertThat(slowResult[0]).isLessThan(2500);
+  }
+
+  @Test
+  void slowHeadersAreCutOffOnEveryRequestOfAKeptConnection() throws Exception {
+    try (Socket s = connectToProxy(conduit)) {
+      OutputStream out = s.getOutputStream();
+      InputStream in = s.getInputStream();
+      String get = "GET http://127.0.0.1:" + origin.port() + "/hello HTTP/1.1\r\nHost: x\r\n\r\n";
+      out.write(get.getBytes(StandardCharsets.US_ASCII));
+      String head = readHead(in);
+      assertThat(head).startsWith("HTTP/1.1 200");
+      assertThat(new String(in.readNBytes(5), StandardCharsets.US_ASCII)).isEqualTo("hello");
+      // the second request dribbles in one byte every 200 ms: the 1 s negotiation timeout ends it
+      long start = System.nanoTime();
+      String rest = "";
+      try {
+        for (int i = 0; i < get.length() - 4; i++) {
+          out.write(get.charAt(i));
+          out.flush();
+          Thread.sleep(200);
+        }
+      } catch (IOException closed) {
+        // conduit closed the connection while we were writing
+      }
+      try {
+        rest = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+      } catch (IOException reset) {
+        // reset after the close
+      }
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      assertThat(ms).isLessThan(4000);
+      assertThat(rest).satisfiesAnyOf(x -> assertThat(x).startsWith("HTTP/1.1 408"), x -> assertThat(x).isEmpty());
+    }
+  }
+
+  @Test
+  void pipelinedRequestsAreAnsweredInOrderAndHttp10Closes() throws Exception {
+    String get = "GET http://127.0.0.1:" + origin.port() + "/hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    String last = "GET http://127.0.0.1:" + origin.port() + "/bytes?n=3 HTTP/1.0\r\n\r\n";
+    String out = rawExchange(conduit, get + get + last);
+    assertThat(out.split("HTTP/1.1 200", -1)).hasSize(4);
+    assertThat(out).endsWith(new String(TestOrigin.bytes(3), StandardCharsets.ISO_8859_1));
+    assertThat(out.substring(out.lastIndexOf("HTTP/1.1 200"))).containsIgnoringCase("connection: close");
+  }
+
+  @Test
+  void requestIsReplayedWhenAKeptUpstreamClosesUnanswered() throws Exception {
+    // an origin that answers the first request of each connection, then closes on the next one
+    try (ServerSocket flaky = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      Thread t = new Thread(() -> {
+        for (int n = 0; n < 2; n++) {
+          try (Socket s = flaky.accept()) {
+            InputStream in = s.getInputStream();
+            readHead(in);
+            s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII));
+            readHead(in);
+          } catch (IOException e) {
+            return;
+          }
+        }
+      });
+      t.setDaemon(true);
+      t.start();
+      try (Socket s = connectToProxy(conduit)) {
+        String get = "GET http://127.0.0.1:" + flaky.getLocalPort() + "/ HTTP/1.1\r\nHost: x\r\n\r\n";
+        InputStream in = s.getInputStream();
+        for (int i = 0; i < 2; i++) {
+          s.getOutputStream().write(get.getBytes(StandardCharsets.US_ASCII));
+          assertThat(readHead(in)).as("request " + i).startsWith("HTTP/1.1 200");
+          assertThat(new String(in.readNBytes(2), StandardCharsets.US_ASCII)).isEqualTo("ok");
+        }
+      }
+    }
+  }
+
+  @Test
+  void mixedListenerServesHttp() throws Exception {
+    try (Conduit mixed = Conduit.builder()
+        .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.mixed()).build())
+        .timeouts(Timeouts.builder().drain(Duration.ZERO).build())
+        .build().start()) {
+      Processes.Result r = curl(mixed, origin.uri("/hello").toString(), "-p", origin.uri("/hello").toString());
+      assertThat(r.exitCode()).as(r.stderr()).isZero();
+      assertThat(r.out()).isEqualTo("hellohello");
+    }
+  }
+
+  @Test
+  void chainedConduitReportsTheFarDialFailureTruthfully() throws Exception {
+    int closedPort;
+    try (ServerSocket ss = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closedPort = ss.getLocalPort();
+    }
+    Outbound viaConduit = Outbound.builder("far")
+        .hop(Hop.builder(Hop.Protocol.HTTP).endpoint(Destination.of(conduit.address("http"))).build())
+        .build();
+    try (Conduit near = Conduit.builder()
+        .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.http()).build())
+        .outbound(viaConduit)
+        .router(Router.builder().defaultDecision(RouteDecision.via("far")).build())
+        .timeouts(Timeouts.builder().drain(Duration.ZERO).build())
+        .build().start()) {
+      Processes.Result refused = curl(near, "-i", "http://127.0.0.1:" + closedPort + "/");
+      assertThat(refused.out()).startsWith("HTTP/1.1 502").contains("error=connection_refused");
+      Processes.Result blocked = curl(near, "-i", "http://blocked.test/");
+      assertThat(blocked.out()).startsWith("HTTP/1.1 403");
+      Processes.Result ok = curl(near, origin.uri("/hello").toString());
+      assertThat(ok.out()).isEqualTo("hello");
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Sends a request head one byte a second; returns how long until conduit answered or closed. */
+  private static long[] slowHeaderClient() {
+    try (Socket s = connectToProxy(conduit)) {
+      long start = System.nanoTime();
+      byte[] req = ("GET http://127.0.0.1:" + origin.port() + "/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII);
+      s.setSoTimeout(1000);
+      for (int i = 0; i < 8; i++) {
+        try {
+          s.getOutputStream().write(req[i]);
+          s.getOutputStream().flush();
+          s.getInputStream().read();
+          break; // an answer or the end of the stream: conduit gave up on us
+        } catch (SocketTimeoutException stillOpen) {
+          // next byte
+        } catch (IOException closed) {
+          break;
+        }
+      }
+      return new long[] {TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)};
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static Socket connectToProxy(Conduit c) throws IOException {
+    Socket s = new Socket();
+    s.connect(c.address("http"), 5000);
+    s.setSoTimeout(10_000);
+    return s;
+  }
+
+  private static String rawExchange(Conduit c, String request) throws IOException {
+    return rawExchange(c, request.getBytes(StandardCharsets.ISO_8859_1));
+  }
+
+  private static String rawExchangeUnchecked(Conduit c, byte[] request) {
+    try {
+      return rawExchange(c, request);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Sends bytes and reads everything until conduit closes (a reset after the response counts as the end). */
+  private static String rawExchange(Conduit c, byte[] request) throws IOException {
+    try (Socket s = connectToProxy(c)) {
+      try {
+        s.getOutputStream().write(request);
+        s.getOutputStream().flush();
+      } catch (IOException e) {
+        // conduit may close before it read everything
+      }
+      ByteArrayOutputStream got = new ByteArrayOutputStream();
+      byte[] buf = new byte[8192];
+      try {
+        int n;
+        while ((n = s.getInputStream().read(buf)) > 0) {
+          got.write(buf, 0, n);
+        }
+      } catch (SocketTimeoutException e) {
+        throw new AssertionError("conduit did not close the connection; got: " + got);
+      } catch (IOException reset) {
+        // reset after the response
+      }
+      return got.toString(StandardCharsets.ISO_8859_1);
+    }
+  }
+
+  static String readHead(InputStream in) throws IOException {
+    StringBuilder sb = new StringBuilder();
+    while (!sb.toString().endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) {
+        throw new IOException("closed after: " + sb);
+      }
+      sb.append((char) b);
+    }
+    return sb.toString();
+  }
+
+  private static byte[] maskedTextFrame(byte[] payload) {
+    byte[] mask = {1, 2, 3, 4};
+    byte[] frame = new byte[2 + 4 + payload.length];
+    frame[0] = (byte) 0x81;
+    frame[1] = (byte) (0x80 | payload.length);
+    System.arraycopy(mask, 0, frame, 2, 4);
+    for (int i = 0; i < payload.length; i++) {
+      frame[6 + i] = (byte) (payload[i] ^ mask[i % 4]);
+    }
+    return frame;
+  }
+
+  /** A WebSocket echo origin built from Netty's own server handlers. */
+  static final class WebSocketEchoServer implements AutoCloseable {
+    private final io.netty.channel.EventLoopGroup group;
+    private final io.netty.channel.Channel server;
+
+    private WebSocketEchoServer(io.netty.channel.EventLoopGroup group, io.netty.channel.Channel server) {
+      this.group = group;
+      this.server = server;
+    }
+
+    static WebSocketEchoServer start() throws InterruptedException {
+      io.netty.channel.EventLoopGroup group = new io.netty.channel.MultiThreadIoEventLoopGroup(1,
+          io.netty.channel.nio.NioIoHandler.newFactory());
+      io.netty.channel.Channel ch = new io.netty.bootstrap.ServerBootstrap()
+          .group(group)
+          .channel(io.netty.channel.socket.nio.NioServerSocketChannel.class)
+          .childHandler(new io.netty.channel.ChannelInitializer<io.netty.channel.socket.SocketChannel>() {
+            @Override
+            protected void initChannel(io.netty.channel.socket.SocketChannel c) {
+              c.pipeline().addLast(new io.netty.handler.codec.http.HttpServerCodec(),
+                  new io.netty.handler.codec.http.HttpObjectAggregator(65536),
+                  new io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler("/ws"),
+                  new io.netty.channel.SimpleChannelInboundHandler<
+                      io.netty.handler.codec.http.websocketx.TextWebSocketFrame>() {
+                    @Override
+                    protected void channelRead0(io.netty.channel.ChannelHandlerContext ctx,
+                        io.netty.handler.codec.http.websocketx.TextWebSocketFrame frame) {
+                      ctx.writeAndFlush(new io.netty.handler.codec.http.websocketx.TextWebSocketFrame(frame.text()));
+                    }
+                  });
+            }
+          })
+          .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+      return new WebSocketEchoServer(group, ch);
+    }
+
+    int port() {
+      return ((InetSocketAddress) server.localAddress()).getPort();
+    }
+
+    @Override
+    public void close() {
+      server.close().syncUninterruptibly();
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+  }
+}

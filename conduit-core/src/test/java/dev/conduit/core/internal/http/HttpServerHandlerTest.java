@@ -1,0 +1,273 @@
+package dev.conduit.core.internal.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conduit.core.Authenticator;
+import dev.conduit.core.ConnectRequest;
+import dev.conduit.core.ConnectionInfo;
+import dev.conduit.core.Credentials;
+import dev.conduit.core.DialException;
+import dev.conduit.core.DialFailure;
+import dev.conduit.core.Timeouts;
+import dev.conduit.core.inbound.HttpInboundOptions;
+import dev.conduit.core.inbound.InboundContext;
+import dev.conduit.core.inbound.Upstream;
+import dev.conduit.core.observe.Outcome;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The HTTP inbound's decoding and error paths, on an {@link EmbeddedChannel}. */
+class HttpServerHandlerTest {
+
+  /** An {@link InboundContext} whose dials fail as told, and which records outcomes and requests. */
+  static final class FakeContext implements InboundContext {
+    final List<ConnectRequest> requests = new ArrayList<>();
+    final List<Outcome> outcomes = new ArrayList<>();
+    final List<String> details = new ArrayList<>();
+    DialFailure failure = DialFailure.CONNECTION_REFUSED;
+    String principal;
+
+    @Override
+    public ConnectionInfo connection() {
+      InetSocketAddress a = new InetSocketAddress("127.0.0.1", 1);
+      return new ConnectionInfo("t1", "test", "http", a, a, Instant.EPOCH);
+    }
+
+    @Override
+    public Timeouts timeouts() {
+      return Timeouts.builder().negotiation(Duration.ofSeconds(1)).build();
+    }
+
+    @Override
+    public Future<Upstream> connect(ConnectRequest request) {
+      requests.add(request);
+      return ImmediateEventExecutor.INSTANCE.newFailedFuture(new DialException(failure, "dial failed: " + failure));
+    }
+
+    @Override
+    public void relay(Upstream upstream) {
+      throw new AssertionError("no relay expected");
+    }
+
+    @Override
+    public void outcome(Outcome outcome, String detail) {
+      outcomes.add(outcome);
+      details.add(detail);
+    }
+
+    @Override
+    public void principal(String value) {
+      principal = value;
+    }
+  }
+
+  private final FakeContext context = new FakeContext();
+
+  private EmbeddedChannel channel(HttpInboundOptions options) {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    HttpInbound.install(ch, context, options);
+    return ch;
+  }
+
+  /** Writes {@code request} and returns everything conduit answered. */
+  private static String exchange(EmbeddedChannel ch, String request) {
+    ch.writeInbound(Unpooled.copiedBuffer(request, StandardCharsets.ISO_8859_1));
+    ch.runPendingTasks();
+    StringBuilder sb = new StringBuilder();
+    ByteBuf b;
+    while ((b = ch.readOutbound()) != null) {
+      sb.append(b.toString(StandardCharsets.ISO_8859_1));
+      b.release();
+    }
+    return sb.toString();
+  }
+
+  private String exchange(String request) {
+    EmbeddedChannel ch = channel(HttpInboundOptions.defaults());
+    String out = exchange(ch, request);
+    assertThat(ch.isOpen()).as("closed after an error").isFalse();
+    ch.finishAndReleaseAll();
+    return out;
+  }
+
+  @Test
+  void garbageRequestLineIs400() {
+    assertThat(exchange("\u0001\u0002 garbage\r\n\r\n")).startsWith("HTTP/1.1 400 Bad Request\r\n")
+        .contains("Connection: close\r\n").contains("Content-Type: text/plain");
+    assertThat(context.outcomes).containsExactly(Outcome.PROTOCOL_ERROR);
+  }
+
+  @Test
+  void originFormIs400() {
+    assertThat(exchange("GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n")).startsWith("HTTP/1.1 400")
+        .contains("origin-form");
+    assertThat(context.requests).isEmpty();
+  }
+
+  @Test
+  void badAbsoluteUrisAre400() {
+    assertThat(exchange("GET http:///path HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 400").contains("missing host");
+    assertThat(exchange("GET http://:80/ HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 400").contains("missing host");
+    assertThat(exchange("GET http://example.com:0/ HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 400").contains("bad port");
+    assertThat(exchange("GET http://example.com:http/ HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 400").contains("bad port");
+    assertThat(exchange("GET http://user:pw@example.com/ HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 400")
+        .contains("user information");
+    assertThat(exchange("GET ftp://example.com/ HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 400").contains("scheme");
+    assertThat(exchange("CONNECT example.com HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 400").contains("missing port");
+    assertThat(exchange("CONNECT example.com:99999 HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 400").contains("bad port");
+    assertThat(context.requests).isEmpty();
+  }
+
+  @Test
+  void oversizedRequestLineIs414AndHeadersAre431() {
+    HttpInboundOptions small = HttpInboundOptions.builder().maxInitialLineLength(256).maxHeaderSize(1024).build();
+    EmbeddedChannel a = channel(small);
+    assertThat(exchange(a, "GET http://example.com/" + "a".repeat(300) + " HTTP/1.1\r\n\r\n"))
+        .startsWith("HTTP/1.1 414 URI Too Long");
+    a.finishAndReleaseAll();
+    EmbeddedChannel b = channel(small);
+    assertThat(exchange(b, "GET http://example.com/ HTTP/1.1\r\nX-Big: " + "b".repeat(2000) + "\r\n\r\n"))
+        .startsWith("HTTP/1.1 431 Request Header Fields Too Large");
+    assertThat(b.isOpen()).isFalse();
+    b.finishAndReleaseAll();
+  }
+
+  @Test
+  void proxyAuthenticationMissingMalformedOrWrongIs407() {
+    HttpInboundOptions auth = HttpInboundOptions.builder()
+        .authenticator(Authenticator.of(new Credentials("alice", "s3cret"))).realm("corp").build();
+    String[] headers = {
+      "",
+      "Proxy-Authorization: Basic !!!not-base64\r\n",
+      "Proxy-Authorization: Bearer abc\r\n",
+      "Proxy-Authorization: Basic " + b64("no-colon") + "\r\n",
+      "Proxy-Authorization: Basic " + b64("alice:wrong") + "\r\n",
+    };
+    for (String h : headers) {
+      EmbeddedChannel ch = channel(auth);
+      String out = exchange(ch, "GET http://example.com/ HTTP/1.1\r\n" + h + "\r\n");
+      assertThat(out).as(h).startsWith("HTTP/1.1 407 Proxy Authentication Required\r\n")
+          .contains("Proxy-Authenticate: Basic realm=\"corp\"\r\n");
+      assertThat(ch.isOpen()).isFalse();
+      ch.finishAndReleaseAll();
+    }
+    assertThat(context.outcomes).containsOnly(Outcome.AUTH_FAILED);
+    assertThat(context.requests).isEmpty();
+  }
+
+  @Test
+  void validCredentialsSetThePrincipal() {
+    HttpInboundOptions auth = HttpInboundOptions.builder()
+        .authenticator(Authenticator.of(new Credentials("alice", "s3cret"))).build();
+    EmbeddedChannel ch = channel(auth);
+    String out = exchange(ch, "CONNECT example.com:443 HTTP/1.1\r\nProxy-Authorization: Basic " + b64("alice:s3cret")
+        + "\r\n\r\n");
+    // the fake dial fails: the point is that it was tried with the principal
+    assertThat(out).startsWith("HTTP/1.1 502");
+    assertThat(context.principal).isEqualTo("alice");
+    assertThat(context.requests).singleElement().satisfies(r -> {
+      assertThat(r.principal()).contains("alice");
+      assertThat(r.destination().toString()).isEqualTo("example.com:443");
+    });
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void dialFailuresMapToStatusesWithProxyStatus() {
+    context.failure = DialFailure.CONNECTION_REFUSED;
+    assertThat(exchange("GET http://example.com:8080/x HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 502 Bad Gateway")
+        .contains("Proxy-Status: conduit; error=connection_refused; details=\"dial failed: CONNECTION_REFUSED\"");
+    context.failure = DialFailure.TIMEOUT;
+    assertThat(exchange("CONNECT example.com:443 HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 504 Gateway Timeout")
+        .contains("error=connection_timeout");
+    context.failure = DialFailure.NOT_ALLOWED;
+    assertThat(exchange("GET http://example.com/ HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 403 Forbidden");
+    context.failure = DialFailure.HOST_UNREACHABLE;
+    assertThat(exchange("GET http://[::1]:81/ HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 502")
+        .contains("error=destination_unavailable");
+    assertThat(context.outcomes).containsExactly(Outcome.DIAL_FAILED, Outcome.DIAL_FAILED, Outcome.REJECTED,
+        Outcome.DIAL_FAILED);
+    assertThat(context.requests).extracting(r -> r.destination().toString())
+        .containsExactly("example.com:8080", "example.com:443", "example.com:80", "[::1]:81");
+  }
+
+  @Test
+  void connectOnlyRefusesOtherMethodsWith405() {
+    EmbeddedChannel ch = channel(HttpInboundOptions.builder().connectOnly(true).build());
+    assertThat(exchange(ch, "GET http://example.com/ HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 405")
+        .contains("Allow: CONNECT\r\n");
+    ch.finishAndReleaseAll();
+    assertThat(context.requests).isEmpty();
+  }
+
+  @Test
+  void pipelinedBytesAfterAFailedConnectAreReleased() {
+    context.failure = DialFailure.CONNECTION_REFUSED;
+    assertThat(exchange("CONNECT example.com:443 HTTP/1.1\r\n\r\n\u0016\u0003\u0001 early tls bytes"))
+        .startsWith("HTTP/1.1 502");
+  }
+
+  @Test
+  void requestTargetParsing() {
+    RequestTarget t = new RequestTarget();
+    assertThat(t.parseAbsolute("http://example.com")).isNull();
+    assertThat(t.host()).isEqualTo("example.com");
+    assertThat(t.port).isEqualTo(80);
+    assertThat(t.path).isEqualTo("/");
+    assertThat(t.emptyPath).isTrue();
+    assertThat(t.parseAbsolute("HTTP://[2001:db8::1]:8080?q=1#frag")).isNull();
+    assertThat(t.host()).isEqualTo("2001:db8::1");
+    assertThat(t.port).isEqualTo(8080);
+    assertThat(t.authority()).isEqualTo("[2001:db8::1]:8080");
+    assertThat(t.path).isEqualTo("/?q=1");
+    assertThat(t.parseAbsolute("http://a.example:81/p/q?x#y")).isNull();
+    assertThat(t.path).isEqualTo("/p/q?x");
+    assertThat(t.parseAbsolute("ws://a.example/chat")).isNull();
+    assertThat(t.parseAbsolute("http://2001:db8::1/")).contains("brackets");
+    assertThat(t.parseAbsolute("http://[2001:db8::1/")).contains("IPv6");
+    assertThat(t.parseAbsolute("http://host:65536/")).contains("bad port");
+    assertThat(t.parseAuthority("host:443")).isNull();
+    assertThat(t.authority()).isEqualTo("host:443");
+    assertThat(t.parseAuthority("[::1]:443")).isNull();
+    assertThat(t.host()).isEqualTo("::1");
+    assertThat(t.parseAuthority("host")).contains("missing port");
+    assertThat(t.parseAuthority("ho st:80")).contains("malformed host");
+  }
+
+  @Test
+  void hopByHopHeadersRemoved() {
+    HttpHeaders h = new DefaultHttpHeaders()
+        .add("Connection", "close, X-Foo")
+        .add("Connection", "x-bar")
+        .add("X-Foo", "1").add("X-Bar", "2").add("Keep-Alive", "5").add("Proxy-Connection", "keep-alive")
+        .add("TE", "trailers").add("Trailer", "X-T").add("Upgrade", "h2c").add("Proxy-Authorization", "Basic x")
+        .add("Transfer-Encoding", "chunked").add("X-Kept", "3");
+    assertThat(HttpMessages.removeHopByHop(h, true)).isEqualTo(HttpMessages.CLOSE | HttpMessages.KEEP_ALIVE);
+    assertThat(h.names()).containsExactlyInAnyOrder("Transfer-Encoding", "X-Kept");
+    assertThat(HttpMessages.hasToken(" Upgrade ,x", "upgrade")).isTrue();
+    assertThat(HttpMessages.hasToken("upgrades", "upgrade")).isFalse();
+  }
+
+  @Test
+  void errorTextCannotSplitHeaders() {
+    assertThat(HttpMessages.proxyStatus("x", "a\r\nInjected: 1 \"q\"")).isEqualTo(
+        "Proxy-Status: conduit; error=x; details=\"a??Injected: 1 \\\"q\\\"\"");
+  }
+
+  private static String b64(String s) {
+    return Base64.getEncoder().encodeToString(s.getBytes(StandardCharsets.UTF_8));
+  }
+}
