@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of conduit against peer proxies, on 127.0.0.1 only.
+#
+#   benchmarks/e2e/run.sh [-n RUNS] [-t SECONDS] [-s "tcp http tunnels mem"] [--no-build] [--no-results]
+#
+# Builds benchmarks.jar, starts conduit (dev.conduit.benchmarks.BenchServer) and the peers (Debian
+# packages, installed when missing; LittleProxy from Maven Central), runs every scenario RUNS times
+# (interleaved: run 1 of every row, then run 2, ...) for SECONDS each, prints one markdown table and
+# writes it to benchmarks/RESULTS.md with the date, machine and versions. Every process it starts is
+# recorded by PID and stopped by PID (with its descendants) on exit.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+RUN=${E2E_RUN:-$ROOT/benchmarks/run}
+N=3
+T=5
+SCENARIOS="tcp http tunnels mem"
+BUILD=1
+WRITE_RESULTS=1
+MEM_RUNS=${MEM_RUNS:-1}  # memory per tunnel barely varies between runs; opening ~10k tunnels takes a while
+MEM_TUNNELS=${MEM_TUNNELS:-}  # default: 10,000, or fewer when the fd hard limit is lower (2 fds per tunnel)
+LITTLEPROXY_VERSION=2.2.0
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    -n) N=$2; shift 2 ;;
+    -t) T=$2; shift 2 ;;
+    -s) SCENARIOS=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    --no-results) WRITE_RESULTS=0; shift ;;
+    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+# ports (distinct from shared/peerbench's, so both can coexist)
+IPERF=25201; NGINX=28080
+HAPROXY_IPERF=25212; HAPROXY_NGINX=25222
+SOCAT_IPERF=25211
+DANTE=21081; SQUID=23128; TINYPROXY=28888; LITTLEPROXY=28889
+C_HTTP=23130; C_SOCKS=21080; C_MIXED=21082
+
+PY=python3
+TOOL=("$PY" "$HERE/e2e.py")
+OUT=$RUN/results-$(date +%Y%m%d-%H%M%S).jsonl
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ------------------------------------------------------------------ processes (by PID only)
+declare -A PID=()
+descendants() {  # pid -> its descendants, deepest first
+  local c
+  for c in $(pgrep -P "$1" 2>/dev/null || true); do
+    descendants "$c"
+    echo "$c"
+  done
+}
+stop() {  # name: TERM the recorded PID and its descendants, KILL what is left after 5 s
+  local name=$1 pid=${PID[$1]:-}
+  [[ -n $pid ]] || return 0
+  local all
+  all="$(descendants "$pid") $pid"
+  kill -TERM $all 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL $all 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "PID[$name]"
+}
+cleanup() {
+  local name
+  for name in "${!PID[@]}"; do stop "$name"; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start() {  # name cmd... : run in the background, log to $RUN/logs/name.log, record the PID
+  local name=$1; shift
+  "$@" >"$RUN/logs/$name.log" 2>&1 &
+  PID[$name]=$!
+}
+wait_port() {  # name port
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
+    kill -0 "${PID[$1]}" 2>/dev/null || { log "$1 exited: $(tail -3 "$RUN/logs/$1.log")"; return 1; }
+    sleep 0.1
+  done
+  log "$1: port $2 not listening after 10 s"; return 1
+}
+
+# ------------------------------------------------------------------ setup
+need_tools() {
+  local missing=() t pkg
+  declare -A pkgs=([haproxy]=haproxy [socat]=socat [danted]=dante-server [squid]=squid [tinyproxy]=tinyproxy
+    [iperf3]=iperf3 [wrk]=wrk [nginx]=nginx [stunnel4]=stunnel4 [proxychains4]=proxychains4)
+  for t in "${!pkgs[@]}"; do
+    command -v "$t" >/dev/null || missing+=("${pkgs[$t]}")
+  done
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    log "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null
+  fi
+  command -v java >/dev/null && command -v jcmd >/dev/null || { log "java/jcmd missing"; exit 1; }
+}
+
+render() {  # template -> $RUN/conf/name
+  sed -e "s#@RUN@#$RUN#g" -e "s#@IPERF@#$IPERF#g" -e "s#@NGINX@#$NGINX#g" \
+    -e "s#@HAPROXY_IPERF@#$HAPROXY_IPERF#g" -e "s#@HAPROXY_NGINX@#$HAPROXY_NGINX#g" \
+    -e "s#@DANTE@#$DANTE#g" -e "s#@SQUID@#$SQUID#g" -e "s#@TINYPROXY@#$TINYPROXY#g" \
+    "$HERE/conf/$1" >"$RUN/conf/$1"
+}
+
+setup() {
+  mkdir -p "$RUN"/{conf,logs,www,nginx,squid,littleproxy}
+  chmod 777 "$RUN/logs" "$RUN/squid"
+  [[ -f $RUN/www/1k.bin ]] || head -c 1024 /dev/urandom >"$RUN/www/1k.bin"
+  [[ -f $RUN/www/1b.bin ]] || printf x >"$RUN/www/1b.bin"
+  for f in nginx.conf haproxy.cfg danted.conf squid.conf tinyproxy.conf; do render "$f"; done
+  for kind in socks5 http; do
+    local port=$C_SOCKS; [[ $kind == http ]] && port=$C_HTTP
+    for p in "conduit-$kind:$port" "dante:$DANTE" "squid:$SQUID"; do
+      printf 'strict_chain\nquiet_mode\ntcp_read_time_out 15000\ntcp_connect_time_out 8000\n[ProxyList]\n%s 127.0.0.1 %s\n' \
+        "$kind" "${p#*:}" >"$RUN/conf/proxychains-${p%%:*}-$kind.conf"
+    done
+  done
+  if [[ $BUILD == 1 ]]; then
+    log "building benchmarks.jar"
+    (cd "$ROOT" && ./mvnw -q -DskipTests -pl benchmarks -am package)
+  fi
+  JAR=$ROOT/benchmarks/target/benchmarks.jar
+  [[ -f $JAR ]] || { log "$JAR missing (run without --no-build)"; exit 1; }
+  if [[ ! -f $RUN/littleproxy/lib/littleproxy-$LITTLEPROXY_VERSION.jar ]]; then
+    log "fetching LittleProxy $LITTLEPROXY_VERSION from Maven Central"
+    sed "s#@VERSION@#$LITTLEPROXY_VERSION#" "$HERE/conf/littleproxy-pom.xml" >"$RUN/littleproxy/pom.xml"
+    (cd "$RUN/littleproxy" && rm -rf lib && timeout 600 "$ROOT/mvnw" -q -B -f pom.xml dependency:copy-dependencies \
+      -DoutputDirectory=lib -DincludeScope=runtime)
+  fi
+}
+
+JVM_OPTS=(-Xmx1g -XX:+UseG1GC)
+start_conduit() {
+  start conduit java "${JVM_OPTS[@]}" ${CONDUIT_JVM_OPTS:-} -cp "$JAR" dev.conduit.benchmarks.BenchServer \
+    --http $C_HTTP --socks $C_SOCKS --mixed $C_MIXED
+  wait_port conduit $C_SOCKS
+}
+start_peer() {
+  case $1 in
+    nginx) start nginx nginx -c "$RUN/conf/nginx.conf" -p "$RUN/nginx"; wait_port nginx $NGINX ;;
+    iperf3) start iperf3 iperf3 -s -B 127.0.0.1 -p $IPERF; wait_port iperf3 $IPERF ;;
+    conduit) start_conduit ;;
+    haproxy) start haproxy haproxy -db -f "$RUN/conf/haproxy.cfg"; wait_port haproxy $HAPROXY_NGINX ;;
+    socat) start socat socat TCP4-LISTEN:$SOCAT_IPERF,bind=127.0.0.1,reuseaddr,fork,backlog=4096 TCP4:127.0.0.1:$IPERF
+      wait_port socat $SOCAT_IPERF ;;
+    dante) start dante danted -f "$RUN/conf/danted.conf"; wait_port dante $DANTE ;;
+    squid) start squid squid -N -f "$RUN/conf/squid.conf"; wait_port squid $SQUID ;;
+    tinyproxy) start tinyproxy tinyproxy -d -c "$RUN/conf/tinyproxy.conf"; wait_port tinyproxy $TINYPROXY ;;
+    littleproxy) start littleproxy java -Xmx1g -cp "$RUN/littleproxy/lib/*" "$HERE/LittleProxyMain.java" $LITTLEPROXY
+      wait_port littleproxy $LITTLEPROXY ;;
+  esac
+}
+pid_of() { echo "${PID[$1]:-}"; }
+
+# ------------------------------------------------------------------ scenarios
+scenario_tcp() {
+  local streams=$1 key=tcp$1
+  log "scenario 1: bulk TCP, $streams stream(s), $N x ${T}s"
+  local rows=("direct" "conduit SOCKS5" "conduit CONNECT" "haproxy (TCP relay)" "socat (TCP relay)"
+    "dante (SOCKS5)" "squid (CONNECT)")
+  for r in $(seq "$N"); do
+    for row in "${rows[@]}"; do
+      local pids="" cmd=()
+      case $row in
+        direct) cmd=(iperf3 -c 127.0.0.1 -p $IPERF) ;;
+        "conduit SOCKS5") pids=$(pid_of conduit); cmd=(proxychains4 -q -f "$RUN/conf/proxychains-conduit-socks5-socks5.conf" iperf3 -c 127.0.0.1 -p $IPERF) ;;
+        "conduit CONNECT") pids=$(pid_of conduit); cmd=(proxychains4 -q -f "$RUN/conf/proxychains-conduit-http-http.conf" iperf3 -c 127.0.0.1 -p $IPERF) ;;
+        haproxy*) pids=$(pid_of haproxy); cmd=(iperf3 -c 127.0.0.1 -p $HAPROXY_IPERF) ;;
+        socat*) pids=$(pid_of socat); cmd=(iperf3 -c 127.0.0.1 -p $SOCAT_IPERF) ;;
+        dante*) pids=$(pid_of dante); cmd=(proxychains4 -q -f "$RUN/conf/proxychains-dante-socks5.conf" iperf3 -c 127.0.0.1 -p $IPERF) ;;
+        squid*) pids=$(pid_of squid); cmd=(proxychains4 -q -f "$RUN/conf/proxychains-squid-http.conf" iperf3 -c 127.0.0.1 -p $IPERF) ;;
+      esac
+      "${TOOL[@]}" measure --kind iperf --scenario "$key" --row "$row" --run "$r" --pids "$pids" --out "$OUT" \
+        --timeout $((T + 20)) -- "${cmd[@]}" -t "$T" -P "$streams" -J || true
+    done
+  done
+}
+
+scenario_http() {
+  log "scenario 2: 1 KiB GETs through forward proxies, wrk -t2 -c64, $N x ${T}s"
+  local rows=("direct" "conduit HTTP" "squid" "tinyproxy" "littleproxy")
+  local target="http://127.0.0.1:$NGINX/1k.bin"
+  for r in $(seq "$N"); do
+    for row in "${rows[@]}"; do
+      local pids="" url args=()
+      case $row in
+        direct) url="http://127.0.0.1:$NGINX/"; args=(/1k.bin) ;;
+        conduit*) pids=$(pid_of conduit); url="http://127.0.0.1:$C_HTTP/"; args=("$target" "127.0.0.1:$NGINX") ;;
+        squid) pids=$(pid_of squid); url="http://127.0.0.1:$SQUID/"; args=("$target" "127.0.0.1:$NGINX") ;;
+        tinyproxy) pids=$(pid_of tinyproxy); url="http://127.0.0.1:$TINYPROXY/"; args=("$target" "127.0.0.1:$NGINX") ;;
+        littleproxy) pids=$(pid_of littleproxy); url="http://127.0.0.1:$LITTLEPROXY/"; args=("$target" "127.0.0.1:$NGINX") ;;
+      esac
+      "${TOOL[@]}" measure --kind wrk --scenario http1k --row "$row" --run "$r" --pids "$pids" --out "$OUT" \
+        --timeout $((T + 20)) -- wrk -t2 -c64 -d"${T}s" --timeout 5s -s "$HERE/wrk-report.lua" "$url" -- "${args[@]}" || true
+    done
+  done
+}
+
+scenario_tunnels() {
+  log "scenario 3: new tunnels/s (tunnel + GET of 1 byte, HTTP/1.0), 2 client processes x 16, $N x ${T}s"
+  local rows=("direct" "conduit CONNECT" "conduit SOCKS5" "haproxy (TCP relay)" "squid (CONNECT)" "dante (SOCKS5)")
+  for r in $(seq "$N"); do
+    for row in "${rows[@]}"; do
+      local pids="" via
+      case $row in
+        direct) via=direct ;;
+        "conduit CONNECT") pids=$(pid_of conduit); via=http:127.0.0.1:$C_HTTP ;;
+        "conduit SOCKS5") pids=$(pid_of conduit); via=socks5:127.0.0.1:$C_SOCKS ;;
+        haproxy*) pids=$(pid_of haproxy); via=relay:127.0.0.1:$HAPROXY_NGINX ;;
+        squid*) pids=$(pid_of squid); via=http:127.0.0.1:$SQUID ;;
+        dante*) pids=$(pid_of dante); via=socks5:127.0.0.1:$DANTE ;;
+      esac
+      timeout $((T + 60)) "${TOOL[@]}" connrate --scenario tunnels --row "$row" --run "$r" --pids "$pids" --out "$OUT" \
+        --via "$via" --target 127.0.0.1:$NGINX --duration "$T" --concurrency 32 --procs 2 || true
+    done
+  done
+}
+
+scenario_mem() {
+  log "scenario 4: $MEM_TUNNELS idle tunnels to nginx; each proxy restarted fresh first"
+  local rows=("conduit CONNECT" "conduit SOCKS5" "haproxy (TCP relay)" "squid (CONNECT)")
+  for r in $(seq "$MEM_RUNS"); do
+    for row in "${rows[@]}"; do
+      local name via jvm=0
+      case $row in
+        "conduit CONNECT") name=conduit; via=http:127.0.0.1:$C_HTTP ;;
+        "conduit SOCKS5") name=conduit; via=socks5:127.0.0.1:$C_SOCKS ;;
+        haproxy*) name=haproxy; via=relay:127.0.0.1:$HAPROXY_NGINX ;;
+        squid*) name=squid; via=http:127.0.0.1:$SQUID ;;
+      esac
+      stop "$name"; start_peer "$name"; sleep 2
+      [[ $name == conduit ]] && jvm=$(pid_of conduit)
+      timeout 200 "${TOOL[@]}" hold --scenario mem --row "$row" --run "$r" --pids "$(pid_of "$name")" --out "$OUT" \
+        --via "$via" --target 127.0.0.1:$NGINX --count "$MEM_TUNNELS" --jvm-pid "$jvm" || true
+      sleep 1
+    done
+  done
+}
+
+# ------------------------------------------------------------------ report
+versions() {
+  local v
+  echo "- conduit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?') (branch $(cd "$ROOT" && git rev-parse --abbrev-ref HEAD 2>/dev/null || echo '?')), BenchServer JVM options: ${JVM_OPTS[*]} ${CONDUIT_JVM_OPTS:-}"
+  echo "- Java: $(java -version 2>&1 | head -1)"
+  for p in haproxy socat dante-server squid squid-openssl tinyproxy iperf3 wrk nginx proxychains4; do
+    v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
+    [[ -n $v ]] && echo "- $p $v"
+  done
+  echo "- LittleProxy xyz.rogfam:littleproxy:$LITTLEPROXY_VERSION (Maven Central, Netty 4.1), run by benchmarks/e2e/LittleProxyMain.java"
+}
+
+report() {
+  local header=$RUN/results-header.md
+  {
+    echo "# conduit end-to-end benchmark results"
+    echo
+    echo "Generated by \`benchmarks/e2e/run.sh -n $N -t $T -s \"$SCENARIOS\"\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
+    echo "Raw runs: one JSON line each in \`benchmarks/run/$(basename "$OUT")\` (not committed)."
+    echo
+    echo "## Machine"
+    echo
+    echo "- $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+    echo "- kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME"), loopback only (127.0.0.1)"
+    echo "- load average at the start: $LOADAVG_START (other work on the machine makes the numbers noisy)"
+    echo
+    echo "## Versions"
+    echo
+    versions
+    echo
+    echo "## Results"
+    echo
+    echo "Median of $N runs (min–max; memory: $MEM_RUNS run). \"conduit / this\": the best conduit row of the scenario divided by this row"
+    echo "(> 1 means conduit is better; for memory, lower is better, so < 1 means conduit uses less)."
+    echo "Proxy CPU: utime+stime of the proxy's process tree from /proc during the run (100 = one core), with the"
+    echo "cost per unit of work. Peak RSS: VmHWM summed over the process tree, reset before each run (for"
+    echo "fork-per-connection peers it double-counts shared pages). Load generator CPU: iperf3/wrk/the Python client"
+    echo "(they share the same 2 cores). \"error\": the row could not run (see the JSON for why)."
+    echo
+    echo "@TABLE@"
+    echo
+    cat "$HERE/RESULTS-notes.md" 2>/dev/null || true
+  } >"$header"
+  local dest=$RUN/RESULTS.md
+  [[ $WRITE_RESULTS == 1 ]] && dest=$ROOT/benchmarks/RESULTS.md
+  "${TOOL[@]}" report "$OUT" --header-file "$header" --out "$dest"
+  log "table written to $dest"
+}
+
+# ------------------------------------------------------------------ main
+ulimit -n "$(ulimit -Hn)"  # raise the soft limit as far as allowed; a proxy needs 2 fds per tunnel
+if [[ -z $MEM_TUNNELS ]]; then
+  MEM_TUNNELS=10000
+  fd_max=$(ulimit -n)
+  if [[ $fd_max != unlimited && $(( (fd_max - 1000) / 2 )) -lt $MEM_TUNNELS ]]; then
+    MEM_TUNNELS=$(( (fd_max - 1000) / 2 / 500 * 500 ))
+    log "open files hard limit $fd_max: scenario 4 holds $MEM_TUNNELS tunnels instead of 10,000"
+  fi
+fi
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+need_tools
+setup
+log "results: $OUT"
+for p in nginx iperf3 conduit haproxy socat dante squid tinyproxy littleproxy; do start_peer "$p"; done
+log "started: $(for k in "${!PID[@]}"; do printf '%s=%s ' "$k" "${PID[$k]}"; done)"
+for s in $SCENARIOS; do
+  case $s in
+    tcp) scenario_tcp 1; scenario_tcp 8 ;;
+    http) scenario_http ;;
+    tunnels) scenario_tunnels ;;
+    mem) scenario_mem ;;
+    *) log "unknown scenario $s (expected: tcp http tunnels mem)" ;;
+  esac
+done
+report
