@@ -35,6 +35,9 @@ public record Destination(String host, int port) {
         throw new IllegalArgumentException("host: \"" + printable(host) + "\" (expected: a host name or an IP address)");
       }
     }
+    if (host.indexOf(':') >= 0 && !NetUtil.isValidIpV6Address(host)) {
+      throw new IllegalArgumentException("host: " + host + " (expected: a host name or an IP address; IPv6 as [v6]:port)");
+    }
     if (port < 1 || port > 65535) {
       throw new IllegalArgumentException("port: " + port + " (expected: 1-65535)");
     }
