@@ -110,6 +110,10 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
     } else if (msg instanceof Socks4CommandRequest) {
       ctx.writeAndFlush(new DefaultSocks4CommandResponse(Socks4CommandStatus.REJECTED_OR_FAILED))
           .addListener(ChannelFutureListener.CLOSE);
+    } else if (msg instanceof Socks5InitialRequest) {
+      // e.g. a greeting offering no method at all: none is acceptable
+      ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.UNACCEPTED))
+          .addListener(ChannelFutureListener.CLOSE);
     } else if (msg instanceof Socks5PasswordAuthRequest) {
       // RFC 1929: any non-zero status, then close
       ctx.writeAndFlush(new DefaultSocks5PasswordAuthResponse(Socks5PasswordAuthStatus.FAILURE))
