@@ -103,7 +103,7 @@ final class Net {
 
   /** A plain HTTP/1.0 GET over an established tunnel; returns the whole response. */
   static String httpGet(Socket tunnel, String path) throws IOException {
-    tunnel.getOutputStream().write(("GET " + path + " HTTP/1.0\r\nHost: origin\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    tunnel.getOutputStream().write(("GET " + path + " HTTP/1.0\r\nHost: origin\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
     tunnel.getOutputStream().flush();
     return new String(readAll(tunnel), StandardCharsets.ISO_8859_1);
   }
