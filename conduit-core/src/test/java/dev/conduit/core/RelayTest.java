@@ -121,7 +121,7 @@ class RelayTest {
         assertThat(crc.getValue()).isEqualTo(sentCrc[0]);
       }
       ConnectionSummary s = closedFor(observer, source.port());
-      assertThat(s.outcome()).isEqualTo(Outcome.OK);
+      assertThat(s.outcome()).as(s.detail()).isEqualTo(Outcome.OK);
       assertThat(s.bytesToClient()).isEqualTo(TOTAL + 2 + 10); // plus the SOCKS5 method and connect replies
     }
   }

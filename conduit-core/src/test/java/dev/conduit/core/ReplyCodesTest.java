@@ -106,7 +106,12 @@ class ReplyCodesTest {
         .handler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
-            ch.pipeline().addLast(new Socks5ProxyHandler(proxy()), new ChannelInboundHandlerAdapter());
+            ch.pipeline().addLast(new Socks5ProxyHandler(proxy()), new ChannelInboundHandlerAdapter() {
+              @Override
+              public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+                ctx.close(); // the handler's connect future reports it
+              }
+            });
           }
         });
     ChannelFuture cf = b.connect(new InetSocketAddress("127.0.0.1", port)).syncUninterruptibly();
