@@ -88,6 +88,9 @@ class RelayTest {
       s.shutdownOutput();
       s.getInputStream().read();
     })) {
+      // earlier tests' summaries may name a destination port this source now reuses
+      Net.await(Duration.ofSeconds(5), "earlier tunnels closed", () -> conduit.activeConnections() == 0);
+      observer.closed.clear();
       long before = nettyDirectMemory();
       try (Net.Socks5Result r = Net.socks5(conduit.address("socks"), "127.0.0.1", source.port(), null)) {
         assertThat(r.reply()).isZero();
