@@ -118,6 +118,10 @@ public final class ConnectionState implements InboundContext {
     if (channel.pipeline().get(ConduitPipeline.NEGOTIATION_TIMEOUT) != null) {
       channel.pipeline().remove(ConduitPipeline.NEGOTIATION_TIMEOUT);
     }
+    // the relay handles its own errors (and closes both sides)
+    if (channel.pipeline().get(ConduitPipeline.LAST_RESORT) != null) {
+      channel.pipeline().remove(ConduitPipeline.LAST_RESORT);
+    }
     Relay.start(channel, up.channel(), info.id(), inputShutdown, engine.timeouts().relayIdle(), this::outcome);
   }
 
