@@ -25,9 +25,31 @@ public record Destination(String host, int port) {
     if (host.isEmpty()) {
       throw new IllegalArgumentException("host: empty (expected: a host name or an IP address)");
     }
+    if (host.length() > 255) {
+      throw new IllegalArgumentException("host: " + host.length() + " characters (expected: at most 255)");
+    }
+    for (int i = 0; i < host.length(); i++) {
+      char c = host.charAt(i);
+      // these would end up in request lines and headers of upstream proxies (CONNECT host:port)
+      if (c <= 0x20 || c == 0x7f || c == '/' || c == '\\' || c == '@' || c == '?' || c == '#' || c == '[' || c == ']') {
+        throw new IllegalArgumentException("host: \"" + printable(host) + "\" (expected: a host name or an IP address)");
+      }
+    }
+    if (host.indexOf(':') >= 0 && !NetUtil.isValidIpV6Address(host)) {
+      throw new IllegalArgumentException("host: " + host + " (expected: a host name or an IP address; IPv6 as [v6]:port)");
+    }
     if (port < 1 || port > 65535) {
       throw new IllegalArgumentException("port: " + port + " (expected: 1-65535)");
     }
+  }
+
+  private static String printable(String s) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < s.length() && i < 64; i++) {
+      char c = s.charAt(i);
+      b.append(c < 0x20 || c == 0x7f ? String.format("\\x%02x", (int) c) : String.valueOf(c));
+    }
+    return s.length() > 64 ? b + "..." : b.toString();
   }
 
   /** A destination for {@code host} and {@code port}. */

@@ -153,6 +153,11 @@ public final class ChainDialer implements Dialer {
         connectAddresses(List.of(new InetSocketAddress(dst.ipAddress(), dst.port())), 0);
         return;
       }
+      if (isReservedInvalid(dst.host())) {
+        fail(new DialException(DialFailure.HOST_UNREACHABLE,
+            "cannot resolve " + dst.host() + ": names under .invalid never resolve (RFC 6761)"));
+        return;
+      }
       resources.resolver().getResolver(loop)
           .resolveAll(InetSocketAddress.createUnresolved(dst.host(), dst.port()))
           .addListener((Future<List<InetSocketAddress>> f) -> {
@@ -210,6 +215,11 @@ public final class ChainDialer implements Dialer {
         connectChain(chosen, new InetSocketAddress(first.ipAddress(), first.port()));
         return;
       }
+      if (isReservedInvalid(first.host())) {
+        fail(new DialException(DialFailure.HOST_UNREACHABLE,
+            "cannot resolve upstream proxy " + first.host() + ": names under .invalid never resolve (RFC 6761)"));
+        return;
+      }
       // resolve the first hop's name without blocking the event loop
       resources.resolver().getResolver(loop)
           .resolve(InetSocketAddress.createUnresolved(first.host(), first.port()))
@@ -244,14 +254,21 @@ public final class ChainDialer implements Dialer {
       Bootstrap b = bootstrap(handlers);
       ChannelFuture cf = b.connect(target);
       current = cf.channel();
+      // the connect future and the last hop's handshake can both report one failure: handle it once
+      boolean[] handled = new boolean[1];
       cf.addListener((ChannelFuture f) -> {
-        if (!f.isSuccess()) {
+        if (!f.isSuccess() && !handled[0]) {
           // the TCP connect to the first hop failed, or a hop handler failed early
+          handled[0] = true;
           onChainFailure(handlers, chosen, f.cause());
         }
       });
       ProxyHandler last = handlers.get(handlers.size() - 1).proxy;
       last.connectFuture().addListener(f -> {
+        if (handled[0]) {
+          return;
+        }
+        handled[0] = true;
         if (f.isSuccess()) {
           for (int i = 0; i < chosen.size(); i++) {
             health.succeeded(chosen.get(i));
@@ -309,6 +326,11 @@ public final class ChainDialer implements Dialer {
               + chosen.get(culprit + 1) + ": " + pce.getMessage(), pce);
           retry = true;
         }
+      } else if (reason instanceof SSLException || reason.getCause() instanceof SSLException) {
+        health.failed(chosen.get(culprit));
+        error = new DialException(DialFailure.GENERAL, "TLS handshake with upstream proxy " + chosen.get(culprit)
+            + " failed: " + reason.getMessage(), reason);
+        retry = true;
       } else {
         health.failed(chosen.get(culprit));
         DialFailure f = reason instanceof ProxyConnectException && String.valueOf(reason.getMessage()).contains("timeout")
@@ -324,6 +346,14 @@ public final class ChainDialer implements Dialer {
       } else {
         fail(lastError);
       }
+    }
+
+    private static boolean isReservedInvalid(String host) {
+      String h = host.toLowerCase(java.util.Locale.ROOT);
+      if (h.endsWith(".")) {
+        h = h.substring(0, h.length() - 1);
+      }
+      return h.equals("invalid") || h.endsWith(".invalid");
     }
 
     private boolean anyAlternative() {

@@ -12,6 +12,7 @@ package dev.conduit.core.internal;
  *       (removed when the relay starts);</li>
  *   <li>the protocol's handlers ({@code http-codec}, {@code socks-decoder}, ...), which remove
  *       themselves when the relay starts;</li>
+ *   <li>{@link #LAST_RESORT}, which closes the connection on an exception that reached it;</li>
  *   <li>{@link #RELAY_IDLE} and {@link #RELAY} once tunnelled.</li>
  * </ol>
  * Upstream (dialed) channels, head to tail: {@link #TRAFFIC}, then one {@code hop-N-tls} and
@@ -27,6 +28,8 @@ public final class ConduitPipeline {
   public static final String RELAY = "conduit-relay";
   public static final String HOP_TLS_PREFIX = "conduit-hop-tls-";
   public static final String HOP_PROXY_PREFIX = "conduit-hop-proxy-";
+  /** Closes the connection on an exception no protocol handler dealt with; kept after the protocol's handlers. */
+  public static final String LAST_RESORT = "conduit-last-resort";
 
   private ConduitPipeline() {}
 }

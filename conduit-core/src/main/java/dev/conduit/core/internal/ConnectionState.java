@@ -123,8 +123,11 @@ public final class ConnectionState implements InboundContext {
     if (channel.pipeline().get(ConduitPipeline.NEGOTIATION_TIMEOUT) != null) {
       channel.pipeline().remove(ConduitPipeline.NEGOTIATION_TIMEOUT);
     }
-    Relay.start(channel, up.channel(), info.id(), inputShutdown, engine.timeouts().relayIdle(),
-        () -> outcome(Outcome.IDLE_TIMEOUT, "idle for " + engine.timeouts().relayIdle().toMillis() + " ms"));
+    // the relay handles its own errors (and closes both sides)
+    if (channel.pipeline().get(ConduitPipeline.LAST_RESORT) != null) {
+      channel.pipeline().remove(ConduitPipeline.LAST_RESORT);
+    }
+    Relay.start(channel, up.channel(), info.id(), inputShutdown, engine.timeouts().relayIdle(), this::outcome);
   }
 
   @Override
@@ -187,6 +190,11 @@ public final class ConnectionState implements InboundContext {
   }
 
   private void closed() {
+    negotiationTimer.cancel(false);
+    if (requests == 0 && outcome == Outcome.OK) {
+      // a client that leaves (or is dropped) without one complete request was not served
+      outcome(Outcome.PROTOCOL_ERROR, "closed before a complete request");
+    }
     engine.unregister(this);
     if (upstream != null) {
       upstream.close();

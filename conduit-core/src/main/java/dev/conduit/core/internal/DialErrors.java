@@ -55,10 +55,12 @@ public final class DialErrors {
       if (msg.contains("status: 403")) {
         return DialFailure.NOT_ALLOWED;
       }
-      if (msg.contains("status: 502") || msg.contains("status: 503")) {
-        return DialFailure.GENERAL;
+      if (msg.contains("status: 407")) {
+        return null; // our credentials: see isAuthFailure
       }
-      return null;
+      // any other answer comes from a working proxy about its target (tinyproxy says 500 for a refused
+      // connect): the proxy is not at fault and failing over to its sibling would not help
+      return msg.contains("status: ") ? DialFailure.GENERAL : null;
     }
     if (msg.contains("status: CONNECTION_REFUSED")) {
       return DialFailure.CONNECTION_REFUSED;

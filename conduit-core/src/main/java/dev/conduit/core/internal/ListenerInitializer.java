@@ -67,12 +67,44 @@ public final class ListenerInitializer extends ChannelInboundHandlerAdapter {
     try {
       listener.protocol().init(ch, state);
     } catch (RuntimeException e) {
-      log.warn("[{}] protocol {} failed to initialise the connection", state.connection().id(),
-          listener.protocol().name(), e);
+      log.warn("[{}] protocol {} failed to initialise the connection", state.connection().id(), listener.protocol().name(), e);
+      state.outcome(dev.conduit.core.observe.Outcome.ERROR, "protocol " + listener.protocol().name()
+          + " failed: " + e);
       ch.close();
       return;
     }
+    addLastResort(ch, state);
     ch.read();
+  }
+
+  /** Appends (or moves to the tail) the handler that closes on exceptions no protocol handler caught. */
+  public static void addLastResort(Channel ch, ConnectionState state) {
+    if (ch.pipeline().get(ConduitPipeline.LAST_RESORT) != null) {
+      ch.pipeline().remove(ConduitPipeline.LAST_RESORT);
+    }
+    ch.pipeline().addLast(ConduitPipeline.LAST_RESORT, new LastResort(state));
+  }
+
+  /**
+   * A protocol handler that throws must cost one connection, not leave it open until a timeout nor
+   * reach the pipeline's tail as an unhandled exception.
+   */
+  private static final class LastResort extends ChannelInboundHandlerAdapter {
+    private final ConnectionState state;
+
+    LastResort(ConnectionState state) {
+      this.state = state;
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      Throwable c = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null
+          ? cause.getCause() : cause;
+      log.debug("[{}] unhandled error, closing: {}", state.connection().id(), c.toString());
+      state.outcome(c instanceof java.io.IOException ? dev.conduit.core.observe.Outcome.ERROR
+          : dev.conduit.core.observe.Outcome.PROTOCOL_ERROR, String.valueOf(c.getMessage()));
+      ctx.close();
+    }
   }
 
   static void applyKeepAlive(Channel ch, TcpKeepAlive keepAlive) {

@@ -8,12 +8,17 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import java.util.List;
 import java.util.function.BiConsumer;
+import dev.conduit.core.observe.Outcome;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * HTTP and SOCKS on one port: the first byte decides (4 or 5: SOCKS; anything else: HTTP). One byte
  * is enough and waiting for more could deadlock a SOCKS5 client whose greeting is three bytes.
  */
 public final class MixedInbound implements InboundProtocol {
+  private static final Logger log = LoggerFactory.getLogger(MixedInbound.class);
+
   private final BiConsumer<Channel, InboundContext> http;
   private final BiConsumer<Channel, InboundContext> socks;
 
@@ -46,10 +51,21 @@ public final class MixedInbound implements InboundProtocol {
       }
       byte first = in.getByte(in.readerIndex());
       Channel ch = ctx.channel();
-      if (first == 4 || first == 5) {
-        socks.accept(ch, context);
-      } else {
-        http.accept(ch, context);
+      boolean isSocks = first == 4 || first == 5;
+      try {
+        (isSocks ? socks : http).accept(ch, context);
+      } catch (RuntimeException e) {
+        // a protocol that cannot start costs this connection only
+        log.warn("[{}] {} protocol failed to start: {}", context.connection().id(), isSocks ? "socks" : "http",
+            e.toString());
+        context.outcome(Outcome.ERROR, (isSocks ? "socks" : "http") + " protocol failed to start: " + e);
+        in.skipBytes(in.readableBytes());
+        ctx.close();
+        return;
+      }
+      if (context instanceof ConnectionState state) {
+        // the protocol's handlers were appended after the last-resort handler: move it back to the tail
+        ListenerInitializer.addLastResort(ch, state);
       }
       // the protocol's handlers sit after this one; removing it hands them the buffered bytes
       ctx.pipeline().remove(this);

@@ -12,7 +12,9 @@ import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
+import dev.conduit.core.observe.Outcome;
 import java.time.Duration;
+import java.util.function.BiConsumer;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,15 +34,16 @@ public final class Relay {
   private final Channel downstream;
   private final Channel upstream;
   private final String id;
-  private final Runnable onIdle;
+  private final BiConsumer<Outcome, String> outcome;
+  private long idleMillis;
   private boolean downstreamDone;
   private boolean upstreamDone;
 
-  private Relay(Channel downstream, Channel upstream, String id, Runnable onIdle) {
+  private Relay(Channel downstream, Channel upstream, String id, BiConsumer<Outcome, String> outcome) {
     this.downstream = downstream;
     this.upstream = upstream;
     this.id = id;
-    this.onIdle = onIdle;
+    this.outcome = outcome;
   }
 
   /**
@@ -48,14 +51,15 @@ public final class Relay {
    * tail of both pipelines and starts reading both sides.
    *
    * @param idle close after this long without traffic; zero for never
-   * @param onIdle called before closing for idleness (for the access log's outcome)
+   * @param outcome told why the tunnel ends when it is not a normal close (idle, I/O error)
    */
   public static void start(Channel downstream, Channel upstream, String id, boolean downstreamInputDone,
-      Duration idle, Runnable onIdle) {
+      Duration idle, BiConsumer<Outcome, String> outcome) {
     if (downstream.eventLoop() != upstream.eventLoop()) {
       throw new IllegalArgumentException("downstream and upstream must share an event loop");
     }
-    Relay relay = new Relay(downstream, upstream, id, onIdle);
+    Relay relay = new Relay(downstream, upstream, id, outcome);
+    relay.idleMillis = idle.toMillis();
     downstream.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
     upstream.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
     downstream.config().setAutoRead(false);
@@ -72,8 +76,9 @@ public final class Relay {
       return;
     }
     if (downstreamInputDone) {
-      // the client half-closed while we dialed: carry it on after the bytes it sent
-      down.inputDone();
+      // the client half-closed while we dialed: carry it on after the bytes it sent, including those
+      // the protocol's decoders still hold and hand over when they are removed (right after this call)
+      downstream.eventLoop().execute(down::inputDone);
     } else {
       downstream.read();
     }
@@ -142,7 +147,7 @@ public final class Relay {
         inputDone();
       } else if (evt instanceof IdleStateEvent) {
         log.debug("[{}] relay idle, closing", id);
-        onIdle.run();
+        outcome.accept(Outcome.IDLE_TIMEOUT, "no traffic for " + idleMillis + " ms");
         closeBoth();
       } else {
         ctx.fireUserEventTriggered(evt);
@@ -181,6 +186,7 @@ public final class Relay {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       log.debug("[{}] relay {} error: {}", id, isDownstream ? "downstream" : "upstream", cause.toString());
+      outcome.accept(Outcome.ERROR, (isDownstream ? "client" : "upstream") + " connection: " + cause.getMessage());
       ctx.close();
       flushAndClose(peer);
     }

@@ -73,7 +73,7 @@ public final class Hop {
     try {
       uri = new URI(url.trim());
     } catch (java.net.URISyntaxException e) {
-      throw new IllegalArgumentException("upstream: " + url + " (expected: scheme://[user:pass@]host:port)");
+      throw new IllegalArgumentException("upstream: " + redact(url) + " (expected: scheme://[user:pass@]host:port)");
     }
     String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
     Builder b;
@@ -100,7 +100,14 @@ public final class Hop {
     if (uri.getRawPath() != null && !uri.getRawPath().isEmpty() && !uri.getRawPath().equals("/")) {
       throw new IllegalArgumentException("upstream: " + redact(url) + " (expected: no path)");
     }
-    b.endpoint(Destination.of(uri.getHost(), uri.getPort() > 0 ? uri.getPort() : defaultPort));
+    if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+      throw new IllegalArgumentException("upstream: " + redact(url) + " (expected: no query or fragment)");
+    }
+    int port = uri.getPort() >= 0 ? uri.getPort() : defaultPort;
+    if (port < 1 || port > 65535) {
+      throw new IllegalArgumentException("upstream: " + redact(url) + " (expected: port 1-65535)");
+    }
+    b.endpoint(Destination.of(uri.getHost(), port));
     String userInfo = uri.getRawUserInfo();
     if (userInfo != null) {
       int colon = userInfo.indexOf(':');

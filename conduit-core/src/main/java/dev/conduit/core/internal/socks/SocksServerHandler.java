@@ -110,6 +110,14 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
     } else if (msg instanceof Socks4CommandRequest) {
       ctx.writeAndFlush(new DefaultSocks4CommandResponse(Socks4CommandStatus.REJECTED_OR_FAILED))
           .addListener(ChannelFutureListener.CLOSE);
+    } else if (msg instanceof Socks5InitialRequest) {
+      // e.g. a greeting offering no method at all: none is acceptable
+      ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.UNACCEPTED))
+          .addListener(ChannelFutureListener.CLOSE);
+    } else if (msg instanceof Socks5PasswordAuthRequest) {
+      // RFC 1929: any non-zero status, then close
+      ctx.writeAndFlush(new DefaultSocks5PasswordAuthResponse(Socks5PasswordAuthStatus.FAILURE))
+          .addListener(ChannelFutureListener.CLOSE);
     } else {
       ctx.close();
     }
@@ -265,6 +273,16 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    // AUTO_READ is off: keep reading while a message is incomplete (a greeting split across
+    // segments), but not while dialing, so a client cannot pile up data before the tunnel exists
+    if (!connecting) {
+      ctx.read();
+    }
+    ctx.fireChannelReadComplete();
+  }
+
+  @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     releaseEarly();
     ctx.fireChannelInactive();
@@ -274,7 +292,8 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     Throwable c = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
     log.debug("[{}] SOCKS error: {}", id(), c.toString());
-    context.outcome(Outcome.PROTOCOL_ERROR, String.valueOf(c.getMessage()));
+    context.outcome(c instanceof java.io.IOException ? Outcome.ERROR : Outcome.PROTOCOL_ERROR,
+        String.valueOf(c.getMessage()));
     ctx.close();
   }
 }

@@ -1,0 +1,226 @@
+package dev.conduit.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.conduit.core.inbound.InboundProtocols;
+import dev.conduit.core.observe.ConnectionSummary;
+import dev.conduit.core.observe.Outcome;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.util.internal.PlatformDependent;
+import java.io.DataInputStream;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32C;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The relay: bulk transfer under back-pressure, half-close, idle timeout, upstream close. */
+class RelayTest {
+  private static final Logger log = LoggerFactory.getLogger(RelayTest.class);
+  private static final long TOTAL = 1L << 30; // 1 GiB
+  private static final int BLOCK = 1 << 20;
+
+  static ConduitResources resources;
+  static Conduit conduit;
+  static Conduit idleConduit;
+  static final Net.RecordingObserver observer = new Net.RecordingObserver();
+  static final Net.RecordingObserver idleObserver = new Net.RecordingObserver();
+
+  @BeforeAll
+  static void start() throws Exception {
+    resources = ConduitResources.builder().ioThreads(2).build();
+    conduit = Conduit.builder().resources(resources)
+        .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks()).build())
+        .observer(observer)
+        .build().start();
+    idleConduit = Conduit.builder().resources(resources)
+        .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks()).build())
+        .timeouts(Timeouts.builder().relayIdle(Duration.ofMillis(400)).build())
+        .observer(idleObserver)
+        .build().start();
+  }
+
+  @AfterAll
+  static void stop() {
+    conduit.close();
+    idleConduit.close();
+    resources.close();
+  }
+
+  private static long nettyDirectMemory() {
+    long used = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
+    if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider p
+        && ByteBufAllocator.DEFAULT != PooledByteBufAllocator.DEFAULT) {
+      used += p.metric().usedDirectMemory();
+    }
+    return used + Math.max(0, PlatformDependent.usedDirectMemory());
+  }
+
+  @Test
+  void gigabyteToASlowReaderIsIntactAndBounded() throws Exception {
+    byte[] block = new byte[BLOCK];
+    new Random(42).nextBytes(block);
+    AtomicLong sent = new AtomicLong();
+    long[] sentCrc = new long[1];
+    try (Net.TcpServer source = new Net.TcpServer(s -> {
+      CRC32C crc = new CRC32C();
+      OutputStream out = s.getOutputStream();
+      for (long i = 0; i < TOTAL / BLOCK; i++) {
+        block[0] = (byte) i; // every block differs, so reordering or repeats change the hash
+        block[1] = (byte) (i >> 8);
+        out.write(block);
+        crc.update(block);
+        sent.addAndGet(BLOCK);
+      }
+      sentCrc[0] = crc.getValue();
+      s.shutdownOutput();
+      s.getInputStream().read();
+    })) {
+      // earlier tests' summaries may name a destination port this source now reuses
+      Net.await(Duration.ofSeconds(5), "earlier tunnels closed", () -> conduit.activeConnections() == 0);
+      observer.closed.clear();
+      long before = nettyDirectMemory();
+      try (Net.Socks5Result r = Net.socks5(conduit.address("socks"), "127.0.0.1", source.port(), null)) {
+        assertThat(r.reply()).isZero();
+        InputStream in = r.socket().getInputStream();
+        CRC32C crc = new CRC32C();
+        byte[] buf = new byte[256 * 1024];
+        long received = 0;
+        long maxDuringPause = 0;
+        // slow phase: read a little, then pause while the source keeps pushing
+        for (int pause = 0; pause < 4; pause++) {
+          int n = in.read(buf);
+          crc.update(buf, 0, n);
+          received += n;
+          Thread.sleep(300);
+          long sentBefore = sent.get();
+          Thread.sleep(100);
+          // back-pressure reached the source: it is stalled, not filling conduit's memory
+          assertThat(sent.get() - sentBefore).as("source progress while the reader sleeps").isLessThanOrEqualTo(BLOCK);
+          maxDuringPause = Math.max(maxDuringPause, nettyDirectMemory() - before);
+        }
+        log.info("in flight while paused: {} bytes sent, {} received; netty direct memory grew by {} bytes",
+            sent.get(), received, maxDuringPause);
+        assertThat(maxDuringPause).as("netty direct memory growth while paused").isLessThan(8L << 20);
+        // fast phase
+        int n;
+        while ((n = in.read(buf)) > 0) {
+          crc.update(buf, 0, n);
+          received += n;
+        }
+        assertThat(received).isEqualTo(TOTAL);
+        assertThat(crc.getValue()).isEqualTo(sentCrc[0]);
+      }
+      ConnectionSummary s = closedFor(observer, source.port());
+      assertThat(s.outcome()).as(s.detail()).isEqualTo(Outcome.OK);
+      assertThat(s.bytesToClient()).isEqualTo(TOTAL + 2 + 10); // plus the SOCKS5 method and connect replies
+    }
+  }
+
+  static ConnectionSummary closedFor(Net.RecordingObserver observer, int destinationPort) throws InterruptedException {
+    while (true) {
+      ConnectionSummary s = observer.nextClosed();
+      if (s.destination().isPresent() && s.destination().get().port() == destinationPort) {
+        return s;
+      }
+    }
+  }
+
+  /** Reads until EOF, then answers with the count: needs the client's half-close carried through. */
+  private static Net.TcpServer countingServer() throws Exception {
+    return new Net.TcpServer(s -> {
+      byte[] all = s.getInputStream().readAllBytes();
+      s.getOutputStream().write(("got " + all.length + " bytes").getBytes(StandardCharsets.US_ASCII));
+      s.shutdownOutput();
+    });
+  }
+
+  @Test
+  void halfCloseIsCarriedThrough() throws Exception {
+    try (Net.TcpServer server = countingServer();
+        Net.Socks5Result r = Net.socks5(conduit.address("socks"), "127.0.0.1", server.port(), null)) {
+      assertThat(r.reply()).isZero();
+      r.socket().getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
+      r.socket().shutdownOutput();
+      assertThat(new String(Net.readAll(r.socket()), StandardCharsets.US_ASCII)).isEqualTo("got 5 bytes");
+    }
+  }
+
+  @Test
+  void halfCloseBeforeTheTunnelExistsIsCarriedThrough() throws Exception {
+    try (Net.TcpServer server = countingServer(); Socket s = new Socket(Net.LOOPBACK, conduit.address("socks").getPort())) {
+      s.setSoTimeout(10_000);
+      int port = server.port();
+      OutputStream out = s.getOutputStream();
+      // greeting, CONNECT and payload in one go, then EOF, before any reply
+      out.write(new byte[] {5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, (byte) (port >> 8), (byte) port});
+      out.write("pipelined".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      s.shutdownOutput();
+      DataInputStream in = new DataInputStream(s.getInputStream());
+      byte[] replies = new byte[12];
+      in.readFully(replies);
+      assertThat(replies[1]).isZero();
+      assertThat(replies[3]).isZero();
+      assertThat(new String(in.readAllBytes(), StandardCharsets.US_ASCII)).isEqualTo("got 9 bytes");
+    }
+  }
+
+  @Test
+  void idleTunnelIsClosed() throws Exception {
+    try (Net.TcpServer echo = Net.echo();
+        Net.Socks5Result r = Net.socks5(idleConduit.address("socks"), "127.0.0.1", echo.port(), null)) {
+      assertThat(r.reply()).isZero();
+      r.socket().getOutputStream().write('x');
+      assertThat(r.socket().getInputStream().read()).isEqualTo('x');
+      long start = System.nanoTime();
+      assertThat(r.socket().getInputStream().read()).isEqualTo(-1); // closed by conduit after 400 ms idle
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(Duration.ofMillis(300));
+    }
+    ConnectionSummary s = idleObserver.nextClosed();
+    assertThat(s.outcome()).isEqualTo(Outcome.IDLE_TIMEOUT);
+    assertThat(s.detail()).isEqualTo("no traffic for 400 ms");
+  }
+
+  @Test
+  void upstreamCloseReachesTheClient() throws Exception {
+    try (Net.TcpServer server = new Net.TcpServer(s -> s.getOutputStream().write("bye".getBytes(StandardCharsets.US_ASCII)));
+        Net.Socks5Result r = Net.socks5(conduit.address("socks"), "127.0.0.1", server.port(), null)) {
+      assertThat(r.reply()).isZero();
+      assertThat(new String(Net.readAll(r.socket()), StandardCharsets.US_ASCII)).isEqualTo("bye");
+      r.socket().close();
+    }
+    Net.await(Duration.ofSeconds(5), "tunnel gone", () -> conduit.activeConnections() == 0);
+  }
+
+  @Test
+  void upstreamResetClosesTheClient() throws Exception {
+    try (Net.TcpServer server = new Net.TcpServer(s -> {
+      s.getInputStream().read();
+      s.setSoLinger(true, 0); // close with RST
+    });
+        Net.Socks5Result r = Net.socks5(conduit.address("socks"), "127.0.0.1", server.port(), null)) {
+      assertThat(r.reply()).isZero();
+      r.socket().getOutputStream().write('x');
+      Net.await(Duration.ofSeconds(5), "tunnel gone", () -> conduit.activeConnections() == 0);
+      InputStream in = r.socket().getInputStream();
+      try {
+        assertThat(in.read()).isEqualTo(-1);
+      } catch (SocketException reset) {
+        assertThat(reset).hasMessageContaining("reset");
+      }
+    }
+  }
+}
