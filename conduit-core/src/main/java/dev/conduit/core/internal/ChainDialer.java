@@ -329,7 +329,7 @@ public final class ChainDialer implements Dialer {
       } else if (reason instanceof SSLException || reason.getCause() instanceof SSLException) {
         health.failed(chosen.get(culprit));
         error = new DialException(DialFailure.GENERAL, "TLS handshake with upstream proxy " + chosen.get(culprit)
-            + " failed: " + reason.getMessage(), reason);
+            + " failed: " + DialErrors.describe(reason), reason);
         retry = true;
       } else {
         health.failed(chosen.get(culprit));

@@ -127,6 +127,22 @@ public final class DialErrors {
     return msg.contains("status: 407") || msg.contains("authStatus: FAILURE") || msg.contains("unexpected authMethod");
   }
 
+  /**
+   * The message of {@code e} followed by its causes' messages, so that a provider's generic text
+   * ("General OpenSslEngine problem") is followed by the reason (a PKIX path or hostname failure).
+   */
+  public static String describe(Throwable e) {
+    StringBuilder sb = new StringBuilder(String.valueOf(e.getMessage()));
+    Throwable c = e.getCause();
+    for (int i = 0; c != null && i < 5; i++, c = c.getCause()) {
+      String m = c.getMessage();
+      if (m != null && sb.indexOf(m) < 0) {
+        sb.append(": ").append(m);
+      }
+    }
+    return sb.toString();
+  }
+
   /** Wraps anything into a {@link DialException}. */
   public static DialException wrap(Throwable cause, String what) {
     if (cause instanceof DialException d) {

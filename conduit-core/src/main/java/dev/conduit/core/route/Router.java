@@ -53,8 +53,9 @@ public final class Router {
 
   /** Routes a request. Fast and non-blocking. */
   public Match route(ConnectRequest request) {
+    Rule.Subject subject = Rule.Subject.of(request);
     for (Rule rule : rules) {
-      if (rule.matches(request)) {
+      if (rule.matches(subject)) {
         return new Match(rule.name(), rule.decision());
       }
     }

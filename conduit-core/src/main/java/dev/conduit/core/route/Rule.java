@@ -46,7 +46,7 @@ public final class Rule {
     this.destinationCidrs = b.destinationCidrs.build();
     this.domains = b.domains.build();
     this.hasDestination = !destinationCidrs.isEmpty() || !domains.isEmpty();
-    this.ports = (BitSet) b.ports.clone();
+    this.ports = b.ports.isEmpty() ? null : (BitSet) b.ports.clone();
     this.sourceCidrs = b.sourceCidrs.build();
     this.listeners = Set.copyOf(b.listeners);
     this.principals = Set.copyOf(b.principals);
@@ -70,42 +70,61 @@ public final class Rule {
 
   /** Whether every condition holds for the request. */
   public boolean matches(ConnectRequest request) {
-    Destination dst = request.destination();
-    if (!ports.isEmpty() && !ports.get(dst.port())) {
-      return false;
-    }
-    if (!listeners.isEmpty() && !listeners.contains(request.connection().listener())) {
-      return false;
-    }
-    if (!principals.isEmpty() && (request.principal().isEmpty() || !principals.contains(request.principal().get()))) {
-      return false;
-    }
-    if (!sourceCidrs.isEmpty()) {
-      InetAddress src = request.connection().client().getAddress();
-      if (src == null || !sourceCidrs.contains(src)) {
-        return false;
-      }
-    }
-    if (hasDestination) {
-      return matchesDestination(dst, request);
-    }
-    return true;
+    return matches(Subject.of(request));
   }
 
-  private boolean matchesDestination(Destination dst, ConnectRequest request) {
-    if (!destinationCidrs.isEmpty()) {
-      InetAddress ip = dst.ipAddress();
-      if (ip != null && destinationCidrs.contains(ip)) {
-        return true;
-      }
+  /** Matches a request whose addresses and names were parsed once for all rules (see {@link Router}). */
+  boolean matches(Subject s) {
+    if (ports != null && !ports.get(s.port)) {
+      return false;
+    }
+    if (!listeners.isEmpty() && !listeners.contains(s.request.connection().listener())) {
+      return false;
+    }
+    if (!principals.isEmpty()
+        && (s.request.principal().isEmpty() || !principals.contains(s.request.principal().get()))) {
+      return false;
+    }
+    if (!sourceCidrs.isEmpty() && (s.sourceIp == null || !sourceCidrs.contains(s.sourceIp))) {
+      return false;
+    }
+    if (!hasDestination) {
+      return true;
+    }
+    if (s.destinationIp != null && !destinationCidrs.isEmpty() && destinationCidrs.contains(s.destinationIp)) {
+      return true;
     }
     if (!domains.isEmpty()) {
-      if (domains.matches(dst.host())) {
+      if (domains.matchesNormalized(s.host)) {
         return true;
       }
-      return request.sniffedHost().isPresent() && domains.matches(request.sniffedHost().get());
+      return s.sniffedHost != null && domains.matchesNormalized(s.sniffedHost);
     }
     return false;
+  }
+
+  /** A request with its destination IP parsed and its names normalised, once per routing decision. */
+  static final class Subject {
+    final ConnectRequest request;
+    final int port;
+    final InetAddress destinationIp;
+    final InetAddress sourceIp;
+    final String host;
+    final String sniffedHost;
+
+    private Subject(ConnectRequest request) {
+      Destination dst = request.destination();
+      this.request = request;
+      this.port = dst.port();
+      this.destinationIp = dst.ipAddress();
+      this.sourceIp = request.connection().client().getAddress();
+      this.host = destinationIp == null ? DomainSet.normalize(dst.host()) : dst.host();
+      this.sniffedHost = request.sniffedHost().map(DomainSet::normalize).orElse(null);
+    }
+
+    static Subject of(ConnectRequest request) {
+      return new Subject(request);
+    }
   }
 
   @Override
@@ -118,7 +137,7 @@ public final class Rule {
     private final String name;
     private final CidrSet.Builder destinationCidrs = CidrSet.builder();
     private final DomainSet.Builder domains = DomainSet.builder();
-    private final BitSet ports = new BitSet(65536);
+    private final BitSet ports = new BitSet();
     private final CidrSet.Builder sourceCidrs = CidrSet.builder();
     private final Set<String> listeners = new LinkedHashSet<>();
     private final Set<String> principals = new LinkedHashSet<>();

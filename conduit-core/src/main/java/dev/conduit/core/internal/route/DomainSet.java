@@ -30,7 +30,11 @@ public final class DomainSet {
 
   /** Whether {@code host} is one of the exact names or lies under one of the suffixes. */
   public boolean matches(String host) {
-    String name = normalize(host);
+    return matchesNormalized(normalize(host));
+  }
+
+  /** {@link #matches} for a name already passed through {@link #normalize}. */
+  public boolean matchesNormalized(String name) {
     if (exact.contains(name)) {
       return true;
     }
