@@ -65,7 +65,13 @@ final class StandardSections {
       Map<String, ConfigNode> m = item.mapping(LISTENER_KEYS);
       String name = required(item, m, "name").string();
       unique(names, name, m.get("name"), "listener");
-      ListenerConfig.Type type = required(item, m, "type").convert(() -> ListenerConfig.Type.parse(m.get("type").string()));
+      ConfigNode typeNode = required(item, m, "type");
+      ListenerConfig.Type type;
+      try {
+        type = ListenerConfig.Type.parse(typeNode.string());
+      } catch (IllegalArgumentException e) {
+        throw typeNode.error("'" + typeNode.string() + "' (expected: http, socks or mixed)");
+      }
       String listen = required(item, m, "listen").string();
       List<Credentials> users = m.containsKey("auth") ? readAuth(m.get("auth")) : List.of();
       List<String> allow = m.containsKey("allow_sources") ? m.get("allow_sources").strings() : List.of();
@@ -284,26 +290,29 @@ final class StandardSections {
     Map<String, ConfigNode> m = node.mapping(List.of("dial", "negotiation", "http_idle", "relay_idle", "drain"));
     Timeouts.Builder t = config.timeouts().toBuilder();
     if (m.containsKey("dial")) {
-      ConfigNode n = m.get("dial");
-      n.convert(() -> t.dial(n.duration()));
+      t.dial(positive(m.get("dial")));
     }
     if (m.containsKey("negotiation")) {
-      ConfigNode n = m.get("negotiation");
-      n.convert(() -> t.negotiation(n.duration()));
+      t.negotiation(positive(m.get("negotiation")));
     }
     if (m.containsKey("http_idle")) {
-      ConfigNode n = m.get("http_idle");
-      n.convert(() -> t.httpIdle(n.duration()));
+      t.httpIdle(positive(m.get("http_idle")));
     }
     if (m.containsKey("relay_idle")) {
-      ConfigNode n = m.get("relay_idle");
-      n.convert(() -> t.relayIdle(n.duration()));
+      t.relayIdle(m.get("relay_idle").duration());
     }
     if (m.containsKey("drain")) {
-      ConfigNode n = m.get("drain");
-      n.convert(() -> t.drain(n.duration()));
+      t.drain(m.get("drain").duration());
     }
     config.timeouts(t.build());
+  }
+
+  private static java.time.Duration positive(ConfigNode node) {
+    java.time.Duration d = node.duration();
+    if (d.isZero()) {
+      throw node.error("0 (expected: more than 0)");
+    }
+    return d;
   }
 
   private static void readKeepAlive(ConfigNode node, ConduitConfig.Builder config) {
