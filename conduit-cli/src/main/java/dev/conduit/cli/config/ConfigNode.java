@@ -34,7 +34,7 @@ public final class ConfigNode {
   }
 
   /** The document's root node; {@code file} is the name used in messages. */
-  public static ConfigNode root(Node node, String file) {
+  static ConfigNode root(Node node, String file) {
     return new ConfigNode(node, "", file);
   }
 
