@@ -1,9 +1,23 @@
+/**
+ * The {@code conduit} command: picocli commands ({@link dev.conduit.cli.ConduitCommand}), the YAML
+ * configuration ({@link dev.conduit.cli.config.ConfigLoader}) and the logback setup.
+ */
 module dev.conduit.cli {
-  requires dev.conduit.core;
-  requires dev.conduit.netfilter;
+  requires transitive dev.conduit.core;
+  requires transitive dev.conduit.netfilter;
   requires dev.conduit.mitm;
-  requires info.picocli;
+  requires transitive info.picocli;
   requires org.snakeyaml.engine.v2;
   requires org.slf4j;
   requires ch.qos.logback.classic;
+  requires ch.qos.logback.core;
+  requires io.netty.handler;
+  requires jdk.unsupported; // sun.misc.Signal: drain on SIGTERM and exit 0
+
+  exports dev.conduit.cli;
+  exports dev.conduit.cli.config;
+
+  // picocli instantiates and injects the commands reflectively
+  opens dev.conduit.cli to info.picocli;
+  opens dev.conduit.cli.command to info.picocli;
 }

@@ -1,0 +1,76 @@
+package dev.conduit.cli;
+
+import dev.conduit.core.Conduit;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * When a long-running command ({@code run}, {@code proxy}) stops. The default waits for SIGTERM or
+ * SIGINT; tests supply their own to learn the bound ports and to stop the proxy.
+ */
+public interface RunControl {
+
+  /** The longest the shutdown hook waits for a graceful stop. */
+  Duration DRAIN_LIMIT = Duration.ofSeconds(60);
+
+  /** Called once the conduit has bound its listeners. */
+  void started(Conduit conduit);
+
+  /** Blocks until the conduit should stop gracefully. */
+  void awaitStop() throws InterruptedException;
+
+  /**
+   * Stops on SIGTERM or SIGINT, so the command can drain and exit with 0 (a plain shutdown hook
+   * would leave the JVM's exit status 143). A second signal exits at once with 130. A shutdown hook
+   * still stops the conduit, bounded by the drain timeout, when the JVM exits for another reason.
+   */
+  static RunControl untilSignal() {
+    return new RunControl() {
+      private final CountDownLatch stop = new CountDownLatch(1);
+      private final AtomicInteger signals = new AtomicInteger();
+      private final AtomicReference<Conduit> running = new AtomicReference<>();
+
+      @Override
+      public void started(Conduit conduit) {
+        running.set(conduit);
+        // installed only now: short commands keep the JVM's default signal handling
+        for (String name : new String[] {"TERM", "INT"}) {
+          try {
+            sun.misc.Signal.handle(new sun.misc.Signal(name), s -> {
+              Logger log = LoggerFactory.getLogger(RunControl.class);
+              if (signals.incrementAndGet() > 1) {
+                log.warn("second SIG{}: exiting without draining", name);
+                Runtime.getRuntime().halt(130);
+              }
+              log.info("SIG{} received: stopping", name);
+              stop.countDown();
+            });
+          } catch (IllegalArgumentException | UnsupportedOperationException e) {
+            // this platform has no such signal; the shutdown hook below still stops the conduit
+          }
+        }
+        Thread hook = new Thread(() -> {
+          Conduit c = running.get();
+          if (c != null) {
+            try {
+              c.stop().get(DRAIN_LIMIT.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (Exception e) {
+              // exiting anyway
+            }
+          }
+        }, "conduit-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+      }
+
+      @Override
+      public void awaitStop() throws InterruptedException {
+        stop.await();
+      }
+    };
+  }
+}

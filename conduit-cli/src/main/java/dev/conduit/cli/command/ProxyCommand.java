@@ -1,0 +1,191 @@
+package dev.conduit.cli.command;
+
+import dev.conduit.cli.CliException;
+import dev.conduit.cli.config.ConduitConfig;
+import dev.conduit.cli.config.HopConfig;
+import dev.conduit.cli.config.ListenerConfig;
+import dev.conduit.cli.config.OutboundConfig;
+import dev.conduit.core.Credentials;
+import dev.conduit.core.Destination;
+import dev.conduit.core.TcpKeepAlive;
+import dev.conduit.core.Timeouts;
+import dev.conduit.core.outbound.Hop;
+import dev.conduit.core.route.RouteDecision;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code conduit proxy}: seed 001's flags, plus chains, a mixed listener and authentication. */
+@Command(name = "proxy", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Run an HTTP / SOCKS5 forward proxy configured by flags (seed 001's flags).",
+        "Runs until SIGTERM or SIGINT, then stops accepting and drains open connections."},
+    footer = {"", "Examples:",
+        "  conduit proxy --http-listen 127.0.0.1:8080",
+        "  conduit proxy --socks5-listen 127.0.0.1:1080 --upstream-mode http --upstream-addr 10.0.0.2:3128",
+        "  conduit proxy --mixed-listen 127.0.0.1:1080 --upstream socks5://10.0.0.3:1080 --upstream http://proxy:3128"})
+public final class ProxyCommand extends BaseCommand implements Callable<Integer> {
+
+  /** The outbound name of {@code --upstream} / {@code --upstream-mode}. */
+  static final String UPSTREAM = "upstream";
+
+  @Option(names = "--http-listen", paramLabel = "IP:PORT", description = "HTTP proxy listener (CONNECT and absolute-form).")
+  String httpListen;
+
+  @Option(names = "--socks5-listen", paramLabel = "IP:PORT", description = "SOCKS5 listener (also SOCKS4/4a without auth).")
+  String socks5Listen;
+
+  @Option(names = "--mixed-listen", paramLabel = "IP:PORT", description = "HTTP and SOCKS on one port.")
+  String mixedListen;
+
+  @Option(names = "--upstream-mode", paramLabel = "MODE", description = "direct, http or socks5 (default: direct).")
+  String upstreamMode;
+
+  @Option(names = "--upstream-addr", paramLabel = "IP:PORT", description = "The upstream proxy for http and socks5 modes.")
+  String upstreamAddr;
+
+  @Option(names = "--upstream", paramLabel = "URL",
+      description = {"Upstream proxy URL: http://[user:pass@]host:port, https://..., socks5://...;",
+          "repeat for a chain (each hop reached through the previous one); direct:// for none."})
+  List<String> upstreams = new ArrayList<>();
+
+  @Option(names = "--proxy-user", paramLabel = "USER:PASS",
+      description = "Require this user on every listener (HTTP Basic, SOCKS5 username/password); repeatable.")
+  List<String> proxyUsers = new ArrayList<>();
+
+  @Option(names = "--dial-timeout", paramLabel = "DURATION", defaultValue = "10s",
+      description = "Bounds DNS lookups, TCP connect and upstream handshakes (default: ${DEFAULT-VALUE}).")
+  Duration dialTimeout;
+
+  @Option(names = "--negotiation-timeout", paramLabel = "DURATION", defaultValue = "10s",
+      description = "Bounds the client's HTTP CONNECT / SOCKS5 handshake (default: ${DEFAULT-VALUE}).")
+  Duration negotiationTimeout;
+
+  @Option(names = "--http-idle-timeout", paramLabel = "DURATION", defaultValue = "4m",
+      description = "Closes idle HTTP keep-alive connections (default: ${DEFAULT-VALUE}).")
+  Duration httpIdleTimeout;
+
+  @Option(names = "--relay-idle-timeout", paramLabel = "DURATION", defaultValue = "0",
+      description = "Closes tunnels idle this long; 0 never (default: ${DEFAULT-VALUE}).")
+  Duration relayIdleTimeout;
+
+  @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s",
+      description = "On SIGTERM, how long open connections may finish (default: ${DEFAULT-VALUE}).")
+  Duration drainTimeout;
+
+  @Option(names = "--tcp-keepalive", paramLabel = "on|off|IDLE:INTVL:CNT", defaultValue = "on",
+      description = "TCP keepalive on accepted and dialed sockets, seconds (default: ${DEFAULT-VALUE}).")
+  TcpKeepAlive tcpKeepAlive;
+
+  @Mixin
+  LogOptions logOptions = new LogOptions();
+
+  @Override
+  public Integer call() throws Exception {
+    return Serve.serve(toConfig(), context().runControl());
+  }
+
+  /**
+   * The configuration these flags describe.
+   *
+   * @throws CliException for a bad combination or value
+   */
+  ConduitConfig toConfig() {
+    ConduitConfig.Builder b = ConduitConfig.builder();
+    List<Credentials> users = new ArrayList<>();
+    for (String u : proxyUsers) {
+      int colon = u.indexOf(':');
+      if (colon <= 0) {
+        throw CliException.usage("--proxy-user: '" + u + "' (expected: user:password)");
+      }
+      users.add(new Credentials(u.substring(0, colon), u.substring(colon + 1)));
+    }
+    listener(b, "http", ListenerConfig.Type.HTTP, "--http-listen", httpListen, users);
+    listener(b, "socks5", ListenerConfig.Type.SOCKS, "--socks5-listen", socks5Listen, users);
+    listener(b, "mixed", ListenerConfig.Type.MIXED, "--mixed-listen", mixedListen, users);
+    if (b.build().listeners().isEmpty()) {
+      throw CliException.usage("no listener (expected at least one of --http-listen, --socks5-listen, --mixed-listen)");
+    }
+    upstream().ifPresent(o -> {
+      b.outbound(o);
+      b.defaultDecision(RouteDecision.via(o.name()));
+    });
+    try {
+      b.timeouts(Timeouts.builder().dial(dialTimeout).negotiation(negotiationTimeout).httpIdle(httpIdleTimeout)
+          .relayIdle(relayIdleTimeout).drain(drainTimeout).build());
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage("timeout " + e.getMessage());
+    }
+    b.tcpKeepAlive(tcpKeepAlive);
+    try {
+      b.log(logOptions.apply(b.log()));
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+    return b.build();
+  }
+
+  private static void listener(ConduitConfig.Builder b, String name, ListenerConfig.Type type, String flag,
+      String listen, List<Credentials> users) {
+    if (listen == null || listen.isBlank()) {
+      return; // seed 001: an empty value disables the listener
+    }
+    ListenerConfig l = new ListenerConfig(name, type, listen, users, List.of());
+    try {
+      l.toListener();
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(flag + ": " + e.getMessage());
+    }
+    b.listener(l);
+  }
+
+  private Optional<OutboundConfig> upstream() {
+    if (!upstreams.isEmpty()) {
+      if (upstreamMode != null || upstreamAddr != null) {
+        throw CliException.usage("--upstream cannot be combined with --upstream-mode/--upstream-addr"
+            + " (expected: one or the other)");
+      }
+      if (upstreams.size() == 1 && upstreams.get(0).matches("(?i)direct(://)?")) {
+        return Optional.empty();
+      }
+      List<HopConfig> hops = new ArrayList<>();
+      for (String url : upstreams) {
+        try {
+          hops.add(new HopConfig(Hop.parse(url), Optional.empty()));
+        } catch (IllegalArgumentException e) {
+          throw CliException.usage("--upstream: " + e.getMessage());
+        }
+      }
+      return Optional.of(new OutboundConfig(UPSTREAM, hops));
+    }
+    String mode = upstreamMode == null ? "direct" : upstreamMode.toLowerCase(Locale.ROOT);
+    Hop.Protocol protocol;
+    switch (mode) {
+      case "direct" -> {
+        if (upstreamAddr != null) {
+          throw CliException.usage("--upstream-addr needs --upstream-mode http or socks5");
+        }
+        return Optional.empty();
+      }
+      case "http" -> protocol = Hop.Protocol.HTTP;
+      case "socks5" -> protocol = Hop.Protocol.SOCKS5;
+      default -> throw CliException.usage("--upstream-mode: '" + upstreamMode + "' (expected: direct, http or socks5)");
+    }
+    if (upstreamAddr == null || upstreamAddr.isBlank()) {
+      throw CliException.usage("--upstream-mode " + mode + " needs --upstream-addr IP:PORT");
+    }
+    Destination endpoint;
+    try {
+      endpoint = Destination.parse(upstreamAddr, -1);
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage("--upstream-addr: " + e.getMessage());
+    }
+    Hop hop = Hop.builder(protocol).endpoint(endpoint).build();
+    return Optional.of(new OutboundConfig(UPSTREAM, List.of(new HopConfig(hop, Optional.empty()))));
+  }
+}

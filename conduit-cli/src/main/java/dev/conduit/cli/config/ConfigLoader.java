@@ -1,0 +1,135 @@
+package dev.conduit.cli.config;
+
+import static java.util.Objects.requireNonNull;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.snakeyaml.engine.v2.api.LoadSettings;
+import org.snakeyaml.engine.v2.api.lowlevel.Compose;
+import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
+import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
+import org.snakeyaml.engine.v2.nodes.Node;
+
+/**
+ * Reads a {@code conduit.yaml} into a {@link ConduitConfig}. The file must start with
+ * {@code version: 1}; every other top-level key is a registered {@link ConfigSection}. Unknown keys
+ * and wrong types fail with the file, the line and the expected keys or type.
+ *
+ * <pre>{@code
+ * ConduitConfig config = ConfigLoader.standard().load(Path.of("conduit.yaml"));
+ * Conduit conduit = config.toConduitBuilder().build().start();
+ * }</pre>
+ */
+public final class ConfigLoader {
+
+  /** The only configuration format version this build reads. */
+  public static final int VERSION = 1;
+
+  private final Map<String, ConfigSection> sections;
+
+  private ConfigLoader(Map<String, ConfigSection> sections) {
+    this.sections = sections;
+  }
+
+  /** The sections this build supports, plus the known ones it does not run yet (seed 000's and 004's). */
+  public static ConfigLoader standard() {
+    Map<String, ConfigSection> m = new LinkedHashMap<>();
+    for (ConfigSection s : StandardSections.all()) {
+      m.put(s.name(), s);
+    }
+    return new ConfigLoader(m);
+  }
+
+  /** A loader with one more section (or one replaced), read after the existing ones. */
+  public ConfigLoader withSection(ConfigSection section) {
+    requireNonNull(section, "section");
+    Map<String, ConfigSection> m = new LinkedHashMap<>(sections);
+    m.remove(section.name());
+    m.put(section.name(), section);
+    return new ConfigLoader(m);
+  }
+
+  /** The top-level keys, in reading order. */
+  public List<String> sectionNames() {
+    return List.copyOf(sections.keySet());
+  }
+
+  /**
+   * Reads and validates a file.
+   *
+   * @throws ConfigException for a missing file, bad YAML or a bad value, naming the line
+   * @throws IOException when the file cannot be read
+   */
+  public ConduitConfig load(Path file) throws IOException {
+    requireNonNull(file, "file");
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw new ConfigException(file.toString(), 0, "no such file");
+    } catch (java.nio.charset.MalformedInputException e) {
+      throw new ConfigException(file.toString(), 0, "not UTF-8 text");
+    }
+    return load(text, file.toString());
+  }
+
+  /**
+   * Reads and validates YAML text; {@code name} is the file name used in messages.
+   *
+   * @throws ConfigException for bad YAML or a bad value, naming the line
+   */
+  public ConduitConfig load(String yaml, String name) {
+    requireNonNull(yaml, "yaml");
+    requireNonNull(name, "name");
+    Optional<Node> root;
+    try {
+      root = new Compose(LoadSettings.builder().setLabel(name).build()).composeString(yaml);
+    } catch (MarkedYamlEngineException e) {
+      int line = e.getProblemMark().map(m -> m.getLine() + 1).orElse(0);
+      throw new ConfigException(name, line, "not valid YAML: " + e.getProblem());
+    } catch (YamlEngineException e) {
+      throw new ConfigException(name, 0, "not valid YAML: " + e.getMessage());
+    }
+    if (root.isEmpty()) {
+      throw new ConfigException(name, 0, "empty (expected: version: " + VERSION + " and a listeners section)");
+    }
+    ConfigNode top = ConfigNode.root(root.get(), name);
+    List<String> allowed = new ArrayList<>();
+    allowed.add("version");
+    allowed.addAll(sections.keySet());
+    Map<String, ConfigNode> entries = top.mapping(allowed);
+    ConduitConfig.Builder config = ConduitConfig.builder();
+    for (Map.Entry<String, ConfigNode> e : entries.entrySet()) {
+      ConfigSection section = sections.get(e.getKey());
+      if (section != null && !section.supported()) {
+        section.read(e.getValue(), config); // throws: say so before any other complaint
+      }
+    }
+    ConfigNode version = entries.get("version");
+    if (version == null) {
+      throw new ConfigException(name, 1, "missing 'version: " + VERSION + "' (expected as the first line)");
+    }
+    if (version.integer(Integer.MIN_VALUE, Integer.MAX_VALUE) != VERSION) {
+      throw version.error(version.string() + " (expected: " + VERSION + ", the only version this build reads)");
+    }
+    for (ConfigSection section : sections.values()) {
+      ConfigNode node = entries.get(section.name());
+      if (node != null) {
+        section.read(node, config);
+      }
+    }
+    if (config.build().listeners().isEmpty()) {
+      throw new ConfigException(name, entries.containsKey("listeners") ? entries.get("listeners").line() : 0,
+          "no listener (expected: a listeners section with at least one listener)");
+    }
+    return config.build();
+  }
+}

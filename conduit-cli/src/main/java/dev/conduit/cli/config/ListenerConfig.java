@@ -1,0 +1,91 @@
+package dev.conduit.cli.config;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.conduit.core.Authenticator;
+import dev.conduit.core.Credentials;
+import dev.conduit.core.Listener;
+import dev.conduit.core.inbound.HttpInboundOptions;
+import dev.conduit.core.inbound.InboundProtocol;
+import dev.conduit.core.inbound.InboundProtocols;
+import dev.conduit.core.inbound.SocksInboundOptions;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * A listener of the configuration: its name, protocol, address, users and allowed clients.
+ *
+ * @param name unique name, used by rules and logs
+ * @param type the protocol
+ * @param listen {@code ip:port} or {@code [v6]:port}; {@code :port} means all IPv4 addresses
+ * @param users the accepted users; empty means no authentication
+ * @param allowSources client CIDRs allowed to connect; empty allows everyone
+ */
+public record ListenerConfig(String name, Type type, String listen, List<Credentials> users,
+    List<String> allowSources) {
+
+  /** The protocol spoken on a listener. */
+  public enum Type {
+    /** HTTP proxy (absolute-form requests and CONNECT). */
+    HTTP,
+    /** SOCKS5 (and SOCKS4/4a without authentication). */
+    SOCKS,
+    /** HTTP and SOCKS on one port. */
+    MIXED;
+
+    /** Parses {@code http}, {@code socks} (or {@code socks5}) or {@code mixed}. */
+    public static Type parse(String text) {
+      return switch (requireNonNull(text, "text").toLowerCase(Locale.ROOT)) {
+        case "http" -> HTTP;
+        case "socks", "socks5" -> SOCKS;
+        case "mixed" -> MIXED;
+        default -> throw new IllegalArgumentException("type: '" + text + "' (expected: http, socks or mixed)");
+      };
+    }
+
+    @Override
+    public String toString() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  public ListenerConfig {
+    requireNonNull(name, "name");
+    requireNonNull(type, "type");
+    listen = normalizeListen(requireNonNull(listen, "listen"));
+    users = List.copyOf(users);
+    allowSources = List.copyOf(allowSources);
+  }
+
+  /** Go-style {@code :8080} binds every IPv4 address, as in seed 001. */
+  static String normalizeListen(String listen) {
+    String s = listen.trim();
+    return s.startsWith(":") ? "0.0.0.0" + s : s;
+  }
+
+  /**
+   * Builds the core listener.
+   *
+   * @throws IllegalArgumentException for a bad address or CIDR
+   */
+  public Listener toListener() {
+    Listener.Builder b = Listener.builder(name).bind(listen).protocol(protocol());
+    allowSources.forEach(b::allowSource);
+    return b.build();
+  }
+
+  private InboundProtocol protocol() {
+    HttpInboundOptions.Builder http = HttpInboundOptions.builder();
+    SocksInboundOptions.Builder socks = SocksInboundOptions.builder();
+    if (!users.isEmpty()) {
+      Authenticator auth = Authenticator.of(users);
+      http.authenticator(auth);
+      socks.authenticator(auth);
+    }
+    return switch (type) {
+      case HTTP -> InboundProtocols.http(http.build());
+      case SOCKS -> InboundProtocols.socks(socks.build());
+      case MIXED -> InboundProtocols.mixed(http.build(), socks.build());
+    };
+  }
+}

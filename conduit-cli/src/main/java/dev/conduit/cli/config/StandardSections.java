@@ -1,0 +1,363 @@
+package dev.conduit.cli.config;
+
+import dev.conduit.core.Credentials;
+import dev.conduit.core.Destination;
+import dev.conduit.core.TcpKeepAlive;
+import dev.conduit.core.Timeouts;
+import dev.conduit.core.outbound.Hop;
+import dev.conduit.core.outbound.Outbound;
+import dev.conduit.core.route.RouteDecision;
+import dev.conduit.core.route.Rule;
+import io.netty.handler.ssl.SslContextBuilder;
+import java.io.File;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import javax.net.ssl.SSLException;
+
+/** The sections of {@code conduit.yaml} this build reads. */
+final class StandardSections {
+
+  private StandardSections() {}
+
+  static List<ConfigSection> all() {
+    return List.of(
+        section("log", StandardSections::readLog),
+        section("listeners", StandardSections::readListeners),
+        section("outbounds", StandardSections::readOutbounds),
+        section("rules", StandardSections::readRules),
+        section("default", (node, config) -> config.defaultDecision(decision(node, "default"))),
+        section("timeouts", StandardSections::readTimeouts),
+        section("tcp_keepalive", StandardSections::readKeepAlive),
+        // known from the seeds, not runnable by this build yet
+        ConfigSection.unsupported("client", "seed 000's tunnel client"),
+        ConfigSection.unsupported("server", "seed 000's tunnel server"),
+        ConfigSection.unsupported("manager", "seed 000's mesh manager"),
+        ConfigSection.unsupported("cache", "the caching MITM proxy"),
+        ConfigSection.unsupported("transparent", "the transparent listener"),
+        ConfigSection.unsupported("admin", "the admin API"));
+  }
+
+  private static ConfigSection section(String name, java.util.function.BiConsumer<ConfigNode, ConduitConfig.Builder> reader) {
+    return new ConfigSection() {
+      @Override
+      public String name() {
+        return name;
+      }
+
+      @Override
+      public void read(ConfigNode node, ConduitConfig.Builder config) {
+        reader.accept(node, config);
+      }
+    };
+  }
+
+  // ---- listeners
+
+  private static final List<String> LISTENER_KEYS = List.of("name", "type", "listen", "auth", "allow_sources");
+
+  private static void readListeners(ConfigNode node, ConduitConfig.Builder config) {
+    Map<String, Integer> names = new HashMap<>();
+    for (ConfigNode item : node.sequence()) {
+      Map<String, ConfigNode> m = item.mapping(LISTENER_KEYS);
+      String name = required(item, m, "name").string();
+      unique(names, name, m.get("name"), "listener");
+      ConfigNode typeNode = required(item, m, "type");
+      ListenerConfig.Type type;
+      try {
+        type = ListenerConfig.Type.parse(typeNode.string());
+      } catch (IllegalArgumentException e) {
+        throw typeNode.error("'" + typeNode.string() + "' (expected: http, socks or mixed)");
+      }
+      String listen = required(item, m, "listen").string();
+      List<Credentials> users = m.containsKey("auth") ? readAuth(m.get("auth")) : List.of();
+      List<String> allow = m.containsKey("allow_sources") ? m.get("allow_sources").strings() : List.of();
+      ListenerConfig l = new ListenerConfig(name, type, listen, users, allow);
+      item.convert(l::toListener); // validates the address and CIDRs with this line
+      config.listener(l);
+    }
+  }
+
+  private static List<Credentials> readAuth(ConfigNode auth) {
+    Map<String, ConfigNode> m = auth.mapping(List.of("users"));
+    List<Credentials> users = new ArrayList<>();
+    if (m.containsKey("users")) {
+      for (ConfigNode u : m.get("users").sequence()) {
+        users.add(credentials(u));
+      }
+    }
+    return users;
+  }
+
+  /** {@code {username: u, password: p}} or {@code "u:p"}. */
+  private static Credentials credentials(ConfigNode node) {
+    if (node.isScalar()) {
+      String s = node.string();
+      int colon = s.indexOf(':');
+      if (colon <= 0) {
+        throw node.error("expected user:password or {username: ..., password: ...}");
+      }
+      return node.convert(() -> new Credentials(s.substring(0, colon), s.substring(colon + 1)));
+    }
+    Map<String, ConfigNode> m = node.mapping(List.of("username", "password"));
+    String user = required(node, m, "username").string();
+    String pass = required(node, m, "password").string();
+    return node.convert(() -> new Credentials(user, pass));
+  }
+
+  // ---- outbounds
+
+  private static final List<String> OUTBOUND_KEYS = List.of("name", "hops");
+  private static final List<String> HOP_KEYS = List.of("protocol", "endpoints", "credentials", "tls",
+      "forward_client_address");
+
+  private static void readOutbounds(ConfigNode node, ConduitConfig.Builder config) {
+    Map<String, Integer> names = new HashMap<>();
+    for (ConfigNode item : node.sequence()) {
+      Map<String, ConfigNode> m = item.mapping(OUTBOUND_KEYS);
+      String name = required(item, m, "name").string();
+      if (name.equals(Outbound.DIRECT)) {
+        throw m.get("name").error("'direct' is built in (expected: another name)");
+      }
+      unique(names, name, m.get("name"), "outbound");
+      List<HopConfig> hops = new ArrayList<>();
+      if (m.containsKey("hops")) {
+        for (ConfigNode h : m.get("hops").sequence()) {
+          hops.add(hop(h));
+        }
+      }
+      config.outbound(new OutboundConfig(name, hops));
+    }
+  }
+
+  private static HopConfig hop(ConfigNode node) {
+    if (node.isScalar()) {
+      String url = node.string();
+      return new HopConfig(node.convert(() -> Hop.parse(url)), Optional.empty());
+    }
+    Map<String, ConfigNode> m = node.mapping(HOP_KEYS);
+    String protocol = required(node, m, "protocol").string().toLowerCase(Locale.ROOT);
+    Hop.Builder b;
+    int defaultPort;
+    switch (protocol) {
+      case "http" -> {
+        b = Hop.builder(Hop.Protocol.HTTP);
+        defaultPort = 80;
+      }
+      case "https" -> {
+        b = Hop.builder(Hop.Protocol.HTTP).tls(true);
+        defaultPort = 443;
+      }
+      case "socks5" -> {
+        b = Hop.builder(Hop.Protocol.SOCKS5);
+        defaultPort = 1080;
+      }
+      default -> throw m.get("protocol").error("'" + protocol + "' (expected: http, https or socks5)");
+    }
+    ConfigNode endpoints = required(node, m, "endpoints");
+    for (String e : endpoints.strings()) {
+      b.endpoint(endpoints.convert(() -> Destination.parse(e, defaultPort)));
+    }
+    if (m.containsKey("credentials")) {
+      b.credentials(credentials(m.get("credentials")));
+    }
+    if (m.containsKey("forward_client_address")) {
+      b.forwardClientAddress(m.get("forward_client_address").bool());
+    }
+    Optional<String> caFile = Optional.empty();
+    if (m.containsKey("tls")) {
+      ConfigNode tlsNode = m.get("tls");
+      Map<String, ConfigNode> tls = tlsNode.mapping(List.of("ca_file", "server_name"));
+      if (protocol.equals("socks5")) {
+        throw tlsNode.error("TLS is not supported for socks5 hops (expected: protocol https)");
+      }
+      if (tls.containsKey("server_name")) {
+        b.tlsServerName(tls.get("server_name").string());
+      }
+      if (tls.containsKey("ca_file")) {
+        ConfigNode ca = tls.get("ca_file");
+        String file = ca.string();
+        try {
+          b.sslContext(SslContextBuilder.forClient().trustManager(new File(file)).build());
+        } catch (SSLException | IllegalArgumentException e) {
+          throw ca.error("cannot use CA file " + file + ": " + rootMessage(e));
+        }
+        caFile = Optional.of(file);
+      } else {
+        b.tls(true);
+      }
+    }
+    return new HopConfig(node.convert(b::build), caFile);
+  }
+
+  // ---- rules
+
+  private static final List<String> RULE_KEYS = List.of("name", "match", "action");
+  private static final List<String> MATCH_KEYS = List.of("domains", "domain_suffixes", "cidrs", "ports",
+      "source_cidrs", "listeners", "principals");
+
+  private static void readRules(ConfigNode node, ConduitConfig.Builder config) {
+    Map<String, Integer> names = new HashMap<>();
+    for (ConfigNode item : node.sequence()) {
+      Map<String, ConfigNode> m = item.mapping(RULE_KEYS);
+      String name = required(item, m, "name").string();
+      unique(names, name, m.get("name"), "rule");
+      Map<String, ConfigNode> match = m.containsKey("match") && !m.get("match").isNull()
+          ? m.get("match").mapping(MATCH_KEYS) : Map.of();
+      List<String> listeners = strings(match, "listeners");
+      if (match.containsKey("listeners")) {
+        ConfigNode ln = match.get("listeners");
+        for (String l : listeners) {
+          if (config.listener(l).isEmpty()) {
+            throw ln.error("no listener named '" + l + "'");
+          }
+        }
+      }
+      RouteDecision action = decision(required(item, m, "action"), "rule " + name);
+      checkOutbound(m.get("action"), action, config);
+      RuleConfig rule = new RuleConfig(name, strings(match, "domains"), strings(match, "domain_suffixes"),
+          strings(match, "cidrs"), strings(match, "ports"), strings(match, "source_cidrs"), listeners,
+          strings(match, "principals"), action);
+      validate(match, "domains", (r, v) -> r.domain(v));
+      validate(match, "domain_suffixes", (r, v) -> r.domainSuffix(v));
+      validate(match, "cidrs", (r, v) -> r.destinationCidr(v));
+      validate(match, "ports", (r, v) -> {
+        int[] p = RuleConfig.parsePorts(v);
+        r.portRange(p[0], p[1]);
+      });
+      validate(match, "source_cidrs", (r, v) -> r.sourceCidr(v));
+      item.convert(rule::toRule);
+      config.rule(rule);
+    }
+  }
+
+  /** Checks each value on its own, so an error names the value's own line. */
+  private static void validate(Map<String, ConfigNode> match, String key,
+      java.util.function.BiConsumer<Rule.Builder, String> condition) {
+    ConfigNode values = match.get(key);
+    if (values == null) {
+      return;
+    }
+    List<ConfigNode> items = values.isScalar() ? List.of(values) : values.sequence();
+    for (ConfigNode item : items) {
+      String v = item.string();
+      item.convert(() -> {
+        condition.accept(Rule.builder("check"), v);
+        return null;
+      });
+    }
+  }
+
+  private static List<String> strings(Map<String, ConfigNode> m, String key) {
+    return m.containsKey(key) ? m.get(key).strings() : List.of();
+  }
+
+  /** {@code direct}, {@code reject}, {@code {via: NAME}} or {@code {reject: reason}}. */
+  static RouteDecision decision(ConfigNode node, String owner) {
+    if (node.isScalar()) {
+      String s = node.string().trim();
+      if (s.equals("direct")) {
+        return RouteDecision.direct();
+      }
+      if (s.equals("reject")) {
+        return RouteDecision.reject(ConduitConfig.REJECT_REASON_PREFIX + owner);
+      }
+      throw node.error("'" + s + "' (expected: direct, reject or via: OUTBOUND)");
+    }
+    Map<String, ConfigNode> m = node.mapping(List.of("via", "reject"));
+    if (m.size() != 1) {
+      throw node.error("expected one of direct, reject, {via: OUTBOUND} or {reject: reason}");
+    }
+    if (m.containsKey("via")) {
+      String via = m.get("via").string();
+      return via.equals(Outbound.DIRECT) ? RouteDecision.direct() : RouteDecision.via(via);
+    }
+    return RouteDecision.reject(m.get("reject").string());
+  }
+
+  private static void checkOutbound(ConfigNode node, RouteDecision d, ConduitConfig.Builder config) {
+    if (d instanceof RouteDecision.Via via && config.outbound(via.outbound()).isEmpty()) {
+      throw node.error("no outbound named '" + via.outbound() + "'");
+    }
+  }
+
+  // ---- timeouts, keepalive, log
+
+  private static void readTimeouts(ConfigNode node, ConduitConfig.Builder config) {
+    Map<String, ConfigNode> m = node.mapping(List.of("dial", "negotiation", "http_idle", "relay_idle", "drain"));
+    Timeouts.Builder t = config.timeouts().toBuilder();
+    if (m.containsKey("dial")) {
+      t.dial(positive(m.get("dial")));
+    }
+    if (m.containsKey("negotiation")) {
+      t.negotiation(positive(m.get("negotiation")));
+    }
+    if (m.containsKey("http_idle")) {
+      t.httpIdle(positive(m.get("http_idle")));
+    }
+    if (m.containsKey("relay_idle")) {
+      t.relayIdle(m.get("relay_idle").duration());
+    }
+    if (m.containsKey("drain")) {
+      t.drain(m.get("drain").duration());
+    }
+    config.timeouts(t.build());
+  }
+
+  private static java.time.Duration positive(ConfigNode node) {
+    java.time.Duration d = node.duration();
+    if (d.isZero()) {
+      throw node.error("0 (expected: more than 0)");
+    }
+    return d;
+  }
+
+  private static void readKeepAlive(ConfigNode node, ConduitConfig.Builder config) {
+    String text = node.string();
+    config.tcpKeepAlive(node.convert(() -> text.equals("true") ? TcpKeepAlive.ON
+        : text.equals("false") ? TcpKeepAlive.OFF : TcpKeepAlive.parse(text)));
+  }
+
+  private static void readLog(ConfigNode node, ConduitConfig.Builder config) {
+    // level, file and maxsize as in seed 000; maxrolls is seed 000's backup count
+    Map<String, ConfigNode> m = node.mapping(List.of("level", "format", "file", "maxsize", "maxrolls"));
+    LogConfig log = config.log();
+    String level = m.containsKey("level") ? m.get("level").convert(() -> LogConfig.checkLevel(m.get("level").string()))
+        : log.level();
+    String format = m.containsKey("format")
+        ? m.get("format").convert(() -> LogConfig.checkFormat(m.get("format").string())) : log.format();
+    Optional<String> file = m.containsKey("file") && !m.get("file").isNull()
+        ? Optional.of(m.get("file").string()) : log.file();
+    int maxSize = m.containsKey("maxsize") ? m.get("maxsize").integer(0, 1 << 20) : log.maxSizeMegabytes();
+    int maxRolls = m.containsKey("maxrolls") ? m.get("maxrolls").integer(0, 1000) : log.maxBackups();
+    config.log(new LogConfig(level, format, file, maxSize, maxRolls));
+  }
+
+  // ---- helpers
+
+  private static ConfigNode required(ConfigNode owner, Map<String, ConfigNode> m, String key) {
+    ConfigNode n = m.get(key);
+    if (n == null || n.isNull()) {
+      throw owner.error("missing '" + key + "'");
+    }
+    return n;
+  }
+
+  private static void unique(Map<String, Integer> names, String name, ConfigNode node, String what) {
+    Integer first = names.putIfAbsent(name, node.line());
+    if (first != null) {
+      throw node.error(what + " name '" + name + "' is already used at line " + first + " (expected: unique names)");
+    }
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.getMessage() == null ? t.toString() : t.getMessage();
+  }
+}

@@ -1,0 +1,110 @@
+package dev.conduit.cli.logging;
+
+import static java.util.Objects.requireNonNull;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.Appender;
+import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.FileAppender;
+import ch.qos.logback.core.encoder.Encoder;
+import ch.qos.logback.core.encoder.LayoutWrappingEncoder;
+import ch.qos.logback.core.rolling.FixedWindowRollingPolicy;
+import ch.qos.logback.core.rolling.RollingFileAppender;
+import ch.qos.logback.core.rolling.SizeBasedTriggeringPolicy;
+import ch.qos.logback.core.util.FileSize;
+import dev.conduit.cli.config.LogConfig;
+import org.slf4j.ILoggerFactory;
+import org.slf4j.LoggerFactory;
+
+/** Configures logback from a {@link LogConfig}: level, text or JSON lines, standard error or a rotated file. */
+public final class Logging {
+
+  /** The text layout: time, level, logger, message (the core starts connection messages with {@code [id]}). */
+  public static final String TEXT_PATTERN = "%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level %logger{0} - %msg%n%ex";
+
+  private Logging() {}
+
+  /**
+   * Replaces the logback configuration. Does nothing when slf4j is bound to another backend (an
+   * embedding application's choice wins).
+   */
+  public static void configure(LogConfig config) {
+    requireNonNull(config, "config");
+    ILoggerFactory factory = LoggerFactory.getILoggerFactory();
+    if (!(factory instanceof LoggerContext ctx)) {
+      return;
+    }
+    ctx.reset();
+    Encoder<ILoggingEvent> encoder = encoder(ctx, config.format());
+    Appender<ILoggingEvent> appender = appender(ctx, config, encoder);
+    ch.qos.logback.classic.Logger root = ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    Level level = Level.toLevel(config.level(), Level.INFO);
+    root.setLevel(level);
+    root.addAppender(appender);
+    // Netty's own debug output is noise unless tracing
+    ctx.getLogger("io.netty").setLevel(level.isGreaterOrEqual(Level.INFO) || level == Level.TRACE ? level : Level.INFO);
+  }
+
+  private static Encoder<ILoggingEvent> encoder(LoggerContext ctx, String format) {
+    if (format.equals("json")) {
+      JsonLayout layout = new JsonLayout();
+      layout.setContext(ctx);
+      layout.start();
+      LayoutWrappingEncoder<ILoggingEvent> e = new LayoutWrappingEncoder<>();
+      e.setContext(ctx);
+      e.setLayout(layout);
+      e.start();
+      return e;
+    }
+    PatternLayoutEncoder e = new PatternLayoutEncoder();
+    e.setContext(ctx);
+    e.setPattern(TEXT_PATTERN);
+    e.start();
+    return e;
+  }
+
+  private static Appender<ILoggingEvent> appender(LoggerContext ctx, LogConfig config, Encoder<ILoggingEvent> encoder) {
+    if (config.file().isEmpty()) {
+      ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
+      console.setContext(ctx);
+      console.setName("stderr");
+      console.setTarget("System.err");
+      console.setEncoder(encoder);
+      console.start();
+      return console;
+    }
+    String file = config.file().get();
+    if (config.maxSizeMegabytes() == 0) {
+      FileAppender<ILoggingEvent> plain = new FileAppender<>();
+      plain.setContext(ctx);
+      plain.setName("file");
+      plain.setFile(file);
+      plain.setEncoder(encoder);
+      plain.start();
+      return plain;
+    }
+    RollingFileAppender<ILoggingEvent> rolling = new RollingFileAppender<>();
+    rolling.setContext(ctx);
+    rolling.setName("file");
+    rolling.setFile(file);
+    rolling.setEncoder(encoder);
+    FixedWindowRollingPolicy window = new FixedWindowRollingPolicy();
+    window.setContext(ctx);
+    window.setParent(rolling);
+    window.setFileNamePattern(file + ".%i");
+    window.setMinIndex(1);
+    window.setMaxIndex(Math.max(1, config.maxBackups()));
+    window.start();
+    SizeBasedTriggeringPolicy<ILoggingEvent> trigger = new SizeBasedTriggeringPolicy<>();
+    trigger.setContext(ctx);
+    trigger.setMaxFileSize(FileSize.valueOf(config.maxSizeMegabytes() + "MB"));
+    trigger.start();
+    rolling.setRollingPolicy(window);
+    rolling.setTriggeringPolicy(trigger);
+    rolling.start();
+    return rolling;
+  }
+}

@@ -1,0 +1,101 @@
+package dev.conduit.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conduit.core.testing.Processes;
+import dev.conduit.core.testing.TestOrigin;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** The shaded {@code conduit.jar} as a child process: what users run. */
+class ShadedJarIT {
+
+  private static final Pattern BOUND = Pattern.compile("listener socks5 \\(socks\\) on /127\\.0\\.0\\.1:(\\d+)");
+
+  private static Path jar() {
+    Path jar = Path.of(System.getProperty("conduit.jar", "target/conduit.jar"));
+    assertThat(jar).as("built by package").exists();
+    return jar;
+  }
+
+  private static String java() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
+  @Test
+  void proxyServesCurlAndStopsGracefullyOnSigterm() throws Exception {
+    Processes.requireTool("curl");
+    try (TestOrigin origin = TestOrigin.start()) {
+      // a file, not a pipe: Process.destroy() closes the pipes, and the lines after SIGTERM are the point
+      Path log = Files.createTempFile("conduit-it", ".log");
+      Process p = new ProcessBuilder(java(), "-jar", jar().toString(), "proxy", "--socks5-listen", "127.0.0.1:0",
+          "--drain-timeout", "2s").redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      try {
+        int port = -1;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (port < 0 && p.isAlive() && System.nanoTime() < deadline) {
+          Matcher m = BOUND.matcher(Files.readString(log));
+          if (m.find()) {
+            port = Integer.parseInt(m.group(1));
+          } else {
+            Thread.sleep(100);
+          }
+        }
+        assertThat(port).as("no listener line in " + Files.readString(log)).isPositive();
+        Processes.Result curl = Processes.run("curl", "-sS", "--max-time", "10", "--socks5-hostname",
+            "127.0.0.1:" + port, "http://localhost:" + origin.port() + "/hello");
+        assertThat(curl.exitCode()).as(curl.stderr()).isZero();
+        assertThat(curl.out()).isEqualTo("hello");
+        // the access line is written when conduit sees the close
+        while (!Files.readString(log).contains("access - [") && System.nanoTime() < deadline) {
+          Thread.sleep(50);
+        }
+        p.destroy(); // SIGTERM
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("exited after SIGTERM").isTrue();
+        List<String> all = Files.readAllLines(log);
+        assertThat(p.exitValue()).as(String.join("\n", all)).isZero();
+        assertThat(all).anyMatch(l -> l.contains("SIGTERM received"));
+        assertThat(all).anyMatch(l -> l.endsWith("INFO  conduit - stopped"));
+        assertThat(all).anyMatch(l -> l.contains("access - [") && l.contains("-> localhost:" + origin.port()));
+      } finally {
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+        Files.deleteIfExists(log);
+      }
+    }
+  }
+
+  @Test
+  void badFlagExitsWith2AndOneLine() throws Exception {
+    Processes.Result r = Processes.run(30, List.of(java(), "-jar", jar().toString(), "--http-listen", "127.0.0.1:0",
+        "--dial-timeout", "soon"));
+    assertThat(r.exitCode()).isEqualTo(2);
+    assertThat(r.stderr().lines()).containsExactly("conduit proxy: Invalid value for option '--dial-timeout': duration:"
+        + " 'soon' (expected: a number with a unit, such as 10s, 500ms, 4m, 1h30m or 90d) (see 'conduit proxy --help')");
+    assertThat(r.out()).isEmpty();
+  }
+
+  @Test
+  void versionAndPkiFromTheJar() throws Exception {
+    Processes.Result v = Processes.run(30, List.of(java(), "-jar", jar().toString(), "version"));
+    assertThat(v.exitCode()).as(v.stderr()).isZero();
+    assertThat(v.out()).startsWith("conduit 0.1.0");
+    Path dir = Files.createTempDirectory("conduit-it");
+    try {
+      // BouncyCastle from the shaded jar (signatures stripped) still builds certificates
+      Processes.Result ca = Processes.run(60, List.of(java(), "-jar", jar().toString(), "ca", "init", "--dir",
+          dir.resolve("ca").toString()));
+      assertThat(ca.exitCode()).as(ca.stderr()).isZero();
+      assertThat(ca.stderr()).isEmpty();
+    } finally {
+      try (var files = Files.walk(dir)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
+    }
+  }
+}
