@@ -2,6 +2,7 @@ package dev.conduit.core;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.conduit.core.inbound.DrainEvent;
 import dev.conduit.core.internal.ChainDialer;
 import dev.conduit.core.internal.ConnectionState;
 import dev.conduit.core.internal.Engine;
@@ -227,6 +228,10 @@ public final class Conduit implements AutoCloseable {
     }
     Duration drain = engine.timeouts().drain();
     long deadline = System.nanoTime() + drain.toNanos();
+    for (ConnectionState s : engine.connections().values()) {
+      Channel ch = s.channel();
+      ch.eventLoop().execute(() -> ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE));
+    }
     log.info("stopping: {} open connection(s), drain up to {} ms", activeConnections(), drain.toMillis());
     waitForDrain(deadline);
     return stopFuture;

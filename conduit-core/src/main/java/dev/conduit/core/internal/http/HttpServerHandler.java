@@ -5,6 +5,7 @@ import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.inbound.HttpInboundOptions;
+import dev.conduit.core.inbound.DrainEvent;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.internal.DialErrors;
@@ -102,6 +103,8 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
   private boolean clientKeepAlive;
   private boolean upgradeRequest;
   private boolean closeAfterResponse;
+  /** conduit is stopping: every response from now on is the connection's last. */
+  private boolean draining;
   private boolean upstreamReusable;
   private boolean reused;
   private boolean replayed;
@@ -326,6 +329,15 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
       } else {
         closeAfterResponse = true;
       }
+    } else if (evt instanceof DrainEvent) {
+      // conduit is stopping: an idle keep-alive connection goes now, a busy one after its response
+      draining = true;
+      if (phase == Phase.HEAD && !headStarted && (pending == null || pending.isEmpty())) {
+        close();
+      } else {
+        closeAfterResponse = true;
+      }
+      return;
     }
     ctx.fireUserEventTriggered(evt);
   }
@@ -399,7 +411,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     responseStarted = false;
     interim = false;
     switching = false;
-    closeAfterResponse = !clientKeepAlive;
+    closeAfterResponse = !clientKeepAlive || draining;
     upstreamReusable = false;
     replayed = false;
     if (sameUpstream) {
