@@ -72,7 +72,8 @@ final class Child implements AutoCloseable {
 
   /** Sends SIGTERM and waits for the exit; returns the exit code. */
   int terminate() throws InterruptedException {
-    process.destroy();
+    // ProcessHandle: Process.destroy() would also close our end of the child's stdout
+    process.toHandle().destroy();
     if (!process.waitFor(30, TimeUnit.SECONDS)) {
       throw new AssertionError("child did not exit within 30 s of SIGTERM; output: " + lines());
     }
