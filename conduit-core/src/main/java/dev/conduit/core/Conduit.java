@@ -32,6 +32,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -96,6 +97,8 @@ public final class Conduit implements AutoCloseable {
     }
     try {
       for (Listener l : listeners) {
+        // a customizer failure closes the channel, and bind then only says "closed": keep the cause
+        AtomicReference<Throwable> customizerFailure = new AtomicReference<>();
         ServerBootstrap sb = new ServerBootstrap()
             .group(resources.eventLoopGroup())
             .channel(resources.serverSocketChannelType())
@@ -104,7 +107,12 @@ public final class Conduit implements AutoCloseable {
             .handler(new ChannelInitializer<Channel>() {
               @Override
               protected void initChannel(Channel ch) throws Exception {
-                l.socketCustomizer().customize(ch);
+                try {
+                  l.socketCustomizer().customize(ch);
+                } catch (Exception | LinkageError e) {
+                  customizerFailure.set(e);
+                  throw e;
+                }
               }
             })
             .childOption(ChannelOption.AUTO_READ, false)
@@ -114,7 +122,11 @@ public final class Conduit implements AutoCloseable {
             .childHandler(new ListenerInitializer(engine, l, connections));
         ChannelFuture f = sb.bind(l.bindAddress()).awaitUninterruptibly();
         if (!f.isSuccess()) {
-          Throwable c = f.cause();
+          Throwable c = customizerFailure.get() != null ? customizerFailure.get() : f.cause();
+          if (customizerFailure.get() != null) {
+            throw new IOException("listener " + l.name() + ": cannot set socket options on " + l.bindAddress()
+                + ": " + c.getMessage(), c);
+          }
           String msg = "listener " + l.name() + ": cannot bind " + l.bindAddress() + ": " + c.getMessage();
           if (c instanceof IOException io && !(c instanceof BindException)) {
             throw new IOException(msg, io);

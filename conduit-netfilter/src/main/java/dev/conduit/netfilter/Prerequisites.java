@@ -83,8 +83,8 @@ public final class Prerequisites {
     }
     if (plan.mode() == CaptureMode.TPROXY && !iptables) {
       // nft_tproxy/nft_socket are loaded on demand by the kernel; modprobe only helps where autoload is off
-      runner.run(List.of("modprobe", "-q", "nft_tproxy"), "");
-      runner.run(List.of("modprobe", "-q", "nft_socket"), "");
+      modprobe(runner, "nft_tproxy");
+      modprobe(runner, "nft_socket");
     }
     if (plan.gatewayCapture()) {
       if (plan.covers(IpFamily.IPV4)) {
@@ -137,13 +137,21 @@ public final class Prerequisites {
       return;
     }
     // the list only shows loaded targets: try loading the module first
-    runner.run(List.of("modprobe", "-q", "xt_TPROXY"), "");
-    runner.run(List.of("modprobe", "-q", family == IpFamily.IPV4 ? "nf_tproxy_ipv4" : "nf_tproxy_ipv6"), "");
+    modprobe(runner, "xt_TPROXY");
+    modprobe(runner, family == IpFamily.IPV4 ? "nf_tproxy_ipv4" : "nf_tproxy_ipv6");
     if (!hasTarget(runner, file)) {
       problems.add(new Problem("the kernel has no TPROXY target for " + family
           + " (xt_TPROXY / nf_tproxy_" + (family == IpFamily.IPV4 ? "ipv4" : "ipv6") + " missing)",
           "modprobe xt_TPROXY, or use a kernel built with CONFIG_NETFILTER_XT_TARGET_TPROXY, or"
               + " use mode REDIRECT"));
+    }
+  }
+
+  private static void modprobe(CommandRunner runner, String module) {
+    try {
+      runner.run(List.of("modprobe", "-q", module), "");
+    } catch (NetfilterException e) {
+      // best effort: no modprobe (containers, minimal images) is fine when the kernel autoloads
     }
   }
 

@@ -70,6 +70,41 @@ final class NetNs implements AutoCloseable {
     return ns;
   }
 
+  /** Creates a namespace with only {@code lo} up (link namespaces with {@link #link}). */
+  static NetNs bare() throws NetfilterException {
+    String name = "cdt-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 24));
+    HOST.run(Command.of("ip", "netns", "add", name));
+    NetNs ns = new NetNs(name);
+    try {
+      ns.run("ip", "link", "set", "lo", "up");
+    } catch (NetfilterException | RuntimeException e) {
+      ns.close();
+      throw e;
+    }
+    return ns;
+  }
+
+  /**
+   * Connects two namespaces with a veth pair and gives each end its addresses (CIDR notation,
+   * IPv6 without duplicate address detection).
+   */
+  static void link(NetNs a, String ifA, List<String> addressesA, NetNs b, String ifB,
+      List<String> addressesB) throws NetfilterException {
+    HOST.run(Command.of("ip", "link", "add", ifA, "netns", a.name, "type", "veth", "peer", "name", ifB,
+        "netns", b.name));
+    for (NetNs ns : List.of(a, b)) {
+      String dev = ns == a ? ifA : ifB;
+      for (String address : ns == a ? addressesA : addressesB) {
+        if (address.contains(":")) {
+          ns.run("ip", "-6", "addr", "add", address, "dev", dev, "nodad");
+        } else {
+          ns.run("ip", "addr", "add", address, "dev", dev);
+        }
+      }
+      ns.run("ip", "link", "set", dev, "up");
+    }
+  }
+
   /** Runs a command in the namespace; fails on a non-zero exit. Returns stdout. */
   String run(String... argv) throws NetfilterException {
     return runner.run(Command.of(argv)).stdout();

@@ -1,0 +1,128 @@
+package dev.conduit.netfilter;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.List;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The installed rules of a {@link CapturePlan}, from {@link #install} to {@link #close}: checks the
+ * {@link Prerequisites}, replaces whatever an earlier (crashed) conduit left under the same prefix,
+ * applies the plan, and removes it again on {@link #close()} or, if the JVM exits first, from a
+ * shutdown hook. Only {@code kill -9} leaves rules behind; the next install replaces them.
+ *
+ * <pre>{@code
+ * Conduit conduit = ...start();                      // the listener exists before traffic is diverted
+ * TransparentCapture capture = TransparentCapture.install(plan, NetfilterBackend.iptables(runner), runner);
+ * ...
+ * capture.close();                                   // established connections keep flowing
+ * conduit.stop();
+ * }</pre>
+ *
+ * <p>Blocking (runs iptables/nft/ip): never call it on an event loop.
+ */
+public final class TransparentCapture implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(TransparentCapture.class);
+
+  private final CapturePlan plan;
+  private final NetfilterBackend backend;
+  private final Thread shutdownHook;
+  private boolean closed;
+
+  private TransparentCapture(CapturePlan plan, NetfilterBackend backend) {
+    this.plan = plan;
+    this.backend = backend;
+    this.shutdownHook = new Thread(this::removeQuietly, "conduit-capture-cleanup-" + plan.prefix());
+  }
+
+  /**
+   * Checks prerequisites, removes stale rules of the plan's prefix, installs the plan and registers
+   * a shutdown hook that removes it.
+   *
+   * @param plan the plan
+   * @param backend the backend that installs it
+   * @param runner runs the prerequisite probes (the runner the backend uses)
+   * @return the installed capture; close it to remove the rules
+   * @throws NetfilterException when a prerequisite is not met (the message lists each problem and
+   *     its fix) or a tool refuses; nothing of the plan stays installed then
+   */
+  public static TransparentCapture install(CapturePlan plan, NetfilterBackend backend, CommandRunner runner)
+      throws NetfilterException {
+    requireNonNull(plan, "plan");
+    requireNonNull(backend, "backend");
+    requireNonNull(runner, "runner");
+    List<Prerequisites.Problem> problems = Prerequisites.check(plan, backend.name(), runner);
+    if (!problems.isEmpty()) {
+      throw new NetfilterException("cannot install capture " + plan.prefix() + " with " + backend.name() + ": "
+          + problems.stream().map(Prerequisites.Problem::toString).collect(Collectors.joining("; ")));
+    }
+    TransparentCapture capture = new TransparentCapture(plan, backend);
+    try {
+      // apply() clears the prefix first, so leftovers of a kill -9 (another mode, other sets) go too
+      backend.apply(plan);
+    } catch (NetfilterException | RuntimeException e) {
+      capture.removeQuietly();
+      throw e;
+    }
+    Runtime.getRuntime().addShutdownHook(capture.shutdownHook);
+    log.info("capture {} installed with {}: {}", plan.prefix(), backend.name(), plan);
+    return capture;
+  }
+
+  /** Returns the installed plan. */
+  public CapturePlan plan() {
+    return plan;
+  }
+
+  /** Returns the backend that installed it. */
+  public NetfilterBackend backend() {
+    return backend;
+  }
+
+  /**
+   * Lists the installed rules (see {@link NetfilterBackend#show}).
+   *
+   * @return the tools' listing
+   * @throws NetfilterException when a tool refuses
+   */
+  public String show() throws NetfilterException {
+    return backend.show(plan.prefix());
+  }
+
+  /**
+   * Removes every rule, set, table and route of the plan's prefix. Idempotent. Established
+   * connections keep flowing (conntrack keeps their NAT mapping); new ones are no longer captured.
+   *
+   * @throws NetfilterException when a tool refuses
+   */
+  @Override
+  public synchronized void close() throws NetfilterException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      Runtime.getRuntime().removeShutdownHook(shutdownHook);
+    } catch (IllegalStateException e) {
+      // the JVM is exiting: the hook runs (or ran) anyway
+    }
+    backend.clear(plan.prefix());
+    log.info("capture {} removed", plan.prefix());
+  }
+
+  private synchronized void removeQuietly() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      backend.clear(plan.prefix());
+      log.info("capture {} removed", plan.prefix());
+    } catch (NetfilterException | RuntimeException e) {
+      System.err.println("conduit: cannot remove capture rules of " + plan.prefix() + ": " + e.getMessage()
+          + " (they are replaced at the next start, or run the backend's clear)");
+    }
+  }
+}

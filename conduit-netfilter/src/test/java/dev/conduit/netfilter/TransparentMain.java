@@ -1,0 +1,100 @@
+package dev.conduit.netfilter;
+
+import dev.conduit.core.Conduit;
+import dev.conduit.core.ConnectRequest;
+import dev.conduit.core.observe.ConnectionObserver;
+import dev.conduit.core.observe.ConnectionSummary;
+import dev.conduit.core.route.RouteDecision;
+import dev.conduit.core.route.Router;
+import dev.conduit.core.route.Rule;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * conduit as a transparent proxy, for system tests and benchmarks, run in a child JVM inside a
+ * network namespace: a transparent listener on {@code [::]:<port>}, its capture plan installed, the
+ * plan's bypass mark on every dial. Rejects sniffed host {@code blocked.test}. Prints {@code READY
+ * <port>}, then one line per event ({@code ROUTED}, {@code MARK}, {@code CLOSED}); on SIGTERM removes
+ * the rules, drains, prints {@code STOPPED}.
+ *
+ * <p>Arguments: {@code <REDIRECT|TPROXY> <iptables|nftables> <port> <prefix> <ip:port>...}: the
+ * endpoints to capture (TPROXY: gateway capture, REDIRECT: local capture). {@code -Dquiet=true}
+ * prints only READY/STOPPED (benchmarks).
+ */
+public final class TransparentMain {
+
+  private TransparentMain() {}
+
+  public static void main(String[] args) throws Exception {
+    CaptureMode mode = CaptureMode.valueOf(args[0]);
+    CommandRunner runner = CommandRunner.system();
+    NetfilterBackend backend = args[1].equals("iptables")
+        ? NetfilterBackend.iptables(runner) : NetfilterBackend.nftables(runner);
+    int port = Integer.parseInt(args[2]);
+    boolean quiet = Boolean.getBoolean("quiet");
+    CapturePlan.Builder plan = CapturePlan.builder().prefix(args[3]).mode(mode).targetPort(port);
+    if (mode == CaptureMode.TPROXY) {
+      plan.localCapture(false).gatewayCapture(true);
+    }
+    for (int i = 4; i < args.length; i++) {
+      plan.captureEndpoint(args[i]);
+    }
+    CapturePlan capturePlan = plan.build();
+    ConnectionObserver printer = new ConnectionObserver() {
+      @Override
+      public void routed(ConnectRequest r, Router.Match m) {
+        print("ROUTED " + r.destination() + " sniffed=" + r.sniffedHost().orElse("-") + " rule=" + m.rule());
+      }
+
+      @Override
+      public void closed(ConnectionSummary s) {
+        print("CLOSED client=" + s.connection().client() + " dst="
+            + s.destination().map(Object::toString).orElse("-") + " dialed="
+            + s.dialed().map(Object::toString).orElse("-") + " outcome=" + s.outcome() + " in="
+            + s.bytesFromClient() + " out=" + s.bytesToClient() + " detail=" + s.detail());
+      }
+
+      private void print(String line) {
+        if (!quiet) {
+          System.out.println(line);
+          System.out.flush();
+        }
+      }
+    };
+    Conduit conduit = Conduit.builder()
+        .listener(TransparentInbound.builder().mode(mode).build().listener("transparent", "[::]:" + port))
+        .router(Router.builder().rule(Rule.builder("no-blocked").domain("blocked.test")
+            .decision(RouteDecision.reject("blocked.test is blocked")).build()).build())
+        .outboundSocketCustomizer(TransparentSockets.outboundMark(capturePlan).andThen(ch -> {
+          if (!quiet) {
+            // read back from the kernel: the mark is really on the upstream socket
+            System.out.println("MARK " + CapturePlan.hex(SocketOptions.mark(ch)));
+          }
+        }))
+        .observer(printer)
+        .build()
+        .start();
+    TransparentCapture capture;
+    try {
+      capture = TransparentCapture.install(capturePlan, backend, runner);
+    } catch (NetfilterException e) {
+      conduit.close();
+      throw e;
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        capture.close();
+        conduit.close();
+        System.out.println("STOPPED");
+        System.out.flush();
+      } catch (Exception e) {
+        System.out.println("STOP FAILED " + e);
+      } finally {
+        stopped.countDown();
+      }
+    }));
+    System.out.println("READY " + conduit.address("transparent").getPort());
+    System.out.flush();
+    stopped.await();
+  }
+}
