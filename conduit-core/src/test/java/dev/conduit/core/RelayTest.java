@@ -6,12 +6,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.conduit.core.inbound.InboundProtocols;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.observe.Outcome;
+import dev.conduit.core.testing.TestOrigin;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.util.internal.PlatformDependent;
 import java.io.DataInputStream;
 import java.io.InputStream;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketException;
@@ -175,6 +177,37 @@ class RelayTest {
       assertThat(replies[1]).isZero();
       assertThat(replies[3]).isZero();
       assertThat(new String(in.readAllBytes(), StandardCharsets.US_ASCII)).isEqualTo("got 9 bytes");
+    }
+  }
+
+  /**
+   * An echo through the tunnel with the client's half-close after a payload larger than the socket
+   * buffers: the relay must carry the EOF only after every byte, and keep the other direction open
+   * until the echo is complete (the close path used to race the last writes).
+   */
+  @Test
+  void largePayloadThenHalfCloseEchoesEveryByte() throws Exception {
+    byte[] payload = TestOrigin.bytes(3 << 20);
+    try (Net.TcpServer echo = Net.echo()) {
+      for (int round = 0; round < 12; round++) {
+        try (Net.Socks5Result r = Net.socks5(conduit.address("socks"), "127.0.0.1", echo.port(), null)) {
+          assertThat(r.reply()).isZero();
+          Socket s = r.socket();
+          Thread writer = new Thread(() -> {
+            try {
+              s.getOutputStream().write(payload);
+              s.shutdownOutput();
+            } catch (IOException e) {
+              log.warn("writer failed", e);
+            }
+          });
+          writer.start();
+          byte[] back = Net.readAll(s);
+          writer.join(10_000);
+          assertThat(back.length).as("round " + round).isEqualTo(payload.length);
+          assertThat(back).as("round " + round).isEqualTo(payload);
+        }
+      }
     }
   }
 
