@@ -15,5 +15,5 @@ module dev.conduit.netfilter {
   // class can only implement an interface whose package is exported to it: unnamed modules cannot be
   // named in a qualified export (verified: `exports ... to org.jnrproject.ffi` fails with "superinterface
   // check failed"), so this binding-only package is exported unconditionally. Not API.
-  exports dev.conduit.netfilter.internal.ffi;
+  exports dev.conduit.netfilter.libc;
 }

@@ -2,8 +2,8 @@ package dev.conduit.netfilter;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.conduit.netfilter.internal.ffi.LibC;
-import dev.conduit.netfilter.internal.ffi.Native;
+import dev.conduit.netfilter.libc.LibC;
+import dev.conduit.netfilter.libc.Native;
 import io.netty.channel.Channel;
 import io.netty.channel.unix.UnixChannel;
 import java.net.InetAddress;

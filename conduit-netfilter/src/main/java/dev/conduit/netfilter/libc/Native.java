@@ -1,4 +1,4 @@
-package dev.conduit.netfilter.internal.ffi;
+package dev.conduit.netfilter.libc;
 
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Runtime;
