@@ -52,7 +52,7 @@ class ShadedJarIT {
         assertThat(curl.exitCode()).as(curl.stderr()).isZero();
         assertThat(curl.out()).isEqualTo("hello");
         // the access line is written when conduit sees the close
-        while (!Files.readString(log).contains("access - [") && System.nanoTime() < deadline) {
+        while (!Files.readString(log).contains("access - time=") && System.nanoTime() < deadline) {
           Thread.sleep(50);
         }
         p.destroy(); // SIGTERM
@@ -61,7 +61,7 @@ class ShadedJarIT {
         assertThat(p.exitValue()).as(String.join("\n", all)).isZero();
         assertThat(all).anyMatch(l -> l.contains("SIGTERM received"));
         assertThat(all).anyMatch(l -> l.endsWith("INFO  conduit - stopped"));
-        assertThat(all).anyMatch(l -> l.contains("access - [") && l.contains("-> localhost:" + origin.port()));
+        assertThat(all).anyMatch(l -> l.contains("access - time=") && l.contains("destination=localhost:" + origin.port()));
       } finally {
         p.destroyForcibly();
         p.waitFor(10, TimeUnit.SECONDS);
