@@ -70,6 +70,84 @@ class ShadedJarIT {
     }
   }
 
+  /** SIGHUP to the child: a new reject rule applies to new connections, an open tunnel keeps flowing. */
+  @Test
+  void sighupReloadsRulesWithoutDroppingOpenTunnels(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    try (EchoServer echo = new EchoServer()) {
+      Path yaml = dir.resolve("conduit.yaml");
+      String config = """
+          version: 1
+          listeners:
+            - {name: socks5, type: socks, listen: "127.0.0.1:0"}
+          timeouts: {drain: 1s}
+          """;
+      Files.writeString(yaml, config);
+      Path log = dir.resolve("conduit.log");
+      Process p = new ProcessBuilder(java(), "-jar", jar().toString(), "run", "-c", yaml.toString())
+          .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      try {
+        int port = waitFor(p, log, BOUND);
+        java.net.Proxy socks = new java.net.Proxy(java.net.Proxy.Type.SOCKS,
+            new java.net.InetSocketAddress("127.0.0.1", port));
+        try (java.net.Socket open = new java.net.Socket(socks)) {
+          open.setSoTimeout(10_000);
+          open.connect(new java.net.InetSocketAddress("127.0.0.1", echo.port()), 10_000);
+          assertThat(roundTrip(open, "before")).isEqualTo("before");
+
+          Files.writeString(yaml, config + """
+              rules:
+                - name: no-echo
+                  match: {cidrs: [127.0.0.1/32], ports: ["%d"]}
+                  action: reject
+              """.formatted(echo.port()));
+          Processes.run(10, List.of("kill", "-HUP", Long.toString(p.pid())));
+          waitFor(p, log, Pattern.compile("reloaded: (\\d+) rule"));
+
+          assertThat(roundTrip(open, "after")).isEqualTo("after");
+          try (java.net.Socket fresh = new java.net.Socket(socks)) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() ->
+                fresh.connect(new java.net.InetSocketAddress("127.0.0.1", echo.port()), 10_000))
+                .isInstanceOf(java.io.IOException.class);
+          }
+        }
+        p.destroy();
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(Files.readString(log)).isZero();
+        assertThat(Files.readString(log)).contains("SIGHUP received").contains("rule=no-echo");
+      } finally {
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private static int waitFor(Process p, Path log, Pattern line) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (p.isAlive() && System.nanoTime() < deadline) {
+      Matcher m = line.matcher(Files.readString(log));
+      if (m.find()) {
+        return Integer.parseInt(m.group(1));
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("no line " + line + " in " + Files.readString(log));
+  }
+
+  private static String roundTrip(java.net.Socket s, String text) throws java.io.IOException {
+    s.getOutputStream().write(text.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    s.getOutputStream().flush();
+    byte[] buf = new byte[text.length()];
+    int read = 0;
+    while (read < buf.length) {
+      int n = s.getInputStream().read(buf, read, buf.length - read);
+      if (n < 0) {
+        break;
+      }
+      read += n;
+    }
+    return new String(buf, 0, read, java.nio.charset.StandardCharsets.US_ASCII);
+  }
+
   @Test
   void badFlagExitsWith2AndOneLine() throws Exception {
     Processes.Result r = Processes.run(30, List.of(java(), "-jar", jar().toString(), "--http-listen", "127.0.0.1:0",
