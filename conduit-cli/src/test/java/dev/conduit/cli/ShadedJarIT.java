@@ -121,6 +121,89 @@ class ShadedJarIT {
     }
   }
 
+  /**
+   * Seed 000's client and server in one conduit, run as root in a network namespace the test makes: the
+   * capture rules redirect a plain {@code curl 127.0.0.1:80} (nothing listens there) through the tunnel
+   * to the service the forward table names, and are gone after SIGTERM.
+   */
+  @Test
+  void rootClientCapturesTheForwardTableInANamespace(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    String reason = null;
+    if (!Processes.run(10, List.of("id", "-u")).out().strip().equals("0")) {
+      reason = "needs root (network namespace, iptables)";
+    }
+    for (String tool : List.of("ip", "iptables", "ipset", "curl", "python3")) {
+      if (reason == null && Processes.run(10, List.of("sh", "-c", "command -v " + tool)).exitCode() != 0) {
+        reason = "needs " + tool;
+      }
+    }
+    if (reason != null) {
+      org.junit.jupiter.api.Assertions.assertNotEquals("true", System.getenv("CI"), reason + " (CI=true: must run)");
+      org.junit.jupiter.api.Assumptions.assumeTrue(false, reason);
+    }
+    String ns = "cdc-" + Integer.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextInt(1 << 24));
+    assertThat(Processes.run(10, List.of("ip", "netns", "add", ns)).exitCode()).isZero();
+    Process origin = null;
+    Process p = null;
+    try {
+      Processes.run(10, List.of("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"));
+      Files.writeString(dir.resolve("index.html"), "behind the tunnel\n");
+      origin = new ProcessBuilder("ip", "netns", "exec", ns, "python3", "-m", "http.server", "18080", "--bind",
+          "127.0.0.1", "--directory", dir.toString()).redirectErrorStream(true)
+          .redirectOutput(dir.resolve("origin.log").toFile()).start();
+      Path yaml = dir.resolve("conduit.yaml");
+      Files.writeString(yaml, """
+          server:
+            enable: true
+            listen: {network: tcp, addr: "127.0.0.1:15053"}
+          client:
+            enable: true
+            network: tcp
+            listen: 127.0.0.1:15052
+            check_time: 60
+            forward_table:
+              - {dst: ":80", dst_as: "127.0.0.1:18080", peer_index: 1}
+            peers:
+              - {index: 1, network: tcp, addresses: ["127.0.0.1:15053"]}
+          log: {level: info}
+          """);
+      Path log = dir.resolve("conduit.log");
+      p = new ProcessBuilder("ip", "netns", "exec", ns, java(), "-jar", jar().toAbsolutePath().toString(), "-c",
+          yaml.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      waitFor(p, log, Pattern.compile("capture: (\\d+) forward_table entry"));
+      Processes.Result curl = null;
+      for (int i = 0; i < 50; i++) { // python may still be starting
+        curl = Processes.run(20, List.of("ip", "netns", "exec", ns, "curl", "-sS", "--max-time", "5",
+            "http://127.0.0.1:80/index.html"));
+        if (curl.exitCode() == 0) {
+          break;
+        }
+        Thread.sleep(100);
+      }
+      assertThat(curl.exitCode()).as(curl.stderr() + Files.readString(log)).isZero();
+      assertThat(curl.out()).isEqualTo("behind the tunnel\n");
+      assertThat(Processes.run(10, List.of("ip", "netns", "exec", ns, "iptables-save", "-t", "nat")).out())
+          .contains("CONDUIT");
+
+      p.destroy();
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).as(Files.readString(log)).isZero();
+      assertThat(Files.readString(log)).contains("capture rules removed");
+      assertThat(Processes.run(10, List.of("ip", "netns", "exec", ns, "iptables-save")).out())
+          .doesNotContain("CONDUIT");
+    } finally {
+      if (p != null) {
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+      }
+      if (origin != null) {
+        origin.destroyForcibly();
+        origin.waitFor(10, TimeUnit.SECONDS);
+      }
+      Processes.run(10, List.of("ip", "netns", "del", ns));
+    }
+  }
+
   private static int waitFor(Process p, Path log, Pattern line) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (p.isAlive() && System.nanoTime() < deadline) {

@@ -110,6 +110,11 @@ final class Serve {
     ConduitConfig config = current;
     boolean captureOn = captureWanted(config);
     if (captureOn) {
+      if (!resources.isNativeTransport()) {
+        // SO_MARK and SO_ORIGINAL_DST are set/read on epoll sockets only
+        throw CliException.failure("cannot capture the forward table: the native epoll transport is not"
+            + " available (expected on Linux x86_64/aarch64; or set client.capture: false)");
+      }
       resolver = CaptureRules.RESOLVER;
     }
     try {
