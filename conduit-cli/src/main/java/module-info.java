@@ -12,6 +12,8 @@ module dev.conduit.cli {
   requires ch.qos.logback.classic;
   requires ch.qos.logback.core;
   requires io.netty.handler;
+  requires micrometer.core;
+  requires micrometer.registry.prometheus;
   requires jdk.unsupported; // sun.misc.Signal: drain on SIGTERM and exit 0
 
   exports dev.conduit.cli;

@@ -25,8 +25,15 @@ public interface RunControl {
   void awaitStop() throws InterruptedException;
 
   /**
+   * Called after {@link #started} by {@code run -c} with the action that re-reads the configuration file
+   * and applies it; the default control runs it on SIGHUP. Does nothing by default.
+   */
+  default void reloadable(Runnable reload) {}
+
+  /**
    * Stops on SIGTERM or SIGINT, so the command can drain and exit with 0 (a plain shutdown hook
-   * would leave the JVM's exit status 143). A second signal exits at once with 130. A shutdown hook
+   * would leave the JVM's exit status 143). A second signal exits at once with 130. SIGHUP runs the
+   * {@linkplain #reloadable reload action}. A shutdown hook
    * still stops the conduit, bounded by the drain timeout, when the JVM exits for another reason.
    */
   static RunControl untilSignal() {
@@ -65,6 +72,19 @@ public interface RunControl {
           }
         }, "conduit-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
+      }
+
+      @Override
+      public void reloadable(Runnable reload) {
+        try {
+          // sun.misc.Signal runs each handler call on a new thread: reloading there blocks no one
+          sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s -> {
+            LoggerFactory.getLogger(RunControl.class).info("SIGHUP received: reloading the configuration");
+            reload.run();
+          });
+        } catch (IllegalArgumentException | UnsupportedOperationException e) {
+          LoggerFactory.getLogger(RunControl.class).debug("no SIGHUP on this platform: {}", e.toString());
+        }
       }
 
       @Override

@@ -64,12 +64,18 @@ public final class Cli {
     private final CompletableFuture<Conduit> started = new CompletableFuture<>();
     private final CountDownLatch stop = new CountDownLatch(1);
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
+    private final CompletableFuture<Runnable> reload = new CompletableFuture<>();
 
     Running(String[] args) {
       RunControl control = new RunControl() {
         @Override
         public void started(Conduit conduit) {
           started.complete(conduit);
+        }
+
+        @Override
+        public void reloadable(Runnable action) {
+          reload.complete(action);
         }
 
         @Override
@@ -96,6 +102,11 @@ public final class Cli {
         throw new AssertionError("exited before starting: " + result(Duration.ofSeconds(1)));
       }
       return started.get();
+    }
+
+    /** What SIGHUP does: re-reads the configuration file and applies it (run -c only). */
+    public void reload() throws Exception {
+      reload.get(20, TimeUnit.SECONDS).run();
     }
 
     /** Asks the command to stop gracefully and returns its result. */

@@ -52,7 +52,7 @@ class ShadedJarIT {
         assertThat(curl.exitCode()).as(curl.stderr()).isZero();
         assertThat(curl.out()).isEqualTo("hello");
         // the access line is written when conduit sees the close
-        while (!Files.readString(log).contains("access - [") && System.nanoTime() < deadline) {
+        while (!Files.readString(log).contains("access - time=") && System.nanoTime() < deadline) {
           Thread.sleep(50);
         }
         p.destroy(); // SIGTERM
@@ -61,13 +61,174 @@ class ShadedJarIT {
         assertThat(p.exitValue()).as(String.join("\n", all)).isZero();
         assertThat(all).anyMatch(l -> l.contains("SIGTERM received"));
         assertThat(all).anyMatch(l -> l.endsWith("INFO  conduit - stopped"));
-        assertThat(all).anyMatch(l -> l.contains("access - [") && l.contains("-> localhost:" + origin.port()));
+        assertThat(all).anyMatch(l -> l.contains("access - time=") && l.contains("destination=localhost:" + origin.port()));
       } finally {
         p.destroyForcibly();
         p.waitFor(10, TimeUnit.SECONDS);
         Files.deleteIfExists(log);
       }
     }
+  }
+
+  /** SIGHUP to the child: a new reject rule applies to new connections, an open tunnel keeps flowing. */
+  @Test
+  void sighupReloadsRulesWithoutDroppingOpenTunnels(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    try (EchoServer echo = new EchoServer()) {
+      Path yaml = dir.resolve("conduit.yaml");
+      String config = """
+          version: 1
+          listeners:
+            - {name: socks5, type: socks, listen: "127.0.0.1:0"}
+          timeouts: {drain: 1s}
+          """;
+      Files.writeString(yaml, config);
+      Path log = dir.resolve("conduit.log");
+      Process p = new ProcessBuilder(java(), "-jar", jar().toString(), "run", "-c", yaml.toString())
+          .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      try {
+        int port = waitFor(p, log, BOUND);
+        java.net.Proxy socks = new java.net.Proxy(java.net.Proxy.Type.SOCKS,
+            new java.net.InetSocketAddress("127.0.0.1", port));
+        try (java.net.Socket open = new java.net.Socket(socks)) {
+          open.setSoTimeout(10_000);
+          open.connect(new java.net.InetSocketAddress("127.0.0.1", echo.port()), 10_000);
+          assertThat(roundTrip(open, "before")).isEqualTo("before");
+
+          Files.writeString(yaml, config + """
+              rules:
+                - name: no-echo
+                  match: {cidrs: [127.0.0.1/32], ports: ["%d"]}
+                  action: reject
+              """.formatted(echo.port()));
+          Processes.run(10, List.of("kill", "-HUP", Long.toString(p.pid())));
+          waitFor(p, log, Pattern.compile("reloaded: (\\d+) rule"));
+
+          assertThat(roundTrip(open, "after")).isEqualTo("after");
+          try (java.net.Socket fresh = new java.net.Socket(socks)) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() ->
+                fresh.connect(new java.net.InetSocketAddress("127.0.0.1", echo.port()), 10_000))
+                .isInstanceOf(java.io.IOException.class);
+          }
+        }
+        p.destroy();
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(Files.readString(log)).isZero();
+        assertThat(Files.readString(log)).contains("SIGHUP received").contains("rule=no-echo");
+      } finally {
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /**
+   * Seed 000's client and server in one conduit, run as root in a network namespace the test makes: the
+   * capture rules redirect a plain {@code curl 127.0.0.1:80} (nothing listens there) through the tunnel
+   * to the service the forward table names, and are gone after SIGTERM.
+   */
+  @Test
+  void rootClientCapturesTheForwardTableInANamespace(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    String reason = null;
+    if (!Processes.run(10, List.of("id", "-u")).out().strip().equals("0")) {
+      reason = "needs root (network namespace, iptables)";
+    }
+    for (String tool : List.of("ip", "iptables", "ipset", "curl", "python3")) {
+      if (reason == null && Processes.run(10, List.of("sh", "-c", "command -v " + tool)).exitCode() != 0) {
+        reason = "needs " + tool;
+      }
+    }
+    if (reason != null) {
+      org.junit.jupiter.api.Assertions.assertNotEquals("true", System.getenv("CI"), reason + " (CI=true: must run)");
+      org.junit.jupiter.api.Assumptions.assumeTrue(false, reason);
+    }
+    String ns = "cdc-" + Integer.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextInt(1 << 24));
+    assertThat(Processes.run(10, List.of("ip", "netns", "add", ns)).exitCode()).isZero();
+    Process origin = null;
+    Process p = null;
+    try {
+      Processes.run(10, List.of("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"));
+      Files.writeString(dir.resolve("index.html"), "behind the tunnel\n");
+      origin = new ProcessBuilder("ip", "netns", "exec", ns, "python3", "-m", "http.server", "18080", "--bind",
+          "127.0.0.1", "--directory", dir.toString()).redirectErrorStream(true)
+          .redirectOutput(dir.resolve("origin.log").toFile()).start();
+      Path yaml = dir.resolve("conduit.yaml");
+      Files.writeString(yaml, """
+          server:
+            enable: true
+            listen: {network: tcp, addr: "127.0.0.1:15053"}
+          client:
+            enable: true
+            network: tcp
+            listen: 127.0.0.1:15052
+            check_time: 60
+            forward_table:
+              - {dst: ":80", dst_as: "127.0.0.1:18080", peer_index: 1}
+            peers:
+              - {index: 1, network: tcp, addresses: ["127.0.0.1:15053"]}
+          log: {level: info}
+          """);
+      Path log = dir.resolve("conduit.log");
+      p = new ProcessBuilder("ip", "netns", "exec", ns, java(), "-jar", jar().toAbsolutePath().toString(), "-c",
+          yaml.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      waitFor(p, log, Pattern.compile("capture: (\\d+) forward_table entry"));
+      Processes.Result curl = null;
+      for (int i = 0; i < 50; i++) { // python may still be starting
+        curl = Processes.run(20, List.of("ip", "netns", "exec", ns, "curl", "-sS", "--max-time", "5",
+            "http://127.0.0.1:80/index.html"));
+        if (curl.exitCode() == 0) {
+          break;
+        }
+        Thread.sleep(100);
+      }
+      assertThat(curl.exitCode()).as(curl.stderr() + Files.readString(log)).isZero();
+      assertThat(curl.out()).isEqualTo("behind the tunnel\n");
+      assertThat(Processes.run(10, List.of("ip", "netns", "exec", ns, "iptables-save", "-t", "nat")).out())
+          .contains("CONDUIT");
+
+      p.destroy();
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).as(Files.readString(log)).isZero();
+      assertThat(Files.readString(log)).contains("capture rules removed");
+      assertThat(Processes.run(10, List.of("ip", "netns", "exec", ns, "iptables-save")).out())
+          .doesNotContain("CONDUIT");
+    } finally {
+      if (p != null) {
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+      }
+      if (origin != null) {
+        origin.destroyForcibly();
+        origin.waitFor(10, TimeUnit.SECONDS);
+      }
+      Processes.run(10, List.of("ip", "netns", "del", ns));
+    }
+  }
+
+  private static int waitFor(Process p, Path log, Pattern line) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (p.isAlive() && System.nanoTime() < deadline) {
+      Matcher m = line.matcher(Files.readString(log));
+      if (m.find()) {
+        return Integer.parseInt(m.group(1));
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("no line " + line + " in " + Files.readString(log));
+  }
+
+  private static String roundTrip(java.net.Socket s, String text) throws java.io.IOException {
+    s.getOutputStream().write(text.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    s.getOutputStream().flush();
+    byte[] buf = new byte[text.length()];
+    int read = 0;
+    while (read < buf.length) {
+      int n = s.getInputStream().read(buf, read, buf.length - read);
+      if (n < 0) {
+        break;
+      }
+      read += n;
+    }
+    return new String(buf, 0, read, java.nio.charset.StandardCharsets.US_ASCII);
   }
 
   @Test

@@ -23,6 +23,7 @@ public final class CheckCommand extends BaseCommand implements Callable<Integer>
   public Integer call() throws Exception {
     ConduitConfig loaded = ConfigLoader.standard().load(config);
     loaded.toConduitBuilder(); // builds every core object, as run would
+
     if (!quiet) {
       out().println("# " + config + ": OK; effective configuration:");
       out().print(loaded.describe());

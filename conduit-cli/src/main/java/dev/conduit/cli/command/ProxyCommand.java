@@ -82,12 +82,16 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       description = "TCP keepalive on accepted and dialed sockets, seconds (default: ${DEFAULT-VALUE}).")
   TcpKeepAlive tcpKeepAlive;
 
+  @Option(names = "--admin-listen", paramLabel = "IP:PORT",
+      description = "Admin endpoint: /metrics (Prometheus), /healthz, /readyz, /connections, /config.")
+  String adminListen;
+
   @Mixin
   LogOptions logOptions = new LogOptions();
 
   @Override
   public Integer call() throws Exception {
-    return Serve.serve(toConfig(), context().runControl());
+    return Serve.serve(toConfig(), context(), null);
   }
 
   /**
@@ -122,6 +126,14 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       throw CliException.usage("timeout " + e.getMessage());
     }
     b.tcpKeepAlive(tcpKeepAlive);
+    if (adminListen != null) {
+      try {
+        dev.conduit.core.admin.AdminServer.builder().bind(adminListen);
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage("--admin-listen: " + e.getMessage());
+      }
+      b.admin(dev.conduit.cli.config.AdminConfig.of(adminListen));
+    }
     try {
       b.log(logOptions.apply(b.log()));
     } catch (IllegalArgumentException e) {

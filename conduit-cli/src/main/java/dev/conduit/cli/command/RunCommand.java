@@ -11,7 +11,8 @@ import picocli.CommandLine.Option;
 /** {@code conduit run -c conduit.yaml}. */
 @Command(name = "run", mixinStandardHelpOptions = true,
     description = {"Run conduit from a YAML configuration file.",
-        "Runs until SIGTERM or SIGINT, then stops accepting and drains open connections."})
+        "Runs until SIGTERM or SIGINT, then stops accepting and drains open connections.",
+        "SIGHUP re-reads the file: rules and outbounds apply to new connections; listener changes need a restart."})
 public final class RunCommand extends BaseCommand implements Callable<Integer> {
 
   @Option(names = {"-c", "--config"}, paramLabel = "FILE", required = true, description = "The configuration file.")
@@ -22,14 +23,18 @@ public final class RunCommand extends BaseCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    return Serve.serve(load(), context(), this::load);
+  }
+
+  /** Reads the file; flags win over it. */
+  private ConduitConfig load() throws java.io.IOException {
     ConduitConfig loaded = ConfigLoader.standard().load(config);
-    ConduitConfig.Builder b = ConduitConfig.builder();
-    // flags win over the file
-    loaded.listeners().forEach(b::listener);
-    loaded.outbounds().forEach(b::outbound);
-    loaded.rules().forEach(b::rule);
-    b.defaultDecision(loaded.defaultDecision()).timeouts(loaded.timeouts()).tcpKeepAlive(loaded.tcpKeepAlive())
-        .log(logOptions.apply(loaded.log()));
-    return Serve.serve(b.build(), context().runControl());
+    ConduitConfig.Builder b = ConduitConfig.builder().from(loaded);
+    try {
+      b.log(logOptions.apply(loaded.log()));
+    } catch (IllegalArgumentException e) {
+      throw dev.conduit.cli.CliException.usage(e.getMessage());
+    }
+    return b.build();
   }
 }

@@ -9,6 +9,7 @@ import dev.conduit.core.TcpKeepAlive;
 import dev.conduit.core.Timeouts;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
+import dev.conduit.core.tunnel.MeshConfig;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -30,8 +31,16 @@ public final class ConduitConfig {
   private final Timeouts timeouts;
   private final TcpKeepAlive tcpKeepAlive;
   private final LogConfig log;
+  private final Optional<MeshConfig.Client> meshClient;
+  private final Optional<Boolean> capture;
+  private final Optional<MeshConfig.Server> meshServer;
+  private final Optional<AdminConfig> admin;
 
   private ConduitConfig(Builder b) {
+    this.meshClient = b.meshClient;
+    this.capture = b.capture;
+    this.meshServer = b.meshServer;
+    this.admin = b.admin;
     this.listeners = List.copyOf(b.listeners);
     this.outbounds = List.copyOf(b.outbounds);
     this.rules = List.copyOf(b.rules);
@@ -79,6 +88,35 @@ public final class ConduitConfig {
   /** Logging. */
   public LogConfig log() {
     return log;
+  }
+
+  /**
+   * Seed 000's {@code client} and {@code server} sections, when the file has either (enabled or not).
+   */
+  public Optional<MeshConfig> mesh() {
+    if (meshClient.isEmpty() && meshServer.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(new MeshConfig(meshClient.orElse(null), meshServer.orElse(null)));
+  }
+
+  /**
+   * {@code client.capture} (conduit extension): whether to install the netfilter capture rules for the
+   * forward table; empty means seed 000's behaviour, capture when running as root.
+   */
+  public Optional<Boolean> capture() {
+    return capture;
+  }
+
+  /** The admin endpoint ({@code admin} section or {@code --admin-listen}), if any. */
+  public Optional<AdminConfig> admin() {
+    return admin;
+  }
+
+  /** Whether seed 000's client or server runs. */
+  public boolean runsMesh() {
+    return meshClient.map(MeshConfig.Client::enable).orElse(false)
+        || meshServer.map(MeshConfig.Server::enable).orElse(false);
   }
 
   /** The router built from the rules and the default decision. */
@@ -150,15 +188,75 @@ public final class ConduitConfig {
     s.append("  relay_idle: ").append(Durations.format(timeouts.relayIdle())).append('\n');
     s.append("  drain: ").append(Durations.format(timeouts.drain())).append('\n');
     s.append("tcp_keepalive: ").append(quote(tcpKeepAlive.toString())).append('\n');
+    meshClient.ifPresent(c -> {
+      s.append("client:\n  enable: ").append(c.enable()).append('\n');
+      s.append("  listen: ").append(quote(String.valueOf(c.listen()))).append('\n');
+      s.append("  check_time: ").append(c.checkTime()).append('\n');
+      capture.ifPresent(v -> s.append("  capture: ").append(v).append('\n'));
+      s.append("  forward_table:").append(c.forwardTable().isEmpty() ? " []\n" : "\n");
+      for (MeshConfig.Forward f : c.forwardTable()) {
+        s.append("    - {dst: ").append(quote(String.valueOf(f.dst())));
+        if (f.dstAs() != null) {
+          s.append(", dst_as: ").append(quote(f.dstAs()));
+        }
+        s.append(", peer_index: ").append(f.peerIndex()).append("}\n");
+      }
+      s.append("  peers:").append(c.peers().isEmpty() ? " []\n" : "\n");
+      for (MeshConfig.Peer p : c.peers()) {
+        s.append("    - index: ").append(p.index()).append('\n');
+        list(s, "      ", "addresses", p.addresses());
+        tls(s, "      ", p.tls());
+      }
+    });
+    meshServer.ifPresent(v -> {
+      s.append("server:\n  enable: ").append(v.enable()).append('\n');
+      if (v.listen() != null) {
+        s.append("  listen:\n    addr: ").append(quote(String.valueOf(v.listen().addr()))).append('\n');
+        tls(s, "    ", v.listen().tls());
+      }
+      if (!v.allow().isEmpty()) {
+        s.append("  allow:\n");
+        for (MeshConfig.Allow a : v.allow()) {
+          s.append("    - peer: ").append(quote(a.peer() == null ? "*" : a.peer())).append('\n');
+          list(s, "      ", "cidrs", a.cidrs());
+          list(s, "      ", "ports", a.ports());
+          list(s, "      ", "domains", a.domains());
+        }
+      }
+    });
+    admin.ifPresent(a -> {
+      s.append("admin:\n  listen: ").append(quote(a.listen())).append('\n');
+      a.token().ifPresent(t -> s.append("  token: \"****\"\n"));
+      a.tokenFile().ifPresent(t -> s.append("  token_file: ").append(quote(t)).append('\n'));
+    });
     s.append("log:\n");
     s.append("  level: ").append(log.level()).append('\n');
     s.append("  format: ").append(log.format()).append('\n');
     log.file().ifPresent(f -> s.append("  file: ").append(quote(f)).append('\n'));
+    s.append("  access: ").append(log.access()).append('\n');
     if (log.file().isPresent()) {
       s.append("  maxsize: ").append(log.maxSizeMegabytes()).append('\n');
       s.append("  maxrolls: ").append(log.maxBackups()).append('\n');
     }
     return s.toString();
+  }
+
+  private static void tls(StringBuilder s, String indent, MeshConfig.Tls tls) {
+    if (tls == null) {
+      return;
+    }
+    s.append(indent).append("tls:\n");
+    s.append(indent).append("  enable: ").append(tls.enable()).append('\n');
+    s.append(indent).append("  mtls: ").append(tls.mtls()).append('\n');
+    list(s, indent + "  ", "cas", tls.cas());
+    for (MeshConfig.CertKey ck : tls.certs()) {
+      // paths only: the key itself never enters the configuration
+      s.append(indent).append("  certs: [{cert: ").append(quote(String.valueOf(ck.cert()))).append(", key: ")
+          .append(quote(String.valueOf(ck.key()))).append("}]\n");
+    }
+    if (tls.insecureSkipVerify()) {
+      s.append(indent).append("  insecure_skip_verify: true\n");
+    }
   }
 
   static String decision(RouteDecision d) {
@@ -203,8 +301,56 @@ public final class ConduitConfig {
     private Timeouts timeouts = Timeouts.defaults();
     private TcpKeepAlive tcpKeepAlive = TcpKeepAlive.ON;
     private LogConfig log = LogConfig.defaults();
+    private Optional<MeshConfig.Client> meshClient = Optional.empty();
+    private Optional<Boolean> capture = Optional.empty();
+    private Optional<MeshConfig.Server> meshServer = Optional.empty();
+    private Optional<AdminConfig> admin = Optional.empty();
 
     private Builder() {}
+
+    /**
+     * Seed 000's {@code client} section and the {@code capture} extension (empty: capture when root).
+     */
+    public Builder meshClient(MeshConfig.Client value, Optional<Boolean> captureValue) {
+      this.meshClient = Optional.of(requireNonNull(value, "client"));
+      this.capture = requireNonNull(captureValue, "capture");
+      return this;
+    }
+
+    /** Seed 000's {@code server} section. */
+    public Builder meshServer(MeshConfig.Server value) {
+      this.meshServer = Optional.of(requireNonNull(value, "server"));
+      return this;
+    }
+
+    /** Whether seed 000's client or server runs. */
+    public boolean runsMesh() {
+      return meshClient.map(MeshConfig.Client::enable).orElse(false)
+          || meshServer.map(MeshConfig.Server::enable).orElse(false);
+    }
+
+    /** The admin endpoint. */
+    public Builder admin(AdminConfig value) {
+      this.admin = Optional.of(requireNonNull(value, "admin"));
+      return this;
+    }
+
+    /** Copies everything from another configuration. */
+    public Builder from(ConduitConfig c) {
+      requireNonNull(c, "config");
+      c.listeners.forEach(this::listener);
+      c.outbounds.forEach(this::outbound);
+      c.rules.forEach(this::rule);
+      defaultDecision = c.defaultDecision;
+      timeouts = c.timeouts;
+      tcpKeepAlive = c.tcpKeepAlive;
+      log = c.log;
+      meshClient = c.meshClient;
+      capture = c.capture;
+      meshServer = c.meshServer;
+      admin = c.admin;
+      return this;
+    }
 
     /** Adds a listener. */
     public Builder listener(ListenerConfig value) {

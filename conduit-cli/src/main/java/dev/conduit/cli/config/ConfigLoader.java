@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import dev.conduit.core.tunnel.MeshPlan;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
 import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
@@ -20,7 +21,9 @@ import org.snakeyaml.engine.v2.nodes.Node;
 
 /**
  * Reads a {@code conduit.yaml} into a {@link ConduitConfig}. The file must start with
- * {@code version: 1}; every other top-level key is a registered {@link ConfigSection}. Unknown keys
+ * {@code version: 1}, except a seed 000 file (one with {@code client}, {@code server} or
+ * {@code manager} sections), which has no version; every other top-level key is a registered
+ * {@link ConfigSection}. Unknown keys
  * and wrong types fail with the file, the line and the expected keys or type.
  *
  * <pre>{@code
@@ -114,10 +117,11 @@ public final class ConfigLoader {
       }
     }
     ConfigNode version = entries.get("version");
-    if (version == null) {
+    boolean seed000 = entries.containsKey("client") || entries.containsKey("server") || entries.containsKey("manager");
+    if (version == null && !seed000) {
       throw new ConfigException(name, 1, "missing 'version: " + VERSION + "' (expected as the first line)");
     }
-    if (version.integer(Integer.MIN_VALUE, Integer.MAX_VALUE) != VERSION) {
+    if (version != null && version.integer(Integer.MIN_VALUE, Integer.MAX_VALUE) != VERSION) {
       throw version.error(version.string() + " (expected: " + VERSION + ", the only version this build reads)");
     }
     for (ConfigSection section : sections.values()) {
@@ -126,10 +130,29 @@ public final class ConfigLoader {
         section.read(node, config);
       }
     }
-    if (config.build().listeners().isEmpty()) {
+    if (config.build().listeners().isEmpty() && !config.runsMesh()) {
       throw new ConfigException(name, entries.containsKey("listeners") ? entries.get("listeners").line() : 0,
-          "no listener (expected: a listeners section with at least one listener)");
+          seed000 ? "nothing to run (expected: client.enable: true or server.enable: true)"
+              : "no listener (expected: a listeners section with at least one listener)");
     }
-    return config.build();
+    ConduitConfig result = config.build();
+    if (result.runsMesh()) {
+      checkMesh(result, name, entries);
+    }
+    return result;
+  }
+
+  /** Maps the tunnel sections as {@code run} will (reading the PEM files), naming the section's line. */
+  private static void checkMesh(ConduitConfig config, String name, Map<String, ConfigNode> entries) {
+    try (MeshPlan plan = config.mesh().orElseThrow().plan()) {
+      plan.listeners(); // mapped: nothing more to check
+    } catch (IllegalArgumentException | IOException e) {
+      String message = e.getMessage() == null ? e.toString() : e.getMessage();
+      if (e instanceof java.nio.file.NoSuchFileException n) {
+        message = n.getFile() + ": no such file";
+      }
+      ConfigNode at = message.startsWith("server") ? entries.get("server") : entries.get("client");
+      throw new ConfigException(name, at == null ? 0 : at.line(), message);
+    }
   }
 }

@@ -27,7 +27,7 @@ public interface ConfigSection {
   }
 
   /**
-   * A section that this build recognises but cannot run yet (e.g. seed 000's {@code client}):
+   * A section that this build recognises but cannot run yet (e.g. seed 000's {@code manager}):
    * reading it fails with a clear message instead of "unknown key".
    *
    * @param name the top-level key

@@ -14,26 +14,46 @@ import java.util.Set;
  * @param file the log file; empty logs to standard error
  * @param maxSizeMegabytes rotate the file at this size; 0 never rotates
  * @param maxBackups rotated files kept
+ * @param access the access log: {@code logfmt} (default), {@code json} or {@code off}; one line per
+ *     closed connection on the {@code conduit.access} logger
  */
-public record LogConfig(String level, String format, Optional<String> file, int maxSizeMegabytes, int maxBackups) {
+public record LogConfig(String level, String format, Optional<String> file, int maxSizeMegabytes, int maxBackups,
+    String access) {
 
   /** The accepted levels. */
   public static final Set<String> LEVELS = Set.of("trace", "debug", "info", "warn", "error");
   /** The accepted formats. */
   public static final Set<String> FORMATS = Set.of("text", "json");
+  /** The accepted access log formats. */
+  public static final Set<String> ACCESS_FORMATS = Set.of("logfmt", "json", "off");
 
-  private static final LogConfig DEFAULTS = new LogConfig("info", "text", Optional.empty(), 0, 3);
+  private static final LogConfig DEFAULTS = new LogConfig("info", "text", Optional.empty(), 0, 3, "logfmt");
 
   public LogConfig {
     level = checkLevel(level);
     format = checkFormat(format);
+    access = checkAccess(access);
     requireNonNull(file, "file");
     if (maxSizeMegabytes < 0 || maxBackups < 0) {
       throw new IllegalArgumentException("log: negative size or backups (expected: >= 0)");
     }
   }
 
-  /** Info level, text, standard error. */
+  /** A configuration with the default access log ({@code logfmt}). */
+  public LogConfig(String level, String format, Optional<String> file, int maxSizeMegabytes, int maxBackups) {
+    this(level, format, file, maxSizeMegabytes, maxBackups, "logfmt");
+  }
+
+  /** Validates an access log format. */
+  public static String checkAccess(String access) {
+    String a = requireNonNull(access, "access").toLowerCase(Locale.ROOT);
+    if (!ACCESS_FORMATS.contains(a)) {
+      throw new IllegalArgumentException("access log: '" + access + "' (expected: logfmt, json or off)");
+    }
+    return a;
+  }
+
+  /** Info level, text, standard error, logfmt access log. */
   public static LogConfig defaults() {
     return DEFAULTS;
   }
@@ -61,11 +81,16 @@ public record LogConfig(String level, String format, Optional<String> file, int 
 
   /** This config with another level. */
   public LogConfig withLevel(String value) {
-    return new LogConfig(value, format, file, maxSizeMegabytes, maxBackups);
+    return new LogConfig(value, format, file, maxSizeMegabytes, maxBackups, access);
   }
 
   /** This config with another format. */
   public LogConfig withFormat(String value) {
-    return new LogConfig(level, value, file, maxSizeMegabytes, maxBackups);
+    return new LogConfig(level, value, file, maxSizeMegabytes, maxBackups, access);
+  }
+
+  /** This config with another access log format. */
+  public LogConfig withAccess(String value) {
+    return new LogConfig(level, format, file, maxSizeMegabytes, maxBackups, value);
   }
 }

@@ -32,13 +32,14 @@ final class StandardSections {
         section("default", (node, config) -> config.defaultDecision(decision(node, "default"))),
         section("timeouts", StandardSections::readTimeouts),
         section("tcp_keepalive", StandardSections::readKeepAlive),
+        MeshSections.client(),
+        MeshSections.server(),
+        section("admin", StandardSections::readAdmin),
         // known from the seeds, not runnable by this build yet
-        ConfigSection.unsupported("client", "seed 000's tunnel client"),
-        ConfigSection.unsupported("server", "seed 000's tunnel server"),
-        ConfigSection.unsupported("manager", "seed 000's mesh manager"),
+        ConfigSection.unsupported("manager", "seed 000's mesh manager; for now configure each host's client "
+            + "peers and forward_table and its server by hand"),
         ConfigSection.unsupported("cache", "the caching MITM proxy"),
-        ConfigSection.unsupported("transparent", "the transparent listener"),
-        ConfigSection.unsupported("admin", "the admin API"));
+        ConfigSection.unsupported("transparent", "the transparent listener"));
   }
 
   private static ConfigSection section(String name, java.util.function.BiConsumer<ConfigNode, ConduitConfig.Builder> reader) {
@@ -323,7 +324,7 @@ final class StandardSections {
 
   private static void readLog(ConfigNode node, ConduitConfig.Builder config) {
     // level, file and maxsize as in seed 000; maxrolls is seed 000's backup count
-    Map<String, ConfigNode> m = node.mapping(List.of("level", "format", "file", "maxsize", "maxrolls"));
+    Map<String, ConfigNode> m = node.mapping(List.of("level", "format", "file", "maxsize", "maxrolls", "access"));
     LogConfig log = config.log();
     String level = m.containsKey("level") ? m.get("level").convert(() -> LogConfig.checkLevel(m.get("level").string()))
         : log.level();
@@ -333,7 +334,19 @@ final class StandardSections {
         ? Optional.of(m.get("file").string()) : log.file();
     int maxSize = m.containsKey("maxsize") ? m.get("maxsize").integer(0, 1 << 20) : log.maxSizeMegabytes();
     int maxRolls = m.containsKey("maxrolls") ? m.get("maxrolls").integer(0, 1000) : log.maxBackups();
-    config.log(new LogConfig(level, format, file, maxSize, maxRolls));
+    String access = m.containsKey("access")
+        ? m.get("access").convert(() -> LogConfig.checkAccess(m.get("access").string())) : log.access();
+    config.log(new LogConfig(level, format, file, maxSize, maxRolls, access));
+  }
+
+  private static void readAdmin(ConfigNode node, ConduitConfig.Builder config) {
+    Map<String, ConfigNode> m = node.isNull() ? Map.of() : node.mapping(List.of("listen", "token", "token_file"));
+    String listen = m.containsKey("listen") ? m.get("listen").string() : AdminConfig.DEFAULT_LISTEN;
+    node.convert(() -> dev.conduit.core.admin.AdminServer.builder().bind(listen));
+    Optional<String> token = m.containsKey("token") ? Optional.of(m.get("token").string()) : Optional.empty();
+    Optional<String> tokenFile = m.containsKey("token_file") ? Optional.of(m.get("token_file").string())
+        : Optional.empty();
+    config.admin(node.convert(() -> new AdminConfig(listen, token, tokenFile)));
   }
 
   // ---- helpers

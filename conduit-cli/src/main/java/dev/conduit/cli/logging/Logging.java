@@ -2,6 +2,7 @@ package dev.conduit.cli.logging;
 
 import static java.util.Objects.requireNonNull;
 
+import ch.qos.logback.classic.AsyncAppender;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
@@ -16,14 +17,21 @@ import ch.qos.logback.core.rolling.RollingFileAppender;
 import ch.qos.logback.core.rolling.SizeBasedTriggeringPolicy;
 import ch.qos.logback.core.util.FileSize;
 import dev.conduit.cli.config.LogConfig;
+import dev.conduit.core.observe.AccessLog;
 import org.slf4j.ILoggerFactory;
 import org.slf4j.LoggerFactory;
 
-/** Configures logback from a {@link LogConfig}: level, text or JSON lines, standard error or a rotated file. */
+/**
+ * Configures logback from a {@link LogConfig}: level, text or JSON lines, standard error or a rotated
+ * file. The access log ({@value AccessLog#LOGGER}) goes to the same place through an
+ * {@link AsyncAppender}.
+ */
 public final class Logging {
 
   /** The text layout: time, level, logger, message (the core starts connection messages with {@code [id]}). */
   public static final String TEXT_PATTERN = "%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level %logger{0} - %msg%n%ex";
+
+  private static final String ACCESS_APPENDER = "access-async";
 
   private Logging() {}
 
@@ -44,8 +52,30 @@ public final class Logging {
     Level level = Level.toLevel(config.level(), Level.INFO);
     root.setLevel(level);
     root.addAppender(appender);
+    // the access log is written on event loops: a queue and a thread of its own keep file I/O off them;
+    // when the queue is full lines are dropped rather than blocking traffic
+    AsyncAppender async = new AsyncAppender();
+    async.setContext(ctx);
+    async.setName(ACCESS_APPENDER);
+    async.setQueueSize(8192);
+    async.setDiscardingThreshold(0);
+    async.setNeverBlock(true);
+    async.addAppender(appender);
+    async.start();
+    ch.qos.logback.classic.Logger access = ctx.getLogger(AccessLog.LOGGER);
+    access.setAdditive(false);
+    access.setLevel(Level.INFO); // switched by log.access, not by the level
+    access.addAppender(async);
     // Netty's own debug output is noise unless tracing
     ctx.getLogger("io.netty").setLevel(level.isGreaterOrEqual(Level.INFO) || level == Level.TRACE ? level : Level.INFO);
+  }
+
+  /** Writes out the queued access log lines (at stop, so the last connections are logged). */
+  public static void flushAccessLog() {
+    if (LoggerFactory.getILoggerFactory() instanceof LoggerContext ctx
+        && ctx.getLogger(AccessLog.LOGGER).getAppender(ACCESS_APPENDER) instanceof AsyncAppender async) {
+      async.stop(); // drains the queue, up to its flush time
+    }
   }
 
   private static Encoder<ILoggingEvent> encoder(LoggerContext ctx, String format) {

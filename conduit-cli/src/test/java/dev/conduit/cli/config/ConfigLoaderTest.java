@@ -159,17 +159,27 @@ class ConfigLoaderTest {
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\nlisteners: []|conduit.yaml:4: duplicate key 'listeners' at the top level (first at line 2)",
       "listeners: []|conduit.yaml:2: no listener (expected: a listeners section with at least one listener)",
       "listeners:\\n  - {name: a, type: socks, listen: [127.0.0.1:0|conduit.yaml:3: not valid YAML: expected ',' or ']'",
-      "client:\\n  enable: true\\nlog: {level: debug}|conduit.yaml:3: section 'client' (seed 000's tunnel client) is not supported yet by this build of conduit"})
+      "client:\\n  enable: true\\nlog: {level: debug}|conduit.yaml:3: client.listen: empty (expected: ip:port)",
+      "client:\\n  enable: true\\n  capture: maybe|conduit.yaml:4: client.capture: expected true or false, got 'maybe'",
+      "admin: {token: x, token_file: /t}|conduit.yaml:2: admin: token and token_file both set (expected: one of them)",
+      "log: {access: xml}|conduit.yaml:2: log.access: access log: 'xml' (expected: logfmt, json or off)",
+      "manager:\\n  enable: true|conduit.yaml:3: section 'manager' (seed 000's mesh manager"})
   void badFilesNameTheLineAndWhatIsExpected(String body, String expected) {
     assertThat(error("version: 1\n" + body.replace("\\n", "\n"))).startsWith(expected);
   }
 
   @Test
-  void seed000FileSaysWhatIsNotSupportedBeforeAskingForAVersion() {
+  void seed000FilesNeedNoVersion() {
     String seed000 = "server:\n  enable: true\n  listen:\n    network: tcp\n    addr: 172.168.0.11:5053\n"
         + "log:\n  maxsize: 10\n  level: debug\n  file: /opt/conduit/log/conduit.log\n";
-    assertThat(error(seed000)).isEqualTo("conduit.yaml:2: section 'server' (seed 000's tunnel server) is not"
-        + " supported yet by this build of conduit");
+    ConduitConfig c = load(seed000);
+    assertThat(c.runsMesh()).isTrue();
+    assertThat(c.mesh().orElseThrow().server().listen().addr()).isEqualTo("172.168.0.11:5053");
+    assertThat(c.log().file()).contains("/opt/conduit/log/conduit.log");
+    assertThat(c.log().maxSizeMegabytes()).isEqualTo(10);
+    assertThat(error("manager:\n  enable: true\n")).startsWith("conduit.yaml:2: section 'manager' (seed 000's mesh"
+        + " manager; for now configure each host's client peers and forward_table and its server by hand) is not"
+        + " supported yet");
   }
 
   @Test

@@ -1,0 +1,122 @@
+package dev.conduit.cli.config;
+
+import dev.conduit.core.tunnel.MeshConfig;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Seed 000's {@code client} and {@code server} sections, read as written in its {@code conduit.yaml}
+ * into {@link MeshConfig} records, plus conduit's extensions {@code client.capture} and
+ * {@code server.allow}.
+ */
+final class MeshSections {
+
+  private static final List<String> CLIENT_KEYS = List.of("enable", "network", "listen", "check_time",
+      "forward_table", "peers", "capture");
+  private static final List<String> FORWARD_KEYS = List.of("dst", "dst_as", "peer_index");
+  private static final List<String> PEER_KEYS = List.of("index", "network", "addresses", "tls");
+  private static final List<String> TLS_KEYS = List.of("enable", "mtls", "cas", "certs", "insecure_skip_verify");
+  private static final List<String> CERT_KEYS = List.of("cert", "key");
+  private static final List<String> SERVER_KEYS = List.of("enable", "listen", "allow");
+  private static final List<String> LISTEN_KEYS = List.of("network", "addr", "tls");
+  private static final List<String> ALLOW_KEYS = List.of("peer", "cidrs", "ports", "domains");
+
+  private MeshSections() {}
+
+  static ConfigSection client() {
+    return new ConfigSection() {
+      @Override
+      public String name() {
+        return "client";
+      }
+
+      @Override
+      public void read(ConfigNode node, ConduitConfig.Builder config) {
+        Map<String, ConfigNode> m = node.mapping(CLIENT_KEYS);
+        List<MeshConfig.Forward> table = new ArrayList<>();
+        for (ConfigNode f : sequence(m, "forward_table")) {
+          Map<String, ConfigNode> fm = f.mapping(FORWARD_KEYS);
+          table.add(new MeshConfig.Forward(string(fm, "dst"), string(fm, "dst_as"), integer(fm, "peer_index")));
+        }
+        List<MeshConfig.Peer> peers = new ArrayList<>();
+        for (ConfigNode p : sequence(m, "peers")) {
+          Map<String, ConfigNode> pm = p.mapping(PEER_KEYS);
+          List<String> addresses = pm.containsKey("addresses") ? pm.get("addresses").strings() : List.of();
+          peers.add(new MeshConfig.Peer(integer(pm, "index"), string(pm, "network"), addresses, tls(pm.get("tls"))));
+        }
+        MeshConfig.Client client = new MeshConfig.Client(bool(m, "enable"), string(m, "network"),
+            string(m, "listen"), m.containsKey("check_time") ? m.get("check_time").integer(0, 86_400) : 0,
+            table, peers);
+        Optional<Boolean> capture = m.containsKey("capture") && !m.get("capture").isNull()
+            ? Optional.of(m.get("capture").bool()) : Optional.empty();
+        config.meshClient(client, capture);
+      }
+    };
+  }
+
+  static ConfigSection server() {
+    return new ConfigSection() {
+      @Override
+      public String name() {
+        return "server";
+      }
+
+      @Override
+      public void read(ConfigNode node, ConduitConfig.Builder config) {
+        Map<String, ConfigNode> m = node.mapping(SERVER_KEYS);
+        MeshConfig.Listen listen = null;
+        if (m.containsKey("listen") && !m.get("listen").isNull()) {
+          Map<String, ConfigNode> lm = m.get("listen").mapping(LISTEN_KEYS);
+          listen = new MeshConfig.Listen(string(lm, "network"), string(lm, "addr"), tls(lm.get("tls")));
+        }
+        List<MeshConfig.Allow> allow = new ArrayList<>();
+        for (ConfigNode a : sequence(m, "allow")) {
+          Map<String, ConfigNode> am = a.mapping(ALLOW_KEYS);
+          allow.add(new MeshConfig.Allow(string(am, "peer"), strings(am, "cidrs"), strings(am, "ports"),
+              strings(am, "domains")));
+        }
+        config.meshServer(new MeshConfig.Server(bool(m, "enable"), listen, allow));
+      }
+    };
+  }
+
+  private static MeshConfig.Tls tls(ConfigNode node) {
+    if (node == null || node.isNull()) {
+      return null;
+    }
+    Map<String, ConfigNode> m = node.mapping(TLS_KEYS);
+    List<MeshConfig.CertKey> certs = new ArrayList<>();
+    for (ConfigNode c : sequence(m, "certs")) {
+      Map<String, ConfigNode> cm = c.mapping(CERT_KEYS);
+      certs.add(new MeshConfig.CertKey(string(cm, "cert"), string(cm, "key")));
+    }
+    return new MeshConfig.Tls(bool(m, "enable"), bool(m, "mtls"), strings(m, "cas"), certs,
+        bool(m, "insecure_skip_verify"));
+  }
+
+  private static List<ConfigNode> sequence(Map<String, ConfigNode> m, String key) {
+    return m.containsKey(key) ? m.get(key).sequence() : List.of();
+  }
+
+  private static String string(Map<String, ConfigNode> m, String key) {
+    ConfigNode n = m.get(key);
+    return n == null || n.isNull() ? null : n.string();
+  }
+
+  private static List<String> strings(Map<String, ConfigNode> m, String key) {
+    ConfigNode n = m.get(key);
+    return n == null || n.isNull() ? List.of() : n.strings();
+  }
+
+  private static int integer(Map<String, ConfigNode> m, String key) {
+    ConfigNode n = m.get(key);
+    return n == null || n.isNull() ? 0 : n.integer(0, Integer.MAX_VALUE);
+  }
+
+  private static boolean bool(Map<String, ConfigNode> m, String key) {
+    ConfigNode n = m.get(key);
+    return n != null && !n.isNull() && n.bool();
+  }
+}

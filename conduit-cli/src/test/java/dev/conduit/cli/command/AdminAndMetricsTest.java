@@ -1,0 +1,127 @@
+package dev.conduit.cli.command;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conduit.cli.Cli;
+import dev.conduit.cli.ExitCode;
+import dev.conduit.core.testing.Processes;
+import dev.conduit.core.testing.TestOrigin;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The admin section of {@code run -c} and {@code proxy --admin-listen}: Prometheus metrics after real traffic. */
+class AdminAndMetricsTest {
+
+  static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  static HttpResponse<String> get(int port, String path, String token) throws Exception {
+    HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        .timeout(Duration.ofSeconds(10));
+    if (token != null) {
+      r.header("Authorization", "Bearer " + token);
+    }
+    return HTTP.send(r.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** The value of the first sample of {@code name} whose labels contain all of {@code labels}. */
+  static Optional<Double> sample(String scrape, String name, String... labels) {
+    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "\\{([^}]*)\\} (\\S+)$").matcher(scrape);
+    while (m.find()) {
+      boolean all = true;
+      for (String l : labels) {
+        all &= m.group(1).contains(l);
+      }
+      if (all) {
+        return Optional.of(Double.parseDouble(m.group(2)));
+      }
+    }
+    return Optional.empty();
+  }
+
+  @Test
+  void runServesMetricsCountingCurlTrafficAndTheMaskedConfig(@TempDir Path dir) throws Exception {
+    Processes.requireTool("curl");
+    int adminPort = freePort();
+    Files.writeString(dir.resolve("token"), "s3cret-token\n");
+    Path yaml = dir.resolve("conduit.yaml");
+    Files.writeString(yaml, """
+        version: 1
+        listeners:
+          - name: web
+            type: http
+            listen: 127.0.0.1:0
+            auth: {users: [{username: alice, password: pa55word}]}
+        admin:
+          listen: 127.0.0.1:%d
+          token_file: %s
+        log: {access: json}
+        """.formatted(adminPort, dir.resolve("token")));
+    try (TestOrigin origin = TestOrigin.start(); Cli.Running running = Cli.start("run", "-c", yaml.toString())) {
+      int proxyPort = running.conduit().address("web").getPort();
+      for (int i = 0; i < 3; i++) {
+        Processes.Result curl = Processes.run("curl", "-sS", "--max-time", "10", "-x",
+            "http://alice:pa55word@127.0.0.1:" + proxyPort, origin.uri("/hello").toString());
+        assertThat(curl.exitCode()).as(curl.stderr()).isZero();
+        assertThat(curl.out()).isEqualTo("hello");
+      }
+      assertThat(get(adminPort, "/metrics", null).statusCode()).isEqualTo(401);
+      String scrape = "";
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      // closes are counted when conduit sees them, just after curl exits
+      while (System.nanoTime() < deadline
+          && sample(scrape, "conduit_connections_closed_total", "listener=\"web\"", "outcome=\"ok\"").orElse(0.0) < 3) {
+        HttpResponse<String> metrics = get(adminPort, "/metrics", "s3cret-token");
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        scrape = metrics.body();
+        Thread.sleep(50);
+      }
+      assertThat(sample(scrape, "conduit_connections_accepted_total", "listener=\"web\"")).as(scrape).contains(3.0);
+      assertThat(sample(scrape, "conduit_connections_closed_total", "listener=\"web\"", "outcome=\"ok\""))
+          .as(scrape).contains(3.0);
+      assertThat(sample(scrape, "conduit_traffic_bytes_total", "listener=\"web\"", "direction=\"download\""))
+          .as(scrape).hasValueSatisfying(v -> assertThat(v).isGreaterThan(3 * "hello".length()));
+
+      HttpResponse<String> config = get(adminPort, "/config", "s3cret-token");
+      assertThat(config.statusCode()).isEqualTo(200);
+      assertThat(config.body()).contains("name: web").contains("username: alice").contains("\"****\"")
+          .contains("admin:").contains("access: json").doesNotContain("pa55word").doesNotContain("s3cret-token");
+      assertThat(get(adminPort, "/readyz", "s3cret-token").statusCode()).isEqualTo(200);
+      assertThat(running.stop().exitCode()).isEqualTo(ExitCode.OK);
+    }
+  }
+
+  @Test
+  void proxyAdminListenFlag() throws Exception {
+    int adminPort = freePort();
+    try (Cli.Running running = Cli.start("proxy", "--socks5-listen", "127.0.0.1:0", "--admin-listen",
+        "127.0.0.1:" + adminPort, "--access-log", "off")) {
+      running.conduit();
+      HttpResponse<String> metrics = get(adminPort, "/metrics", null);
+      assertThat(metrics.statusCode()).isEqualTo(200);
+      assertThat(metrics.body()).contains("conduit_");
+      assertThat(get(adminPort, "/config", null).body()).contains("access: off").contains("socks5");
+    }
+    Cli.Result bad = Cli.run("proxy", "--socks5-listen", "127.0.0.1:0", "--admin-listen", "nowhere");
+    assertThat(bad.exitCode()).isEqualTo(ExitCode.USAGE);
+    assertThat(bad.err()).contains("--admin-listen");
+  }
+}
