@@ -37,6 +37,14 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
   @Option(names = "--http-listen", paramLabel = "IP:PORT", description = "HTTP proxy listener (CONNECT and absolute-form).")
   String httpListen;
 
+  @Option(names = "--tproxy-listen", paramLabel = "IP:PORT",
+      description = "Transparent listener for TPROXY rules (seed 001); needs root and epoll. See `conduit netfilter`.")
+  String tproxyListen;
+
+  @Option(names = "--redirect-listen", paramLabel = "IP:PORT",
+      description = "Transparent listener for iptables REDIRECT/DNAT rules (SO_ORIGINAL_DST); see `conduit netfilter`.")
+  String redirectListen;
+
   @Option(names = "--socks5-listen", paramLabel = "IP:PORT", description = "SOCKS5 listener (also SOCKS4/4a without auth).")
   String socks5Listen;
 
@@ -112,8 +120,11 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
     listener(b, "http", ListenerConfig.Type.HTTP, "--http-listen", httpListen, users);
     listener(b, "socks5", ListenerConfig.Type.SOCKS, "--socks5-listen", socks5Listen, users);
     listener(b, "mixed", ListenerConfig.Type.MIXED, "--mixed-listen", mixedListen, users);
+    listener(b, "tproxy", ListenerConfig.Type.TPROXY, "--tproxy-listen", tproxyListen, List.of());
+    listener(b, "redirect", ListenerConfig.Type.REDIRECT, "--redirect-listen", redirectListen, List.of());
     if (b.build().listeners().isEmpty()) {
-      throw CliException.usage("no listener (expected at least one of --http-listen, --socks5-listen, --mixed-listen)");
+      throw CliException.usage("no listener (expected at least one of --http-listen, --socks5-listen, --mixed-listen,"
+          + " --tproxy-listen, --redirect-listen)");
     }
     upstream().ifPresent(o -> {
       b.outbound(o);

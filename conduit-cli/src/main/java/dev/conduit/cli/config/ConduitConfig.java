@@ -3,6 +3,7 @@ package dev.conduit.cli.config;
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.Conduit;
+import dev.conduit.netfilter.TransparentSockets;
 import dev.conduit.core.ConduitBuilder;
 import dev.conduit.core.Credentials;
 import dev.conduit.core.TcpKeepAlive;
@@ -134,6 +135,10 @@ public final class ConduitConfig {
         .tcpKeepAlive(tcpKeepAlive);
     listeners.forEach(l -> b.listener(l.toListener()));
     outbounds.forEach(o -> b.outbound(o.toOutbound()));
+    if (listeners.stream().anyMatch(l -> l.type().isTransparent())) {
+      // conduit's own dials carry the bypass mark, so capture rules never take them back to conduit
+      b.outboundSocketCustomizer(TransparentSockets.outboundMark(ListenerConfig.BYPASS_MARK));
+    }
     return b;
   }
 
@@ -143,7 +148,11 @@ public final class ConduitConfig {
     s.append("listeners:\n");
     for (ListenerConfig l : listeners) {
       s.append("  - name: ").append(l.name()).append('\n');
-      s.append("    type: ").append(l.type()).append('\n');
+      if (l.type().isTransparent()) {
+        s.append("    type: transparent\n    mode: ").append(l.type()).append('\n');
+      } else {
+        s.append("    type: ").append(l.type()).append('\n');
+      }
       s.append("    listen: ").append(quote(l.listen())).append('\n');
       if (!l.users().isEmpty()) {
         s.append("    auth:\n      users:\n");

@@ -9,6 +9,9 @@ import dev.conduit.core.inbound.HttpInboundOptions;
 import dev.conduit.core.inbound.InboundProtocol;
 import dev.conduit.core.inbound.InboundProtocols;
 import dev.conduit.core.inbound.SocksInboundOptions;
+import dev.conduit.netfilter.CaptureMode;
+import dev.conduit.netfilter.TransparentInbound;
+import dev.conduit.netfilter.TransparentSockets;
 import java.util.List;
 import java.util.Locale;
 
@@ -31,16 +34,28 @@ public record ListenerConfig(String name, Type type, String listen, List<Credent
     /** SOCKS5 (and SOCKS4/4a without authentication). */
     SOCKS,
     /** HTTP and SOCKS on one port. */
-    MIXED;
+    MIXED,
+    /** Transparent, for iptables/nftables REDIRECT or DNAT: the destination is {@code SO_ORIGINAL_DST}. */
+    REDIRECT,
+    /** Transparent, for TPROXY: {@code IP_TRANSPARENT}, the destination is the accepted socket's local address. */
+    TPROXY;
 
-    /** Parses {@code http}, {@code socks} (or {@code socks5}) or {@code mixed}. */
+    /** Parses {@code http}, {@code socks} (or {@code socks5}), {@code mixed}, {@code redirect} or {@code tproxy}. */
     public static Type parse(String text) {
       return switch (requireNonNull(text, "text").toLowerCase(Locale.ROOT)) {
         case "http" -> HTTP;
         case "socks", "socks5" -> SOCKS;
         case "mixed" -> MIXED;
-        default -> throw new IllegalArgumentException("type: '" + text + "' (expected: http, socks or mixed)");
+        case "redirect" -> REDIRECT;
+        case "tproxy" -> TPROXY;
+        default -> throw new IllegalArgumentException("type: '" + text
+            + "' (expected: http, socks, mixed or transparent)");
       };
+    }
+
+    /** Whether the listener is transparent (its connections were captured by netfilter rules). */
+    public boolean isTransparent() {
+      return this == REDIRECT || this == TPROXY;
     }
 
     @Override
@@ -48,6 +63,9 @@ public record ListenerConfig(String name, Type type, String listen, List<Credent
       return name().toLowerCase(Locale.ROOT);
     }
   }
+
+  /** The mark on conduit's own sockets when a transparent listener runs; `conduit netfilter` rules skip it. */
+  public static final int BYPASS_MARK = 0x5a4;
 
   public ListenerConfig {
     requireNonNull(name, "name");
@@ -70,11 +88,21 @@ public record ListenerConfig(String name, Type type, String listen, List<Credent
    */
   public Listener toListener() {
     Listener.Builder b = Listener.builder(name).bind(listen).protocol(protocol());
+    if (type.isTransparent()) {
+      CaptureMode mode = type == Type.TPROXY ? CaptureMode.TPROXY : CaptureMode.REDIRECT;
+      b.socketCustomizer(TransparentSockets.listener(mode));
+    }
     allowSources.forEach(b::allowSource);
     return b.build();
   }
 
   private InboundProtocol protocol() {
+    if (type == Type.REDIRECT) {
+      return TransparentInbound.redirect();
+    }
+    if (type == Type.TPROXY) {
+      return TransparentInbound.tproxy();
+    }
     HttpInboundOptions.Builder http = HttpInboundOptions.builder();
     SocksInboundOptions.Builder socks = SocksInboundOptions.builder();
     if (!users.isEmpty()) {
@@ -86,6 +114,7 @@ public record ListenerConfig(String name, Type type, String listen, List<Credent
       case HTTP -> InboundProtocols.http(http.build());
       case SOCKS -> InboundProtocols.socks(socks.build());
       case MIXED -> InboundProtocols.mixed(http.build(), socks.build());
+      case REDIRECT, TPROXY -> throw new IllegalStateException("transparent: handled above");
     };
   }
 }

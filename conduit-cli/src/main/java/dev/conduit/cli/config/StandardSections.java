@@ -58,7 +58,8 @@ final class StandardSections {
 
   // ---- listeners
 
-  private static final List<String> LISTENER_KEYS = List.of("name", "type", "listen", "auth", "allow_sources");
+  private static final List<String> LISTENER_KEYS =
+      List.of("name", "type", "mode", "listen", "auth", "allow_sources");
 
   private static void readListeners(ConfigNode node, ConduitConfig.Builder config) {
     Map<String, Integer> names = new HashMap<>();
@@ -68,10 +69,20 @@ final class StandardSections {
       unique(names, name, m.get("name"), "listener");
       ConfigNode typeNode = required(item, m, "type");
       ListenerConfig.Type type;
+      String typeText = typeNode.string();
+      if (typeText.equalsIgnoreCase("transparent")) {
+        // type: transparent, mode: redirect (default) | tproxy
+        typeText = m.containsKey("mode") ? m.get("mode").string() : "redirect";
+        if (!typeText.equalsIgnoreCase("redirect") && !typeText.equalsIgnoreCase("tproxy")) {
+          throw m.get("mode").error("'" + typeText + "' (expected: redirect or tproxy)");
+        }
+      } else if (m.containsKey("mode")) {
+        throw m.get("mode").error("'mode' applies to type: transparent only");
+      }
       try {
-        type = ListenerConfig.Type.parse(typeNode.string());
+        type = ListenerConfig.Type.parse(typeText);
       } catch (IllegalArgumentException e) {
-        throw typeNode.error("'" + typeNode.string() + "' (expected: http, socks or mixed)");
+        throw typeNode.error("'" + typeNode.string() + "' (expected: http, socks, mixed or transparent)");
       }
       String listen = required(item, m, "listen").string();
       List<Credentials> users = m.containsKey("auth") ? readAuth(m.get("auth")) : List.of();

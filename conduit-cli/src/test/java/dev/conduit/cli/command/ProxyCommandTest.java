@@ -24,6 +24,22 @@ class ProxyCommandTest {
   }
 
   @Test
+  void transparentListenerFlags() throws Exception {
+    ConduitConfig c = parse("--tproxy-listen", "127.0.0.1:0", "--redirect-listen", "127.0.0.1:0");
+    assertThat(c.listeners()).extracting(l -> l.name() + ":" + l.type())
+        .containsExactly("tproxy:tproxy", "redirect:redirect");
+    boolean root = "root".equals(System.getProperty("user.name"));
+    if (!root && !"true".equals(System.getenv("CI"))) {
+      return; // IP_TRANSPARENT needs CAP_NET_ADMIN; the parse above is all a non-root run can check
+    }
+    // as root both listeners bind (IP_TRANSPARENT set before bind) and stop cleanly
+    try (dev.conduit.core.Conduit conduit = c.toConduitBuilder().build().start()) {
+      assertThat(conduit.address("tproxy").getPort()).isPositive();
+      assertThat(conduit.address("redirect").getPort()).isPositive();
+    }
+  }
+
+  @Test
   void upstreamUrlsFormAChain() {
     ConduitConfig c = parse("proxy", "--mixed-listen", "127.0.0.1:1080", "--upstream", "socks5://svc:p%40ss@10.0.0.3",
         "--upstream", "https://proxy.corp:8443", "--upstream", "http://u:p@[fd00::1]:3128");

@@ -130,10 +130,23 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void transparentListenersTakeAMode() {
+    ConduitConfig c = load("version: 1\nlisteners:\n  - {name: t, type: transparent, mode: tproxy, listen: 127.0.0.1:0}\n"
+        + "  - {name: r, type: transparent, listen: 127.0.0.1:0}\n");
+    assertThat(c.listeners()).extracting(ListenerConfig::type)
+        .containsExactly(ListenerConfig.Type.TPROXY, ListenerConfig.Type.REDIRECT);
+    assertThat(c.describe()).contains("type: transparent\n    mode: tproxy").contains("mode: redirect");
+    assertThat(error("version: 1\nlisteners:\n  - {name: t, type: transparent, mode: tun, listen: 127.0.0.1:0}\n"))
+        .isEqualTo("conduit.yaml:3: listeners[0].mode: 'tun' (expected: redirect or tproxy)");
+    assertThat(error("version: 1\nlisteners:\n  - {name: h, type: http, mode: tproxy, listen: 127.0.0.1:0}\n"))
+        .isEqualTo("conduit.yaml:3: listeners[0].mode: 'mode' applies to type: transparent only");
+  }
+
+  @Test
   void unknownKeyNamesTheLineAndTheExpectedKeys() {
     String yaml = "version: 1\nlisteners:\n  - name: a\n    type: socks\n    listner: 127.0.0.1:0\n";
     assertThat(error(yaml)).isEqualTo("conduit.yaml:5: unknown key 'listner' in listeners[0]"
-        + " (expected one of: name, type, listen, auth, allow_sources)");
+        + " (expected one of: name, type, mode, listen, auth, allow_sources)");
     assertThat(error("version: 1\nlistener: []\n")).startsWith("conduit.yaml:2: unknown key 'listener' at the top level"
         + " (expected one of: version, log, listeners, outbounds, rules, default, timeouts, tcp_keepalive, client,");
   }
@@ -142,7 +155,7 @@ class ConfigLoaderTest {
   @CsvSource(delimiter = '|', value = {
       "listeners:\\n  - name: a\\n    type: socks\\n    listen: {ip: 1}|conduit.yaml:5: listeners[0].listen: expected a string, got a mapping",
       "listeners: x|conduit.yaml:2: listeners: expected a list (- item lines or [a, b]), got 'x'",
-      "listeners:\\n  - name: a\\n    type: ftp\\n    listen: 127.0.0.1:0|conduit.yaml:4: listeners[0].type: 'ftp' (expected: http, socks or mixed)",
+      "listeners:\\n  - name: a\\n    type: ftp\\n    listen: 127.0.0.1:0|conduit.yaml:4: listeners[0].type: 'ftp' (expected: http, socks, mixed or transparent)",
       "listeners:\\n  - name: a\\n    type: socks|conduit.yaml:3: listeners[0]: missing 'listen'",
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\n  - {name: a, type: http, listen: 127.0.0.1:0}|conduit.yaml:4: listeners[1].name: listener name 'a' is already used at line 3 (expected: unique names)",
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\nrules:\\n  - {name: r, action: {via: corp}}|conduit.yaml:5: rules[0].action: no outbound named 'corp'",
