@@ -41,7 +41,7 @@ class ConduitCommandTest {
       "proxy --socks5-listen 127.0.0.1:0 --dial-timeout 10x|duration: '10x'",
       "proxy --socks5-listen 127.0.0.1:0 --dial-timeout 10|duration: '10'",
       "proxy --socks5-listen 127.0.0.1:0 --tcp-keepalive 1:2|tcp keepalive: 1:2",
-      "proxy|no listener (expected at least one of --http-listen, --socks5-listen, --mixed-listen)",
+      "proxy|no listener (expected at least one of --http-listen, --socks5-listen, --mixed-listen, --tproxy-listen, --redirect-listen)",
       "proxy --http-listen 127.0.0.1|--http-listen: address: 127.0.0.1 (expected: host:port)",
       "proxy --socks5-listen 127.0.0.1:0 --upstream-mode http|--upstream-mode http needs --upstream-addr IP:PORT",
       "proxy --socks5-listen 127.0.0.1:0 --upstream-mode ftp --upstream-addr 1.2.3.4:21|--upstream-mode: 'ftp'",
