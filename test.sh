@@ -8,7 +8,8 @@ cd "$(dirname "$0")"
 # tool -> Debian package
 declare -A tools=(
   [curl]=curl [iptables]=iptables [ipset]=ipset [nft]=nftables [ip]=iproute2
-  [socat]=socat [tinyproxy]=tinyproxy [haproxy]=haproxy [openssl]=openssl
+  [socat]=socat [tinyproxy]=tinyproxy [haproxy]=haproxy [openssl]=openssl [python3]=python3
+  [promtool]=prometheus
 )
 missing=()
 for tool in "${!tools[@]}"; do
@@ -25,7 +26,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 # packaged services must not run: tests start their own instances on free ports
-for svc in tinyproxy haproxy; do
+for svc in tinyproxy haproxy prometheus; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
 done
 
