@@ -575,7 +575,10 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       CompletableFuture<Void> stored = data.isReadable()
           ? writer.write(data.retainedDuplicate()) : CompletableFuture.completedFuture(null);
       CompletableFuture<Void> sent = new CompletableFuture<>();
-      if (ctx.channel().isActive()) {
+      if (last) {
+        // the end of the body reaches the client after the commit, so whatever it asks next is a hit
+        sent.complete(null);
+      } else if (ctx.channel().isActive()) {
         ctx.writeAndFlush(content).addListener(f -> sent.complete(null));
       } else {
         content.release();
@@ -590,6 +593,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
           call.close();
           if (storing) {
             storing = false;
+            // the next request on this connection waits for the commit, so it is a hit
             end(writer.commit().handle((entry, err) -> {
               if (err != null) {
                 log.warn("not cached {}: {}", writer.key(), rootMessage(err));
@@ -597,10 +601,12 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 log.info("cached {} ({} bytes)", writer.key(), entry.length());
                 entry.close();
               }
+              ctx.executor().execute(() -> writeLast(content));
               return null;
             }));
+          } else {
+            writeLast(content);
           }
-          finish();
         } else {
           call.readMore();
         }
@@ -615,6 +621,14 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         end(writer.abort(new CacheException(reason)));
       }
       super.failed(status, reason);
+    }
+
+    private void writeLast(HttpContent content) {
+      if (ctx.channel().isActive()) {
+        ctx.writeAndFlush(content).addListener(f -> finish());
+      } else {
+        content.release();
+      }
     }
 
     private void releaseKept() {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.conduit.core.Conduit;
 import dev.conduit.core.Listener;
+import dev.conduit.core.Timeouts;
 import dev.conduit.core.pki.CertificateAuthority;
 import dev.conduit.core.pki.IssuedCertificate;
 import dev.conduit.core.testing.Processes;
@@ -27,6 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Interception with real clients (curl, the JDK HttpClient) trusting only conduit's CA. */
 class MitmProxyTest {
+  static final Timeouts NO_DRAIN = Timeouts.builder().drain(Duration.ZERO).build();
+
   @TempDir
   static Path dir;
   static CertificateAuthority mitmCa;
@@ -75,10 +78,12 @@ class MitmProxyTest {
     conduit = Conduit.builder()
         .listener(Listener.builder("plain").bind("127.0.0.1:0").protocol(proxy).build())
         .listener(Listener.builder("tls").bind("127.0.0.1:0").protocol(proxy).tls(() -> proxyTls).build())
+        .timeouts(NO_DRAIN)
         .build().start();
     interceptAll = Conduit.builder()
         .listener(Listener.builder("plain").bind("127.0.0.1:0").protocol(MitmProxy.builder()
             .certificateAuthority(mitmCa).interceptAll().trustUpstreamCa(originCa.certificate()).build()).build())
+        .timeouts(NO_DRAIN)
         .build().start();
   }
 
