@@ -330,6 +330,14 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       if (scheme.equals("https")) {
         SslHandler ssl = proxy.upstreamContext().newHandler(up.alloc(), host, port);
         up.pipeline().addLast("mitm-upstream-tls", ssl);
+        up.pipeline().addLast("mitm-upstream-guard", new ChannelInboundHandlerAdapter() {
+          @Override
+          public void exceptionCaught(ChannelHandlerContext c, Throwable cause) {
+            // a handshake failure is reported through the handshake future; later ones close the call
+            log.debug("upstream {} failed: {}", d, cause.toString());
+            c.close();
+          }
+        });
         ssl.handshakeFuture().addListener(hs -> {
           if (!hs.isSuccess()) {
             request.release();
