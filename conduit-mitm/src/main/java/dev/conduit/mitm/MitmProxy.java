@@ -49,9 +49,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <h2>Limits</h2>
  * Request bodies are buffered up to {@link Builder#maxRequestBodyBytes} (413 beyond). One upstream
  * connection per request ({@code Connection: close} upstream); client connections are kept alive.
- * A cache download is dialed for the client that started it and closes with it (conduit closes an
- * upstream with its downstream), so a leader that disconnects aborts the shared download; joined
- * clients then get a truncated response and a later request downloads again.
+ * A cache download is dialed detached from the client that started it
+ * ({@code InboundContext.connectDetached}): when that client disconnects the download goes on for
+ * the clients that joined it and for the cache.
  */
 public final class MitmProxy implements InboundProtocol {
 

@@ -104,6 +104,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     generation++;
+    // a whole request arrived: the proxy may answer it without dialing (cache hit, interceptor)
+    context.negotiated();
     try {
       handle(req);
     } catch (RuntimeException e) {
@@ -320,7 +322,10 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
   private void fetch(String scheme, String host, int port, FullHttpRequest request, Sink sink) {
     Destination d = Destination.of(host, port);
-    context.connect(ConnectRequest.of(context.connection(), d)).addListener((Future<Upstream> f) -> {
+    ConnectRequest cr = ConnectRequest.of(context.connection(), d);
+    // a cache download is shared with joined clients: it must survive the client that started it
+    Future<Upstream> dial = sink instanceof FillSink ? context.connectDetached(cr) : context.connect(cr);
+    dial.addListener((Future<Upstream> f) -> {
       if (!f.isSuccess()) {
         request.release();
         sink.failed(dialStatus(f.cause()), "cannot reach " + d + ": " + f.cause().getMessage());

@@ -75,6 +75,20 @@ final class Origin implements AutoCloseable {
     return b;
   }
 
+  /** Block {@code index} (1 MiB) of the generated body of {@code /big/...} path {@code path}. */
+  static void bigBlock(String path, int index, byte[] block) {
+    new SplittableRandom(path.hashCode() * 1_000_003L + index).nextBytes(block);
+  }
+
+  private static void pause(int ms) throws IOException {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException(e);
+    }
+  }
+
   static String sha256(byte[] data) {
     try {
       return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
@@ -113,6 +127,20 @@ final class Origin implements AutoCloseable {
         int n = Integer.parseInt(q.getOrDefault("n", "1000"));
         ex.getResponseHeaders().set("Content-Type", "application/octet-stream");
         send(ex, 200, data(path, n), Integer.parseInt(q.getOrDefault("pauseMs", "0")));
+      } else if (path.startsWith("/big/")) {
+        int mib = Integer.parseInt(q.getOrDefault("mib", "1"));
+        int pauseMs = Integer.parseInt(q.getOrDefault("pauseMs", "0"));
+        ex.sendResponseHeaders(200, (long) mib << 20);
+        OutputStream out = ex.getResponseBody();
+        byte[] block = new byte[1 << 20];
+        for (int i = 0; i < mib; i++) {
+          bigBlock(path, i, block);
+          out.write(block);
+          if (pauseMs > 0) {
+            out.flush();
+            pause(pauseMs);
+          }
+        }
       } else if (path.startsWith("/v2/") && path.contains("/blobs/sha256:")) {
         String hex = path.substring(path.indexOf("sha256:") + 7);
         ex.getResponseHeaders().set("Location", "/cdn/" + hex + "?sig=" + UUID.randomUUID());
