@@ -47,13 +47,16 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.stream.ChunkedNioFile;
 import io.netty.handler.stream.ChunkedWriteHandler;
+import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -77,7 +80,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   private String tunnelHost;
   private int tunnelPort;
   private boolean keepAlive;
-  private int generation;
+  private boolean busy;
+  private final ArrayDeque<FullHttpRequest> pending = new ArrayDeque<>();
 
   private ProxyHandler(InboundContext context, MitmProxy proxy) {
     this.context = context;
@@ -103,7 +107,12 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       ReferenceCountUtil.release(msg);
       return;
     }
-    generation++;
+    if (busy) {
+      // a pipelined request: answered after the current one, in order
+      pending.add(req);
+      return;
+    }
+    busy = true;
     // a whole request arrived: the proxy may answer it without dialing (cache hit, interceptor)
     context.negotiated();
     try {
@@ -215,7 +224,6 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
           }
           return;
         }
-        int gen = generation;
         cache.begin(k).whenComplete((flight, t) -> ctx.executor().execute(() -> {
           if (t != null) {
             log.warn("cache lookup of {} failed, forwarding uncached", k, t);
@@ -231,7 +239,6 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             log.info("cache JOIN {}", k);
             join(join.reader(), r);
           }
-          assert gen == generation;
         }));
         return;
       }
@@ -271,6 +278,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       p.context(CODEC).writeAndFlush(connectEstablished());
       p.remove(CODEC); // bytes it still held (an early ClientHello) flow on to the SNI handler
       log.debug("intercepting CONNECT {}", d);
+      busy = false; // the CONNECT is answered; decrypted requests follow
       ctx.read();
       return;
     }
@@ -366,6 +374,9 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
   private void send(Channel up, FullHttpRequest request, Sink sink) {
     UpstreamCall call = new UpstreamCall(sink);
+    // a stalled origin must not hold a (possibly shared) download forever
+    up.pipeline().addLast("mitm-upstream-timeout",
+        new ReadTimeoutHandler(context.timeouts().relayIdle().toMillis(), TimeUnit.MILLISECONDS));
     up.pipeline().addLast("mitm-upstream-codec", new HttpClientCodec());
     up.pipeline().addLast("mitm-upstream", call);
     up.writeAndFlush(request).addListener(w -> {
@@ -841,11 +852,35 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void finish() {
+    busy = false;
     if (keepAlive && ctx.channel().isActive()) {
-      ctx.read();
+      FullHttpRequest next = pending.poll();
+      if (next != null) {
+        channelRead(ctx, next);
+      } else {
+        ctx.read();
+      }
     } else {
+      releasePending();
       ctx.close();
     }
+  }
+
+  private void releasePending() {
+    for (FullHttpRequest r; (r = pending.poll()) != null; ) {
+      r.release();
+    }
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    releasePending();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    releasePending();
+    ctx.fireChannelInactive();
   }
 
   private static int dialStatus(Throwable cause) {

@@ -222,6 +222,23 @@ class MitmProxyTest {
   }
 
   @Test
+  void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+    try (Origin plain = Origin.http();
+        java.net.Socket s = new java.net.Socket("127.0.0.1", conduit.address("plain").getPort())) {
+      s.setSoTimeout(10_000);
+      String a = "GET http://127.0.0.1:" + plain.port() + "/hello HTTP/1.1\r\nHost: x\r\nX-Test: one\r\n\r\n";
+      String b = "GET http://127.0.0.1:" + plain.port() + "/hello HTTP/1.1\r\nHost: x\r\nX-Test: two\r\n"
+          + "Connection: close\r\n\r\n";
+      s.getOutputStream().write((a + b).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      String both = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+      // the interceptor rewrites X-Test, so tell the responses apart by their order only
+      assertThat(both.split("HTTP/1.1 200", -1)).hasSize(3);
+      assertThat(both).endsWith("hello");
+      assertThat(plain.requests("/hello")).isEqualTo(2);
+    }
+  }
+
+  @Test
   void badRequestsGet400() throws Exception {
     Processes.Result r = curl("-i", "-x", proxyUrl(conduit), "--request-target", "/relative",
         "http://localhost:" + origin.port() + "/x");
