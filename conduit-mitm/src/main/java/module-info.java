@@ -1,8 +1,15 @@
+/**
+ * conduit's MITM caching proxy: HTTPS interception with conduit's own CA, HTTP interceptors, and an
+ * on-disk blob cache shared by concurrent downloads.
+ */
 module dev.conduit.mitm {
   requires transitive dev.conduit.core;
   requires transitive io.netty.buffer;
   requires transitive io.netty.common;
+  requires transitive io.netty.codec.http;
+  requires io.netty.codec;
   requires org.slf4j;
 
+  exports dev.conduit.mitm;
   exports dev.conduit.mitm.cache;
 }

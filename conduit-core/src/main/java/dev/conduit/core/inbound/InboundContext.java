@@ -28,11 +28,27 @@ public interface InboundContext {
   Future<Upstream> connect(ConnectRequest request);
 
   /**
+   * As {@link #connect}, routed and dialed the same way, but the upstream is <em>not</em> closed when
+   * the downstream closes: the caller owns it and must close it. For work that outlives the client
+   * that started it, such as a cache download other clients share.
+   */
+  default Future<Upstream> connectDetached(ConnectRequest request) {
+    return connect(request);
+  }
+
+  /**
    * Starts relaying between the downstream and {@code upstream}: installs the relay at the tail of
    * both pipelines and starts reading. The protocol then removes its own handlers; bytes a removed
    * decoder still held (a client's early data) flow on to the relay and reach the upstream.
    */
   void relay(Upstream upstream);
+
+  /**
+   * Stops the negotiation timer without dialing: for protocols that answer a request themselves
+   * (a cache hit, a synthetic response). {@link #connect} does it too.
+   */
+  default void negotiated() {
+  }
 
   /**
    * Records how the connection ends when it does not reach the relay (bad request, failed

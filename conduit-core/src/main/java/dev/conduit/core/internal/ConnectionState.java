@@ -101,10 +101,24 @@ public final class ConnectionState implements InboundContext {
 
   @Override
   public Future<Upstream> connect(ConnectRequest request) {
+    return connect(request, false);
+  }
+
+  @Override
+  public Future<Upstream> connectDetached(ConnectRequest request) {
+    return connect(request, true);
+  }
+
+  @Override
+  public void negotiated() {
     if (negotiatedNanos == 0) {
       negotiatedNanos = System.nanoTime();
       negotiationTimer.cancel(false);
     }
+  }
+
+  private Future<Upstream> connect(ConnectRequest request, boolean detached) {
+    negotiated();
     requests++;
     if (request.principal().isEmpty() && tlsPeer != null) {
       // authorization by certificate: rules see the verified peer identity
@@ -114,7 +128,7 @@ public final class ConnectionState implements InboundContext {
     if (request.principal().isPresent()) {
       principal = request.principal().get();
     }
-    return engine.connect(request, channel.eventLoop(), this);
+    return engine.connect(request, channel.eventLoop(), this, detached);
   }
 
   @Override
@@ -158,12 +172,14 @@ public final class ConnectionState implements InboundContext {
     dialNanos += elapsed.toNanos();
   }
 
-  void upstreamOpened(Upstream up) {
-    this.upstream = up.channel();
+  void upstreamOpened(Upstream up, boolean detached) {
     this.outbound = up.outbound();
     this.dialed = up.remote();
-    // an upstream outlives nothing: it closes with its downstream
-    channel.closeFuture().addListener(f -> up.channel().close());
+    if (!detached) {
+      // an upstream outlives nothing (unless detached, then its owner closes it): it closes with its downstream
+      this.upstream = up.channel();
+      channel.closeFuture().addListener(f -> up.channel().close());
+    }
   }
 
   /** Whether the connection is tunnelling bytes. */

@@ -114,6 +114,11 @@ public final class Engine {
 
   /** Routes and dials a request on {@code loop}; see {@code InboundContext#connect}. */
   Future<Upstream> connect(ConnectRequest request, EventLoop loop, ConnectionState state) {
+    return connect(request, loop, state, false);
+  }
+
+  /** As {@link #connect(ConnectRequest, EventLoop, ConnectionState)}; a detached upstream outlives its downstream. */
+  Future<Upstream> connect(ConnectRequest request, EventLoop loop, ConnectionState state, boolean detached) {
     Promise<Upstream> promise = loop.newPromise();
     Routing r = routing;
     Router.Match match = r.router().route(request);
@@ -153,7 +158,7 @@ public final class Engine {
         }
         observer.dialSucceeded(request, outbound.name(), remote, elapsed);
         Upstream up = new Upstream(ch, request, match.rule(), outbound.name(), remote);
-        state.upstreamOpened(up);
+        state.upstreamOpened(up, detached);
         if (!promise.trySuccess(up)) {
           ch.close();
         }

@@ -1,0 +1,97 @@
+package dev.conduit.mitm;
+
+import static java.util.Objects.requireNonNull;
+
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaders;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+
+/**
+ * One request and, once it arrived, its response head, as an {@link HttpInterceptor} sees them.
+ * Not thread-safe: used on one event loop.
+ */
+public final class HttpExchange {
+
+  private final String method;
+  private final URI uri;
+  private final HttpHeaders requestHeaders;
+  private int status;
+  private HttpHeaders responseHeaders;
+  private boolean fromCache;
+  private Synthetic synthetic;
+
+  record Synthetic(int status, String contentType, byte[] body) {
+  }
+
+  HttpExchange(String method, URI uri, HttpHeaders requestHeaders) {
+    this.method = requireNonNull(method, "method");
+    this.uri = requireNonNull(uri, "uri");
+    this.requestHeaders = requireNonNull(requestHeaders, "requestHeaders");
+  }
+
+  /** The request method, e.g. {@code GET}. */
+  public String method() {
+    return method;
+  }
+
+  /** The full request URI, {@code https://host:port/path?query} for intercepted requests. */
+  public URI uri() {
+    return uri;
+  }
+
+  /** The request headers; changes made in {@link HttpInterceptor#onRequest} are forwarded. */
+  public HttpHeaders requestHeaders() {
+    return requestHeaders;
+  }
+
+  /**
+   * Answers the request from the interceptor: no upstream is contacted and nothing is cached.
+   *
+   * @param status the HTTP status, 100-599
+   * @param contentType the body's media type, e.g. {@code text/plain; charset=utf-8}
+   * @param body the body text (UTF-8)
+   */
+  public void respond(int status, String contentType, String body) {
+    if (status < 100 || status > 599) {
+      throw new IllegalArgumentException("status: " + status + " (expected: 100-599)");
+    }
+    requireNonNull(contentType, "contentType");
+    requireNonNull(body, "body");
+    this.synthetic = new Synthetic(status, contentType, body.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** The response status, or 0 before the response arrived. */
+  public int status() {
+    return status;
+  }
+
+  /**
+   * The response headers (changes made in {@link HttpInterceptor#onResponse} reach the client), or
+   * empty headers before the response arrived.
+   */
+  public HttpHeaders responseHeaders() {
+    return responseHeaders == null ? new DefaultHttpHeaders() : responseHeaders;
+  }
+
+  /** Whether the response is served from conduit's cache. */
+  public boolean fromCache() {
+    return fromCache;
+  }
+
+  Optional<Synthetic> synthetic() {
+    return Optional.ofNullable(synthetic);
+  }
+
+  void response(int status, HttpHeaders headers, boolean fromCache) {
+    this.status = status;
+    this.responseHeaders = headers;
+    this.fromCache = fromCache;
+  }
+
+  @Override
+  public String toString() {
+    return "HttpExchange{" + method + " " + uri + (status == 0 ? "" : " -> " + status) + "}";
+  }
+}
