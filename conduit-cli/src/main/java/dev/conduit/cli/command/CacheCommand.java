@@ -17,8 +17,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code conduit cache ls|purge}. */
-@Command(name = "cache", mixinStandardHelpOptions = true, description = "List and purge the MITM blob cache.",
-    subcommands = {CacheCommand.Ls.class, CacheCommand.Purge.class})
+@Command(name = "cache", mixinStandardHelpOptions = true, description = "Run the caching MITM proxy, list and purge its blob cache.",
+    subcommands = {CacheServeCommand.class, CacheCommand.Ls.class, CacheCommand.Purge.class})
 public final class CacheCommand {
 
   static BlobCache open(Path dir) throws IOException {

@@ -1,0 +1,58 @@
+package dev.conduit.cli.command;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conduit.cli.Cli;
+import dev.conduit.core.Conduit;
+import dev.conduit.core.testing.Processes;
+import dev.conduit.core.testing.TestOrigin;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code conduit cache serve}: seed 004's caching proxy from the command line. */
+class CacheServeCommandTest {
+
+  @Test
+  void secondDownloadIsAHitAndTheOriginIsAskedOnce(@TempDir Path dir) throws Exception {
+    Processes.requireTool("curl");
+    Path certs = dir.resolve("certs");
+    Path files = dir.resolve("files");
+    try (TestOrigin origin = TestOrigin.start();
+        Cli.Running running = Cli.start("cache", "serve", "--cert-dir", certs.toString(), "--cache-dir",
+            files.toString(), "--listen", "127.0.0.1:0", "--filter", "^/bytes$", "--access-log", "off")) {
+      Conduit conduit = running.conduit();
+      String proxy = "http://127.0.0.1:" + conduit.address(conduit.listeners().get(0).name()).getPort();
+      String url = origin.uri("/bytes?n=1048576").toString();
+      Processes.Result miss = Processes.run("curl", "-sS", "--max-time", "20", "-D", "-", "-o",
+          dir.resolve("a").toString(), "-x", proxy, url);
+      assertThat(miss.exitCode()).as(miss.stderr()).isZero();
+      assertThat(miss.out()).containsIgnoringCase("X-Cache: MISS");
+      Processes.Result hit = Processes.run("curl", "-sS", "--max-time", "20", "-D", "-", "-o",
+          dir.resolve("b").toString(), "-x", proxy, url);
+      assertThat(hit.exitCode()).as(hit.stderr()).isZero();
+      assertThat(hit.out()).containsIgnoringCase("X-Cache: HIT");
+      assertThat(Files.readAllBytes(dir.resolve("b"))).isEqualTo(TestOrigin.bytes(1 << 20))
+          .isEqualTo(Files.readAllBytes(dir.resolve("a")));
+      assertThat(origin.requests()).isEqualTo(1);
+      // the CA was created on first start, its key private
+      assertThat(certs.resolve("ca.crt")).exists();
+      assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(certs.resolve("ca.key"))))
+          .isEqualTo("rw-------");
+      assertThat(running.stop().exitCode()).isZero();
+    }
+    Cli.Result ls = Cli.run("cache", "ls", "--dir", files.toString());
+    assertThat(ls.exitCode()).as(ls.toString()).isZero();
+    assertThat(ls.out()).contains("1 entries, 1048576 bytes");
+  }
+
+  @Test
+  void badFilterIsAUsageError(@TempDir Path dir) {
+    Cli.Result r = Cli.run("cache", "serve", "--cert-dir", dir.toString(), "--cache-dir", dir.toString(),
+        "--filter", "([unclosed");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
+    assertThat(r.errLines()).hasSize(1);
+  }
+}
