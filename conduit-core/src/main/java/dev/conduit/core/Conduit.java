@@ -119,6 +119,7 @@ public final class Conduit implements AutoCloseable {
             .childOption(ChannelOption.TCP_NODELAY, true)
             .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
             .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChainDialer.WATER_MARK)
+            .childOption(ChannelOption.RCVBUF_ALLOCATOR, ChainDialer.READ_SIZES)
             .childHandler(new ListenerInitializer(engine, l, connections));
         ChannelFuture f = sb.bind(l.bindAddress()).awaitUninterruptibly();
         if (!f.isSuccess()) {

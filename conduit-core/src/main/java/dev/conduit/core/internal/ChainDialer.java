@@ -13,6 +13,7 @@ import dev.conduit.core.outbound.Outbound;
 import dev.conduit.core.outbound.SocketCustomizer;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -57,7 +58,14 @@ public final class ChainDialer implements Dialer {
   private static final Logger log = LoggerFactory.getLogger(ChainDialer.class);
 
   /** Relay water marks: a tunnel buffers at most this much per direction before reading pauses. */
-  public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
+  public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
+
+  /**
+   * Read sizes: small for handshakes and idle keep-alive traffic, growing to 256 KiB for bulk
+   * tunnels, which halves the syscalls per gigabyte compared with Netty's 64 KiB default. Buffers
+   * exist only during a read, so idle connections hold none.
+   */
+  public static final AdaptiveRecvByteBufAllocator READ_SIZES = new AdaptiveRecvByteBufAllocator(512, 16 * 1024, 256 * 1024);
 
   private static final SslContext DEFAULT_CLIENT_TLS = defaultClientTls();
 
@@ -384,6 +392,7 @@ public final class ChainDialer implements Dialer {
           .option(ChannelOption.AUTO_READ, false)
           .option(ChannelOption.TCP_NODELAY, true)
           .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+          .option(ChannelOption.RCVBUF_ALLOCATOR, READ_SIZES)
           .option(ChannelOption.SO_KEEPALIVE, keepAlive.enabled())
           .resolver(NoopAddressResolverGroup.INSTANCE)
           .handler(new ChannelInitializer<Channel>() {
