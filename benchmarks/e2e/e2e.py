@@ -445,7 +445,7 @@ def cmd_report(a):
                          f"| {label} | {row} | {res} | {ratio} | {cpu} | {fmt(rss)} | – |")
     for title in ("5. mTLS tunnel pair vs stunnel pair", "5. caching proxy hit vs nginx",
                   "5. MITM request rate vs mitmproxy"):
-        lines.append(f"| {title} | conduit | n/a (feature pending) | – | – | – | – |")
+        lines.append(f"| {title} | conduit | not measured yet (scenario not written) | – | – | – | – |")
     table = "\n".join(lines)
     print(table)
     if a.out:

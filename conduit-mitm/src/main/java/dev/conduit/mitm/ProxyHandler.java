@@ -3,6 +3,7 @@ package dev.conduit.mitm;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.DialException;
 import dev.conduit.core.Destination;
+import dev.conduit.core.inbound.DrainEvent;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.observe.Outcome;
@@ -81,6 +82,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   private int tunnelPort;
   private boolean keepAlive;
   private boolean busy;
+  /** conduit is stopping: the current response is the connection's last, an idle one closes now. */
+  private boolean draining;
   private final ArrayDeque<FullHttpRequest> pending = new ArrayDeque<>();
 
   private ProxyHandler(InboundContext context, MitmProxy proxy) {
@@ -125,6 +128,19 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof DrainEvent) {
+      draining = true;
+      keepAlive = false;
+      if (!busy && pending.isEmpty()) {
+        ctx.close();
+      }
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
+  @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     log.debug("client connection {} failed: {}", ctx.channel(), cause.toString());
     ctx.close();
@@ -137,7 +153,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       sendError(400, "bad request: " + req.decoderResult().cause().getMessage(), true);
       return;
     }
-    keepAlive = HttpUtil.isKeepAlive(req);
+    keepAlive = HttpUtil.isKeepAlive(req) && !draining;
     if (req.method().equals(HttpMethod.CONNECT)) {
       String target = req.uri();
       req.release();
