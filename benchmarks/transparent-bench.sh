@@ -32,9 +32,10 @@ ip -n "$A" addr add 198.18.0.1/24 dev a0; ip -n "$B" addr add 198.18.0.2/24 dev 
 ip -n "$A" link set a0 up; ip -n "$B" link set b0 up
 
 ip -n "$B" addr add 198.18.0.3/24 dev b0
-run_iperf() { # prints Gbit/s of the receiver
+run_iperf() { # [target [client prefix...]]: prints Gbit/s of the receiver
+  local target=${1:-198.18.0.2}; shift || true
   ip netns exec "$B" iperf3 -s -1 >/dev/null 2>&1 & local s=$!; PIDS+=("$s"); sleep 0.5
-  ip netns exec "$A" iperf3 -c 198.18.0.2 -t "$SECS" -P "$PAR" -J \
+  ip netns exec "$A" "$@" iperf3 -c "$target" -t "$SECS" -P "$PAR" -J \
     | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'
   wait "$s" 2>/dev/null || true
 }
@@ -48,6 +49,22 @@ PIDS+=("$!"); CPID=$!
 for _ in $(seq 1 60); do grep -q '^READY' /tmp/conduit-bench-$$.log && break; sleep 0.5; done
 echo "conduit transparent:      $(run_iperf) Gbit/s"
 kill -TERM "$CPID"; wait "$CPID" 2>/dev/null || true   # removes its rules
+
+# conduit's own CONNECT relay in the same namespaces (no capture rule: the client names the proxy),
+# the reference for "transparent within 10 % of CONNECT"; needs benchmarks.jar and proxychains4
+JAR="$ROOT/benchmarks/target/benchmarks.jar"
+if [ -f "$JAR" ] && command -v proxychains4 >/dev/null; then
+  ip netns exec "$A" java -Xmx512m -cp "$JAR" dev.conduit.benchmarks.BenchServer --http 15003 --socks 15004 \
+    --mixed 15005 > /tmp/conduit-connect-$$.log 2>&1 &
+  PIDS+=("$!"); BPID=$!
+  for _ in $(seq 1 60); do grep -q 'ready' /tmp/conduit-connect-$$.log && break; sleep 0.5; done
+  printf 'strict_chain\nquiet_mode\n[ProxyList]\nhttp 127.0.0.1 15003\n' > /tmp/pc-$$.conf
+  echo "conduit CONNECT:          $(run_iperf 198.18.0.3 proxychains4 -q -f /tmp/pc-$$.conf) Gbit/s"
+  kill -TERM "$BPID"; wait "$BPID" 2>/dev/null || true
+  rm -f /tmp/pc-$$.conf /tmp/conduit-connect-$$.log
+else
+  echo "conduit CONNECT:          skipped (build benchmarks.jar and install proxychains4)"
+fi
 
 # HAProxy in mode tcp behind the same capture; it dials 198.18.0.3, which the rule does not match
 cat > /tmp/haproxy-bench-$$.cfg <<CFG
