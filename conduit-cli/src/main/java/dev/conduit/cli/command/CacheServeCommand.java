@@ -7,7 +7,6 @@ import dev.conduit.cli.config.LogConfig;
 import dev.conduit.cli.logging.Logging;
 import dev.conduit.core.Conduit;
 import dev.conduit.core.ConduitBuilder;
-import dev.conduit.core.observe.AccessLog;
 import dev.conduit.core.pki.Pem;
 import dev.conduit.mitm.MitmServer;
 import java.io.IOException;
@@ -109,10 +108,7 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
     MitmServer server = b.open();
     ConduitBuilder cb = Conduit.builder();
     server.listeners().forEach(cb::listener);
-    if (!"off".equals(logConfig.access())) {
-      cb.observer("json".equals(logConfig.access()) ? AccessLog.json()
-          : AccessLog.builder().format(AccessLog.Format.LOGFMT).build());
-    }
+    Serve.accessLog(logConfig).ifPresent(cb::observer);
     Conduit conduit;
     try {
       conduit = cb.build().start();

@@ -8,6 +8,7 @@ import dev.conduit.cli.ExitCode;
 import dev.conduit.cli.RunControl;
 import dev.conduit.cli.config.AdminConfig;
 import dev.conduit.cli.config.ConduitConfig;
+import dev.conduit.cli.config.LogConfig;
 import dev.conduit.cli.config.Durations;
 import dev.conduit.cli.logging.Logging;
 import dev.conduit.core.Conduit;
@@ -135,7 +136,7 @@ final class Serve {
         listenerPlan.listeners().forEach(b::listener);
         listenerPlan.outbounds().forEach(b::outbound);
       }
-      accessLog(config).ifPresent(b::observer);
+      accessLog(config.log()).ifPresent(b::observer);
       if (config.admin().isPresent()) {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         metrics = MicrometerObserver.builder(registry).resources(resources)
@@ -320,8 +321,9 @@ final class Serve {
     return r.build();
   }
 
-  private static Optional<AccessLog> accessLog(ConduitConfig config) {
-    return switch (config.log().access()) {
+  /** The access log observer the log config asks for ({@code log.access}), if any. */
+  static Optional<AccessLog> accessLog(LogConfig log) {
+    return switch (log.access()) {
       case "json" -> Optional.of(AccessLog.builder().format(AccessLog.Format.JSON).build());
       case "logfmt" -> Optional.of(AccessLog.builder().format(AccessLog.Format.LOGFMT).build());
       default -> Optional.empty();

@@ -186,6 +186,13 @@ public final class Relay {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       log.debug("[{}] relay {} error: {}", id, isDownstream ? "downstream" : "upstream", cause.toString());
+      if (downstreamDone && upstreamDone) {
+        // both directions finished: an error while the sockets are torn down (epoll_ctl on a closing
+        // fd, a reset after the last byte) does not make a completed tunnel a failed one
+        ctx.close();
+        flushAndClose(peer);
+        return;
+      }
       outcome.accept(Outcome.ERROR, (isDownstream ? "client" : "upstream") + " connection: " + cause.getMessage());
       ctx.close();
       flushAndClose(peer);
