@@ -1,10 +1,10 @@
 package dev.conduit.core;
 
 import io.netty.channel.EventLoopGroup;
+import dev.conduit.core.internal.RearmingEpollIoHandler;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDatagramChannel;
-import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
@@ -39,7 +39,7 @@ public final class ConduitResources implements AutoCloseable {
     this.epoll = b.preferNative && Epoll.isAvailable();
     DefaultThreadFactory threadFactory = new DefaultThreadFactory("conduit-io", true);
     this.group = new MultiThreadIoEventLoopGroup(
-        threads, threadFactory, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        threads, threadFactory, epoll ? RearmingEpollIoHandler.newFactory() : NioIoHandler.newFactory());
     DnsNameResolverBuilder dns = new DnsNameResolverBuilder()
         .datagramChannelType(datagramChannelType())
         .socketChannelType(socketChannelType())

@@ -181,6 +181,40 @@ class RelayTest {
   }
 
   /**
+   * The client half-closes first, then a response far larger than the socket buffers comes back
+   * while the client is not reading: conduit must wait for the client's socket to drain after its
+   * input ended. (Netty 4.2.13+ removes a socket from epoll once it has no interest left, which
+   * happens at the input's end, and then fails with ENOENT when it needs write interest again.)
+   */
+  @Test
+  void bigResponseAfterTheClientsHalfCloseToASlowReader() throws Exception {
+    int size = 32 << 20;
+    byte[] response = TestOrigin.bytes(size);
+    try (Net.TcpServer server = new Net.TcpServer(s -> {
+      s.getInputStream().readAllBytes(); // the request, up to the client's EOF
+      s.getOutputStream().write(response);
+      s.shutdownOutput();
+    })) {
+      Net.await(Duration.ofSeconds(5), "earlier tunnels closed", () -> conduit.activeConnections() == 0);
+      observer.closed.clear();
+      for (int round = 0; round < 3; round++) {
+        try (Net.Socks5Result r = Net.socks5(conduit.address("socks"), "127.0.0.1", server.port(), null)) {
+          assertThat(r.reply()).isZero();
+          r.socket().getOutputStream().write("GET".getBytes(StandardCharsets.US_ASCII));
+          r.socket().shutdownOutput();
+          Thread.sleep(300); // conduit's writes to this client block: the socket buffers are full
+          byte[] got = Net.readAll(r.socket());
+          assertThat(got.length).as("round " + round).isEqualTo(size);
+          assertThat(java.util.Arrays.equals(got, response)).as("round %d: identical bytes", round).isTrue();
+        }
+        ConnectionSummary s = closedFor(observer, server.port());
+        assertThat(s.outcome()).as(s.detail()).isEqualTo(Outcome.OK);
+        assertThat(s.bytesToClient()).isEqualTo(size + 2 + 10);
+      }
+    }
+  }
+
+  /**
    * An echo through the tunnel with the client's half-close after a payload larger than the socket
    * buffers: the relay must carry the EOF only after every byte, and keep the other direction open
    * until the echo is complete (the close path used to race the last writes).

@@ -38,6 +38,8 @@ public final class Relay {
   private long idleMillis;
   private boolean downstreamDone;
   private boolean upstreamDone;
+  /** Set once either side closes or the relay closes both: later errors are teardown noise. */
+  private boolean tearingDown;
 
   private Relay(Channel downstream, Channel upstream, String id, BiConsumer<Outcome, String> outcome) {
     this.downstream = downstream;
@@ -86,6 +88,7 @@ public final class Relay {
   }
 
   private void closeBoth() {
+    tearingDown = true;
     flushAndClose(downstream);
     flushAndClose(upstream);
   }
@@ -121,6 +124,9 @@ public final class Relay {
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
       peer.flush();
+      if (inputEnded()) {
+        return; // nothing more will come: asking for more would only re-arm epoll for EOF
+      }
       if (peer.isWritable()) {
         ctx.read();
       } else {
@@ -135,7 +141,9 @@ public final class Relay {
         Side peerSide = (Side) peer.pipeline().get(ConduitPipeline.RELAY);
         if (peerSide != null && peerSide.readPending) {
           peerSide.readPending = false;
-          peer.read();
+          if (!peerSide.inputEnded()) {
+            peer.read();
+          }
         }
       }
       ctx.fireChannelWritabilityChanged();
@@ -152,6 +160,10 @@ public final class Relay {
       } else {
         ctx.fireUserEventTriggered(evt);
       }
+    }
+
+    private boolean inputEnded() {
+      return isDownstream ? downstreamDone : upstreamDone;
     }
 
     private void inputDone() {
@@ -179,6 +191,7 @@ public final class Relay {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+      tearingDown = true;
       flushAndClose(peer);
       ctx.fireChannelInactive();
     }
@@ -186,9 +199,10 @@ public final class Relay {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       log.debug("[{}] relay {} error: {}", id, isDownstream ? "downstream" : "upstream", cause.toString());
-      if (downstreamDone && upstreamDone) {
-        // both directions finished: an error while the sockets are torn down (epoll_ctl on a closing
-        // fd, a reset after the last byte) does not make a completed tunnel a failed one
+      if ((downstreamDone && upstreamDone) || tearingDown) {
+        // both directions finished, or one side already closed: an error while the sockets are torn
+        // down (epoll_ctl on a deregistered fd, a reset after the last byte) does not make the tunnel
+        // a failed one
         ctx.close();
         flushAndClose(peer);
         return;
