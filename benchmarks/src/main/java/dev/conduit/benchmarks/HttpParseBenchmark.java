@@ -1,5 +1,13 @@
 package dev.conduit.benchmarks;
 
+import dev.conduit.core.ConnectRequest;
+import dev.conduit.core.ConnectionInfo;
+import dev.conduit.core.Timeouts;
+import dev.conduit.core.inbound.HttpInboundOptions;
+import dev.conduit.core.inbound.InboundContext;
+import dev.conduit.core.inbound.Upstream;
+import dev.conduit.core.internal.http.HttpInbound;
+import dev.conduit.core.observe.Outcome;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -9,6 +17,10 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import java.net.InetSocketAddress;
+import java.time.Instant;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
@@ -36,10 +48,13 @@ import org.openjdk.jmh.annotations.Warmup;
  *       to origin-form, drop {@code Proxy-Connection}, add {@code Via}) and encode it with
  *       {@link HttpRequestEncoder} towards the origin (the encoding half of
  *       {@code HttpClientCodec}, which would queue the method until a response is decoded).</li>
+ *   <li>{@code conduitForward}: one whole keep-alive exchange through conduit's HTTP inbound
+ *       ({@code internal.http.HttpInbound}): the request bytes in from the client, routed through a
+ *       fake {@link InboundContext} (the first request dials, later ones reuse the kept upstream),
+ *       rewritten and encoded to the upstream; then a 1 KiB {@code 200} response from the upstream
+ *       decoded and encoded back to the client. Everything but the sockets and the router.</li>
  * </ul>
- * Channels are long-lived (keep-alive), so channel setup is not included. TODO: add conduit's HTTP
- * inbound forward path (EmbeddedChannel + fake InboundContext, as in {@link Socks5NegotiationBenchmark})
- * once {@code internal.http.HttpInbound} is written.
+ * Channels are long-lived (keep-alive), so channel setup is not included.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -61,9 +76,60 @@ public class HttpParseBenchmark {
       + "If-None-Match: \"sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1\"\r\n"
       + "\r\n").getBytes(StandardCharsets.US_ASCII);
 
+  static final byte[] RESPONSE;
+
+  static {
+    String head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1024\r\n"
+        + "ETag: \"abc\"\r\n\r\n";
+    byte[] h = head.getBytes(StandardCharsets.US_ASCII);
+    RESPONSE = new byte[h.length + 1024];
+    System.arraycopy(h, 0, RESPONSE, 0, h.length);
+  }
+
   private ByteBuf request;
+  private ByteBuf response;
   private EmbeddedChannel server;
   private EmbeddedChannel client;
+  private EmbeddedChannel proxyClientSide;
+  private EmbeddedChannel proxyUpstream;
+  private FakeContext context;
+
+  /** The fake context: the first connect succeeds at once with {@link #proxyUpstream}. */
+  final class FakeContext implements InboundContext {
+    private final ConnectionInfo info = new ConnectionInfo("bench", "http", "http",
+        new InetSocketAddress("127.0.0.1", 40000), new InetSocketAddress("127.0.0.1", 3128), Instant.EPOCH);
+    int dials;
+
+    @Override
+    public ConnectionInfo connection() {
+      return info;
+    }
+
+    @Override
+    public Timeouts timeouts() {
+      return Timeouts.defaults();
+    }
+
+    @Override
+    public Future<Upstream> connect(ConnectRequest connect) {
+      dials++;
+      return ImmediateEventExecutor.INSTANCE.newSucceededFuture(
+          new Upstream(proxyUpstream, connect, "default", "direct", new InetSocketAddress("127.0.0.1", 8080)));
+    }
+
+    @Override
+    public void relay(Upstream upstream) {
+      throw new IllegalStateException("no relay for a forwarded request");
+    }
+
+    @Override
+    public void outcome(Outcome outcome, String detail) {
+      throw new IllegalStateException("request failed: " + outcome + " " + detail);
+    }
+
+    @Override
+    public void principal(String principal) {}
+  }
 
   /** Long-lived server and client codec channels. */
   @Setup
@@ -71,6 +137,11 @@ public class HttpParseBenchmark {
     request = Unpooled.unreleasableBuffer(Unpooled.directBuffer(REQUEST.length).writeBytes(REQUEST));
     server = new EmbeddedChannel(new HttpRequestDecoder());
     client = new EmbeddedChannel(new HttpRequestEncoder());
+    response = Unpooled.unreleasableBuffer(Unpooled.directBuffer(RESPONSE.length).writeBytes(RESPONSE));
+    context = new FakeContext();
+    proxyUpstream = new EmbeddedChannel();
+    proxyClientSide = new EmbeddedChannel();
+    HttpInbound.install(proxyClientSide, context, HttpInboundOptions.defaults());
   }
 
   /** Closes the channels. */
@@ -78,6 +149,32 @@ public class HttpParseBenchmark {
   public void tearDown() {
     server.finishAndReleaseAll();
     client.finishAndReleaseAll();
+    proxyClientSide.finishAndReleaseAll();
+    proxyUpstream.finishAndReleaseAll();
+  }
+
+  /** One keep-alive request and 1 KiB response through conduit's HTTP inbound. */
+  @Benchmark
+  public int conduitForward() {
+    proxyClientSide.writeInbound(request.duplicate());
+    int toOrigin = drain(proxyUpstream);
+    proxyUpstream.writeInbound(response.duplicate());
+    int toClient = drain(proxyClientSide);
+    if (toOrigin == 0 || toClient < 1024 || context.dials != 1) {
+      throw new IllegalStateException("exchange incomplete: " + toOrigin + " bytes to the origin, " + toClient
+          + " to the client, " + context.dials + " dials; pipeline " + proxyClientSide.pipeline().names());
+    }
+    return toOrigin + toClient;
+  }
+
+  private static int drain(EmbeddedChannel ch) {
+    int n = 0;
+    for (Object o; (o = ch.readOutbound()) != null; ) {
+      ByteBuf b = (ByteBuf) o;
+      n += b.readableBytes();
+      b.release();
+    }
+    return n;
   }
 
   /** Decode only. */
