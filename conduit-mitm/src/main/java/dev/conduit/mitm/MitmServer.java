@@ -82,6 +82,7 @@ public final class MitmServer implements AutoCloseable {
   /** Closes the cache; close the {@code Conduit} using the listeners first. */
   @Override
   public void close() {
+    proxy.closeIdleUpstreamConnections();
     cache.close();
   }
 
