@@ -315,6 +315,14 @@ scenario_mitm() {
   # fill every cache once (a miss each); the measured runs are hits
   for v in "$C_MITM" "$SQUID_BUMP_PLAIN"; do "${curl[@]}" -x "http://127.0.0.1:$v" "$plain" >/dev/null || true; done
   for v in "$C_MITM" "$SQUID_BUMP"; do "${curl[@]}" --cacert "$ca" -x "http://127.0.0.1:$v" "$tls" >/dev/null || true; done
+  # warm-up, not recorded: the JVM's JIT (and every peer's caches) see the request paths before they are timed
+  for v in "$C_MITM" "$SQUID_BUMP" "$MITMPROXY"; do
+    for mode in keepalive handshake; do
+      timeout 60 "${TOOL[@]}" tlsrate --scenario warmup --row "$v" --out "$RUN/warmup.jsonl" --via http:127.0.0.1:$v \
+        --target 127.0.0.1:$NGINX_TLS --name localhost --cafile "$ca" --mode $mode --path /1k.bin --duration 3 \
+        --concurrency 16 --procs 2 >/dev/null || true
+    done
+  done
   for r in $(seq "$N"); do
     for row in "nginx (direct)" "conduit cache hit" "squid memory cache hit"; do
       local pids="" x=()

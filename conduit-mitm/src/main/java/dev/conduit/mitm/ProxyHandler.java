@@ -339,6 +339,10 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     void content(HttpContent content, UpstreamCall call);
 
     void failed(int status, String reason);
+
+    /** The upstream read batch ended: what was written so far goes out. */
+    default void flush() {
+    }
   }
 
   /** Sends {@code r.request()} (released) upstream over a new connection. */
@@ -443,6 +447,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private boolean headSeen;
     private boolean complete;
     private boolean reusable;
+    private boolean ended;
     /** The request, kept for {@link #retry} until the response starts. */
     private FullHttpRequest kept;
     private Runnable retry;
@@ -476,6 +481,10 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     /** Ends the call: the connection goes back to the pool if the response is complete, else closes. */
     void close() {
       done = true;
+      if (ended) {
+        return; // the connection may be pooled (or in use by another call) by now
+      }
+      ended = true;
       releaseKept();
       if (currentCall == this) {
         currentCall = null;
@@ -497,6 +506,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     void fail(int status, String reason) {
       if (!done) {
         done = true;
+        ended = true;
         channel.close();
         if (currentCall == this) {
           currentCall = null;
@@ -562,7 +572,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext c) {
-      // reads are requested by the sink once it passed a chunk on
+      // reads are requested by the sink once it passed a chunk on; one flush per upstream read batch
+      sink.flush();
     }
 
     @Override
@@ -603,6 +614,14 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       if (content instanceof LastHttpContent) {
         call.close();
         ctx.writeAndFlush(content).addListener(f -> finish());
+      } else if (ctx.channel().isWritable()) {
+        // flushed at the end of the upstream read batch (head, body and end often arrive in one)
+        ctx.write(content).addListener(f -> {
+          if (!f.isSuccess()) {
+            call.close();
+          }
+        });
+        call.readMore();
       } else {
         ctx.writeAndFlush(content).addListener(f -> {
           if (f.isSuccess()) {
@@ -612,6 +631,11 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
           }
         });
       }
+    }
+
+    @Override
+    public void flush() {
+      ctx.flush();
     }
 
     @Override
