@@ -360,7 +360,9 @@ final class Serve {
       plan.rules().forEach(r::rule);
     }
     config.rules().forEach(rule -> r.rule(rule.toRule()));
-    r.defaultDecision(config.listeners().isEmpty() ? RouteDecision.reject("no rule") : config.defaultDecision());
+    // a seed 000 mesh alone routes only by its forward table; own listeners (or the cache proxy) use the default
+    r.defaultDecision(config.listeners().isEmpty() && config.cache().isEmpty() ? RouteDecision.reject("no rule")
+        : config.defaultDecision());
     return r.build();
   }
 
