@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Helper of benchmarks/e2e/run.sh (stdlib only): runs one bounded load and records it.
 
-  measure  run a load command (iperf3 or wrk), account the proxy's CPU and peak RSS, the load
+  measure  run a load command (iperf3, wrk or curl), account the proxy's CPU and peak RSS, the load
            generator's CPU, append one JSON line
   connrate new tunnels per second (tunnel + HTTP/1.0 GET of 1 byte), asyncio, N processes
   hold     open N idle tunnels, report RSS (and JVM heap) growth per tunnel
+  tlsrate  HTTPS GETs through a (MITM) proxy: keep-alive or one new TLS connection per request
   report   median of the runs per row -> one markdown table (stdout and RESULTS.md)
 
 Every address must be loopback; every loop is bounded by a duration and a count.
@@ -152,6 +153,18 @@ def parse_wrk(out):
     return {"error": "no E2EJSON line from wrk"}
 
 
+def parse_curl(out, expect_bytes=None):
+    # -w '%{http_code} %{size_download} %{time_total} %{speed_download} %header{x-cache}'
+    parts = out.strip().split()
+    if len(parts) < 4:
+        return {"error": f"bad curl output {out[-100:]!r}"}
+    code, size, secs, speed = int(parts[0]), int(float(parts[1])), float(parts[2]), float(parts[3])
+    rec = {"value": speed / 1048576, "bytes": size, "seconds": secs, "x_cache": " ".join(parts[4:])}
+    if code != 200 or (expect_bytes and size != expect_bytes):
+        rec = {"error": f"status {code}, {size} bytes (expected 200, {expect_bytes})"}
+    return rec
+
+
 def cmd_measure(a):
     pids = pids_arg(a.pids)
     reset_peak(pids)
@@ -165,7 +178,10 @@ def cmd_measure(a):
     c1, m1, r1 = cpu_ticks(pids), machine_ticks(), resource.getrusage(resource.RUSAGE_CHILDREN)
     rec = {"scenario": a.scenario, "row": a.row, "run": a.run, "rc": rc}
     try:
-        rec.update({"iperf": parse_iperf, "wrk": parse_wrk}[a.kind](out))
+        if a.kind == "curl":
+            rec.update(parse_curl(out, a.expect_bytes))
+        else:
+            rec.update({"iperf": parse_iperf, "wrk": parse_wrk}[a.kind](out))
     except Exception as ex:
         rec["error"] = f"unparsable output ({ex}): {(out + err).strip()[-200:]}"
     if rc != 0 and "error" not in rec:
@@ -176,6 +192,9 @@ def cmd_measure(a):
         rec["cpu_per_unit"] = f"{(c1 - c0) / CLK * 1000 / gb:.0f} ms/GB" if gb else None
     if a.kind == "wrk" and "error" not in rec and pids:
         rec["cpu_per_unit"] = f"{(c1 - c0) / CLK * 1e6 / rec['requests']:.0f} µs/req"
+    if a.kind == "curl" and "error" not in rec and pids:
+        gb = rec["bytes"] / 1e9
+        rec["cpu_per_unit"] = f"{(c1 - c0) / CLK * 1000 / gb:.0f} ms/GB" if gb else None
     append(a.out, rec)
     say(rec)
 
@@ -371,6 +390,114 @@ def cmd_hold(a):
           + (f" ERROR {rec['error']}" if "error" in rec else ""), flush=True)
 
 
+# ------------------------------------------------------------------ HTTPS through a (MITM) proxy
+async def _tls_request(r, w, host, path, close, timeout=10.0):
+    w.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{'Connection: close' + chr(13) + chr(10) if close else ''}\r\n"
+            .encode())
+    head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), timeout)
+    status = head.split(b"\r\n", 1)[0]
+    m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+    if not m:
+        raise ConnectionError(f"no content-length in {status!r}")
+    await asyncio.wait_for(r.readexactly(int(m.group(1))), timeout)
+    if not status.startswith(b"HTTP/1.1 200"):
+        raise ConnectionError(f"status {status!r}")
+
+
+async def _tlsrate(via, target, name, cafile, mode, path, duration, concurrency, limit):
+    import ssl
+    ctx = ssl.create_default_context(cafile=cafile)  # the chain must lead to the run's CA, for `name`
+    host = f"{name}:{target[1]}"
+    deadline = time.monotonic() + duration
+    ok, fail, handshakes, lats, errs = 0, 0, 0, [], {}
+
+    async def connect():
+        nonlocal handshakes
+        kind, proxy = via
+        if kind == "direct":
+            r, w = await asyncio.wait_for(asyncio.open_connection(*target), 10)
+        else:  # CONNECT name:port, so MITM proxies mint a certificate for the name
+            r, w = await asyncio.wait_for(asyncio.open_connection(*proxy), 10)
+            w.write(f"CONNECT {host} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 10)
+            if b" 200" not in head.split(b"\r\n", 1)[0]:
+                w.close()
+                raise ConnectionError(f"CONNECT refused: {head[:40]!r}")
+        await asyncio.wait_for(w.start_tls(ctx, server_hostname=name), 10)
+        handshakes += 1
+        return r, w
+
+    async def worker():
+        nonlocal ok, fail
+        rw, n = None, 0
+        while time.monotonic() < deadline and n < limit:
+            n += 1
+            t = time.monotonic()
+            try:
+                if rw is None:
+                    rw = await connect()
+                await _tls_request(*rw, host, path, close=mode == "handshake")
+                if mode == "handshake":
+                    rw[1].close()
+                    rw = None
+                ok += 1
+                lats.append(time.monotonic() - t)
+            except Exception as ex:
+                fail += 1
+                k = f"{type(ex).__name__}: {str(ex)[:60]}"
+                errs[k] = errs.get(k, 0) + 1
+                if rw is not None:
+                    rw[1].close()
+                rw = None
+                await asyncio.sleep(0.01)
+        if rw is not None:
+            rw[1].close()
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return {"ok": ok, "fail": fail, "handshakes": handshakes, "elapsed": time.monotonic() - t0, "lats": lats,
+            "errs": errs}
+
+
+def _tlsrate_child(args):
+    return asyncio.run(_tlsrate(*args))
+
+
+def cmd_tlsrate(a):
+    import multiprocessing
+    pids = pids_arg(a.pids)
+    via, target = parse_via(a.via), hostport(a.target)
+    if a.name != "localhost":
+        raise SystemExit("--name may only be localhost")
+    reset_peak(pids)
+    c0, m0, t0 = cpu_ticks(pids), machine_ticks(), time.time()
+    s0, ch0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    args = (via, target, a.name, a.cafile, a.mode, a.path, a.duration, max(1, a.concurrency // a.procs), 1_000_000)
+    with multiprocessing.get_context("fork").Pool(a.procs) as pool:
+        parts = pool.map(_tlsrate_child, [args] * a.procs)
+    wall = time.time() - t0
+    c1, m1 = cpu_ticks(pids), machine_ticks()
+    s1, ch1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    loadgen = (s1.ru_utime + s1.ru_stime - s0.ru_utime - s0.ru_stime) + (ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime)
+    ok, fail = sum(p["ok"] for p in parts), sum(p["fail"] for p in parts)
+    lats = [x for p in parts for x in p["lats"]]
+    errs = {}
+    for p in parts:
+        for k, v in p["errs"].items():
+            errs[k] = errs.get(k, 0) + v
+    rec = {"scenario": a.scenario, "row": a.row, "run": a.run, "handshakes": sum(p["handshakes"] for p in parts)}
+    if ok == 0 or fail > ok / 100:
+        rec["error"] = f"{fail} failed, {ok} ok: {list(errs)[:2]}"
+    else:
+        el = max(p["elapsed"] for p in parts)
+        rec.update({"value": ok / el, "p50_ms": pct(lats, 50) * 1000, "p99_ms": pct(lats, 99) * 1000})
+        if pids:
+            rec["cpu_per_unit"] = f"{(c1 - c0) / CLK * 1e6 / ok:.0f} µs/req"
+    finish(rec, pids, c0, c1, m0, m1, wall, loadgen)
+    append(a.out, rec)
+    say(rec)
+
+
 # ------------------------------------------------------------------ report
 SCENARIOS = [
     ("tcp1", "1. bulk TCP, 1 stream (iperf3)", "Gbit/s", True),
@@ -378,6 +505,11 @@ SCENARIOS = [
     ("http1k", "2. 1 KiB GET via forward proxy (wrk -t2 -c64)", "req/s", True),
     ("tunnels", "3. new tunnels/s (tunnel + 1 B GET)", "tunnels/s", True),
     ("mem", "4. idle tunnels (@MEM@)", "RSS KiB/tunnel", False),
+] + [  # scenario 5, caching MITM proxy (run.sh scenario_mitm)
+    ("cachehit", "5. caching proxy: 100 MiB cache hit over plain HTTP (curl)", "MiB/s", True),
+    ("mitmka", "5. MITM HTTPS 1 KiB GETs, keep-alive, 16 conns (not cached)", "req/s", True),
+    ("mitmnew", "5. MITM HTTPS 1 KiB GETs, new TLS connection per request, 16 clients", "req/s", True),
+    ("mitmhit", "5. MITM HTTPS: 100 MiB intercepted cache hit (curl)", "MiB/s", True),
 ]
 
 
@@ -443,8 +575,10 @@ def cmd_report(a):
             lines.append(f"| {label} | {row} | {res} | {ratio} | {cpu} | {fmt(rss)} | "
                          f"{statistics.median(lg):.0f} |" if lg else
                          f"| {label} | {row} | {res} | {ratio} | {cpu} | {fmt(rss)} | – |")
-    for title in ("5. mTLS tunnel pair vs stunnel pair", "5. caching proxy hit vs nginx",
-                  "5. MITM request rate vs mitmproxy"):
+    measured = {r["scenario"] for r in recs}
+    for title in ("5. mTLS tunnel pair vs stunnel pair",) + (
+            () if measured & {"cachehit", "mitmka", "mitmnew", "mitmhit"} else
+            ("5. caching proxy hit vs nginx", "5. MITM request rate vs mitmproxy")):
         lines.append(f"| {title} | conduit | not measured yet (scenario not written) | – | – | – | – |")
     table = "\n".join(lines)
     print(table)
@@ -457,10 +591,21 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("measure")
-    m.add_argument("--kind", choices=["iperf", "wrk"], required=True)
+    m.add_argument("--kind", choices=["iperf", "wrk", "curl"], required=True)
+    m.add_argument("--expect-bytes", type=int, default=0, help="curl: the body size a good run has")
     c = sub.add_parser("connrate")
     h = sub.add_parser("hold")
-    for s in (m, c, h):
+    t = sub.add_parser("tlsrate")
+    t.add_argument("--via", required=True)
+    t.add_argument("--target", required=True)
+    t.add_argument("--name", default="localhost", help="CONNECT/SNI name (only localhost)")
+    t.add_argument("--cafile", required=True)
+    t.add_argument("--mode", choices=["keepalive", "handshake"], required=True)
+    t.add_argument("--path", default="/1k.bin")
+    t.add_argument("--duration", type=float, default=5)
+    t.add_argument("--concurrency", type=int, default=16)
+    t.add_argument("--procs", type=int, default=2)
+    for s in (m, c, h, t):
         s.add_argument("--scenario", required=True)
         s.add_argument("--row", required=True)
         s.add_argument("--run", type=int, default=1)
@@ -492,6 +637,8 @@ def main():
         cmd_connrate(a)
     elif a.cmd == "hold":
         cmd_hold(a)
+    elif a.cmd == "tlsrate":
+        cmd_tlsrate(a)
     else:
         cmd_report(a)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end benchmark of conduit against peer proxies, on 127.0.0.1 only.
 #
-#   benchmarks/e2e/run.sh [-n RUNS] [-t SECONDS] [-s "tcp http tunnels mem"] [--no-build] [--no-results]
+#   benchmarks/e2e/run.sh [-n RUNS] [-t SECONDS] [-s "tcp http tunnels mem mitm"] [--no-build] [--no-results]
 #
 # Builds benchmarks.jar, starts conduit (dev.conduit.benchmarks.BenchServer) and the peers (Debian
 # packages, installed when missing; LittleProxy from Maven Central), runs every scenario RUNS times
@@ -15,7 +15,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 RUN=${E2E_RUN:-$ROOT/benchmarks/run}
 N=3
 T=5
-SCENARIOS="tcp http tunnels mem"
+SCENARIOS="tcp http tunnels mem mitm"
 BUILD=1
 WRITE_RESULTS=1
 MEM_RUNS=${MEM_RUNS:-1}  # memory per tunnel barely varies between runs; opening ~10k tunnels takes a while
@@ -40,6 +40,8 @@ HAPROXY_IPERF=25212; HAPROXY_NGINX=25222
 SOCAT_IPERF=25211
 DANTE=21081; SQUID=23128; TINYPROXY=28888; LITTLEPROXY=28889
 C_HTTP=23130; C_SOCKS=21080; C_MIXED=21082
+# scenario mitm: HTTPS origin, squid caching + ssl-bump, mitmproxy, conduit cache serve
+NGINX_TLS=28443; SQUID_BUMP=23131; SQUID_BUMP_PLAIN=23133; MITMPROXY=28090; C_MITM=23132
 
 PY=python3
 TOOL=("$PY" "$HERE/e2e.py")
@@ -109,6 +111,7 @@ render() {  # template -> $RUN/conf/name
   sed -e "s#@RUN@#$RUN#g" -e "s#@IPERF@#$IPERF#g" -e "s#@NGINX@#$NGINX#g" \
     -e "s#@HAPROXY_IPERF@#$HAPROXY_IPERF#g" -e "s#@HAPROXY_NGINX@#$HAPROXY_NGINX#g" \
     -e "s#@DANTE@#$DANTE#g" -e "s#@SQUID@#$SQUID#g" -e "s#@TINYPROXY@#$TINYPROXY#g" \
+    -e "s#@NGINX_TLS@#$NGINX_TLS#g" -e "s#@SQUID_BUMP@#$SQUID_BUMP#g" -e "s#@SQUID_BUMP_PLAIN@#$SQUID_BUMP_PLAIN#g" \
     "$HERE/conf/$1" >"$RUN/conf/$1"
 }
 
@@ -130,6 +133,14 @@ setup() {
     (cd "$ROOT" && ./mvnw -q -DskipTests -pl benchmarks -am package)
   fi
   JAR=$ROOT/benchmarks/target/benchmarks.jar
+  CLI_JAR=$ROOT/conduit-cli/target/conduit.jar
+  if [[ " $SCENARIOS " == *" mitm "* ]]; then
+    if [[ $BUILD == 1 ]]; then
+      log "building conduit.jar (conduit cache serve)"
+      (cd "$ROOT" && ./mvnw -q -DskipTests -pl conduit-cli -am package)
+    fi
+    [[ -f $CLI_JAR ]] || { log "$CLI_JAR missing (run without --no-build)"; exit 1; }
+  fi
   [[ -f $JAR ]] || { log "$JAR missing (run without --no-build)"; exit 1; }
   if [[ ! -f $RUN/littleproxy/lib/littleproxy-$LITTLEPROXY_VERSION.jar ]]; then
     log "fetching LittleProxy $LITTLEPROXY_VERSION from Maven Central"
@@ -247,15 +258,130 @@ scenario_mem() {
   done
 }
 
+# scenario 5 (caching MITM proxy). Its own PKI in $RUN/pki: one EC CA that signs the origin's certificate and
+# is also the interception CA of every MITM peer (clients trust only it); conduit runs the CLI's shaded jar
+# (`conduit cache serve`, netty-tcnative BoringSSL). Rows: a 100 MiB cache hit over plain HTTP vs nginx serving
+# the file (and squid's memory hit); intercepted 1 KiB GETs (not cached by any peer, so forwarded to the
+# origin) with keep-alive and with a new CONNECT + TLS handshake per request; a 100 MiB intercepted cache hit.
+mitm_pki() {
+  local K=$RUN/pki
+  [[ -s $K/origin.crt ]] && return 0
+  mkdir -p "$K"
+  (
+    cd "$K"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -keyout ca.key -out ca.crt \
+      -subj "/CN=conduit e2e test CA" -addext basicConstraints=critical,CA:TRUE \
+      -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout origin.key -out origin.csr \
+      -subj "/CN=localhost" 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' >origin.ext
+    openssl x509 -req -in origin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -extfile origin.ext \
+      -out origin.crt 2>/dev/null
+    rm -f origin.csr origin.ext
+    chmod 600 ./*.key
+    cat ca.crt ca.key >mitm-ca.pem; chgrp proxy mitm-ca.pem; chmod 640 mitm-ca.pem   # squid
+    mkdir -p conduit mitmproxy; cp ca.crt ca.key conduit/                              # conduit --cert-dir
+    cat ca.key ca.crt >mitmproxy/mitmproxy-ca.pem                                      # mitmproxy confdir
+  )
+}
+
+start_mitm_peers() {
+  command -v mitmdump >/dev/null || { log "installing mitmproxy"; DEBIAN_FRONTEND=noninteractive apt-get install -y mitmproxy >/dev/null; }
+  mitm_pki
+  [[ -s $RUN/www/100m.bin ]] || head -c 104857600 /dev/urandom >"$RUN/www/100m.bin"
+  mkdir -p "$RUN"/nginx-tls/{body,proxy,fastcgi,uwsgi,scgi}
+  render nginx-tls.conf; render squid-bump.conf
+  rm -rf "$RUN/squid-bump" "$RUN/mitm-cache"; mkdir -p "$RUN/squid-bump"
+  /usr/lib/squid/security_file_certgen -c -s "$RUN/squid-bump/ssl_db" -M 16MB >/dev/null
+  chown -R proxy:proxy "$RUN/squid-bump"; : >"$RUN/logs/squid-bump-access.log"; chmod 666 "$RUN/logs/squid-bump-access.log"
+  start nginx-tls nginx -c "$RUN/conf/nginx-tls.conf" -p "$RUN/nginx-tls"; wait_port nginx-tls $NGINX_TLS
+  start squid-bump squid -N -f "$RUN/conf/squid-bump.conf"; wait_port squid-bump $SQUID_BUMP
+  start mitmproxy mitmdump -q --listen-host 127.0.0.1 -p $MITMPROXY --set confdir="$RUN/pki/mitmproxy" \
+    --set ssl_verify_upstream_trusted_ca="$RUN/pki/ca.crt" --set stream_large_bodies=1m
+  wait_port mitmproxy $MITMPROXY
+  start conduit-mitm java "${JVM_OPTS[@]}" ${CONDUIT_JVM_OPTS:-} -jar "$CLI_JAR" cache serve \
+    --cert-dir "$RUN/pki/conduit" --cache-dir "$RUN/mitm-cache" --listen 127.0.0.1:$C_MITM --intercept localhost \
+    --filter '/100m\.bin$' --trust-upstream-ca "$RUN/pki/ca.crt"
+  wait_port conduit-mitm $C_MITM
+}
+
+scenario_mitm() {
+  log "scenario 5: caching MITM proxy vs nginx, squid (caching, ssl-bump) and mitmproxy, $N x ${T}s"
+  start_mitm_peers
+  local W='%{http_code} %{size_download} %{time_total} %{speed_download} %header{x-cache}\n'
+  local plain=http://127.0.0.1:$NGINX/100m.bin tls=https://localhost:$NGINX_TLS/100m.bin size=104857600
+  local ca=$RUN/pki/ca.crt r row
+  local curl=(curl -s -o /dev/null --max-time 60 -w "$W")
+  # fill every cache (one miss each), then warm up, not recorded: the JVM's JIT (and every peer's caches) see
+  # each path a few times before it is timed; compilation in the background skews 0.1-s transfers otherwise
+  for i in 1 2 3; do
+    for v in "$C_MITM" "$SQUID_BUMP_PLAIN"; do "${curl[@]}" -x "http://127.0.0.1:$v" "$plain" >/dev/null || true; done
+    for v in "$C_MITM" "$SQUID_BUMP"; do "${curl[@]}" --cacert "$ca" -x "http://127.0.0.1:$v" "$tls" >/dev/null || true; done
+  done
+  # warm-up, not recorded: the JVM's JIT (and every peer's caches) see the request paths before they are timed
+  for v in "$C_MITM" "$SQUID_BUMP" "$MITMPROXY"; do
+    for mode in keepalive handshake; do
+      timeout 60 "${TOOL[@]}" tlsrate --scenario warmup --row "$v" --out "$RUN/warmup.jsonl" --via http:127.0.0.1:$v \
+        --target 127.0.0.1:$NGINX_TLS --name localhost --cafile "$ca" --mode $mode --path /1k.bin --duration 3 \
+        --concurrency 16 --procs 2 >/dev/null || true
+    done
+  done
+  for i in 1 2 3; do
+    "${curl[@]}" -x "http://127.0.0.1:$C_MITM" "$plain" >/dev/null || true
+    "${curl[@]}" --cacert "$ca" -x "http://127.0.0.1:$C_MITM" "$tls" >/dev/null || true
+  done
+  sleep 3
+  for r in $(seq "$N"); do
+    for row in "nginx (direct)" "conduit cache hit" "squid memory cache hit"; do
+      local pids="" x=()
+      case $row in
+        nginx*) pids=$(pid_of nginx) ;;
+        conduit*) pids=$(pid_of conduit-mitm); x=(-x "http://127.0.0.1:$C_MITM") ;;
+        squid*) pids=$(pid_of squid-bump); x=(-x "http://127.0.0.1:$SQUID_BUMP_PLAIN") ;;
+      esac
+      "${TOOL[@]}" measure --kind curl --expect-bytes $size --scenario cachehit --row "$row" --run "$r" --pids "$pids" \
+        --out "$OUT" --timeout 90 -- "${curl[@]}" "${x[@]}" "$plain" || true
+    done
+    for row in "direct (nginx HTTPS)" "conduit MITM cache hit" "squid ssl-bump memory cache hit"; do
+      local pids="" x=()
+      case $row in
+        direct*) pids=$(pid_of nginx-tls) ;;
+        conduit*) pids=$(pid_of conduit-mitm); x=(-x "http://127.0.0.1:$C_MITM") ;;
+        squid*) pids=$(pid_of squid-bump); x=(-x "http://127.0.0.1:$SQUID_BUMP") ;;
+      esac
+      "${TOOL[@]}" measure --kind curl --expect-bytes $size --scenario mitmhit --row "$row" --run "$r" --pids "$pids" \
+        --out "$OUT" --timeout 90 -- "${curl[@]}" --cacert "$ca" "${x[@]}" "$tls" || true
+    done
+    for mode in keepalive handshake; do
+      local key=mitmka; [[ $mode == handshake ]] && key=mitmnew
+      for row in "direct (nginx HTTPS)" "conduit MITM" "squid ssl-bump" "mitmproxy"; do
+        local pids="" via
+        case $row in
+          direct*) pids=$(pid_of nginx-tls); via=direct ;;
+          conduit*) pids=$(pid_of conduit-mitm); via=http:127.0.0.1:$C_MITM ;;
+          squid*) pids=$(pid_of squid-bump); via=http:127.0.0.1:$SQUID_BUMP ;;
+          mitmproxy) pids=$(pid_of mitmproxy); via=http:127.0.0.1:$MITMPROXY ;;
+        esac
+        timeout $((T + 60)) "${TOOL[@]}" tlsrate --scenario $key --row "$row" --run "$r" --pids "$pids" --out "$OUT" \
+          --via "$via" --target 127.0.0.1:$NGINX_TLS --name localhost --cafile "$ca" --mode $mode --path /1k.bin \
+          --duration "$T" --concurrency 16 --procs 2 || true
+      done
+    done
+  done
+  log "squid-bump result codes: $(awk '{print $4}' "$RUN/logs/squid-bump-access.log" | sort | uniq -c | tr -s ' \n' ' ')"
+  for p in conduit-mitm mitmproxy squid-bump nginx-tls; do stop "$p"; done
+}
+
 # ------------------------------------------------------------------ report
 versions() {
   local v
   echo "- conduit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?') (branch $(cd "$ROOT" && git rev-parse --abbrev-ref HEAD 2>/dev/null || echo '?')), BenchServer JVM options: ${JVM_OPTS[*]} ${CONDUIT_JVM_OPTS:-}"
   echo "- Java: $(java -version 2>&1 | head -1)"
-  for p in haproxy socat dante-server squid squid-openssl tinyproxy iperf3 wrk nginx proxychains4; do
+  for p in haproxy socat dante-server squid squid-openssl tinyproxy iperf3 wrk nginx proxychains4 mitmproxy; do
     v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
     [[ -n $v ]] && echo "- $p $v"
   done
+  [[ " $SCENARIOS " == *" mitm "* ]] && echo "- scenario 5: conduit-cli/target/conduit.jar \`conduit cache serve\` (shaded, netty-tcnative BoringSSL), same JVM options"
   echo "- LittleProxy xyz.rogfam:littleproxy:$LITTLEPROXY_VERSION (Maven Central, Netty 4.1), run by benchmarks/e2e/LittleProxyMain.java"
 }
 
@@ -318,7 +444,8 @@ for s in $SCENARIOS; do
     http) scenario_http ;;
     tunnels) scenario_tunnels ;;
     mem) scenario_mem ;;
-    *) log "unknown scenario $s (expected: tcp http tunnels mem)" ;;
+    mitm) scenario_mitm ;;
+    *) log "unknown scenario $s (expected: tcp http tunnels mem mitm)" ;;
   esac
 done
 report

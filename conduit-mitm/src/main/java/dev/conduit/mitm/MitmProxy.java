@@ -46,10 +46,18 @@ import java.util.concurrent.atomic.AtomicInteger;
  * final 200 under the key of the <em>original</em> request, so the next pull of the same blob is a
  * hit without contacting the registry. Non-cacheable requests get the redirect as is.
  *
+ * <h2>Upstream connections</h2>
+ * Upstream HTTP/1.1 connections (TLS included) are kept alive and reused by later requests to the same
+ * origin from clients that conduit routes the same way (same listener, same client address), up to
+ * {@link Builder#maxIdleUpstreamsPerOrigin} idle ones per origin and event loop, each for at most
+ * {@link Builder#upstreamIdleTimeout}. Only idempotent requests ({@code GET}, {@code HEAD},
+ * {@code OPTIONS}, {@code PUT}, {@code DELETE}, {@code TRACE}) take a pooled connection, and when one
+ * turns out to be dead before any response byte arrives (the origin closed it meanwhile) the request is
+ * sent once more over a new connection. Pooled connections keep the route chosen when they were dialed.
+ *
  * <h2>Limits</h2>
- * Request bodies are buffered up to {@link Builder#maxRequestBodyBytes} (413 beyond). One upstream
- * connection per request ({@code Connection: close} upstream); client connections are kept alive.
- * A cache download is dialed detached from the client that started it
+ * Request bodies are buffered up to {@link Builder#maxRequestBodyBytes} (413 beyond). Client connections
+ * are kept alive. A cache download is dialed detached from the client that started it
  * ({@code InboundContext.connectDetached}): when that client disconnects the download goes on for
  * the clients that joined it and for the cache.
  */
@@ -67,6 +75,7 @@ public final class MitmProxy implements InboundProtocol {
   private final Executor executor;
   private final LeafContexts leaves;
   private final SslContext upstreamContext;
+  private final UpstreamPool pool;
 
   private MitmProxy(Builder b) {
     this.ca = b.ca;
@@ -81,6 +90,7 @@ public final class MitmProxy implements InboundProtocol {
     this.executor = b.executor != null ? b.executor : defaultExecutor();
     this.leaves = new LeafContexts(ca, leafValidity, executor, b.maxLeaves);
     this.upstreamContext = UpstreamTrust.clientContext(systemTrust, trustedCas);
+    this.pool = new UpstreamPool(b.upstreamIdleTimeout, b.maxIdleUpstreamsPerOrigin);
   }
 
   /** A builder; {@link Builder#certificateAuthority} is required. */
@@ -117,6 +127,20 @@ public final class MitmProxy implements InboundProtocol {
   /** The number of hosts with a cached leaf certificate. */
   public int cachedLeafCertificates() {
     return leaves.size();
+  }
+
+  /** The number of idle upstream connections kept for reuse (may lag behind the event loops). */
+  public int idleUpstreamConnections() {
+    return pool.idleConnections();
+  }
+
+  /** Closes the idle upstream connections (they also close with their event loops). */
+  public void closeIdleUpstreamConnections() {
+    pool.closeAll();
+  }
+
+  UpstreamPool pool() {
+    return pool;
   }
 
   BlobCache cacheOrNull() {
@@ -179,6 +203,8 @@ public final class MitmProxy implements InboundProtocol {
     private int maxRequestBodyBytes = 16 << 20;
     private int maxRedirects = 5;
     private int maxLeaves = 1024;
+    private Duration upstreamIdleTimeout = Duration.ofSeconds(30);
+    private int maxIdleUpstreamsPerOrigin = 32;
     private Executor executor;
 
     private Builder() {
@@ -276,6 +302,28 @@ public final class MitmProxy implements InboundProtocol {
         throw new IllegalArgumentException("maxCachedLeafCertificates: " + count + " (expected: >= 1)");
       }
       this.maxLeaves = count;
+      return this;
+    }
+
+    /**
+     * How long an idle upstream connection is kept for reuse (default 30 s; zero disables reuse: one
+     * upstream connection per request).
+     */
+    public Builder upstreamIdleTimeout(Duration timeout) {
+      requireNonNull(timeout, "timeout");
+      if (timeout.isNegative() || timeout.compareTo(Duration.ofHours(1)) > 0) {
+        throw new IllegalArgumentException("upstreamIdleTimeout: " + timeout + " (expected: 0 to 1 hour)");
+      }
+      this.upstreamIdleTimeout = timeout;
+      return this;
+    }
+
+    /** How many idle connections per origin (and event loop) are kept (default 32; 0 disables reuse). */
+    public Builder maxIdleUpstreamsPerOrigin(int count) {
+      if (count < 0 || count > 10_000) {
+        throw new IllegalArgumentException("maxIdleUpstreamsPerOrigin: " + count + " (expected: 0-10000)");
+      }
+      this.maxIdleUpstreamsPerOrigin = count;
       return this;
     }
 

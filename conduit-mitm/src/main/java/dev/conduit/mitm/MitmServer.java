@@ -74,7 +74,7 @@ public final class MitmServer implements AutoCloseable {
     return proxy;
   }
 
-  /** The listeners to add to a {@code Conduit}: {@code tcp} and, if configured, {@code tls}. */
+  /** The listeners to add to a {@code Conduit}: the plain one and, if configured, the HTTPS one. */
   public List<Listener> listeners() {
     return listeners;
   }
@@ -82,6 +82,7 @@ public final class MitmServer implements AutoCloseable {
   /** Closes the cache; close the {@code Conduit} using the listeners first. */
   @Override
   public void close() {
+    proxy.closeIdleUpstreamConnections();
     cache.close();
   }
 
@@ -96,6 +97,8 @@ public final class MitmServer implements AutoCloseable {
     private Path fileDir;
     private String tcpBind = "127.0.0.1:8000";
     private String tlsBind;
+    private String plainListenerName = "tcp";
+    private String tlsListenerName = "tls";
     private final List<String> tlsNames = new ArrayList<>(List.of("localhost", "127.0.0.1"));
     private boolean tlsNamesSet;
     private List<String> filters = CachePolicy.DEFAULT_FILTERS;
@@ -124,6 +127,21 @@ public final class MitmServer implements AutoCloseable {
     /** The plain HTTP proxy listener's address (default {@code 127.0.0.1:8000}). */
     public Builder tcpBind(String hostPort) {
       this.tcpBind = requireNonNull(hostPort, "tcpBind");
+      return this;
+    }
+
+    /**
+     * The listeners' names (default {@code tcp} and {@code tls}), e.g. to add them to a {@code Conduit}
+     * that has listeners of those names already.
+     */
+    public Builder listenerNames(String plain, String tls) {
+      requireNonNull(plain, "plain");
+      requireNonNull(tls, "tls");
+      if (plain.equals(tls)) {
+        throw new IllegalArgumentException("listenerNames: " + plain + " twice (expected: two different names)");
+      }
+      this.plainListenerName = plain;
+      this.tlsListenerName = tls;
       return this;
     }
 
@@ -222,10 +240,10 @@ public final class MitmServer implements AutoCloseable {
         interceptors.forEach(pb::interceptor);
         MitmProxy proxy = pb.build();
         List<Listener> listeners = new ArrayList<>();
-        listeners.add(Listener.builder("tcp").bind(tcpBind).protocol(proxy).build());
+        listeners.add(Listener.builder(plainListenerName).bind(tcpBind).protocol(proxy).build());
         if (tlsBind != null) {
           SslContext tls = proxyServerContext(ca, tlsNames);
-          listeners.add(Listener.builder("tls").bind(tlsBind).protocol(proxy).tls(() -> tls).build());
+          listeners.add(Listener.builder(tlsListenerName).bind(tlsBind).protocol(proxy).tls(() -> tls).build());
         }
         return new MitmServer(ca, cache, proxy, List.copyOf(listeners));
       } catch (RuntimeException e) {
@@ -256,6 +274,6 @@ public final class MitmServer implements AutoCloseable {
 
   /** The HTTPS listener, if configured. */
   public Optional<Listener> tlsListener() {
-    return listeners.stream().filter(l -> l.name().equals("tls")).findFirst();
+    return listeners.size() > 1 ? Optional.of(listeners.get(1)) : Optional.empty();
   }
 }

@@ -74,6 +74,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   private static final String AGGREGATOR = "mitm-aggregator";
   private static final String SELF = "mitm";
   private static final int CHUNK = 64 * 1024;
+  private static final java.util.Set<HttpMethod> IDEMPOTENT = java.util.Set.of(HttpMethod.GET, HttpMethod.HEAD,
+      HttpMethod.OPTIONS, HttpMethod.PUT, HttpMethod.DELETE, HttpMethod.TRACE);
 
   private final InboundContext context;
   private final MitmProxy proxy;
@@ -85,6 +87,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   /** conduit is stopping: the current response is the connection's last, an idle one closes now. */
   private boolean draining;
   private final ArrayDeque<FullHttpRequest> pending = new ArrayDeque<>();
+  /** The upstream call answering the current request, if any. */
+  private UpstreamCall currentCall;
 
   private ProxyHandler(InboundContext context, MitmProxy proxy) {
     this.context = context;
@@ -216,8 +220,6 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         return;
       }
     }
-    // forwarded over a fresh upstream connection per request
-    h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     Request r = new Request(scheme, host, port, req, exchange);
     BlobCache cache = proxy.cacheOrNull();
     boolean get = req.method().equals(HttpMethod.GET);
@@ -337,6 +339,10 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     void content(HttpContent content, UpstreamCall call);
 
     void failed(int status, String reason);
+
+    /** The upstream read batch ended: what was written so far goes out. */
+    default void flush() {
+    }
   }
 
   /** Sends {@code r.request()} (released) upstream over a new connection. */
@@ -345,10 +351,26 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void fetch(String scheme, String host, int port, FullHttpRequest request, Sink sink) {
+    UpstreamPool.Key key = new UpstreamPool.Key(scheme, HostSet.normalise(host), port,
+        context.connection().listener(), context.connection().client().getAddress());
+    UpstreamPool pool = proxy.pool();
+    if (pool.enabled() && IDEMPOTENT.contains(request.method())) {
+      Channel pooled = pool.poll(ctx.channel().eventLoop(), key);
+      if (pooled != null) {
+        // a dead pooled connection is only found out by using it: then the request goes once more, freshly dialed
+        send(pooled, request, sink, key, () -> dial(scheme, host, port, request, sink, key));
+        return;
+      }
+    }
+    dial(scheme, host, port, request, sink, key);
+  }
+
+  private void dial(String scheme, String host, int port, FullHttpRequest request, Sink sink, UpstreamPool.Key key) {
     Destination d = Destination.of(host, port);
     ConnectRequest cr = ConnectRequest.of(context.connection(), d);
-    // a cache download is shared with joined clients: it must survive the client that started it
-    Future<Upstream> dial = sink instanceof FillSink ? context.connectDetached(cr) : context.connect(cr);
+    // detached: the connection may outlive this client (a shared cache download, or kept for reuse);
+    // channelInactive ends a call its client no longer wants
+    Future<Upstream> dial = context.connectDetached(cr);
     dial.addListener((Future<Upstream> f) -> {
       if (!f.isSuccess()) {
         request.release();
@@ -378,24 +400,34 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             log.warn(why);
             sink.failed(502, why);
           } else {
-            send(up, request, sink);
+            send(up, request, sink, key, null);
           }
         });
         up.read();
       } else {
-        send(up, request, sink);
+        send(up, request, sink, key, null);
       }
     });
   }
 
-  private void send(Channel up, FullHttpRequest request, Sink sink) {
-    UpstreamCall call = new UpstreamCall(sink);
-    // a stalled origin must not hold a (possibly shared) download forever
-    up.pipeline().addLast("mitm-upstream-timeout",
-        new ReadTimeoutHandler(context.timeouts().relayIdle().toMillis(), TimeUnit.MILLISECONDS));
-    up.pipeline().addLast("mitm-upstream-codec", new HttpClientCodec());
-    up.pipeline().addLast("mitm-upstream", call);
-    up.writeAndFlush(request).addListener(w -> {
+  /**
+   * Sends {@code request} (owned) over {@code up}; {@code retry}, for a pooled connection, sends it again
+   * over a new one when {@code up} fails before the response starts.
+   */
+  private void send(Channel up, FullHttpRequest request, Sink sink, UpstreamPool.Key key, Runnable retry) {
+    UpstreamCall call = new UpstreamCall(sink, key, retry != null ? request : null, retry);
+    if (!(sink instanceof FillSink)) {
+      currentCall = call;
+    }
+    ChannelPipeline p = up.pipeline();
+    if (p.get("mitm-upstream-codec") == null) {
+      // a stalled origin must not hold a (possibly shared) download forever
+      p.addLast("mitm-upstream-timeout",
+          new ReadTimeoutHandler(context.timeouts().relayIdle().toMillis(), TimeUnit.MILLISECONDS));
+      p.addLast("mitm-upstream-codec", new HttpClientCodec());
+    }
+    p.addLast("mitm-upstream", call);
+    up.writeAndFlush(retry != null ? request.retainedDuplicate() : request).addListener(w -> {
       if (!w.isSuccess()) {
         call.fail(502, "upstream write failed: " + w.cause().getMessage());
       }
@@ -403,15 +435,36 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     up.read();
   }
 
-  /** The upstream end of one request. */
+  /**
+   * The upstream end of one request. When the response has ended and both sides keep the connection
+   * alive, {@link #close} returns the connection to the pool instead of closing it.
+   */
   private final class UpstreamCall extends ChannelInboundHandlerAdapter {
     private final Sink sink;
+    private final UpstreamPool.Key key;
     private Channel channel;
     private boolean done;
     private boolean headSeen;
+    private boolean complete;
+    private boolean reusable;
+    private boolean ended;
+    /** The request, kept for {@link #retry} until the response starts. */
+    private FullHttpRequest kept;
+    private Runnable retry;
 
-    UpstreamCall(Sink sink) {
+    UpstreamCall(Sink sink, UpstreamPool.Key key, FullHttpRequest kept, Runnable retry) {
       this.sink = sink;
+      this.key = key;
+      this.kept = kept;
+      this.retry = retry;
+    }
+
+    private void releaseKept() {
+      retry = null;
+      if (kept != null) {
+        kept.release();
+        kept = null;
+      }
     }
 
     @Override
@@ -425,15 +478,49 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       }
     }
 
+    /** Ends the call: the connection goes back to the pool if the response is complete, else closes. */
     void close() {
       done = true;
-      channel.close();
+      if (ended) {
+        return; // the connection may be pooled (or in use by another call) by now
+      }
+      ended = true;
+      releaseKept();
+      if (currentCall == this) {
+        currentCall = null;
+      }
+      if (complete && reusable && channel.isActive() && channel.pipeline().get(UpstreamCall.class) == this) {
+        channel.pipeline().remove(this);
+        proxy.pool().offer(key, channel);
+      } else {
+        channel.close();
+      }
+    }
+
+    /** Ends the call and closes the connection (its client went away mid-response). */
+    void abort() {
+      complete = false;
+      close();
     }
 
     void fail(int status, String reason) {
       if (!done) {
         done = true;
+        ended = true;
         channel.close();
+        if (currentCall == this) {
+          currentCall = null;
+        }
+        if (!headSeen && retry != null && (ctx.channel().isActive() || sink instanceof FillSink)) {
+          log.debug("reused upstream connection to {}:{} failed ({}), sending again on a new one", key.host(),
+              key.port(), reason);
+          Runnable again = retry;
+          kept = null; // owned by the retry now
+          retry = null;
+          again.run();
+          return;
+        }
+        releaseKept();
         sink.failed(status, reason);
       }
     }
@@ -457,9 +544,12 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
           return;
         }
         headSeen = true;
+        releaseKept(); // the response started: no retry any more
+        reusable = HttpUtil.isKeepAlive(resp);
         sink.head(new DefaultHttpResponse(resp.protocolVersion(), resp.status(), resp.headers()), this);
         if (msg instanceof FullHttpResponse full) {
           HttpContent rest = new DefaultLastHttpContent(full.content());
+          complete = true;
           if (!done) {
             sink.content(rest, this);
           } else {
@@ -471,6 +561,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       if (msg instanceof HttpContent content && headSeen) {
         if (content instanceof LastHttpContent) {
           done = true;
+          complete = true;
         }
         sink.content(content, this);
         return;
@@ -481,7 +572,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext c) {
-      // reads are requested by the sink once it passed a chunk on
+      // reads are requested by the sink once it passed a chunk on; one flush per upstream read batch
+      sink.flush();
     }
 
     @Override
@@ -522,6 +614,14 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       if (content instanceof LastHttpContent) {
         call.close();
         ctx.writeAndFlush(content).addListener(f -> finish());
+      } else if (ctx.channel().isWritable()) {
+        // flushed at the end of the upstream read batch (head, body and end often arrive in one)
+        ctx.write(content).addListener(f -> {
+          if (!f.isSuccess()) {
+            call.close();
+          }
+        });
+        call.readMore();
       } else {
         ctx.writeAndFlush(content).addListener(f -> {
           if (f.isSuccess()) {
@@ -531,6 +631,11 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
           }
         });
       }
+    }
+
+    @Override
+    public void flush() {
+      ctx.flush();
     }
 
     @Override
@@ -585,7 +690,6 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
           follow.headers().remove(HttpHeaderNames.AUTHORIZATION);
         }
         follow.headers().set(HttpHeaderNames.HOST, authority(scheme, next.getHost(), port));
-        follow.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         log.debug("following redirect {} -> {} for {}", current, next, writer.key());
         current = next;
         fetch(scheme, next.getHost(), port, follow, this);
@@ -896,6 +1000,9 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     releasePending();
+    if (currentCall != null) {
+      currentCall.abort(); // the upstream is detached: nobody wants the rest of this response
+    }
     ctx.fireChannelInactive();
   }
 

@@ -2,14 +2,16 @@ package dev.conduit.cli.command;
 
 import static java.util.Objects.requireNonNull;
 
+
 import dev.conduit.cli.CliContext;
 import dev.conduit.cli.CliException;
 import dev.conduit.cli.ExitCode;
 import dev.conduit.cli.RunControl;
 import dev.conduit.cli.config.AdminConfig;
+import dev.conduit.cli.config.CacheConfig;
 import dev.conduit.cli.config.ConduitConfig;
-import dev.conduit.cli.config.LogConfig;
 import dev.conduit.cli.config.Durations;
+import dev.conduit.cli.config.LogConfig;
 import dev.conduit.cli.logging.Logging;
 import dev.conduit.core.Conduit;
 import dev.conduit.core.ConduitBuilder;
@@ -19,10 +21,12 @@ import dev.conduit.core.inbound.OriginalDestinationResolver;
 import dev.conduit.core.observe.AccessLog;
 import dev.conduit.core.observe.MicrometerObserver;
 import dev.conduit.core.outbound.Outbound;
+import dev.conduit.core.pki.Pem;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import dev.conduit.core.tunnel.MeshConfig;
 import dev.conduit.core.tunnel.MeshPlan;
+import dev.conduit.mitm.MitmServer;
 import dev.conduit.netfilter.CapturePlan;
 import dev.conduit.netfilter.NetfilterBackend;
 import dev.conduit.netfilter.NetfilterException;
@@ -54,6 +58,10 @@ import org.slf4j.LoggerFactory;
 final class Serve {
   private static final Logger log = LoggerFactory.getLogger("conduit");
 
+  /** The names of the {@code cache} section's listeners. */
+  static final String CACHE_LISTENER = "cache";
+  static final String CACHE_TLS_LISTENER = "cache-tls";
+
   /** How often the tunnels' PEM files are checked for changes. */
   static final Duration TLS_CHECK_INTERVAL = Duration.ofSeconds(10);
 
@@ -69,6 +77,7 @@ final class Serve {
   private OriginalDestinationResolver resolver = OriginalDestinationResolver.NONE;
   private MicrometerObserver metrics;
   private AdminServer admin;
+  private MitmServer cache;
 
   private Serve(ConduitConfig config, CliContext context, Callable<ConduitConfig> reread) {
     this.current = config;
@@ -128,6 +137,9 @@ final class Serve {
     } catch (IOException e) {
       throw CliException.failure(io(e), e);
     }
+    if (config.cache().isPresent()) {
+      cache = openCache(config.cache().get());
+    }
     PrometheusMeterRegistry registry = null;
     ConduitBuilder b;
     try {
@@ -135,6 +147,9 @@ final class Serve {
       if (listenerPlan != null) {
         listenerPlan.listeners().forEach(b::listener);
         listenerPlan.outbounds().forEach(b::outbound);
+      }
+      if (cache != null) {
+        cache.listeners().forEach(b::listener);
       }
       accessLog(config.log()).ifPresent(b::observer);
       if (config.admin().isPresent()) {
@@ -170,6 +185,33 @@ final class Serve {
             : routePlan.outbounds().size()), config.rules().size() + (routePlan == null ? 0 : routePlan.rules().size()),
         config.defaultDecision(), Durations.format(config.timeouts().dial()),
         Durations.format(config.timeouts().negotiation()), Durations.format(config.timeouts().drain()));
+  }
+
+  /** The {@code cache} section's proxy: CA and cache opened now (blocking, at start-up), listeners to add. */
+  private static MitmServer openCache(CacheConfig c) {
+    MitmServer.Builder b = MitmServer.builder().listenerNames(CACHE_LISTENER, CACHE_TLS_LISTENER);
+    try {
+      b.certDir(Path.of(c.certDir())).fileDir(Path.of(c.cacheDir())).tcpBind(c.listen())
+          .maxCacheBytes(c.maxCacheBytes());
+      c.tlsListen().ifPresent(b::tlsBind);
+      c.tlsNames().forEach(b::tlsName);
+      c.intercept().forEach(b::intercept);
+      if (!c.filters().isEmpty()) {
+        b.filters(c.filters());
+      }
+      for (String ca : c.trustUpstreamCas()) {
+        for (java.security.cert.X509Certificate cert : Pem.readCertificates(Path.of(ca))) {
+          b.trustUpstreamCa(cert);
+        }
+      }
+      MitmServer server = b.open();
+      log.info("cache: CA {}, cache {}; trust {}/ca.crt in clients", c.certDir(), c.cacheDir(), c.certDir());
+      return server;
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      throw CliException.usage("cache: " + e.getMessage());
+    } catch (IOException e) {
+      throw CliException.failure("cache: " + io(e), e);
+    }
   }
 
   private void startAdmin(AdminConfig a, PrometheusMeterRegistry registry) {
@@ -267,8 +309,9 @@ final class Serve {
       log.warn("reload: {} changed: restart needed (running listeners keep the old settings)",
           String.join(", ", restart));
     }
-    if (!before.log().equals(next.log()) || !Objects.equals(before.admin(), next.admin())) {
-      log.warn("reload: log and admin changes need a restart");
+    if (!before.log().equals(next.log()) || !Objects.equals(before.admin(), next.admin())
+        || !Objects.equals(before.cache(), next.cache())) {
+      log.warn("reload: log, admin and cache changes need a restart");
     }
     log.info("reloaded: {} rule(s), {} outbound(s) apply to new connections", next.rules().size()
         + (nextPlan == null ? 0 : nextPlan.rules().size()), outbounds(next, nextPlan));
@@ -317,7 +360,9 @@ final class Serve {
       plan.rules().forEach(r::rule);
     }
     config.rules().forEach(rule -> r.rule(rule.toRule()));
-    r.defaultDecision(config.listeners().isEmpty() ? RouteDecision.reject("no rule") : config.defaultDecision());
+    // a seed 000 mesh alone routes only by its forward table; own listeners (or the cache proxy) use the default
+    r.defaultDecision(config.listeners().isEmpty() && config.cache().isEmpty() ? RouteDecision.reject("no rule")
+        : config.defaultDecision());
     return r.build();
   }
 
@@ -363,6 +408,9 @@ final class Serve {
     }
     if (capture != null) {
       capture.clear();
+    }
+    if (cache != null) {
+      cache.close();
     }
     Logging.flushAccessLog();
     synchronized (this) {

@@ -36,12 +36,14 @@ public final class ConduitConfig {
   private final Optional<Boolean> capture;
   private final Optional<MeshConfig.Server> meshServer;
   private final Optional<AdminConfig> admin;
+  private final Optional<CacheConfig> cache;
 
   private ConduitConfig(Builder b) {
     this.meshClient = b.meshClient;
     this.capture = b.capture;
     this.meshServer = b.meshServer;
     this.admin = b.admin;
+    this.cache = b.cache;
     this.listeners = List.copyOf(b.listeners);
     this.outbounds = List.copyOf(b.outbounds);
     this.rules = List.copyOf(b.rules);
@@ -107,6 +109,11 @@ public final class ConduitConfig {
    */
   public Optional<Boolean> capture() {
     return capture;
+  }
+
+  /** The caching MITM proxy ({@code cache} section), if any. */
+  public Optional<CacheConfig> cache() {
+    return cache;
   }
 
   /** The admin endpoint ({@code admin} section or {@code --admin-listen}), if any. */
@@ -238,6 +245,17 @@ public final class ConduitConfig {
       a.token().ifPresent(t -> s.append("  token: \"****\"\n"));
       a.tokenFile().ifPresent(t -> s.append("  token_file: ").append(quote(t)).append('\n'));
     });
+    cache.ifPresent(c -> {
+      s.append("cache:\n  cert_dir: ").append(quote(c.certDir())).append('\n');
+      s.append("  cache_dir: ").append(quote(c.cacheDir())).append('\n');
+      s.append("  listen: ").append(quote(c.listen())).append('\n');
+      c.tlsListen().ifPresent(t -> s.append("  tls_listen: ").append(quote(t)).append('\n'));
+      list(s, "  ", "tls_names", c.tlsNames());
+      list(s, "  ", "intercept", c.intercept());
+      list(s, "  ", "filters", c.filters());
+      list(s, "  ", "trust_upstream_cas", c.trustUpstreamCas());
+      s.append("  max_cache_size: ").append(c.maxCacheBytes()).append('\n');
+    });
     s.append("log:\n");
     s.append("  level: ").append(log.level()).append('\n');
     s.append("  format: ").append(log.format()).append('\n');
@@ -314,6 +332,7 @@ public final class ConduitConfig {
     private Optional<Boolean> capture = Optional.empty();
     private Optional<MeshConfig.Server> meshServer = Optional.empty();
     private Optional<AdminConfig> admin = Optional.empty();
+    private Optional<CacheConfig> cache = Optional.empty();
 
     private Builder() {}
 
@@ -344,6 +363,12 @@ public final class ConduitConfig {
       return this;
     }
 
+    /** The caching MITM proxy. */
+    public Builder cache(CacheConfig value) {
+      this.cache = Optional.of(requireNonNull(value, "cache"));
+      return this;
+    }
+
     /** Copies everything from another configuration. */
     public Builder from(ConduitConfig c) {
       requireNonNull(c, "config");
@@ -358,6 +383,7 @@ public final class ConduitConfig {
       capture = c.capture;
       meshServer = c.meshServer;
       admin = c.admin;
+      cache = c.cache;
       return this;
     }
 

@@ -38,7 +38,7 @@ final class StandardSections {
         // known from the seeds, not runnable by this build yet
         ConfigSection.unsupported("manager", "seed 000's mesh manager; for now configure each host's client "
             + "peers and forward_table and its server by hand"),
-        ConfigSection.unsupported("cache", "the caching MITM proxy"),
+        section("cache", StandardSections::readCache),
         ConfigSection.unsupported("transparent", "the transparent listener"));
   }
 
@@ -348,6 +348,49 @@ final class StandardSections {
     String access = m.containsKey("access")
         ? m.get("access").convert(() -> LogConfig.checkAccess(m.get("access").string())) : log.access();
     config.log(new LogConfig(level, format, file, maxSize, maxRolls, access));
+  }
+
+  private static final List<String> CACHE_KEYS = List.of("cert_dir", "cache_dir", "listen", "tls_listen",
+      "tls_names", "intercept", "filters", "trust_upstream_cas", "max_cache_size");
+
+  private static void readCache(ConfigNode node, ConduitConfig.Builder config) {
+    Map<String, ConfigNode> m = node.mapping(CACHE_KEYS);
+    for (String required : List.of("cert_dir", "cache_dir")) {
+      if (!m.containsKey(required) || m.get(required).isNull()) {
+        throw node.error("cache." + required + " is required");
+      }
+    }
+    String listen = m.containsKey("listen") ? m.get("listen").string() : CacheConfig.DEFAULT_LISTEN;
+    Optional<String> tlsListen = m.containsKey("tls_listen") && !m.get("tls_listen").isNull()
+        ? Optional.of(m.get("tls_listen").string()) : Optional.empty();
+    long maxBytes = CacheConfig.DEFAULT_MAX_CACHE_BYTES;
+    if (m.containsKey("max_cache_size")) {
+      ConfigNode n = m.get("max_cache_size");
+      maxBytes = n.convert(() -> {
+        try {
+          return Long.parseLong(n.string().trim());
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("max_cache_size: " + n.string() + " (expected: a number of bytes)");
+        }
+      });
+    }
+    for (String key : List.of("intercept", "filters")) {
+      if (m.containsKey(key)) {
+        for (String v : m.get(key).strings()) {
+          if (key.equals("filters")) {
+            m.get(key).convert(() -> java.util.regex.Pattern.compile(v));
+          }
+        }
+      }
+    }
+    long max = maxBytes;
+    config.cache(node.convert(() -> new CacheConfig(m.get("cert_dir").string(), m.get("cache_dir").string(), listen,
+        tlsListen, list(m, "tls_names"), list(m, "intercept"), list(m, "filters"), list(m, "trust_upstream_cas"),
+        max)));
+  }
+
+  private static List<String> list(Map<String, ConfigNode> m, String key) {
+    return m.containsKey(key) && !m.get(key).isNull() ? m.get(key).strings() : List.of();
   }
 
   private static void readAdmin(ConfigNode node, ConduitConfig.Builder config) {

@@ -49,6 +49,52 @@ class CacheServeCommandTest {
   }
 
   @Test
+  void cacheSectionOfConduitYamlRunsTheSameProxy(@TempDir Path dir) throws Exception {
+    Processes.requireTool("curl");
+    Path certs = dir.resolve("certs");
+    Path files = dir.resolve("files");
+    Path yaml = dir.resolve("conduit.yaml");
+    Files.writeString(yaml, """
+        version: 1
+        cache:
+          cert_dir: %s
+          cache_dir: %s
+          listen: 127.0.0.1:0
+          intercept: ["*.example.test"]
+          filters: ['^/bytes$']
+          max_cache_size: 1073741824
+        log:
+          access: "off"
+        """.formatted(certs, files));
+    try (TestOrigin origin = TestOrigin.start();
+        Cli.Running running = Cli.start("run", "-c", yaml.toString())) {
+      Conduit conduit = running.conduit();
+      assertThat(conduit.listeners()).extracting(l -> l.name()).containsExactly("cache");
+      String proxy = "http://127.0.0.1:" + conduit.address("cache").getPort();
+      String url = origin.uri("/bytes?n=65536").toString();
+      for (String expected : new String[] {"MISS", "HIT"}) {
+        Processes.Result r = Processes.run("curl", "-sS", "--max-time", "20", "-D", "-", "-o",
+            dir.resolve(expected).toString(), "-x", proxy, url);
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
+        assertThat(r.out()).containsIgnoringCase("X-Cache: " + expected);
+      }
+      assertThat(Files.readAllBytes(dir.resolve("HIT"))).isEqualTo(TestOrigin.bytes(65536));
+      assertThat(origin.requests()).isEqualTo(1);
+      assertThat(certs.resolve("ca.crt")).exists();
+      assertThat(running.stop().exitCode()).isZero();
+    }
+  }
+
+  @Test
+  void cacheSectionWithoutCertDirIsAConfigError(@TempDir Path dir) throws Exception {
+    Path yaml = dir.resolve("conduit.yaml");
+    Files.writeString(yaml, "version: 1\ncache:\n  cache_dir: " + dir + "\n");
+    Cli.Result r = Cli.run("check", "-c", yaml.toString());
+    assertThat(r.exitCode()).as(r.toString()).isNotZero();
+    assertThat(r.toString()).contains("cache.cert_dir is required");
+  }
+
+  @Test
   void badFilterIsAUsageError(@TempDir Path dir) {
     Cli.Result r = Cli.run("cache", "serve", "--cert-dir", dir.toString(), "--cache-dir", dir.toString(),
         "--filter", "([unclosed");
