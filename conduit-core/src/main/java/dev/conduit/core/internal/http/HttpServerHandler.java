@@ -367,6 +367,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
       }
       return;
     }
+    context.requestReceived();
     HttpMethod method = req.method();
     if (method == HttpMethod.CONNECT) {
       onConnect(req);
