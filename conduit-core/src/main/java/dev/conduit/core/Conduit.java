@@ -63,6 +63,12 @@ public final class Conduit implements AutoCloseable {
     this.listeners = List.copyOf(b.listeners);
     this.engine = new Engine(resources, b.timeouts, b.keepAlive, ConnectionObserver.composite(b.observers),
         b.outboundSocketCustomizer, b.router, b.outbounds);
+    engine.splice(b.splice);
+  }
+
+  /** The engine, for tests in this package. */
+  Engine engine() {
+    return engine;
   }
 
   /** A builder. */

@@ -145,7 +145,8 @@ public final class ConnectionState implements InboundContext {
     if (channel.pipeline().get(ConduitPipeline.LAST_RESORT) != null) {
       channel.pipeline().remove(ConduitPipeline.LAST_RESORT);
     }
-    Relay.start(channel, up.channel(), info.id(), inputShutdown, engine.timeouts().relayIdle(), this::outcome);
+    Relay.start(channel, up.channel(), info.id(), inputShutdown, engine.timeouts().relayIdle(), this::outcome,
+        engine.splice());
   }
 
   @Override

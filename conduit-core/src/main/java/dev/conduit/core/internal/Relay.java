@@ -38,6 +38,8 @@ public final class Relay {
   private long idleMillis;
   private boolean downstreamDone;
   private boolean upstreamDone;
+  /** Reads are held while the tunnel is handed to the {@link SpliceRelay}, so both outbound buffers drain. */
+  private boolean pausedForSplice;
 
   private Relay(Channel downstream, Channel upstream, String id, BiConsumer<Outcome, String> outcome) {
     this.downstream = downstream;
@@ -55,6 +57,16 @@ public final class Relay {
    */
   public static void start(Channel downstream, Channel upstream, String id, boolean downstreamInputDone,
       Duration idle, BiConsumer<Outcome, String> outcome) {
+    start(downstream, upstream, id, downstreamInputDone, idle, outcome, false);
+  }
+
+  /**
+   * As {@link #start(Channel, Channel, String, boolean, Duration, BiConsumer)}; with {@code splice},
+   * a tunnel between two plain epoll TCP sockets is then handed to the zero-copy {@link SpliceRelay}
+   * (it stays here when either side has TLS or other handlers, or is not an epoll socket).
+   */
+  public static void start(Channel downstream, Channel upstream, String id, boolean downstreamInputDone,
+      Duration idle, BiConsumer<Outcome, String> outcome, boolean splice) {
     if (downstream.eventLoop() != upstream.eventLoop()) {
       throw new IllegalArgumentException("downstream and upstream must share an event loop");
     }
@@ -75,6 +87,10 @@ public final class Relay {
       relay.closeBoth();
       return;
     }
+    if (splice && !downstreamInputDone && SpliceRelay.supports(downstream, upstream)) {
+      relay.pausedForSplice = true;
+      SpliceRelay.trySwitch(downstream, upstream, id, idle.toMillis(), outcome, relay::resume);
+    }
     if (downstreamInputDone) {
       // the client half-closed while we dialed: carry it on after the bytes it sent, including those
       // the protocol's decoders still hold and hand over when they are removed (right after this call)
@@ -83,6 +99,20 @@ public final class Relay {
       downstream.read();
     }
     upstream.read();
+  }
+
+  /** The tunnel stays with this relay: read again where reads were held. */
+  private void resume() {
+    if (!pausedForSplice) {
+      return;
+    }
+    pausedForSplice = false;
+    for (Channel ch : new Channel[] {downstream, upstream}) {
+      if (ch.pipeline().get(ConduitPipeline.RELAY) instanceof Side side && side.readPending && side.peer.isWritable()) {
+        side.readPending = false;
+        ch.read();
+      }
+    }
   }
 
   private void closeBoth() {
@@ -121,7 +151,7 @@ public final class Relay {
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
       peer.flush();
-      if (peer.isWritable()) {
+      if (peer.isWritable() && !pausedForSplice) {
         ctx.read();
       } else {
         readPending = true; // resumed when the peer drains (its Side sees channelWritabilityChanged)
@@ -133,7 +163,7 @@ public final class Relay {
       // this channel drained: let the peer read again
       if (ctx.channel().isWritable()) {
         Side peerSide = (Side) peer.pipeline().get(ConduitPipeline.RELAY);
-        if (peerSide != null && peerSide.readPending) {
+        if (peerSide != null && peerSide.readPending && !pausedForSplice) {
           peerSide.readPending = false;
           peer.read();
         }
