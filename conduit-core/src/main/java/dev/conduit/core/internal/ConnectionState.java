@@ -195,7 +195,11 @@ public final class ConnectionState implements InboundContext {
       this.upstream = upCh;
       // keep-alive connections dial many upstreams: the listener goes when its upstream closes, so
       // listeners do not pile up on the downstream's close future
-      GenericFutureListener<Future<Void>> closeWithDownstream = f -> upCh.close();
+      GenericFutureListener<Future<Void>> closeWithDownstream = f -> {
+        if (upCh.isOpen()) {
+          upCh.close();
+        }
+      };
       channel.closeFuture().addListener(closeWithDownstream);
       upCh.closeFuture().addListener(f -> channel.closeFuture().removeListener(closeWithDownstream));
     }
@@ -231,7 +235,7 @@ public final class ConnectionState implements InboundContext {
       outcome(Outcome.PROTOCOL_ERROR, "closed before a complete request");
     }
     engine.unregister(this);
-    if (upstream != null) {
+    if (upstream != null && upstream.isOpen()) {
       upstream.close();
     }
     ConnectionSummary s = summary(Duration.ofNanos(System.nanoTime() - acceptedNanos));

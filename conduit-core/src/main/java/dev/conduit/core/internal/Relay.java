@@ -121,7 +121,10 @@ public final class Relay {
   }
 
   private static void flushAndClose(Channel ch) {
-    if (ch.isActive()) {
+    if (!ch.isOpen()) {
+      return; // closed already (each close or write on a closed channel costs Netty an exception)
+    }
+    if (ch.isActive() && ch.unsafe().outboundBuffer() != null) {
       ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     } else {
       ch.close();
@@ -197,6 +200,9 @@ public final class Relay {
       if (peer instanceof DuplexChannel duplex && peer.isActive()) {
         peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
           if (f.isSuccess()) {
+            // the peer's EOF will end the tunnel: let Netty close the peer then, rather than shut its
+            // input down first (a shutdown(SHUT_RD) that fails with ENOTCONN on a finished socket)
+            peer.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
             duplex.shutdownOutput();
           } else {
             closeBoth();
