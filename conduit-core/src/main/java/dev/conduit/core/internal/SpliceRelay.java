@@ -45,10 +45,11 @@ import org.slf4j.LoggerFactory;
  * directions are done, or at once on an error. Idle time is tracked here, since no byte passes the
  * pipelines' idle handler.
  *
- * <p>Netty 4.2's epoll registration removes a file descriptor from epoll when its interest set
- * becomes empty but keeps believing it is registered (a later change fails with {@code epoll_ctl
- * ... ENOENT}); this class therefore never submits an empty set and uses {@code EPOLLERR}, which
- * epoll reports anyway, as the "nothing wanted" set.
+ * <p>A socket that wants nothing (its pipe full, or its input at EOF and nothing to write) leaves
+ * epoll and registers again when it wants something: an empty interest set would not do, since
+ * Netty 4.2.18's epoll registration then removes the descriptor from epoll but believes it still
+ * registered (its next change fails with {@code epoll_ctl ... ENOENT}), and a socket shut down both
+ * ways reports {@code EPOLLHUP} whatever the set.
  */
 final class SpliceRelay {
   private static final Logger log = LoggerFactory.getLogger(SpliceRelay.class);
@@ -61,7 +62,6 @@ final class SpliceRelay {
   private static final int IN = EpollIoOps.EPOLLIN.value();
   private static final int OUT = EpollIoOps.EPOLLOUT.value();
   private static final int RDHUP = EpollIoOps.EPOLLRDHUP.value();
-  private static final int ERR = EpollIoOps.EPOLLERR.value();
 
   private final Channel downstream;
   private final Channel upstream;
@@ -76,6 +76,8 @@ final class SpliceRelay {
   private long lastActivityNanos;
   private ScheduledFuture<?> idleTimer;
   private boolean spliced;
+  /** Both channels left Netty's epoll registration: this relay drives them now. */
+  private boolean started;
   private boolean torndown;
 
   private SpliceRelay(Channel downstream, Channel upstream, String id, long idleMillis,
@@ -211,8 +213,8 @@ final class SpliceRelay {
           return;
         }
         if (--pending[0] == 0 && !torndown) {
-          down.register();
-          up.register();
+          started = true;
+          pumpAll(); // bytes may already wait in the sockets; this also sets the interest
         }
       });
     }
@@ -402,7 +404,9 @@ final class SpliceRelay {
     Direction out;
     Direction in;
     IoRegistration registration;
-    int ops = -1;
+    boolean registering;
+    /** The interest wanted; 0 means none, and then the socket is out of epoll altogether. */
+    int ops;
 
     End(Channel channel, String side) {
       this.channel = channel;
@@ -414,19 +418,48 @@ final class SpliceRelay {
       return (Socket) fd;
     }
 
-    void register() {
+    /** Sets the interest: submitted, or the socket leaves epoll (none) or joins it again. */
+    void want(int value) {
+      if (value == ops && (value == 0 || registration != null || registering)) {
+        return;
+      }
+      ops = value;
+      if (value == 0) {
+        // out of epoll rather than an empty set: Netty would leave it registered in name only, and a
+        // socket shut down both ways reports EPOLLHUP whatever the set (a busy loop while the last
+        // bytes drain to a slow peer)
+        cancel();
+        return;
+      }
+      if (registration != null) {
+        try {
+          registration.submit(EpollIoOps.valueOf(value));
+        } catch (RuntimeException e) {
+          fail(side, e);
+        }
+        return;
+      }
+      if (registering) {
+        return; // submitted when the registration completes
+      }
+      registering = true;
       ((IoEventLoop) channel.eventLoop()).register(this).addListener(f -> {
+        registering = false;
         if (!f.isSuccess()) {
           fail(side, f.cause());
           return;
         }
-        registration = (IoRegistration) f.getNow();
-        if (torndown) {
-          registration.cancel();
+        IoRegistration reg = (IoRegistration) f.getNow();
+        if (torndown || ops == 0) {
+          reg.cancel();
           return;
         }
-        // bytes may already wait in the socket: pump once, which also sets the interest
-        pumpAll();
+        registration = reg;
+        try {
+          reg.submit(EpollIoOps.valueOf(ops));
+        } catch (RuntimeException e) {
+          fail(side, e);
+        }
       });
     }
 
@@ -462,7 +495,7 @@ final class SpliceRelay {
   }
 
   private void pumpAll() {
-    if (torndown || down.registration == null || up.registration == null) {
+    if (torndown || !started) {
       return;
     }
     try {
@@ -491,16 +524,6 @@ final class SpliceRelay {
     if (end.in.inPipe > 0) {
       want |= OUT;
     }
-    if (want == 0) {
-      want = ERR; // never the empty set, see the class documentation
-    }
-    if (want != end.ops) {
-      end.ops = want;
-      try {
-        end.registration.submit(EpollIoOps.valueOf(want));
-      } catch (RuntimeException e) {
-        fail(end.side, e);
-      }
-    }
+    end.want(want);
   }
 }
