@@ -153,7 +153,7 @@ setup() {
 JVM_OPTS=(-Xmx1g -XX:+UseG1GC)
 start_conduit() {
   start conduit java "${JVM_OPTS[@]}" ${CONDUIT_JVM_OPTS:-} -cp "$JAR" dev.conduit.benchmarks.BenchServer \
-    --http $C_HTTP --socks $C_SOCKS --mixed $C_MIXED
+    --http $C_HTTP --socks $C_SOCKS --mixed $C_MIXED ${CONDUIT_ARGS:-}
   wait_port conduit $C_SOCKS
 }
 start_peer() {
@@ -375,7 +375,7 @@ scenario_mitm() {
 # ------------------------------------------------------------------ report
 versions() {
   local v
-  echo "- conduit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?') (branch $(cd "$ROOT" && git rev-parse --abbrev-ref HEAD 2>/dev/null || echo '?')), BenchServer JVM options: ${JVM_OPTS[*]} ${CONDUIT_JVM_OPTS:-}"
+  echo "- conduit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?') (branch $(cd "$ROOT" && git rev-parse --abbrev-ref HEAD 2>/dev/null || echo '?')), BenchServer JVM options: ${JVM_OPTS[*]} ${CONDUIT_JVM_OPTS:-}, arguments: ${CONDUIT_ARGS:-none}"
   echo "- Java: $(java -version 2>&1 | head -1)"
   for p in haproxy socat dante-server squid squid-openssl tinyproxy iperf3 wrk nginx proxychains4 mitmproxy; do
     v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)

@@ -20,8 +20,9 @@ import java.util.concurrent.CountDownLatch;
  *
  * <pre>
  * java -cp benchmarks/target/benchmarks.jar dev.conduit.benchmarks.BenchServer \
- *     [--http PORT] [--socks PORT] [--mixed PORT] [--io-threads N]
+ *     [--http PORT] [--socks PORT] [--mixed PORT] [--io-threads N] [--splice on|off]
  * </pre>
+ * {@code --splice on} relays tunnels with {@code splice(2)} (see {@code ConduitBuilder.splice}).
  * A port of 0 picks a free port; a listener whose option is absent is not started. Prints one line
  * {@code ready http=P socks=P mixed=P} when every listener is bound, then runs until it is
  * signalled (SIGTERM/SIGINT), when it stops with a one-second drain.
@@ -37,6 +38,7 @@ public final class BenchServer {
   public static void main(String[] args) throws Exception {
     List<Listener> listeners = new ArrayList<>();
     int ioThreads = 0;
+    boolean splice = false;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       if (i + 1 >= args.length) {
@@ -48,6 +50,14 @@ public final class BenchServer {
         case "--socks" -> listeners.add(listener("socks", v, InboundProtocols.socks()));
         case "--mixed" -> listeners.add(listener("mixed", v, InboundProtocols.mixed()));
         case "--io-threads" -> ioThreads = Integer.parseInt(v);
+        case "--splice" -> splice = switch (v) {
+          case "on" -> true;
+          case "off" -> false;
+          default -> {
+            usage("--splice: " + v + " (expected: on or off)");
+            yield false;
+          }
+        };
         default -> usage("unknown option " + a);
       }
     }
@@ -56,7 +66,8 @@ public final class BenchServer {
     }
     ConduitBuilder b = Conduit.builder()
         .resources(ConduitResources.builder().ioThreads(ioThreads).build())
-        .timeouts(Timeouts.builder().drain(Duration.ofSeconds(1)).build());
+        .timeouts(Timeouts.builder().drain(Duration.ofSeconds(1)).build())
+        .splice(splice);
     listeners.forEach(b::listener);
     Conduit conduit = b.build().start();
     CountDownLatch stopped = new CountDownLatch(1);
@@ -69,7 +80,7 @@ public final class BenchServer {
     for (Listener l : listeners) {
       ready.append(' ').append(l.name()).append('=').append(conduit.address(l.name()).getPort());
     }
-    ready.append(" native=").append(conduit.resources().isNativeTransport());
+    ready.append(" native=").append(conduit.resources().isNativeTransport()).append(" splice=").append(splice);
     System.out.println(ready);
     System.out.flush();
     stopped.await();
@@ -86,7 +97,7 @@ public final class BenchServer {
 
   private static void usage(String problem) {
     System.err.println("BenchServer: " + problem);
-    System.err.println("usage: BenchServer [--http PORT] [--socks PORT] [--mixed PORT] [--io-threads N]");
+    System.err.println("usage: BenchServer [--http PORT] [--socks PORT] [--mixed PORT] [--io-threads N] [--splice on|off]");
     System.exit(2);
   }
 }

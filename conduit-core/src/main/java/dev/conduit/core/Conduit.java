@@ -63,6 +63,12 @@ public final class Conduit implements AutoCloseable {
     this.listeners = List.copyOf(b.listeners);
     this.engine = new Engine(resources, b.timeouts, b.keepAlive, ConnectionObserver.composite(b.observers),
         b.outboundSocketCustomizer, b.router, b.outbounds);
+    engine.splice(b.splice);
+  }
+
+  /** The engine, for tests in this package. */
+  Engine engine() {
+    return engine;
   }
 
   /** A builder. */
@@ -116,7 +122,7 @@ public final class Conduit implements AutoCloseable {
               }
             })
             .childOption(ChannelOption.AUTO_READ, false)
-            .childOption(ChannelOption.TCP_NODELAY, true)
+            // TCP_NODELAY: Netty's accepted channels set it by default (one setsockopt saved per connection)
             .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
             .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChainDialer.WATER_MARK)
             .childOption(ChannelOption.RCVBUF_ALLOCATOR, ChainDialer.READ_SIZES)

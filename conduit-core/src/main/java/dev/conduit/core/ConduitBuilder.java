@@ -35,6 +35,7 @@ public final class ConduitBuilder {
   TcpKeepAlive keepAlive = TcpKeepAlive.ON;
   final List<ConnectionObserver> observers = new ArrayList<>();
   SocketCustomizer outboundSocketCustomizer = SocketCustomizer.NONE;
+  boolean splice = false;
 
   ConduitBuilder() {}
 
@@ -95,6 +96,18 @@ public final class ConduitBuilder {
   /** Socket options for every outbound socket, e.g. {@code SO_MARK} so netfilter rules skip conduit's own traffic. */
   public ConduitBuilder outboundSocketCustomizer(SocketCustomizer value) {
     this.outboundSocketCustomizer = requireNonNull(value, "outboundSocketCustomizer");
+    return this;
+  }
+
+  /**
+   * Relays tunnels between two plain TCP sockets with {@code splice(2)} (zero-copy: bytes never
+   * enter the JVM) when the native epoll transport is in use. Tunnels with TLS on either side, with
+   * handlers that watch or change the bytes, or on the NIO transport are relayed by copying as
+   * always. Byte counts, half-close, the relay idle timeout and bounded memory (one 64 KiB kernel
+   * pipe per direction) hold either way. Default: off.
+   */
+  public ConduitBuilder splice(boolean value) {
+    this.splice = value;
     return this;
   }
 

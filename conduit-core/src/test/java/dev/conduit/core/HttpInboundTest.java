@@ -3,6 +3,8 @@ package dev.conduit.core;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.inbound.HttpInboundOptions;
+import dev.conduit.core.observe.ConnectionSummary;
+import dev.conduit.core.observe.Outcome;
 import dev.conduit.core.inbound.InboundProtocols;
 import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.outbound.Outbound;
@@ -153,6 +155,27 @@ class HttpInboundTest {
     assertThat(r.exitCode()).as(r.stderr()).isZero();
     assertThat(r.out().lines().toList()).containsExactly("200 1", "200 0", "200 0");
     assertThat(before).isGreaterThanOrEqualTo(0);
+  }
+
+  @Test
+  void summaryCountsRequestsNotDials() throws Exception {
+    Net.RecordingObserver observer = new Net.RecordingObserver();
+    try (Conduit counted = Conduit.builder()
+        .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.http()).build())
+        .observer(observer)
+        .build().start()) {
+      // four requests on one kept connection: one dial to the origin, then another origin (a second
+      // dial), then back (a third)
+      Processes.Result r = curl(counted, "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+          "-w", "%{http_code}\\n",
+          origin.uri("/hello").toString(), origin.uri("/hello").toString(),
+          origin.uri("/hello").toString().replace("127.0.0.1", "localhost"), origin.uri("/hello").toString());
+      assertThat(r.exitCode()).as(r.stderr()).isZero();
+      assertThat(r.out().lines().toList()).containsExactly("200", "200", "200", "200");
+      ConnectionSummary s = observer.nextClosed();
+      assertThat(s.outcome()).as(s.detail()).isEqualTo(Outcome.OK);
+      assertThat(s.requests()).isEqualTo(4);
+    }
   }
 
   @Test

@@ -24,7 +24,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,8 +38,12 @@ class RelayTest {
   static ConduitResources resources;
   static Conduit conduit;
   static Conduit idleConduit;
+  static Conduit splicedConduit;
+  static Conduit splicedIdleConduit;
   static final Net.RecordingObserver observer = new Net.RecordingObserver();
   static final Net.RecordingObserver idleObserver = new Net.RecordingObserver();
+  static final Net.RecordingObserver splicedObserver = new Net.RecordingObserver();
+  static final Net.RecordingObserver splicedIdleObserver = new Net.RecordingObserver();
 
   @BeforeAll
   static void start() throws Exception {
@@ -52,12 +57,46 @@ class RelayTest {
         .timeouts(Timeouts.builder().relayIdle(Duration.ofMillis(400)).build())
         .observer(idleObserver)
         .build().start();
+    splicedConduit = Conduit.builder().resources(resources).splice(true)
+        .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks()).build())
+        .observer(splicedObserver)
+        .build().start();
+    splicedIdleConduit = Conduit.builder().resources(resources).splice(true)
+        .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks()).build())
+        .timeouts(Timeouts.builder().relayIdle(Duration.ofMillis(400)).build())
+        .observer(splicedIdleObserver)
+        .build().start();
+  }
+
+  private static Conduit conduit(boolean splice) {
+    return splice ? splicedConduit : conduit;
+  }
+
+  private static Net.RecordingObserver observer(boolean splice) {
+    return splice ? splicedObserver : observer;
+  }
+
+  /** Whether every relaying connection of {@code c} is spliced; waits a little for the hand-over. */
+  private static void assertSpliced(Conduit c, boolean expected) throws Exception {
+    if (!resources.isNativeTransport()) {
+      return; // NIO: nothing to splice, the copying relay serves
+    }
+    Net.await(Duration.ofSeconds(5), "relay " + (expected ? "spliced" : "copying"), () -> {
+      for (dev.conduit.core.internal.ConnectionState s : c.engine().connections().values()) {
+        if (s.isRelaying() && (s.channel().pipeline().get(dev.conduit.core.internal.ConduitPipeline.RELAY_SPLICE) != null) != expected) {
+          return false;
+        }
+      }
+      return true;
+    });
   }
 
   @AfterAll
   static void stop() {
     conduit.close();
     idleConduit.close();
+    splicedConduit.close();
+    splicedIdleConduit.close();
     resources.close();
   }
 
@@ -70,8 +109,11 @@ class RelayTest {
     return used + Math.max(0, PlatformDependent.usedDirectMemory());
   }
 
-  @Test
-  void gigabyteToASlowReaderIsIntactAndBounded() throws Exception {
+  @ParameterizedTest(name = "splice {0}")
+  @ValueSource(booleans = {false, true})
+  void gigabyteToASlowReaderIsIntactAndBounded(boolean splice) throws Exception {
+    Conduit conduit = conduit(splice);
+    Net.RecordingObserver observer = observer(splice);
     byte[] block = new byte[BLOCK];
     new Random(42).nextBytes(block);
     AtomicLong sent = new AtomicLong();
@@ -96,6 +138,7 @@ class RelayTest {
       long before = nettyDirectMemory();
       try (Net.Socks5Result r = Net.socks5(conduit.address("socks"), "127.0.0.1", source.port(), null)) {
         assertThat(r.reply()).isZero();
+        assertSpliced(conduit, splice);
         InputStream in = r.socket().getInputStream();
         CRC32C crc = new CRC32C();
         byte[] buf = new byte[256 * 1024];
@@ -128,6 +171,7 @@ class RelayTest {
       ConnectionSummary s = closedFor(observer, source.port());
       assertThat(s.outcome()).as(s.detail()).isEqualTo(Outcome.OK);
       assertThat(s.bytesToClient()).isEqualTo(TOTAL + 2 + 10); // plus the SOCKS5 method and connect replies
+      assertThat(s.bytesFromClient()).isEqualTo(3 + 10); // the SOCKS5 greeting and connect request
     }
   }
 
@@ -149,19 +193,33 @@ class RelayTest {
     });
   }
 
-  @Test
-  void halfCloseIsCarriedThrough() throws Exception {
-    try (Net.TcpServer server = countingServer();
-        Net.Socks5Result r = Net.socks5(conduit.address("socks"), "127.0.0.1", server.port(), null)) {
-      assertThat(r.reply()).isZero();
-      r.socket().getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
-      r.socket().shutdownOutput();
-      assertThat(new String(Net.readAll(r.socket()), StandardCharsets.US_ASCII)).isEqualTo("got 5 bytes");
+  @ParameterizedTest(name = "splice {0}")
+  @ValueSource(booleans = {false, true})
+  void halfCloseIsCarriedThroughAndCountedExactly(boolean splice) throws Exception {
+    Conduit conduit = conduit(splice);
+    byte[] payload = TestOrigin.bytes(300_000);
+    try (Net.TcpServer server = countingServer()) {
+      Net.await(Duration.ofSeconds(5), "earlier tunnels closed", () -> conduit.activeConnections() == 0);
+      observer(splice).closed.clear();
+      try (Net.Socks5Result r = Net.socks5(conduit.address("socks"), "127.0.0.1", server.port(), null)) {
+        assertThat(r.reply()).isZero();
+        assertSpliced(conduit, splice);
+        r.socket().getOutputStream().write(payload);
+        r.socket().shutdownOutput();
+        assertThat(new String(Net.readAll(r.socket()), StandardCharsets.US_ASCII)).isEqualTo("got 300000 bytes");
+      }
+      ConnectionSummary s = closedFor(observer(splice), server.port());
+      assertThat(s.outcome()).as(s.detail()).isEqualTo(Outcome.OK);
+      assertThat(s.bytesFromClient()).isEqualTo(3 + 10 + 300_000);
+      assertThat(s.bytesToClient()).isEqualTo(2 + 10 + "got 300000 bytes".length());
     }
   }
 
-  @Test
-  void halfCloseBeforeTheTunnelExistsIsCarriedThrough() throws Exception {
+  /** With splice on, such a tunnel stays with the copying relay, which carries the early EOF. */
+  @ParameterizedTest(name = "splice {0}")
+  @ValueSource(booleans = {false, true})
+  void halfCloseBeforeTheTunnelExistsIsCarriedThrough(boolean splice) throws Exception {
+    Conduit conduit = conduit(splice);
     try (Net.TcpServer server = countingServer(); Socket s = new Socket(Net.LOOPBACK, conduit.address("socks").getPort())) {
       s.setSoTimeout(10_000);
       int port = server.port();
@@ -219,8 +277,10 @@ class RelayTest {
    * buffers: the relay must carry the EOF only after every byte, and keep the other direction open
    * until the echo is complete (the close path used to race the last writes).
    */
-  @Test
-  void largePayloadThenHalfCloseEchoesEveryByte() throws Exception {
+  @ParameterizedTest(name = "splice {0}")
+  @ValueSource(booleans = {false, true})
+  void largePayloadThenHalfCloseEchoesEveryByte(boolean splice) throws Exception {
+    Conduit conduit = conduit(splice);
     byte[] payload = TestOrigin.bytes(3 << 20);
     try (Net.TcpServer echo = Net.echo()) {
       for (int round = 0; round < 12; round++) {
@@ -245,11 +305,21 @@ class RelayTest {
     }
   }
 
-  @Test
-  void idleTunnelIsClosed() throws Exception {
+  @ParameterizedTest(name = "splice {0}")
+  @ValueSource(booleans = {false, true})
+  void idleTunnelIsClosed(boolean splice) throws Exception {
+    Conduit idleConduit = splice ? splicedIdleConduit : RelayTest.idleConduit;
+    Net.RecordingObserver idleObserver = splice ? splicedIdleObserver : RelayTest.idleObserver;
     try (Net.TcpServer echo = Net.echo();
         Net.Socks5Result r = Net.socks5(idleConduit.address("socks"), "127.0.0.1", echo.port(), null)) {
       assertThat(r.reply()).isZero();
+      assertSpliced(idleConduit, splice);
+      // traffic keeps it open past the idle time
+      for (int i = 0; i < 4; i++) {
+        r.socket().getOutputStream().write('y');
+        assertThat(r.socket().getInputStream().read()).isEqualTo('y');
+        Thread.sleep(150);
+      }
       r.socket().getOutputStream().write('x');
       assertThat(r.socket().getInputStream().read()).isEqualTo('x');
       long start = System.nanoTime();
@@ -261,8 +331,10 @@ class RelayTest {
     assertThat(s.detail()).isEqualTo("no traffic for 400 ms");
   }
 
-  @Test
-  void upstreamCloseReachesTheClient() throws Exception {
+  @ParameterizedTest(name = "splice {0}")
+  @ValueSource(booleans = {false, true})
+  void upstreamCloseReachesTheClient(boolean splice) throws Exception {
+    Conduit conduit = conduit(splice);
     try (Net.TcpServer server = new Net.TcpServer(s -> s.getOutputStream().write("bye".getBytes(StandardCharsets.US_ASCII)));
         Net.Socks5Result r = Net.socks5(conduit.address("socks"), "127.0.0.1", server.port(), null)) {
       assertThat(r.reply()).isZero();
@@ -272,8 +344,10 @@ class RelayTest {
     Net.await(Duration.ofSeconds(5), "tunnel gone", () -> conduit.activeConnections() == 0);
   }
 
-  @Test
-  void upstreamResetClosesTheClient() throws Exception {
+  @ParameterizedTest(name = "splice {0}")
+  @ValueSource(booleans = {false, true})
+  void upstreamResetClosesTheClient(boolean splice) throws Exception {
+    Conduit conduit = conduit(splice);
     try (Net.TcpServer server = new Net.TcpServer(s -> {
       s.getInputStream().read();
       s.setSoLinger(true, 0); // close with RST

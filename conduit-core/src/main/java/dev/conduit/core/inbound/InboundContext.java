@@ -58,4 +58,13 @@ public interface InboundContext {
 
   /** Records the authenticated principal, for the access log. */
   void principal(String principal);
+
+  /**
+   * Counts one request on this connection, for {@link dev.conduit.core.observe.ConnectionSummary#requests()}.
+   * Protocols that serve several requests per connection (HTTP keep-alive) call it once per request
+   * they receive, whether or not it needs a dial; for protocols that never call it, each
+   * {@link #connect} counts as one request.
+   */
+  default void requestReceived() {
+  }
 }

@@ -38,6 +38,9 @@ import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
+import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
@@ -187,7 +190,7 @@ public final class ChainDialer implements Dialer {
         return;
       }
       InetSocketAddress address = addresses.get(index);
-      ChannelFuture cf = bootstrap(List.of()).connect(address);
+      ChannelFuture cf = bootstrap(List.of(), address).connect(address);
       current = cf.channel();
       cf.addListener((ChannelFuture f) -> {
         if (f.isSuccess()) {
@@ -259,7 +262,7 @@ public final class ChainDialer implements Dialer {
         handlers.add(new HopHandlers(hops.get(i), chosen.get(i), i, i == 0 ? firstAddress : null));
       }
       SocketAddress target = request.destination().toUnresolvedAddress();
-      Bootstrap b = bootstrap(handlers);
+      Bootstrap b = bootstrap(handlers, firstAddress);
       ChannelFuture cf = b.connect(target);
       current = cf.channel();
       // the connect future and the last hop's handshake can both report one failure: handle it once
@@ -384,16 +387,18 @@ public final class ChainDialer implements Dialer {
       }
     }
 
-    private Bootstrap bootstrap(List<HopHandlers> hops) {
+    /**
+     * @param firstAddress where the socket connects: an IPv4 address gets an IPv4 socket on epoll,
+     *     which saves the dual-stack socket's {@code IPV6_V6ONLY} and address syscalls per dial
+     */
+    private Bootstrap bootstrap(List<HopHandlers> hops, InetSocketAddress firstAddress) {
       Bootstrap b = new Bootstrap()
           .group(loop)
-          .channel(resources.socketChannelType())
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, remainingMillis()))
           .option(ChannelOption.AUTO_READ, false)
-          .option(ChannelOption.TCP_NODELAY, true)
+          // TCP_NODELAY: Netty's socket channels set it by default (one setsockopt saved per dial)
           .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
           .option(ChannelOption.RCVBUF_ALLOCATOR, READ_SIZES)
-          .option(ChannelOption.SO_KEEPALIVE, keepAlive.enabled())
           .resolver(NoopAddressResolverGroup.INSTANCE)
           .handler(new ChannelInitializer<Channel>() {
             @Override
@@ -410,6 +415,15 @@ public final class ChainDialer implements Dialer {
               p.addLast(DialGuard.NAME, new DialGuard(request.connection().id()));
             }
           });
+      if (resources.isNativeTransport() && firstAddress != null && !firstAddress.isUnresolved()
+          && firstAddress.getAddress() instanceof Inet4Address) {
+        b.channelFactory(() -> new EpollSocketChannel(SocketProtocolFamily.INET));
+      } else {
+        b.channel(resources.socketChannelType());
+      }
+      if (keepAlive.enabled()) {
+        b.option(ChannelOption.SO_KEEPALIVE, true); // off is the kernel's default: no syscall for it
+      }
       if (keepAlive.enabled() && keepAlive.idleSeconds() > 0 && resources.isNativeTransport()) {
         b.option(EpollChannelOption.TCP_KEEPIDLE, keepAlive.idleSeconds())
             .option(EpollChannelOption.TCP_KEEPINTVL, keepAlive.intervalSeconds())

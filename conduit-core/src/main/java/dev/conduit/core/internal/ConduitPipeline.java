@@ -13,7 +13,8 @@ package dev.conduit.core.internal;
  *   <li>the protocol's handlers ({@code http-codec}, {@code socks-decoder}, ...), which remove
  *       themselves when the relay starts;</li>
  *   <li>{@link #LAST_RESORT}, which closes the connection on an exception that reached it;</li>
- *   <li>{@link #RELAY_IDLE} and {@link #RELAY} once tunnelled.</li>
+ *   <li>{@link #RELAY_IDLE} and {@link #RELAY} once tunnelled; when the tunnel is spliced,
+ *       {@link #RELAY_IDLE} goes and {@link #RELAY_SPLICE} follows {@link #RELAY} on both channels.</li>
  * </ol>
  * Upstream (dialed) channels, head to tail: {@link #TRAFFIC}, then one {@code hop-N-tls} and
  * {@code hop-N-proxy} pair per hop while dialing (removed after the last handshake), then
@@ -26,6 +27,8 @@ public final class ConduitPipeline {
   public static final String NEGOTIATION_TIMEOUT = "conduit-negotiation-timeout";
   public static final String RELAY_IDLE = "conduit-relay-idle";
   public static final String RELAY = "conduit-relay";
+  /** Added when the relay splices: stops splicing before the channel's descriptor closes. */
+  public static final String RELAY_SPLICE = "conduit-relay-splice";
   public static final String HOP_TLS_PREFIX = "conduit-hop-tls-";
   public static final String HOP_PROXY_PREFIX = "conduit-hop-proxy-";
   /** Closes the connection on an exception no protocol handler dealt with; kept after the protocol's handlers. */

@@ -11,6 +11,7 @@ import dev.conduit.core.observe.Outcome;
 import dev.conduit.core.route.Router;
 import io.netty.channel.Channel;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -42,7 +43,10 @@ public final class ConnectionState implements InboundContext {
   private volatile String outbound;
   private volatile InetSocketAddress dialed;
   private Channel upstream;
-  private int requests;
+  /** Dials asked for; the request count of protocols that do not count requests themselves. */
+  private int dials;
+  /** Requests the protocol reported ({@link #requestReceived}); -1 until it reports one. */
+  private int requests = -1;
   private Outcome outcome = Outcome.OK;
   private String detail = "";
   private boolean relaying;
@@ -79,7 +83,7 @@ public final class ConnectionState implements InboundContext {
     public void userEventTriggered(io.netty.channel.ChannelHandlerContext ctx, Object evt) {
       if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
         inputShutdown = true;
-        if (requests == 0) {
+        if (requestCount() == 0) {
           outcome(Outcome.PROTOCOL_ERROR, "client closed before a complete request");
           ctx.close();
           return;
@@ -119,7 +123,7 @@ public final class ConnectionState implements InboundContext {
 
   private Future<Upstream> connect(ConnectRequest request, boolean detached) {
     negotiated();
-    requests++;
+    dials++;
     if (request.principal().isEmpty() && tlsPeer != null) {
       // authorization by certificate: rules see the verified peer identity
       request = request.withPrincipal(tlsPeer);
@@ -141,7 +145,8 @@ public final class ConnectionState implements InboundContext {
     if (channel.pipeline().get(ConduitPipeline.LAST_RESORT) != null) {
       channel.pipeline().remove(ConduitPipeline.LAST_RESORT);
     }
-    Relay.start(channel, up.channel(), info.id(), inputShutdown, engine.timeouts().relayIdle(), this::outcome);
+    Relay.start(channel, up.channel(), info.id(), inputShutdown, engine.timeouts().relayIdle(), this::outcome,
+        engine.splice());
   }
 
   @Override
@@ -151,6 +156,15 @@ public final class ConnectionState implements InboundContext {
       outcome = value;
       detail = text == null ? "" : text;
     }
+  }
+
+  @Override
+  public void requestReceived() {
+    requests = requests < 0 ? 1 : requests + 1;
+  }
+
+  private int requestCount() {
+    return requests < 0 ? dials : requests;
   }
 
   @Override
@@ -177,8 +191,17 @@ public final class ConnectionState implements InboundContext {
     this.dialed = up.remote();
     if (!detached) {
       // an upstream outlives nothing (unless detached, then its owner closes it): it closes with its downstream
-      this.upstream = up.channel();
-      channel.closeFuture().addListener(f -> up.channel().close());
+      Channel upCh = up.channel();
+      this.upstream = upCh;
+      // keep-alive connections dial many upstreams: the listener goes when its upstream closes, so
+      // listeners do not pile up on the downstream's close future
+      GenericFutureListener<Future<Void>> closeWithDownstream = f -> {
+        if (upCh.isOpen()) {
+          upCh.close();
+        }
+      };
+      channel.closeFuture().addListener(closeWithDownstream);
+      upCh.closeFuture().addListener(f -> channel.closeFuture().removeListener(closeWithDownstream));
     }
   }
 
@@ -207,12 +230,12 @@ public final class ConnectionState implements InboundContext {
 
   private void closed() {
     negotiationTimer.cancel(false);
-    if (requests == 0 && outcome == Outcome.OK) {
+    if (requestCount() == 0 && outcome == Outcome.OK) {
       // a client that leaves (or is dropped) without one complete request was not served
       outcome(Outcome.PROTOCOL_ERROR, "closed before a complete request");
     }
     engine.unregister(this);
-    if (upstream != null) {
+    if (upstream != null && upstream.isOpen()) {
       upstream.close();
     }
     ConnectionSummary s = summary(Duration.ofNanos(System.nanoTime() - acceptedNanos));
@@ -226,7 +249,7 @@ public final class ConnectionState implements InboundContext {
     Optional<Destination> dst = req == null ? Optional.empty() : Optional.of(req.destination());
     Duration negotiation = negotiatedNanos == 0 ? total : Duration.ofNanos(negotiatedNanos - acceptedNanos);
     return new ConnectionSummary(info, Optional.ofNullable(principal), dst, Optional.ofNullable(rule),
-        Optional.ofNullable(outbound), Optional.ofNullable(dialed), traffic.read(), traffic.written(), requests,
+        Optional.ofNullable(outbound), Optional.ofNullable(dialed), traffic.read(), traffic.written(), requestCount(),
         negotiation, Duration.ofNanos(dialNanos), total, outcome, detail);
   }
 }

@@ -45,6 +45,7 @@ public final class Engine {
   private final ConnectionObserver observer;
   private final ChainDialer dialer;
   private volatile Routing routing;
+  private volatile boolean splice;
   private final Set<InetSocketAddress> ownAddresses = ConcurrentHashMap.newKeySet();
   private final Map<String, ConnectionState> connections = new ConcurrentHashMap<>();
 
@@ -84,6 +85,16 @@ public final class Engine {
 
   public ChainDialer dialer() {
     return dialer;
+  }
+
+  /** Whether tunnels between plain epoll TCP sockets are spliced (zero-copy). */
+  public boolean splice() {
+    return splice;
+  }
+
+  /** See {@link #splice()}. */
+  public void splice(boolean value) {
+    this.splice = value;
   }
 
   public Routing routing() {

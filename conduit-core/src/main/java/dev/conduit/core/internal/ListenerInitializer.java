@@ -108,8 +108,11 @@ public final class ListenerInitializer extends ChannelInboundHandlerAdapter {
   }
 
   static void applyKeepAlive(Channel ch, TcpKeepAlive keepAlive) {
-    ch.config().setOption(io.netty.channel.ChannelOption.SO_KEEPALIVE, keepAlive.enabled());
-    if (keepAlive.enabled() && keepAlive.idleSeconds() > 0 && ch instanceof EpollSocketChannel) {
+    if (!keepAlive.enabled()) {
+      return; // off is the kernel's default for accepted sockets: no syscall for it
+    }
+    ch.config().setOption(io.netty.channel.ChannelOption.SO_KEEPALIVE, true);
+    if (keepAlive.idleSeconds() > 0 && ch instanceof EpollSocketChannel) {
       ch.config().setOption(EpollChannelOption.TCP_KEEPIDLE, keepAlive.idleSeconds());
       ch.config().setOption(EpollChannelOption.TCP_KEEPINTVL, keepAlive.intervalSeconds());
       ch.config().setOption(EpollChannelOption.TCP_KEEPCNT, keepAlive.count());

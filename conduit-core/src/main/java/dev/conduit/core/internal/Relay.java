@@ -40,6 +40,8 @@ public final class Relay {
   private boolean upstreamDone;
   /** Set once either side closes or the relay closes both: later errors are teardown noise. */
   private boolean tearingDown;
+  /** Reads are held while the tunnel is handed to the {@link SpliceRelay}, so both outbound buffers drain. */
+  private boolean pausedForSplice;
 
   private Relay(Channel downstream, Channel upstream, String id, BiConsumer<Outcome, String> outcome) {
     this.downstream = downstream;
@@ -57,6 +59,16 @@ public final class Relay {
    */
   public static void start(Channel downstream, Channel upstream, String id, boolean downstreamInputDone,
       Duration idle, BiConsumer<Outcome, String> outcome) {
+    start(downstream, upstream, id, downstreamInputDone, idle, outcome, false);
+  }
+
+  /**
+   * As {@link #start(Channel, Channel, String, boolean, Duration, BiConsumer)}; with {@code splice},
+   * a tunnel between two plain epoll TCP sockets is then handed to the zero-copy {@link SpliceRelay}
+   * (it stays here when either side has TLS or other handlers, or is not an epoll socket).
+   */
+  public static void start(Channel downstream, Channel upstream, String id, boolean downstreamInputDone,
+      Duration idle, BiConsumer<Outcome, String> outcome, boolean splice) {
     if (downstream.eventLoop() != upstream.eventLoop()) {
       throw new IllegalArgumentException("downstream and upstream must share an event loop");
     }
@@ -77,6 +89,10 @@ public final class Relay {
       relay.closeBoth();
       return;
     }
+    if (splice && !downstreamInputDone && SpliceRelay.supports(downstream, upstream)) {
+      relay.pausedForSplice = true;
+      SpliceRelay.trySwitch(downstream, upstream, id, idle.toMillis(), outcome, relay::resume);
+    }
     if (downstreamInputDone) {
       // the client half-closed while we dialed: carry it on after the bytes it sent, including those
       // the protocol's decoders still hold and hand over when they are removed (right after this call)
@@ -87,6 +103,20 @@ public final class Relay {
     upstream.read();
   }
 
+  /** The tunnel stays with this relay: read again where reads were held. */
+  private void resume() {
+    if (!pausedForSplice) {
+      return;
+    }
+    pausedForSplice = false;
+    for (Channel ch : new Channel[] {downstream, upstream}) {
+      if (ch.pipeline().get(ConduitPipeline.RELAY) instanceof Side side && side.readPending && side.peer.isWritable()) {
+        side.readPending = false;
+        ch.read();
+      }
+    }
+  }
+
   private void closeBoth() {
     tearingDown = true;
     flushAndClose(downstream);
@@ -94,7 +124,10 @@ public final class Relay {
   }
 
   private static void flushAndClose(Channel ch) {
-    if (ch.isActive()) {
+    if (!ch.isOpen()) {
+      return; // closed already (each close or write on a closed channel costs Netty an exception)
+    }
+    if (ch.isActive() && ch.unsafe().outboundBuffer() != null) {
       ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     } else {
       ch.close();
@@ -127,7 +160,7 @@ public final class Relay {
       if (inputEnded()) {
         return; // nothing more will come: asking for more would only re-arm epoll for EOF
       }
-      if (peer.isWritable()) {
+      if (peer.isWritable() && !pausedForSplice) {
         ctx.read();
       } else {
         readPending = true; // resumed when the peer drains (its Side sees channelWritabilityChanged)
@@ -139,7 +172,7 @@ public final class Relay {
       // this channel drained: let the peer read again
       if (ctx.channel().isWritable()) {
         Side peerSide = (Side) peer.pipeline().get(ConduitPipeline.RELAY);
-        if (peerSide != null && peerSide.readPending) {
+        if (peerSide != null && peerSide.readPending && !pausedForSplice) {
           peerSide.readPending = false;
           if (!peerSide.inputEnded()) {
             peer.read();
@@ -179,6 +212,9 @@ public final class Relay {
       if (peer instanceof DuplexChannel duplex && peer.isActive()) {
         peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
           if (f.isSuccess()) {
+            // the peer's EOF will end the tunnel: let Netty close the peer then, rather than shut its
+            // input down first (a shutdown(SHUT_RD) that fails with ENOTCONN on a finished socket)
+            peer.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
             duplex.shutdownOutput();
           } else {
             closeBoth();

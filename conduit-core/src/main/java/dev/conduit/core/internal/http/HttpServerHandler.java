@@ -279,6 +279,10 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     }
     if (phase == Phase.EXCHANGE && !requestDone) {
       readDownstream();
+    } else if (phase == Phase.TUNNEL && (early == null || early.isEmpty())) {
+      // dialing a CONNECT: keep the read pending until early bytes arrive (at most one read's worth
+      // is held), so the socket's read interest is not cleared now and set again for the relay
+      ctx.read();
     }
     ctx.fireChannelReadComplete();
   }
@@ -367,6 +371,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
       }
       return;
     }
+    context.requestReceived();
     HttpMethod method = req.method();
     if (method == HttpMethod.CONNECT) {
       onConnect(req);

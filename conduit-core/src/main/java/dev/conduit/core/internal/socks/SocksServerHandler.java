@@ -275,8 +275,10 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
     // AUTO_READ is off: keep reading while a message is incomplete (a greeting split across
-    // segments), but not while dialing, so a client cannot pile up data before the tunnel exists
-    if (!connecting) {
+    // segments). While dialing, keep the read pending until early bytes arrive (at most one read's
+    // worth is held, so a client cannot pile up data before the tunnel exists): the socket's read
+    // interest then stays as it is instead of being cleared now and set again when the relay starts
+    if (!connecting || early.isEmpty()) {
       ctx.read();
     }
     ctx.fireChannelReadComplete();
