@@ -244,8 +244,11 @@ class RelayTest {
    * input ended. (Netty 4.2.13+ removes a socket from epoll once it has no interest left, which
    * happens at the input's end, and then fails with ENOENT when it needs write interest again.)
    */
-  @Test
-  void bigResponseAfterTheClientsHalfCloseToASlowReader() throws Exception {
+  @ParameterizedTest(name = "splice {0}")
+  @ValueSource(booleans = {false, true})
+  void bigResponseAfterTheClientsHalfCloseToASlowReader(boolean splice) throws Exception {
+    Conduit conduit = conduit(splice);
+    Net.RecordingObserver observer = observer(splice);
     int size = 32 << 20;
     byte[] response = TestOrigin.bytes(size);
     try (Net.TcpServer server = new Net.TcpServer(s -> {
