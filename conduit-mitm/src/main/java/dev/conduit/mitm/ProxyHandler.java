@@ -20,6 +20,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
@@ -83,6 +84,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   private String tunnelHost;
   private int tunnelPort;
   private boolean keepAlive;
+  /** The client half-closed: answer what it sent, then close. */
+  private boolean inputEnded;
   private boolean busy;
   /** conduit is stopping: the current response is the connection's last, an idle one closes now. */
   private boolean draining;
@@ -141,6 +144,15 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       }
       return;
     }
+    if (evt instanceof ChannelInputShutdownEvent) {
+      // the client is done sending (curl closes this way): a kept-alive connection would otherwise
+      // stay open, half-closed, until the idle timeout
+      inputEnded = true;
+      if (!busy && pending.isEmpty()) {
+        ctx.close();
+      }
+      return;
+    }
     ctx.fireUserEventTriggered(evt);
   }
 
@@ -157,6 +169,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       sendError(400, "bad request: " + req.decoderResult().cause().getMessage(), true);
       return;
     }
+    context.requestReceived(); // a cache hit dials nothing: the summary counts requests, not dials
     keepAlive = HttpUtil.isKeepAlive(req) && !draining;
     if (req.method().equals(HttpMethod.CONNECT)) {
       String target = req.uri();
@@ -973,7 +986,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
   private void finish() {
     busy = false;
-    if (keepAlive && ctx.channel().isActive()) {
+    if (keepAlive && ctx.channel().isActive() && !(inputEnded && pending.isEmpty())) {
       FullHttpRequest next = pending.poll();
       if (next != null) {
         channelRead(ctx, next);

@@ -39,6 +39,8 @@ class CachingProxyTest {
   static Conduit conduit;
   static Path mitmCaFile;
   static HttpClient client;
+  static final java.util.concurrent.BlockingQueue<dev.conduit.core.observe.ConnectionSummary> closed =
+      new java.util.concurrent.LinkedBlockingQueue<>();
 
   @BeforeAll
   static void start() throws Exception {
@@ -58,6 +60,12 @@ class CachingProxyTest {
     conduit = Conduit.builder()
         .listener(Listener.builder("plain").bind("127.0.0.1:0").protocol(proxy).build())
         .timeouts(NO_DRAIN)
+        .observer(new dev.conduit.core.observe.ConnectionObserver() {
+          @Override
+          public void closed(dev.conduit.core.observe.ConnectionSummary summary) {
+            closed.add(summary);
+          }
+        })
         .build().start();
     client = Pki.client(conduit.address("plain"), mitmCa.certificate());
   }
@@ -101,6 +109,41 @@ class CachingProxyTest {
     }
     assertThat(tlsOrigin.requests(path)).isEqualTo(1);
     assertThat(cache.stats().hits()).isPositive();
+  }
+
+  /** A connection answered from the cache alone dialed nothing: its summary still counts its request. */
+  @Test
+  void aConnectionServedFromTheCacheIsSummarisedAsOneRequest() throws Exception {
+    String path = "/files/summary.gz";
+    String url = "http://127.0.0.1:" + plainOrigin.port() + path + "?n=10000";
+    closed.clear();
+    for (String cacheState : List.of("MISS", "HIT")) {
+      Processes.Result r = curl("-sS", "-o", "/dev/null", "-D", "-", url);
+      assertThat(r.exitCode()).as(r.stderr()).isZero();
+      assertThat(r.out()).contains("X-Cache: " + cacheState);
+    }
+    assertThat(plainOrigin.requests(path)).isEqualTo(1);
+    // the two curl runs are two connections; the second (the hit) dialed nothing
+    java.util.List<dev.conduit.core.observe.ConnectionSummary> summaries = new ArrayList<>();
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (System.nanoTime() < deadline && summaries.stream().filter(CachingProxyTest::isSummaryFetch).count() < 2) {
+      dev.conduit.core.observe.ConnectionSummary s = closed.poll(1, java.util.concurrent.TimeUnit.SECONDS);
+      if (s != null) {
+        summaries.add(s);
+      }
+    }
+    List<dev.conduit.core.observe.ConnectionSummary> ours = summaries.stream()
+        .filter(CachingProxyTest::isSummaryFetch).toList();
+    assertThat(ours).as("summaries: %s", summaries).hasSize(2);
+    assertThat(ours).allSatisfy(s -> {
+      assertThat(s.outcome()).as(s.detail()).isEqualTo(dev.conduit.core.observe.Outcome.OK);
+      assertThat(s.requests()).isEqualTo(1);
+    });
+  }
+
+  /** One 10,000-byte body and its head: no other test fetches that size. */
+  private static boolean isSummaryFetch(dev.conduit.core.observe.ConnectionSummary s) {
+    return s.bytesToClient() >= 10_000 && s.bytesToClient() < 11_000;
   }
 
   @Test
