@@ -24,6 +24,12 @@ import javax.net.ssl.SSLException;
  * module or class path and loads on this platform, the JDK's provider otherwise. Keys are whatever the
  * certificate carries; {@link CertificateAuthority} issues ECDSA P-256, which both providers handle.
  *
+ * <p>Session resumption: a client context keeps the sessions (TLS 1.3 tickets) servers give it, per peer host
+ * and port, when handlers are made with {@link SslContext#newHandler(io.netty.buffer.ByteBufAllocator, String,
+ * int)}; the next connection to that peer resumes one instead of signing and verifying certificates again. Reuse
+ * one client context for all connections (a new context starts with an empty cache). Server contexts issue
+ * tickets with both providers.
+ *
  * <p>Immutable. For certificates that are renewed on disk, see {@link ReloadingTlsMaterial}.
  */
 public final class TlsMaterial {
