@@ -390,10 +390,11 @@ scenario_mtls() {
   local b a_iperf a_nginx st r row pids port
   b=$(pid_of mtls-b); a_iperf=$(pid_of mtls-a-iperf); a_nginx=$(pid_of mtls-a-nginx)
   st="$(pid_of stunnel-client),$(pid_of stunnel-server)"
-  # warm-up (JIT, first full handshakes), not recorded
+  # warm-up, not recorded: the JVMs' JIT compilers take a core for ~10 s of new tunnels (a one-time cost that
+  # would otherwise be charged to the first runs); the first tunnels do full handshakes
   timeout 60 "${TOOL[@]}" connrate --scenario warmup --row conduit --out "$RUN/mtls/warmup.jsonl" \
-    --via relay:127.0.0.1:$MTLS_A_NGINX --target 127.0.0.1:$NGINX --duration 3 --concurrency 16 --procs 1 >/dev/null || true
-  iperf3 -c 127.0.0.1 -p $MTLS_A_IPERF -t 2 >/dev/null 2>&1 || true
+    --via relay:127.0.0.1:$MTLS_A_NGINX --target 127.0.0.1:$NGINX --duration 10 --concurrency 32 --procs 2 >/dev/null || true
+  iperf3 -c 127.0.0.1 -p $MTLS_A_IPERF -t 3 >/dev/null 2>&1 || true
   for r in $(seq "$N"); do
     for row in "conduit mTLS pair" "stunnel mTLS pair"; do
       case $row in
