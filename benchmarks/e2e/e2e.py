@@ -120,6 +120,11 @@ def jvm_heap_used_kib(pid):
         return None
 
 
+def each_ticks(pids):
+    """CPU ticks of each pid's tree, in order (for rows made of several processes)."""
+    return [cpu_ticks([p]) for p in pids] if len(pids) > 1 else None
+
+
 def pids_arg(s):
     return [int(p) for p in (s or "").split(",") if p.strip()]
 
@@ -168,6 +173,7 @@ def parse_curl(out, expect_bytes=None):
 def cmd_measure(a):
     pids = pids_arg(a.pids)
     reset_peak(pids)
+    e0 = each_ticks(pids)
     c0, m0, r0, t0 = cpu_ticks(pids), machine_ticks(), resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
     try:
         pr = subprocess.run(a.command, capture_output=True, text=True, timeout=a.timeout)
@@ -186,7 +192,7 @@ def cmd_measure(a):
         rec["error"] = f"unparsable output ({ex}): {(out + err).strip()[-200:]}"
     if rc != 0 and "error" not in rec:
         rec["error"] = f"exit {rc}: {err.strip()[-200:]}"
-    finish(rec, pids, c0, c1, m0, m1, wall, (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime))
+    finish(rec, pids, c0, c1, m0, m1, wall, (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime), e0)
     if a.kind == "iperf" and "error" not in rec and pids:
         gb = rec["bytes"] / 1e9
         rec["cpu_per_unit"] = f"{(c1 - c0) / CLK * 1000 / gb:.0f} ms/GB" if gb else None
@@ -199,13 +205,20 @@ def cmd_measure(a):
     say(rec)
 
 
-def finish(rec, pids, c0, c1, m0, m1, wall, loadgen_cpu_s):
+def finish(rec, pids, c0, c1, m0, m1, wall, loadgen_cpu_s, e0=None):
     if pids:
         rec["cpu_pct"] = round(100.0 * (c1 - c0) / CLK / wall, 1)
         rec["peak_rss_mib"] = round(status_kib(pids, "VmHWM") / 1024, 1)
+    if e0:
+        rec["cpu_pct_each"] = [round(100.0 * (t1 - t0) / CLK / wall, 1) for t0, t1 in zip(e0, each_ticks(pids))]
+        rec["peak_rss_mib_each"] = [round(status_kib([p], "VmHWM") / 1024, 1) for p in pids]
     rec["loadgen_cpu_pct"] = round(100.0 * loadgen_cpu_s / wall, 1)
     tot, idle = m1[0] - m0[0], m1[1] - m0[1]
     rec["machine_busy_pct"] = round(100.0 * (tot - idle) / tot, 1) if tot else None
+
+
+def each(rec, key):
+    return f" ({' + '.join(str(v) for v in rec[key])})" if rec.get(key) else ""
 
 
 def say(rec):
@@ -213,7 +226,8 @@ def say(rec):
     extra = f" p50={rec['p50_ms']:.2f}ms p99={rec['p99_ms']:.2f}ms" if "p99_ms" in rec else ""
     print(f"  {rec['scenario']:10s} {rec['row']:24s} run{rec['run']}: "
           + (f"ERROR {rec['error']}" if "error" in rec else f"{v:.2f}{extra}")
-          + f" cpu={rec.get('cpu_pct')}% rss={rec.get('peak_rss_mib')}MiB loadgen={rec.get('loadgen_cpu_pct')}%"
+          + f" cpu={rec.get('cpu_pct')}%{each(rec, 'cpu_pct_each')} rss={rec.get('peak_rss_mib')}MiB"
+          f"{each(rec, 'peak_rss_mib_each')} loadgen={rec.get('loadgen_cpu_pct')}%"
           f" busy={rec.get('machine_busy_pct')}%", flush=True)
 
 
@@ -295,6 +309,7 @@ def cmd_connrate(a):
     pids = pids_arg(a.pids)
     via, target = parse_via(a.via), hostport(a.target)
     reset_peak(pids)
+    e0 = each_ticks(pids)
     c0, m0, t0 = cpu_ticks(pids), machine_ticks(), time.time()
     s0 = resource.getrusage(resource.RUSAGE_SELF)
     ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -320,7 +335,7 @@ def cmd_connrate(a):
         rec.update({"value": ok / el, "p50_ms": pct(lats, 50) * 1000, "p99_ms": pct(lats, 99) * 1000})
         if pids:
             rec["cpu_per_unit"] = f"{(c1 - c0) / CLK * 1e6 / ok:.0f} µs/tunnel"
-    finish(rec, pids, c0, c1, m0, m1, wall, loadgen)
+    finish(rec, pids, c0, c1, m0, m1, wall, loadgen, e0)
     append(a.out, rec)
     say(rec)
 
@@ -513,6 +528,14 @@ SCENARIOS = [
 ]
 
 
+# scenario 5, mTLS tunnel pairs (benchmarks/e2e/run.sh scenario_mtls): CPU and RSS are the pair's sum, with each
+# process in parentheses (near end + far end: conduit A + B, stunnel client + server)
+MTLS_SCENARIOS = [
+    ("mtls1", "5. mTLS tunnel pair, 1 stream (iperf3)", "Gbit/s", True),
+    ("mtlsconn", "5. mTLS tunnel pair, new tunnels/s (tunnel + 1 B GET)", "tunnels/s", True),
+]
+
+
 def fmt(v):
     if v is None:
         return "–"
@@ -528,7 +551,7 @@ def cmd_report(a):
     lines.append("| scenario | implementation | result: median (min–max) | conduit / this | proxy CPU % (per unit) "
                  "| peak RSS MiB | load generator CPU % |")
     lines.append("|---|---|---|---|---|---|---|")
-    for key, title, unit, higher_better in SCENARIOS:
+    for key, title, unit, higher_better in SCENARIOS + MTLS_SCENARIOS:
         rows = {}
         for r in recs:
             if r["scenario"] == key:
@@ -570,16 +593,27 @@ def cmd_report(a):
                 per = [r.get("cpu_per_unit") for r in good if r.get("cpu_per_unit")]
                 if per:
                     cpu += f" ({sorted(per, key=lambda s: float(s.split()[0]))[len(per) // 2]})"
+                if good[0].get("cpu_pct_each"):
+                    cpu += " = " + " + ".join(f"{statistics.median(r['cpu_pct_each'][i] for r in good):.0f}"
+                                              for i in range(len(good[0]["cpu_pct_each"])))
             rss = statistics.median(r["peak_rss_mib"] for r in good) if "peak_rss_mib" in good[0] else None
+            if rss is not None and good[0].get("peak_rss_mib_each"):
+                rss_each = " (" + " + ".join(fmt(statistics.median(r["peak_rss_mib_each"][i] for r in good))
+                                             for i in range(len(good[0]["peak_rss_mib_each"]))) + ")"
+            else:
+                rss_each = ""
             lg = [r["loadgen_cpu_pct"] for r in good if r.get("loadgen_cpu_pct") is not None]
-            lines.append(f"| {label} | {row} | {res} | {ratio} | {cpu} | {fmt(rss)} | "
+            lines.append(f"| {label} | {row} | {res} | {ratio} | {cpu} | {fmt(rss)}{rss_each} | "
                          f"{statistics.median(lg):.0f} |" if lg else
-                         f"| {label} | {row} | {res} | {ratio} | {cpu} | {fmt(rss)} | – |")
+                         f"| {label} | {row} | {res} | {ratio} | {cpu} | {fmt(rss)}{rss_each} | – |")
     measured = {r["scenario"] for r in recs}
-    for title in ("5. mTLS tunnel pair vs stunnel pair",) + (
-            () if measured & {"cachehit", "mitmka", "mitmnew", "mitmhit"} else
-            ("5. caching proxy hit vs nginx", "5. MITM request rate vs mitmproxy")):
-        lines.append(f"| {title} | conduit | not measured yet (scenario not written) | – | – | – | – |")
+    for title in ("5. mTLS tunnel pair vs stunnel pair", "5. caching proxy hit vs nginx",
+                  "5. MITM request rate vs mitmproxy"):
+        if title.startswith("5. mTLS") and measured & {key for key, *_ in MTLS_SCENARIOS}:
+            continue
+        if not title.startswith("5. mTLS") and measured & {"cachehit", "mitmka", "mitmnew", "mitmhit"}:
+            continue
+        lines.append(f"| {title} | conduit | not in this run (`-s` did not include it) | – | – | – | – |")
     table = "\n".join(lines)
     print(table)
     if a.out:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end benchmark of conduit against peer proxies, on 127.0.0.1 only.
 #
-#   benchmarks/e2e/run.sh [-n RUNS] [-t SECONDS] [-s "tcp http tunnels mem mitm"] [--no-build] [--no-results]
+#   benchmarks/e2e/run.sh [-n RUNS] [-t SECONDS] [-s "tcp http tunnels mem mtls mitm"] [--no-build] [--no-results]
 #
 # Builds benchmarks.jar, starts conduit (dev.conduit.benchmarks.BenchServer) and the peers (Debian
 # packages, installed when missing; LittleProxy from Maven Central), runs every scenario RUNS times
@@ -15,7 +15,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 RUN=${E2E_RUN:-$ROOT/benchmarks/run}
 N=3
 T=5
-SCENARIOS="tcp http tunnels mem mitm"
+SCENARIOS="tcp http tunnels mem mtls mitm"
 BUILD=1
 WRITE_RESULTS=1
 MEM_RUNS=${MEM_RUNS:-1}  # memory per tunnel barely varies between runs; opening ~10k tunnels takes a while
@@ -42,6 +42,9 @@ DANTE=21081; SQUID=23128; TINYPROXY=28888; LITTLEPROXY=28889
 C_HTTP=23130; C_SOCKS=21080; C_MIXED=21082
 # scenario mitm: HTTPS origin, squid caching + ssl-bump, mitmproxy, conduit cache serve
 NGINX_TLS=28443; SQUID_BUMP=23131; SQUID_BUMP_PLAIN=23133; MITMPROXY=28090; C_MITM=23132
+# scenario 5, mTLS tunnel pairs: conduit A (one process per forward entry) -> conduit B; stunnel client -> server
+MTLS_B=25301; MTLS_A_IPERF=25300; MTLS_A_NGINX=25310
+STUNNEL_S_IPERF=25315; STUNNEL_S_NGINX=25325; STUNNEL_C_IPERF=25314; STUNNEL_C_NGINX=25324; STUNNEL_C_NGINX_FULL=25326
 
 PY=python3
 TOOL=("$PY" "$HERE/e2e.py")
@@ -96,7 +99,8 @@ wait_port() {  # name port
 need_tools() {
   local missing=() t pkg
   declare -A pkgs=([haproxy]=haproxy [socat]=socat [danted]=dante-server [squid]=squid [tinyproxy]=tinyproxy
-    [iperf3]=iperf3 [wrk]=wrk [nginx]=nginx [stunnel4]=stunnel4 [proxychains4]=proxychains4)
+    [iperf3]=iperf3 [wrk]=wrk [nginx]=nginx [stunnel4]=stunnel4 [proxychains4]=proxychains4
+    [openssl]=openssl)
   for t in "${!pkgs[@]}"; do
     command -v "$t" >/dev/null || missing+=("${pkgs[$t]}")
   done
@@ -130,17 +134,11 @@ setup() {
   done
   if [[ $BUILD == 1 ]]; then
     log "building benchmarks.jar"
-    (cd "$ROOT" && ./mvnw -q -DskipTests -pl benchmarks -am package)
+    (cd "$ROOT" && ./mvnw -q -DskipTests -pl benchmarks,conduit-cli -am package)
   fi
   JAR=$ROOT/benchmarks/target/benchmarks.jar
   CLI_JAR=$ROOT/conduit-cli/target/conduit.jar
-  if [[ " $SCENARIOS " == *" mitm "* ]]; then
-    if [[ $BUILD == 1 ]]; then
-      log "building conduit.jar (conduit cache serve)"
-      (cd "$ROOT" && ./mvnw -q -DskipTests -pl conduit-cli -am package)
-    fi
-    [[ -f $CLI_JAR ]] || { log "$CLI_JAR missing (run without --no-build)"; exit 1; }
-  fi
+  [[ -f $CLI_JAR ]] || { log "$CLI_JAR missing (run without --no-build)"; exit 1; }
   [[ -f $JAR ]] || { log "$JAR missing (run without --no-build)"; exit 1; }
   if [[ ! -f $RUN/littleproxy/lib/littleproxy-$LITTLEPROXY_VERSION.jar ]]; then
     log "fetching LittleProxy $LITTLEPROXY_VERSION from Maven Central"
@@ -167,6 +165,7 @@ start_peer() {
     dante) start dante danted -f "$RUN/conf/danted.conf"; wait_port dante $DANTE ;;
     squid) start squid squid -N -f "$RUN/conf/squid.conf"; wait_port squid $SQUID ;;
     tinyproxy) start tinyproxy tinyproxy -d -c "$RUN/conf/tinyproxy.conf"; wait_port tinyproxy $TINYPROXY ;;
+    mtls) start_mtls ;;
     littleproxy) start littleproxy java -Xmx1g -cp "$RUN/littleproxy/lib/*" "$HERE/LittleProxyMain.java" $LITTLEPROXY
       wait_port littleproxy $LITTLEPROXY ;;
   esac
@@ -372,12 +371,177 @@ scenario_mitm() {
   for p in conduit-mitm mitmproxy squid-bump nginx-tls; do stop "$p"; done
 }
 
+# ------------------------------------------------------------------ scenario 5: mTLS tunnel pairs
+# conduit A (seed 000 client: forward entry -> peer B over mTLS) -> conduit B (seed 000 server, mtls) -> target,
+# against stunnel client -> stunnel server; TLS 1.3 with ECDSA P-256 certificates from one CA made in the run dir.
+mtls_pki() {  # $RUN/mtls/pki: CA, tunnel-server (DNS/IP SAN) and tunnel-client certificates (openssl, EC P-256)
+  local K=$RUN/mtls/pki
+  [[ -s $K/tunnel-client.crt ]] && return 0
+  mkdir -p "$K"
+  (
+    cd "$K"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -keyout ca.key -out ca.crt \
+      -subj "/CN=e2e mTLS CA" -addext basicConstraints=critical,CA:TRUE \
+      -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    mk() {  # name, extendedKeyUsage, SAN
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" 2>/dev/null
+      printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=%s\nsubjectAltName=%s\n' \
+        "$2" "$3" >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -extfile "$1.ext" \
+        -out "$1.crt" 2>/dev/null
+      rm -f "$1.csr" "$1.ext"
+    }
+    mk tunnel-server serverAuth "DNS:tunnel-server,IP:127.0.0.1"
+    mk tunnel-client clientAuth "DNS:tunnel-client"
+    chmod 600 ./*.key
+  )
+}
+
+mtls_conf() {  # seed-000 YAMLs for conduit B and the two A processes; stunnel client and server configs
+  local K=$RUN/mtls/pki C=$RUN/mtls name listen dst
+  # no per-connection logging on either side (stunnel debug = 4 logs warnings only)
+  cat >"$C/conduit-b.yaml" <<EOF
+server:
+  enable: true
+  listen:
+    network: tcp
+    addr: 127.0.0.1:$MTLS_B
+    tls:
+      enable: true
+      mtls: true
+      cas: [$K/ca.crt]
+      certs: [{cert: $K/tunnel-server.crt, key: $K/tunnel-server.key}]
+log: {level: warn, access: "off"}
+EOF
+  for name in iperf nginx; do
+    if [[ $name == iperf ]]; then listen=$MTLS_A_IPERF; dst=$IPERF; else listen=$MTLS_A_NGINX; dst=$NGINX; fi
+    cat >"$C/conduit-a-$name.yaml" <<EOF
+client:
+  enable: true
+  network: tcp
+  listen: 127.0.0.1:$listen
+  check_time: 60
+  capture: false
+  forward_table:
+    - {dst: ":$listen", dst_as: "127.0.0.1:$dst", peer_index: 1}
+  peers:
+    - index: 1
+      network: tcp
+      addresses: [127.0.0.1:$MTLS_B]
+      tls:
+        enable: true
+        mtls: true
+        cas: [$K/ca.crt]
+        certs: [{cert: $K/tunnel-client.crt, key: $K/tunnel-client.key}]
+log: {level: warn, access: "off"}
+EOF
+  done
+  local client="cert = $K/tunnel-client.crt
+key = $K/tunnel-client.key
+CAfile = $K/ca.crt
+verifyChain = yes
+checkHost = tunnel-server
+sslVersionMin = TLSv1.3
+sslVersionMax = TLSv1.3"
+  # client-side session resumption is stunnel's default (sessionResume = yes); [nginx-full] turns it off
+  cat >"$C/stunnel-client.conf" <<EOF
+foreground = yes
+pid =
+output = $RUN/logs/stunnel-client.log
+debug = 4
+[iperf]
+client = yes
+accept = 127.0.0.1:$STUNNEL_C_IPERF
+connect = 127.0.0.1:$STUNNEL_S_IPERF
+$client
+[nginx]
+client = yes
+accept = 127.0.0.1:$STUNNEL_C_NGINX
+connect = 127.0.0.1:$STUNNEL_S_NGINX
+$client
+[nginx-full]
+client = yes
+sessionResume = no
+accept = 127.0.0.1:$STUNNEL_C_NGINX_FULL
+connect = 127.0.0.1:$STUNNEL_S_NGINX
+$client
+EOF
+  local server="cert = $K/tunnel-server.crt
+key = $K/tunnel-server.key
+CAfile = $K/ca.crt
+requireCert = yes
+verifyChain = yes
+sslVersionMin = TLSv1.3
+sslVersionMax = TLSv1.3"
+  cat >"$C/stunnel-server.conf" <<EOF
+foreground = yes
+pid =
+output = $RUN/logs/stunnel-server.log
+debug = 4
+[iperf]
+accept = 127.0.0.1:$STUNNEL_S_IPERF
+connect = 127.0.0.1:$IPERF
+$server
+[nginx]
+accept = 127.0.0.1:$STUNNEL_S_NGINX
+connect = 127.0.0.1:$NGINX
+$server
+EOF
+}
+
+start_mtls() {  # conduit B, conduit A for iperf3 and for nginx, stunnel server and client
+  mkdir -p "$RUN/mtls"
+  mtls_pki
+  mtls_conf
+  local conduit=(java "${JVM_OPTS[@]}" ${CONDUIT_JVM_OPTS:-} -jar "$CLI_JAR" run -c)
+  start mtls-b "${conduit[@]}" "$RUN/mtls/conduit-b.yaml"
+  start mtls-a-iperf "${conduit[@]}" "$RUN/mtls/conduit-a-iperf.yaml"
+  start mtls-a-nginx "${conduit[@]}" "$RUN/mtls/conduit-a-nginx.yaml"
+  start stunnel-server stunnel4 "$RUN/mtls/stunnel-server.conf"
+  start stunnel-client stunnel4 "$RUN/mtls/stunnel-client.conf"
+  wait_port mtls-b $MTLS_B && wait_port mtls-a-iperf $MTLS_A_IPERF && wait_port mtls-a-nginx $MTLS_A_NGINX \
+    && wait_port stunnel-server $STUNNEL_S_NGINX && wait_port stunnel-client $STUNNEL_C_NGINX_FULL
+}
+
+scenario_mtls() {
+  log "scenario 5: mTLS tunnel pair, conduit A -> B vs stunnel client -> server: 1-stream iperf3 and new tunnels/s, $N x ${T}s"
+  local b a_iperf a_nginx st r row pids port
+  b=$(pid_of mtls-b); a_iperf=$(pid_of mtls-a-iperf); a_nginx=$(pid_of mtls-a-nginx)
+  st="$(pid_of stunnel-client),$(pid_of stunnel-server)"
+  # warm-up, not recorded: the JVMs' JIT compilers take a core for ~10 s of new tunnels (a one-time cost that
+  # would otherwise be charged to the first runs); the first tunnels do full handshakes
+  timeout 60 "${TOOL[@]}" connrate --scenario warmup --row conduit --out "$RUN/mtls/warmup.jsonl" \
+    --via relay:127.0.0.1:$MTLS_A_NGINX --target 127.0.0.1:$NGINX --duration 10 --concurrency 32 --procs 2 >/dev/null || true
+  iperf3 -c 127.0.0.1 -p $MTLS_A_IPERF -t 3 >/dev/null 2>&1 || true
+  for r in $(seq "$N"); do
+    for row in "conduit mTLS pair" "stunnel mTLS pair"; do
+      case $row in
+        conduit*) pids="$a_iperf,$b"; port=$MTLS_A_IPERF ;;
+        stunnel*) pids=$st; port=$STUNNEL_C_IPERF ;;
+      esac
+      "${TOOL[@]}" measure --kind iperf --scenario mtls1 --row "$row" --run "$r" --pids "$pids" --out "$OUT" \
+        --timeout $((T + 20)) -- iperf3 -c 127.0.0.1 -p "$port" -t "$T" -P 1 -J || true
+    done
+  done
+  for r in $(seq "$N"); do
+    for row in "conduit mTLS pair" "stunnel mTLS pair, resumption" "stunnel mTLS pair, full handshakes"; do
+      case $row in
+        conduit*) pids="$a_nginx,$b"; port=$MTLS_A_NGINX ;;
+        *resumption) pids=$st; port=$STUNNEL_C_NGINX ;;
+        *handshakes) pids=$st; port=$STUNNEL_C_NGINX_FULL ;;
+      esac
+      timeout $((T + 60)) "${TOOL[@]}" connrate --scenario mtlsconn --row "$row" --run "$r" --pids "$pids" --out "$OUT" \
+        --via relay:127.0.0.1:$port --target 127.0.0.1:$NGINX --duration "$T" --concurrency 32 --procs 2 || true
+    done
+  done
+}
+
 # ------------------------------------------------------------------ report
 versions() {
   local v
   echo "- conduit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?') (branch $(cd "$ROOT" && git rev-parse --abbrev-ref HEAD 2>/dev/null || echo '?')), BenchServer JVM options: ${JVM_OPTS[*]} ${CONDUIT_JVM_OPTS:-}, arguments: ${CONDUIT_ARGS:-none}"
   echo "- Java: $(java -version 2>&1 | head -1)"
-  for p in haproxy socat dante-server squid squid-openssl tinyproxy iperf3 wrk nginx proxychains4 mitmproxy; do
+  for p in haproxy socat dante-server squid squid-openssl tinyproxy iperf3 wrk nginx proxychains4 stunnel4 openssl mitmproxy; do
     v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
     [[ -n $v ]] && echo "- $p $v"
   done
@@ -437,6 +601,7 @@ need_tools
 setup
 log "results: $OUT"
 for p in nginx iperf3 conduit haproxy socat dante squid tinyproxy littleproxy; do start_peer "$p"; done
+if [[ " $SCENARIOS " == *" mtls "* ]]; then start_peer mtls; fi
 log "started: $(for k in "${!PID[@]}"; do printf '%s=%s ' "$k" "${PID[$k]}"; done)"
 for s in $SCENARIOS; do
   case $s in
@@ -445,7 +610,8 @@ for s in $SCENARIOS; do
     tunnels) scenario_tunnels ;;
     mem) scenario_mem ;;
     mitm) scenario_mitm ;;
-    *) log "unknown scenario $s (expected: tcp http tunnels mem mitm)" ;;
+    mtls) scenario_mtls ;;
+    *) log "unknown scenario $s (expected: tcp http tunnels mem mtls mitm)" ;;
   esac
 done
 report

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.OpenSslContextOption;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -24,12 +25,25 @@ import javax.net.ssl.SSLException;
  * module or class path and loads on this platform, the JDK's provider otherwise. Keys are whatever the
  * certificate carries; {@link CertificateAuthority} issues ECDSA P-256, which both providers handle.
  *
+ * <p>Session resumption: a client context keeps the sessions (TLS 1.3 tickets) servers give it, per peer host
+ * and port, when handlers are made with {@link SslContext#newHandler(io.netty.buffer.ByteBufAllocator, String,
+ * int)}; the next connection to that peer resumes one instead of signing and verifying certificates again. Reuse
+ * one client context for all connections (a new context starts with an empty cache). Server contexts issue
+ * tickets with both providers.
+ *
  * <p>Immutable. For certificates that are renewed on disk, see {@link ReloadingTlsMaterial}.
  */
 public final class TlsMaterial {
 
   /** The protocols the contexts enable; the highest one both sides support is negotiated. */
   public static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
+
+  /**
+   * The key exchange groups the OpenSSL contexts offer, in order: X25519, then P-256, as the JDK's provider and
+   * OpenSSL 3.0 do. BoringSSL's default puts the post-quantum hybrid X25519MLKEM768 first, whose larger key
+   * shares and ML-KEM operations cost each handshake (resumed ones too) more CPU than the rest of it.
+   */
+  public static final List<String> KEY_EXCHANGE_GROUPS = List.of("x25519", "secp256r1");
 
   private static final SslProvider PREFERRED_PROVIDER = detectProvider();
 
@@ -152,8 +166,7 @@ public final class TlsMaterial {
   public SslContext serverContext(SslProvider provider) {
     requireNonNull(provider, "provider");
     try {
-      return SslContextBuilder.forServer(privateKey, certificateChain)
-          .sslProvider(provider)
+      return groups(SslContextBuilder.forServer(privateKey, certificateChain), provider)
           .trustManager(trustedCertificates)
           .clientAuth(ClientAuth.REQUIRE)
           .protocols(PROTOCOLS)
@@ -185,8 +198,7 @@ public final class TlsMaterial {
   public SslContext clientContext(boolean verifyHostname, SslProvider provider) {
     requireNonNull(provider, "provider");
     try {
-      return SslContextBuilder.forClient()
-          .sslProvider(provider)
+      return groups(SslContextBuilder.forClient(), provider)
           .keyManager(privateKey, certificateChain)
           .trustManager(trustedCertificates)
           .protocols(PROTOCOLS)
@@ -195,6 +207,15 @@ public final class TlsMaterial {
     } catch (SSLException e) {
       throw new IllegalStateException("client SslContext: " + e.getMessage(), e);
     }
+  }
+
+  /** Sets the provider and, for OpenSSL, {@link #KEY_EXCHANGE_GROUPS}. */
+  private static SslContextBuilder groups(SslContextBuilder builder, SslProvider provider) {
+    builder.sslProvider(provider);
+    if (provider != SslProvider.JDK) {
+      builder.option(OpenSslContextOption.GROUPS, KEY_EXCHANGE_GROUPS.toArray(String[]::new));
+    }
+    return builder;
   }
 
   /** Describes the material without key material. */
