@@ -40,6 +40,7 @@ HAPROXY_IPERF=25212; HAPROXY_NGINX=25222
 SOCAT_IPERF=25211
 DANTE=21081; SQUID=23128; TINYPROXY=28888; LITTLEPROXY=28889
 C_HTTP=23130; C_SOCKS=21080; C_MIXED=21082
+C_FWD_IPERF=25231; C_FWD_NGINX=25232  # conduit's fixed-destination TCP forward, HAProxy's job
 # scenario mitm: HTTPS origin, squid caching + ssl-bump, mitmproxy, conduit cache serve
 NGINX_TLS=28443; SQUID_BUMP=23131; SQUID_BUMP_PLAIN=23133; MITMPROXY=28090; C_MITM=23132
 # scenario 5, mTLS tunnel pairs: conduit A (one process per forward entry) -> conduit B; stunnel client -> server
@@ -151,7 +152,8 @@ setup() {
 JVM_OPTS=(-Xmx1g -XX:+UseG1GC)
 start_conduit() {
   start conduit java "${JVM_OPTS[@]}" ${CONDUIT_JVM_OPTS:-} -cp "$JAR" dev.conduit.benchmarks.BenchServer \
-    --http $C_HTTP --socks $C_SOCKS --mixed $C_MIXED ${CONDUIT_ARGS:-}
+    --http $C_HTTP --socks $C_SOCKS --mixed $C_MIXED \
+    --forward $C_FWD_IPERF=127.0.0.1:$IPERF --forward $C_FWD_NGINX=127.0.0.1:$NGINX ${CONDUIT_ARGS:-}
   wait_port conduit $C_SOCKS
 }
 start_peer() {
@@ -176,8 +178,8 @@ pid_of() { echo "${PID[$1]:-}"; }
 scenario_tcp() {
   local streams=$1 key=tcp$1
   log "scenario 1: bulk TCP, $streams stream(s), $N x ${T}s"
-  local rows=("direct" "conduit SOCKS5" "conduit CONNECT" "haproxy (TCP relay)" "socat (TCP relay)"
-    "dante (SOCKS5)" "squid (CONNECT)")
+  local rows=("direct" "conduit SOCKS5" "conduit CONNECT" "conduit TCP forward" "haproxy (TCP relay)"
+    "socat (TCP relay)" "dante (SOCKS5)" "squid (CONNECT)")
   for r in $(seq "$N"); do
     for row in "${rows[@]}"; do
       local pids="" cmd=()
@@ -185,6 +187,7 @@ scenario_tcp() {
         direct) cmd=(iperf3 -c 127.0.0.1 -p $IPERF) ;;
         "conduit SOCKS5") pids=$(pid_of conduit); cmd=(proxychains4 -q -f "$RUN/conf/proxychains-conduit-socks5-socks5.conf" iperf3 -c 127.0.0.1 -p $IPERF) ;;
         "conduit CONNECT") pids=$(pid_of conduit); cmd=(proxychains4 -q -f "$RUN/conf/proxychains-conduit-http-http.conf" iperf3 -c 127.0.0.1 -p $IPERF) ;;
+        "conduit TCP forward") pids=$(pid_of conduit); cmd=(iperf3 -c 127.0.0.1 -p $C_FWD_IPERF) ;;
         haproxy*) pids=$(pid_of haproxy); cmd=(iperf3 -c 127.0.0.1 -p $HAPROXY_IPERF) ;;
         socat*) pids=$(pid_of socat); cmd=(iperf3 -c 127.0.0.1 -p $SOCAT_IPERF) ;;
         dante*) pids=$(pid_of dante); cmd=(proxychains4 -q -f "$RUN/conf/proxychains-dante-socks5.conf" iperf3 -c 127.0.0.1 -p $IPERF) ;;
@@ -218,7 +221,8 @@ scenario_http() {
 
 scenario_tunnels() {
   log "scenario 3: new tunnels/s (tunnel + GET of 1 byte, HTTP/1.0), 2 client processes x 16, $N x ${T}s"
-  local rows=("direct" "conduit CONNECT" "conduit SOCKS5" "haproxy (TCP relay)" "squid (CONNECT)" "dante (SOCKS5)")
+  local rows=("direct" "conduit CONNECT" "conduit SOCKS5" "conduit TCP forward" "haproxy (TCP relay)" "squid (CONNECT)"
+    "dante (SOCKS5)")
   for r in $(seq "$N"); do
     for row in "${rows[@]}"; do
       local pids="" via
@@ -226,6 +230,7 @@ scenario_tunnels() {
         direct) via=direct ;;
         "conduit CONNECT") pids=$(pid_of conduit); via=http:127.0.0.1:$C_HTTP ;;
         "conduit SOCKS5") pids=$(pid_of conduit); via=socks5:127.0.0.1:$C_SOCKS ;;
+        "conduit TCP forward") pids=$(pid_of conduit); via=relay:127.0.0.1:$C_FWD_NGINX ;;
         haproxy*) pids=$(pid_of haproxy); via=relay:127.0.0.1:$HAPROXY_NGINX ;;
         squid*) pids=$(pid_of squid); via=http:127.0.0.1:$SQUID ;;
         dante*) pids=$(pid_of dante); via=socks5:127.0.0.1:$DANTE ;;

@@ -7,6 +7,9 @@ import dev.conduit.core.Listener;
 import dev.conduit.core.Timeouts;
 import dev.conduit.core.inbound.InboundProtocol;
 import dev.conduit.core.inbound.InboundProtocols;
+import dev.conduit.core.inbound.OriginalDestinationResolver;
+import dev.conduit.core.tunnel.ForwardEntry;
+import dev.conduit.core.tunnel.Tunnel;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,7 +23,7 @@ import java.util.concurrent.CountDownLatch;
  *
  * <pre>
  * java -cp benchmarks/target/benchmarks.jar dev.conduit.benchmarks.BenchServer \
- *     [--http PORT] [--socks PORT] [--mixed PORT] [--io-threads N] [--splice on|off]
+ *     [--http PORT] [--socks PORT] [--mixed PORT] [--forward PORT=HOST:PORT] [--io-threads N] [--splice on|off]
  * </pre>
  * {@code --splice on} relays tunnels with {@code splice(2)} (see {@code ConduitBuilder.splice}).
  * A port of 0 picks a free port; a listener whose option is absent is not started. Prints one line
@@ -49,6 +52,7 @@ public final class BenchServer {
         case "--http" -> listeners.add(listener("http", v, InboundProtocols.http()));
         case "--socks" -> listeners.add(listener("socks", v, InboundProtocols.socks()));
         case "--mixed" -> listeners.add(listener("mixed", v, InboundProtocols.mixed()));
+        case "--forward" -> listeners.add(forward(v));
         case "--io-threads" -> ioThreads = Integer.parseInt(v);
         case "--splice" -> splice = switch (v) {
           case "on" -> true;
@@ -95,9 +99,23 @@ public final class BenchServer {
         .allowSource("127.0.0.0/8").build();
   }
 
+  /**
+   * A fixed-destination TCP forward ({@code PORT=HOST:PORT}), the same job as HAProxy's {@code mode tcp}
+   * relay: seed 000's forward-table listener without a tunnel, routed direct.
+   */
+  private static Listener forward(String spec) {
+    int eq = spec.indexOf('=');
+    if (eq < 0) {
+      usage("--forward: " + spec + " (expected: PORT=HOST:PORT)");
+    }
+    String port = spec.substring(0, eq);
+    ForwardEntry entry = ForwardEntry.parse(":" + port, spec.substring(eq + 1));
+    return listener("forward-" + port, port, Tunnel.forwardProtocol(List.of(entry), OriginalDestinationResolver.NONE));
+  }
+
   private static void usage(String problem) {
     System.err.println("BenchServer: " + problem);
-    System.err.println("usage: BenchServer [--http PORT] [--socks PORT] [--mixed PORT] [--io-threads N] [--splice on|off]");
+    System.err.println("usage: BenchServer [--http PORT] [--socks PORT] [--mixed PORT] [--forward PORT=HOST:PORT] [--io-threads N] [--splice on|off]");
     System.exit(2);
   }
 }
