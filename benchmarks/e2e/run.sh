@@ -97,6 +97,20 @@ wait_port() {  # name port
 }
 
 # ------------------------------------------------------------------ setup
+ports_free() {  # every port this harness listens on must be free, or a stray server would answer for a peer
+  local busy=() p
+  for p in $IPERF $NGINX $HAPROXY_IPERF $HAPROXY_NGINX $SOCAT_IPERF $DANTE $SQUID $TINYPROXY $LITTLEPROXY \
+      $C_HTTP $C_SOCKS $C_MIXED $C_FWD_IPERF $C_FWD_NGINX $NGINX_TLS $SQUID_BUMP $SQUID_BUMP_PLAIN $MITMPROXY $C_MITM \
+      $MTLS_B $MTLS_A_IPERF $MTLS_A_NGINX $STUNNEL_S_IPERF $STUNNEL_S_NGINX $STUNNEL_C_IPERF $STUNNEL_C_NGINX \
+      $STUNNEL_C_NGINX_FULL; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then busy+=("$p"); fi
+  done
+  if [[ ${#busy[@]} -gt 0 ]]; then
+    log "ports already in use on 127.0.0.1: ${busy[*]} (stop whatever listens there first)"
+    exit 1
+  fi
+}
+
 need_tools() {
   local missing=() t pkg
   declare -A pkgs=([haproxy]=haproxy [socat]=socat [danted]=dante-server [squid]=squid [tinyproxy]=tinyproxy
@@ -203,6 +217,12 @@ scenario_http() {
   log "scenario 2: 1 KiB GETs through forward proxies, wrk -t2 -c64, $N x ${T}s"
   local rows=("direct" "conduit HTTP" "squid" "tinyproxy" "littleproxy")
   local target="http://127.0.0.1:$NGINX/1k.bin"
+  # warm-up, not recorded: the JVM proxies (conduit, LittleProxy) compile their HTTP paths here instead of
+  # in the first timed run (whose p99 was otherwise ~130 ms of JIT compilation)
+  wrk -t2 -c64 -d3s --timeout 5s -s "$HERE/wrk-report.lua" "http://127.0.0.1:$C_HTTP/" -- "$target" "127.0.0.1:$NGINX" \
+    >/dev/null 2>&1 || true
+  wrk -t2 -c64 -d3s --timeout 5s -s "$HERE/wrk-report.lua" "http://127.0.0.1:$LITTLEPROXY/" -- "$target" "127.0.0.1:$NGINX" \
+    >/dev/null 2>&1 || true
   for r in $(seq "$N"); do
     for row in "${rows[@]}"; do
       local pids="" url args=()
@@ -602,6 +622,7 @@ if [[ -z $MEM_TUNNELS ]]; then
   fi
 fi
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+ports_free
 need_tools
 setup
 log "results: $OUT"
