@@ -621,6 +621,31 @@ def cmd_report(a):
             f.write(open(a.header_file).read().replace("@TABLE@", table) if a.header_file else table + "\n")
 
 
+def cmd_compare(a):
+    """Medians of two runs side by side, per scenario and row, with the second's change from the first."""
+    def medians(path):
+        rows = {}
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    if r.get("value") is not None and not r.get("error"):
+                        rows.setdefault((r["scenario"], r["row"]), []).append(r["value"])
+        return {k: statistics.median(v) for k, v in rows.items()}
+    first, second = medians(a.first), medians(a.second)
+    lines = [f"| scenario | implementation | run A: {a.label_first} | run B: {a.label_second} | B / A |",
+             "|---|---|---|---|---|"]
+    for key, title, unit, _ in SCENARIOS + MTLS_SCENARIOS:
+        rows = sorted({row for (k, row) in list(first) + list(second) if k == key},
+                      key=lambda r: (not r.startswith("conduit"), r))
+        for i, row in enumerate(rows):
+            x, y = first.get((key, row)), second.get((key, row))
+            change = f"{y / x:.2f}" if x and y else "–"
+            label = f"{title.replace('@MEM@', 'idle tunnels')} [{unit}]" if i == 0 else ""
+            lines.append(f"| {label} | {row} | {fmt(x)} | {fmt(y)} | {change} |")
+    print("\n".join(lines))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -662,6 +687,11 @@ def main():
     r.add_argument("inputs", nargs="+")
     r.add_argument("--header-file", help="a file whose text has @TABLE@ where the table goes")
     r.add_argument("--out")
+    cmp = sub.add_parser("compare", help="two runs' medians side by side (reproducibility)")
+    cmp.add_argument("first")
+    cmp.add_argument("second")
+    cmp.add_argument("--label-first", default="A")
+    cmp.add_argument("--label-second", default="B")
     a = p.parse_args()
     if a.cmd == "measure":
         if a.command and a.command[0] == "--":
@@ -673,6 +703,8 @@ def main():
         cmd_hold(a)
     elif a.cmd == "tlsrate":
         cmd_tlsrate(a)
+    elif a.cmd == "compare":
+        cmd_compare(a)
     else:
         cmd_report(a)
 
