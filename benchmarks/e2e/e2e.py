@@ -304,22 +304,20 @@ def pct(vals, q):
     return vals[min(len(vals) - 1, max(0, int(round(q / 100.0 * len(vals) + 0.5)) - 1))] if vals else 0
 
 
-def cmd_connrate(a):
+def _pooled_rate(a, child, args, unit, extra=None):
+    """Runs `child(args)` in a.procs forked load processes and records the rate with the proxies' CPU (shared by
+    connrate and tlsrate: each child returns ok, fail, elapsed, lats and errs)."""
     import multiprocessing
     pids = pids_arg(a.pids)
-    via, target = parse_via(a.via), hostport(a.target)
     reset_peak(pids)
     e0 = each_ticks(pids)
     c0, m0, t0 = cpu_ticks(pids), machine_ticks(), time.time()
-    s0 = resource.getrusage(resource.RUSAGE_SELF)
-    ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    args = (via, target, a.duration, max(1, a.concurrency // a.procs), 1_000_000)
+    s0, ch0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     with multiprocessing.get_context("fork").Pool(a.procs) as pool:
-        parts = pool.map(_connrate_child, [args] * a.procs)
+        parts = pool.map(child, [args] * a.procs)
     wall = time.time() - t0
     c1, m1 = cpu_ticks(pids), machine_ticks()
-    s1 = resource.getrusage(resource.RUSAGE_SELF)
-    ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    s1, ch1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     loadgen = (s1.ru_utime + s1.ru_stime - s0.ru_utime - s0.ru_stime) + (ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime)
     ok, fail = sum(p["ok"] for p in parts), sum(p["fail"] for p in parts)
     lats = [x for p in parts for x in p["lats"]]
@@ -328,16 +326,23 @@ def cmd_connrate(a):
         for k, v in p["errs"].items():
             errs[k] = errs.get(k, 0) + v
     rec = {"scenario": a.scenario, "row": a.row, "run": a.run}
+    if extra:
+        rec.update(extra(parts))
     if ok == 0 or fail > ok / 100:
         rec["error"] = f"{fail} failed, {ok} ok: {list(errs)[:2]}"
     else:
         el = max(p["elapsed"] for p in parts)
         rec.update({"value": ok / el, "p50_ms": pct(lats, 50) * 1000, "p99_ms": pct(lats, 99) * 1000})
         if pids:
-            rec["cpu_per_unit"] = f"{(c1 - c0) / CLK * 1e6 / ok:.0f} µs/tunnel"
+            rec["cpu_per_unit"] = f"{(c1 - c0) / CLK * 1e6 / ok:.0f} µs/{unit}"
     finish(rec, pids, c0, c1, m0, m1, wall, loadgen, e0)
     append(a.out, rec)
     say(rec)
+
+
+def cmd_connrate(a):
+    args = (parse_via(a.via), hostport(a.target), a.duration, max(1, a.concurrency // a.procs), 1_000_000)
+    _pooled_rate(a, _connrate_child, args, "tunnel")
 
 
 async def _hold(via, target, count, parallel, open_timeout):
@@ -479,38 +484,11 @@ def _tlsrate_child(args):
 
 
 def cmd_tlsrate(a):
-    import multiprocessing
-    pids = pids_arg(a.pids)
-    via, target = parse_via(a.via), hostport(a.target)
     if a.name != "localhost":
         raise SystemExit("--name may only be localhost")
-    reset_peak(pids)
-    c0, m0, t0 = cpu_ticks(pids), machine_ticks(), time.time()
-    s0, ch0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    args = (via, target, a.name, a.cafile, a.mode, a.path, a.duration, max(1, a.concurrency // a.procs), 1_000_000)
-    with multiprocessing.get_context("fork").Pool(a.procs) as pool:
-        parts = pool.map(_tlsrate_child, [args] * a.procs)
-    wall = time.time() - t0
-    c1, m1 = cpu_ticks(pids), machine_ticks()
-    s1, ch1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    loadgen = (s1.ru_utime + s1.ru_stime - s0.ru_utime - s0.ru_stime) + (ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime)
-    ok, fail = sum(p["ok"] for p in parts), sum(p["fail"] for p in parts)
-    lats = [x for p in parts for x in p["lats"]]
-    errs = {}
-    for p in parts:
-        for k, v in p["errs"].items():
-            errs[k] = errs.get(k, 0) + v
-    rec = {"scenario": a.scenario, "row": a.row, "run": a.run, "handshakes": sum(p["handshakes"] for p in parts)}
-    if ok == 0 or fail > ok / 100:
-        rec["error"] = f"{fail} failed, {ok} ok: {list(errs)[:2]}"
-    else:
-        el = max(p["elapsed"] for p in parts)
-        rec.update({"value": ok / el, "p50_ms": pct(lats, 50) * 1000, "p99_ms": pct(lats, 99) * 1000})
-        if pids:
-            rec["cpu_per_unit"] = f"{(c1 - c0) / CLK * 1e6 / ok:.0f} µs/req"
-    finish(rec, pids, c0, c1, m0, m1, wall, loadgen)
-    append(a.out, rec)
-    say(rec)
+    args = (parse_via(a.via), hostport(a.target), a.name, a.cafile, a.mode, a.path, a.duration,
+            max(1, a.concurrency // a.procs), 1_000_000)
+    _pooled_rate(a, _tlsrate_child, args, "req", lambda parts: {"handshakes": sum(p["handshakes"] for p in parts)})
 
 
 # ------------------------------------------------------------------ report

@@ -1,13 +1,7 @@
 package dev.conduit.benchmarks;
 
-import dev.conduit.core.ConnectRequest;
-import dev.conduit.core.ConnectionInfo;
-import dev.conduit.core.Timeouts;
 import dev.conduit.core.inbound.HttpInboundOptions;
-import dev.conduit.core.inbound.InboundContext;
-import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.internal.http.HttpInbound;
-import dev.conduit.core.observe.Outcome;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -17,10 +11,6 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ImmediateEventExecutor;
-import java.net.InetSocketAddress;
-import java.time.Instant;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
@@ -50,7 +40,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *       {@code HttpClientCodec}, which would queue the method until a response is decoded).</li>
  *   <li>{@code conduitForward}: one whole keep-alive exchange through conduit's HTTP inbound
  *       ({@code internal.http.HttpInbound}): the request bytes in from the client, routed through a
- *       fake {@link InboundContext} (the first request dials, later ones reuse the kept upstream),
+ *       fake {@link FakeInboundContext} (the first request dials, later ones reuse the kept upstream),
  *       rewritten and encoded to the upstream; then a 1 KiB {@code 200} response from the upstream
  *       decoded and encoded back to the client. Everything but the sockets and the router.</li>
  * </ul>
@@ -92,44 +82,8 @@ public class HttpParseBenchmark {
   private EmbeddedChannel client;
   private EmbeddedChannel proxyClientSide;
   private EmbeddedChannel proxyUpstream;
-  private FakeContext context;
+  private FakeInboundContext context;
 
-  /** The fake context: the first connect succeeds at once with {@link #proxyUpstream}. */
-  final class FakeContext implements InboundContext {
-    private final ConnectionInfo info = new ConnectionInfo("bench", "http", "http",
-        new InetSocketAddress("127.0.0.1", 40000), new InetSocketAddress("127.0.0.1", 3128), Instant.EPOCH);
-    int dials;
-
-    @Override
-    public ConnectionInfo connection() {
-      return info;
-    }
-
-    @Override
-    public Timeouts timeouts() {
-      return Timeouts.defaults();
-    }
-
-    @Override
-    public Future<Upstream> connect(ConnectRequest connect) {
-      dials++;
-      return ImmediateEventExecutor.INSTANCE.newSucceededFuture(
-          new Upstream(proxyUpstream, connect, "default", "direct", new InetSocketAddress("127.0.0.1", 8080)));
-    }
-
-    @Override
-    public void relay(Upstream upstream) {
-      throw new IllegalStateException("no relay for a forwarded request");
-    }
-
-    @Override
-    public void outcome(Outcome outcome, String detail) {
-      throw new IllegalStateException("request failed: " + outcome + " " + detail);
-    }
-
-    @Override
-    public void principal(String principal) {}
-  }
 
   /** Long-lived server and client codec channels. */
   @Setup
@@ -138,8 +92,8 @@ public class HttpParseBenchmark {
     server = new EmbeddedChannel(new HttpRequestDecoder());
     client = new EmbeddedChannel(new HttpRequestEncoder());
     response = Unpooled.unreleasableBuffer(Unpooled.directBuffer(RESPONSE.length).writeBytes(RESPONSE));
-    context = new FakeContext();
     proxyUpstream = new EmbeddedChannel();
+    context = new FakeInboundContext("http", 3128, proxyUpstream);
     proxyClientSide = new EmbeddedChannel();
     HttpInbound.install(proxyClientSide, context, HttpInboundOptions.defaults());
   }
@@ -157,25 +111,16 @@ public class HttpParseBenchmark {
   @Benchmark
   public int conduitForward() {
     proxyClientSide.writeInbound(request.duplicate());
-    int toOrigin = drain(proxyUpstream);
+    int toOrigin = FakeInboundContext.drainOutbound(proxyUpstream);
     proxyUpstream.writeInbound(response.duplicate());
-    int toClient = drain(proxyClientSide);
-    if (toOrigin == 0 || toClient < 1024 || context.dials != 1) {
+    int toClient = FakeInboundContext.drainOutbound(proxyClientSide);
+    if (toOrigin == 0 || toClient < 1024 || context.dials != 1 || context.relays != 0) {
       throw new IllegalStateException("exchange incomplete: " + toOrigin + " bytes to the origin, " + toClient
           + " to the client, " + context.dials + " dials; pipeline " + proxyClientSide.pipeline().names());
     }
     return toOrigin + toClient;
   }
 
-  private static int drain(EmbeddedChannel ch) {
-    int n = 0;
-    for (Object o; (o = ch.readOutbound()) != null; ) {
-      ByteBuf b = (ByteBuf) o;
-      n += b.readableBytes();
-      b.release();
-    }
-    return n;
-  }
 
   /** Decode only. */
   @Benchmark

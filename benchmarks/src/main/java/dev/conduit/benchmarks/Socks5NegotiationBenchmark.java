@@ -1,21 +1,11 @@
 package dev.conduit.benchmarks;
 
-import dev.conduit.core.ConnectRequest;
-import dev.conduit.core.ConnectionInfo;
-import dev.conduit.core.Timeouts;
-import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.SocksInboundOptions;
-import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.internal.socks.SocksInbound;
-import dev.conduit.core.observe.Outcome;
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ImmediateEventExecutor;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
-import java.time.Instant;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -35,7 +25,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * greeting (no auth) → method reply → CONNECT to an IPv4 literal or a domain name → success reply,
  * then the handlers remove themselves as they do before the relay starts.
  *
- * <p>Runs on an {@link EmbeddedChannel} with a fake {@link InboundContext} whose connect succeeds at
+ * <p>Runs on an {@link EmbeddedChannel} with a fake {@link FakeInboundContext} whose connect succeeds at
  * once, so routing, dialing and the kernel are excluded: this is the Netty SOCKS codec plus
  * conduit's {@code SocksServerHandler} per handshake (including the channel and pipeline setup).
  * The end-to-end tunnel rate is in the e2e harness.
@@ -75,41 +65,6 @@ public class Socks5NegotiationBenchmark {
     }
   }
 
-  /** The fake context: connect succeeds at once with {@link #upstreamChannel}; relay does nothing. */
-  final class FakeContext implements InboundContext {
-    private final ConnectionInfo info = new ConnectionInfo("bench", "socks", "socks",
-        new InetSocketAddress("127.0.0.1", 40000), new InetSocketAddress("127.0.0.1", 1080), Instant.EPOCH);
-    int relays;
-
-    @Override
-    public ConnectionInfo connection() {
-      return info;
-    }
-
-    @Override
-    public Timeouts timeouts() {
-      return Timeouts.defaults();
-    }
-
-    @Override
-    public Future<Upstream> connect(ConnectRequest request) {
-      return ImmediateEventExecutor.INSTANCE.newSucceededFuture(
-          new Upstream(upstreamChannel, request, "default", "direct", new InetSocketAddress("127.0.0.1", 8080)));
-    }
-
-    @Override
-    public void relay(Upstream upstream) {
-      relays++;
-    }
-
-    @Override
-    public void outcome(Outcome outcome, String detail) {
-      throw new IllegalStateException("handshake failed: " + outcome + " " + detail);
-    }
-
-    @Override
-    public void principal(String principal) {}
-  }
 
   /** The options and the shared upstream channel. */
   @Setup(Level.Trial)
@@ -137,13 +92,13 @@ public class Socks5NegotiationBenchmark {
   }
 
   private int handshake(byte[] connect) {
-    FakeContext context = new FakeContext();
+    FakeInboundContext context = new FakeInboundContext("socks", 1080, upstreamChannel);
     EmbeddedChannel ch = new EmbeddedChannel();
     SocksInbound.install(ch, context, options);
     ch.writeInbound(Unpooled.wrappedBuffer(GREETING));
-    int replied = drain(ch);
+    int replied = FakeInboundContext.drainOutbound(ch);
     ch.writeInbound(Unpooled.wrappedBuffer(connect));
-    replied += drain(ch);
+    replied += FakeInboundContext.drainOutbound(ch);
     if (context.relays != 1 || replied != 2 + 10) {
       throw new IllegalStateException("handshake did not complete: replied " + replied + " bytes, relays "
           + context.relays + ", pipeline " + ch.pipeline().names());
@@ -152,13 +107,4 @@ public class Socks5NegotiationBenchmark {
     return replied;
   }
 
-  private static int drain(EmbeddedChannel ch) {
-    int n = 0;
-    for (Object o; (o = ch.readOutbound()) != null; ) {
-      ByteBuf b = (ByteBuf) o;
-      n += b.readableBytes();
-      b.release();
-    }
-    return n;
-  }
 }
