@@ -9,6 +9,7 @@ module dev.conduit.core {
   requires transitive io.netty.handler;
   requires io.netty.codec;
   requires io.netty.codec.http;
+  requires io.netty.codec.http2;
   requires io.netty.codec.socks;
   requires io.netty.handler.proxy;
   requires io.netty.resolver;

@@ -268,6 +268,7 @@ public final class Conduit implements AutoCloseable {
   }
 
   private void finishStop() {
+    engine.dialer().close(); // pooled tunnel connections
     if (ownsResources) {
       // closing waits for the event loops, which no Netty executor thread may do
       Thread closer = new Thread(() -> {

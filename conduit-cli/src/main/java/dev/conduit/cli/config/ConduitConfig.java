@@ -284,6 +284,9 @@ public final class ConduitConfig {
     if (tls.insecureSkipVerify()) {
       s.append(indent).append("  insecure_skip_verify: true\n");
     }
+    if (tls.multiplex()) {
+      s.append(indent).append("  multiplex: true\n");
+    }
   }
 
   static String decision(RouteDecision d) {

@@ -17,7 +17,8 @@ final class MeshSections {
       "forward_table", "peers", "capture");
   private static final List<String> FORWARD_KEYS = List.of("dst", "dst_as", "peer_index");
   private static final List<String> PEER_KEYS = List.of("index", "network", "addresses", "tls");
-  private static final List<String> TLS_KEYS = List.of("enable", "mtls", "cas", "certs", "insecure_skip_verify");
+  private static final List<String> TLS_KEYS = List.of("enable", "mtls", "cas", "certs", "insecure_skip_verify",
+      "multiplex");
   private static final List<String> CERT_KEYS = List.of("cert", "key");
   private static final List<String> SERVER_KEYS = List.of("enable", "listen", "allow");
   private static final List<String> LISTEN_KEYS = List.of("network", "addr", "tls");
@@ -93,7 +94,7 @@ final class MeshSections {
       certs.add(new MeshConfig.CertKey(string(cm, "cert"), string(cm, "key")));
     }
     return new MeshConfig.Tls(bool(m, "enable"), bool(m, "mtls"), strings(m, "cas"), certs,
-        bool(m, "insecure_skip_verify"));
+        bool(m, "insecure_skip_verify"), bool(m, "multiplex"));
   }
 
   private static List<ConfigNode> sequence(Map<String, ConfigNode> m, String key) {

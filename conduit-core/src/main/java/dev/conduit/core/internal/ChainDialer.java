@@ -7,6 +7,7 @@ import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.TcpKeepAlive;
+import dev.conduit.core.internal.tunnel.MultiplexPool;
 import dev.conduit.core.outbound.Dialer;
 import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.outbound.Outbound;
@@ -77,12 +78,24 @@ public final class ChainDialer implements Dialer {
   private final TcpKeepAlive keepAlive;
   private final SocketCustomizer customizer;
   private final EndpointHealth health = new EndpointHealth();
+  private final MultiplexPool multiplexPool;
 
   public ChainDialer(ConduitResources resources, Duration dialTimeout, TcpKeepAlive keepAlive, SocketCustomizer customizer) {
     this.resources = resources;
     this.dialTimeout = dialTimeout;
     this.keepAlive = keepAlive;
     this.customizer = customizer;
+    this.multiplexPool = new MultiplexPool(resources, keepAlive, customizer);
+  }
+
+  /** The pooled HTTP/2 connections of multiplexed hops. */
+  public MultiplexPool multiplexPool() {
+    return multiplexPool;
+  }
+
+  /** Closes pooled connections (at stop). */
+  public void close() {
+    multiplexPool.close();
   }
 
   private static SslContext defaultClientTls() {
@@ -142,6 +155,10 @@ public final class ChainDialer implements Dialer {
       });
       if (outbound.isDirect()) {
         dialDirect();
+      } else if (outbound.hops().get(0).multiplex()) {
+        // one more than the endpoints: a pooled connection that died under the first stream costs one attempt
+        attemptsLeft = outbound.hops().get(0).endpoints().size() + 1;
+        dialMultiplexed();
       } else {
         attemptsLeft = outbound.hops().stream().mapToInt(h -> h.endpoints().size()).sum();
         dialChain();
@@ -206,6 +223,43 @@ public final class ChainDialer implements Dialer {
           connectAddresses(addresses, index + 1);
         } else {
           fail(e);
+        }
+      });
+    }
+
+    // ---- multiplexed (HTTP/2 streams over pooled connections; the outbound's only hop)
+
+    private void dialMultiplexed() {
+      if (promise.isDone()) {
+        return;
+      }
+      Hop hop = outbound.hops().get(0);
+      Destination endpoint = health.order(hop.endpoints()).get(0);
+      log.debug("[{}] dialing {} via {} (HTTP/2 stream to {})", request.connection().id(), request.destination(),
+          outbound.name(), endpoint);
+      multiplexPool.open(hop, endpoint, request, loop, remainingMillis()).addListener((Future<Channel> f) -> {
+        if (f.isSuccess()) {
+          health.succeeded(endpoint);
+          succeed(f.getNow());
+          return;
+        }
+        if (promise.isDone()) {
+          return;
+        }
+        if (!(f.cause() instanceof MultiplexPool.Failure failure)) {
+          fail(DialErrors.wrap(f.cause(), "dial " + request.destination() + " via " + endpoint));
+          return;
+        }
+        if (failure.endpointFailed()) {
+          health.failed(endpoint);
+        }
+        lastError = failure.error();
+        attemptsLeft--;
+        if (failure.retry() && attemptsLeft > 0 && System.nanoTime() < deadlineNanos) {
+          log.debug("[{}] {}; trying again", request.connection().id(), failure.getMessage());
+          dialMultiplexed();
+        } else {
+          fail(lastError);
         }
       });
     }

@@ -172,6 +172,29 @@ public final class ConnectionState implements InboundContext {
     principal = value;
   }
 
+  /**
+   * The state of one stream of this multiplexed (HTTP/2) connection, a connection of its own for routing,
+   * observers and the access log: id {@code <this id>.<stream id>}, the same listener, client and verified TLS
+   * peer, its own byte counts and negotiation deadline. Adds {@code frames} (which turns frames into bytes) and
+   * the byte counter to the stream's pipeline; the caller adds the protocol handlers. Counts as a request of
+   * this connection.
+   */
+  public ConnectionState openStream(Channel stream, int streamId, String framesName, io.netty.channel.ChannelHandler frames) {
+    negotiated();
+    requestReceived();
+    ConnectionInfo streamInfo = new ConnectionInfo(info.id() + "." + streamId, info.listener(), info.protocol(),
+        info.client(), info.local(), java.time.Instant.now());
+    stream.pipeline().addLast(framesName, frames);
+    TrafficCounter streamTraffic = new TrafficCounter();
+    stream.pipeline().addLast(ConduitPipeline.TRAFFIC, streamTraffic);
+    ConnectionState s = new ConnectionState(engine, stream, streamInfo, streamTraffic);
+    if (tlsPeer != null) {
+      s.tlsPeer(tlsPeer);
+    }
+    s.start();
+    return s;
+  }
+
   /** Records the verified TLS peer identity, the principal of requests whose protocol sets none. */
   void tlsPeer(String identity) {
     tlsPeer = identity;

@@ -12,7 +12,9 @@ import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
+import dev.conduit.core.internal.tunnel.StreamAdapter;
 import dev.conduit.core.observe.Outcome;
+import io.netty.channel.ChannelFuture;
 import java.time.Duration;
 import java.util.function.BiConsumer;
 import java.util.concurrent.TimeUnit;
@@ -42,6 +44,9 @@ public final class Relay {
   private boolean tearingDown;
   /** Reads are held while the tunnel is handed to the {@link SpliceRelay}, so both outbound buffers drain. */
   private boolean pausedForSplice;
+  /** The END_STREAM sent on a side that is an HTTP/2 stream, whose close waits for it (a close resets the stream). */
+  private ChannelFuture downstreamEnded;
+  private ChannelFuture upstreamEnded;
 
   private Relay(Channel downstream, Channel upstream, String id, BiConsumer<Outcome, String> outcome) {
     this.downstream = downstream;
@@ -123,9 +128,16 @@ public final class Relay {
     flushAndClose(upstream);
   }
 
-  private static void flushAndClose(Channel ch) {
+  private void flushAndClose(Channel ch) {
     if (!ch.isOpen()) {
       return; // closed already (each close or write on a closed channel costs Netty an exception)
+    }
+    ChannelFuture ended = ch == downstream ? downstreamEnded : upstreamEnded;
+    if (ended != null && !ended.isDone() && downstreamDone && upstreamDone) {
+      // both directions finished: close an HTTP/2 stream once its END_STREAM went out (it may wait for
+      // flow-control window); closing it earlier would reset the stream and drop the bytes still queued
+      ended.addListener(f -> ch.close());
+      return;
     }
     if (ch.isActive() && ch.unsafe().outboundBuffer() != null) {
       ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
@@ -206,6 +218,9 @@ public final class Relay {
         upstreamDone = true;
       }
       if (downstreamDone && upstreamDone) {
+        if (StreamAdapter.isStream(peer) && peer.isActive() && (isDownstream ? upstreamEnded : downstreamEnded) == null) {
+          endStream(); // a stream ends with END_STREAM after its bytes, not with a reset
+        }
         closeBoth();
         return;
       }
@@ -220,9 +235,26 @@ public final class Relay {
             closeBoth();
           }
         });
+      } else if (StreamAdapter.isStream(peer) && peer.isActive()) {
+        endStream().addListener(f -> {
+          if (!f.isSuccess()) {
+            closeBoth();
+          }
+        });
       } else {
         closeBoth();
       }
+    }
+
+    /** Ends the peer's output, an HTTP/2 stream's. */
+    private ChannelFuture endStream() {
+      ChannelFuture ended = StreamAdapter.endOutput(peer);
+      if (isDownstream) {
+        upstreamEnded = ended;
+      } else {
+        downstreamEnded = ended;
+      }
+      return ended;
     }
 
     @Override

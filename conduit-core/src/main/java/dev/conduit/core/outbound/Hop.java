@@ -44,6 +44,7 @@ public final class Hop {
   private final Supplier<SslContext> sslContext;
   private final String tlsServerName;
   private final boolean forwardClientAddress;
+  private final boolean multiplex;
 
   private Hop(Builder b) {
     this.protocol = b.protocol;
@@ -53,6 +54,7 @@ public final class Hop {
     this.sslContext = b.sslContext;
     this.tlsServerName = b.tlsServerName;
     this.forwardClientAddress = b.forwardClientAddress;
+    this.multiplex = b.multiplex;
   }
 
   /** A builder for a hop of this protocol. */
@@ -164,9 +166,17 @@ public final class Hop {
     return forwardClientAddress;
   }
 
+  /**
+   * Whether tunnels through this hop are HTTP/2 {@code CONNECT} streams multiplexed over pooled TLS connections
+   * (one per event loop and endpoint) instead of one HTTP/1.1 connection each; see {@link Builder#multiplex}.
+   */
+  public boolean multiplex() {
+    return multiplex;
+  }
+
   @Override
   public String toString() {
-    String scheme = protocol == Protocol.HTTP ? (tls ? "https" : "http") : "socks5";
+    String scheme = protocol == Protocol.HTTP ? (tls ? (multiplex ? "https+h2" : "https") : "http") : "socks5";
     return scheme + "://" + (credentials != null ? credentials.username() + ":****@" : "") + endpoints;
   }
 
@@ -179,6 +189,7 @@ public final class Hop {
     private Supplier<SslContext> sslContext;
     private String tlsServerName;
     private boolean forwardClientAddress;
+    private boolean multiplex;
 
     private Builder(Protocol protocol) {
       this.protocol = requireNonNull(protocol, "protocol");
@@ -235,9 +246,43 @@ public final class Hop {
       return this;
     }
 
+    /**
+     * Carries each tunnel as an HTTP/2 {@code CONNECT} stream over a pooled TLS connection per event loop and
+     * endpoint (a new connection when the server's stream limit is reached or it sent GOAWAY; an idle one
+     * closes after a minute), so a new tunnel costs no TCP or TLS handshake. Needs an {@link Protocol#HTTP}
+     * hop with an {@link #sslContext(Supplier) sslContext} that offers ALPN {@code h2} (e.g.
+     * {@link dev.conduit.core.pki.TlsMaterial#multiplexClientContext()}), a server that selects it (a conduit
+     * tunnel listener with {@link dev.conduit.core.pki.TlsMaterial#tunnelServerContext()}), and must be its
+     * outbound's only hop. Trade-off: the tunnels share one TCP connection's congestion window and a lost
+     * packet stalls all of them (head-of-line blocking).
+     */
+    public Builder multiplex(boolean value) {
+      this.multiplex = value;
+      return this;
+    }
+
+    /**
+     * Builds the hop.
+     *
+     * @throws IllegalStateException if no endpoint was given, SOCKS5 is combined with TLS, or a multiplexed hop
+     *     is not HTTP over TLS
+     * @throws IllegalArgumentException if a multiplexed hop's TLS context does not offer ALPN {@code h2}
+     */
     public Hop build() {
       if (endpoints.isEmpty()) {
         throw new IllegalStateException("hop: no endpoint (expected: at least one)");
+      }
+      if (multiplex) {
+        if (protocol != Protocol.HTTP || sslContext == null) {
+          throw new IllegalStateException("hop: multiplex needs an HTTP hop with an sslContext (expected: "
+              + "HTTP/2 over TLS with ALPN h2)");
+        }
+        SslContext now = sslContext.get();
+        if (now.applicationProtocolNegotiator() == null
+            || !now.applicationProtocolNegotiator().protocols().contains("h2")) {
+          throw new IllegalArgumentException("sslContext: offers no ALPN h2 (expected for multiplex: a context "
+              + "such as TlsMaterial.multiplexClientContext())");
+        }
       }
       if (protocol == Protocol.SOCKS5 && tls) {
         throw new IllegalStateException("hop: SOCKS5 over TLS is not supported (expected: http or https)");

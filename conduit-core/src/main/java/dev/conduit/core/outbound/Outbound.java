@@ -82,7 +82,19 @@ public final class Outbound {
       return this;
     }
 
+    /**
+     * Builds the outbound.
+     *
+     * @throws IllegalArgumentException if a {@linkplain Hop#multiplex() multiplexed} hop is not the only hop
+     */
     public Outbound build() {
+      for (int i = 0; i < hops.size(); i++) {
+        if (hops.get(i).multiplex() && hops.size() > 1) {
+          throw new IllegalArgumentException("outbound " + name + ": hop " + i + " is multiplexed and the outbound has "
+              + hops.size() + " hops (expected: a multiplexed hop is an outbound's only hop; its streams share "
+              + "pooled connections that cannot be reached through another hop)");
+        }
+      }
       return new Outbound(name, hops);
     }
   }

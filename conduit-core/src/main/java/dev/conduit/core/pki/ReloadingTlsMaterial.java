@@ -85,6 +85,22 @@ public final class ReloadingTlsMaterial implements AutoCloseable {
   }
 
   /**
+   * Returns the current tunnel server context ({@link TlsMaterial#tunnelServerContext()}: ALPN {@code h2} and
+   * {@code http/1.1}), made on first use after each reload.
+   */
+  public SslContext tunnelServerContext() {
+    return current.tunnelServerContext();
+  }
+
+  /**
+   * Returns the current multiplexing client context ({@link TlsMaterial#multiplexClientContext(boolean,
+   * io.netty.handler.ssl.SslProvider)}: ALPN {@code h2}), made on first use after each reload.
+   */
+  public SslContext multiplexClientContext() {
+    return current.multiplexClientContext(verifyServerHostname);
+  }
+
+  /**
    * Checks the files now and reloads them if they changed; blocking file I/O. Returns true if new material
    * was loaded. A change that cannot be loaded is logged and leaves the current material in place.
    */
@@ -161,6 +177,22 @@ public final class ReloadingTlsMaterial implements AutoCloseable {
     final SslContext serverContext;
     final SslContext clientContext;
     final List<Object> stamps;
+    private SslContext tunnelServerContext;
+    private SslContext multiplexClientContext;
+
+    synchronized SslContext tunnelServerContext() {
+      if (tunnelServerContext == null) {
+        tunnelServerContext = material.tunnelServerContext();
+      }
+      return tunnelServerContext;
+    }
+
+    synchronized SslContext multiplexClientContext(boolean verifyServerHostname) {
+      if (multiplexClientContext == null) {
+        multiplexClientContext = material.multiplexClientContext(verifyServerHostname, TlsMaterial.preferredProvider());
+      }
+      return multiplexClientContext;
+    }
 
     Snapshot(TlsMaterial material, SslContext serverContext, SslContext clientContext, List<Object> stamps) {
       this.material = material;

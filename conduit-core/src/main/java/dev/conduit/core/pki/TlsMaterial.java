@@ -2,6 +2,11 @@ package dev.conduit.core.pki;
 
 import static java.util.Objects.requireNonNull;
 
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolConfig.Protocol;
+import io.netty.handler.ssl.ApplicationProtocolConfig.SelectedListenerFailureBehavior;
+import io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior;
+import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.OpenSslContextOption;
@@ -46,6 +51,15 @@ public final class TlsMaterial {
   public static final List<String> KEY_EXCHANGE_GROUPS = List.of("x25519", "secp256r1");
 
   private static final SslProvider PREFERRED_PROVIDER = detectProvider();
+
+  /** What a tunnel server offers: HTTP/2 for multiplexing clients, HTTP/1.1 for the others. */
+  private static final ApplicationProtocolConfig TUNNEL_SERVER_ALPN = new ApplicationProtocolConfig(Protocol.ALPN,
+      SelectorFailureBehavior.NO_ADVERTISE, SelectedListenerFailureBehavior.ACCEPT,
+      ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1);
+
+  /** What a multiplexing tunnel client asks for: HTTP/2 only (the dial fails when the server does not select it). */
+  private static final ApplicationProtocolConfig MULTIPLEX_CLIENT_ALPN = new ApplicationProtocolConfig(Protocol.ALPN,
+      SelectorFailureBehavior.NO_ADVERTISE, SelectedListenerFailureBehavior.ACCEPT, ApplicationProtocolNames.HTTP_2);
 
   private final PrivateKey privateKey;
   private final List<X509Certificate> certificateChain;
@@ -164,9 +178,30 @@ public final class TlsMaterial {
 
   /** Returns a server context as {@link #serverContext()} made by {@code provider}. */
   public SslContext serverContext(SslProvider provider) {
+    return serverContext(provider, null);
+  }
+
+  /**
+   * Returns a server context as {@link #serverContext()} that also offers ALPN {@code h2} and {@code http/1.1},
+   * for a {@link dev.conduit.core.tunnel.Tunnel#serverProtocol()} listener: multiplexing tunnel clients get
+   * HTTP/2 (many tunnels over one connection), the others HTTP/1.1 as with {@link #serverContext()}. Do not
+   * use it for listeners whose protocol speaks only HTTP/1.1 (an HTTPS proxy): clients offering {@code h2}
+   * would get it.
+   */
+  public SslContext tunnelServerContext() {
+    return tunnelServerContext(PREFERRED_PROVIDER);
+  }
+
+  /** Returns a server context as {@link #tunnelServerContext()} made by {@code provider}. */
+  public SslContext tunnelServerContext(SslProvider provider) {
+    return serverContext(provider, TUNNEL_SERVER_ALPN);
+  }
+
+  private SslContext serverContext(SslProvider provider, ApplicationProtocolConfig alpn) {
     requireNonNull(provider, "provider");
     try {
       return groups(SslContextBuilder.forServer(privateKey, certificateChain), provider)
+          .applicationProtocolConfig(alpn)
           .trustManager(trustedCertificates)
           .clientAuth(ClientAuth.REQUIRE)
           .protocols(PROTOCOLS)
@@ -196,9 +231,28 @@ public final class TlsMaterial {
 
   /** Returns a client context as {@link #clientContext(boolean)} made by {@code provider}. */
   public SslContext clientContext(boolean verifyHostname, SslProvider provider) {
+    return clientContext(verifyHostname, provider, null);
+  }
+
+  /**
+   * Returns a client context as {@link #clientContext()} that asks for ALPN {@code h2}, for
+   * {@link dev.conduit.core.tunnel.Tunnel#multiplexedClientHop} (the server must use a
+   * {@link #tunnelServerContext()}).
+   */
+  public SslContext multiplexClientContext() {
+    return multiplexClientContext(true, PREFERRED_PROVIDER);
+  }
+
+  /** Returns a client context as {@link #multiplexClientContext()}; see {@link #clientContext(boolean, SslProvider)}. */
+  public SslContext multiplexClientContext(boolean verifyHostname, SslProvider provider) {
+    return clientContext(verifyHostname, provider, MULTIPLEX_CLIENT_ALPN);
+  }
+
+  private SslContext clientContext(boolean verifyHostname, SslProvider provider, ApplicationProtocolConfig alpn) {
     requireNonNull(provider, "provider");
     try {
       return groups(SslContextBuilder.forClient(), provider)
+          .applicationProtocolConfig(alpn)
           .keyManager(privateKey, certificateChain)
           .trustManager(trustedCertificates)
           .protocols(PROTOCOLS)

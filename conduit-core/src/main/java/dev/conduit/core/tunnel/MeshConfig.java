@@ -116,12 +116,22 @@ public record MeshConfig(Client client, Server server) {
    * @param certs YAML {@code certs}: one {@code {cert, key}} pair, this side's certificate chain and key
    * @param insecureSkipVerify YAML {@code insecure_skip_verify}: client side only, accept any server
    *     certificate (testing only; logged as a WARN)
+   * @param multiplex YAML {@code multiplex} (conduit extension): client side ({@code peers[].tls}) only, carry
+   *     the tunnels to this peer as HTTP/2 streams over pooled connections ({@link Tunnel#multiplexedClientHop})
+   *     instead of one TLS connection each; needs {@code enable: true}. Servers need no setting: they offer
+   *     HTTP/2 and HTTP/1.1 and the client's ALPN decides
    */
-  public record Tls(boolean enable, boolean mtls, List<String> cas, List<CertKey> certs, boolean insecureSkipVerify) {
+  public record Tls(boolean enable, boolean mtls, List<String> cas, List<CertKey> certs, boolean insecureSkipVerify,
+      boolean multiplex) {
     /** Replaces absent lists with empty ones. */
     public Tls {
       cas = cas == null ? List.of() : List.copyOf(cas);
       certs = certs == null ? List.of() : List.copyOf(certs);
+    }
+
+    /** TLS settings without {@code multiplex}. */
+    public Tls(boolean enable, boolean mtls, List<String> cas, List<CertKey> certs, boolean insecureSkipVerify) {
+      this(enable, mtls, cas, certs, insecureSkipVerify, false);
     }
   }
 

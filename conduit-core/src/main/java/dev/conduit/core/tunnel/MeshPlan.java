@@ -15,6 +15,7 @@ import dev.conduit.core.pki.TlsMaterial;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import dev.conduit.core.route.Rule;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
@@ -42,10 +43,11 @@ import org.slf4j.LoggerFactory;
  * close with it.
  *
  * <p>Client side: listener {@value #CLIENT_LISTENER} speaks {@link Tunnel#forwardProtocol}; each peer is an
- * outbound {@code peer-<index>} with one {@link Tunnel#clientHop}; each forward entry is a rule on that
+ * outbound {@code peer-<index>} with one {@link Tunnel#clientHop} (or {@link Tunnel#multiplexedClientHop} with
+ * {@code tls.multiplex: true}); each forward entry is a rule on that
  * listener sending its destination ({@code dst_as}, else the original one) to its peer; anything else on
  * the listener is rejected. Server side: listener {@value #SERVER_LISTENER} speaks
- * {@link Tunnel#serverProtocol()} over TLS; each {@code allow} entry (or the default, see
+ * {@link Tunnel#serverProtocol()} over TLS offering ALPN {@code h2} and {@code http/1.1}; each {@code allow} entry (or the default, see
  * {@link MeshConfig.Server#allow()}) is a rule allowing direct dials; a final rule rejects everything
  * else on the listener, so the server is never an open relay.
  */
@@ -66,6 +68,14 @@ public final class MeshPlan implements AutoCloseable {
   private final Map<Hop, Duration> checks = new LinkedHashMap<>();
   private final List<TunnelHealthChecker> checkers = new ArrayList<>();
   private final Duration tlsCheckInterval;
+
+  /** ALPN of a tunnel server (as {@link TlsMaterial#tunnelServerContext()}) and of a multiplexing client. */
+  private static final ApplicationProtocolConfig SERVER_H2 = new ApplicationProtocolConfig(
+      ApplicationProtocolConfig.Protocol.ALPN, ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+      ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "h2", "http/1.1");
+  private static final ApplicationProtocolConfig CLIENT_H2 = new ApplicationProtocolConfig(
+      ApplicationProtocolConfig.Protocol.ALPN, ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+      ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "h2");
 
   private MeshPlan(Duration tlsCheckInterval) {
     this.tlsCheckInterval = tlsCheckInterval;
@@ -128,12 +138,17 @@ public final class MeshPlan implements AutoCloseable {
           throw new IllegalArgumentException(where + ".addresses: " + a + " (expected: host:port)", e);
         }
       }
+      boolean multiplex = peer.tls() != null && peer.tls().multiplex();
+      if (multiplex && !peer.tls().enable()) {
+        throw new IllegalArgumentException(where + ".tls.multiplex: true without TLS (expected: enable: true; "
+            + "multiplexed tunnels are HTTP/2 negotiated with TLS ALPN)");
+      }
       Supplier<SslContext> tls = clientTls(peer.tls(), where + ".tls");
       if (tls == null) {
         warn("tunnel to peer " + peer.index() + " " + peer.addresses() + " is plain TCP: anyone on the path can "
             + "read and alter it, and the peer cannot tell who connects; add tls with mtls: true");
       }
-      Hop hop = Tunnel.clientHop(endpoints, tls);
+      Hop hop = multiplex ? Tunnel.multiplexedClientHop(endpoints, tls) : Tunnel.clientHop(endpoints, tls);
       String name = peerOutbound(peer.index());
       outbounds.add(Outbound.builder(name).hop(hop).build());
       peerNames.put(peer.index(), name);
@@ -232,10 +247,10 @@ public final class MeshPlan implements AutoCloseable {
       MeshConfig.CertKey ck = tls.certs().get(0);
       ReloadingTlsMaterial files = watch(ck, tls.cas().get(0), where);
       if (!tls.insecureSkipVerify()) {
-        return files::clientContext;
+        return tls.multiplex() ? files::multiplexClientContext : files::clientContext;
       }
       return derived(files, m -> build(SslContextBuilder.forClient().keyManager(m.privateKey(), m.certificateChain())
-          .trustManager(InsecureTrustManagerFactory.INSTANCE)));
+          .trustManager(InsecureTrustManagerFactory.INSTANCE), tls.multiplex() ? CLIENT_H2 : null));
     }
     // TLS without a client certificate: loaded once, nothing secret to renew
     SslContextBuilder b = SslContextBuilder.forClient();
@@ -249,7 +264,7 @@ public final class MeshPlan implements AutoCloseable {
     } else if (!tls.cas().isEmpty()) {
       b.trustManager(Pem.readCertificates(path(tls.cas().get(0), where + ".cas[0]")));
     }
-    SslContext context = build(b);
+    SslContext context = build(b, tls.multiplex() ? CLIENT_H2 : null);
     return () -> context;
   }
 
@@ -339,17 +354,21 @@ public final class MeshPlan implements AutoCloseable {
       throw new IllegalArgumentException(where + ".cas: " + tls.cas().size() + " files (expected: one PEM file; "
           + "concatenate the CA certificates)");
     }
+    if (tls.multiplex()) {
+      throw new IllegalArgumentException(where + ".multiplex: true (expected: only in client peers[].tls; the "
+          + "server offers HTTP/2 and HTTP/1.1 and each client's ALPN decides)");
+    }
     MeshConfig.CertKey ck = tls.certs().get(0);
     if (tls.mtls()) {
       if (tls.cas().isEmpty()) {
         throw new IllegalArgumentException(where + ".cas: empty (expected: the CA file client certificates are "
             + "verified against when mtls is true)");
       }
-      return watch(ck, tls.cas().get(0), where)::serverContext;
+      return watch(ck, tls.cas().get(0), where)::tunnelServerContext;
     }
     // server authentication only: the trust file is not used, the certificate file stands in for it
     ReloadingTlsMaterial files = watch(ck, tls.cas().isEmpty() ? ck.cert() : tls.cas().get(0), where);
-    return derived(files, m -> build(SslContextBuilder.forServer(m.privateKey(), m.certificateChain())));
+    return derived(files, m -> build(SslContextBuilder.forServer(m.privateKey(), m.certificateChain()), SERVER_H2));
   }
 
   // ---- helpers
@@ -396,9 +415,10 @@ public final class MeshPlan implements AutoCloseable {
     };
   }
 
-  private static SslContext build(SslContextBuilder b) {
+  private static SslContext build(SslContextBuilder b, ApplicationProtocolConfig alpn) {
     try {
-      return b.sslProvider(TlsMaterial.preferredProvider()).protocols(TlsMaterial.PROTOCOLS).build();
+      return b.sslProvider(TlsMaterial.preferredProvider()).protocols(TlsMaterial.PROTOCOLS)
+          .applicationProtocolConfig(alpn).build();
     } catch (SSLException e) {
       throw new IllegalArgumentException("TLS context: " + e.getMessage(), e);
     }

@@ -27,7 +27,22 @@ import java.util.function.Supplier;
  * HTTP/1.1 403 Forbidden                   (or 502 / 504; then the server closes)
  * Proxy-Status: conduit; error=destination_ip_prohibited; details="..."   (RFC 9209)
  * </pre>
- * The request head is limited to 8 KiB; anything but {@code CONNECT} gets {@code 405}. The server's
+ * The request head is limited to 8 KiB; anything but {@code CONNECT} gets {@code 405}.
+ *
+ * <p>Multiplexed mode ({@link #multiplexedClientHop}): when the client asks for ALPN {@code h2} and the
+ * server's context offers it ({@link dev.conduit.core.pki.TlsMaterial#tunnelServerContext()}), the connection
+ * is HTTP/2 and each tunnel is one stream on it, so a new tunnel costs no TCP or TLS handshake:
+ * <pre>
+ * HEADERS  :method CONNECT  :authority 127.0.0.1:80  forwarded for="10.0.0.5:41000"
+ * HEADERS  :status 200                              (then DATA both ways; END_STREAM is the half-close)
+ * HEADERS  :status 403  proxy-status conduit; error=destination_ip_prohibited; details="..."  END_STREAM
+ * </pre>
+ * Refusals end only their stream. The server allows 1000 concurrent streams per connection, 8 KiB of
+ * headers, 1 MiB of receive window per stream and 16 MiB per connection; clients without ALPN {@code h2} get
+ * HTTP/1.1 from the same listener. The trade-off: the tunnels to one peer share one TCP connection, its
+ * congestion window and its head-of-line blocking (a lost packet stalls every stream behind it).
+ *
+ * <p>The server's
  * principal for routing is the client certificate's identity ({@link dev.conduit.core.pki.PeerIdentity}),
  * so which destinations each peer may reach is a set of router rules on the tunnel listener.
  *
@@ -39,6 +54,9 @@ import java.util.function.Supplier;
  * Rule.builder("tunnel-deny").listener("tunnel").decision(RouteDecision.reject("not allowed for this peer"))
  * // host A
  * Outbound.builder("to-b").hop(Tunnel.clientHop(List.of(Destination.of("10.0.0.2", 5053)), material::clientContext))
+ * // or multiplexed (B's listener then uses material::tunnelServerContext)
+ * Outbound.builder("to-b").hop(Tunnel.multiplexedClientHop(List.of(Destination.of("10.0.0.2", 5053)),
+ *     material::multiplexClientContext))
  * }</pre>
  */
 public final class Tunnel {
@@ -80,6 +98,25 @@ public final class Tunnel {
     if (tls != null) {
       b.sslContext(tls);
     }
+    return b.build();
+  }
+
+  /**
+   * A hop to tunnel servers that carries each tunnel as an HTTP/2 {@code CONNECT} stream over TLS connections
+   * pooled per event loop and endpoint ({@link Hop.Builder#multiplex}), sending the original client in
+   * {@code forwarded}. {@code tls} must offer ALPN {@code h2} (e.g.
+   * {@link dev.conduit.core.pki.TlsMaterial#multiplexClientContext()}) and the servers must select it (a tunnel
+   * listener with {@link dev.conduit.core.pki.TlsMaterial#tunnelServerContext()}); a server that does not fails
+   * the dial with a message saying so. Endpoints are tried in order with failover. The hop must be its
+   * outbound's only hop.
+   *
+   * @throws IllegalArgumentException if {@code tls} offers no ALPN {@code h2}
+   */
+  public static Hop multiplexedClientHop(List<Destination> endpoints, Supplier<SslContext> tls) {
+    requireNonNull(endpoints, "endpoints");
+    requireNonNull(tls, "tls");
+    Hop.Builder b = Hop.builder(Hop.Protocol.HTTP).forwardClientAddress(true).multiplex(true).sslContext(tls);
+    endpoints.forEach(b::endpoint);
     return b.build();
   }
 }

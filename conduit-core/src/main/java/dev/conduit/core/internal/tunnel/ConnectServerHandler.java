@@ -195,11 +195,16 @@ final class ConnectServerHandler extends ChannelInboundHandlerAdapter {
 
   /** The RFC 9209 {@code Proxy-Status} header line for a failure. */
   static String proxyStatus(DialFailure failure, String details) {
+    return "Proxy-Status: " + proxyStatusValue(failure, details) + "\r\n";
+  }
+
+  /** The RFC 9209 {@code Proxy-Status} header value for a failure. */
+  static String proxyStatusValue(DialFailure failure, String details) {
     String d = details == null ? "" : details.replaceAll("[^\\x20-\\x7e]", " ").replace("\\", "/").replace("\"", "'");
     if (d.length() > 200) {
       d = d.substring(0, 200);
     }
-    return "Proxy-Status: conduit; error=" + DialErrors.proxyStatusError(failure) + "; details=\"" + d + "\"\r\n";
+    return "conduit; error=" + DialErrors.proxyStatusError(failure) + "; details=\"" + d + "\"";
   }
 
   private void refuse(ChannelHandlerContext ctx, int status, String reason, Outcome outcome, String detail,
@@ -214,7 +219,7 @@ final class ConnectServerHandler extends ChannelInboundHandlerAdapter {
         .addListener(ChannelFutureListener.CLOSE);
   }
 
-  private static String printable(String s) {
+  static String printable(String s) {
     String p = s.replaceAll("[^\\x21-\\x7e]", "?");
     return p.length() > 100 ? p.substring(0, 100) + "..." : p;
   }
