@@ -114,6 +114,72 @@ class MeshPlanTest {
   }
 
   @Test
+  void multiplexKeyMakesAMultiplexedPeerHopAndIsValidated() throws IOException {
+    dev.conduit.core.pki.CertificateAuthority ca = dev.conduit.core.pki.CertificateAuthority.builder()
+        .commonName("mesh CA").build();
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("meshplan");
+    try {
+      TunnelTestPki.write(dir, ca, "ca", null);
+      TunnelTestPki.write(dir, ca, "a", dev.conduit.core.pki.CertificateRequest.builder().commonName("a")
+          .addUri("spiffe://mesh/a").usages(dev.conduit.core.pki.CertificateRequest.Usage.CLIENT).build());
+      List<String> cas = List.of(dir.resolve("ca.pem").toString());
+      List<MeshConfig.CertKey> certs = List.of(new MeshConfig.CertKey(dir.resolve("a.pem").toString(),
+          dir.resolve("a.key").toString()));
+      for (MeshConfig.Tls tls : List.of(new MeshConfig.Tls(true, true, cas, certs, false, true),
+          new MeshConfig.Tls(true, true, cas, certs, true, true), new MeshConfig.Tls(true, false, cas, List.of(), false,
+              true))) {
+        try (MeshPlan plan = new MeshConfig(client(tls), null).plan()) {
+          dev.conduit.core.outbound.Hop hop = plan.outbounds().get(0).hops().get(0);
+          assertThat(hop.multiplex()).as(tls.toString()).isTrue();
+          assertThat(hop.sslContext().orElseThrow().applicationProtocolNegotiator().protocols()).containsExactly("h2");
+        }
+      }
+      try (MeshPlan plan = new MeshConfig(client(new MeshConfig.Tls(true, true, cas, certs, false)), null).plan()) {
+        assertThat(plan.outbounds().get(0).hops().get(0).multiplex()).isFalse();
+      }
+      assertThatThrownBy(() -> new MeshConfig(client(new MeshConfig.Tls(false, false, List.of(), List.of(), false,
+          true)), null).plan())
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("client.peers[0].tls.multiplex: true without TLS");
+      assertThatThrownBy(() -> new MeshConfig(null, new MeshConfig.Server(true, new MeshConfig.Listen("tcp",
+          "127.0.0.1:0", new MeshConfig.Tls(true, true, cas, certs, false, true)), null)).plan())
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("server.listen.tls.multiplex: true (expected: only in client peers[].tls");
+    } finally {
+      for (String f : List.of("ca.pem", "a.pem", "a.key")) {
+        java.nio.file.Files.deleteIfExists(dir.resolve(f));
+      }
+      java.nio.file.Files.deleteIfExists(dir);
+    }
+  }
+
+  private static MeshConfig.Client client(MeshConfig.Tls tls) {
+    return new MeshConfig.Client(true, "tcp", "127.0.0.1:0", 0, List.of(new MeshConfig.Forward(":80", "127.0.0.1:80", 1)),
+        List.of(new MeshConfig.Peer(1, "tcp", List.of("127.0.0.1:5053"), tls)));
+  }
+
+  @Test
+  void multiplexedHopsAreValidated() throws Exception {
+    dev.conduit.core.pki.CertificateAuthority ca = dev.conduit.core.pki.CertificateAuthority.builder()
+        .commonName("mesh CA").build();
+    dev.conduit.core.pki.TlsMaterial material = dev.conduit.core.pki.TlsMaterial.of(ca.issue(
+        dev.conduit.core.pki.CertificateRequest.builder().commonName("a")
+            .usages(dev.conduit.core.pki.CertificateRequest.Usage.CLIENT).build()), ca.certificate());
+    List<Destination> endpoints = List.of(Destination.of("127.0.0.1", 5053));
+    assertThatThrownBy(() -> Tunnel.multiplexedClientHop(endpoints, material::clientContext))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("offers no ALPN h2");
+    dev.conduit.core.outbound.Hop hop = Tunnel.multiplexedClientHop(endpoints, material::multiplexClientContext);
+    assertThat(hop.multiplex()).isTrue();
+    assertThat(hop.forwardClientAddress()).isTrue();
+    assertThatThrownBy(() -> dev.conduit.core.outbound.Outbound.builder("two").hop(hop)
+        .hop(dev.conduit.core.outbound.Hop.parse("http://127.0.0.1:3128")).build())
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("a multiplexed hop is an outbound's only hop");
+    assertThatThrownBy(() -> dev.conduit.core.outbound.Hop.builder(dev.conduit.core.outbound.Hop.Protocol.SOCKS5)
+        .endpoint(endpoints.get(0)).multiplex(true).build())
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("multiplex needs an HTTP hop");
+  }
+
+  @Test
   void tunnelServerAnswersBadRequestsWithAStatus() throws Exception {
     try (MeshPlan plan = new MeshConfig(null, plainServer(null)).plan();
         Conduit server = plan.apply(Conduit.builder()).build().start()) {

@@ -4,6 +4,7 @@ import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
+import dev.conduit.core.inbound.DrainEvent;
 import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.internal.ChainDialer;
 import dev.conduit.core.internal.ConnectionState;
@@ -48,6 +49,7 @@ final class H2TunnelServer {
   static final String CODEC = "conduit-h2";
   static final String STREAMS = "conduit-h2-streams";
   static final String IDLE = "conduit-h2-idle";
+  static final String EVENTS = "conduit-h2-events";
 
   private H2TunnelServer() {}
 
@@ -63,19 +65,22 @@ final class H2TunnelServer {
     Duration idle = connection.timeouts().relayIdle();
     if (!idle.isZero()) {
       ch.pipeline().addLast(IDLE, new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS));
-      ch.pipeline().addLast(IDLE + "-close", new CloseWhenIdle(codec, connection, idle));
     }
+    ch.pipeline().addLast(EVENTS, new ConnectionEvents(codec, connection, idle));
     H2Settings.growConnectionWindow(ch);
     log.debug("[{}] HTTP/2 tunnel connection", connection.connection().id());
   }
 
-  /** Closes a connection without streams that saw no traffic for the relay idle timeout. */
-  private static final class CloseWhenIdle extends ChannelInboundHandlerAdapter {
+  /**
+   * Closes a connection without streams that saw no traffic for the relay idle timeout, and on a graceful stop
+   * closes the HTTP/2 way: GOAWAY, then the close once the open streams are done.
+   */
+  private static final class ConnectionEvents extends ChannelInboundHandlerAdapter {
     private final Http2FrameCodec codec;
     private final ConnectionState connection;
     private final Duration idle;
 
-    CloseWhenIdle(Http2FrameCodec codec, ConnectionState connection, Duration idle) {
+    ConnectionEvents(Http2FrameCodec codec, ConnectionState connection, Duration idle) {
       this.codec = codec;
       this.connection = connection;
       this.idle = idle;
@@ -87,8 +92,13 @@ final class H2TunnelServer {
         if (codec.connection().numActiveStreams() == 0) {
           log.debug("[{}] HTTP/2 tunnel connection idle, closing", connection.connection().id());
           connection.outcome(Outcome.IDLE_TIMEOUT, "no stream and no traffic for " + idle.toMillis() + " ms");
-          ctx.close();
+          ctx.channel().close();
         }
+        return;
+      }
+      if (evt instanceof DrainEvent) {
+        // the codec's close sends GOAWAY and waits for the streams under way
+        ctx.channel().close();
         return;
       }
       ctx.fireUserEventTriggered(evt);

@@ -1,0 +1,506 @@
+package dev.conduit.core.tunnel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conduit.core.Conduit;
+import dev.conduit.core.ConduitBuilder;
+import dev.conduit.core.ConduitResources;
+import dev.conduit.core.ConnectionInfo;
+import dev.conduit.core.Listener;
+import dev.conduit.core.Timeouts;
+import dev.conduit.core.inbound.InboundProtocols;
+import dev.conduit.core.inbound.OriginalDestinationResolver;
+import dev.conduit.core.internal.ChainDialer;
+import dev.conduit.core.observe.ConnectionObserver;
+import dev.conduit.core.observe.ConnectionSummary;
+import dev.conduit.core.observe.Outcome;
+import dev.conduit.core.pki.CertificateAuthority;
+import dev.conduit.core.pki.CertificateRequest;
+import dev.conduit.core.pki.CertificateRequest.Usage;
+import dev.conduit.core.pki.TlsMaterial;
+import dev.conduit.core.route.RouteDecision;
+import dev.conduit.core.route.Router;
+import dev.conduit.core.route.Rule;
+import dev.conduit.core.testing.Processes;
+import dev.conduit.core.testing.TestOrigin;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.util.internal.PlatformDependent;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
+import java.util.zip.CRC32C;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Multiplexed tunnels: conduit A (SOCKS and HTTP listeners, one event loop, peer with {@code multiplex: true})
+ * carries its tunnels as HTTP/2 streams over one mTLS connection to conduit B (the seed-000 server plan, which
+ * offers h2 and http/1.1), with certificates made by the test.
+ */
+class MultiplexTunnelTest {
+  static final CertificateAuthority CA = CertificateAuthority.builder().commonName("mesh CA").build();
+  static final CertificateAuthority OTHER_CA = CertificateAuthority.builder().commonName("other CA").build();
+  static final String PEER_A = "spiffe://mesh/a";
+
+  @TempDir
+  static Path dir;
+
+  static TestOrigin origin;
+  static EchoServer echo;
+  static EchoServer forbidden;
+  static ConduitResources resourcesA;
+  static MeshPlan planB;
+  static MeshPlan planA;
+  static Conduit b;
+  static Conduit a;
+  static final List<ConnectionInfo> acceptedOnB = new CopyOnWriteArrayList<>();
+  static final List<ConnectionSummary> closedOnB = new CopyOnWriteArrayList<>();
+
+  @BeforeAll
+  static void start() throws Exception {
+    origin = TestOrigin.start();
+    echo = new EchoServer();
+    forbidden = new EchoServer();
+    TunnelTestPki.write(dir, CA, "ca", null);
+    TunnelTestPki.write(dir, CA, "b", CertificateRequest.builder().commonName("b").addIpAddress("127.0.0.1")
+        .addUri("spiffe://mesh/b").usages(Usage.SERVER, Usage.CLIENT).build());
+    TunnelTestPki.write(dir, CA, "a", CertificateRequest.builder().commonName("a").addUri(PEER_A)
+        .usages(Usage.CLIENT).build());
+    TunnelTestPki.write(dir, OTHER_CA, "stranger", CertificateRequest.builder().commonName("a").addUri(PEER_A)
+        .usages(Usage.CLIENT).build());
+
+    planB = serverPlan("127.0.0.1:0");
+    b = planB.apply(Conduit.builder()
+            .timeouts(Timeouts.builder().negotiation(Duration.ofSeconds(2)).build())
+            .observer(new ConnectionObserver() {
+              @Override
+              public void accepted(ConnectionInfo connection) {
+                acceptedOnB.add(connection);
+              }
+
+              @Override
+              public void closed(ConnectionSummary summary) {
+                closedOnB.add(summary);
+              }
+            }))
+        .build().start();
+
+    // one event loop: every tunnel's stream goes on that loop's pooled connection
+    resourcesA = ConduitResources.builder().ioThreads(1).build();
+    planA = clientPlan(mtls("a", true), List.of(bAddress()));
+    a = withInbounds(planA, resourcesA).build().start();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (a != null) {
+      a.close();
+    }
+    if (b != null) {
+      b.close();
+    }
+    planA.close();
+    planB.close();
+    resourcesA.close();
+    origin.close();
+    echo.close();
+    forbidden.close();
+  }
+
+  // ---- helpers
+
+  static String bAddress() {
+    return "127.0.0.1:" + b.address(MeshPlan.SERVER_LISTENER).getPort();
+  }
+
+  static MeshConfig.Tls mtls(String name, boolean multiplex) {
+    return new MeshConfig.Tls(true, true, List.of(dir.resolve("ca.pem").toString()),
+        List.of(new MeshConfig.CertKey(dir.resolve(name + ".pem").toString(), dir.resolve(name + ".key").toString())),
+        false, multiplex);
+  }
+
+  static MeshPlan serverPlan(String listen) throws IOException {
+    return new MeshConfig(null, new MeshConfig.Server(true, new MeshConfig.Listen("tcp", listen, mtls("b", false)),
+        List.of(new MeshConfig.Allow(PEER_A, List.of("127.0.0.1/32"),
+            List.of(String.valueOf(origin.port()), String.valueOf(echo.port())), List.of()))))
+        .plan(OriginalDestinationResolver.NONE, Duration.ofSeconds(10));
+  }
+
+  static MeshPlan clientPlan(MeshConfig.Tls tls, List<String> peerAddresses) throws IOException {
+    return new MeshConfig(new MeshConfig.Client(true, "tcp", "127.0.0.1:0", 0,
+        List.of(new MeshConfig.Forward(":80", "127.0.0.1:" + origin.port(), 1)),
+        List.of(new MeshConfig.Peer(1, "tcp", peerAddresses, tls))), null)
+        .plan(OriginalDestinationResolver.NONE, Duration.ofSeconds(10));
+  }
+
+  /** The plan's parts plus SOCKS and HTTP listeners whose every request goes through peer 1. */
+  static ConduitBuilder withInbounds(MeshPlan plan, ConduitResources resources) {
+    ConduitBuilder builder = Conduit.builder()
+        .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks()).build())
+        .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.http()).build());
+    if (resources != null) {
+      builder.resources(resources);
+    }
+    plan.listeners().forEach(builder::listener);
+    plan.outbounds().forEach(builder::outbound);
+    Router.Builder router = Router.builder();
+    plan.rules().forEach(router::rule);
+    router.rule(Rule.builder("socks-via-b").listener("socks").decision(RouteDecision.via(MeshPlan.peerOutbound(1)))
+        .build());
+    router.rule(Rule.builder("http-via-b").listener("http").decision(RouteDecision.via(MeshPlan.peerOutbound(1)))
+        .build());
+    return builder.router(router.build());
+  }
+
+  static int pooledConnections(Conduit c) {
+    return ((ChainDialer) c.dialer()).multiplexPool().connectionCount();
+  }
+
+  /** A SOCKS5 CONNECT to 127.0.0.1:port through conduit c; returns the socket after a success, else the reply code. */
+  static Object socks5Connect(Conduit c, int port) throws IOException {
+    Socket s = new Socket();
+    s.connect(c.address("socks"), 5000);
+    s.setSoTimeout(20_000);
+    OutputStream out = s.getOutputStream();
+    InputStream in = s.getInputStream();
+    out.write(new byte[] {5, 1, 0});
+    out.flush();
+    assertThat(in.readNBytes(2)).containsExactly(5, 0);
+    out.write(new byte[] {5, 1, 0, 1, 127, 0, 0, 1, (byte) (port >> 8), (byte) port});
+    out.flush();
+    byte[] reply = in.readNBytes(10);
+    assertThat(reply).hasSize(10);
+    if (reply[1] != 0) {
+      s.close();
+      return (int) reply[1];
+    }
+    return s;
+  }
+
+  static String exchange(Socket s, String send) throws IOException {
+    s.getOutputStream().write(send.getBytes(StandardCharsets.US_ASCII));
+    s.getOutputStream().flush();
+    return new String(s.getInputStream().readNBytes(send.length()), StandardCharsets.US_ASCII);
+  }
+
+  /** Client addresses of B's tunnel streams (ids {@code <connection>.<stream>}) accepted from index {@code from}. */
+  static Set<InetSocketAddress> streamClients(int from) {
+    return acceptedOnB.subList(from, acceptedOnB.size()).stream().filter(c -> c.id().contains("."))
+        .map(ConnectionInfo::client).collect(Collectors.toSet());
+  }
+
+  private static long nettyDirectMemory() {
+    long used = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
+    if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider p
+        && ByteBufAllocator.DEFAULT != PooledByteBufAllocator.DEFAULT) {
+      used += p.metric().usedDirectMemory();
+    }
+    return used + Math.max(0, PlatformDependent.usedDirectMemory());
+  }
+
+  // ---- tests
+
+  @Test
+  void curlThroughSocksAndHttpOnAReachesOriginOverHttp2() throws Exception {
+    Processes.requireTool("curl");
+    int from = acceptedOnB.size();
+    Processes.Result r = Processes.run("curl", "-sS", "--max-time", "10", "--socks5", "127.0.0.1:"
+        + a.address("socks").getPort(), origin.uri("/hello").toString());
+    assertThat(r.exitCode()).as(r.stderr()).isZero();
+    assertThat(r.out()).isEqualTo("hello");
+    Processes.Result viaHttp = Processes.run("curl", "-sS", "--max-time", "30", "-x", "http://127.0.0.1:"
+        + a.address("http").getPort(), origin.uri("/bytes?n=" + (4 << 20)).toString());
+    assertThat(viaHttp.exitCode()).as(viaHttp.stderr()).isZero();
+    assertThat(viaHttp.stdout()).isEqualTo(TestOrigin.bytes(4 << 20));
+    Processes.Result forward = Processes.run("curl", "-sS", "--max-time", "10", "http://127.0.0.1:"
+        + a.address(MeshPlan.CLIENT_LISTENER).getPort() + "/hello");
+    assertThat(forward.exitCode()).as(forward.stderr()).isZero();
+    assertThat(forward.out()).isEqualTo("hello");
+    assertThat(streamClients(from)).as("the streams' TCP connections to B").hasSize(1);
+    // each stream is a connection of its own on B, authorized by A's certificate
+    assertThat(closedOnB).anySatisfy(s -> {
+      assertThat(s.connection().id()).contains(".");
+      assertThat(s.principal()).contains(PEER_A);
+      assertThat(s.outcome()).isEqualTo(Outcome.OK);
+    });
+  }
+
+  @Test
+  void twentyConcurrentTunnelsShareOneTlsConnection() throws Exception {
+    int from = acceptedOnB.size();
+    List<Socket> open = new ArrayList<>();
+    try {
+      for (int i = 0; i < 20; i++) {
+        open.add((Socket) socks5Connect(a, echo.port()));
+      }
+      for (int i = 0; i < open.size(); i++) {
+        assertThat(exchange(open.get(i), "tunnel " + i)).isEqualTo("tunnel " + i);
+      }
+      assertThat(streamClients(from)).as("client addresses of B's streams").hasSize(1);
+      assertThat(acceptedOnB.subList(from, acceptedOnB.size())).filteredOn(c -> !c.id().contains("."))
+          .as("new TCP connections to B").hasSizeLessThanOrEqualTo(1);
+      assertThat(pooledConnections(a)).isEqualTo(1);
+    } finally {
+      for (Socket s : open) {
+        s.close();
+      }
+    }
+  }
+
+  @Test
+  void halfCloseIsCarriedThroughBothWays() throws Exception {
+    try (Socket s = (Socket) socks5Connect(a, echo.port())) {
+      assertThat(exchange(s, "ping")).isEqualTo("ping");
+      s.getOutputStream().write("last".getBytes(StandardCharsets.US_ASCII));
+      s.shutdownOutput();
+      // the echo server saw our END_STREAM as EOF and still answered, then its FIN came back as END_STREAM
+      assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).isEqualTo("lastbye");
+    }
+  }
+
+  @Test
+  void largeTransferToSlowReaderIsIntactAndBounded() throws Exception {
+    final int block = 64 * 1024;
+    final long total = 64L << 20;
+    AtomicLong sent = new AtomicLong();
+    long[] sentCrc = new long[1];
+    try (ServerSocket source = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
+      Thread feeder = new Thread(() -> {
+        try (Socket s = source.accept()) {
+          byte[] data = new byte[block];
+          new Random(7).nextBytes(data);
+          CRC32C crc = new CRC32C();
+          OutputStream out = s.getOutputStream();
+          for (long i = 0; i < total / block; i++) {
+            data[0] = (byte) i;
+            data[1] = (byte) (i >> 8);
+            out.write(data);
+            crc.update(data);
+            sent.addAndGet(block);
+          }
+          sentCrc[0] = crc.getValue();
+          s.shutdownOutput();
+          s.getInputStream().read();
+        } catch (IOException e) {
+          // the test fails on the reading side
+        }
+      }, "slow-reader-source");
+      feeder.setDaemon(true);
+      feeder.start();
+      // a pair of conduits of their own on one event loop: the warm-up below allocates that thread's buffers,
+      // so the measurement sees what the tunnel holds, not the allocator's first chunks
+      try (ConduitResources resources = ConduitResources.builder().ioThreads(1).build();
+          MeshPlan serverPlan = new MeshConfig(null, new MeshConfig.Server(true,
+              new MeshConfig.Listen("tcp", "127.0.0.1:0", mtls("b", false)),
+              List.of(new MeshConfig.Allow(PEER_A, List.of("127.0.0.1/32"),
+                  List.of(String.valueOf(source.getLocalPort()), String.valueOf(origin.port())), List.of())))).plan();
+          Conduit b2 = serverPlan.apply(Conduit.builder().resources(resources)).build().start();
+          MeshPlan clientPlan = clientPlan(mtls("a", true),
+              List.of("127.0.0.1:" + b2.address(MeshPlan.SERVER_LISTENER).getPort()));
+          Conduit a2 = withInbounds(clientPlan, resources).build().start()) {
+        Processes.requireTool("curl");
+        Processes.Result warmUp = Processes.run("curl", "-sS", "--max-time", "30", "-o", "/dev/null", "-x",
+            "http://127.0.0.1:" + a2.address("http").getPort(), origin.uri("/bytes?n=" + (16 << 20)).toString());
+        assertThat(warmUp.exitCode()).as(warmUp.stderr()).isZero();
+        long before = nettyDirectMemory();
+        try (Socket s = (Socket) socks5Connect(a2, source.getLocalPort())) {
+          InputStream in = s.getInputStream();
+          CRC32C crc = new CRC32C();
+          byte[] buf = new byte[256 * 1024];
+          long received = 0;
+          long maxDuringPause = 0;
+          for (int pause = 0; pause < 4; pause++) {
+            int n = in.read(buf);
+            crc.update(buf, 0, n);
+            received += n;
+            Thread.sleep(300);
+            long sentBefore = sent.get();
+            Thread.sleep(100);
+            // flow control reached the source: it is stalled, not filling conduit's memory
+            assertThat(sent.get() - sentBefore).as("source progress while the reader sleeps").isLessThanOrEqualTo(block);
+            maxDuringPause = Math.max(maxDuringPause, nettyDirectMemory() - before);
+          }
+          // both conduits (and their TLS) are in this JVM: a stream window, water marks and TLS buffers
+          assertThat(maxDuringPause).as("netty direct memory growth while paused").isLessThan(8L << 20);
+          int n;
+          while ((n = in.read(buf)) > 0) {
+            crc.update(buf, 0, n);
+            received += n;
+          }
+          assertThat(received).isEqualTo(total);
+          assertThat(crc.getValue()).isEqualTo(sentCrc[0]);
+        }
+      }
+    }
+  }
+
+  @Test
+  void disallowedDestinationIsRefusedOnItsStreamOnly() throws Exception {
+    try (Socket allowed = (Socket) socks5Connect(a, echo.port())) {
+      assertThat(exchange(allowed, "before")).isEqualTo("before");
+      assertThat(socks5Connect(a, forbidden.port())).as("SOCKS5 reply: connection not allowed by ruleset")
+          .isEqualTo(2);
+      Processes.requireTool("curl");
+      Processes.Result r = Processes.run("curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+          "-x", "http://127.0.0.1:" + a.address("http").getPort(), "http://127.0.0.1:" + forbidden.port() + "/");
+      assertThat(r.out()).as(r.stderr()).isEqualTo("403");
+      // the refusals ended their streams only: the open tunnel on the same connection still works
+      assertThat(exchange(allowed, "after")).isEqualTo("after");
+      assertThat(pooledConnections(a)).isEqualTo(1);
+    }
+    assertThat(forbidden.accepted()).isZero();
+    assertThat(closedOnB).anySatisfy(s -> {
+      assertThat(s.outcome()).isEqualTo(Outcome.REJECTED);
+      assertThat(s.connection().id()).contains(".");
+    });
+  }
+
+  @Test
+  void peersWithoutValidCertificateAreRefused() throws Exception {
+    int before = echo.accepted();
+    MeshConfig.Tls noCertificate = new MeshConfig.Tls(true, false, List.of(dir.resolve("ca.pem").toString()),
+        List.of(), false, true);
+    for (MeshConfig.Tls tls : List.of(noCertificate, mtls("stranger", true))) {
+      try (MeshPlan plan = clientPlan(tls, List.of(bAddress()));
+          Conduit c = withInbounds(plan, null).build().start()) {
+        assertThat(socks5Connect(c, echo.port())).as("SOCKS5 reply: general failure").isEqualTo(1);
+      }
+    }
+    assertThat(echo.accepted()).isEqualTo(before);
+  }
+
+  @Test
+  void serverRestartDropsTheDeadConnectionAndTheNextDialSucceeds() throws Exception {
+    int port;
+    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      port = probe.getLocalPort();
+    }
+    String address = "127.0.0.1:" + port;
+    try (MeshPlan plan = clientPlan(mtls("a", true), List.of(address));
+        Conduit c = withInbounds(plan, resourcesA).build().start()) {
+      try (MeshPlan first = serverPlan(address); Conduit b1 = first.apply(Conduit.builder()).build().start()) {
+        try (Socket s = (Socket) socks5Connect(c, echo.port())) {
+          assertThat(exchange(s, "one")).isEqualTo("one");
+        }
+        assertThat(pooledConnections(c)).isEqualTo(1);
+      }
+      // B1 is gone (its graceful stop sent GOAWAY and closed): the pool forgets the connection
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (pooledConnections(c) > 0 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertThat(pooledConnections(c)).isZero();
+      try (MeshPlan second = serverPlan(address); Conduit b2 = second.apply(Conduit.builder()).build().start()) {
+        try (Socket s = (Socket) socks5Connect(c, echo.port())) {
+          assertThat(exchange(s, "two")).isEqualTo("two");
+        }
+        assertThat(pooledConnections(c)).isEqualTo(1);
+      }
+    }
+  }
+
+  @Test
+  void failoverToTheSecondEndpointWhenTheFirstIsDown() throws Exception {
+    int dead;
+    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      dead = probe.getLocalPort();
+    }
+    try (MeshPlan plan = clientPlan(mtls("a", true), List.of("127.0.0.1:" + dead, bAddress()));
+        Conduit c = withInbounds(plan, null).build().start()) {
+      for (int i = 0; i < 3; i++) {
+        try (Socket s = (Socket) socks5Connect(c, echo.port())) {
+          assertThat(exchange(s, "via second " + i)).isEqualTo("via second " + i);
+        }
+      }
+    }
+  }
+
+  @Test
+  void http11ClientStillWorksAgainstTheSameServer() throws Exception {
+    int from = acceptedOnB.size();
+    try (MeshPlan plan = clientPlan(mtls("a", false), List.of(bAddress()));
+        Conduit c = withInbounds(plan, null).build().start()) {
+      for (int i = 0; i < 2; i++) {
+        try (Socket s = (Socket) socks5Connect(c, echo.port())) {
+          assertThat(exchange(s, "h1 " + i)).isEqualTo("h1 " + i);
+        }
+      }
+      assertThat(pooledConnections(c)).isZero();
+    }
+    // one TCP connection per tunnel, as before
+    assertThat(acceptedOnB.subList(from, acceptedOnB.size())).filteredOn(x -> !x.id().contains(".")).hasSize(2);
+  }
+
+  @Test
+  void serverWithoutHttp2FailsTheDialWithAClearMessage() throws Exception {
+    TlsMaterial material = TlsMaterial.load(dir.resolve("b.pem"), dir.resolve("b.key"), dir.resolve("ca.pem"));
+    List<String> failures = new CopyOnWriteArrayList<>();
+    try (Conduit h1Only = Conduit.builder()
+            .listener(Listener.builder("tunnel").bind("127.0.0.1:0").protocol(Tunnel.serverProtocol())
+                .tls(material::serverContext).build())
+            .router(Router.builder().rule(Rule.builder("all").decision(RouteDecision.direct()).build()).build())
+            .build().start();
+        MeshPlan plan = clientPlan(mtls("a", true), List.of("127.0.0.1:" + h1Only.address("tunnel").getPort()));
+        Conduit c = withInbounds(plan, null).observer(new ConnectionObserver() {
+          @Override
+          public void dialFailed(dev.conduit.core.ConnectRequest request, String outbound,
+              dev.conduit.core.DialException error, Duration elapsed) {
+            failures.add(error.getMessage());
+          }
+        }).build().start()) {
+      assertThat(socks5Connect(c, echo.port())).as("SOCKS5 reply: general failure").isEqualTo(1);
+      assertThat(failures).singleElement().asString().contains("did not select HTTP/2");
+    }
+  }
+
+  @Test
+  void nonConnectRequestsOverHttp2Get405() throws Exception {
+    TlsMaterial material = TlsMaterial.load(dir.resolve("a.pem"), dir.resolve("a.key"), dir.resolve("ca.pem"));
+    KeyStore keys = KeyStore.getInstance("PKCS12");
+    keys.load(null, null);
+    keys.setKeyEntry("a", material.privateKey(), new char[0], material.certificateChain().toArray(X509Certificate[]::new));
+    KeyStore trust = KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    trust.setCertificateEntry("ca", material.trustedCertificates().get(0));
+    KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+    kmf.init(keys, new char[0]);
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trust);
+    SSLContext ssl = SSLContext.getInstance("TLS");
+    ssl.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+    HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).sslContext(ssl)
+        .connectTimeout(Duration.ofSeconds(5)).build();
+    HttpResponse<String> response = client.send(HttpRequest.newBuilder(URI.create("https://" + bAddress() + "/"))
+        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(response.version()).isEqualTo(HttpClient.Version.HTTP_2);
+    assertThat(response.statusCode()).isEqualTo(405);
+    assertThat(response.headers().firstValue("allow")).contains("CONNECT");
+  }
+}
