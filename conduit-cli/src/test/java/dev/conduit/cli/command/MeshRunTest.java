@@ -162,6 +162,37 @@ class MeshRunTest {
   }
 
   @Test
+  void multiplexedTunnelFromTheConfigKey() throws Exception {
+    Path b = serverFile("b-h2.yaml", tls("b"), "");
+    try (Cli.Running runB = Cli.start("run", "-c", b.toString())) {
+      Conduit conduitB = runB.conduit();
+      Path a = clientFile("a-h2.yaml", origin.port(), conduitB.address(MeshPlan.SERVER_LISTENER),
+          tls("a") + "  multiplex: true\n");
+      try (Cli.Running runA = Cli.start("run", "-c", a.toString())) {
+        assertThat(runA.conduit().address(MeshPlan.CLIENT_LISTENER)).isNotNull();
+        int tunnels = 12;
+        for (int i = 0; i < tunnels; i++) {
+          assertThat(get(runA.conduit().address(MeshPlan.CLIENT_LISTENER))).startsWith("HTTP/1.1 200").endsWith("hello");
+        }
+        // the tunnels were streams (ids <connection>.<stream>) of pooled connections (one per event loop of A)
+        // that are still open on B
+        java.util.List<dev.conduit.core.observe.ConnectionSummary> pooled = conduitB.connections().stream()
+            .filter(c -> !c.connection().id().contains(".")).toList();
+        assertThat(pooled.stream().mapToInt(dev.conduit.core.observe.ConnectionSummary::requests).sum())
+            .isEqualTo(tunnels);
+        assertThat(pooled.size()).isLessThan(tunnels);
+      }
+      Cli.Result check = Cli.run("check", "-c", a.toString());
+      assertThat(check.exitCode()).as(check.toString()).isEqualTo(ExitCode.OK);
+      assertThat(check.out()).contains("multiplex: true");
+    }
+    Path bad = serverFile("b-h2-bad.yaml", tls("b") + "  multiplex: true\n", "");
+    Cli.Result refused = Cli.run("check", "-c", bad.toString());
+    assertThat(refused.exitCode()).isEqualTo(ExitCode.USAGE);
+    assertThat(refused.err()).contains("server.listen.tls.multiplex");
+  }
+
+  @Test
   void checkAcceptsSeedFilesWithoutVersionAndRefusesManager() throws Exception {
     Path b = serverFile("b-check.yaml", tls("b"), "");
     Cli.Result ok = Cli.run("check", "-c", b.toString());
