@@ -45,6 +45,7 @@ C_FWD_IPERF=25231; C_FWD_NGINX=25232  # conduit's fixed-destination TCP forward,
 NGINX_TLS=28443; SQUID_BUMP=23131; SQUID_BUMP_PLAIN=23133; MITMPROXY=28090; C_MITM=23132
 # scenario 5, mTLS tunnel pairs: conduit A (one process per forward entry) -> conduit B; stunnel client -> server
 MTLS_B=25301; MTLS_A_IPERF=25300; MTLS_A_NGINX=25310
+MTLS_A_H2_IPERF=25330; MTLS_A_H2_NGINX=25331  # conduit A with multiplex: true (HTTP/2 streams over one connection)
 STUNNEL_S_IPERF=25315; STUNNEL_S_NGINX=25325; STUNNEL_C_IPERF=25314; STUNNEL_C_NGINX=25324; STUNNEL_C_NGINX_FULL=25326
 
 PY=python3
@@ -101,7 +102,7 @@ ports_free() {  # every port this harness listens on must be free, or a stray se
   local busy=() p
   for p in $IPERF $NGINX $HAPROXY_IPERF $HAPROXY_NGINX $SOCAT_IPERF $DANTE $SQUID $TINYPROXY $LITTLEPROXY \
       $C_HTTP $C_SOCKS $C_MIXED $C_FWD_IPERF $C_FWD_NGINX $NGINX_TLS $SQUID_BUMP $SQUID_BUMP_PLAIN $MITMPROXY $C_MITM \
-      $MTLS_B $MTLS_A_IPERF $MTLS_A_NGINX $STUNNEL_S_IPERF $STUNNEL_S_NGINX $STUNNEL_C_IPERF $STUNNEL_C_NGINX \
+      $MTLS_B $MTLS_A_IPERF $MTLS_A_NGINX $MTLS_A_H2_IPERF $MTLS_A_H2_NGINX $STUNNEL_S_IPERF $STUNNEL_S_NGINX $STUNNEL_C_IPERF $STUNNEL_C_NGINX \
       $STUNNEL_C_NGINX_FULL; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then busy+=("$p"); fi
   done
@@ -422,7 +423,7 @@ mtls_pki() {  # $RUN/mtls/pki: CA, tunnel-server (DNS/IP SAN) and tunnel-client 
   )
 }
 
-mtls_conf() {  # seed-000 YAMLs for conduit B and the two A processes; stunnel client and server configs
+mtls_conf() {  # seed-000 YAMLs for conduit B and the A processes (HTTP/1.1 and multiplexed); stunnel configs
   local K=$RUN/mtls/pki C=$RUN/mtls name listen dst
   # no per-connection logging on either side (stunnel debug = 4 logs warnings only)
   cat >"$C/conduit-b.yaml" <<EOF
@@ -438,8 +439,15 @@ server:
       certs: [{cert: $K/tunnel-server.crt, key: $K/tunnel-server.key}]
 log: {level: warn, access: "off"}
 EOF
-  for name in iperf nginx; do
-    if [[ $name == iperf ]]; then listen=$MTLS_A_IPERF; dst=$IPERF; else listen=$MTLS_A_NGINX; dst=$NGINX; fi
+  local multiplex
+  for name in iperf nginx h2-iperf h2-nginx; do
+    case $name in
+      iperf) listen=$MTLS_A_IPERF; dst=$IPERF ;;
+      nginx) listen=$MTLS_A_NGINX; dst=$NGINX ;;
+      h2-iperf) listen=$MTLS_A_H2_IPERF; dst=$IPERF ;;
+      h2-nginx) listen=$MTLS_A_H2_NGINX; dst=$NGINX ;;
+    esac
+    if [[ $name == h2-* ]]; then multiplex=true; else multiplex=false; fi
     cat >"$C/conduit-a-$name.yaml" <<EOF
 client:
   enable: true
@@ -458,6 +466,7 @@ client:
         mtls: true
         cas: [$K/ca.crt]
         certs: [{cert: $K/tunnel-client.crt, key: $K/tunnel-client.key}]
+        multiplex: $multiplex
 log: {level: warn, access: "off"}
 EOF
   done
@@ -514,7 +523,7 @@ $server
 EOF
 }
 
-start_mtls() {  # conduit B, conduit A for iperf3 and for nginx, stunnel server and client
+start_mtls() {  # conduit B, conduit A for iperf3 and for nginx (HTTP/1.1 and multiplexed), stunnel server and client
   mkdir -p "$RUN/mtls"
   mtls_pki
   mtls_conf
@@ -522,25 +531,33 @@ start_mtls() {  # conduit B, conduit A for iperf3 and for nginx, stunnel server 
   start mtls-b "${conduit[@]}" "$RUN/mtls/conduit-b.yaml"
   start mtls-a-iperf "${conduit[@]}" "$RUN/mtls/conduit-a-iperf.yaml"
   start mtls-a-nginx "${conduit[@]}" "$RUN/mtls/conduit-a-nginx.yaml"
+  start mtls-a-h2-iperf "${conduit[@]}" "$RUN/mtls/conduit-a-h2-iperf.yaml"
+  start mtls-a-h2-nginx "${conduit[@]}" "$RUN/mtls/conduit-a-h2-nginx.yaml"
   start stunnel-server stunnel4 "$RUN/mtls/stunnel-server.conf"
   start stunnel-client stunnel4 "$RUN/mtls/stunnel-client.conf"
   wait_port mtls-b $MTLS_B && wait_port mtls-a-iperf $MTLS_A_IPERF && wait_port mtls-a-nginx $MTLS_A_NGINX \
+    && wait_port mtls-a-h2-iperf $MTLS_A_H2_IPERF && wait_port mtls-a-h2-nginx $MTLS_A_H2_NGINX \
     && wait_port stunnel-server $STUNNEL_S_NGINX && wait_port stunnel-client $STUNNEL_C_NGINX_FULL
 }
 
 scenario_mtls() {
   log "scenario 5: mTLS tunnel pair, conduit A -> B vs stunnel client -> server: 1-stream iperf3 and new tunnels/s, $N x ${T}s"
-  local b a_iperf a_nginx st r row pids port
+  local b a_iperf a_nginx a_h2_iperf a_h2_nginx st r row pids port
   b=$(pid_of mtls-b); a_iperf=$(pid_of mtls-a-iperf); a_nginx=$(pid_of mtls-a-nginx)
+  a_h2_iperf=$(pid_of mtls-a-h2-iperf); a_h2_nginx=$(pid_of mtls-a-h2-nginx)
   st="$(pid_of stunnel-client),$(pid_of stunnel-server)"
   # warm-up, not recorded: the JVMs' JIT compilers take a core for ~10 s of new tunnels (a one-time cost that
   # would otherwise be charged to the first runs); the first tunnels do full handshakes
   timeout 60 "${TOOL[@]}" connrate --scenario warmup --row conduit --out "$RUN/mtls/warmup.jsonl" \
     --via relay:127.0.0.1:$MTLS_A_NGINX --target 127.0.0.1:$NGINX --duration 10 --concurrency 32 --procs 2 >/dev/null || true
+  timeout 60 "${TOOL[@]}" connrate --scenario warmup --row conduit-h2 --out "$RUN/mtls/warmup.jsonl" \
+    --via relay:127.0.0.1:$MTLS_A_H2_NGINX --target 127.0.0.1:$NGINX --duration 10 --concurrency 32 --procs 2 >/dev/null || true
   iperf3 -c 127.0.0.1 -p $MTLS_A_IPERF -t 3 >/dev/null 2>&1 || true
+  iperf3 -c 127.0.0.1 -p $MTLS_A_H2_IPERF -t 3 >/dev/null 2>&1 || true
   for r in $(seq "$N"); do
-    for row in "conduit mTLS pair" "stunnel mTLS pair"; do
+    for row in "conduit mTLS pair" "conduit mTLS h2 (multiplexed)" "stunnel mTLS pair"; do
       case $row in
+        *multiplexed*) pids="$a_h2_iperf,$b"; port=$MTLS_A_H2_IPERF ;;
         conduit*) pids="$a_iperf,$b"; port=$MTLS_A_IPERF ;;
         stunnel*) pids=$st; port=$STUNNEL_C_IPERF ;;
       esac
@@ -549,8 +566,10 @@ scenario_mtls() {
     done
   done
   for r in $(seq "$N"); do
-    for row in "conduit mTLS pair" "stunnel mTLS pair, resumption" "stunnel mTLS pair, full handshakes"; do
+    for row in "conduit mTLS pair" "conduit mTLS h2 (multiplexed)" "stunnel mTLS pair, resumption" \
+        "stunnel mTLS pair, full handshakes"; do
       case $row in
+        *multiplexed*) pids="$a_h2_nginx,$b"; port=$MTLS_A_H2_NGINX ;;
         conduit*) pids="$a_nginx,$b"; port=$MTLS_A_NGINX ;;
         *resumption) pids=$st; port=$STUNNEL_C_NGINX ;;
         *handshakes) pids=$st; port=$STUNNEL_C_NGINX_FULL ;;
