@@ -123,20 +123,22 @@ public final class Relay {
   }
 
   private void closeBoth() {
-    tearingDown = true;
-    flushAndClose(downstream);
-    flushAndClose(upstream);
+    closeBoth(true);
   }
 
-  private void flushAndClose(Channel ch) {
+  /** @param graceful false for idle and error closes: an HTTP/2 stream is then reset, not ended */
+  private void closeBoth(boolean graceful) {
+    tearingDown = true;
+    flushAndClose(downstream, graceful);
+    flushAndClose(upstream, graceful);
+  }
+
+  private void flushAndClose(Channel ch, boolean graceful) {
     if (!ch.isOpen()) {
       return; // closed already (each close or write on a closed channel costs Netty an exception)
     }
-    ChannelFuture ended = ch == downstream ? downstreamEnded : upstreamEnded;
-    if (ended != null && !ended.isDone() && downstreamDone && upstreamDone) {
-      // both directions finished: close an HTTP/2 stream once its END_STREAM went out (it may wait for
-      // flow-control window); closing it earlier would reset the stream and drop the bytes still queued
-      ended.addListener(f -> ch.close());
+    if (StreamAdapter.isStream(ch)) {
+      closeStream(ch, graceful);
       return;
     }
     if (ch.isActive() && ch.unsafe().outboundBuffer() != null) {
@@ -144,6 +146,37 @@ public final class Relay {
     } else {
       ch.close();
     }
+  }
+
+  /**
+   * Closes an HTTP/2 stream as a socket close would end a TCP connection: when the stream's own input ended,
+   * with END_STREAM after the bytes still queued (it may wait for flow-control window), after which the stream
+   * is closed on both sides; otherwise (the peer is still sending, or an error) with a reset. Closing a stream
+   * whose input ended without END_STREAM would reset it, drop what is queued and, many times over, make the
+   * server take it for a rapid-reset attack.
+   */
+  private void closeStream(Channel ch, boolean graceful) {
+    boolean inputEnded = ch == downstream ? downstreamDone : upstreamDone;
+    if (graceful && inputEnded && ch.isActive()) {
+      ChannelFuture ended = ch == downstream ? downstreamEnded : upstreamEnded;
+      if (ended == null) {
+        ended = endOutput(ch);
+      }
+      ended.addListener(f -> ch.close());
+      return;
+    }
+    ch.close();
+  }
+
+  /** Ends an HTTP/2 stream's output (END_STREAM, its {@code shutdownOutput}). */
+  private ChannelFuture endOutput(Channel stream) {
+    ChannelFuture ended = StreamAdapter.endOutput(stream);
+    if (stream == downstream) {
+      downstreamEnded = ended;
+    } else {
+      upstreamEnded = ended;
+    }
+    return ended;
   }
 
   /** The relay handler on one side; {@code peer} is where this side's bytes go. */
@@ -201,7 +234,7 @@ public final class Relay {
       } else if (evt instanceof IdleStateEvent) {
         log.debug("[{}] relay idle, closing", id);
         outcome.accept(Outcome.IDLE_TIMEOUT, "no traffic for " + idleMillis + " ms");
-        closeBoth();
+        closeBoth(false);
       } else {
         ctx.fireUserEventTriggered(evt);
       }
@@ -218,9 +251,6 @@ public final class Relay {
         upstreamDone = true;
       }
       if (downstreamDone && upstreamDone) {
-        if (StreamAdapter.isStream(peer) && peer.isActive() && (isDownstream ? upstreamEnded : downstreamEnded) == null) {
-          endStream(); // a stream ends with END_STREAM after its bytes, not with a reset
-        }
         closeBoth();
         return;
       }
@@ -236,7 +266,7 @@ public final class Relay {
           }
         });
       } else if (StreamAdapter.isStream(peer) && peer.isActive()) {
-        endStream().addListener(f -> {
+        endOutput(peer).addListener(f -> {
           if (!f.isSuccess()) {
             closeBoth();
           }
@@ -246,21 +276,10 @@ public final class Relay {
       }
     }
 
-    /** Ends the peer's output, an HTTP/2 stream's. */
-    private ChannelFuture endStream() {
-      ChannelFuture ended = StreamAdapter.endOutput(peer);
-      if (isDownstream) {
-        upstreamEnded = ended;
-      } else {
-        downstreamEnded = ended;
-      }
-      return ended;
-    }
-
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
       tearingDown = true;
-      flushAndClose(peer);
+      flushAndClose(peer, true);
       ctx.fireChannelInactive();
     }
 
@@ -272,12 +291,12 @@ public final class Relay {
         // down (epoll_ctl on a deregistered fd, a reset after the last byte) does not make the tunnel
         // a failed one
         ctx.close();
-        flushAndClose(peer);
+        flushAndClose(peer, true);
         return;
       }
       outcome.accept(Outcome.ERROR, (isDownstream ? "client" : "upstream") + " connection: " + cause.getMessage());
       ctx.close();
-      flushAndClose(peer);
+      flushAndClose(peer, false);
     }
   }
 }

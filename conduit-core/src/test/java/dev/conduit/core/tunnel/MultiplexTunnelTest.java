@@ -275,6 +275,24 @@ class MultiplexTunnelTest {
   }
 
   @Test
+  void manyShortTunnelsEndCleanlyOnOneConnection() throws Exception {
+    // each tunnel ends with END_STREAM both ways, not a reset: a server counts resets against a rapid-reset limit
+    int from = acceptedOnB.size();
+    InetSocketAddress forward = a.address(MeshPlan.CLIENT_LISTENER);
+    for (int i = 0; i < 400; i++) {
+      try (Socket s = new Socket(forward.getAddress(), forward.getPort())) {
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write("GET /hello HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n\r\n"
+            .getBytes(StandardCharsets.US_ASCII));
+        String response = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        assertThat(response).as("tunnel " + i).startsWith("HTTP/1.1 200").endsWith("hello");
+      }
+    }
+    assertThat(streamClients(from)).hasSize(1);
+    assertThat(pooledConnections(a)).isEqualTo(1);
+  }
+
+  @Test
   void halfCloseIsCarriedThroughBothWays() throws Exception {
     try (Socket s = (Socket) socks5Connect(a, echo.port())) {
       assertThat(exchange(s, "ping")).isEqualTo("ping");
@@ -480,8 +498,8 @@ class MultiplexTunnelTest {
     }
   }
 
-  @Test
-  void nonConnectRequestsOverHttp2Get405() throws Exception {
+  /** A JDK TLS context with A's certificate, trusting the mesh CA. */
+  static SSLContext jdkContextOfA() throws Exception {
     TlsMaterial material = TlsMaterial.load(dir.resolve("a.pem"), dir.resolve("a.key"), dir.resolve("ca.pem"));
     KeyStore keys = KeyStore.getInstance("PKCS12");
     keys.load(null, null);
@@ -495,12 +513,42 @@ class MultiplexTunnelTest {
     tmf.init(trust);
     SSLContext ssl = SSLContext.getInstance("TLS");
     ssl.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
-    HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).sslContext(ssl)
+    return ssl;
+  }
+
+  @Test
+  void nonConnectRequestsOverHttp2Get405() throws Exception {
+    HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).sslContext(jdkContextOfA())
         .connectTimeout(Duration.ofSeconds(5)).build();
     HttpResponse<String> response = client.send(HttpRequest.newBuilder(URI.create("https://" + bAddress() + "/"))
         .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
     assertThat(response.version()).isEqualTo(HttpClient.Version.HTTP_2);
     assertThat(response.statusCode()).isEqualTo(405);
     assertThat(response.headers().firstValue("allow")).contains("CONNECT");
+  }
+
+  @Test
+  void clientThatNegotiatesHttp2AndSendsNothingIsClosedByTheDeadline() throws Exception {
+    try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) jdkContextOfA().getSocketFactory().createSocket()) {
+      s.connect(b.address(MeshPlan.SERVER_LISTENER), 5000);
+      s.setSoTimeout(10_000);
+      javax.net.ssl.SSLParameters params = s.getSSLParameters();
+      params.setApplicationProtocols(new String[] {"h2"});
+      s.setSSLParameters(params);
+      s.startHandshake();
+      assertThat(s.getApplicationProtocol()).isEqualTo("h2");
+      long start = System.nanoTime();
+      // B sends its SETTINGS; then, with no stream from us, closes at its 2 s negotiation deadline
+      int got;
+      try {
+        while ((got = s.getInputStream().read()) >= 0) {
+          // the server preface
+        }
+      } catch (java.net.SocketException reset) {
+        got = -1;
+      }
+      assertThat(got).isEqualTo(-1);
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(9));
+    }
   }
 }

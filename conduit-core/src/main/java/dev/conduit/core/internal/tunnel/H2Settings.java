@@ -18,6 +18,15 @@ final class H2Settings {
   /** Frames up to 64 KiB: fewer frames (and reads) per megabyte than the 16 KiB default. */
   static final int MAX_FRAME_SIZE = 64 * 1024;
 
+  /**
+   * Stream resets accepted per {@link #RESET_WINDOW_SECONDS} before the connection is closed (Netty's rapid-reset
+   * guard, CVE-2023-44487; its default of 200 per 30 s is hit by normal use at hundreds of tunnels per second, as
+   * every tunnel that a client aborts ends with a reset). Peers are authenticated by certificate and limited to
+   * {@link #MAX_CONCURRENT_STREAMS}.
+   */
+  static final int MAX_RESETS_PER_WINDOW = 100_000;
+  static final int RESET_WINDOW_SECONDS = 10;
+
   private H2Settings() {}
 
   static Http2Settings server() {

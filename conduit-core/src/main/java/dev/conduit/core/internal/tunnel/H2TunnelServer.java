@@ -59,7 +59,8 @@ final class H2TunnelServer {
     ch.config().setAutoRead(true);
     // an end of input ends the connection (HTTP/2 has no use for a half-closed TCP connection)
     ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
-    Http2FrameCodec codec = Http2FrameCodecBuilder.forServer().initialSettings(H2Settings.server()).build();
+    Http2FrameCodec codec = Http2FrameCodecBuilder.forServer().initialSettings(H2Settings.server())
+        .decoderEnforceMaxRstFramesPerWindow(H2Settings.MAX_RESETS_PER_WINDOW, H2Settings.RESET_WINDOW_SECONDS).build();
     ch.pipeline().addLast(CODEC, codec);
     ch.pipeline().addLast(STREAMS, new Http2MultiplexHandler(new StreamInitializer(connection)));
     Duration idle = connection.timeouts().relayIdle();

@@ -259,7 +259,8 @@ public final class MultiplexPool {
               + "multiplex off)"), true, true));
           return;
         }
-        Http2FrameCodec codec = Http2FrameCodecBuilder.forClient().initialSettings(H2Settings.client()).build();
+        Http2FrameCodec codec = Http2FrameCodecBuilder.forClient().initialSettings(H2Settings.client())
+            .decoderEnforceMaxRstFramesPerWindow(H2Settings.MAX_RESETS_PER_WINDOW, H2Settings.RESET_WINDOW_SECONDS).build();
         ch.pipeline().addBefore(LastResort.NAME, "conduit-h2", codec);
         ch.pipeline().addBefore(LastResort.NAME, "conduit-h2-streams", new Http2MultiplexHandler(new NoPushedStreams()));
         H2Settings.growConnectionWindow(ch);

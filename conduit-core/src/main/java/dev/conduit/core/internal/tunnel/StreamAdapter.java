@@ -86,6 +86,12 @@ public final class StreamAdapter extends ChannelDuplexHandler {
   @Override
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
     if (msg instanceof ByteBuf buf) {
+      if (!buf.isReadable()) {
+        // nothing to send: an empty DATA frame without END_STREAM is noise (and peers limit how many they take)
+        buf.release();
+        promise.trySuccess();
+        return;
+      }
       ctx.write(new DefaultHttp2DataFrame(buf), promise);
     } else {
       ctx.write(msg, promise);
