@@ -1,6 +1,9 @@
 package dev.conduit.core.internal.tunnel;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelConfig;
+import io.netty.channel.DefaultMaxMessagesRecvByteBufAllocator;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -26,6 +29,45 @@ final class H2Settings {
    */
   static final int MAX_RESETS_PER_WINDOW = 100_000;
   static final int RESET_WINDOW_SECONDS = 10;
+
+  /** Frames a stream channel hands over per {@code read()}: one flush (and write syscall) per batch, not per frame. */
+  static final int FRAMES_PER_READ = 16;
+
+  /**
+   * The read allocator of tunnel stream channels: with AUTO_READ off Netty's handles deliver one frame per
+   * {@code read()}; this one delivers up to {@link #FRAMES_PER_READ} of the frames already received (they are in
+   * memory either way, bounded by the stream's flow-control window).
+   */
+  static final RecvByteBufAllocator STREAM_READS = new DefaultMaxMessagesRecvByteBufAllocator(FRAMES_PER_READ) {
+    @Override
+    public Handle newHandle() {
+      return new MaxMessageHandle() {
+        private int frames;
+
+        @Override
+        public void reset(ChannelConfig config) {
+          super.reset(config);
+          frames = 0;
+        }
+
+        @Override
+        public void lastBytesRead(int bytes) {
+          super.lastBytesRead(bytes);
+          frames++; // called once per frame delivered
+        }
+
+        @Override
+        public int guess() {
+          return 1024; // not used: a stream channel reads frames, not bytes
+        }
+
+        @Override
+        public boolean continueReading() {
+          return frames < FRAMES_PER_READ;
+        }
+      };
+    }
+  };
 
   private H2Settings() {}
 

@@ -118,6 +118,7 @@ final class H2TunnelServer {
     protected void initChannel(Http2StreamChannel ch) {
       // read only when the relay asks: what a stream buffers is bounded by its flow-control window
       ch.config().setAutoRead(false);
+      ch.config().setRecvByteBufAllocator(H2Settings.STREAM_READS);
       ch.config().setWriteBufferWaterMark(ChainDialer.WATER_MARK);
       ConnectionState stream = connection.openStream(ch, ch.stream().id(), StreamAdapter.NAME, new StreamAdapter(false));
       ch.pipeline().addLast(TunnelServerProtocol.HANDLER, new StreamConnectHandler(stream));

@@ -326,6 +326,7 @@ public final class MultiplexPool {
       StreamDial dial = new StreamDial(this, request, promise);
       new Http2StreamChannelBootstrap(channel)
           .option(ChannelOption.AUTO_READ, false)
+          .option(ChannelOption.RCVBUF_ALLOCATOR, H2Settings.STREAM_READS)
           .option(ChannelOption.WRITE_BUFFER_WATER_MARK, ChainDialer.WATER_MARK)
           .handler(dial)
           .open()
