@@ -19,6 +19,10 @@ package dev.conduit.core.internal;
  * Upstream (dialed) channels, head to tail: {@link #TRAFFIC}, then one {@code hop-N-tls} and
  * {@code hop-N-proxy} pair per hop while dialing (removed after the last handshake), then
  * {@link #RELAY}.
+ *
+ * <p>HTTP/2 tunnel streams (multiplexed tunnels), head to tail: {@code conduit-h2-stream} (DATA frames to bytes
+ * and back, END_STREAM as half-close), {@link #TRAFFIC}, then as an accepted or dialed channel. Their parent
+ * connection carries {@link #TLS}, the HTTP/2 codec and the stream multiplexer.
  */
 public final class ConduitPipeline {
   public static final String TLS = "conduit-tls";

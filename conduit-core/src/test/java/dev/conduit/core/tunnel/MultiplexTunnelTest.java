@@ -461,6 +461,15 @@ class MultiplexTunnelTest {
   }
 
   @Test
+  void healthCheckOfAMultiplexedHopWorks() throws Exception {
+    try (TunnelHealthChecker checker = TunnelHealthChecker.start(a, planA.outbounds().get(0).hops().get(0),
+        Duration.ZERO, Duration.ofSeconds(2))) {
+      assertThat(planA.outbounds().get(0).hops().get(0).multiplex()).isTrue();
+      assertThat(checker.checkNow().get(10, java.util.concurrent.TimeUnit.SECONDS)).containsValue(true).hasSize(1);
+    }
+  }
+
+  @Test
   void http11ClientStillWorksAgainstTheSameServer() throws Exception {
     int from = acceptedOnB.size();
     try (MeshPlan plan = clientPlan(mtls("a", false), List.of(bAddress()));
