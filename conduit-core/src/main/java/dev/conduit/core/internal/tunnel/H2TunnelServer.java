@@ -61,6 +61,8 @@ final class H2TunnelServer {
     ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
     Http2FrameCodec codec = Http2FrameCodecBuilder.forServer().initialSettings(H2Settings.server())
         .decoderEnforceMaxRstFramesPerWindow(H2Settings.MAX_RESETS_PER_WINDOW, H2Settings.RESET_WINDOW_SECONDS).build();
+    // DATA frames span TLS records: composing them saves a copy of every tunnelled byte
+    codec.setCumulator(io.netty.handler.codec.ByteToMessageDecoder.COMPOSITE_CUMULATOR);
     ch.pipeline().addLast(CODEC, codec);
     ch.pipeline().addLast(STREAMS, new Http2MultiplexHandler(new StreamInitializer(connection)));
     Duration idle = connection.timeouts().relayIdle();

@@ -261,6 +261,8 @@ public final class MultiplexPool {
         }
         Http2FrameCodec codec = Http2FrameCodecBuilder.forClient().initialSettings(H2Settings.client())
             .decoderEnforceMaxRstFramesPerWindow(H2Settings.MAX_RESETS_PER_WINDOW, H2Settings.RESET_WINDOW_SECONDS).build();
+        // DATA frames span TLS records: composing them saves a copy of every tunnelled byte
+        codec.setCumulator(io.netty.handler.codec.ByteToMessageDecoder.COMPOSITE_CUMULATOR);
         ch.pipeline().addBefore(LastResort.NAME, "conduit-h2", codec);
         ch.pipeline().addBefore(LastResort.NAME, "conduit-h2-streams", new Http2MultiplexHandler(new NoPushedStreams()));
         H2Settings.growConnectionWindow(ch);
