@@ -244,6 +244,11 @@ scenario_tunnels() {
   log "scenario 3: new tunnels/s (tunnel + GET of 1 byte, HTTP/1.0), 2 client processes x 16, $N x ${T}s"
   local rows=("direct" "conduit CONNECT" "conduit SOCKS5" "conduit TCP forward" "haproxy (TCP relay)" "squid (CONNECT)"
     "dante (SOCKS5)")
+  # warm-up, not recorded: run 1 would otherwise time the JIT compiling the tunnel paths (when scenario 2 did not run)
+  for via in http:127.0.0.1:$C_HTTP socks5:127.0.0.1:$C_SOCKS relay:127.0.0.1:$C_FWD_NGINX; do
+    timeout 60 "${TOOL[@]}" connrate --scenario warmup --row conduit --out "$RUN/warmup.jsonl" --via "$via" \
+      --target 127.0.0.1:$NGINX --duration 3 --concurrency 32 --procs 2 >/dev/null || true
+  done
   for r in $(seq "$N"); do
     for row in "${rows[@]}"; do
       local pids="" via

@@ -19,12 +19,16 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -52,7 +56,7 @@ public final class Conduit implements AutoCloseable {
   private final List<Listener> listeners;
   private final Engine engine;
   private final ChannelGroup connections = new DefaultChannelGroup("conduit-connections", GlobalEventExecutor.INSTANCE);
-  private final Map<String, Channel> serverChannels = new LinkedHashMap<>();
+  private final Map<String, List<Channel>> serverChannels = new LinkedHashMap<>();
   private CompletableFuture<Void> stopFuture;
   private volatile boolean started;
   private volatile boolean stopping;
@@ -103,50 +107,15 @@ public final class Conduit implements AutoCloseable {
     }
     try {
       for (Listener l : listeners) {
-        // a customizer failure closes the channel, and bind then only says "closed": keep the cause
-        AtomicReference<Throwable> customizerFailure = new AtomicReference<>();
-        ServerBootstrap sb = new ServerBootstrap()
-            .group(resources.eventLoopGroup())
-            .channel(resources.serverSocketChannelType())
-            .option(ChannelOption.SO_BACKLOG, 4096)
-            .option(ChannelOption.SO_REUSEADDR, true)
-            .handler(new ChannelInitializer<Channel>() {
-              @Override
-              protected void initChannel(Channel ch) throws Exception {
-                try {
-                  l.socketCustomizer().customize(ch);
-                } catch (Exception | LinkageError e) {
-                  customizerFailure.set(e);
-                  throw e;
-                }
-              }
-            })
-            .childOption(ChannelOption.AUTO_READ, false)
-            // TCP_NODELAY: Netty's accepted channels set it by default (one setsockopt saved per connection)
-            .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChainDialer.WATER_MARK)
-            .childOption(ChannelOption.RCVBUF_ALLOCATOR, ChainDialer.READ_SIZES)
-            .childHandler(new ListenerInitializer(engine, l, connections));
-        ChannelFuture f = sb.bind(l.bindAddress()).awaitUninterruptibly();
-        if (!f.isSuccess()) {
-          Throwable c = customizerFailure.get() != null ? customizerFailure.get() : f.cause();
-          if (customizerFailure.get() != null) {
-            throw new IOException("listener " + l.name() + ": cannot set socket options on " + l.bindAddress()
-                + ": " + c.getMessage(), c);
-          }
-          String msg = "listener " + l.name() + ": cannot bind " + l.bindAddress() + ": " + c.getMessage();
-          if (c instanceof IOException io && !(c instanceof BindException)) {
-            throw new IOException(msg, io);
-          }
-          throw new BindException(msg);
-        }
-        InetSocketAddress bound = (InetSocketAddress) f.channel().localAddress();
+        List<Channel> channels = bind(l);
+        serverChannels.put(l.name(), channels);
+        InetSocketAddress bound = (InetSocketAddress) channels.get(0).localAddress();
         engine.addOwnAddress(bound);
-        serverChannels.put(l.name(), f.channel());
-        log.info("listener {} ({}) on {}", l.name(), l.protocol().name(), bound);
+        log.info("listener {} ({}) on {}{}", l.name(), l.protocol().name(), bound,
+            channels.size() > 1 ? " (" + channels.size() + " sockets, SO_REUSEPORT)" : "");
       }
     } catch (IOException | RuntimeException e) {
-      serverChannels.values().forEach(Channel::close);
+      serverChannels.values().forEach(chs -> chs.forEach(Channel::close));
       serverChannels.clear();
       if (ownsResources) {
         resources.close();
@@ -155,6 +124,96 @@ public final class Conduit implements AutoCloseable {
     }
     started = true;
     return this;
+  }
+
+  /** The listener's sockets: one per event loop with SO_REUSEPORT when it can, else one. */
+  private List<Channel> bind(Listener l) throws IOException {
+    List<EventLoop> loops = new ArrayList<>();
+    resources.eventLoopGroup().forEach(e -> loops.add((EventLoop) e));
+    if (!l.acceptOnEveryLoop() || !resources.isNativeTransport() || loops.size() < 2) {
+      return List.of(bindOne(l, l.bindAddress(), resources.eventLoopGroup(), false));
+    }
+    requireFree(l);
+    List<Channel> bound = new ArrayList<>();
+    try {
+      InetSocketAddress address = l.bindAddress();
+      for (EventLoop loop : loops) {
+        Channel ch = bindOne(l, address, loop, true);
+        bound.add(ch);
+        // port 0: the other sockets join the port the first one got
+        address = new InetSocketAddress(l.bindAddress().getAddress(), ((InetSocketAddress) ch.localAddress()).getPort());
+      }
+    } catch (IOException | RuntimeException e) {
+      bound.forEach(Channel::close);
+      throw e;
+    }
+    return bound;
+  }
+
+  /**
+   * SO_REUSEPORT lets another process of the same user bind the port too and silently take a share of the
+   * connections; a plain bind first makes a taken port fail as it would without it.
+   */
+  private static void requireFree(Listener l) throws BindException {
+    if (l.bindAddress().getPort() == 0) {
+      return;
+    }
+    try (Socket probe = new Socket()) {
+      probe.setReuseAddress(true); // TIME_WAIT leftovers do not count; a listening socket does
+      probe.bind(l.bindAddress());
+    } catch (BindException e) {
+      if (String.valueOf(e.getMessage()).contains("in use")) {
+        throw new BindException("listener " + l.name() + ": cannot bind " + l.bindAddress() + ": " + e.getMessage());
+      }
+      // e.g. a non-local address that only the listener's own socket options (IP_TRANSPARENT) allow
+    } catch (IOException e) {
+      // the real bind reports anything that matters
+    }
+  }
+
+  private Channel bindOne(Listener l, InetSocketAddress address, EventLoopGroup group, boolean reusePort)
+      throws IOException {
+    // a customizer failure closes the channel, and bind then only says "closed": keep the cause
+    AtomicReference<Throwable> customizerFailure = new AtomicReference<>();
+    ServerBootstrap sb = new ServerBootstrap()
+        .group(group, group)
+        .channel(resources.serverSocketChannelType())
+        .option(ChannelOption.SO_BACKLOG, 4096)
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) throws Exception {
+            try {
+              l.socketCustomizer().customize(ch);
+            } catch (Exception | LinkageError e) {
+              customizerFailure.set(e);
+              throw e;
+            }
+          }
+        })
+        .childOption(ChannelOption.AUTO_READ, false)
+        // TCP_NODELAY: Netty's accepted channels set it by default (one setsockopt saved per connection)
+        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChainDialer.WATER_MARK)
+        .childOption(ChannelOption.RCVBUF_ALLOCATOR, ChainDialer.READ_SIZES)
+        .childHandler(new ListenerInitializer(engine, l, connections));
+    if (reusePort) {
+      sb.option(EpollChannelOption.SO_REUSEPORT, true);
+    }
+    ChannelFuture f = sb.bind(address).awaitUninterruptibly();
+    if (!f.isSuccess()) {
+      Throwable c = customizerFailure.get() != null ? customizerFailure.get() : f.cause();
+      if (customizerFailure.get() != null) {
+        throw new IOException("listener " + l.name() + ": cannot set socket options on " + address
+            + ": " + c.getMessage(), c);
+      }
+      String msg = "listener " + l.name() + ": cannot bind " + address + ": " + c.getMessage();
+      if (c instanceof IOException io && !(c instanceof BindException)) {
+        throw new IOException(msg, io);
+      }
+      throw new BindException(msg);
+    }
+    return f.channel();
   }
 
   /** Whether {@link #start()} succeeded and {@link #stop()} has not been called: ready for traffic. */
@@ -169,12 +228,12 @@ public final class Conduit implements AutoCloseable {
 
   /** The bound address of a listener (useful with port 0). */
   public InetSocketAddress address(String listenerName) {
-    Channel ch = serverChannels.get(requireNonNull(listenerName, "listenerName"));
-    if (ch == null) {
+    List<Channel> chs = serverChannels.get(requireNonNull(listenerName, "listenerName"));
+    if (chs == null) {
       throw new IllegalArgumentException("listener: " + listenerName + " (expected one of " + serverChannels.keySet()
           + ", after start())");
     }
-    return (InetSocketAddress) ch.localAddress();
+    return (InetSocketAddress) chs.get(0).localAddress();
   }
 
   /** The listeners. */
@@ -242,8 +301,8 @@ public final class Conduit implements AutoCloseable {
     }
     stopFuture = new CompletableFuture<>();
     stopping = true;
-    for (Channel ch : serverChannels.values()) {
-      ch.close().awaitUninterruptibly();
+    for (List<Channel> chs : serverChannels.values()) {
+      chs.forEach(ch -> ch.close().awaitUninterruptibly());
     }
     Duration drain = engine.timeouts().drain();
     long deadline = System.nanoTime() + drain.toNanos();

@@ -40,6 +40,7 @@ public final class Listener {
   private final List<String> allowedSources;
   private final CidrSet allowed;
   private final Supplier<SslContext> tls;
+  private final boolean acceptOnEveryLoop;
 
   private Listener(Builder b) {
     this.name = b.name;
@@ -51,6 +52,7 @@ public final class Listener {
     allowedSources.forEach(cidrs::add);
     this.allowed = cidrs.build();
     this.tls = b.tls;
+    this.acceptOnEveryLoop = b.acceptOnEveryLoop;
   }
 
   /** A builder for a listener with this name. */
@@ -94,6 +96,14 @@ public final class Listener {
     return Optional.ofNullable(tls);
   }
 
+  /**
+   * Whether every event loop gets its own listening socket ({@code SO_REUSEPORT}, native transport
+   * only), so each loop accepts and serves its own connections with no hand-off between threads.
+   */
+  public boolean acceptOnEveryLoop() {
+    return acceptOnEveryLoop;
+  }
+
   /** Whether a client at {@code address} may connect. */
   public boolean admits(InetAddress address) {
     return allowed.isEmpty() || (address != null && allowed.contains(address));
@@ -112,6 +122,7 @@ public final class Listener {
     private SocketCustomizer socketCustomizer = SocketCustomizer.NONE;
     private final List<String> allowedSources = new ArrayList<>();
     private Supplier<SslContext> tls;
+    private boolean acceptOnEveryLoop = true;
 
     private Builder(String name) {
       requireNonNull(name, "name");
@@ -161,6 +172,20 @@ public final class Listener {
       return this;
     }
 
+    /**
+     * With the native (epoll) transport and several event loops, binds one listening socket per loop
+     * with {@code SO_REUSEPORT} (default: true): the kernel spreads new connections over the loops, and
+     * each connection stays on the loop that accepted it, which saves a cross-thread hand-off and wake-up
+     * per connection. The port is checked to be free first, so a second process cannot silently share
+     * it. Turn off to keep one listening socket whose loop hands connections round-robin to the others
+     * (the only mode with NIO).
+     */
+    public Builder acceptOnEveryLoop(boolean value) {
+      this.acceptOnEveryLoop = value;
+      return this;
+    }
+
+    /** The listener; the bind address and protocol are required. */
     public Listener build() {
       if (bindAddress == null) {
         throw new IllegalStateException("listener " + name + ": no bind address");

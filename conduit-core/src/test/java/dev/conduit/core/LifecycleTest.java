@@ -69,6 +69,66 @@ class LifecycleTest {
     }
   }
 
+  /** Listening TCP sockets on {@code port} (LISTEN = 0A in /proc/net/tcp and tcp6). */
+  private static long listeningSockets(int port) throws IOException {
+    String local = String.format(":%04X ", port);
+    long n = 0;
+    for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of(table))) {
+        String[] f = line.trim().split("\\s+");
+        if (f.length > 3 && (f[1] + " ").endsWith(local) && f[3].equals("0A")) {
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  @Test
+  void everyEventLoopAcceptsOnItsOwnSocketAndAllOfThemServe() throws Exception {
+    Processes.requireTool("curl");
+    org.junit.jupiter.api.Assumptions.assumeTrue(resources.isNativeTransport(), "needs the epoll transport");
+    Net.RecordingObserver observer = new Net.RecordingObserver();
+    try (Conduit conduit = socksConduit(Timeouts.defaults(), observer)) {
+      int port = conduit.address("socks").getPort();
+      assertThat(listeningSockets(port)).isEqualTo(2);
+      for (int i = 0; i < 12; i++) {
+        Processes.Result r = curl("--socks5", port, "/hello");
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
+        assertThat(new String(r.stdout(), StandardCharsets.UTF_8)).isEqualTo("hello");
+      }
+    }
+    Conduit single = Conduit.builder().resources(resources)
+        .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks())
+            .acceptOnEveryLoop(false).build())
+        .build().start();
+    try (single) {
+      assertThat(listeningSockets(single.address("socks").getPort())).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void aPortTakenByAnotherConduitOrProgramFailsToBindDespiteReusePort() throws Exception {
+    try (Conduit first = socksConduit(Timeouts.defaults(), new Net.RecordingObserver())) {
+      int port = first.address("socks").getPort();
+      Conduit second = Conduit.builder().resources(resources)
+          .listener(Listener.builder("again").bind("127.0.0.1:" + port).protocol(InboundProtocols.socks()).build())
+          .build();
+      assertThatThrownBy(second::start).isInstanceOf(java.net.BindException.class)
+          .hasMessageContaining("listener again: cannot bind")
+          .hasMessageContaining("in use");
+      assertThat(listeningSockets(port)).isEqualTo(resources.isNativeTransport() ? 2 : 1);
+    }
+    try (java.net.ServerSocket other = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      Conduit conduit = Conduit.builder().resources(resources)
+          .listener(Listener.builder("taken").bind("127.0.0.1:" + other.getLocalPort())
+              .protocol(InboundProtocols.socks()).build())
+          .build();
+      assertThatThrownBy(conduit::start).isInstanceOf(java.net.BindException.class)
+          .hasMessageContaining("listener taken: cannot bind");
+    }
+  }
+
   @Test
   void badClientsGetClosedWithinTheNegotiationTimeoutWhileOthersAreServed() throws Exception {
     Processes.requireTool("curl");
