@@ -474,6 +474,86 @@ class MultiplexTunnelTest {
     }
   }
 
+  /**
+   * A bare HTTP/2 tunnel server (Netty, TLS with ALPN h2) that allows {@code maxStreams} concurrent streams,
+   * answers every CONNECT with 200 and echoes the stream's DATA; counts its TCP connections.
+   */
+  static io.netty.channel.Channel smallServer(io.netty.channel.EventLoopGroup group, int maxStreams,
+      java.util.concurrent.atomic.AtomicInteger connections) throws Exception {
+    TlsMaterial material = TlsMaterial.load(dir.resolve("b.pem"), dir.resolve("b.key"), dir.resolve("ca.pem"));
+    io.netty.handler.ssl.SslContext tls = material.tunnelServerContext();
+    return new io.netty.bootstrap.ServerBootstrap().group(group)
+        .channel(io.netty.channel.socket.nio.NioServerSocketChannel.class)
+        .childHandler(new io.netty.channel.ChannelInitializer<io.netty.channel.Channel>() {
+          @Override
+          protected void initChannel(io.netty.channel.Channel ch) {
+            connections.incrementAndGet();
+            ch.pipeline().addLast(tls.newHandler(ch.alloc()));
+            ch.pipeline().addLast(io.netty.handler.codec.http2.Http2FrameCodecBuilder.forServer()
+                .initialSettings(io.netty.handler.codec.http2.Http2Settings.defaultSettings()
+                    .maxConcurrentStreams(maxStreams)).build());
+            ch.pipeline().addLast(new io.netty.handler.codec.http2.Http2MultiplexHandler(
+                new io.netty.channel.ChannelInboundHandlerAdapter() {
+                  @Override
+                  public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                    if (msg instanceof io.netty.handler.codec.http2.Http2HeadersFrame) {
+                      ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2HeadersFrame(
+                          new io.netty.handler.codec.http2.DefaultHttp2Headers().status("200")));
+                    } else if (msg instanceof io.netty.handler.codec.http2.Http2DataFrame data) {
+                      ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2DataFrame(
+                          data.content(), data.isEndStream()));
+                    } else {
+                      io.netty.util.ReferenceCountUtil.release(msg);
+                    }
+                  }
+
+                  @Override
+                  public boolean isSharable() {
+                    return true;
+                  }
+                }));
+          }
+        })
+        .bind(InetAddress.getLoopbackAddress(), 0).sync().channel();
+  }
+
+  @Test
+  void aServersStreamLimitOpensAnotherPooledConnection() throws Exception {
+    io.netty.channel.EventLoopGroup group = new io.netty.channel.MultiThreadIoEventLoopGroup(1,
+        io.netty.channel.nio.NioIoHandler.newFactory());
+    java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
+    try {
+      io.netty.channel.Channel server = smallServer(group, 2, connections);
+      String address = "127.0.0.1:" + ((InetSocketAddress) server.localAddress()).getPort();
+      List<Socket> open = new ArrayList<>();
+      try (MeshPlan plan = clientPlan(mtls("a", true), List.of(address));
+          Conduit c = withInbounds(plan, resourcesA).build().start()) {
+        for (int i = 0; i < 3; i++) {
+          open.add((Socket) socks5Connect(c, echo.port()));
+          assertThat(exchange(open.get(i), "stream " + i)).isEqualTo("stream " + i);
+        }
+        // two streams fill the first connection: the third tunnel went on a second one
+        assertThat(pooledConnections(c)).isEqualTo(2);
+        assertThat(connections.get()).isEqualTo(2);
+        for (Socket s : open) {
+          s.close();
+        }
+        open.clear();
+        // with room again, new tunnels reuse the pooled connections
+        try (Socket s = (Socket) socks5Connect(c, echo.port())) {
+          assertThat(exchange(s, "again")).isEqualTo("again");
+        }
+        assertThat(connections.get()).isEqualTo(2);
+      } finally {
+        for (Socket s : open) {
+          s.close();
+        }
+      }
+    } finally {
+      group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).sync();
+    }
+  }
+
   @Test
   void http11ClientStillWorksAgainstTheSameServer() throws Exception {
     int from = acceptedOnB.size();
