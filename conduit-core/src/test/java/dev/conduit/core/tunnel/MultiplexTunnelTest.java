@@ -622,6 +622,16 @@ class MultiplexTunnelTest {
   }
 
   @Test
+  void headersOverEightKibAreRefused() throws Exception {
+    HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).sslContext(jdkContextOfA())
+        .connectTimeout(Duration.ofSeconds(5)).build();
+    HttpResponse<String> response = client.send(HttpRequest.newBuilder(URI.create("https://" + bAddress() + "/"))
+        .header("x-big", "a".repeat(9000)).timeout(Duration.ofSeconds(10)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).isEqualTo(431);
+  }
+
+  @Test
   void clientThatNegotiatesHttp2AndSendsNothingIsClosedByTheDeadline() throws Exception {
     try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) jdkContextOfA().getSocketFactory().createSocket()) {
       s.connect(b.address(MeshPlan.SERVER_LISTENER), 5000);
