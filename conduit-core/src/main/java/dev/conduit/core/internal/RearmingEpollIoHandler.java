@@ -1,13 +1,16 @@
 package dev.conduit.core.internal;
 
+import io.netty.channel.IoEvent;
 import io.netty.channel.IoHandle;
 import io.netty.channel.IoHandler;
 import io.netty.channel.IoHandlerContext;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.IoOps;
 import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollIoOps;
+import io.netty.channel.unix.FileDescriptor;
 import io.netty.util.concurrent.ThreadAwareExecutor;
 import java.util.ArrayList;
 import org.slf4j.Logger;
@@ -30,6 +33,16 @@ import org.slf4j.LoggerFactory;
  * dropped and taken again while one batch of events is handled (an accepted socket handed to a relay,
  * a dial that completes) costs one {@code epoll_ctl} or none, rather than one per change. Epoll here
  * is level-triggered, so readiness that arises before the change is applied is reported after it.
+ *
+ * <p>And it keeps events of a closed socket from reaching a new one. Netty hands each event of an
+ * {@code epoll_wait} batch to the registration its fd number maps to <em>when the event is handled</em>.
+ * A socket closed while the batch is handled frees its fd number; a socket opened later in the same
+ * batch (an HTTP/2 stream's dial, opened by the same read that reset another stream and closed its
+ * upstream) gets that number, and the closed socket's event still waiting in the batch is handed to it:
+ * a read on a socket whose connect has not even started fails with ENOTCONN and closes it, and its
+ * dial fails with a {@code ClosedChannelException}. No event of the batch in hand can be the new
+ * socket's (it was not in epoll when the batch was taken), so a registration made while a batch is
+ * handled ignores that batch; being level-triggered, epoll reports any real readiness in the next one.
  */
 public final class RearmingEpollIoHandler implements IoHandler {
   private static final Logger log = LoggerFactory.getLogger(RearmingEpollIoHandler.class);
@@ -37,6 +50,10 @@ public final class RearmingEpollIoHandler implements IoHandler {
   private final ThreadAwareExecutor executor;
   /** Registrations with an interest change to apply before the next wait; only the loop's thread uses it. */
   private final ArrayList<Registration> changed = new ArrayList<>();
+  /** Counts the batches handled ({@code epoll.run}); only the loop's thread uses it. */
+  private long batch;
+  /** Whether {@link #epoll} is handling batch {@link #batch} now. */
+  private boolean inBatch;
 
   private RearmingEpollIoHandler(IoHandler epoll, ThreadAwareExecutor executor) {
     this.epoll = epoll;
@@ -67,7 +84,13 @@ public final class RearmingEpollIoHandler implements IoHandler {
   @Override
   public int run(IoHandlerContext context) {
     applyChanges();
-    return epoll.run(context);
+    batch++;
+    inBatch = true;
+    try {
+      return epoll.run(context);
+    } finally {
+      inBatch = false;
+    }
   }
 
   private void applyChanges() {
@@ -90,7 +113,8 @@ public final class RearmingEpollIoHandler implements IoHandler {
 
   @Override
   public IoRegistration register(IoHandle handle) throws Exception {
-    return new Registration(handle, epoll.register(handle));
+    StaleEventFilter filtered = new StaleEventFilter((EpollIoHandle) handle, inBatch ? batch : -1);
+    return new Registration(handle, filtered, epoll.register(filtered));
   }
 
   @Override
@@ -103,8 +127,55 @@ public final class RearmingEpollIoHandler implements IoHandler {
     return epoll.isCompatible(handleType);
   }
 
+  /** A socket's handle that ignores the events of the batch during which it was registered (they are not its). */
+  private final class StaleEventFilter implements EpollIoHandle {
+    private final EpollIoHandle handle;
+    private final long registeredInBatch;
+
+    StaleEventFilter(EpollIoHandle handle, long registeredInBatch) {
+      this.handle = handle;
+      this.registeredInBatch = registeredInBatch;
+    }
+
+    @Override
+    public FileDescriptor fd() {
+      return handle.fd();
+    }
+
+    @Override
+    public void handle(IoRegistration registration, IoEvent event) {
+      if (inBatch && batch == registeredInBatch) {
+        log.trace("ignoring an event of the batch {} was registered in: {}", handle, event);
+        return;
+      }
+      handle.handle(registration, event);
+    }
+
+    @Override
+    public void registered() {
+      handle.registered();
+    }
+
+    @Override
+    public void unregistered() {
+      handle.unregistered();
+    }
+
+    @Override
+    public void close() throws Exception {
+      handle.close();
+    }
+
+    @Override
+    public String toString() {
+      return handle.toString();
+    }
+  }
+
   private final class Registration implements IoRegistration {
     private final IoHandle handle;
+    /** What epoll registrations are made for: {@link #handle} behind the stale-event filter. */
+    private final IoHandle filtered;
     private IoRegistration current;
     private boolean added;
     private boolean emptied;
@@ -113,8 +184,9 @@ public final class RearmingEpollIoHandler implements IoHandler {
     /** The interest to apply before the next wait, or null. */
     private EpollIoOps pending;
 
-    Registration(IoHandle handle, IoRegistration current) {
+    Registration(IoHandle handle, IoHandle filtered, IoRegistration current) {
       this.handle = handle;
+      this.filtered = filtered;
       this.current = current;
     }
 
@@ -165,7 +237,7 @@ public final class RearmingEpollIoHandler implements IoHandler {
         // the socket left epoll when its interest went empty: register it again, which adds it
         current.cancel();
         try {
-          current = epoll.register(handle);
+          current = epoll.register(filtered);
         } catch (Exception e) {
           throw new IllegalStateException("re-registering " + handle + " with epoll", e);
         }
