@@ -113,7 +113,10 @@ public final class RearmingEpollIoHandler implements IoHandler {
 
   @Override
   public IoRegistration register(IoHandle handle) throws Exception {
-    StaleEventFilter filtered = new StaleEventFilter((EpollIoHandle) handle, inBatch ? batch : -1);
+    if (!(handle instanceof EpollIoHandle epollHandle)) {
+      return epoll.register(handle); // Netty's own error for a handle epoll cannot serve
+    }
+    StaleEventFilter filtered = new StaleEventFilter(epollHandle, inBatch ? batch : -1);
     return new Registration(handle, filtered, epoll.register(filtered));
   }
 
