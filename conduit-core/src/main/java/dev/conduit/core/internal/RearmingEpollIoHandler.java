@@ -9,9 +9,6 @@ import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollIoOps;
 import io.netty.util.concurrent.ThreadAwareExecutor;
-import java.util.ArrayList;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Netty's epoll {@link IoHandler} with a repair for half-closed sockets.
@@ -24,23 +21,12 @@ import org.slf4j.LoggerFactory;
  * interest again — the tunnel died mid-transfer. Here a registration that went empty is registered
  * afresh (an {@code EPOLL_CTL_ADD}) when interest returns. It costs two system calls, only on that
  * transition.
- *
- * <p>It also coalesces interest changes, as HAProxy does: a change made on the loop's own thread is
- * applied just before the loop next waits in {@code epoll_wait}, so a socket whose read interest is
- * dropped and taken again while one batch of events is handled (an accepted socket handed to a relay,
- * a dial that completes) costs one {@code epoll_ctl} or none, rather than one per change. Epoll here
- * is level-triggered, so readiness that arises before the change is applied is reported after it.
  */
 public final class RearmingEpollIoHandler implements IoHandler {
-  private static final Logger log = LoggerFactory.getLogger(RearmingEpollIoHandler.class);
   private final IoHandler epoll;
-  private final ThreadAwareExecutor executor;
-  /** Registrations with an interest change to apply before the next wait; only the loop's thread uses it. */
-  private final ArrayList<Registration> changed = new ArrayList<>();
 
-  private RearmingEpollIoHandler(IoHandler epoll, ThreadAwareExecutor executor) {
+  private RearmingEpollIoHandler(IoHandler epoll) {
     this.epoll = epoll;
-    this.executor = executor;
   }
 
   /** A factory of epoll handlers with the repair. */
@@ -49,7 +35,7 @@ public final class RearmingEpollIoHandler implements IoHandler {
     return new IoHandlerFactory() {
       @Override
       public IoHandler newHandler(ThreadAwareExecutor executor) {
-        return new RearmingEpollIoHandler(epoll.newHandler(executor), executor);
+        return new RearmingEpollIoHandler(epoll.newHandler(executor));
       }
 
       @Override
@@ -66,16 +52,7 @@ public final class RearmingEpollIoHandler implements IoHandler {
 
   @Override
   public int run(IoHandlerContext context) {
-    applyChanges();
     return epoll.run(context);
-  }
-
-  private void applyChanges() {
-    // a change applied here may close a channel, whose handlers may change others' interest: index loop
-    for (int i = 0; i < changed.size(); i++) {
-      changed.get(i).applyPending();
-    }
-    changed.clear();
   }
 
   @Override
@@ -108,10 +85,6 @@ public final class RearmingEpollIoHandler implements IoHandler {
     private IoRegistration current;
     private boolean added;
     private boolean emptied;
-    /** The interest epoll has for this socket, as far as this registration has told it. */
-    private long applied;
-    /** The interest to apply before the next wait, or null. */
-    private EpollIoOps pending;
 
     Registration(IoHandle handle, IoRegistration current) {
       this.handle = handle;
@@ -125,42 +98,7 @@ public final class RearmingEpollIoHandler implements IoHandler {
 
     @Override
     public synchronized long submit(IoOps ops) {
-      EpollIoOps epollOps = (EpollIoOps) ops;
-      if (!current.isValid()) {
-        return -1;
-      }
-      if (!executor.isExecutorThread(Thread.currentThread())) {
-        pending = null;
-        return apply(epollOps);
-      }
-      if (pending == null) {
-        changed.add(this);
-      }
-      pending = epollOps;
-      return epollOps.value();
-    }
-
-    synchronized void applyPending() {
-      EpollIoOps ops = pending;
-      pending = null;
-      if (ops == null || ops.value() == applied || !current.isValid()) {
-        return;
-      }
-      try {
-        apply(ops);
-      } catch (RuntimeException e) {
-        // what Netty does when an immediate change fails: the channel cannot be served any more
-        try {
-          handle.close();
-        } catch (Exception closeFailure) {
-          e.addSuppressed(closeFailure);
-        }
-        log.debug("epoll interest change failed for {}: {}", handle, e.toString());
-      }
-    }
-
-    private long apply(EpollIoOps ops) {
-      boolean empty = ops.value() == 0;
+      boolean empty = ((EpollIoOps) ops).value() == 0;
       if (!empty && emptied && current.isValid()) {
         // the socket left epoll when its interest went empty: register it again, which adds it
         current.cancel();
@@ -178,9 +116,6 @@ public final class RearmingEpollIoHandler implements IoHandler {
         added = true;
         emptied = false;
       }
-      if (result >= 0) {
-        applied = ops.value();
-      }
       return result;
     }
 
@@ -191,7 +126,6 @@ public final class RearmingEpollIoHandler implements IoHandler {
 
     @Override
     public synchronized boolean cancel() {
-      pending = null;
       return current.cancel();
     }
   }
