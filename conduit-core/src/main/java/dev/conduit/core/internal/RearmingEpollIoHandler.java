@@ -12,7 +12,6 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.util.concurrent.ThreadAwareExecutor;
-import java.util.ArrayList;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,13 +27,7 @@ import org.slf4j.LoggerFactory;
  * afresh (an {@code EPOLL_CTL_ADD}) when interest returns. It costs two system calls, only on that
  * transition.
  *
- * <p>It also coalesces interest changes, as HAProxy does: a change made on the loop's own thread is
- * applied just before the loop next waits in {@code epoll_wait}, so a socket whose read interest is
- * dropped and taken again while one batch of events is handled (an accepted socket handed to a relay,
- * a dial that completes) costs one {@code epoll_ctl} or none, rather than one per change. Epoll here
- * is level-triggered, so readiness that arises before the change is applied is reported after it.
- *
- * <p>And it keeps events of a closed socket from reaching a new one. Netty hands each event of an
+ * <p>It also keeps events of a closed socket from reaching a new one. Netty hands each event of an
  * {@code epoll_wait} batch to the registration its fd number maps to <em>when the event is handled</em>.
  * A socket closed while the batch is handled frees its fd number; a socket opened later in the same
  * batch (an HTTP/2 stream's dial, opened by the same read that reset another stream and closed its
@@ -42,22 +35,18 @@ import org.slf4j.LoggerFactory;
  * a read on a socket whose connect has not even started fails with ENOTCONN and closes it, and its
  * dial fails with a {@code ClosedChannelException}. No event of the batch in hand can be the new
  * socket's (it was not in epoll when the batch was taken), so a registration made while a batch is
- * handled ignores that batch; being level-triggered, epoll reports any real readiness in the next one.
+ * handled ignores that batch; epoll being level-triggered, it reports any real readiness in the next one.
  */
 public final class RearmingEpollIoHandler implements IoHandler {
   private static final Logger log = LoggerFactory.getLogger(RearmingEpollIoHandler.class);
   private final IoHandler epoll;
-  private final ThreadAwareExecutor executor;
-  /** Registrations with an interest change to apply before the next wait; only the loop's thread uses it. */
-  private final ArrayList<Registration> changed = new ArrayList<>();
   /** Counts the batches handled ({@code epoll.run}); only the loop's thread uses it. */
   private long batch;
   /** Whether {@link #epoll} is handling batch {@link #batch} now. */
   private boolean inBatch;
 
-  private RearmingEpollIoHandler(IoHandler epoll, ThreadAwareExecutor executor) {
+  private RearmingEpollIoHandler(IoHandler epoll) {
     this.epoll = epoll;
-    this.executor = executor;
   }
 
   /** A factory of epoll handlers with the repair. */
@@ -66,7 +55,7 @@ public final class RearmingEpollIoHandler implements IoHandler {
     return new IoHandlerFactory() {
       @Override
       public IoHandler newHandler(ThreadAwareExecutor executor) {
-        return new RearmingEpollIoHandler(epoll.newHandler(executor), executor);
+        return new RearmingEpollIoHandler(epoll.newHandler(executor));
       }
 
       @Override
@@ -83,7 +72,6 @@ public final class RearmingEpollIoHandler implements IoHandler {
 
   @Override
   public int run(IoHandlerContext context) {
-    applyChanges();
     batch++;
     inBatch = true;
     try {
@@ -91,14 +79,6 @@ public final class RearmingEpollIoHandler implements IoHandler {
     } finally {
       inBatch = false;
     }
-  }
-
-  private void applyChanges() {
-    // a change applied here may close a channel, whose handlers may change others' interest: index loop
-    for (int i = 0; i < changed.size(); i++) {
-      changed.get(i).applyPending();
-    }
-    changed.clear();
   }
 
   @Override
@@ -117,7 +97,7 @@ public final class RearmingEpollIoHandler implements IoHandler {
       return epoll.register(handle); // Netty's own error for a handle epoll cannot serve
     }
     StaleEventFilter filtered = new StaleEventFilter(epollHandle, inBatch ? batch : -1);
-    return new Registration(handle, filtered, epoll.register(filtered));
+    return new Registration(filtered, epoll.register(filtered));
   }
 
   @Override
@@ -177,19 +157,12 @@ public final class RearmingEpollIoHandler implements IoHandler {
 
   private final class Registration implements IoRegistration {
     private final IoHandle handle;
-    /** What epoll registrations are made for: {@link #handle} behind the stale-event filter. */
-    private final IoHandle filtered;
     private IoRegistration current;
     private boolean added;
     private boolean emptied;
-    /** The interest epoll has for this socket, as far as this registration has told it. */
-    private long applied;
-    /** The interest to apply before the next wait, or null. */
-    private EpollIoOps pending;
 
-    Registration(IoHandle handle, IoHandle filtered, IoRegistration current) {
+    Registration(IoHandle handle, IoRegistration current) {
       this.handle = handle;
-      this.filtered = filtered;
       this.current = current;
     }
 
@@ -200,47 +173,12 @@ public final class RearmingEpollIoHandler implements IoHandler {
 
     @Override
     public synchronized long submit(IoOps ops) {
-      EpollIoOps epollOps = (EpollIoOps) ops;
-      if (!current.isValid()) {
-        return -1;
-      }
-      if (!executor.isExecutorThread(Thread.currentThread())) {
-        pending = null;
-        return apply(epollOps);
-      }
-      if (pending == null) {
-        changed.add(this);
-      }
-      pending = epollOps;
-      return epollOps.value();
-    }
-
-    synchronized void applyPending() {
-      EpollIoOps ops = pending;
-      pending = null;
-      if (ops == null || ops.value() == applied || !current.isValid()) {
-        return;
-      }
-      try {
-        apply(ops);
-      } catch (RuntimeException e) {
-        // what Netty does when an immediate change fails: the channel cannot be served any more
-        try {
-          handle.close();
-        } catch (Exception closeFailure) {
-          e.addSuppressed(closeFailure);
-        }
-        log.debug("epoll interest change failed for {}: {}", handle, e.toString());
-      }
-    }
-
-    private long apply(EpollIoOps ops) {
-      boolean empty = ops.value() == 0;
+      boolean empty = ((EpollIoOps) ops).value() == 0;
       if (!empty && emptied && current.isValid()) {
         // the socket left epoll when its interest went empty: register it again, which adds it
         current.cancel();
         try {
-          current = epoll.register(filtered);
+          current = epoll.register(handle);
         } catch (Exception e) {
           throw new IllegalStateException("re-registering " + handle + " with epoll", e);
         }
@@ -253,9 +191,6 @@ public final class RearmingEpollIoHandler implements IoHandler {
         added = true;
         emptied = false;
       }
-      if (result >= 0) {
-        applied = ops.value();
-      }
       return result;
     }
 
@@ -266,7 +201,6 @@ public final class RearmingEpollIoHandler implements IoHandler {
 
     @Override
     public synchronized boolean cancel() {
-      pending = null;
       return current.cancel();
     }
   }
