@@ -1,14 +1,15 @@
 package dev.conduit.core.tunnel;
 
+import static dev.conduit.core.tunnel.TunnelTest.exchange;
+import static dev.conduit.core.tunnel.TunnelTest.socks5Connect;
+import static dev.conduit.core.tunnel.TunnelTest.withInbounds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.Conduit;
-import dev.conduit.core.ConduitBuilder;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConnectionInfo;
 import dev.conduit.core.Listener;
 import dev.conduit.core.Timeouts;
-import dev.conduit.core.inbound.InboundProtocols;
 import dev.conduit.core.inbound.OriginalDestinationResolver;
 import dev.conduit.core.internal.ChainDialer;
 import dev.conduit.core.observe.ConnectionObserver;
@@ -160,54 +161,8 @@ class MultiplexTunnelTest {
         .plan(OriginalDestinationResolver.NONE, Duration.ofSeconds(10));
   }
 
-  /** The plan's parts plus SOCKS and HTTP listeners whose every request goes through peer 1. */
-  static ConduitBuilder withInbounds(MeshPlan plan, ConduitResources resources) {
-    ConduitBuilder builder = Conduit.builder()
-        .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks()).build())
-        .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.http()).build());
-    if (resources != null) {
-      builder.resources(resources);
-    }
-    plan.listeners().forEach(builder::listener);
-    plan.outbounds().forEach(builder::outbound);
-    Router.Builder router = Router.builder();
-    plan.rules().forEach(router::rule);
-    router.rule(Rule.builder("socks-via-b").listener("socks").decision(RouteDecision.via(MeshPlan.peerOutbound(1)))
-        .build());
-    router.rule(Rule.builder("http-via-b").listener("http").decision(RouteDecision.via(MeshPlan.peerOutbound(1)))
-        .build());
-    return builder.router(router.build());
-  }
-
   static int pooledConnections(Conduit c) {
     return ((ChainDialer) c.dialer()).multiplexPool().connectionCount();
-  }
-
-  /** A SOCKS5 CONNECT to 127.0.0.1:port through conduit c; returns the socket after a success, else the reply code. */
-  static Object socks5Connect(Conduit c, int port) throws IOException {
-    Socket s = new Socket();
-    s.connect(c.address("socks"), 5000);
-    s.setSoTimeout(20_000);
-    OutputStream out = s.getOutputStream();
-    InputStream in = s.getInputStream();
-    out.write(new byte[] {5, 1, 0});
-    out.flush();
-    assertThat(in.readNBytes(2)).containsExactly(5, 0);
-    out.write(new byte[] {5, 1, 0, 1, 127, 0, 0, 1, (byte) (port >> 8), (byte) port});
-    out.flush();
-    byte[] reply = in.readNBytes(10);
-    assertThat(reply).hasSize(10);
-    if (reply[1] != 0) {
-      s.close();
-      return (int) reply[1];
-    }
-    return s;
-  }
-
-  static String exchange(Socket s, String send) throws IOException {
-    s.getOutputStream().write(send.getBytes(StandardCharsets.US_ASCII));
-    s.getOutputStream().flush();
-    return new String(s.getInputStream().readNBytes(send.length()), StandardCharsets.US_ASCII);
   }
 
   /** Client addresses of B's tunnel streams (ids {@code <connection>.<stream>}) accepted from index {@code from}. */

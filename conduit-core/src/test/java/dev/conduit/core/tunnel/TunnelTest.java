@@ -3,6 +3,7 @@ package dev.conduit.core.tunnel;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.Conduit;
+import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConduitBuilder;
 import dev.conduit.core.Listener;
 import dev.conduit.core.Timeouts;
@@ -12,7 +13,6 @@ import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.pki.CertificateAuthority;
 import dev.conduit.core.pki.CertificateRequest;
 import dev.conduit.core.pki.CertificateRequest.Usage;
-import dev.conduit.core.pki.IssuedCertificate;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import dev.conduit.core.route.Rule;
@@ -27,9 +27,7 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -90,7 +88,7 @@ class TunnelTest {
         .build().start();
 
     planA = clientPlan("a", List.of(bAddress()), 0);
-    a = withSocks(planA).build().start();
+    a = withInbounds(planA, null).build().start();
   }
 
   @AfterAll
@@ -115,17 +113,7 @@ class TunnelTest {
   }
 
   static void writePem(CertificateAuthority ca, String name, CertificateRequest request) throws IOException {
-    if (request == null) {
-      Files.writeString(dir.resolve(name + ".pem"), ca.certificatePem());
-      return;
-    }
-    IssuedCertificate issued = ca.issue(request);
-    // replace atomically, as certificate renewal tools do
-    Path tmpCert = dir.resolve(name + ".pem.tmp");
-    Path tmpKey = dir.resolve(name + ".key.tmp");
-    issued.writeTo(tmpCert, tmpKey);
-    Files.move(tmpKey, dir.resolve(name + ".key"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    Files.move(tmpCert, dir.resolve(name + ".pem"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    TunnelTestPki.write(dir, ca, name, request);
   }
 
   static MeshConfig.Tls mtls(String name) {
@@ -142,15 +130,24 @@ class TunnelTest {
         .plan(dev.conduit.core.inbound.OriginalDestinationResolver.NONE, Duration.ofMillis(100));
   }
 
-  /** The plan's parts plus a SOCKS listener whose every request goes through peer 1. */
-  static ConduitBuilder withSocks(MeshPlan plan) {
+  /**
+   * The plan's parts plus SOCKS and HTTP listeners whose every request goes through peer 1, on
+   * {@code resources} (null: the conduit's own).
+   */
+  static ConduitBuilder withInbounds(MeshPlan plan, ConduitResources resources) {
     ConduitBuilder builder = Conduit.builder()
-        .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks()).build());
+        .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks()).build())
+        .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.http()).build());
+    if (resources != null) {
+      builder.resources(resources);
+    }
     plan.listeners().forEach(builder::listener);
     plan.outbounds().forEach(builder::outbound);
     Router.Builder router = Router.builder();
     plan.rules().forEach(router::rule);
     router.rule(Rule.builder("socks-via-b").listener("socks").decision(RouteDecision.via(MeshPlan.peerOutbound(1)))
+        .build());
+    router.rule(Rule.builder("http-via-b").listener("http").decision(RouteDecision.via(MeshPlan.peerOutbound(1)))
         .build());
     return builder.router(router.build());
   }
@@ -163,7 +160,7 @@ class TunnelTest {
   static Object socks5Connect(Conduit c, int port) throws IOException {
     Socket s = new Socket();
     s.connect(c.address("socks"), 5000);
-    s.setSoTimeout(10_000);
+    s.setSoTimeout(20_000);
     OutputStream out = s.getOutputStream();
     InputStream in = s.getInputStream();
     out.write(new byte[] {5, 1, 0});
@@ -276,7 +273,7 @@ class TunnelTest {
       assertThat(r.exitCode()).as(name + ": " + r.stderr()).isNotZero();
     }
     // and a conduit with a stranger's certificate gets a failure, not a tunnel
-    try (MeshPlan plan = clientPlan("stranger", List.of(bAddress()), 0); Conduit c = withSocks(plan).build().start()) {
+    try (MeshPlan plan = clientPlan("stranger", List.of(bAddress()), 0); Conduit c = withInbounds(plan, null).build().start()) {
       assertThat(socks5Connect(c, echo.port())).isEqualTo(1);
     }
     assertThat(echo.accepted()).isEqualTo(before);
@@ -348,7 +345,7 @@ class TunnelTest {
     }
     String first = "127.0.0.1:" + firstPort;
     List<ConnectionSummary> onFirst = new CopyOnWriteArrayList<>();
-    try (MeshPlan plan = clientPlan("a", List.of(first, bAddress()), 1); Conduit c = withSocks(plan).build().start()) {
+    try (MeshPlan plan = clientPlan("a", List.of(first, bAddress()), 1); Conduit c = withInbounds(plan, null).build().start()) {
       plan.startHealthChecks(c, Duration.ofSeconds(2));
       try (Socket s = (Socket) socks5Connect(c, echo.port())) {
         assertThat(exchange(s, "via second")).isEqualTo("via second");
@@ -381,7 +378,7 @@ class TunnelTest {
   @Test
   void reloadedCertificateIsUsedByNewTunnelsWhileOpenOnesKeepWorking() throws Exception {
     writePem(CA, "r", CertificateRequest.builder().commonName("a").addUri(PEER_A).usages(Usage.CLIENT).build());
-    try (MeshPlan plan = clientPlan("r", List.of(bAddress()), 0); Conduit c = withSocks(plan).build().start()) {
+    try (MeshPlan plan = clientPlan("r", List.of(bAddress()), 0); Conduit c = withInbounds(plan, null).build().start()) {
       try (Socket open = (Socket) socks5Connect(c, echo.port())) {
         assertThat(exchange(open, "before")).isEqualTo("before");
         writePem(CA, "r", CertificateRequest.builder().commonName("a").addUri(PEER_A_RENEWED)

@@ -6,6 +6,7 @@ import dev.conduit.core.pki.IssuedCertificate;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 
 /** Writes a test CA's certificate, or a certificate it issues with its key, as PEM files in a directory. */
 final class TunnelTestPki {
@@ -18,6 +19,11 @@ final class TunnelTestPki {
       return;
     }
     IssuedCertificate issued = ca.issue(request);
-    issued.writeTo(dir.resolve(name + ".pem"), dir.resolve(name + ".key"));
+    // replace atomically, as certificate renewal tools do (reload tests rewrite files a listener watches)
+    Path tmpCert = dir.resolve(name + ".pem.tmp");
+    Path tmpKey = dir.resolve(name + ".key.tmp");
+    issued.writeTo(tmpCert, tmpKey);
+    Files.move(tmpKey, dir.resolve(name + ".key"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmpCert, dir.resolve(name + ".pem"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 }
