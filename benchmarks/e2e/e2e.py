@@ -497,7 +497,8 @@ SCENARIOS = [
     ("tcp8", "1. bulk TCP, 8 streams (iperf3 -P8)", "Gbit/s", True),
     ("http1k", "2. 1 KiB GET via forward proxy (wrk -t2 -c64)", "req/s", True),
     ("tunnels", "3. new tunnels/s (tunnel + 1 B GET)", "tunnels/s", True),
-    ("mem", "4. idle tunnels (@MEM@)", "RSS KiB/tunnel", False),
+    ("mem", "4. idle tunnels, proxy warmed up (@MEM@)", "RSS KiB/tunnel", False),
+    ("memfresh", "4b. idle tunnels, fresh process (@MEM@)", "RSS KiB/tunnel", False),
 ] + [  # scenario 5, caching MITM proxy (run.sh scenario_mitm)
     ("cachehit", "5. caching proxy: 100 MiB cache hit over plain HTTP (curl)", "MiB/s", True),
     ("mitmka", "5. MITM HTTPS 1 KiB GETs, keep-alive, 16 conns (not cached)", "req/s", True),

@@ -268,22 +268,34 @@ scenario_tunnels() {
 }
 
 scenario_mem() {
-  log "scenario 4: $MEM_TUNNELS idle tunnels to nginx; each proxy restarted fresh first"
+  log "scenario 4: $MEM_TUNNELS idle tunnels to nginx; each proxy restarted fresh first, then warmed up (4) or not (4b)"
   local rows=("conduit CONNECT" "conduit SOCKS5" "haproxy (TCP relay)" "squid (CONNECT)")
   for r in $(seq "$MEM_RUNS"); do
-    for row in "${rows[@]}"; do
-      local name via jvm=0
-      case $row in
-        "conduit CONNECT") name=conduit; via=http:127.0.0.1:$C_HTTP ;;
-        "conduit SOCKS5") name=conduit; via=socks5:127.0.0.1:$C_SOCKS ;;
-        haproxy*) name=haproxy; via=relay:127.0.0.1:$HAPROXY_NGINX ;;
-        squid*) name=squid; via=http:127.0.0.1:$SQUID ;;
-      esac
-      stop "$name"; start_peer "$name"; sleep 2
-      [[ $name == conduit ]] && jvm=$(pid_of conduit)
-      timeout 200 "${TOOL[@]}" hold --scenario mem --row "$row" --run "$r" --pids "$(pid_of "$name")" --out "$OUT" \
-        --via "$via" --target 127.0.0.1:$NGINX --count "$MEM_TUNNELS" --jvm-pid "$jvm" || true
-      sleep 1
+    for phase in warm fresh; do
+      for row in "${rows[@]}"; do
+        local name via jvm=0 key=mem
+        case $row in
+          "conduit CONNECT") name=conduit; via=http:127.0.0.1:$C_HTTP ;;
+          "conduit SOCKS5") name=conduit; via=socks5:127.0.0.1:$C_SOCKS ;;
+          haproxy*) name=haproxy; via=relay:127.0.0.1:$HAPROXY_NGINX ;;
+          squid*) name=squid; via=http:127.0.0.1:$SQUID ;;
+        esac
+        stop "$name"; start_peer "$name"; sleep 2
+        [[ $name == conduit ]] && jvm=$(pid_of conduit)
+        if [[ $phase == warm ]]; then
+          # 2 s of short tunnels through the same path, all closed again: a proxy that has served traffic,
+          # so one-time costs (the JVM's JIT and first-touched heap, any peer's first-use pools) are not
+          # divided among the tunnels; 4b keeps them in
+          timeout 60 "${TOOL[@]}" connrate --scenario warmup --row "$row" --out "$RUN/warmup.jsonl" --via "$via" \
+            --target 127.0.0.1:$NGINX --duration 2 --concurrency 32 --procs 1 >/dev/null || true
+          sleep 2
+        else
+          key=memfresh
+        fi
+        timeout 200 "${TOOL[@]}" hold --scenario "$key" --row "$row" --run "$r" --pids "$(pid_of "$name")" \
+          --out "$OUT" --via "$via" --target 127.0.0.1:$NGINX --count "$MEM_TUNNELS" --jvm-pid "$jvm" || true
+        sleep 1
+      done
     done
   done
 }

@@ -25,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * left, and when the other direction then fills that socket's send buffer Netty needs write
  * interest again — the tunnel died mid-transfer. Here a registration that went empty is registered
  * afresh (an {@code EPOLL_CTL_ADD}) when interest returns. It costs two system calls, only on that
- * transition.
+ * transition. When such a socket closes while out of epoll, Netty's cancellation is told the fd is
+ * already closed, so it skips an {@code EPOLL_CTL_DEL} that would fail with ENOENT (and an exception
+ * built for it): most relayed tunnels end this way, one direction ended first.
  *
  * <p>It also keeps events of a closed socket from reaching a new one. Netty hands each event of an
  * {@code epoll_wait} batch to the registration its fd number maps to <em>when the event is handled</em>.
@@ -110,10 +112,33 @@ public final class RearmingEpollIoHandler implements IoHandler {
     return epoll.isCompatible(handleType);
   }
 
+  /**
+   * A socket's fd as Netty's cancellation sees it once the socket has left epoll (its interest went
+   * empty): "not open", so the cancellation skips its {@code EPOLL_CTL_DEL}, which would fail with ENOENT
+   * and build an exception on every such close. Same number; closing stays with the channel.
+   */
+  private static final class OutOfEpollFd extends FileDescriptor {
+    OutOfEpollFd(int fd) {
+      super(fd);
+    }
+
+    @Override
+    public boolean isOpen() {
+      return false;
+    }
+
+    @Override
+    public void close() {
+      // not this view's to close
+    }
+  }
+
   /** A socket's handle that ignores the events of the batch during which it was registered (they are not its). */
   private final class StaleEventFilter implements EpollIoHandle {
     private final EpollIoHandle handle;
     private final long registeredInBatch;
+    /** Set when the registration is cancelled while the socket is out of epoll. */
+    private volatile FileDescriptor outOfEpoll;
 
     StaleEventFilter(EpollIoHandle handle, long registeredInBatch) {
       this.handle = handle;
@@ -122,7 +147,8 @@ public final class RearmingEpollIoHandler implements IoHandler {
 
     @Override
     public FileDescriptor fd() {
-      return handle.fd();
+      FileDescriptor view = outOfEpoll;
+      return view != null ? view : handle.fd();
     }
 
     @Override
@@ -156,12 +182,12 @@ public final class RearmingEpollIoHandler implements IoHandler {
   }
 
   private final class Registration implements IoRegistration {
-    private final IoHandle handle;
+    private final StaleEventFilter handle;
     private IoRegistration current;
     private boolean added;
     private boolean emptied;
 
-    Registration(IoHandle handle, IoRegistration current) {
+    Registration(StaleEventFilter handle, IoRegistration current) {
       this.handle = handle;
       this.current = current;
     }
@@ -201,6 +227,9 @@ public final class RearmingEpollIoHandler implements IoHandler {
 
     @Override
     public synchronized boolean cancel() {
+      if (emptied && current.isValid()) {
+        handle.outOfEpoll = new OutOfEpollFd(handle.handle.fd().intValue());
+      }
       return current.cancel();
     }
   }

@@ -13,6 +13,7 @@ import java.security.interfaces.RSAPublicKey;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -75,7 +76,7 @@ public final class CertificateInfo {
     StringBuilder out = new StringBuilder();
     line(out, "Subject", certificate.getSubjectX500Principal().getName());
     line(out, "Issuer", certificate.getIssuerX500Principal().getName());
-    line(out, "Serial", hex(certificate.getSerialNumber().toByteArray(), true));
+    line(out, "Serial", hex(unsigned(certificate.getSerialNumber().toByteArray()), true));
     line(out, "Not before", notBefore.toString());
     line(out, "Not after", notAfter + " (" + state + ")");
     line(out, "CA", ca);
@@ -217,11 +218,15 @@ public final class CertificateInfo {
     out.append(value).append('\n');
   }
 
+  /** A positive BigInteger's bytes without the sign byte it adds when the top bit is set. */
+  private static byte[] unsigned(byte[] bytes) {
+    return bytes.length > 1 && bytes[0] == 0 ? Arrays.copyOfRange(bytes, 1, bytes.length) : bytes;
+  }
+
   private static String hex(byte[] bytes, boolean lowerCase) {
     StringBuilder out = new StringBuilder(bytes.length * 3);
-    int start = bytes.length > 1 && bytes[0] == 0 ? 1 : 0; // drop BigInteger's sign byte
-    for (int i = start; i < bytes.length; i++) {
-      if (i > start) {
+    for (int i = 0; i < bytes.length; i++) {
+      if (i > 0) {
         out.append(':');
       }
       out.append(String.format(lowerCase ? "%02x" : "%02X", bytes[i] & 0xff));

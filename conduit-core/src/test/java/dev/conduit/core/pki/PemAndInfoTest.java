@@ -67,6 +67,24 @@ class PemAndInfoTest {
   }
 
   @Test
+  void fingerprintKeepsALeadingZeroByte() throws Exception {
+    // about 1 certificate in 256 has a digest starting with 0x00; it was once dropped like a serial's sign byte
+    X509Certificate certificate = null;
+    for (int i = 0; i < 20_000 && certificate == null; i++) {
+      X509Certificate c = CA.issue(CertificateRequest.builder().commonName("zero-" + i).build()).certificate();
+      if (MessageDigest.getInstance("SHA-256").digest(c.getEncoded())[0] == 0) {
+        certificate = c;
+      }
+    }
+    assertThat(certificate).as("a certificate whose SHA-256 starts with 0x00").isNotNull();
+
+    String fingerprint = CertificateInfo.sha256Fingerprint(certificate);
+
+    assertThat(fingerprint).startsWith("00:").hasSize(32 * 3 - 1);
+    assertThat(CertificateInfo.describe(certificate)).contains("SHA-256 fingerprint: " + fingerprint + "\n");
+  }
+
+  @Test
   void peerIdentityPrefersUriThenDnsThenCommonName() {
     X509Certificate all = CA.issue(CertificateRequest.builder().commonName("cn").addDnsName("dns.test")
         .addUri("spiffe://conduit/node/u").build()).certificate();
