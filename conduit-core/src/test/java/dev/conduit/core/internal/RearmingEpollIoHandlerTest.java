@@ -3,15 +3,22 @@ package dev.conduit.core.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.unix.UnixChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetAddress;
@@ -23,6 +30,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 class RearmingEpollIoHandlerTest {
   private EventLoopGroup group;
@@ -97,6 +105,58 @@ class RearmingEpollIoHandlerTest {
     }
   }
 
+  /**
+   * A socket whose input ended has no interest left, and Netty takes it out of epoll. Closing it must not run a
+   * second EPOLL_CTL_DEL, which fails with ENOENT (Netty builds an exception for it and logs it at debug), and
+   * must still leave Netty's table of registrations: the next socket is served.
+   */
+  @Test
+  void closingASocketThatLeftEpollSkipsTheRemovalThatWouldFail() throws Exception {
+    Logger epollLog = (Logger) LoggerFactory.getLogger("io.netty.channel.epoll.EpollIoHandler");
+    Level level = epollLog.getLevel();
+    ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    logged.start();
+    epollLog.addAppender(logged);
+    epollLog.setLevel(Level.DEBUG);
+    try {
+      CompletableFuture<Void> inputEnded = new CompletableFuture<>();
+      Channel c = bootstrap(new Discard() {
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+          if (evt instanceof ChannelInputShutdownEvent) {
+            inputEnded.complete(null);
+          }
+        }
+      }).option(ChannelOption.ALLOW_HALF_CLOSURE, true).connect(origin.getLocalSocketAddress()).sync().channel();
+      try (Socket peer = origin.accept()) {
+        peer.shutdownOutput();
+        inputEnded.get(5, TimeUnit.SECONDS);
+        c.close().sync();
+      }
+
+      CompletableFuture<Integer> read = new CompletableFuture<>();
+      Channel next = connect(new ChannelInboundHandlerAdapter() {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+          read.complete(((ByteBuf) msg).readableBytes());
+          ReferenceCountUtil.release(msg);
+        }
+      }).sync().channel();
+      try (Socket peer = origin.accept()) {
+        peer.getOutputStream().write(new byte[] {1, 2, 3});
+        peer.getOutputStream().flush();
+        assertThat(read.get(5, TimeUnit.SECONDS)).isEqualTo(3);
+      } finally {
+        next.close().sync();
+      }
+      assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage)
+          .noneMatch(m -> m.startsWith("Unable to remove fd"));
+    } finally {
+      epollLog.detachAppender(logged);
+      epollLog.setLevel(level);
+    }
+  }
+
   private ChannelFuture connect(ChannelInboundHandlerAdapter handler) {
     return bootstrap(handler).connect(origin.getLocalSocketAddress());
   }
@@ -114,7 +174,7 @@ class RearmingEpollIoHandlerTest {
   }
 
   /** Drops what it reads, and the errors the test provokes. */
-  private static final class Discard extends ChannelInboundHandlerAdapter {
+  private static class Discard extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       ReferenceCountUtil.release(msg);
