@@ -22,14 +22,12 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.ReflectiveChannelFactory;
 import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.proxy.HttpProxyHandler;
@@ -458,7 +456,7 @@ public final class ChainDialer implements Dialer {
       Channel ch = newSocketChannel(address);
       ChannelPromise connected = new DefaultChannelPromise(ch, loop);
       try {
-        applyOptions(ch.config());
+        applyOptions(ch);
       } catch (RuntimeException e) {
         ch.unsafe().closeForcibly();
         return connected.setFailure(e);
@@ -492,20 +490,14 @@ public final class ChainDialer implements Dialer {
       return socketChannels.newChannel();
     }
 
-    private void applyOptions(ChannelConfig c) {
+    private void applyOptions(Channel ch) {
+      ChannelConfig c = ch.config();
       c.setConnectTimeoutMillis((int) Math.min(Integer.MAX_VALUE, remainingMillis()));
       c.setAutoRead(false);
       // TCP_NODELAY: Netty's socket channels set it by default (one setsockopt saved per dial)
       c.setWriteBufferWaterMark(WATER_MARK);
       c.setRecvByteBufAllocator(READ_SIZES);
-      if (keepAlive.enabled()) {
-        c.setOption(ChannelOption.SO_KEEPALIVE, true); // off is the kernel's default: no syscall for it
-      }
-      if (keepAlive.enabled() && keepAlive.idleSeconds() > 0 && resources.isNativeTransport()) {
-        c.setOption(EpollChannelOption.TCP_KEEPIDLE, keepAlive.idleSeconds());
-        c.setOption(EpollChannelOption.TCP_KEEPINTVL, keepAlive.intervalSeconds());
-        c.setOption(EpollChannelOption.TCP_KEEPCNT, keepAlive.count());
-      }
+      ListenerInitializer.applyKeepAlive(ch, keepAlive);
     }
 
     /**
@@ -521,7 +513,7 @@ public final class ChainDialer implements Dialer {
           .handler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) throws Exception {
-              applyOptions(ch.config());
+              applyOptions(ch);
               customizer.customize(ch);
               ChannelPipeline p = ch.pipeline();
               p.addLast(ConduitPipeline.TRAFFIC, new TrafficCounter());

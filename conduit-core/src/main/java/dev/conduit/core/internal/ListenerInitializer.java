@@ -107,9 +107,10 @@ public final class ListenerInitializer extends ChannelInboundHandlerAdapter {
     }
   }
 
-  static void applyKeepAlive(Channel ch, TcpKeepAlive keepAlive) {
+  /** Applies {@code --tcp-keepalive} to an accepted or dialed socket (the dialer and the HTTP/2 pool use it too). */
+  public static void applyKeepAlive(Channel ch, TcpKeepAlive keepAlive) {
     if (!keepAlive.enabled()) {
-      return; // off is the kernel's default for accepted sockets: no syscall for it
+      return; // off is the kernel's default: no syscall for it
     }
     ch.config().setOption(io.netty.channel.ChannelOption.SO_KEEPALIVE, true);
     if (keepAlive.idleSeconds() > 0 && ch instanceof EpollSocketChannel) {

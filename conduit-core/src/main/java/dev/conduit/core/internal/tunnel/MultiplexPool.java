@@ -9,6 +9,7 @@ import dev.conduit.core.DialFailure;
 import dev.conduit.core.TcpKeepAlive;
 import dev.conduit.core.internal.ChainDialer;
 import dev.conduit.core.internal.ConduitPipeline;
+import dev.conduit.core.internal.ListenerInitializer;
 import dev.conduit.core.internal.DialErrors;
 import dev.conduit.core.internal.TrafficCounter;
 import dev.conduit.core.outbound.Hop;
@@ -22,7 +23,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2FrameCodec;
@@ -218,19 +218,12 @@ public final class MultiplexPool {
           .handler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) throws Exception {
+              ListenerInitializer.applyKeepAlive(ch, keepAlive);
               customizer.customize(ch);
               ch.pipeline().addLast(ConduitPipeline.HOP_TLS_PREFIX + 0, ssl);
               ch.pipeline().addLast(LastResort.NAME, new LastResort(endpoint));
             }
           });
-      if (keepAlive.enabled()) {
-        b.option(ChannelOption.SO_KEEPALIVE, true);
-        if (keepAlive.idleSeconds() > 0 && resources.isNativeTransport()) {
-          b.option(EpollChannelOption.TCP_KEEPIDLE, keepAlive.idleSeconds())
-              .option(EpollChannelOption.TCP_KEEPINTVL, keepAlive.intervalSeconds())
-              .option(EpollChannelOption.TCP_KEEPCNT, keepAlive.count());
-        }
-      }
       ChannelFuture cf = b.connect(endpoint.toUnresolvedAddress());
       cf.addListener((ChannelFuture f) -> {
         if (!f.isSuccess()) {
