@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.testing.Processes;
 import dev.conduit.core.testing.TestOrigin;
+import java.io.DataInputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -11,6 +14,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The shaded {@code conduit.jar} as a child process: what users run. */
 class ShadedJarIT {
@@ -27,14 +32,19 @@ class ShadedJarIT {
     return Path.of(System.getProperty("java.home"), "bin", "java").toString();
   }
 
-  @Test
-  void proxyServesCurlAndStopsGracefullyOnSigterm() throws Exception {
+  /**
+   * The jar serves curl, and SIGTERM or SIGINT stops it gracefully: the listener closes at once (a new client is
+   * refused), a tunnel opened before the signal still carries a request, and the process exits 0.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"TERM", "INT"})
+  void proxyServesCurlAndStopsGracefullyOnSignal(String signal) throws Exception {
     Processes.requireTool("curl");
     try (TestOrigin origin = TestOrigin.start()) {
-      // a file, not a pipe: Process.destroy() closes the pipes, and the lines after SIGTERM are the point
+      // a file, not a pipe: Process.destroy() closes the pipes, and the lines after the signal are the point
       Path log = Files.createTempFile("conduit-it", ".log");
       Process p = new ProcessBuilder(java(), "-jar", jar().toString(), "proxy", "--socks5-listen", "127.0.0.1:0",
-          "--drain-timeout", "2s").redirectErrorStream(true).redirectOutput(log.toFile()).start();
+          "--drain-timeout", "20s").redirectErrorStream(true).redirectOutput(log.toFile()).start();
       try {
         int port = -1;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -55,11 +65,27 @@ class ShadedJarIT {
         while (!Files.readString(log).contains("access - time=") && System.nanoTime() < deadline) {
           Thread.sleep(50);
         }
-        p.destroy(); // SIGTERM
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("exited after SIGTERM").isTrue();
+        try (Socket tunnel = socks5Tunnel(port, origin.port())) {
+          Processes.Result kill = Processes.run(10, List.of("kill", "-" + signal, Long.toString(p.pid())));
+          assertThat(kill.exitCode()).as(kill.stderr()).isZero();
+          while (!Files.readString(log).contains("SIG" + signal + " received") && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+          }
+          assertThat(Files.readString(log)).contains("SIG" + signal + " received: stopping");
+          // stops accepting at once...
+          Processes.Result refused = Processes.run("curl", "-sS", "--max-time", "10", "--socks5-hostname",
+              "127.0.0.1:" + port, "http://localhost:" + origin.port() + "/hello");
+          assertThat(refused.exitCode()).as("curl's 'could not connect' " + refused.stderr()).isEqualTo(7);
+          assertThat(p.isAlive()).as("draining while a tunnel is open").isTrue();
+          // ...while the open tunnel still carries a request, after which it ends and the process exits
+          tunnel.getOutputStream().write(("GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
+          String response = new String(tunnel.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+          assertThat(response).startsWith("HTTP/1.1 200").endsWith("hello");
+        }
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("exited after SIG" + signal).isTrue();
         List<String> all = Files.readAllLines(log);
         assertThat(p.exitValue()).as(String.join("\n", all)).isZero();
-        assertThat(all).anyMatch(l -> l.contains("SIGTERM received"));
         assertThat(all).anyMatch(l -> l.endsWith("INFO  conduit - stopped"));
         assertThat(all).anyMatch(l -> l.contains("access - time=") && l.contains("destination=localhost:" + origin.port()));
       } finally {
@@ -70,7 +96,22 @@ class ShadedJarIT {
     }
   }
 
-  /** SIGHUP to the child: a new reject rule applies to new connections, an open tunnel keeps flowing. */
+  /** A SOCKS5 tunnel (no auth, IPv4 CONNECT) through the proxy on {@code proxyPort} to 127.0.0.1:{@code port}. */
+  private static Socket socks5Tunnel(int proxyPort, int port) throws Exception {
+    Socket s = new Socket("127.0.0.1", proxyPort);
+    s.setSoTimeout(10_000);
+    DataInputStream in = new DataInputStream(s.getInputStream());
+    s.getOutputStream().write(new byte[] {5, 1, 0});
+    byte[] method = new byte[2];
+    in.readFully(method);
+    assertThat(method).containsExactly(5, 0);
+    s.getOutputStream().write(new byte[] {5, 1, 0, 1, 127, 0, 0, 1, (byte) (port >> 8), (byte) port});
+    byte[] reply = new byte[10];
+    in.readFully(reply);
+    assertThat(reply[1]).as("SOCKS5 reply").isZero();
+    return s;
+  }
+
   @Test
   void sighupReloadsRulesWithoutDroppingOpenTunnels(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
     try (EchoServer echo = new EchoServer()) {

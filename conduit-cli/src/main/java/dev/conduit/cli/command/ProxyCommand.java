@@ -90,6 +90,10 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       description = "TCP keepalive on accepted and dialed sockets, seconds (default: ${DEFAULT-VALUE}).")
   TcpKeepAlive tcpKeepAlive;
 
+  @Option(names = "--splice",
+      description = "Relays tunnels between two plain TCP sockets with splice(2): zero-copy, epoll only.")
+  boolean splice;
+
   @Option(names = "--admin-listen", paramLabel = "IP:PORT",
       description = "Admin endpoint: /metrics (Prometheus), /healthz, /readyz, /connections, /config.")
   String adminListen;
@@ -137,6 +141,7 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       throw CliException.usage("timeout " + e.getMessage());
     }
     b.tcpKeepAlive(tcpKeepAlive);
+    b.splice(splice);
     if (adminListen != null) {
       try {
         dev.conduit.core.admin.AdminServer.builder().bind(adminListen);

@@ -336,8 +336,8 @@ final class Serve {
     if (!Objects.equals(serverListener(ma.server()), serverListener(mb.server()))) {
       changed.add("server.enable/listen");
     }
-    if (!a.timeouts().equals(b.timeouts()) || !a.tcpKeepAlive().equals(b.tcpKeepAlive())) {
-      changed.add("timeouts/tcp_keepalive");
+    if (!a.timeouts().equals(b.timeouts()) || !a.tcpKeepAlive().equals(b.tcpKeepAlive()) || a.splice() != b.splice()) {
+      changed.add("timeouts/tcp_keepalive/splice");
     }
     return changed;
   }

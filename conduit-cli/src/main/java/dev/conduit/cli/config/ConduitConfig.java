@@ -31,6 +31,7 @@ public final class ConduitConfig {
   private final RouteDecision defaultDecision;
   private final Timeouts timeouts;
   private final TcpKeepAlive tcpKeepAlive;
+  private final boolean splice;
   private final LogConfig log;
   private final Optional<MeshConfig.Client> meshClient;
   private final Optional<Boolean> capture;
@@ -50,6 +51,7 @@ public final class ConduitConfig {
     this.defaultDecision = b.defaultDecision;
     this.timeouts = b.timeouts;
     this.tcpKeepAlive = b.tcpKeepAlive;
+    this.splice = b.splice;
     this.log = b.log;
   }
 
@@ -86,6 +88,11 @@ public final class ConduitConfig {
   /** TCP keepalive of accepted and dialed sockets. */
   public TcpKeepAlive tcpKeepAlive() {
     return tcpKeepAlive;
+  }
+
+  /** Whether tunnels between two plain TCP sockets are relayed with {@code splice(2)} (see {@code ConduitBuilder.splice}). */
+  public boolean splice() {
+    return splice;
   }
 
   /** Logging. */
@@ -139,7 +146,8 @@ public final class ConduitConfig {
     ConduitBuilder b = Conduit.builder()
         .router(router())
         .timeouts(timeouts)
-        .tcpKeepAlive(tcpKeepAlive);
+        .tcpKeepAlive(tcpKeepAlive)
+        .splice(splice);
     listeners.forEach(l -> b.listener(l.toListener()));
     outbounds.forEach(o -> b.outbound(o.toOutbound()));
     if (listeners.stream().anyMatch(l -> l.type().isTransparent())) {
@@ -204,6 +212,7 @@ public final class ConduitConfig {
     s.append("  relay_idle: ").append(Durations.format(timeouts.relayIdle())).append('\n');
     s.append("  drain: ").append(Durations.format(timeouts.drain())).append('\n');
     s.append("tcp_keepalive: ").append(quote(tcpKeepAlive.toString())).append('\n');
+    s.append("splice: ").append(splice).append('\n');
     meshClient.ifPresent(c -> {
       s.append("client:\n  enable: ").append(c.enable()).append('\n');
       s.append("  listen: ").append(quote(String.valueOf(c.listen()))).append('\n');
@@ -330,6 +339,7 @@ public final class ConduitConfig {
     private RouteDecision defaultDecision = RouteDecision.direct();
     private Timeouts timeouts = Timeouts.defaults();
     private TcpKeepAlive tcpKeepAlive = TcpKeepAlive.ON;
+    private boolean splice;
     private LogConfig log = LogConfig.defaults();
     private Optional<MeshConfig.Client> meshClient = Optional.empty();
     private Optional<Boolean> capture = Optional.empty();
@@ -381,6 +391,7 @@ public final class ConduitConfig {
       defaultDecision = c.defaultDecision;
       timeouts = c.timeouts;
       tcpKeepAlive = c.tcpKeepAlive;
+      splice = c.splice;
       log = c.log;
       meshClient = c.meshClient;
       capture = c.capture;
@@ -438,6 +449,12 @@ public final class ConduitConfig {
     /** TCP keepalive (default on). */
     public Builder tcpKeepAlive(TcpKeepAlive value) {
       this.tcpKeepAlive = requireNonNull(value, "tcpKeepAlive");
+      return this;
+    }
+
+    /** Zero-copy {@code splice(2)} relaying of plain TCP tunnels on epoll (default off). */
+    public Builder splice(boolean value) {
+      this.splice = value;
       return this;
     }
 

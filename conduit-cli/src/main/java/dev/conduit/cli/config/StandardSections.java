@@ -32,6 +32,7 @@ final class StandardSections {
         section("default", (node, config) -> config.defaultDecision(decision(node, "default"))),
         section("timeouts", StandardSections::readTimeouts),
         section("tcp_keepalive", StandardSections::readKeepAlive),
+        section("splice", (node, config) -> config.splice(node.bool())),
         MeshSections.client(),
         MeshSections.server(),
         section("admin", StandardSections::readAdmin),

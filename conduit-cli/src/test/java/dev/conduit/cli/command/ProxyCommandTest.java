@@ -65,6 +65,8 @@ class ProxyCommandTest {
     assertThat(c.timeouts().negotiation()).isEqualTo(Duration.ofMillis(500));
     assertThat(c.timeouts().httpIdle()).isEqualTo(Duration.ofMinutes(90));
     assertThat(c.tcpKeepAlive()).isEqualTo(TcpKeepAlive.of(45, 45, 3));
+    assertThat(c.splice()).isFalse();
+    assertThat(parse("--socks5-listen", "127.0.0.1:1080", "--splice").splice()).isTrue();
     ConduitConfig defaults = parse("--socks5-listen", "127.0.0.1:1080");
     assertThat(defaults.defaultDecision()).isEqualTo(RouteDecision.direct());
     assertThat(defaults.outbounds()).isEmpty();

@@ -59,6 +59,7 @@ class ConfigLoaderTest {
         relay_idle: 10m
         drain: 0
       tcp_keepalive: 45:45:3
+      splice: true
       log:
         level: debug
         format: json
@@ -113,12 +114,13 @@ class ConfigLoaderTest {
   void describeShowsTheEffectiveConfigWithSecretsMasked() {
     String d = load(FULL).describe();
     assertThat(d).contains("password: \"****\"", "svc:****@", "u:****@", "{via: corp}", "dial: 5s",
-        "http_idle: 1h30m", "negotiation: 1500ms", "default: {reject: \"not allowed\"}", "tcp_keepalive: \"45:45:3\"");
+        "http_idle: 1h30m", "negotiation: 1500ms", "default: {reject: \"not allowed\"}", "tcp_keepalive: \"45:45:3\"",
+        "splice: true");
     assertThat(d).doesNotContain("s3cret", "hunter2", ":pw@", ":p@");
     // the description is itself a valid configuration minus the masked secrets' meaning
     assertThat(load("version: 1\nlisteners:\n  - {name: a, type: mixed, listen: \":0\"}\n").describe())
         .contains("listen: \"0.0.0.0:0\"", "timeouts:\n  dial: 10s\n  negotiation: 10s\n  http_idle: 4m\n"
-            + "  relay_idle: 0\n  drain: 30s\n", "default: direct", "tcp_keepalive: on");
+            + "  relay_idle: 0\n  drain: 30s\n", "default: direct", "tcp_keepalive: on", "splice: false");
   }
 
   @Test
@@ -148,7 +150,7 @@ class ConfigLoaderTest {
     assertThat(error(yaml)).isEqualTo("conduit.yaml:5: unknown key 'listner' in listeners[0]"
         + " (expected one of: name, type, mode, listen, auth, allow_sources)");
     assertThat(error("version: 1\nlistener: []\n")).startsWith("conduit.yaml:2: unknown key 'listener' at the top level"
-        + " (expected one of: version, log, listeners, outbounds, rules, default, timeouts, tcp_keepalive, client,");
+        + " (expected one of: version, log, listeners, outbounds, rules, default, timeouts, tcp_keepalive, splice, client,");
   }
 
   @ParameterizedTest(name = "{1}")
@@ -167,6 +169,7 @@ class ConfigLoaderTest {
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\ntimeouts:\\n  dial: 10|conduit.yaml:5: timeouts.dial: '10' has no unit (expected: a duration such as 10s or 10ms)",
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\ntimeouts:\\n  dial: 0|conduit.yaml:5: timeouts.dial: 0 (expected: more than 0)",
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\ntcp_keepalive: sometimes|conduit.yaml:4: tcp_keepalive: tcp keepalive: sometimes",
+      "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\nsplice: on|conduit.yaml:4: splice: expected true or false, got 'on'",
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\ndefault: {via: x, reject: y}|conduit.yaml:4: default: expected one of direct, reject",
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\nlog:\\n  maxsize: ten|conduit.yaml:5: log.maxsize: expected an integer, got 'ten'",
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\nlisteners: []|conduit.yaml:4: duplicate key 'listeners' at the top level (first at line 2)",
