@@ -128,7 +128,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     try {
       handle(req);
     } catch (RuntimeException e) {
-      log.warn("request {} {} failed", req.method(), req.uri(), e);
+      log.warn("[{}] request {} {} failed", context.connection().id(), req.method(), req.uri(), e);
       ReferenceCountUtil.safeRelease(req);
       sendError(500, "proxy error: " + e.getMessage(), true);
     }
@@ -158,7 +158,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    log.debug("client connection {} failed: {}", ctx.channel(), cause.toString());
+    log.debug("[{}] client connection {} failed: {}", context.connection().id(), ctx.channel(), cause.toString());
     ctx.close();
   }
 
@@ -257,17 +257,17 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         cache.begin(k).whenComplete((flight, t) -> ctx.executor().execute(() -> {
           if (t != null) {
-            log.warn("cache lookup of {} failed, forwarding uncached", k, t);
+            log.warn("[{}] cache lookup of {} failed, forwarding uncached", context.connection().id(), k, t);
             fetch(r, new RelaySink(r));
           } else if (flight instanceof Flight.Hit hit) {
-            log.info("cache HIT {}", k);
+            log.info("[{}] cache HIT {}", context.connection().id(), k);
             req.release();
             serveHit(hit.entry(), r, true);
           } else if (flight instanceof Flight.Miss miss) {
-            log.info("cache MISS {}", k);
+            log.info("[{}] cache MISS {}", context.connection().id(), k);
             fetch(r.retained(), new FillSink(r, miss.writer()));
           } else if (flight instanceof Flight.Join join) {
-            log.info("cache JOIN {}", k);
+            log.info("[{}] cache JOIN {}", context.connection().id(), k);
             join(join.reader(), r);
           }
         }));
@@ -308,7 +308,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       p.addBefore(SELF, "mitm-tls-aggregator", new HttpObjectAggregator(proxy.maxRequestBodyBytes()));
       p.context(CODEC).writeAndFlush(connectEstablished());
       p.remove(CODEC); // bytes it still held (an early ClientHello) flow on to the SNI handler
-      log.debug("intercepting CONNECT {}", d);
+      log.debug("[{}] intercepting CONNECT {}", context.connection().id(), d);
       busy = false; // the CONNECT is answered; decrypted requests follow
       ctx.read();
       return;
@@ -398,7 +398,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
           @Override
           public void exceptionCaught(ChannelHandlerContext c, Throwable cause) {
             // a handshake failure is reported through the handshake future; later ones close the call
-            log.debug("upstream {} failed: {}", d, cause.toString());
+            log.debug("[{}] upstream {} failed: {}", context.connection().id(), d, cause.toString());
             c.close();
           }
         });
@@ -410,7 +410,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             String why = reason.contains("PKIX")
                 ? "upstream certificate of " + d + " is not trusted: " + reason
                 : "upstream TLS handshake with " + d + " failed: " + reason;
-            log.warn(why);
+            log.warn("[{}] {}", context.connection().id(), why);
             sink.failed(502, why);
           } else {
             send(up, request, sink, key, null);
@@ -525,7 +525,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
           currentCall = null;
         }
         if (!headSeen && retry != null && (ctx.channel().isActive() || sink instanceof FillSink)) {
-          log.debug("reused upstream connection to {}:{} failed ({}), sending again on a new one", key.host(),
+          log.debug("[{}] reused upstream connection to {}:{} failed ({}), sending again on a new one", context.connection().id(), key.host(),
               key.port(), reason);
           Runnable again = retry;
           kept = null; // owned by the retry now
@@ -703,7 +703,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
           follow.headers().remove(HttpHeaderNames.AUTHORIZATION);
         }
         follow.headers().set(HttpHeaderNames.HOST, authority(scheme, next.getHost(), port));
-        log.debug("following redirect {} -> {} for {}", current, next, writer.key());
+        log.debug("[{}] following redirect {} -> {} for {}", context.connection().id(), current, next, writer.key());
         current = next;
         fetch(scheme, next.getHost(), port, follow, this);
         return;
@@ -711,7 +711,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       releaseKept(); // the request kept for redirects
       Optional<String> reason = proxy.cacheOrNull().policy().uncacheableReason("GET", code, response.headers());
       if (reason.isPresent()) {
-        log.info("not caching {}: {}", writer.key(), reason.get());
+        log.info("[{}] not caching {}: {}", context.connection().id(), writer.key(), reason.get());
         end(writer.abort(new CacheException("not cacheable: " + reason.get())));
       } else {
         writer.start(response.headers());
@@ -744,7 +744,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       CompletableFuture.allOf(stored, sent).whenComplete((v, t) -> ctx.executor().execute(() -> {
         if (t != null) {
           storing = false;
-          log.warn("storing {} failed: {}", writer.key(), rootMessage(t));
+          log.warn("[{}] storing {} failed: {}", context.connection().id(), writer.key(), rootMessage(t));
         }
         if (last) {
           call.close();
@@ -753,9 +753,9 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             // the next request on this connection waits for the commit, so it is a hit
             end(writer.commit().handle((entry, err) -> {
               if (err != null) {
-                log.warn("not cached {}: {}", writer.key(), rootMessage(err));
+                log.warn("[{}] not cached {}: {}", context.connection().id(), writer.key(), rootMessage(err));
               } else {
-                log.info("cached {} ({} bytes)", writer.key(), entry.length());
+                log.info("[{}] cached {} ({} bytes)", context.connection().id(), writer.key(), entry.length());
                 entry.close();
               }
               ctx.executor().execute(() -> writeLast(content));
@@ -805,7 +805,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     reader.response().whenComplete((headers, t) -> ctx.executor().execute(() -> {
       if (t != null) {
         reader.close();
-        log.info("joined download of {} failed before its head ({}), forwarding uncached", reader.key(),
+        log.info("[{}] joined download of {} failed before its head ({}), forwarding uncached", context.connection().id(), reader.key(),
             rootMessage(t));
         fetch(r, new RelaySink(r));
         return;
@@ -833,7 +833,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       if (t != null || n == null) {
         buf.release();
         reader.close();
-        log.warn("joined download of {} failed: {}", reader.key(), rootMessage(t));
+        log.warn("[{}] joined download of {} failed: {}", context.connection().id(), reader.key(), rootMessage(t));
         ctx.close();
       } else if (n < 0) {
         buf.release();
@@ -900,7 +900,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       entry.openRegion(position, n).whenComplete((region, t) -> ctx.executor().execute(() -> {
         entry.close();
         if (t != null) {
-          log.warn("serving {} failed: {}", entry.key(), rootMessage(t));
+          log.warn("[{}] serving {} failed: {}", context.connection().id(), entry.key(), rootMessage(t));
           ctx.close();
           return;
         }
@@ -917,7 +917,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       }, proxy.executor()).whenComplete((FileChannel fc, Throwable t) -> ctx.executor().execute(() -> {
         if (t != null) {
           entry.close();
-          log.warn("serving {} failed: {}", entry.key(), rootMessage(t));
+          log.warn("[{}] serving {} failed: {}", context.connection().id(), entry.key(), rootMessage(t));
           ctx.close();
           return;
         }
