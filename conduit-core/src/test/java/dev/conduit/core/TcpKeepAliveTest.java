@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@code --tcp-keepalive} as the kernel reports it on conduit's own two sockets of a tunnel, the accepted
@@ -28,9 +30,10 @@ class TcpKeepAliveTest {
   /** What the kernel says about one socket's keep-alive. */
   record KeepAlive(boolean on, int idle, int interval, int count) {}
 
-  @Test
-  void explicitTimersAreSetOnAcceptedAndDialedSockets() throws Exception {
-    List<KeepAlive> both = tunnelSockets(TcpKeepAlive.of(77, 11, 5));
+  @ParameterizedTest(name = "native transport: {0}")
+  @ValueSource(booleans = {true, false})
+  void explicitTimersAreSetOnAcceptedAndDialedSockets(boolean nativeTransport) throws Exception {
+    List<KeepAlive> both = tunnelSockets(TcpKeepAlive.of(77, 11, 5), nativeTransport);
     assertThat(both).containsOnly(new KeepAlive(true, 77, 11, 5));
   }
 
@@ -39,18 +42,20 @@ class TcpKeepAliveTest {
     int idle = sysctl("net/ipv4/tcp_keepalive_time");
     int interval = sysctl("net/ipv4/tcp_keepalive_intvl");
     int count = sysctl("net/ipv4/tcp_keepalive_probes");
-    assertThat(tunnelSockets(TcpKeepAlive.ON)).containsOnly(new KeepAlive(true, idle, interval, count));
+    assertThat(tunnelSockets(TcpKeepAlive.ON, true)).containsOnly(new KeepAlive(true, idle, interval, count));
   }
 
   @Test
   void offLeavesBothSocketsWithoutKeepAlive() throws Exception {
-    assertThat(tunnelSockets(TcpKeepAlive.OFF)).extracting(KeepAlive::on).containsOnly(false);
+    assertThat(tunnelSockets(TcpKeepAlive.OFF, true)).extracting(KeepAlive::on).containsOnly(false);
   }
 
-  /** Opens a SOCKS5 tunnel to an echo server through a conduit with {@code keepAlive}; reads its two sockets. */
-  private static List<KeepAlive> tunnelSockets(TcpKeepAlive keepAlive) throws Exception {
+  /** Opens a SOCKS5 tunnel to an echo server through a conduit with {@code keepAlive} (epoll or NIO); reads its two sockets. */
+  private static List<KeepAlive> tunnelSockets(TcpKeepAlive keepAlive, boolean nativeTransport) throws Exception {
     try (Net.TcpServer echo = Net.echo();
-        ConduitResources resources = ConduitResources.builder().ioThreads(1).build()) {
+        ConduitResources resources = ConduitResources.builder().ioThreads(1).preferNativeTransport(nativeTransport)
+            .build()) {
+      assertThat(resources.isNativeTransport()).isEqualTo(nativeTransport);
       Conduit conduit = Conduit.builder().resources(resources).tcpKeepAlive(keepAlive)
           .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks()).build())
           .build().start();

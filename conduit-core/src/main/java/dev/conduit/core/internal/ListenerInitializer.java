@@ -113,10 +113,24 @@ public final class ListenerInitializer extends ChannelInboundHandlerAdapter {
       return; // off is the kernel's default: no syscall for it
     }
     ch.config().setOption(io.netty.channel.ChannelOption.SO_KEEPALIVE, true);
-    if (keepAlive.idleSeconds() > 0 && ch instanceof EpollSocketChannel) {
+    if (keepAlive.idleSeconds() <= 0) {
+      return;
+    }
+    if (ch instanceof EpollSocketChannel) {
       ch.config().setOption(EpollChannelOption.TCP_KEEPIDLE, keepAlive.idleSeconds());
       ch.config().setOption(EpollChannelOption.TCP_KEEPINTVL, keepAlive.intervalSeconds());
       ch.config().setOption(EpollChannelOption.TCP_KEEPCNT, keepAlive.count());
+    } else if (ch instanceof io.netty.channel.socket.nio.NioSocketChannel) {
+      // the JDK's extended options (Linux, macOS); where they are missing the kernel's timers stay
+      setNio(ch, jdk.net.ExtendedSocketOptions.TCP_KEEPIDLE, keepAlive.idleSeconds());
+      setNio(ch, jdk.net.ExtendedSocketOptions.TCP_KEEPINTERVAL, keepAlive.intervalSeconds());
+      setNio(ch, jdk.net.ExtendedSocketOptions.TCP_KEEPCOUNT, keepAlive.count());
+    }
+  }
+
+  private static void setNio(Channel ch, java.net.SocketOption<Integer> option, int value) {
+    if (!ch.config().setOption(io.netty.channel.socket.nio.NioChannelOption.of(option), value)) {
+      log.debug("{}: {} not supported here; the kernel's default applies", ch, option.name());
     }
   }
 }
