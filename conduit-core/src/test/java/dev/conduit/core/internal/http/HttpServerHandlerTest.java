@@ -20,6 +20,7 @@ import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateEventExecutor;
+import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -32,12 +33,19 @@ import org.junit.jupiter.api.Test;
 /** The HTTP inbound's decoding and error paths, on an {@link EmbeddedChannel}. */
 class HttpServerHandlerTest {
 
-  /** An {@link InboundContext} whose dials fail as told, and which records outcomes and requests. */
+  /**
+   * An {@link InboundContext} whose dials fail as told, or, with {@link #dials} set, wait for the test
+   * to complete them; it records outcomes, requests and relays.
+   */
   static final class FakeContext implements InboundContext {
     final List<ConnectRequest> requests = new ArrayList<>();
     final List<Outcome> outcomes = new ArrayList<>();
     final List<String> details = new ArrayList<>();
+    final List<Upstream> relayed = new ArrayList<>();
     DialFailure failure = DialFailure.CONNECTION_REFUSED;
+    Duration negotiation = Duration.ofSeconds(1);
+    /** When set, dials return these promises for the test to complete. */
+    List<Promise<Upstream>> dials;
     String principal;
 
     @Override
@@ -48,18 +56,26 @@ class HttpServerHandlerTest {
 
     @Override
     public Timeouts timeouts() {
-      return Timeouts.builder().negotiation(Duration.ofSeconds(1)).build();
+      return Timeouts.builder().negotiation(negotiation).build();
     }
 
     @Override
     public Future<Upstream> connect(ConnectRequest request) {
       requests.add(request);
+      if (dials != null) {
+        Promise<Upstream> p = ImmediateEventExecutor.INSTANCE.newPromise();
+        dials.add(p);
+        return p;
+      }
       return ImmediateEventExecutor.INSTANCE.newFailedFuture(new DialException(failure, "dial failed: " + failure));
     }
 
     @Override
     public void relay(Upstream upstream) {
-      throw new AssertionError("no relay expected");
+      if (dials == null) {
+        throw new AssertionError("no relay expected");
+      }
+      relayed.add(upstream);
     }
 
     @Override
@@ -265,6 +281,124 @@ class HttpServerHandlerTest {
   void errorTextCannotSplitHeaders() {
     assertThat(HttpMessages.proxyStatus("x", "a\r\nInjected: 1 \"q\"")).isEqualTo(
         "Proxy-Status: conduit; error=x; details=\"a??Injected: 1 \\\"q\\\"\"");
+  }
+
+  /** Everything {@code ch} wrote, as text. */
+  private static String written(EmbeddedChannel ch) {
+    StringBuilder sb = new StringBuilder();
+    ByteBuf b;
+    while ((b = ch.readOutbound()) != null) {
+      sb.append(b.toString(StandardCharsets.ISO_8859_1));
+      b.release();
+    }
+    return sb.toString();
+  }
+
+  /** Completes the {@code i}th dial with {@code upstream}. */
+  private void dialSucceeds(int i, EmbeddedChannel upstream) {
+    ConnectRequest r = context.requests.get(i);
+    context.dials.get(i).setSuccess(new Upstream(upstream, r, "default", "direct",
+        new InetSocketAddress("192.0.2.7", r.destination().port())));
+  }
+
+  /**
+   * An absolute-form GET reaches the upstream in origin form, with Host set, Via added and every
+   * hop-by-hop header gone (Connection, the headers Connection names, Keep-Alive, Proxy-*, TE,
+   * Upgrade); the response comes back, and the next request to the same destination goes to the
+   * same upstream.
+   */
+  @Test
+  void absoluteFormGetIsForwardedInOriginForm() {
+    context.dials = new ArrayList<>();
+    EmbeddedChannel ch = channel(HttpInboundOptions.defaults());
+    String out = exchange(ch, "GET http://Example.com:8080/a/b?q=1#frag HTTP/1.1\r\n"
+        + "Host: example.com:8080\r\n"
+        + "Connection: keep-alive, X-Secret\r\n"
+        + "X-Secret: hop\r\n"
+        + "Keep-Alive: timeout=5\r\n"
+        + "Proxy-Connection: keep-alive\r\n"
+        + "Proxy-Authorization: Basic eDp5\r\n"
+        + "TE: trailers\r\n"
+        + "Upgrade: h2c\r\n"
+        + "Accept: */*\r\n"
+        + "X-Kept: yes\r\n\r\n");
+    assertThat(out).as("nothing answered before the dial completes").isEmpty();
+    assertThat(context.requests).singleElement()
+        .satisfies(r -> assertThat(r.destination().toString()).isEqualTo("Example.com:8080"));
+
+    EmbeddedChannel up = new EmbeddedChannel();
+    dialSucceeds(0, up);
+    assertThat(written(up)).isEqualTo("GET /a/b?q=1 HTTP/1.1\r\n"
+        + "Accept: */*\r\n"
+        + "X-Kept: yes\r\n"
+        + "host: Example.com:8080\r\n"
+        + "via: 1.1 conduit\r\n\r\n");
+
+    up.writeInbound(Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=9\r\n\r\nhi",
+        StandardCharsets.ISO_8859_1));
+    assertThat(written(ch)).isEqualTo("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nvia: 1.1 conduit\r\n\r\nhi");
+    assertThat(ch.isOpen()).as("keep-alive").isTrue();
+    assertThat(up.isOpen()).as("upstream kept for the next request").isTrue();
+    // the next request to the same destination reuses the upstream: no second dial
+    assertThat(exchange(ch, "GET http://example.com:8080/next HTTP/1.1\r\n\r\n")).isEmpty();
+    assertThat(written(up)).isEqualTo("GET /next HTTP/1.1\r\nhost: Example.com:8080\r\nvia: 1.1 conduit\r\n\r\n");
+    assertThat(context.requests).hasSize(1);
+    assertThat(context.outcomes).isEmpty();
+    assertThat(context.relayed).isEmpty();
+    up.finishAndReleaseAll();
+    ch.finishAndReleaseAll();
+  }
+
+  /**
+   * A CONNECT whose dial succeeds: 200 to the client, and the bytes the client pipelined after the
+   * request (in the request's own read and in a later one, before the dial finished) reach the
+   * upstream first, whole and in order; then the relay takes over and the HTTP handlers are gone.
+   */
+  @Test
+  void connectSucceedsAndPipelinedBytesReachTheUpstreamInOrder() {
+    context.dials = new ArrayList<>();
+    EmbeddedChannel ch = channel(HttpInboundOptions.defaults());
+    assertThat(exchange(ch, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+        + "\u0016\u0003\u0001first|")).isEmpty();
+    ch.writeInbound(Unpooled.copiedBuffer("second|", StandardCharsets.ISO_8859_1));
+    ch.writeInbound(Unpooled.copiedBuffer("third", StandardCharsets.ISO_8859_1));
+    assertThat(context.requests).singleElement()
+        .satisfies(r -> assertThat(r.destination().toString()).isEqualTo("example.com:443"));
+
+    EmbeddedChannel up = new EmbeddedChannel();
+    dialSucceeds(0, up);
+    assertThat(written(ch)).isEqualTo("HTTP/1.1 200 Connection established\r\n\r\n");
+    assertThat(written(up)).isEqualTo("\u0016\u0003\u0001first|second|third");
+    assertThat(context.relayed).singleElement().satisfies(u -> assertThat(u.channel()).isSameAs(up));
+    assertThat(ch.pipeline().get(HttpInbound.HANDLER)).isNull();
+    assertThat(ch.pipeline().get(HttpInbound.CODEC)).isNull();
+    assertThat(ch.pipeline().get(HttpInbound.HEAD_WATCH)).isNull();
+    // later bytes pass untouched to where the relay sits (here: the pipeline's tail)
+    ch.writeInbound(Unpooled.copiedBuffer("GET / HTTP/1.1\r\n", StandardCharsets.ISO_8859_1));
+    ByteBuf later = ch.readInbound();
+    assertThat(later.toString(StandardCharsets.ISO_8859_1)).isEqualTo("GET / HTTP/1.1\r\n");
+    later.release();
+    assertThat(ch.isOpen()).isTrue();
+    assertThat(context.outcomes).isEmpty();
+    up.finishAndReleaseAll();
+    ch.finishAndReleaseAll();
+  }
+
+  /** A request head that does not complete within the negotiation timeout is answered 408 and closed. */
+  @Test
+  void incompleteHeadIs408AfterTheNegotiationTimeout() throws InterruptedException {
+    context.negotiation = Duration.ofMillis(50);
+    EmbeddedChannel ch = channel(HttpInboundOptions.defaults());
+    assertThat(exchange(ch, "GET http://example.com/ HTTP/1.1\r\nHost: exa")).isEmpty();
+    assertThat(ch.isOpen()).isTrue();
+    Thread.sleep(200);
+    ch.runPendingTasks();
+    assertThat(written(ch)).startsWith("HTTP/1.1 408 Request Timeout\r\n").contains("Connection: close\r\n")
+        .contains("request head not complete within 50 ms");
+    assertThat(ch.isOpen()).isFalse();
+    assertThat(context.outcomes).containsExactly(Outcome.NEGOTIATION_TIMEOUT);
+    assertThat(context.requests).isEmpty();
+    ch.finishAndReleaseAll();
   }
 
   private static String b64(String s) {
