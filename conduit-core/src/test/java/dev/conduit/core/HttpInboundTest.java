@@ -32,8 +32,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -146,15 +149,33 @@ class HttpInboundTest {
     assertThat(out).contains("\nvia: 1.1 conduit");
   }
 
+  /** Three requests on one kept client connection: curl connects once, conduit dials the origin once. */
   @Test
   void keepAliveReusesOneConnectionPerSide() throws Exception {
-    int before = conduit.connections().size();
-    Processes.Result r = curl(conduit, "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
-        "-w", "%{http_code} %{num_connects}\\n",
-        origin.uri("/hello").toString(), origin.uri("/bytes?n=100000").toString(), origin.uri("/hello").toString());
-    assertThat(r.exitCode()).as(r.stderr()).isZero();
-    assertThat(r.out().lines().toList()).containsExactly("200 1", "200 0", "200 0");
-    assertThat(before).isGreaterThanOrEqualTo(0);
+    Net.RecordingObserver observer = new Net.RecordingObserver();
+    try (Conduit counted = Conduit.builder()
+        .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.http()).build())
+        .observer(observer)
+        .timeouts(Timeouts.builder().drain(Duration.ZERO).build())
+        .build().start()) {
+      Processes.Result r = curl(counted, "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+          "-w", "%{http_code} %{num_connects}\\n",
+          origin.uri("/hello").toString(), origin.uri("/bytes?n=100000").toString(), origin.uri("/hello").toString());
+      assertThat(r.exitCode()).as(r.stderr()).isZero();
+      assertThat(r.out().lines().toList()).containsExactly("200 1", "200 0", "200 0");
+      ConnectionSummary s = observer.nextClosed();
+      assertThat(s.outcome()).as(s.detail()).isEqualTo(Outcome.OK);
+      assertThat(s.requests()).isEqualTo(3);
+      List<String> events = List.copyOf(observer.events);
+      String id = s.connection().id();
+      // one client connection, one dial to the origin
+      assertThat(events.stream().filter(e -> e.startsWith("accepted "))).containsExactly("accepted " + id);
+      assertThat(events.stream().filter(e -> e.startsWith("dialStarted "))).as(events.toString())
+          .containsExactly("dialStarted " + id + " direct");
+      assertThat(events.stream().filter(e -> e.startsWith("dialSucceeded "))).as(events.toString())
+          .containsExactly("dialSucceeded " + id + " direct " + origin.port());
+      Net.await(Duration.ofSeconds(5), "closed", () -> counted.activeConnections() == 0);
+    }
   }
 
   @Test
@@ -341,35 +362,143 @@ class HttpInboundTest {
     assertThat(rawExchange(conduit, "\u0016\u0003\u0001garbage\r\n\r\n")).startsWith("HTTP/1.1 400");
   }
 
+  /**
+   * Garbage, an oversized request line and a 1 MiB header are answered at once (400, 414, 431);
+   * silent, truncated, paused-mid-header and one-byte-a-second clients are still open and waiting
+   * while several real clients are served, then each is closed at the negotiation timeout.
+   */
   @Test
   void badClientsAreCutOffWhileOthersAreServed() throws Exception {
-    CompletableFuture<String> random = CompletableFuture.supplyAsync(() -> {
+    Duration negotiation = Duration.ofSeconds(4);
+    Net.RecordingObserver observer = new Net.RecordingObserver();
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    List<Socket> sockets = new ArrayList<>();
+    try (Conduit guarded = Conduit.builder()
+        .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.http()).build())
+        .observer(observer)
+        .timeouts(Timeouts.builder().negotiation(negotiation).drain(Duration.ZERO).build())
+        .build().start()) {
+      String target = "http://127.0.0.1:" + origin.port() + "/hello";
+
+      // answered at once with a clear status
       byte[] junk = new byte[200_000];
       new Random(42).nextBytes(junk);
-      return rawExchangeUnchecked(conduit, junk);
-    });
-    CompletableFuture<String> hugeHeader = CompletableFuture.supplyAsync(() -> {
-      StringBuilder sb = new StringBuilder("GET http://127.0.0.1:" + origin.port() + "/hello HTTP/1.1\r\nX-Big: ");
-      sb.append("a".repeat(1 << 20)).append("\r\n\r\n");
-      return rawExchangeUnchecked(conduit, sb.toString().getBytes(StandardCharsets.US_ASCII));
-    });
-    CompletableFuture<String> hugeLine = CompletableFuture.supplyAsync(() -> rawExchangeUnchecked(conduit,
-        ("GET http://127.0.0.1/" + "a".repeat(20_000) + " HTTP/1.1\r\n\r\n").getBytes(StandardCharsets.US_ASCII)));
-    CompletableFuture<long[]> slow = CompletableFuture.supplyAsync(HttpInboundTest::slowHeaderClient);
-    // a well-behaved client is served meanwhile
-    for (int i = 0; i < 3; i++) {
-      Processes.Result ok = curl(conduit, origin.uri("/hello").toString());
-      assertThat(ok.exitCode()).as(ok.stderr()).isZero();
-      assertThat(ok.out()).isEqualTo("hello");
+      byte[] hugeHeader = ("GET " + target + " HTTP/1.1\r\nX-Big: " + "a".repeat(1 << 20) + "\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII);
+      byte[] hugeLine = ("GET http://127.0.0.1/" + "a".repeat(20_000) + " HTTP/1.1\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII);
+      for (Object[] c : new Object[][] {{junk, "HTTP/1.1 400"}, {hugeHeader, "HTTP/1.1 431"}, {hugeLine, "HTTP/1.1 414"}}) {
+        long start = System.nanoTime();
+        assertThat(rawExchange(guarded, (byte[]) c[0])).startsWith((String) c[1]);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(negotiation.minusMillis(500));
+      }
+
+      // stalled: nothing, a head missing its blank line, a 1 MiB header line paused after 32 KiB
+      List<String> stalledInputs = List.of(
+          "",
+          "GET " + target + " HTTP/1.1\r\nHost: x\r\n",
+          "GET " + target + " HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(32 << 10));
+      List<Long> starts = new ArrayList<>();
+      for (String input : stalledInputs) {
+        starts.add(System.nanoTime());
+        Socket s = connectToProxy(guarded);
+        sockets.add(s);
+        s.getOutputStream().write(input.getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+      }
+      // and a request head sent one byte a second
+      byte[] slowHead = ("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+      AtomicInteger trickled = new AtomicInteger();
+      long trickleStart = System.nanoTime();
+      Socket trickle = connectToProxy(guarded);
+      sockets.add(trickle);
+      trickle.setTcpNoDelay(true);
+      Future<?> writer = pool.submit(() -> trickle(trickle, slowHead, trickled));
+
+      Net.await(Duration.ofSeconds(5), "stalled clients open",
+          () -> guarded.activeConnections() == stalledInputs.size() + 1);
+      for (Socket s : sockets) {
+        assertStalled(s);
+      }
+      assertThat(trickled.get()).isPositive().isLessThan(slowHead.length);
+
+      // meanwhile real clients are served
+      for (int i = 0; i < 4; i++) {
+        Processes.Result ok = curl(guarded, i % 2 == 0 ? target : origin.uri("/bytes?n=1000").toString());
+        assertThat(ok.exitCode()).as(ok.stderr()).isZero();
+        assertThat(ok.stdout()).isEqualTo(i % 2 == 0 ? "hello".getBytes(StandardCharsets.US_ASCII) : TestOrigin.bytes(1000));
+      }
+
+      // then the stalled ones are closed at the timeout
+      for (int i = 0; i < stalledInputs.size(); i++) {
+        assertClosedAtTheTimeout(sockets.get(i), starts.get(i), negotiation);
+      }
+      assertClosedAtTheTimeout(trickle, trickleStart, negotiation);
+      // it was still trickling: two or more bytes had gone, far from the whole head
+      assertThat(trickled.get()).isBetween(2, slowHead.length - 1);
+      trickle.close();
+      writer.get(5, TimeUnit.SECONDS);
+
+      Net.await(Duration.ofSeconds(5), "all closed", () -> guarded.activeConnections() == 0);
+      List<Outcome> outcomes = new ArrayList<>();
+      List<String> details = new ArrayList<>();
+      ConnectionSummary s;
+      while ((s = observer.closed.poll()) != null) {
+        outcomes.add(s.outcome());
+        details.add(s.outcome() + ": " + s.detail());
+      }
+      assertThat(outcomes).as(details.toString()).hasSize(3 + stalledInputs.size() + 1 + 4);
+      assertThat(outcomes.stream().filter(o -> o == Outcome.PROTOCOL_ERROR)).as(details.toString()).hasSize(3);
+      assertThat(outcomes.stream().filter(o -> o == Outcome.NEGOTIATION_TIMEOUT)).as(details.toString())
+          .hasSize(stalledInputs.size() + 1);
+      assertThat(outcomes.stream().filter(o -> o == Outcome.OK)).as(details.toString()).hasSize(4);
+    } finally {
+      for (Socket s : sockets) {
+        s.close();
+      }
+      pool.shutdownNow();
+      assertThat(pool.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
     }
-    String r = random.get(10, TimeUnit.SECONDS);
-    assertThat(r).satisfiesAnyOf(s -> assertThat(s).startsWith("HTTP/1.1 400"), s -> assertThat(s).startsWith("HTTP/1.1 414"),
-        s -> assertThat(s).isEmpty());
-    assertThat(hugeHeader.get(10, TimeUnit.SECONDS)).startsWith("HTTP/1.1 431");
-    assertThat(hugeLine.get(10, TimeUnit.SECONDS)).startsWith("HTTP/1.1 414");
-    long[] slowResult = slow.get(10, TimeUnit.SECONDS);
-    // cut off at the 1 s negotiation timeout (plus slack), long before the 8 s it needs
-    assertThat(slowResult[0]).isLessThan(2500);
+  }
+
+  /** A kept connection that sends nothing after its response is closed at the HTTP idle timeout, not before. */
+  @Test
+  void idleKeptConnectionIsClosedAtTheHttpIdleTimeout() throws Exception {
+    Duration idle = Duration.ofSeconds(2);
+    try (Conduit idling = idleConduit(idle); Socket s = connectToProxy(idling)) {
+      exchange(s, "GET http://127.0.0.1:" + origin.port() + "/hello HTTP/1.1\r\nHost: x\r\n\r\n", "hello");
+      long start = System.nanoTime();
+      assertThat(readUntilClosed(s)).isEmpty();
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(idle.minusMillis(100), idle.plusSeconds(3));
+      Net.await(Duration.ofSeconds(5), "closed", () -> idling.activeConnections() == 0);
+    }
+  }
+
+  /**
+   * Requests every half idle timeout keep a connection open well past the timeout, and a response
+   * slower than the timeout still arrives: the idle clock only runs between requests.
+   */
+  @Test
+  void busyKeptConnectionOutlivesTheHttpIdleTimeout() throws Exception {
+    Duration idle = Duration.ofSeconds(2);
+    try (Conduit idling = idleConduit(idle); ServerSocket slowOrigin = slowOrigin(idle.plusSeconds(1));
+        Socket s = connectToProxy(idling)) {
+      String get = "GET http://127.0.0.1:" + origin.port() + "/hello HTTP/1.1\r\nHost: x\r\n\r\n";
+      long start = System.nanoTime();
+      for (int i = 0; i < 3; i++) {
+        exchange(s, get, "hello");
+        Thread.sleep(idle.toMillis() / 2);
+      }
+      // three exchanges and pauses took longer than the idle timeout, on one connection
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(idle);
+      // a response that takes longer than the idle timeout
+      long slowStart = System.nanoTime();
+      exchange(s, "GET http://127.0.0.1:" + slowOrigin.getLocalPort() + "/ HTTP/1.1\r\nHost: x\r\n\r\n", "slow");
+      assertThat(Duration.ofNanos(System.nanoTime() - slowStart)).isGreaterThan(idle);
+      // and the same connection still serves, then idles out
+      exchange(s, get, "hello");
+      assertThat(readUntilClosed(s)).isEmpty();
+    }
   }
 
   @Test
@@ -483,29 +612,90 @@ class HttpInboundTest {
 
   // ---------------------------------------------------------------- helpers
 
-  /** Sends a request head one byte a second; returns how long until conduit answered or closed. */
-  private static long[] slowHeaderClient() {
-    try (Socket s = connectToProxy(conduit)) {
-      long start = System.nanoTime();
-      byte[] req = ("GET http://127.0.0.1:" + origin.port() + "/hello HTTP/1.1\r\nHost: x\r\n\r\n")
-          .getBytes(StandardCharsets.US_ASCII);
-      s.setSoTimeout(1000);
-      for (int i = 0; i < 8; i++) {
-        try {
-          s.getOutputStream().write(req[i]);
-          s.getOutputStream().flush();
-          s.getInputStream().read();
-          break; // an answer or the end of the stream: conduit gave up on us
-        } catch (SocketTimeoutException stillOpen) {
-          // next byte
-        } catch (IOException closed) {
-          break;
+  private static Conduit idleConduit(Duration idle) throws IOException {
+    return Conduit.builder()
+        .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.http()).build())
+        .timeouts(Timeouts.builder().httpIdle(idle).drain(Duration.ZERO).build())
+        .build().start();
+  }
+
+  /** An origin that answers each request on its one connection with "slow" after {@code delay}. */
+  private static ServerSocket slowOrigin(Duration delay) throws IOException {
+    ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+    Thread t = new Thread(() -> {
+      try (Socket c = server.accept()) {
+        c.setSoTimeout(30_000);
+        for (int i = 0; i < 5; i++) {
+          readHead(c.getInputStream());
+          Thread.sleep(delay.toMillis());
+          c.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow".getBytes(StandardCharsets.US_ASCII));
         }
+      } catch (IOException | InterruptedException e) {
+        // closed: the test is over
       }
-      return new long[] {TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)};
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
+    }, "slow-origin");
+    t.setDaemon(true);
+    t.start();
+    return server;
+  }
+
+  /** Sends one request and reads its 200 response, whose body must be {@code body}. */
+  private static void exchange(Socket s, String request, String body) throws IOException {
+    s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+    s.getOutputStream().flush();
+    String head = readHead(s.getInputStream());
+    assertThat(head).startsWith("HTTP/1.1 200").containsIgnoringCase("content-length: " + body.length());
+    assertThat(new String(s.getInputStream().readNBytes(body.length()), StandardCharsets.US_ASCII)).isEqualTo(body);
+  }
+
+  /** Reads until EOF; fails on a reset or when nothing ends the connection within the socket's timeout. */
+  private static byte[] readUntilClosed(Socket s) throws IOException {
+    s.setSoTimeout(10_000);
+    return s.getInputStream().readAllBytes();
+  }
+
+  /** Writes {@code bytes} one a second until done or the connection fails, counting what went. */
+  private static void trickle(Socket s, byte[] bytes, AtomicInteger sent) {
+    try {
+      OutputStream out = s.getOutputStream();
+      for (byte b : bytes) {
+        out.write(b);
+        out.flush();
+        sent.incrementAndGet();
+        Thread.sleep(1000);
+      }
+    } catch (IOException | InterruptedException closed) {
+      // conduit closed the connection, or the test is over
     }
+  }
+
+  /** Fails unless a short read on {@code s} times out: the connection is open and conduit still waits. */
+  private static void assertStalled(Socket s) throws IOException {
+    s.setSoTimeout(200);
+    try {
+      int b = s.getInputStream().read();
+      throw new AssertionError("expected an open, silent connection; read " + b);
+    } catch (SocketTimeoutException expected) {
+      // open, nothing said yet
+    } catch (IOException reset) {
+      throw new AssertionError("expected an open, silent connection; it was reset", reset);
+    }
+  }
+
+  /** Reads {@code s} to its end: closed (bare, or after a 408) no sooner than the timeout and not much later. */
+  private static void assertClosedAtTheTimeout(Socket s, long startNanos, Duration timeout) throws IOException {
+    s.setSoTimeout((int) timeout.plusSeconds(10).toMillis());
+    String answer;
+    try {
+      answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+    } catch (SocketTimeoutException e) {
+      throw new AssertionError("not closed", e);
+    } catch (IOException reset) {
+      answer = "";
+    }
+    Duration took = Duration.ofNanos(System.nanoTime() - startNanos);
+    assertThat(answer).satisfiesAnyOf(a -> assertThat(a).isEmpty(), a -> assertThat(a).startsWith("HTTP/1.1 408"));
+    assertThat(took).isBetween(timeout.minusMillis(100), timeout.plusSeconds(3));
   }
 
   private static Socket connectToProxy(Conduit c) throws IOException {
@@ -517,14 +707,6 @@ class HttpInboundTest {
 
   private static String rawExchange(Conduit c, String request) throws IOException {
     return rawExchange(c, request.getBytes(StandardCharsets.ISO_8859_1));
-  }
-
-  private static String rawExchangeUnchecked(Conduit c, byte[] request) {
-    try {
-      return rawExchange(c, request);
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   /** Sends bytes and reads everything until conduit closes (a reset after the response counts as the end). */

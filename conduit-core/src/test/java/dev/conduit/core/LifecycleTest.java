@@ -16,17 +16,21 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -129,73 +133,142 @@ class LifecycleTest {
     }
   }
 
+  /**
+   * Garbage is refused at once; silent, truncated and one-byte-a-second clients are still open and
+   * waiting while several real clients are served, then each is closed at the negotiation timeout.
+   */
   @Test
   void badClientsGetClosedWithinTheNegotiationTimeoutWhileOthersAreServed() throws Exception {
     Processes.requireTool("curl");
+    Duration negotiation = Duration.ofSeconds(4);
     Net.RecordingObserver observer = new Net.RecordingObserver();
-    try (Conduit conduit = socksConduit(Timeouts.builder().negotiation(Duration.ofSeconds(1)).build(), observer)) {
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    List<Socket> sockets = new ArrayList<>();
+    try (Conduit conduit = socksConduit(Timeouts.builder().negotiation(negotiation).build(), observer)) {
       int port = conduit.address("socks").getPort();
-      List<CompletableFuture<Long>> bad = new ArrayList<>();
+
+      // garbage: refused long before the negotiation timeout
       byte[] random = new byte[4096];
       new Random(7).nextBytes(random);
       random[0] = 5; // looks like SOCKS5, then nonsense
-      List<byte[]> inputs = List.of(random, new byte[] {5, 3, 0}, new byte[] {4, 1, 0}, new byte[] {0x16, 3, 1});
-      for (byte[] input : inputs) {
-        bad.add(CompletableFuture.supplyAsync(() -> {
-          long start = System.nanoTime();
-          try (Socket s = new Socket(Net.LOOPBACK, port)) {
-            s.setSoTimeout(5000);
-            s.getOutputStream().write(input);
-            readUntilClosed(s);
-          } catch (IOException e) {
-            // closed while writing: fine
-          }
-          return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-        }));
-      }
-      // one byte a second: never finishes its greeting in time
-      CompletableFuture<Long> trickle = CompletableFuture.supplyAsync(() -> {
+      List<byte[]> garbage = List.of(random, new byte[] {0x16, 3, 1});
+      // random methods, none of them NO_AUTH: "no acceptable method"; a TLS hello: not SOCKS, closed unanswered
+      List<byte[]> replies = List.of(new byte[] {5, (byte) 0xFF}, new byte[0]);
+      for (int i = 0; i < garbage.size(); i++) {
+        byte[] input = garbage.get(i);
         long start = System.nanoTime();
         try (Socket s = new Socket(Net.LOOPBACK, port)) {
-          s.setSoTimeout(200);
-          OutputStream out = s.getOutputStream();
-          InputStream in = s.getInputStream();
-          byte[] greeting = {5, 2, 0, 2};
-          for (byte b : greeting) {
-            out.write(b);
-            try {
-              if (in.read() == -1) {
-                break;
-              }
-            } catch (java.net.SocketTimeoutException stillOpen) {
-              // no answer yet
-            }
-            Thread.sleep(800);
+          s.setSoTimeout(10_000);
+          try {
+            s.getOutputStream().write(input);
+          } catch (IOException closedWhileWriting) {
+            // conduit may close before it read everything
           }
-          s.setSoTimeout(5000);
-          readUntilClosed(s);
-        } catch (IOException | InterruptedException e) {
-          // closed under us
+          assertThat(readUntilClosed(s)).as("reply to garbage " + i).isEqualTo(replies.get(i));
         }
-        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-      });
-      // meanwhile a real client is served
-      Processes.Result ok = curl("--socks5", port, "/hello");
-      assertThat(ok.exitCode()).as(ok.stderr()).isZero();
-      assertThat(ok.out()).isEqualTo("hello");
-      for (CompletableFuture<Long> f : bad) {
-        assertThat(f.get(10, TimeUnit.SECONDS)).isLessThan(3000);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).as("garbage closed before the timeout")
+            .isLessThan(negotiation.minusMillis(500));
       }
-      assertThat(trickle.get(10, TimeUnit.SECONDS)).isBetween(900L, 3000L);
+
+      // stalled: nothing, a truncated greeting, a truncated SOCKS4 request; all stay open
+      List<byte[]> stalledInputs = List.of(new byte[0], new byte[] {5, 3, 0}, new byte[] {4, 1, 0});
+      List<Long> starts = new ArrayList<>();
+      for (byte[] input : stalledInputs) {
+        starts.add(System.nanoTime());
+        Socket s = new Socket(Net.LOOPBACK, port);
+        sockets.add(s);
+        s.getOutputStream().write(input);
+        s.getOutputStream().flush();
+      }
+      // and a greeting offering ten methods (12 bytes), sent one byte a second
+      byte[] greeting = {5, 10, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+      AtomicInteger trickled = new AtomicInteger();
+      long trickleStart = System.nanoTime();
+      Socket trickle = new Socket(Net.LOOPBACK, port);
+      sockets.add(trickle);
+      trickle.setTcpNoDelay(true);
+      Future<?> writer = pool.submit(() -> trickle(trickle, greeting, trickled));
+
+      Net.await(Duration.ofSeconds(5), "garbage closed, stalled clients open",
+          () -> conduit.activeConnections() == stalledInputs.size() + 1);
+      for (Socket s : sockets) {
+        assertStalled(s);
+      }
+      assertThat(trickled.get()).isPositive().isLessThan(greeting.length);
+
+      // meanwhile real clients are served
+      for (String flag : List.of("--socks5", "--socks5-hostname", "--socks4", "--socks5")) {
+        Processes.Result ok = curl(flag, port, "/hello");
+        assertThat(ok.exitCode()).as(flag + ": " + ok.stderr()).isZero();
+        assertThat(ok.out()).isEqualTo("hello");
+      }
+
+      // then the stalled ones are closed at the timeout, without a reply (SOCKS has none before the request)
+      for (int i = 0; i < stalledInputs.size(); i++) {
+        assertClosedAtTheTimeout(sockets.get(i), starts.get(i), negotiation);
+      }
+      assertClosedAtTheTimeout(trickle, trickleStart, negotiation);
+      // it was still trickling: two or more bytes had gone, but not the whole greeting
+      assertThat(trickled.get()).isBetween(2, greeting.length - 1);
+      trickle.close();
+      writer.get(5, TimeUnit.SECONDS);
+
       Net.await(Duration.ofSeconds(5), "all closed", () -> conduit.activeConnections() == 0);
       List<Outcome> outcomes = new ArrayList<>();
+      List<String> details = new ArrayList<>();
       ConnectionSummary s;
       while ((s = observer.closed.poll()) != null) {
         outcomes.add(s.outcome());
+        details.add(s.outcome() + ": " + s.detail());
       }
-      assertThat(outcomes).contains(Outcome.NEGOTIATION_TIMEOUT, Outcome.PROTOCOL_ERROR, Outcome.OK)
-          .hasSize(inputs.size() + 2);
+      assertThat(outcomes).as(details.toString()).hasSize(garbage.size() + stalledInputs.size() + 1 + 4);
+      assertThat(outcomes.stream().filter(o -> o == Outcome.NEGOTIATION_TIMEOUT)).hasSize(stalledInputs.size() + 1);
+      assertThat(outcomes).as(details.toString()).contains(Outcome.AUTH_FAILED, Outcome.PROTOCOL_ERROR);
+      assertThat(outcomes.stream().filter(o -> o == Outcome.OK)).hasSize(4);
+    } finally {
+      for (Socket s : sockets) {
+        s.close();
+      }
+      pool.shutdownNow();
+      assertThat(pool.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
     }
+  }
+
+  /** Writes {@code bytes} one a second until done or the connection fails, counting what went. */
+  private static void trickle(Socket s, byte[] bytes, AtomicInteger sent) {
+    try {
+      OutputStream out = s.getOutputStream();
+      for (byte b : bytes) {
+        out.write(b);
+        out.flush();
+        sent.incrementAndGet();
+        Thread.sleep(1000);
+      }
+    } catch (IOException | InterruptedException closed) {
+      // conduit closed the connection, or the test is over
+    }
+  }
+
+  /** Fails unless a short read on {@code s} times out: the connection is open and conduit still waits. */
+  private static void assertStalled(Socket s) throws IOException {
+    s.setSoTimeout(200);
+    try {
+      int b = s.getInputStream().read();
+      throw new AssertionError("expected an open, silent connection; read " + b);
+    } catch (SocketTimeoutException expected) {
+      // open, nothing said yet
+    } catch (IOException reset) {
+      throw new AssertionError("expected an open, silent connection; it was reset", reset);
+    }
+  }
+
+  /** Reads {@code s} to its end: no reply, closed no sooner than the timeout and not much later. */
+  private static void assertClosedAtTheTimeout(Socket s, long startNanos, Duration timeout) throws IOException {
+    s.setSoTimeout((int) timeout.plusSeconds(10).toMillis());
+    byte[] answer = readUntilClosed(s);
+    Duration took = Duration.ofNanos(System.nanoTime() - startNanos);
+    assertThat(answer == null || answer.length == 0).as("no reply, just a close").isTrue();
+    assertThat(took).isBetween(timeout.minusMillis(100), timeout.plusSeconds(3));
   }
 
   @Test
