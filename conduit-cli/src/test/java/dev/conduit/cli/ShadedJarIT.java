@@ -163,6 +163,67 @@ class ShadedJarIT {
   }
 
   /**
+   * In a network namespace the test makes (only {@code lo}, and an {@code unreachable} route to 198.18.0.2), a
+   * destination without any route is "network unreachable" (SOCKS5 0x03, Proxy-Status
+   * {@code destination_ip_unroutable}) and one whose route is unreachable is "host unreachable" (0x04,
+   * {@code destination_unavailable}), although Netty's epoll transport reports both as the same exception.
+   * Nothing leaves the namespace: both connects fail in the kernel's route lookup.
+   */
+  @Test
+  void unreachableNetworkAndHostAreToldApartInANamespace(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    requireRootTools(List.of("ip", "curl"));
+    String ns = "cdu-" + Integer.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextInt(1 << 24));
+    assertThat(Processes.run(10, List.of("ip", "netns", "add", ns)).exitCode()).isZero();
+    Process p = null;
+    try {
+      assertThat(Processes.run(10, List.of("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")).exitCode())
+          .isZero();
+      assertThat(Processes.run(10, List.of("ip", "netns", "exec", ns, "ip", "route", "add", "unreachable",
+          "198.18.0.2/32")).exitCode()).isZero();
+      Path log = dir.resolve("conduit.log");
+      p = new ProcessBuilder("ip", "netns", "exec", ns, java(), "-jar", jar().toAbsolutePath().toString(), "proxy",
+          "--socks5-listen", "127.0.0.1:1080", "--http-listen", "127.0.0.1:8080").redirectErrorStream(true)
+          .redirectOutput(log.toFile()).start();
+      waitFor(p, log, BOUND);
+      String[][] cases = {{"198.18.0.1", "3", "destination_ip_unroutable", "network is unreachable"},
+          {"198.18.0.2", "4", "destination_unavailable", "no route to host"}};
+      for (String[] c : cases) {
+        Processes.Result socks = Processes.run(20, List.of("ip", "netns", "exec", ns, "curl", "-sS", "--max-time", "5",
+            "--socks5", "127.0.0.1:1080", "http://" + c[0] + "/"));
+        assertThat(socks.stderr()).as(c[0]).contains("Can't complete SOCKS5 connection to " + c[0] + ". (" + c[1] + ")");
+        Processes.Result http = Processes.run(20, List.of("ip", "netns", "exec", ns, "curl", "-sS", "-i", "--max-time",
+            "5", "-x", "http://127.0.0.1:8080", "http://" + c[0] + "/"));
+        assertThat(http.out()).as(c[0]).startsWith("HTTP/1.1 502 Bad Gateway")
+            .contains("Proxy-Status: conduit; error=" + c[2] + ";")
+            .endsWith("connect " + c[0] + ":80 (" + c[0] + ":80): " + c[3] + "\n");
+      }
+    } finally {
+      if (p != null) {
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+      }
+      Processes.run(10, List.of("ip", "netns", "del", ns));
+    }
+  }
+
+  /** Skips without root or {@code tools}, except under CI, where the test must run. */
+  private static void requireRootTools(List<String> tools) throws Exception {
+    String reason = null;
+    if (!Processes.run(10, List.of("id", "-u")).out().strip().equals("0")) {
+      reason = "needs root (network namespace)";
+    }
+    for (String tool : tools) {
+      if (reason == null && Processes.run(10, List.of("sh", "-c", "command -v " + tool)).exitCode() != 0) {
+        reason = "needs " + tool;
+      }
+    }
+    if (reason != null) {
+      org.junit.jupiter.api.Assertions.assertNotEquals("true", System.getenv("CI"), reason + " (CI=true: must run)");
+      org.junit.jupiter.api.Assumptions.assumeTrue(false, reason);
+    }
+  }
+
+  /**
    * Seed 000's client and server in one conduit, run as root in a network namespace the test makes: the
    * capture rules redirect a plain {@code curl 127.0.0.1:80} (nothing listens there) through the tunnel
    * to the service the forward table names, and are gone after SIGTERM.

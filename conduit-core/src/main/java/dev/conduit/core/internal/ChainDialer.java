@@ -220,9 +220,9 @@ public final class ChainDialer implements Dialer {
           return;
         }
         f.channel().close();
-        DialException e = new DialException(DialErrors.ofConnect(f.cause()),
-            "connect " + request.destination() + " (" + NetUtil.toSocketAddressString(address) + "): "
-                + f.cause().getMessage(), f.cause());
+        DialFailure failure = DialErrors.ofConnect(f.cause(), address);
+        DialException e = new DialException(failure, "connect " + request.destination() + " ("
+            + NetUtil.toSocketAddressString(address) + "): " + DialErrors.connectReason(f.cause(), failure), f.cause());
         if (index + 1 < addresses.size() && e.failure() != DialFailure.TIMEOUT) {
           log.debug("[{}] {}; trying next address", request.connection().id(), e.getMessage());
           connectAddresses(addresses, index + 1);

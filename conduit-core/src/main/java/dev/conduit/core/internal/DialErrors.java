@@ -5,9 +5,12 @@ import dev.conduit.core.DialFailure;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.proxy.HttpProxyHandler;
 import io.netty.handler.proxy.ProxyConnectException;
+import java.io.IOException;
 import java.net.ConnectException;
+import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
 import java.net.UnknownHostException;
+import java.nio.channels.DatagramChannel;
 import java.util.Locale;
 
 /** Maps I/O and proxy-handshake errors to {@link DialFailure}s. */
@@ -33,6 +36,49 @@ public final class DialErrors {
       return DialFailure.CONNECTION_REFUSED;
     }
     return DialFailure.GENERAL;
+  }
+
+  /**
+   * As {@link #ofConnect(Throwable)} for a connect to {@code address}, also telling "network unreachable"
+   * from "host unreachable" where the transport does not: Netty's epoll transport reports ENETUNREACH and
+   * EHOSTUNREACH alike, as a {@link NoRouteToHostException} without a message. Then the kernel's route to
+   * {@code address} decides: a UDP socket's {@code connect} looks it up without sending anything, and fails
+   * with "Network is unreachable" when there is none. Only failed dials pay for it.
+   */
+  public static DialFailure ofConnect(Throwable cause, InetSocketAddress address) {
+    DialFailure failure = ofConnect(cause);
+    if (failure == DialFailure.HOST_UNREACHABLE && isBareNoRoute(cause) && address != null
+        && !address.isUnresolved() && !hasRoute(address)) {
+      return DialFailure.NETWORK_UNREACHABLE;
+    }
+    return failure;
+  }
+
+  /**
+   * A connect error's text for people: the exception's message, or for the bare no-route exception of
+   * Netty's epoll transport (whose message reads "null: /address") what {@code failure} means.
+   */
+  public static String connectReason(Throwable cause, DialFailure failure) {
+    if (isBareNoRoute(cause)) {
+      return failure == DialFailure.NETWORK_UNREACHABLE ? "network is unreachable" : "no route to host";
+    }
+    return cause.getMessage() != null ? cause.getMessage() : cause.toString();
+  }
+
+  /** Netty's epoll ENETUNREACH/EHOSTUNREACH: no message, or "null: /address" once annotated with the address. */
+  private static boolean isBareNoRoute(Throwable cause) {
+    String m = cause.getMessage();
+    return cause instanceof NoRouteToHostException && (m == null || m.startsWith("null: ") || m.equals("null"));
+  }
+
+  /** Whether the kernel has a route to {@code address} (any answer but "network is unreachable" counts as one). */
+  static boolean hasRoute(InetSocketAddress address) {
+    try (DatagramChannel probe = DatagramChannel.open()) {
+      probe.connect(address);
+      return true;
+    } catch (IOException | RuntimeException e) {
+      return !String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT).contains("network is unreachable");
+    }
   }
 
   /**

@@ -103,12 +103,33 @@ class DialErrorsTest {
     assertThat(DialErrors.ofConnect(new ConnectException(
         "finishConnect(..) failed with error(-110): Connection timed out: /192.0.2.1:443"))).isEqualTo(
         DialFailure.TIMEOUT);
-    // epoll cannot tell the two apart (the errno is dropped): the host-level reply, 0x04
+    // the exception alone cannot tell the two apart (the errno is dropped): the host-level reply, 0x04; with the
+    // address, the route lookup decides (ShadedJarIT.unreachableNetworkAndHostAreToldApartInANamespace)
     assertThat(DialErrors.ofConnect(new NoRouteToHostException())).isEqualTo(DialFailure.HOST_UNREACHABLE);
     assertThat(DialErrors.ofConnect(new NoRouteToHostException("null: /192.0.2.1:443")))
         .isEqualTo(DialFailure.HOST_UNREACHABLE);
     assertThat(DialErrors.ofConnect(new ConnectTimeoutException("connection timed out after 10000 ms: /192.0.2.1:443")))
         .isEqualTo(DialFailure.TIMEOUT);
+  }
+
+  /**
+   * With the address: loopback has a route, so epoll's bare no-route stays "host unreachable"; other errors are
+   * not looked up; the text for people never reads "null".
+   */
+  @Test
+  void bareNoRouteWithAnAddressThatHasARouteIsHostUnreachable() {
+    InetSocketAddress loopback = new InetSocketAddress(InetAddress.getLoopbackAddress(), 9);
+    NoRouteToHostException bare = new NoRouteToHostException("null: /127.0.0.1:9");
+    assertThat(DialErrors.hasRoute(loopback)).isTrue();
+    assertThat(DialErrors.ofConnect(bare, loopback)).isEqualTo(DialFailure.HOST_UNREACHABLE);
+    assertThat(DialErrors.connectReason(bare, DialFailure.HOST_UNREACHABLE)).isEqualTo("no route to host");
+    assertThat(DialErrors.connectReason(new NoRouteToHostException(), DialFailure.NETWORK_UNREACHABLE))
+        .isEqualTo("network is unreachable");
+    ConnectException refused = new ConnectException("Connection refused: /127.0.0.1:9");
+    assertThat(DialErrors.ofConnect(refused, loopback)).isEqualTo(DialFailure.CONNECTION_REFUSED);
+    assertThat(DialErrors.connectReason(refused, DialFailure.CONNECTION_REFUSED)).isEqualTo("Connection refused: /127.0.0.1:9");
+    assertThat(DialErrors.ofConnect(bare, InetSocketAddress.createUnresolved("example.test", 9)))
+        .isEqualTo(DialFailure.HOST_UNREACHABLE);
   }
 
   /** The JDK's (NIO transport) messages, name resolution failures, and anything else. */
