@@ -83,7 +83,7 @@ final class Serve {
     this.current = config;
     this.context = context;
     this.reread = reread;
-    this.resources = ConduitResources.create();
+    this.resources = config.toResourcesBuilder().build();
   }
 
   /**
@@ -310,8 +310,8 @@ final class Serve {
           String.join(", ", restart));
     }
     if (!before.log().equals(next.log()) || !Objects.equals(before.admin(), next.admin())
-        || !Objects.equals(before.cache(), next.cache())) {
-      log.warn("reload: log, admin and cache changes need a restart");
+        || !Objects.equals(before.cache(), next.cache()) || !Objects.equals(before.dns(), next.dns())) {
+      log.warn("reload: log, admin, cache and dns changes need a restart");
     }
     log.info("reloaded: {} rule(s), {} outbound(s) apply to new connections", next.rules().size()
         + (nextPlan == null ? 0 : nextPlan.rules().size()), outbounds(next, nextPlan));

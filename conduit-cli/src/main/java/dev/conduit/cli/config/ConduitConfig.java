@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.conduit.core.Conduit;
 import dev.conduit.netfilter.TransparentSockets;
 import dev.conduit.core.ConduitBuilder;
+import dev.conduit.core.ConduitResources;
 import dev.conduit.core.Credentials;
 import dev.conduit.core.TcpKeepAlive;
 import dev.conduit.core.Timeouts;
@@ -38,8 +39,10 @@ public final class ConduitConfig {
   private final Optional<MeshConfig.Server> meshServer;
   private final Optional<AdminConfig> admin;
   private final Optional<CacheConfig> cache;
+  private final Optional<DnsConfig> dns;
 
   private ConduitConfig(Builder b) {
+    this.dns = b.dns;
     this.meshClient = b.meshClient;
     this.capture = b.capture;
     this.meshServer = b.meshServer;
@@ -121,6 +124,18 @@ public final class ConduitConfig {
   /** The caching MITM proxy ({@code cache} section), if any. */
   public Optional<CacheConfig> cache() {
     return cache;
+  }
+
+  /** The resolver's settings ({@code dns} section), if any; without one, {@code /etc/resolv.conf}'s. */
+  public Optional<DnsConfig> dns() {
+    return dns;
+  }
+
+  /** A resources builder with the {@code dns} section's resolver settings (resolv.conf's without one). */
+  public ConduitResources.Builder toResourcesBuilder() {
+    ConduitResources.Builder b = ConduitResources.builder();
+    dns.ifPresent(d -> d.applyTo(b));
+    return b;
   }
 
   /** The admin endpoint ({@code admin} section or {@code --admin-listen}), if any. */
@@ -213,6 +228,13 @@ public final class ConduitConfig {
     s.append("  drain: ").append(Durations.format(timeouts.drain())).append('\n');
     s.append("tcp_keepalive: ").append(quote(tcpKeepAlive.toString())).append('\n');
     s.append("splice: ").append(splice).append('\n');
+    dns.ifPresent(d -> {
+      s.append("dns:\n");
+      list(s, "  ", "servers", d.servers());
+      d.search().ifPresent(v -> s.append("  search: [").append(String.join(", ", v.stream().map(ConduitConfig::quote)
+          .toList())).append("]\n"));
+      d.ndots().ifPresent(n -> s.append("  ndots: ").append(n).append('\n'));
+    });
     meshClient.ifPresent(c -> {
       s.append("client:\n  enable: ").append(c.enable()).append('\n');
       s.append("  listen: ").append(quote(String.valueOf(c.listen()))).append('\n');
@@ -346,8 +368,15 @@ public final class ConduitConfig {
     private Optional<MeshConfig.Server> meshServer = Optional.empty();
     private Optional<AdminConfig> admin = Optional.empty();
     private Optional<CacheConfig> cache = Optional.empty();
+    private Optional<DnsConfig> dns = Optional.empty();
 
     private Builder() {}
+
+    /** The resolver's settings (default: none, resolv.conf's). */
+    public Builder dns(DnsConfig value) {
+      this.dns = Optional.of(requireNonNull(value, "dns"));
+      return this;
+    }
 
     /**
      * Seed 000's {@code client} section and the {@code capture} extension (empty: capture when root).
@@ -398,6 +427,7 @@ public final class ConduitConfig {
       meshServer = c.meshServer;
       admin = c.admin;
       cache = c.cache;
+      dns = c.dns;
       return this;
     }
 

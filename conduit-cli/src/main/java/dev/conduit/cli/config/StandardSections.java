@@ -33,6 +33,7 @@ final class StandardSections {
         section("timeouts", StandardSections::readTimeouts),
         section("tcp_keepalive", StandardSections::readKeepAlive),
         section("splice", (node, config) -> config.splice(node.bool())),
+        section("dns", StandardSections::readDns),
         MeshSections.client(),
         MeshSections.server(),
         section("admin", StandardSections::readAdmin),
@@ -326,6 +327,31 @@ final class StandardSections {
       throw node.error("0 (expected: more than 0)");
     }
     return d;
+  }
+
+  private static void readDns(ConfigNode node, ConduitConfig.Builder config) {
+    Map<String, ConfigNode> m = node.mapping(List.of("servers", "search", "ndots"));
+    List<String> servers = list(m, "servers");
+    if (m.containsKey("servers")) {
+      ConfigNode serversNode = m.get("servers");
+      if (servers.isEmpty()) {
+        throw serversNode.error("empty (expected: at least one ip or ip:port, or no 'servers' for resolv.conf's)");
+      }
+      // each server on its own line
+      List<ConfigNode> items = serversNode.isScalar() ? List.of(serversNode) : serversNode.sequence();
+      for (ConfigNode item : items) {
+        String text = item.string();
+        item.convert(() -> DnsConfig.server(text));
+      }
+    }
+    Optional<List<String>> search = m.containsKey("search") ? Optional.of(list(m, "search")) : Optional.empty();
+    if (search.isPresent()) {
+      ConfigNode searchNode = m.get("search");
+      searchNode.convert(() -> dev.conduit.core.ConduitResources.builder().searchDomains(search.get()));
+    }
+    java.util.OptionalInt ndots = m.containsKey("ndots") ? java.util.OptionalInt.of(m.get("ndots").integer(0, 15))
+        : java.util.OptionalInt.empty();
+    config.dns(node.convert(() -> new DnsConfig(servers, search, ndots)));
   }
 
   private static void readKeepAlive(ConfigNode node, ConduitConfig.Builder config) {

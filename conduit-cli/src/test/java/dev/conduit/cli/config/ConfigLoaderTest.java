@@ -124,6 +124,39 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void dnsSectionSetsTheResolver() {
+    String base = "version: 1\nlisteners:\n  - {name: a, type: socks, listen: 127.0.0.1:0}\n";
+    ConduitConfig c = load(base + "dns: {servers: [\"127.0.0.1:5353\", 10.0.0.2, \"[::1]:53\"], search: [corp.example], ndots: 2}\n");
+    DnsConfig dns = c.dns().orElseThrow();
+    assertThat(dns.servers()).containsExactly("127.0.0.1:5353", "10.0.0.2", "[::1]:53");
+    assertThat(DnsConfig.server("127.0.0.1:5353")).isEqualTo(new java.net.InetSocketAddress("127.0.0.1", 5353));
+    assertThat(DnsConfig.server("10.0.0.2")).isEqualTo(new java.net.InetSocketAddress("10.0.0.2", 53));
+    assertThat(DnsConfig.server("[::1]:53")).isEqualTo(new java.net.InetSocketAddress("::1", 53));
+    assertThat(dns.search()).contains(java.util.List.of("corp.example"));
+    assertThat(dns.ndots()).hasValue(2);
+    assertThat(c.describe()).contains("dns:\n  servers: [\"127.0.0.1:5353\", \"10.0.0.2\", \"[::1]:53\"]\n"
+        + "  search: [corp.example]\n  ndots: 2\n");
+    dev.conduit.core.ConduitResources resources = c.toResourcesBuilder().ioThreads(1).build();
+    resources.close();
+    // the section is optional, and each key in it
+    assertThat(load(base).dns()).isEmpty();
+    assertThat(load(base).describe()).doesNotContain("dns:");
+    DnsConfig searchOnly = load(base + "dns: {search: []}\n").dns().orElseThrow();
+    assertThat(searchOnly.servers()).isEmpty();
+    assertThat(searchOnly.search()).contains(java.util.List.of());
+    assertThat(searchOnly.ndots()).isEmpty();
+    assertThat(error(base + "dns:\n  servers: [127.0.0.1:5353, dns.example]\n"))
+        .isEqualTo("conduit.yaml:5: dns.servers[1]: DNS server 'dns.example' is not an IP address (expected: ip or ip:port)");
+    assertThat(error(base + "dns:\n  servers: []\n"))
+        .isEqualTo("conduit.yaml:5: dns.servers: empty (expected: at least one ip or ip:port, or no 'servers' for resolv.conf's)");
+    assertThat(error(base + "dns:\n  ndots: 16\n")).isEqualTo("conduit.yaml:5: dns.ndots: 16 (expected: 0-15)");
+    assertThat(error(base + "dns:\n  search: [corp..example]\n")).isEqualTo("conduit.yaml:5: dns.search: searchDomains:"
+        + " 'corp..example' is not a domain name (expected e.g. corp.example: no whitespace, no empty labels)");
+    assertThat(error(base + "dns:\n  servrs: [127.0.0.1]\n")).startsWith("conduit.yaml:5: unknown key 'servrs' in dns"
+        + " (expected one of: servers, search, ndots)");
+  }
+
+  @Test
   void seed000LogKeysAreAccepted() {
     ConduitConfig c = load("version: 1\nlisteners:\n  - {name: a, type: socks, listen: 127.0.0.1:0}\n"
         + "log:\n  maxsize: 10\n  level: debug\n  file: /opt/conduit/log/conduit.log\n  maxrolls: 5\n");
@@ -150,7 +183,8 @@ class ConfigLoaderTest {
     assertThat(error(yaml)).isEqualTo("conduit.yaml:5: unknown key 'listner' in listeners[0]"
         + " (expected one of: name, type, mode, listen, auth, allow_sources)");
     assertThat(error("version: 1\nlistener: []\n")).startsWith("conduit.yaml:2: unknown key 'listener' at the top level"
-        + " (expected one of: version, log, listeners, outbounds, rules, default, timeouts, tcp_keepalive, splice, client,");
+        + " (expected one of: version, log, listeners, outbounds, rules, default, timeouts, tcp_keepalive, splice, dns,"
+        + " client,");
   }
 
   @ParameterizedTest(name = "{1}")
