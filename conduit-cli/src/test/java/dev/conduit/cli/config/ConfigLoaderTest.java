@@ -110,6 +110,20 @@ class ConfigLoaderTest {
     assertThat(c.toConduitBuilder()).isNotNull();
   }
 
+  /** The README's {@code conduit run} example is a configuration this build accepts, as it says. */
+  @Test
+  void readmeExampleLoads() throws Exception {
+    String readme = java.nio.file.Files.readString(java.nio.file.Path.of("..", "README.md"));
+    int section = readme.indexOf("### `conduit run -c conduit.yaml`");
+    assertThat(section).as("the README's conduit run section").isNotNegative();
+    int start = readme.indexOf("```yaml\n", section) + "```yaml\n".length();
+    String yaml = readme.substring(start, readme.indexOf("```", start));
+    ConduitConfig c = load(yaml);
+    assertThat(c.listeners()).extracting(ListenerConfig::name).containsExactly("mixed", "http");
+    assertThat(c.outbounds()).extracting(OutboundConfig::name).containsExactly("corp");
+    assertThat(c.tcpKeepAlive()).isEqualTo(TcpKeepAlive.ON);
+  }
+
   @Test
   void describeShowsTheEffectiveConfigWithSecretsMasked() {
     String d = load(FULL).describe();
