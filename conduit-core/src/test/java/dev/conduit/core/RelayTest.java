@@ -115,7 +115,7 @@ class RelayTest {
   /**
    * 1 GiB through a SOCKS5 or an HTTP CONNECT tunnel to a reader that pauses: intact (CRC-32C), the source stalls
    * while the reader sleeps, Netty's direct memory stays bounded, and the event loops allocate far less heap than
-   * the bytes they carry (a relay that copied through the heap would allocate the whole gigabyte).
+   * the bytes they carry (a relay that copied each read into a new heap buffer would allocate the whole gigabyte).
    */
   @ParameterizedTest(name = "{1}, splice {0}")
   @CsvSource({"false, socks5", "true, socks5", "false, connect", "true, connect"})
@@ -180,8 +180,8 @@ class RelayTest {
       }
       long heapAllocated = eventLoopAllocatedBytes() - heapBefore;
       log.info("event loops allocated {} bytes of heap while relaying {} bytes", heapAllocated, TOTAL);
-      // ~40 MB here, most of it paranoid leak detection's records per buffer; a relay copying through the
-      // heap would allocate the whole gigabyte
+      // ~40 MB here, most of it paranoid leak detection's records per buffer; a relay allocating a new
+      // heap buffer per read would allocate the whole gigabyte
       assertThat(heapAllocated).as("heap allocated by the event loops for 1 GiB").isLessThan(TOTAL / 8);
       ConnectionSummary s = closedFor(observer, source.port());
       assertThat(s.outcome()).as(s.detail()).isEqualTo(Outcome.OK);
