@@ -66,6 +66,9 @@ public final class ConnectionState implements InboundContext {
     negotiationTimer = channel.eventLoop().schedule(() -> {
       if (negotiatedNanos == 0 && channel.isActive()) {
         log.debug("[{}] negotiation timed out after {} ms", info.id(), negotiation.toMillis());
+        // the protocol may answer first (HTTP: 408 to a client that began a request); what it writes and
+        // flushes now is in the socket before the close
+        channel.pipeline().fireUserEventTriggered(dev.conduit.core.inbound.NegotiationTimeoutEvent.INSTANCE);
         outcome(Outcome.NEGOTIATION_TIMEOUT, "no complete request within " + negotiation.toMillis() + " ms");
         channel.close();
       }

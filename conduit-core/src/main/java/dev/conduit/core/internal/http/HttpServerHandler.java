@@ -6,6 +6,7 @@ import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.inbound.HttpInboundOptions;
 import dev.conduit.core.inbound.DrainEvent;
+import dev.conduit.core.inbound.NegotiationTimeoutEvent;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.internal.DialErrors;
@@ -332,6 +333,12 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
         close();
       } else {
         closeAfterResponse = true;
+      }
+    } else if (evt instanceof NegotiationTimeoutEvent) {
+      // the connection's negotiation deadline (from accept) came before this request head's own
+      if (phase == Phase.HEAD && headStarted) {
+        long ms = context.timeouts().negotiation().toMillis();
+        fail(408, Outcome.NEGOTIATION_TIMEOUT, "request head not complete within " + ms + " ms");
       }
     } else if (evt instanceof DrainEvent) {
       // conduit is stopping: an idle keep-alive connection goes now, a busy one after its response
