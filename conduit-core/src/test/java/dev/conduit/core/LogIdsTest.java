@@ -24,13 +24,13 @@ import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
 /**
- * Every line conduit logs about a connection carries the connection's id ({@code [id] …}, hexadecimal, which
+ * Every line conduit logs about a connection carries the connection's id ({@code [id] …}, base 36, which
  * the CLI's JSON layout turns into a {@code conn} field): a busy proxy's log is useless otherwise. Drives
  * successes and the usual failures (refused, rejected by a rule, garbage, a truncated request, the negotiation
  * timeout) with debug logging on, and checks every line the event loops wrote.
  */
 class LogIdsTest {
-  private static final Pattern WITH_ID = Pattern.compile("^\\[[0-9a-f]+\\] .*", Pattern.DOTALL);
+  private static final Pattern WITH_ID = Pattern.compile("^\\[[0-9a-z]+\\] .*", Pattern.DOTALL);
 
   @Test
   void everyConnectionLineCarriesItsId() throws Exception {
