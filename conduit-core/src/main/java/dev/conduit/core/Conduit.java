@@ -276,7 +276,9 @@ public final class Conduit implements AutoCloseable {
   }
 
   /**
-   * Replaces the router and outbounds for new requests; established connections keep theirs.
+   * Replaces the router and outbounds for new requests, including the next request on a kept-alive HTTP
+   * connection (it dials anew if it had reused an upstream chosen under the old rules); established tunnels
+   * keep theirs.
    *
    * @throws IllegalStateException when a rule names an unknown outbound
    */

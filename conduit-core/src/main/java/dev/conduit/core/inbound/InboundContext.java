@@ -56,6 +56,15 @@ public interface InboundContext {
    */
   void outcome(Outcome outcome, String detail);
 
+  /**
+   * Whether {@code upstream} was routed under the rules and outbounds still in force. A protocol that reuses
+   * an upstream for later requests (HTTP keep-alive) dials anew when they changed since (a reload), so the
+   * rules in force decide every request. Default: {@code true}.
+   */
+  default boolean isRoutedUnderCurrentRules(Upstream upstream) {
+    return true;
+  }
+
   /** Records the authenticated principal, for the access log. */
   void principal(String principal);
 

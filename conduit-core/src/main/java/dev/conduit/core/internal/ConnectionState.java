@@ -34,6 +34,9 @@ public final class ConnectionState implements InboundContext {
   private final TrafficCounter traffic;
   private final long acceptedNanos = System.nanoTime();
   private ScheduledFuture<?> negotiationTimer;
+  /** The upstream opened last and the routing it was chosen under (HTTP keep-alive reuses it). */
+  private Upstream lastUpstream;
+  private Engine.Routing lastRoutedUnder;
   private long negotiatedNanos;
   private long dialNanos;
   private volatile String principal;
@@ -139,6 +142,11 @@ public final class ConnectionState implements InboundContext {
   }
 
   @Override
+  public boolean isRoutedUnderCurrentRules(Upstream up) {
+    return up != lastUpstream || lastRoutedUnder == engine.routing();
+  }
+
+  @Override
   public void relay(Upstream up) {
     relaying = true;
     if (channel.pipeline().get(ConduitPipeline.NEGOTIATION_TIMEOUT) != null) {
@@ -212,7 +220,9 @@ public final class ConnectionState implements InboundContext {
     dialNanos += elapsed.toNanos();
   }
 
-  void upstreamOpened(Upstream up, boolean detached) {
+  void upstreamOpened(Upstream up, boolean detached, Engine.Routing routedUnder) {
+    this.lastUpstream = up;
+    this.lastRoutedUnder = routedUnder;
     this.outbound = up.outbound();
     this.dialed = up.remote();
     if (!detached) {

@@ -97,6 +97,7 @@ public final class Engine {
     this.splice = value;
   }
 
+  /** The rules and outbounds in force (replaced as a whole by {@link #update}). */
   public Routing routing() {
     return routing;
   }
@@ -169,7 +170,7 @@ public final class Engine {
         }
         observer.dialSucceeded(request, outbound.name(), remote, elapsed);
         Upstream up = new Upstream(ch, request, match.rule(), outbound.name(), remote);
-        state.upstreamOpened(up, detached);
+        state.upstreamOpened(up, detached, r);
         if (!promise.trySuccess(up)) {
           ch.close();
         }

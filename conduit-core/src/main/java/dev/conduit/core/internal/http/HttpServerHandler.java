@@ -407,8 +407,9 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
       headers.set(HttpHeaderNames.UPGRADE, upgrade);
       headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
     }
+    // a reload since the upstream was chosen: dial anew, so the rules in force decide this request too
     boolean sameUpstream = upCh != null && upCh.isActive() && target.authorityEquals(upAuthority)
-        && java.util.Objects.equals(principal, upPrincipal);
+        && java.util.Objects.equals(principal, upPrincipal) && context.isRoutedUnderCurrentRules(upstream);
     headers.set(HttpHeaderNames.HOST, sameUpstream ? upAuthority : target.authority());
     HttpMessages.addVia(headers, clientHttp10);
     if (method == HttpMethod.OPTIONS && target.emptyPath) {
