@@ -208,19 +208,12 @@ class ShadedJarIT {
 
   /** Skips without root or {@code tools}, except under CI, where the test must run. */
   private static void requireRootTools(List<String> tools) throws Exception {
-    String reason = null;
     if (!Processes.run(10, List.of("id", "-u")).out().strip().equals("0")) {
-      reason = "needs root (network namespace)";
-    }
-    for (String tool : tools) {
-      if (reason == null && Processes.run(10, List.of("sh", "-c", "command -v " + tool)).exitCode() != 0) {
-        reason = "needs " + tool;
-      }
-    }
-    if (reason != null) {
+      String reason = "needs root (network namespaces)";
       org.junit.jupiter.api.Assertions.assertNotEquals("true", System.getenv("CI"), reason + " (CI=true: must run)");
       org.junit.jupiter.api.Assumptions.assumeTrue(false, reason);
     }
+    tools.forEach(Processes::requireTool);
   }
 
   /**
@@ -230,19 +223,7 @@ class ShadedJarIT {
    */
   @Test
   void rootClientCapturesTheForwardTableInANamespace(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
-    String reason = null;
-    if (!Processes.run(10, List.of("id", "-u")).out().strip().equals("0")) {
-      reason = "needs root (network namespace, iptables)";
-    }
-    for (String tool : List.of("ip", "iptables", "ipset", "curl", "python3")) {
-      if (reason == null && Processes.run(10, List.of("sh", "-c", "command -v " + tool)).exitCode() != 0) {
-        reason = "needs " + tool;
-      }
-    }
-    if (reason != null) {
-      org.junit.jupiter.api.Assertions.assertNotEquals("true", System.getenv("CI"), reason + " (CI=true: must run)");
-      org.junit.jupiter.api.Assumptions.assumeTrue(false, reason);
-    }
+    requireRootTools(List.of("ip", "iptables", "ipset", "curl", "python3"));
     String ns = "cdc-" + Integer.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextInt(1 << 24));
     assertThat(Processes.run(10, List.of("ip", "netns", "add", ns)).exitCode()).isZero();
     Process origin = null;

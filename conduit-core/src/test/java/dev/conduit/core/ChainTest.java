@@ -248,31 +248,28 @@ class ChainTest {
         assertThat(r.stdout()).isEqualTo(TestOrigin.bytes(n));
         assertThat(origin.requests()).isEqualTo(before + 1);
 
-        ConnectionSummary atA = seenA.nextClosed();
-        assertThat(atA.outcome()).as(atA.detail()).isEqualTo(Outcome.OK);
-        assertThat(atA.connection().protocol()).isEqualTo("http");
-        assertThat(atA.destination()).contains(target);
+        ConnectionSummary atA = assertCarried(seenA.nextClosed(), "http", target, n);
         assertThat(atA.outbound()).contains("to-b");
         assertThat(atA.dialed().orElseThrow().getPort()).isEqualTo(b.address("socks").getPort());
-        assertThat(atA.bytesToClient()).isGreaterThan(n);
 
-        ConnectionSummary atB = seenB.nextClosed();
-        assertThat(atB.outcome()).as(atB.detail()).isEqualTo(Outcome.OK);
-        assertThat(atB.connection().protocol()).isEqualTo("socks");
-        assertThat(atB.destination()).contains(target);
+        ConnectionSummary atB = assertCarried(seenB.nextClosed(), "socks", target, n);
         assertThat(atB.outbound()).contains("to-c");
         assertThat(atB.dialed().orElseThrow().getPort()).isEqualTo(c.address("http").getPort());
-        assertThat(atB.bytesToClient()).isGreaterThan(n);
 
-        ConnectionSummary atC = seenC.nextClosed();
-        assertThat(atC.outcome()).as(atC.detail()).isEqualTo(Outcome.OK);
-        assertThat(atC.connection().protocol()).isEqualTo("http");
         // B asks C for a tunnel: C sees B's CONNECT, not the GET, whichever way curl asked A
-        assertThat(atC.destination()).contains(target);
+        ConnectionSummary atC = assertCarried(seenC.nextClosed(), "http", target, n);
         assertThat(atC.dialed().orElseThrow()).isEqualTo(origin.address());
-        assertThat(atC.bytesToClient()).isGreaterThan(n);
       }
     }
+  }
+
+  /** One hop's summary: it carried the request to {@code target} over {@code protocol}, more than {@code n} bytes back. */
+  private static ConnectionSummary assertCarried(ConnectionSummary s, String protocol, Destination target, long n) {
+    assertThat(s.outcome()).as(s.detail()).isEqualTo(Outcome.OK);
+    assertThat(s.connection().protocol()).isEqualTo(protocol);
+    assertThat(s.destination()).contains(target);
+    assertThat(s.bytesToClient()).isGreaterThan(n);
+    return s;
   }
 
   /**

@@ -4,11 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 import dev.conduit.core.inbound.InboundProtocols;
+import dev.conduit.core.testing.NettyMemory;
 import dev.conduit.core.testing.TestOrigin;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufAllocatorMetricProvider;
-import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.util.internal.PlatformDependent;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
@@ -182,15 +179,6 @@ class HttpStreamingTest {
     }
   }
 
-  private static long nettyDirectMemory() {
-    long used = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
-    if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider p
-        && ByteBufAllocator.DEFAULT != PooledByteBufAllocator.DEFAULT) {
-      used += p.metric().usedDirectMemory();
-    }
-    return used + Math.max(0, PlatformDependent.usedDirectMemory());
-  }
-
   /**
    * A 256 MiB response to a client that stops reading: the origin is stalled by back-pressure long
    * before the end, conduit's direct memory stays within a few MiB meanwhile, and the client then
@@ -225,7 +213,7 @@ class HttpStreamingTest {
     });
         Socket client = connect()) {
       client.setReceiveBufferSize(64 * 1024);
-      long before = nettyDirectMemory();
+      long before = NettyMemory.directBytes();
       client.getOutputStream().write(("GET http://127.0.0.1:" + origin.port() + "/large HTTP/1.1\r\n"
           + "Host: 127.0.0.1:" + origin.port() + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
       client.getOutputStream().flush();
@@ -242,14 +230,14 @@ class HttpStreamingTest {
         long now = sent.get();
         still = now == last ? still + 1 : 0;
         last = now;
-        maxGrowth = Math.max(maxGrowth, nettyDirectMemory() - before);
+        maxGrowth = Math.max(maxGrowth, NettyMemory.directBytes() - before);
       }
       log.info("stalled reader: origin sent {} of {} bytes; netty direct memory grew by at most {} bytes",
           sent.get(), LARGE, maxGrowth);
       assertThat(still).as("origin stalled by back-pressure (sent %d of %d bytes)", sent.get(), LARGE).isEqualTo(5);
       assertThat(sent.get()).as("bytes the origin got rid of while the client reads nothing").isLessThan(64L << 20);
       assertThat(maxGrowth).as("netty direct memory growth while the client reads nothing").isLessThan(8L << 20);
-      assertThat(nettyDirectMemory()).as("the meter sees the buffers conduit relays through").isPositive();
+      assertThat(NettyMemory.directBytes()).as("the meter sees the buffers conduit relays through").isPositive();
       // now read everything
       CRC32C crc = new CRC32C();
       long[] received = new long[1];

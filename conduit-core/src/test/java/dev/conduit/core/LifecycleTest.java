@@ -187,12 +187,12 @@ class LifecycleTest {
       Socket trickle = new Socket(Net.LOOPBACK, port);
       sockets.add(trickle);
       trickle.setTcpNoDelay(true);
-      Future<?> writer = pool.submit(() -> trickle(trickle, greeting, trickled));
+      Future<?> writer = pool.submit(() -> Net.trickle(trickle, greeting, trickled));
 
       Net.await(Duration.ofSeconds(5), "garbage closed, stalled clients open",
           () -> conduit.activeConnections() == stalledInputs.size() + 1);
       for (Socket s : sockets) {
-        assertStalled(s);
+        Net.assertStalled(s);
       }
       assertThat(trickled.get()).isPositive().isLessThan(greeting.length);
 
@@ -234,41 +234,9 @@ class LifecycleTest {
     }
   }
 
-  /** Writes {@code bytes} one a second until done or the connection fails, counting what went. */
-  private static void trickle(Socket s, byte[] bytes, AtomicInteger sent) {
-    try {
-      OutputStream out = s.getOutputStream();
-      for (byte b : bytes) {
-        out.write(b);
-        out.flush();
-        sent.incrementAndGet();
-        Thread.sleep(1000);
-      }
-    } catch (IOException | InterruptedException closed) {
-      // conduit closed the connection, or the test is over
-    }
-  }
-
-  /** Fails unless a short read on {@code s} times out: the connection is open and conduit still waits. */
-  private static void assertStalled(Socket s) throws IOException {
-    s.setSoTimeout(200);
-    try {
-      int b = s.getInputStream().read();
-      throw new AssertionError("expected an open, silent connection; read " + b);
-    } catch (SocketTimeoutException expected) {
-      // open, nothing said yet
-    } catch (IOException reset) {
-      throw new AssertionError("expected an open, silent connection; it was reset", reset);
-    }
-  }
-
   /** Reads {@code s} to its end: no reply, closed no sooner than the timeout and not much later. */
   private static void assertClosedAtTheTimeout(Socket s, long startNanos, Duration timeout) throws IOException {
-    s.setSoTimeout((int) timeout.plusSeconds(10).toMillis());
-    byte[] answer = readUntilClosed(s);
-    Duration took = Duration.ofNanos(System.nanoTime() - startNanos);
-    assertThat(answer == null || answer.length == 0).as("no reply, just a close").isTrue();
-    assertThat(took).isBetween(timeout.minusMillis(100), timeout.plusSeconds(3));
+    assertThat(Net.readToTheCloseAtTheTimeout(s, startNanos, timeout)).as("no reply, just a close").isEmpty();
   }
 
   @Test

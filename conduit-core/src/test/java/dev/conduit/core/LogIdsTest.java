@@ -3,13 +3,12 @@ package dev.conduit.core;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import dev.conduit.core.inbound.InboundProtocols;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import dev.conduit.core.route.Rule;
+import dev.conduit.core.testing.CapturedLog;
 import dev.conduit.core.testing.TestOrigin;
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,7 +20,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 /**
  * Every line conduit logs about a connection carries the connection's id ({@code [id] …}, base 36, which
@@ -34,13 +32,8 @@ class LogIdsTest {
 
   @Test
   void everyConnectionLineCarriesItsId() throws Exception {
-    Logger conduitLog = (Logger) LoggerFactory.getLogger("dev.conduit");
-    Level level = conduitLog.getLevel();
-    ListAppender<ILoggingEvent> logged = new ListAppender<>();
-    logged.start();
-    conduitLog.addAppender(logged);
-    conduitLog.setLevel(Level.DEBUG);
-    try (TestOrigin origin = TestOrigin.start(); Net.TcpServer echo = Net.echo();
+    CapturedLog logged = CapturedLog.of("dev.conduit", Level.DEBUG);
+    try (logged; TestOrigin origin = TestOrigin.start(); Net.TcpServer echo = Net.echo();
         ConduitResources resources = ConduitResources.builder().ioThreads(1).build()) {
       Conduit conduit = Conduit.builder().resources(resources)
           .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.http()).build())
@@ -81,11 +74,8 @@ class LogIdsTest {
       } finally {
         conduit.stop().get();
       }
-    } finally {
-      conduitLog.detachAppender(logged);
-      conduitLog.setLevel(level);
     }
-    List<ILoggingEvent> fromEventLoops = logged.list.stream()
+    List<ILoggingEvent> fromEventLoops = logged.events().stream()
         .filter(e -> e.getThreadName().startsWith("conduit-io")).toList();
     // the lines above are sure to have produced some: the check below cannot pass by seeing nothing
     assertThat(fromEventLoops).extracting(ILoggingEvent::getFormattedMessage)

@@ -12,12 +12,14 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 /** Loopback test helpers: a raw SOCKS5 client, small TCP servers, a recording observer. */
@@ -117,6 +119,55 @@ final class Net {
       }
       Thread.sleep(10);
     }
+  }
+
+  /** Writes {@code bytes} one a second until done or the connection fails, counting what went. */
+  static void trickle(Socket s, byte[] bytes, AtomicInteger sent) {
+    try {
+      OutputStream out = s.getOutputStream();
+      for (byte b : bytes) {
+        out.write(b);
+        out.flush();
+        sent.incrementAndGet();
+        Thread.sleep(1000);
+      }
+    } catch (IOException | InterruptedException closed) {
+      // conduit closed the connection, or the test is over
+    }
+  }
+
+  /** Fails unless a short read on {@code s} times out: the connection is open and conduit still waits. */
+  static void assertStalled(Socket s) throws IOException {
+    s.setSoTimeout(200);
+    try {
+      int b = s.getInputStream().read();
+      throw new AssertionError("expected an open, silent connection; read " + b);
+    } catch (SocketTimeoutException expected) {
+      // open, nothing said yet
+    } catch (IOException reset) {
+      throw new AssertionError("expected an open, silent connection; it was reset", reset);
+    }
+  }
+
+  /**
+   * Reads {@code s} to its end and fails unless conduit closed it no sooner than {@code timeout} after
+   * {@code startNanos} and not much later; returns what came before the close (nothing after a reset).
+   */
+  static String readToTheCloseAtTheTimeout(Socket s, long startNanos, Duration timeout) throws IOException {
+    s.setSoTimeout((int) timeout.plusSeconds(10).toMillis());
+    String answer;
+    try {
+      answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+    } catch (SocketTimeoutException e) {
+      throw new AssertionError("not closed", e);
+    } catch (IOException reset) {
+      answer = "";
+    }
+    Duration took = Duration.ofNanos(System.nanoTime() - startNanos);
+    if (took.compareTo(timeout.minusMillis(100)) < 0 || took.compareTo(timeout.plusSeconds(3)) > 0) {
+      throw new AssertionError("closed after " + took.toMillis() + " ms (expected: about " + timeout.toMillis() + ")");
+    }
+    return answer;
   }
 
   /** A TCP server running one handler thread per connection; closes everything on close. */

@@ -6,11 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.conduit.core.inbound.InboundProtocols;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.observe.Outcome;
+import dev.conduit.core.testing.NettyMemory;
 import dev.conduit.core.testing.TestOrigin;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufAllocatorMetricProvider;
-import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.util.internal.PlatformDependent;
 import java.io.DataInputStream;
 import java.io.InputStream;
 import java.io.IOException;
@@ -103,15 +100,6 @@ class RelayTest {
     resources.close();
   }
 
-  private static long nettyDirectMemory() {
-    long used = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
-    if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider p
-        && ByteBufAllocator.DEFAULT != PooledByteBufAllocator.DEFAULT) {
-      used += p.metric().usedDirectMemory();
-    }
-    return used + Math.max(0, PlatformDependent.usedDirectMemory());
-  }
-
   /**
    * 1 GiB through a SOCKS5 or an HTTP CONNECT tunnel to a reader that pauses: intact (CRC-32C), the source stalls
    * while the reader sleeps, Netty's direct memory stays bounded, and the event loops allocate far less heap than
@@ -143,7 +131,7 @@ class RelayTest {
       // earlier tests' summaries may name a destination port this source now reuses
       Net.await(Duration.ofSeconds(5), "earlier tunnels closed", () -> conduit.activeConnections() == 0);
       observer.closed.clear();
-      long before = nettyDirectMemory();
+      long before = NettyMemory.directBytes();
       long heapBefore = eventLoopAllocatedBytes();
       boolean connect = protocol.equals("connect");
       try (Socket tunnel = connect ? httpConnect(conduit.address("http"), source.port())
@@ -164,7 +152,7 @@ class RelayTest {
           Thread.sleep(100);
           // back-pressure reached the source: it is stalled, not filling conduit's memory
           assertThat(sent.get() - sentBefore).as("source progress while the reader sleeps").isLessThanOrEqualTo(BLOCK);
-          maxDuringPause = Math.max(maxDuringPause, nettyDirectMemory() - before);
+          maxDuringPause = Math.max(maxDuringPause, NettyMemory.directBytes() - before);
         }
         log.info("in flight while paused: {} bytes sent, {} received; netty direct memory grew by {} bytes",
             sent.get(), received, maxDuringPause);

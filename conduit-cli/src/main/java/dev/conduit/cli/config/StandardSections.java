@@ -1,5 +1,6 @@
 package dev.conduit.cli.config;
 
+import dev.conduit.core.ConduitResources;
 import dev.conduit.core.Credentials;
 import dev.conduit.core.Destination;
 import dev.conduit.core.TcpKeepAlive;
@@ -16,6 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import javax.net.ssl.SSLException;
 
 /** The sections of {@code conduit.yaml} this build reads. */
@@ -347,10 +349,10 @@ final class StandardSections {
     Optional<List<String>> search = m.containsKey("search") ? Optional.of(list(m, "search")) : Optional.empty();
     if (search.isPresent()) {
       ConfigNode searchNode = m.get("search");
-      searchNode.convert(() -> dev.conduit.core.ConduitResources.builder().searchDomains(search.get()));
+      searchNode.convert(() -> ConduitResources.builder().searchDomains(search.get()));
     }
-    java.util.OptionalInt ndots = m.containsKey("ndots") ? java.util.OptionalInt.of(m.get("ndots").integer(0, 15))
-        : java.util.OptionalInt.empty();
+    OptionalInt ndots = m.containsKey("ndots") ? OptionalInt.of(m.get("ndots").integer(0, 15))
+        : OptionalInt.empty();
     config.dns(node.convert(() -> new DnsConfig(servers, search, ndots)));
   }
 

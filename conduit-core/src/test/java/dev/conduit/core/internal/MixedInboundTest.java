@@ -1,5 +1,6 @@
 package dev.conduit.core.internal;
 
+import static dev.conduit.core.testing.RecordingInboundContext.written;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.ConnectRequest;
@@ -14,6 +15,7 @@ import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.internal.http.HttpInbound;
 import dev.conduit.core.internal.socks.SocksInbound;
 import dev.conduit.core.observe.Outcome;
+import dev.conduit.core.testing.RecordingInboundContext;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -33,47 +35,7 @@ import org.junit.jupiter.api.Test;
 /** The mixed port's first-byte detection, on an {@link EmbeddedChannel} with the real HTTP and SOCKS handlers. */
 class MixedInboundTest {
 
-  /** An {@link InboundContext} whose dials fail with connection refused, recording requests and outcomes. */
-  private static final class FakeContext implements InboundContext {
-    final List<ConnectRequest> requests = new ArrayList<>();
-    final List<Outcome> outcomes = new ArrayList<>();
-    final List<String> details = new ArrayList<>();
-
-    @Override
-    public ConnectionInfo connection() {
-      InetSocketAddress a = new InetSocketAddress("127.0.0.1", 1);
-      return new ConnectionInfo("m1", "test", "mixed", a, a, Instant.EPOCH);
-    }
-
-    @Override
-    public Timeouts timeouts() {
-      return Timeouts.defaults();
-    }
-
-    @Override
-    public Future<Upstream> connect(ConnectRequest request) {
-      requests.add(request);
-      return ImmediateEventExecutor.INSTANCE.newFailedFuture(
-          new DialException(DialFailure.CONNECTION_REFUSED, "refused"));
-    }
-
-    @Override
-    public void relay(Upstream upstream) {
-      throw new AssertionError("no relay expected");
-    }
-
-    @Override
-    public void outcome(Outcome outcome, String detail) {
-      outcomes.add(outcome);
-      details.add(detail);
-    }
-
-    @Override
-    public void principal(String value) {
-    }
-  }
-
-  private final FakeContext context = new FakeContext();
+  private final RecordingInboundContext context = new RecordingInboundContext();
   private final List<String> started = new ArrayList<>();
   private final List<EmbeddedChannel> channels = new ArrayList<>();
 
@@ -101,17 +63,6 @@ class MixedInboundTest {
     return ch;
   }
 
-  private static byte[] written(EmbeddedChannel ch) {
-    ByteBuf all = Unpooled.buffer();
-    Object o;
-    while ((o = ch.readOutbound()) != null) {
-      all.writeBytes((ByteBuf) o);
-      ReferenceCountUtil.release(o);
-    }
-    byte[] out = ByteBufUtil.getBytes(all);
-    all.release();
-    return out;
-  }
 
   private static ByteBuf bytes(int... values) {
     ByteBuf b = Unpooled.buffer(values.length);

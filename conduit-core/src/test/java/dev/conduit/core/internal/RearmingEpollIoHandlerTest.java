@@ -4,9 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
+import dev.conduit.core.testing.CapturedLog;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -30,7 +29,6 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 class RearmingEpollIoHandlerTest {
   private EventLoopGroup group;
@@ -112,13 +110,7 @@ class RearmingEpollIoHandlerTest {
    */
   @Test
   void closingASocketThatLeftEpollSkipsTheRemovalThatWouldFail() throws Exception {
-    Logger epollLog = (Logger) LoggerFactory.getLogger("io.netty.channel.epoll.EpollIoHandler");
-    Level level = epollLog.getLevel();
-    ListAppender<ILoggingEvent> logged = new ListAppender<>();
-    logged.start();
-    epollLog.addAppender(logged);
-    epollLog.setLevel(Level.DEBUG);
-    try {
+    try (CapturedLog logged = CapturedLog.of("io.netty.channel.epoll.EpollIoHandler", Level.DEBUG)) {
       CompletableFuture<Void> inputEnded = new CompletableFuture<>();
       Channel c = bootstrap(new Discard() {
         @Override
@@ -149,11 +141,8 @@ class RearmingEpollIoHandlerTest {
       } finally {
         next.close().sync();
       }
-      assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage)
+      assertThat(logged.events()).extracting(ILoggingEvent::getFormattedMessage)
           .noneMatch(m -> m.startsWith("Unable to remove fd"));
-    } finally {
-      epollLog.detachAppender(logged);
-      epollLog.setLevel(level);
     }
   }
 

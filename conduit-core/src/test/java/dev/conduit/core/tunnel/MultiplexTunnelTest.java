@@ -23,11 +23,8 @@ import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import dev.conduit.core.route.Rule;
 import dev.conduit.core.testing.Processes;
+import dev.conduit.core.testing.NettyMemory;
 import dev.conduit.core.testing.TestOrigin;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufAllocatorMetricProvider;
-import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.util.internal.PlatformDependent;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -171,15 +168,6 @@ class MultiplexTunnelTest {
         .map(ConnectionInfo::client).collect(Collectors.toSet());
   }
 
-  private static long nettyDirectMemory() {
-    long used = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
-    if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider p
-        && ByteBufAllocator.DEFAULT != PooledByteBufAllocator.DEFAULT) {
-      used += p.metric().usedDirectMemory();
-    }
-    return used + Math.max(0, PlatformDependent.usedDirectMemory());
-  }
-
   // ---- tests
 
   @Test
@@ -302,7 +290,7 @@ class MultiplexTunnelTest {
         Processes.Result warmUp = Processes.run("curl", "-sS", "--max-time", "30", "-o", "/dev/null", "-x",
             "http://127.0.0.1:" + a2.address("http").getPort(), origin.uri("/bytes?n=" + (16 << 20)).toString());
         assertThat(warmUp.exitCode()).as(warmUp.stderr()).isZero();
-        long before = nettyDirectMemory();
+        long before = NettyMemory.directBytes();
         try (Socket s = (Socket) socks5Connect(a2, source.getLocalPort())) {
           InputStream in = s.getInputStream();
           CRC32C crc = new CRC32C();
@@ -323,7 +311,7 @@ class MultiplexTunnelTest {
               progress = sent.get() - sentBefore;
             } while (progress > block && System.nanoTime() < deadline);
             assertThat(progress).as("source progress while the reader sleeps").isLessThanOrEqualTo(block);
-            maxDuringPause = Math.max(maxDuringPause, nettyDirectMemory() - before);
+            maxDuringPause = Math.max(maxDuringPause, NettyMemory.directBytes() - before);
           }
           // both conduits (and their TLS) are in this JVM: a stream window, water marks and TLS buffers
           assertThat(maxDuringPause).as("netty direct memory growth while paused").isLessThan(8L << 20);

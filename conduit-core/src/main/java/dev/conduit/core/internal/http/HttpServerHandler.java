@@ -203,8 +203,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     if (deadlineIsHead) {
-      long ms = context.timeouts().negotiation().toMillis();
-      fail(408, Outcome.NEGOTIATION_TIMEOUT, "request head not complete within " + ms + " ms");
+      headTimedOut();
     } else {
       log.debug("[{}] keep-alive connection idle, closing", id());
       if (served == 0) {
@@ -337,8 +336,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     } else if (evt instanceof NegotiationTimeoutEvent) {
       // the connection's negotiation deadline (from accept) came before this request head's own
       if (phase == Phase.HEAD && headStarted) {
-        long ms = context.timeouts().negotiation().toMillis();
-        fail(408, Outcome.NEGOTIATION_TIMEOUT, "request head not complete within " + ms + " ms");
+        headTimedOut();
       }
     } else if (evt instanceof DrainEvent) {
       // conduit is stopping: an idle keep-alive connection goes now, a busy one after its response
@@ -625,6 +623,11 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
       fail(failure.httpStatus(), Outcome.DIAL_FAILED, why,
           HttpMessages.proxyStatus(DialErrors.proxyStatusError(failure), why));
     }
+  }
+
+  private void headTimedOut() {
+    long ms = context.timeouts().negotiation().toMillis();
+    fail(408, Outcome.NEGOTIATION_TIMEOUT, "request head not complete within " + ms + " ms");
   }
 
   /** Answers with an error status and closes the connection. */

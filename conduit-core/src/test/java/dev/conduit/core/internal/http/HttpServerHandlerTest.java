@@ -13,6 +13,7 @@ import dev.conduit.core.inbound.HttpInboundOptions;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.observe.Outcome;
+import dev.conduit.core.testing.RecordingInboundContext;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -33,64 +34,7 @@ import org.junit.jupiter.api.Test;
 /** The HTTP inbound's decoding and error paths, on an {@link EmbeddedChannel}. */
 class HttpServerHandlerTest {
 
-  /**
-   * An {@link InboundContext} whose dials fail as told, or, with {@link #dials} set, wait for the test
-   * to complete them; it records outcomes, requests and relays.
-   */
-  static final class FakeContext implements InboundContext {
-    final List<ConnectRequest> requests = new ArrayList<>();
-    final List<Outcome> outcomes = new ArrayList<>();
-    final List<String> details = new ArrayList<>();
-    final List<Upstream> relayed = new ArrayList<>();
-    DialFailure failure = DialFailure.CONNECTION_REFUSED;
-    Duration negotiation = Duration.ofSeconds(1);
-    /** When set, dials return these promises for the test to complete. */
-    List<Promise<Upstream>> dials;
-    String principal;
-
-    @Override
-    public ConnectionInfo connection() {
-      InetSocketAddress a = new InetSocketAddress("127.0.0.1", 1);
-      return new ConnectionInfo("t1", "test", "http", a, a, Instant.EPOCH);
-    }
-
-    @Override
-    public Timeouts timeouts() {
-      return Timeouts.builder().negotiation(negotiation).build();
-    }
-
-    @Override
-    public Future<Upstream> connect(ConnectRequest request) {
-      requests.add(request);
-      if (dials != null) {
-        Promise<Upstream> p = ImmediateEventExecutor.INSTANCE.newPromise();
-        dials.add(p);
-        return p;
-      }
-      return ImmediateEventExecutor.INSTANCE.newFailedFuture(new DialException(failure, "dial failed: " + failure));
-    }
-
-    @Override
-    public void relay(Upstream upstream) {
-      if (dials == null) {
-        throw new AssertionError("no relay expected");
-      }
-      relayed.add(upstream);
-    }
-
-    @Override
-    public void outcome(Outcome outcome, String detail) {
-      outcomes.add(outcome);
-      details.add(detail);
-    }
-
-    @Override
-    public void principal(String value) {
-      principal = value;
-    }
-  }
-
-  private final FakeContext context = new FakeContext();
+  private final RecordingInboundContext context = new RecordingInboundContext();
 
   private EmbeddedChannel channel(HttpInboundOptions options) {
     EmbeddedChannel ch = new EmbeddedChannel();

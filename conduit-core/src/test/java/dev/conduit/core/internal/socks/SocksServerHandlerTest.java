@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.socks;
 
+import static dev.conduit.core.testing.RecordingInboundContext.written;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.Authenticator;
@@ -14,6 +15,7 @@ import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.SocksInboundOptions;
 import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.observe.Outcome;
+import dev.conduit.core.testing.RecordingInboundContext;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -149,18 +151,6 @@ class SocksServerHandlerTest {
     return b;
   }
 
-  /** Everything the server wrote, as bytes. */
-  private static byte[] written(EmbeddedChannel ch) {
-    ByteBuf all = Unpooled.buffer();
-    Object o;
-    while ((o = ch.readOutbound()) != null) {
-      all.writeBytes((ByteBuf) o);
-      ReferenceCountUtil.release(o);
-    }
-    byte[] out = ByteBufUtil.getBytes(all);
-    all.release();
-    return out;
-  }
 
   private static byte[] bytes(int... values) {
     byte[] b = new byte[values.length];
