@@ -447,18 +447,14 @@ class HttpInboundTest {
       writer.get(5, TimeUnit.SECONDS);
 
       Net.await(Duration.ofSeconds(5), "all closed", () -> guarded.activeConnections() == 0);
-      List<Outcome> outcomes = new ArrayList<>();
-      List<String> details = new ArrayList<>();
-      ConnectionSummary s;
-      while ((s = observer.closed.poll()) != null) {
-        outcomes.add(s.outcome());
-        details.add(s.outcome() + ": " + s.detail());
-      }
-      assertThat(outcomes).as(details.toString()).hasSize(3 + stalledInputs.size() + 1 + 4);
-      assertThat(outcomes.stream().filter(o -> o == Outcome.PROTOCOL_ERROR)).as(details.toString()).hasSize(3);
-      assertThat(outcomes.stream().filter(o -> o == Outcome.NEGOTIATION_TIMEOUT)).as(details.toString())
+      List<ConnectionSummary> closed = observer.drainClosed();
+      List<Outcome> outcomes = closed.stream().map(ConnectionSummary::outcome).toList();
+      String details = closed.stream().map(c -> c.outcome() + ": " + c.detail()).toList().toString();
+      assertThat(outcomes).as(details).hasSize(3 + stalledInputs.size() + 1 + 4);
+      assertThat(outcomes.stream().filter(o -> o == Outcome.PROTOCOL_ERROR)).as(details).hasSize(3);
+      assertThat(outcomes.stream().filter(o -> o == Outcome.NEGOTIATION_TIMEOUT)).as(details)
           .hasSize(stalledInputs.size() + 1);
-      assertThat(outcomes.stream().filter(o -> o == Outcome.OK)).as(details.toString()).hasSize(4);
+      assertThat(outcomes.stream().filter(o -> o == Outcome.OK)).as(details).hasSize(4);
     } finally {
       for (Socket s : sockets) {
         s.close();

@@ -214,16 +214,12 @@ class LifecycleTest {
       writer.get(5, TimeUnit.SECONDS);
 
       Net.await(Duration.ofSeconds(5), "all closed", () -> conduit.activeConnections() == 0);
-      List<Outcome> outcomes = new ArrayList<>();
-      List<String> details = new ArrayList<>();
-      ConnectionSummary s;
-      while ((s = observer.closed.poll()) != null) {
-        outcomes.add(s.outcome());
-        details.add(s.outcome() + ": " + s.detail());
-      }
-      assertThat(outcomes).as(details.toString()).hasSize(garbage.size() + stalledInputs.size() + 1 + 4);
+      List<ConnectionSummary> closed = observer.drainClosed();
+      List<Outcome> outcomes = closed.stream().map(ConnectionSummary::outcome).toList();
+      String details = closed.stream().map(c -> c.outcome() + ": " + c.detail()).toList().toString();
+      assertThat(outcomes).as(details).hasSize(garbage.size() + stalledInputs.size() + 1 + 4);
       assertThat(outcomes.stream().filter(o -> o == Outcome.NEGOTIATION_TIMEOUT)).hasSize(stalledInputs.size() + 1);
-      assertThat(outcomes).as(details.toString()).contains(Outcome.AUTH_FAILED, Outcome.PROTOCOL_ERROR);
+      assertThat(outcomes).as(details).contains(Outcome.AUTH_FAILED, Outcome.PROTOCOL_ERROR);
       assertThat(outcomes.stream().filter(o -> o == Outcome.OK)).hasSize(4);
     } finally {
       for (Socket s : sockets) {

@@ -287,5 +287,12 @@ final class Net {
       }
       return s;
     }
+
+    /** Takes every summary recorded so far. */
+    List<ConnectionSummary> drainClosed() {
+      List<ConnectionSummary> all = new java.util.ArrayList<>();
+      closed.drainTo(all);
+      return all;
+    }
   }
 }
