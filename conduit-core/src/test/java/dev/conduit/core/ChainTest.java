@@ -318,9 +318,12 @@ class ChainTest {
       assertThat(seenBad.dialFailures).singleElement()
           .satisfies(e -> assertThat(e.failure()).isEqualTo(DialFailure.UPSTREAM_AUTH_FAILED));
 
-      // a CONNECT tunnel gets the same 502, which curl reports as a failed CONNECT
-      Processes.Result wrongTunnel = curlVia(bad, "-p", "-v", origin.uri("/hello").toString());
-      assertThat(wrongTunnel.exitCode()).isEqualTo(56);
+      // a CONNECT tunnel gets the same 502, which curl reports as a failed CONNECT (the exit code
+      // for that differs between curl versions; the CONNECT status it writes out does not)
+      Processes.Result wrongTunnel = curlVia(bad, "-p", "-v", "-o", "/dev/null", "-w", "%{http_connect}",
+          origin.uri("/hello").toString());
+      assertThat(wrongTunnel.exitCode()).isNotZero();
+      assertThat(wrongTunnel.out()).isEqualTo("502");
       assertThat(wrongTunnel.stderr()).contains("< HTTP/1.1 502 Bad Gateway");
 
       // and a SOCKS5 client of the same conduit gets a general failure

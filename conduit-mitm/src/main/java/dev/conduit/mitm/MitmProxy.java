@@ -53,7 +53,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link Builder#upstreamIdleTimeout}. Only idempotent requests ({@code GET}, {@code HEAD},
  * {@code OPTIONS}, {@code PUT}, {@code DELETE}, {@code TRACE}) take a pooled connection, and when one
  * turns out to be dead before any response byte arrives (the origin closed it meanwhile) the request is
- * sent once more over a new connection. Pooled connections keep the route chosen when they were dialed.
+ * sent once more over a new connection. A pooled connection is reused only while the rules it was routed under
+ * are in force: after a reload ({@code Conduit.update}) the next request is routed again, and dials anew.
  *
  * <h2>Limits</h2>
  * Request bodies are buffered up to {@link Builder#maxRequestBodyBytes} (413 beyond). Client connections

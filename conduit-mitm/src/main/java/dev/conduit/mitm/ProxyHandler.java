@@ -368,7 +368,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         context.connection().listener(), context.connection().client().getAddress());
     UpstreamPool pool = proxy.pool();
     if (pool.enabled() && IDEMPOTENT.contains(request.method())) {
-      Channel pooled = pool.poll(ctx.channel().eventLoop(), key);
+      // a connection dialed under rules since replaced (a reload) is closed, not reused: the rules in force route
+      Upstream pooled = pool.poll(ctx.channel().eventLoop(), key, context::isRoutedUnderCurrentRules);
       if (pooled != null) {
         // a dead pooled connection is only found out by using it: then the request goes once more, freshly dialed
         send(pooled, request, sink, key, () -> dial(scheme, host, port, request, sink, key));
@@ -390,7 +391,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         sink.failed(dialStatus(f.cause()), "cannot reach " + d + ": " + f.cause().getMessage());
         return;
       }
-      Channel up = f.getNow().channel();
+      Upstream upstream = f.getNow();
+      Channel up = upstream.channel();
       if (scheme.equals("https")) {
         SslHandler ssl = proxy.upstreamContext().newHandler(up.alloc(), host, port);
         up.pipeline().addLast("mitm-upstream-tls", ssl);
@@ -413,12 +415,12 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             log.warn("[{}] {}", context.connection().id(), why);
             sink.failed(502, why);
           } else {
-            send(up, request, sink, key, null);
+            send(upstream, request, sink, key, null);
           }
         });
         up.read();
       } else {
-        send(up, request, sink, key, null);
+        send(upstream, request, sink, key, null);
       }
     });
   }
@@ -427,8 +429,9 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
    * Sends {@code request} (owned) over {@code up}; {@code retry}, for a pooled connection, sends it again
    * over a new one when {@code up} fails before the response starts.
    */
-  private void send(Channel up, FullHttpRequest request, Sink sink, UpstreamPool.Key key, Runnable retry) {
-    UpstreamCall call = new UpstreamCall(sink, key, retry != null ? request : null, retry);
+  private void send(Upstream upstream, FullHttpRequest request, Sink sink, UpstreamPool.Key key, Runnable retry) {
+    Channel up = upstream.channel();
+    UpstreamCall call = new UpstreamCall(upstream, sink, key, retry != null ? request : null, retry);
     if (!(sink instanceof FillSink)) {
       currentCall = call;
     }
@@ -455,6 +458,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   private final class UpstreamCall extends ChannelInboundHandlerAdapter {
     private final Sink sink;
     private final UpstreamPool.Key key;
+    private final Upstream upstream;
     private Channel channel;
     private boolean done;
     private boolean headSeen;
@@ -465,7 +469,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private FullHttpRequest kept;
     private Runnable retry;
 
-    UpstreamCall(Sink sink, UpstreamPool.Key key, FullHttpRequest kept, Runnable retry) {
+    UpstreamCall(Upstream upstream, Sink sink, UpstreamPool.Key key, FullHttpRequest kept, Runnable retry) {
+      this.upstream = upstream;
       this.sink = sink;
       this.key = key;
       this.kept = kept;
@@ -504,7 +509,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       }
       if (complete && reusable && channel.isActive() && channel.pipeline().get(UpstreamCall.class) == this) {
         channel.pipeline().remove(this);
-        proxy.pool().offer(key, channel);
+        proxy.pool().offer(key, upstream);
       } else {
         channel.close();
       }

@@ -1,5 +1,6 @@
 package dev.conduit.mitm;
 
+import dev.conduit.core.inbound.Upstream;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -15,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 
 /**
  * Idle upstream HTTP/1.1 connections (TLS already established for https) kept for the next request to
@@ -23,6 +25,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>A connection is shared only between clients that conduit would route the same way: the key holds
  * the origin, the listener and the client's address (rules match on destination, listener and source).
+ * Rules may change while a connection waits (a reload): {@link #poll} takes only connections the caller's
+ * rules still route the same way.
  */
 final class UpstreamPool {
 
@@ -34,7 +38,7 @@ final class UpstreamPool {
 
   private final Duration idleTimeout;
   private final int maxIdlePerKey;
-  private final Map<EventLoop, Map<Key, ArrayDeque<Channel>>> loops = new ConcurrentHashMap<>();
+  private final Map<EventLoop, Map<Key, ArrayDeque<Upstream>>> loops = new ConcurrentHashMap<>();
   private final AtomicInteger idle = new AtomicInteger();
 
   UpstreamPool(Duration idleTimeout, int maxIdlePerKey) {
@@ -46,35 +50,40 @@ final class UpstreamPool {
     return maxIdlePerKey > 0 && !idleTimeout.isZero();
   }
 
-  /** An idle connection for {@code key} dialed on {@code loop} (called on that loop), or null. */
-  Channel poll(EventLoop loop, Key key) {
-    Map<Key, ArrayDeque<Channel>> byKey = loops.get(loop);
-    ArrayDeque<Channel> q = byKey == null ? null : byKey.get(key);
+  /**
+   * An idle connection for {@code key} dialed on {@code loop} (called on that loop) and still {@code routed},
+   * or null. Connections that are not are closed.
+   */
+  Upstream poll(EventLoop loop, Key key, Predicate<Upstream> routed) {
+    Map<Key, ArrayDeque<Upstream>> byKey = loops.get(loop);
+    ArrayDeque<Upstream> q = byKey == null ? null : byKey.get(key);
     if (q == null) {
       return null;
     }
-    for (Channel ch; (ch = q.pollLast()) != null; ) { // the most recently used: least likely closed by the origin
+    for (Upstream up; (up = q.pollLast()) != null; ) { // the most recently used: least likely closed by the origin
       idle.decrementAndGet();
+      Channel ch = up.channel();
       IdleGuard guard = (IdleGuard) ch.pipeline().get(IDLE_HANDLER);
       if (guard != null) {
         guard.expiry.cancel(false);
         ch.pipeline().remove(guard);
       }
-      if (ch.isActive()) {
-        return ch;
+      if (ch.isActive() && routed.test(up)) {
+        return up;
       }
       ch.close();
     }
     return null;
   }
 
-  /** Keeps {@code ch} (between responses, on its loop) for {@code key}, or closes it when the pool is full. */
-  void offer(Key key, Channel ch) {
+  /** Keeps {@code up} (between responses, on its loop) for {@code key}, or closes it when the pool is full. */
+  void offer(Key key, Upstream up) {
+    Channel ch = up.channel();
     if (!enabled() || !ch.isActive()) {
       ch.close();
       return;
     }
-    ArrayDeque<Channel> q = loops.computeIfAbsent(ch.eventLoop(), l -> new HashMap<>())
+    ArrayDeque<Upstream> q = loops.computeIfAbsent(ch.eventLoop(), l -> new HashMap<>())
         .computeIfAbsent(key, k -> new ArrayDeque<>());
     if (q.size() >= maxIdlePerKey) {
       ch.close();
@@ -85,7 +94,7 @@ final class UpstreamPool {
       ch.close();
     }, idleTimeout.toMillis(), TimeUnit.MILLISECONDS);
     ch.pipeline().addLast(IDLE_HANDLER, guard);
-    q.addLast(ch);
+    q.addLast(up);
     idle.incrementAndGet();
     ch.read(); // notice the origin closing an idle connection
   }
@@ -97,16 +106,16 @@ final class UpstreamPool {
 
   /** Closes every idle connection. */
   void closeAll() {
-    for (Map.Entry<EventLoop, Map<Key, ArrayDeque<Channel>>> e : loops.entrySet()) {
-      Map<Key, ArrayDeque<Channel>> byKey = e.getValue();
+    for (Map.Entry<EventLoop, Map<Key, ArrayDeque<Upstream>>> e : loops.entrySet()) {
+      Map<Key, ArrayDeque<Upstream>> byKey = e.getValue();
       if (e.getKey().isShuttingDown()) {
         continue; // its channels close with it
       }
       try {
         e.getKey().execute(() -> {
-          for (ArrayDeque<Channel> q : byKey.values()) {
-            for (Channel ch : q) {
-              ch.close();
+          for (ArrayDeque<Upstream> q : byKey.values()) {
+            for (Upstream up : q) {
+              up.channel().close();
             }
           }
         });
@@ -118,10 +127,10 @@ final class UpstreamPool {
 
   /** Drops a parked connection that the origin closed, that sent data unasked or that idled too long. */
   private final class IdleGuard extends ChannelInboundHandlerAdapter {
-    private final ArrayDeque<Channel> queue;
+    private final ArrayDeque<Upstream> queue;
     ScheduledFuture<?> expiry;
 
-    IdleGuard(ArrayDeque<Channel> queue) {
+    IdleGuard(ArrayDeque<Upstream> queue) {
       this.queue = queue;
     }
 
@@ -134,8 +143,8 @@ final class UpstreamPool {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
       expiry.cancel(false);
-      for (Iterator<Channel> it = queue.iterator(); it.hasNext(); ) {
-        if (it.next() == ctx.channel()) {
+      for (Iterator<Upstream> it = queue.iterator(); it.hasNext(); ) {
+        if (it.next().channel() == ctx.channel()) {
           it.remove();
           idle.decrementAndGet();
           break;

@@ -6,6 +6,9 @@ import dev.conduit.core.Conduit;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.Listener;
 import dev.conduit.core.pki.CertificateAuthority;
+import dev.conduit.core.route.RouteDecision;
+import dev.conduit.core.route.Router;
+import dev.conduit.core.route.Rule;
 import dev.conduit.core.testing.Processes;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
@@ -127,6 +130,35 @@ class UpstreamPoolTest {
     }
     assertThat(origin.connections.get()).isEqualTo(3);
     assertThat(origin.requests.get()).isEqualTo(3);
+  }
+
+  @Test
+  void aReloadRoutesTheNextRequestAgainInsteadOfReusingThePooledConnection() throws Exception {
+    HttpClient client = Pki.client(conduit.address("plain"), mitmCa.certificate());
+    assertThat(get(client, "/before").body()).isEqualTo("ok /before");
+    assertThat(get(client, "/kept").body()).isEqualTo("ok /kept");
+    assertThat(origin.connections.get()).as("reused while the rules stand").isEqualTo(1);
+
+    // the same rules, reloaded: the pooled connection was routed under the replaced ones, so it is not reused
+    conduit.update(Router.builder().defaultDecision(RouteDecision.direct()).build(), List.of());
+    assertThat(get(client, "/after-reload").body()).isEqualTo("ok /after-reload");
+    assertThat(origin.connections.get()).isEqualTo(2);
+
+    // rules that now refuse the origin answer the next request on the same client connection
+    conduit.update(Router.builder()
+        .rule(Rule.builder("no-origin").domain("localhost")
+            .decision(RouteDecision.reject("the origin is off limits now")).build())
+        .defaultDecision(RouteDecision.direct()).build(), List.of());
+    HttpResponse<String> refused = get(client, "/refused");
+    assertThat(refused.statusCode()).isEqualTo(403);
+    assertThat(origin.requests.get()).isEqualTo(3);
+    assertThat(origin.connections.get()).isEqualTo(2);
+    assertThat(proxy.idleUpstreamConnections()).as("the stale connection was closed, not parked again").isZero();
+  }
+
+  private HttpResponse<String> get(HttpClient client, String path) throws Exception {
+    return client.send(HttpRequest.newBuilder(URI.create(url(path))).timeout(Duration.ofSeconds(20)).build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   @Test

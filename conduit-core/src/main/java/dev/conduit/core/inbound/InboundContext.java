@@ -59,7 +59,9 @@ public interface InboundContext {
   /**
    * Whether {@code upstream} was routed under the rules and outbounds still in force. A protocol that reuses
    * an upstream for later requests (HTTP keep-alive) dials anew when they changed since (a reload), so the
-   * rules in force decide every request. Default: {@code true}.
+   * rules in force decide every request. Known for the upstream this connection dialed last and for any
+   * {@linkplain #connectDetached detached} upstream, whichever connection dialed it (so a pool shared between
+   * connections can ask); {@code true} for others. Default: {@code true}.
    */
   default boolean isRoutedUnderCurrentRules(Upstream upstream) {
     return true;

@@ -143,7 +143,12 @@ public final class ConnectionState implements InboundContext {
 
   @Override
   public boolean isRoutedUnderCurrentRules(Upstream up) {
-    return up != lastUpstream || lastRoutedUnder == engine.routing();
+    if (up == lastUpstream) {
+      return lastRoutedUnder == engine.routing();
+    }
+    // a detached upstream may serve other connections (a pool): it carries the routing it was dialed under
+    Engine.Routing under = up.channel().hasAttr(Engine.ROUTED_UNDER) ? up.channel().attr(Engine.ROUTED_UNDER).get() : null;
+    return under == null || under == engine.routing();
   }
 
   @Override

@@ -15,6 +15,7 @@ import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.InetAddress;
@@ -48,6 +49,9 @@ public final class Engine {
   private volatile boolean splice;
   private final Set<InetSocketAddress> ownAddresses = ConcurrentHashMap.newKeySet();
   private final Map<String, ConnectionState> connections = new ConcurrentHashMap<>();
+
+  /** On a detached upstream: the {@link Routing} it was dialed under. */
+  static final AttributeKey<Routing> ROUTED_UNDER = AttributeKey.valueOf(Engine.class, "routedUnder");
 
   /** The router and outbounds, swapped together. */
   public record Routing(Router router, Map<String, Outbound> outbounds) {}
@@ -170,6 +174,9 @@ public final class Engine {
         }
         observer.dialSucceeded(request, outbound.name(), remote, elapsed);
         Upstream up = new Upstream(ch, request, match.rule(), outbound.name(), remote);
+        if (detached) {
+          ch.attr(ROUTED_UNDER).set(r); // only here: an attribute map costs every short tunnel
+        }
         state.upstreamOpened(up, detached, r);
         if (!promise.trySuccess(up)) {
           ch.close();
