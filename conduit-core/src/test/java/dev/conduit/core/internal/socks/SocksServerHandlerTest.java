@@ -269,6 +269,29 @@ class SocksServerHandlerTest {
   }
 
   @Test
+  void greetingCommandAndDataInOneSegmentAreAllServed() {
+    // an optimistic client (no authentication offered) sends everything before any reply
+    EmbeddedChannel ch = server(SocksInboundOptions.defaults());
+    ch.writeInbound(Unpooled.wrappedBuffer(encode5(new DefaultSocks5InitialRequest(Socks5AuthMethod.NO_AUTH)),
+        encode5(new DefaultSocks5CommandRequest(Socks5CommandType.CONNECT, Socks5AddressType.IPv4, "192.0.2.7", 8080)),
+        Unpooled.copiedBuffer("early", StandardCharsets.US_ASCII)));
+    assertThat(written(ch)).containsExactly(bytes(5, 0)); // the method choice; the reply waits for the dial
+    assertThat(context.requests).extracting(ConnectRequest::destination)
+        .containsExactly(Destination.of("192.0.2.7", 8080));
+
+    FakeUpstreamChannel upstream = new FakeUpstreamChannel();
+    channels.add(upstream);
+    context.pending.setSuccess(new Upstream(upstream, context.requests.get(0), "default", "direct",
+        new InetSocketAddress("192.0.2.7", 8080)));
+    ch.runPendingTasks();
+    assertThat(written(ch)).containsExactly(bytes(5, 0, 0, 1, 127, 0, 0, 1, 54321 >> 8, 54321 & 0xFF));
+    ByteBuf early = upstream.readOutbound();
+    assertThat(early.toString(StandardCharsets.US_ASCII)).isEqualTo("early");
+    early.release();
+    assertThat(context.relayed).hasSize(1);
+  }
+
+  @Test
   void connectIpv6() {
     EmbeddedChannel ch = greeted();
     ch.writeInbound(encode5(new DefaultSocks5CommandRequest(Socks5CommandType.CONNECT, Socks5AddressType.IPv6,
