@@ -31,7 +31,7 @@ class CrashTest {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     try (Origin origin = Origin.http()) {
       String url = "http://127.0.0.1:" + origin.port() + "/big/crash.tar?mib=64&pauseMs=50";
-      Process child = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+      Process child = new ProcessBuilder(java, "-Xmx256m", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
           CrashChild.class.getName(), cacheDir.toString()).redirectErrorStream(true).start();
       try {
         BufferedReader lines = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));

@@ -114,7 +114,7 @@ final class NetNs implements AutoCloseable {
   Process java(Class<?> main, String... args) throws java.io.IOException {
     List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", name,
         System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
-        "-cp", System.getProperty("java.class.path"), "-Xmx128m",
+        "-cp", System.getProperty("java.class.path"), "-Xmx128m", "--enable-native-access=ALL-UNNAMED",
         "-Dio.netty.leakDetection.level=paranoid", main.getName()));
     cmd.addAll(List.of(args));
     return new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -66,7 +66,8 @@ class TransparentSystemTest {
   }
 
   private static String payload(NetNs ns, String ip) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(System.getProperty("java.home") + "/bin/java", "-cp",
+    List<String> cmd = new ArrayList<>(List.of(System.getProperty("java.home") + "/bin/java",
+        "--enable-native-access=ALL-UNNAMED", "-cp",
         System.getProperty("java.class.path"), PayloadClient.class.getName(), ip, "80"));
     CommandRunner.Result r = ns.runner.run(cmd, "");
     return r.stdout().strip() + r.stderr().strip();
