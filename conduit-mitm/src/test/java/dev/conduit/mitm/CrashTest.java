@@ -2,6 +2,7 @@ package dev.conduit.mitm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.testing.Processes;
 import dev.conduit.mitm.cache.BlobCache;
 import dev.conduit.mitm.cache.BlobCacheConfig;
 import dev.conduit.mitm.cache.CacheKey;
@@ -14,6 +15,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -28,11 +30,12 @@ class CrashTest {
   @Test
   void killDashNineMidDownloadLeavesNoCorruptEntry() throws Exception {
     Path cacheDir = dir.resolve("cache");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     try (Origin origin = Origin.http()) {
       String url = "http://127.0.0.1:" + origin.port() + "/big/crash.tar?mib=64&pauseMs=50";
-      Process child = new ProcessBuilder(java, "-Xmx256m", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-          CrashChild.class.getName(), cacheDir.toString()).redirectErrorStream(true).start();
+      List<String> cmd = new ArrayList<>(Processes.java());
+      cmd.addAll(List.of("-Xmx256m", "-cp", System.getProperty("java.class.path"),
+          CrashChild.class.getName(), cacheDir.toString()));
+      Process child = new ProcessBuilder(cmd).redirectErrorStream(true).start();
       try {
         BufferedReader lines = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
         int port = -1;

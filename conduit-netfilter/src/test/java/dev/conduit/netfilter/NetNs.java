@@ -3,7 +3,7 @@ package dev.conduit.netfilter;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.File;
+import dev.conduit.core.testing.Processes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
@@ -112,9 +112,9 @@ final class NetNs implements AutoCloseable {
 
   /** Starts a JVM inside the namespace running a test main class. */
   Process java(Class<?> main, String... args) throws java.io.IOException {
-    List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", name,
-        System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
-        "-cp", System.getProperty("java.class.path"), "-Xmx128m", "--enable-native-access=ALL-UNNAMED",
+    List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", name));
+    cmd.addAll(Processes.java());
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "-Xmx128m",
         "-Dio.netty.leakDetection.level=paranoid", main.getName()));
     cmd.addAll(List.of(args));
     return new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -2,6 +2,7 @@ package dev.conduit.netfilter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.testing.Processes;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -66,9 +67,8 @@ class TransparentSystemTest {
   }
 
   private static String payload(NetNs ns, String ip) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(System.getProperty("java.home") + "/bin/java",
-        "--enable-native-access=ALL-UNNAMED", "-cp",
-        System.getProperty("java.class.path"), PayloadClient.class.getName(), ip, "80"));
+    List<String> cmd = new ArrayList<>(Processes.java());
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), PayloadClient.class.getName(), ip, "80"));
     CommandRunner.Result r = ns.runner.run(cmd, "");
     return r.stdout().strip() + r.stderr().strip();
   }

@@ -18,6 +18,21 @@ public final class Processes {
     }
   }
 
+  /**
+   * The command that starts a JVM like the one running the tests: its {@code java}, allowed the native
+   * code (Netty's epoll, jnr-ffi) and, from JDK 23, jffi's {@code sun.misc.Unsafe} memory access, so that
+   * newer JDKs write no warnings into the output a test reads.
+   */
+  public static List<String> java() {
+    List<String> cmd = new java.util.ArrayList<>(List.of(
+        java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED"));
+    if (Runtime.version().feature() >= 23) {
+      cmd.add("--sun-misc-unsafe-memory-access=allow");
+    }
+    return cmd;
+  }
+
   /** Runs {@code command}, killing it (by its own pid) after {@code timeoutSeconds}. */
   public static Result run(long timeoutSeconds, List<String> command) throws IOException, InterruptedException {
     Process p = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.PIPE).start();
