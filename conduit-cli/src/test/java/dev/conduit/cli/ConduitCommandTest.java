@@ -31,7 +31,7 @@ class ConduitCommandTest {
   void versionPrintsTheBuildVersion() {
     Cli.Result r = Cli.run("version");
     assertThat(r.exitCode()).as(r.toString()).isZero();
-    assertThat(r.out()).startsWith("conduit 0.").contains("java 17");
+    assertThat(r.out()).startsWith("conduit 0.").contains("java " + Runtime.version().feature() + ".");
     assertThat(Cli.run("--version").out()).startsWith("conduit 0.");
   }
 
