@@ -249,18 +249,7 @@ class SocksServerHandlerTest {
     assertThat(context.requests).extracting(ConnectRequest::destination)
         .containsExactly(Destination.of("192.0.2.7", 8080));
     assertThat(written(ch)).isEmpty(); // nothing until the dial finishes
-
-    FakeUpstreamChannel upstream = new FakeUpstreamChannel();
-    channels.add(upstream);
-    context.pending.setSuccess(new Upstream(upstream, context.requests.get(0), "default", "direct",
-        new InetSocketAddress("192.0.2.7", 8080)));
-    ch.runPendingTasks();
-    // VER REP RSV ATYP=1 127.0.0.1 port 54321
-    assertThat(written(ch)).containsExactly(bytes(5, 0, 0, 1, 127, 0, 0, 1, 54321 >> 8, 54321 & 0xFF));
-    ByteBuf early = upstream.readOutbound();
-    assertThat(early.toString(StandardCharsets.US_ASCII)).isEqualTo("early");
-    early.release();
-    assertThat(context.relayed).hasSize(1);
+    dialSucceedsAndEarlyBytesFollow(ch);
     // the SOCKS handlers are gone: later bytes reach the relay untouched
     assertThat(ch.pipeline().get(SocksInbound.HANDLER)).isNull();
     ch.writeInbound(Unpooled.copiedBuffer("\u0005later", StandardCharsets.ISO_8859_1));
@@ -278,12 +267,17 @@ class SocksServerHandlerTest {
     assertThat(written(ch)).containsExactly(bytes(5, 0)); // the method choice; the reply waits for the dial
     assertThat(context.requests).extracting(ConnectRequest::destination)
         .containsExactly(Destination.of("192.0.2.7", 8080));
+    dialSucceedsAndEarlyBytesFollow(ch);
+  }
 
+  /** The dial to 192.0.2.7:8080 succeeds: the success reply goes out and the client's "early" bytes upstream. */
+  private void dialSucceedsAndEarlyBytesFollow(EmbeddedChannel ch) {
     FakeUpstreamChannel upstream = new FakeUpstreamChannel();
     channels.add(upstream);
     context.pending.setSuccess(new Upstream(upstream, context.requests.get(0), "default", "direct",
         new InetSocketAddress("192.0.2.7", 8080)));
     ch.runPendingTasks();
+    // VER REP RSV ATYP=1 127.0.0.1 port 54321
     assertThat(written(ch)).containsExactly(bytes(5, 0, 0, 1, 127, 0, 0, 1, 54321 >> 8, 54321 & 0xFF));
     ByteBuf early = upstream.readOutbound();
     assertThat(early.toString(StandardCharsets.US_ASCII)).isEqualTo("early");
