@@ -211,6 +211,7 @@ public final class ConduitResources implements AutoCloseable {
       return this;
     }
 
+    /** Builds the immutable {@code ConduitResources}. */
     public ConduitResources build() {
       return new ConduitResources(this);
     }

@@ -16,6 +16,7 @@ import java.util.Optional;
 public record ConnectRequest(
     ConnectionInfo connection, Destination destination, Optional<String> principal, Optional<String> sniffedHost) {
 
+  /** Checks the components. */
   public ConnectRequest {
     requireNonNull(connection, "connection");
     requireNonNull(destination, "destination");

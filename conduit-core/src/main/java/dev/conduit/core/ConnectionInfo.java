@@ -18,6 +18,7 @@ import java.time.Instant;
 public record ConnectionInfo(
     String id, String listener, String protocol, InetSocketAddress client, InetSocketAddress local, Instant accepted) {
 
+  /** Checks the components. */
   public ConnectionInfo {
     requireNonNull(id, "id");
     requireNonNull(listener, "listener");

@@ -11,6 +11,7 @@ import java.security.MessageDigest;
  */
 public record Credentials(String username, String password) {
 
+  /** Checks the components. */
   public Credentials {
     requireNonNull(username, "username");
     requireNonNull(password, "password");

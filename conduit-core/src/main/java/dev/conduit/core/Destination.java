@@ -17,6 +17,7 @@ import java.net.InetSocketAddress;
  */
 public record Destination(String host, int port) {
 
+  /** Checks the components. */
   public Destination {
     requireNonNull(host, "host");
     if (host.startsWith("[") && host.endsWith("]")) {

@@ -8,13 +8,16 @@ import java.io.IOException;
 public final class DialException extends IOException {
   private static final long serialVersionUID = 1L;
 
+  /** What kind of failure: it decides the reply to the client. */
   private final DialFailure failure;
 
+  /** A failure of kind {@code failure}, explained by {@code message}. */
   public DialException(DialFailure failure, String message) {
     super(message);
     this.failure = requireNonNull(failure, "failure");
   }
 
+  /** As {@link #DialException(DialFailure, String)}, caused by {@code cause}. */
   public DialException(DialFailure failure, String message, Throwable cause) {
     super(message, cause);
     this.failure = requireNonNull(failure, "failure");

@@ -18,6 +18,7 @@ public record TcpKeepAlive(boolean enabled, int idleSeconds, int intervalSeconds
   /** Keepalive on with the kernel's timers. */
   public static final TcpKeepAlive ON = new TcpKeepAlive(true, 0, 0, 0);
 
+  /** Checks the components. */
   public TcpKeepAlive {
     if (idleSeconds < 0 || intervalSeconds < 0 || count < 0) {
       throw new IllegalArgumentException("tcp keepalive: negative value (expected: >= 0)");

@@ -91,16 +91,19 @@ public final class Timeouts {
 
     private Builder() {}
 
+    /** The dial timeout (DNS included, every hop and failover attempt); default 10 s. */
     public Builder dial(Duration value) {
       this.dial = positive(value, "dial");
       return this;
     }
 
+    /** The negotiation timeout (accept to the end of the protocol's request); default 10 s. */
     public Builder negotiation(Duration value) {
       this.negotiation = positive(value, "negotiation");
       return this;
     }
 
+    /** How long a kept-alive HTTP client connection may wait for its next request; default 4 min. */
     public Builder httpIdle(Duration value) {
       this.httpIdle = positive(value, "httpIdle");
       return this;
@@ -126,6 +129,7 @@ public final class Timeouts {
       return this;
     }
 
+    /** Builds the immutable {@code Timeouts}. */
     public Timeouts build() {
       return new Timeouts(this);
     }

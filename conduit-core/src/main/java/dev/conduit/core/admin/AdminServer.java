@@ -492,6 +492,7 @@ public final class AdminServer implements AutoCloseable {
       return this;
     }
 
+    /** Builds the immutable {@code AdminServer}. */
     public AdminServer build() {
       return new AdminServer(this);
     }

@@ -17,6 +17,7 @@ import java.net.InetSocketAddress;
  * @param remote the address conduit connected to (the destination, or the first hop)
  */
 public record Upstream(Channel channel, ConnectRequest request, String rule, String outbound, InetSocketAddress remote) {
+  /** Checks the components. */
   public Upstream {
     requireNonNull(channel, "channel");
     requireNonNull(request, "request");

@@ -113,6 +113,7 @@ public final class AccessLog implements ConnectionObserver {
       return this;
     }
 
+    /** Builds the immutable {@code AccessLog}. */
     public AccessLog build() {
       return new AccessLog(this);
     }

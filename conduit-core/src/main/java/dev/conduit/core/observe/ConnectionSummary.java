@@ -42,6 +42,7 @@ public record ConnectionSummary(
     Outcome outcome,
     String detail) {
 
+  /** Checks the components. */
   public ConnectionSummary {
     requireNonNull(connection, "connection");
     requireNonNull(principal, "principal");

@@ -407,6 +407,7 @@ public final class MicrometerObserver implements ConnectionObserver, AutoCloseab
       return this;
     }
 
+    /** Builds the immutable {@code MicrometerObserver}. */
     public MicrometerObserver build() {
       return new MicrometerObserver(this);
     }

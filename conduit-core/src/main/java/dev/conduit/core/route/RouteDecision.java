@@ -22,6 +22,7 @@ public sealed interface RouteDecision permits RouteDecision.Direct, RouteDecisio
 
   /** Dial directly. */
   enum Direct implements RouteDecision {
+    /** The only instance. */
     INSTANCE;
 
     @Override
@@ -32,6 +33,7 @@ public sealed interface RouteDecision permits RouteDecision.Direct, RouteDecisio
 
   /** Dial through a named outbound. */
   record Via(String outbound) implements RouteDecision {
+    /** Checks the components. */
     public Via {
       requireNonNull(outbound, "outbound");
       if (outbound.isBlank()) {
@@ -47,6 +49,7 @@ public sealed interface RouteDecision permits RouteDecision.Direct, RouteDecisio
 
   /** Refuse the request. */
   record Reject(String reason) implements RouteDecision {
+    /** Checks the components. */
     public Reject {
       requireNonNull(reason, "reason");
     }

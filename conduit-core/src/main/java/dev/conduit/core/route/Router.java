@@ -69,6 +69,7 @@ public final class Router {
    * @param decision what to do
    */
   public record Match(String rule, RouteDecision decision) {
+    /** Checks the components. */
     public Match {
       requireNonNull(rule, "rule");
       requireNonNull(decision, "decision");
@@ -94,6 +95,7 @@ public final class Router {
       return this;
     }
 
+    /** Builds the immutable {@code Router}. */
     public Router build() {
       return new Router(rules, defaultDecision);
     }

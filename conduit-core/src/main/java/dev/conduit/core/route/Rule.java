@@ -207,6 +207,7 @@ public final class Rule {
       return this;
     }
 
+    /** Builds the immutable {@code Rule}. */
     public Rule build() {
       if (decision == null) {
         throw new IllegalStateException("rule " + name + ": no decision (expected: direct, via or reject)");
