@@ -15,6 +15,8 @@ missing=()
 for tool in "${!tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || [ -x "/sbin/$tool" ] || missing+=("${tools[$tool]}")
 done
+# PySocks, the real SOCKS5 UDP client of SocksUdpTest (a module of Debian's python3, not a command)
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import socks' 2>/dev/null || missing+=(python3-socks)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test tools: ${missing[*]}"

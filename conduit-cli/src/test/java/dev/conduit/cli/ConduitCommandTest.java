@@ -49,6 +49,8 @@ class ConduitCommandTest {
       "proxy --socks5-listen 127.0.0.1:0 --upstream http://a:1 --upstream-mode http|cannot be combined",
       "proxy --socks5-listen 127.0.0.1:0 --upstream ftp://a:1|expected scheme: http, https, socks5",
       "proxy --socks5-listen 127.0.0.1:0 --proxy-user alice|--proxy-user: 'alice' (expected: user:password)",
+      "proxy --http-listen 127.0.0.1:0 --socks5-udp|--socks5-udp needs --socks5-listen or --mixed-listen",
+      "proxy --socks5-listen 127.0.0.1:0 --socks5-udp --upstream http://a:1|--socks5-udp cannot be combined with an upstream proxy (datagrams go direct only)",
       "proxy --socks5-listen 127.0.0.1:0 --log-level loud|log level: 'loud'",
       "--http-listen 127.0.0.1:0 --log-format xml|log format: 'xml'",
       "--drain-timeout x|duration: 'x'",

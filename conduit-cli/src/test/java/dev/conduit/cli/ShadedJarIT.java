@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.testing.Processes;
 import dev.conduit.core.testing.TestOrigin;
+import dev.conduit.core.testing.UdpEcho;
 import java.io.DataInputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -155,6 +156,26 @@ class ShadedJarIT {
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as(Files.readString(log)).isZero();
         assertThat(Files.readString(log)).contains("SIGHUP received").contains("rule=no-echo");
+      } finally {
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /** {@code --socks5-udp}: PySocks, a real SOCKS5 UDP client, relays datagrams through the jar. */
+  @Test
+  void socks5UdpFlagRelaysDatagrams(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    try (UdpEcho echo = new UdpEcho()) {
+      Path log = dir.resolve("conduit.log");
+      Process p = new ProcessBuilder(java(), "-jar", jar().toString(), "proxy", "--socks5-listen", "127.0.0.1:0",
+          "--socks5-udp", "--drain-timeout", "0s").redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      try {
+        int port = waitFor(p, log, BOUND);
+        Processes.Result r = UdpEcho.throughPySocks(dir, port, echo.port());
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
+        assertThat(r.out()).isEqualTo("echo:one True\necho:two True\n");
+        assertThat(echo.received.get()).isEqualTo(2);
       } finally {
         p.destroyForcibly();
         p.waitFor(10, TimeUnit.SECONDS);

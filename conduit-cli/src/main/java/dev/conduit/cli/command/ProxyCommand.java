@@ -48,6 +48,10 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
   @Option(names = "--socks5-listen", paramLabel = "IP:PORT", description = "SOCKS5 listener (also SOCKS4/4a without auth).")
   String socks5Listen;
 
+  @Option(names = "--socks5-udp", description = "Serve SOCKS5 UDP ASSOCIATE on the SOCKS5 and mixed listeners"
+      + " (datagrams go direct, each routed by the rules).")
+  boolean socks5Udp;
+
   @Option(names = "--mixed-listen", paramLabel = "IP:PORT", description = "HTTP and SOCKS on one port.")
   String mixedListen;
 
@@ -130,7 +134,14 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       throw CliException.usage("no listener (expected at least one of --http-listen, --socks5-listen, --mixed-listen,"
           + " --tproxy-listen, --redirect-listen)");
     }
+    if (socks5Udp && b.build().listeners().stream().noneMatch(ListenerConfig::udp)) {
+      throw CliException.usage("--socks5-udp needs --socks5-listen or --mixed-listen");
+    }
     upstream().ifPresent(o -> {
+      if (socks5Udp) {
+        // every datagram would be routed to the upstream and dropped: UDP goes direct only
+        throw CliException.usage("--socks5-udp cannot be combined with an upstream proxy (datagrams go direct only)");
+      }
       b.outbound(o);
       b.defaultDecision(RouteDecision.via(o.name()));
     });
@@ -158,12 +169,13 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
     return b.build();
   }
 
-  private static void listener(ConduitConfig.Builder b, String name, ListenerConfig.Type type, String flag,
+  private void listener(ConduitConfig.Builder b, String name, ListenerConfig.Type type, String flag,
       String listen, List<Credentials> users) {
     if (listen == null || listen.isBlank()) {
       return; // seed 001: an empty value disables the listener
     }
-    ListenerConfig l = new ListenerConfig(name, type, listen, users, List.of());
+    boolean udp = socks5Udp && (type == ListenerConfig.Type.SOCKS || type == ListenerConfig.Type.MIXED);
+    ListenerConfig l = new ListenerConfig(name, type, listen, users, List.of(), udp);
     try {
       l.toListener();
     } catch (IllegalArgumentException e) {

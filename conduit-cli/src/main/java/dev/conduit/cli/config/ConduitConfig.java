@@ -191,6 +191,9 @@ public final class ConduitConfig {
         }
       }
       list(s, "    ", "allow_sources", l.allowSources());
+      if (l.udp()) {
+        s.append("    udp: true\n");
+      }
     }
     s.append("outbounds:").append(outbounds.isEmpty() ? " []\n" : "\n");
     for (OutboundConfig o : outbounds) {

@@ -23,9 +23,10 @@ import java.util.Locale;
  * @param listen {@code ip:port} or {@code [v6]:port}; {@code :port} means all IPv4 addresses
  * @param users the accepted users; empty means no authentication
  * @param allowSources client CIDRs allowed to connect; empty allows everyone
+ * @param udp whether SOCKS5 UDP ASSOCIATE is served (socks and mixed listeners only)
  */
 public record ListenerConfig(String name, Type type, String listen, List<Credentials> users,
-    List<String> allowSources) {
+    List<String> allowSources, boolean udp) {
 
   /** The protocol spoken on a listener. */
   public enum Type {
@@ -67,12 +68,25 @@ public record ListenerConfig(String name, Type type, String listen, List<Credent
   /** The mark on conduit's own sockets when a transparent listener runs; `conduit netfilter` rules skip it. */
   public static final int BYPASS_MARK = 0x5a4;
 
+  /**
+   * Checks the components.
+   *
+   * @throws IllegalArgumentException when {@code udp} is set on a listener that does not speak SOCKS
+   */
   public ListenerConfig {
     requireNonNull(name, "name");
     requireNonNull(type, "type");
     listen = normalizeListen(requireNonNull(listen, "listen"));
     users = List.copyOf(users);
     allowSources = List.copyOf(allowSources);
+    if (udp && type != Type.SOCKS && type != Type.MIXED) {
+      throw new IllegalArgumentException("udp applies to socks and mixed listeners only");
+    }
+  }
+
+  /** A listener without UDP. */
+  public ListenerConfig(String name, Type type, String listen, List<Credentials> users, List<String> allowSources) {
+    this(name, type, listen, users, allowSources, false);
   }
 
   /** Go-style {@code :8080} binds every IPv4 address, as in seed 001. */
@@ -104,7 +118,7 @@ public record ListenerConfig(String name, Type type, String listen, List<Credent
       return TransparentInbound.tproxy();
     }
     HttpInboundOptions.Builder http = HttpInboundOptions.builder();
-    SocksInboundOptions.Builder socks = SocksInboundOptions.builder();
+    SocksInboundOptions.Builder socks = SocksInboundOptions.builder().udpAssociate(udp);
     if (!users.isEmpty()) {
       Authenticator auth = Authenticator.of(users);
       http.authenticator(auth);

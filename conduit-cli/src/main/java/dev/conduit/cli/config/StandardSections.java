@@ -63,7 +63,7 @@ final class StandardSections {
   // ---- listeners
 
   private static final List<String> LISTENER_KEYS =
-      List.of("name", "type", "mode", "listen", "auth", "allow_sources");
+      List.of("name", "type", "mode", "listen", "auth", "allow_sources", "udp");
 
   private static void readListeners(ConfigNode node, ConduitConfig.Builder config) {
     Map<String, Integer> names = new HashMap<>();
@@ -91,7 +91,11 @@ final class StandardSections {
       String listen = required(item, m, "listen").string();
       List<Credentials> users = m.containsKey("auth") ? readAuth(m.get("auth")) : List.of();
       List<String> allow = m.containsKey("allow_sources") ? m.get("allow_sources").strings() : List.of();
-      ListenerConfig l = new ListenerConfig(name, type, listen, users, allow);
+      boolean udp = m.containsKey("udp") && m.get("udp").bool();
+      if (udp && type != ListenerConfig.Type.SOCKS && type != ListenerConfig.Type.MIXED) {
+        throw m.get("udp").error("'udp' applies to type: socks and mixed only");
+      }
+      ListenerConfig l = new ListenerConfig(name, type, listen, users, allow, udp);
       item.convert(l::toListener); // validates the address and CIDRs with this line
       config.listener(l);
     }

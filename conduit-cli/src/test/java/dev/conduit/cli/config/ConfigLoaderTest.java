@@ -23,6 +23,7 @@ class ConfigLoaderTest {
         - name: socks
           type: socks
           listen: 127.0.0.1:0
+          udp: true
           auth:
             users:
               - {username: alice, password: s3cret}
@@ -87,6 +88,8 @@ class ConfigLoaderTest {
     assertThat(c.listeners().get(0).allowSources()).containsExactly("127.0.0.0/8", "::1");
     assertThat(c.listeners().get(1).users()).extracting(u -> u.username()).containsExactly("alice", "bob");
     assertThat(c.listeners().get(1).users().get(1).password()).isEqualTo("hunter2");
+    assertThat(c.listeners()).extracting(ListenerConfig::udp).containsExactly(false, true);
+    assertThat(c.describe()).contains("    udp: true\n");
     assertThat(c.outbounds()).extracting(OutboundConfig::name).containsExactly("corp", "nowhere");
     Hop second = c.outbounds().get(0).hops().get(1).hop();
     assertThat(second.protocol()).isEqualTo(Hop.Protocol.HTTP);
@@ -195,7 +198,7 @@ class ConfigLoaderTest {
   void unknownKeyNamesTheLineAndTheExpectedKeys() {
     String yaml = "version: 1\nlisteners:\n  - name: a\n    type: socks\n    listner: 127.0.0.1:0\n";
     assertThat(error(yaml)).isEqualTo("conduit.yaml:5: unknown key 'listner' in listeners[0]"
-        + " (expected one of: name, type, mode, listen, auth, allow_sources)");
+        + " (expected one of: name, type, mode, listen, auth, allow_sources, udp)");
     assertThat(error("version: 1\nlistener: []\n")).startsWith("conduit.yaml:2: unknown key 'listener' at the top level"
         + " (expected one of: version, log, listeners, outbounds, rules, default, timeouts, tcp_keepalive, splice, dns,"
         + " client,");
@@ -205,6 +208,8 @@ class ConfigLoaderTest {
   @CsvSource(delimiter = '|', value = {
       "listeners:\\n  - name: a\\n    type: socks\\n    listen: {ip: 1}|conduit.yaml:5: listeners[0].listen: expected a string, got a mapping",
       "listeners: x|conduit.yaml:2: listeners: expected a list (- item lines or [a, b]), got 'x'",
+      "listeners:\\n  - {name: a, type: http, listen: 127.0.0.1:0, udp: true}|conduit.yaml:3: listeners[0].udp: 'udp' applies to type: socks and mixed only",
+      "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0, udp: yes}|conduit.yaml:3: listeners[0].udp: expected true or false, got 'yes'",
       "listeners:\\n  - name: a\\n    type: ftp\\n    listen: 127.0.0.1:0|conduit.yaml:4: listeners[0].type: 'ftp' (expected: http, socks, mixed or transparent)",
       "listeners:\\n  - name: a\\n    type: socks|conduit.yaml:3: listeners[0]: missing 'listen'",
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\n  - {name: a, type: http, listen: 127.0.0.1:0}|conduit.yaml:4: listeners[1].name: listener name 'a' is already used at line 3 (expected: unique names)",

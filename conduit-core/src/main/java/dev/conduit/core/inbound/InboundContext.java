@@ -2,9 +2,13 @@ package dev.conduit.core.inbound;
 
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.ConnectionInfo;
+import dev.conduit.core.DialException;
+import dev.conduit.core.DialFailure;
 import dev.conduit.core.Timeouts;
 import dev.conduit.core.observe.Outcome;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import java.net.InetSocketAddress;
 
 /**
  * What conduit offers an {@link InboundProtocol} for one downstream connection. Every method must be
@@ -55,6 +59,20 @@ public interface InboundContext {
    * authentication, rejected, dial failure), for the access log and metrics.
    */
   void outcome(Outcome outcome, String detail);
+
+  /**
+   * Routes a datagram's destination under the rules in force and resolves it, for protocols that relay UDP
+   * (SOCKS5 {@code UDP ASSOCIATE}). Datagrams go direct only: the future fails with a
+   * {@link DialException} ({@code NOT_ALLOWED}) when a rule rejects the destination or sends it
+   * through an outbound with hops, and ({@code HOST_UNREACHABLE}) when its name does not resolve. Observers are
+   * not told of each datagram. Default: fails, datagrams are not routed.
+   *
+   * @return a future completed on the connection's event loop with the address to send to
+   */
+  default Future<InetSocketAddress> routeDatagram(ConnectRequest request) {
+    return ImmediateEventExecutor.INSTANCE.newFailedFuture(
+        new DialException(DialFailure.GENERAL, "this connection cannot route datagrams"));
+  }
 
   /**
    * Whether {@code upstream} was routed under the rules and outbounds still in force. A protocol that reuses

@@ -142,6 +142,14 @@ public final class ConnectionState implements InboundContext {
   }
 
   @Override
+  public Future<InetSocketAddress> routeDatagram(ConnectRequest request) {
+    if (request.principal().isEmpty() && tlsPeer != null) {
+      request = request.withPrincipal(tlsPeer);
+    }
+    return engine.routeDatagram(request, channel.eventLoop());
+  }
+
+  @Override
   public boolean isRoutedUnderCurrentRules(Upstream up) {
     if (up == lastUpstream) {
       return lastRoutedUnder == engine.routing();

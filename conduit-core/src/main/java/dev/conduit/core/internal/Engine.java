@@ -2,6 +2,7 @@ package dev.conduit.core.internal;
 
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConnectRequest;
+import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 
@@ -193,6 +194,43 @@ public final class Engine {
   }
 
   private static final Outbound DIRECT = Outbound.direct(Outbound.DIRECT);
+
+  /** Routes and resolves a datagram's destination on {@code loop}; see {@code InboundContext#routeDatagram}. */
+  Future<InetSocketAddress> routeDatagram(ConnectRequest request, EventLoop loop) {
+    Routing r = routing;
+    Router.Match match = r.router().route(request);
+    RouteDecision decision = match.decision();
+    if (decision instanceof RouteDecision.Reject reject) {
+      return loop.newFailedFuture(new DialException(DialFailure.NOT_ALLOWED,
+          "rejected by rule " + match.rule() + ": " + reject.reason()));
+    }
+    if (decision instanceof RouteDecision.Via via) {
+      Outbound outbound = r.outbounds().get(via.outbound());
+      if (outbound == null) {
+        return loop.newFailedFuture(new DialException(DialFailure.GENERAL,
+            "rule " + match.rule() + " names unknown outbound " + via.outbound()));
+      }
+      if (!outbound.isDirect()) {
+        return loop.newFailedFuture(new DialException(DialFailure.NOT_ALLOWED,
+            "rule " + match.rule() + " sends it through outbound " + outbound.name() + ": datagrams go direct only"));
+      }
+    }
+    Destination dst = request.destination();
+    if (dst.isIpLiteral()) {
+      return loop.newSucceededFuture(new InetSocketAddress(dst.ipAddress(), dst.port()));
+    }
+    Promise<InetSocketAddress> promise = loop.newPromise();
+    resources.resolver().getResolver(loop).resolve(InetSocketAddress.createUnresolved(dst.host(), dst.port()))
+        .addListener((Future<InetSocketAddress> f) -> {
+          if (f.isSuccess()) {
+            promise.trySuccess(f.getNow());
+          } else {
+            promise.tryFailure(new DialException(DialFailure.HOST_UNREACHABLE,
+                "cannot resolve " + dst.host() + ": " + f.cause().getMessage(), f.cause()));
+          }
+        });
+    return promise;
+  }
 
   private boolean pointsAtSelf(ConnectRequest request) {
     InetAddress ip = request.destination().ipAddress();

@@ -13,6 +13,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.socksx.SocksMessage;
 import io.netty.handler.codec.socksx.v4.DefaultSocks4CommandResponse;
@@ -47,7 +48,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Speaks the server side of SOCKS5 (RFC 1928, 1929) and SOCKS4/4a after Netty's decoders: method
- * choice, authentication, CONNECT, and replies that say why a connect failed.
+ * choice, authentication, CONNECT, UDP ASSOCIATE when enabled ({@link UdpAssociation}), and replies that say
+ * why a connect failed.
  */
 final class SocksServerHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(SocksServerHandler.class);
@@ -57,6 +59,8 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
   private final ArrayDeque<ByteBuf> early = new ArrayDeque<>();
   private String principal;
   private boolean connecting;
+  /** A UDP association holds the connection: it only waits for the client to close. */
+  private boolean associated;
 
   SocksServerHandler(InboundContext context, SocksInboundOptions options) {
     this.context = context;
@@ -161,6 +165,10 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void onSocks5Command(ChannelHandlerContext ctx, Socks5CommandRequest cmd) {
+    if (cmd.type() == Socks5CommandType.UDP_ASSOCIATE && options.udpAssociate()) {
+      associate(ctx, cmd);
+      return;
+    }
     if (cmd.type() != Socks5CommandType.CONNECT) {
       context.outcome(Outcome.PROTOCOL_ERROR, "unsupported SOCKS5 command " + cmd.type());
       ctx.writeAndFlush(new DefaultSocks5CommandResponse(Socks5CommandStatus.COMMAND_UNSUPPORTED, Socks5AddressType.IPv4))
@@ -177,6 +185,35 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     connect(ctx, dst, true);
+  }
+
+  private void associate(ChannelHandlerContext ctx, Socks5CommandRequest cmd) {
+    associated = true;
+    context.negotiated();
+    context.requestReceived();
+    // RFC 1928: DST.ADDR/DST.PORT are where the client will send from; its address is the TCP peer's
+    UdpAssociation.open(context, ctx.channel(), principal, cmd.dstPort(), (Future<InetSocketAddress> f) -> {
+      if (!ctx.channel().isActive()) {
+        return;
+      }
+      if (f.isSuccess()) {
+        InetSocketAddress bound = f.getNow();
+        log.debug("[{}] UDP association on {}", id(), bound);
+        context.outcome(Outcome.OK, "UDP association on " + NetUtil.toSocketAddressString(bound));
+        ctx.writeAndFlush(success(bound));
+      } else {
+        log.debug("[{}] cannot open a UDP relay: {}", id(), f.cause().toString());
+        context.outcome(Outcome.ERROR, "cannot open a UDP relay: " + f.cause().getMessage());
+        ctx.writeAndFlush(new DefaultSocks5CommandResponse(Socks5CommandStatus.FAILURE, Socks5AddressType.IPv4))
+            .addListener(ChannelFutureListener.CLOSE);
+      }
+    });
+  }
+
+  private static DefaultSocks5CommandResponse success(InetSocketAddress bound) {
+    String host = NetUtil.toAddressString(bound.getAddress());
+    Socks5AddressType type = bound.getAddress().getAddress().length == 4 ? Socks5AddressType.IPv4 : Socks5AddressType.IPv6;
+    return new DefaultSocks5CommandResponse(Socks5CommandStatus.SUCCESS, type, host, bound.getPort());
   }
 
   private void onSocks4Command(ChannelHandlerContext ctx, Socks4CommandRequest cmd) {
@@ -227,10 +264,7 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
   private void onConnected(ChannelHandlerContext ctx, Upstream up, boolean v5) {
     Object reply;
     if (v5) {
-      InetSocketAddress bound = (InetSocketAddress) up.channel().localAddress();
-      String host = NetUtil.toAddressString(bound.getAddress());
-      Socks5AddressType type = bound.getAddress().getAddress().length == 4 ? Socks5AddressType.IPv4 : Socks5AddressType.IPv6;
-      reply = new DefaultSocks5CommandResponse(Socks5CommandStatus.SUCCESS, type, host, bound.getPort());
+      reply = success((InetSocketAddress) up.channel().localAddress());
     } else {
       reply = new DefaultSocks4CommandResponse(Socks4CommandStatus.SUCCESS);
     }
@@ -282,6 +316,15 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
       ctx.read();
     }
     ctx.fireChannelReadComplete();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (associated && evt instanceof ChannelInputShutdownEvent) {
+      ctx.close(); // the client is done: so is its association
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
   }
 
   @Override
