@@ -41,6 +41,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The HTTP proxy inbound against real clients (curl, the JDK's HttpClient, raw sockets). */
 class HttpInboundTest {
@@ -124,6 +126,35 @@ class HttpInboundTest {
     List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "--max-time", "20", "-x", proxyUrl(c)));
     cmd.addAll(List.of(args));
     return Processes.run(30, cmd);
+  }
+
+  /**
+   * Origins that close the connection after their response (HTTP/1.0, or HTTP/1.1 with {@code Connection: close};
+   * with a length, or delimited by the close), the head and the body in separate writes as Python's http.server
+   * sends them: a keep-alive client gets the whole response at once, not when it gives up waiting.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {
+      "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\n",
+      "HTTP/1.0 200 OK\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"})
+  void aResponseFromAnOriginThatClosesReachesAKeepAliveClientWhole(String head) throws Exception {
+    try (Net.TcpServer origin = new Net.TcpServer(s -> {
+      java.io.InputStream in = s.getInputStream();
+      for (int matched = 0, b; matched < 4 && (b = in.read()) >= 0; ) {
+        matched = b == "\r\n\r\n".charAt(matched) ? matched + 1 : b == '\r' ? 1 : 0;
+      }
+      s.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      Thread.sleep(50);
+      s.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
+    })) {
+      // a time limit well below the idle timeouts: the bug this guards against held the body until the client left
+      Processes.Result r = curl(conduit, "--max-time", "5", "http://127.0.0.1:" + origin.port() + "/");
+      assertThat(r.exitCode()).as(r.stderr()).isZero();
+      assertThat(r.out()).isEqualTo("hello");
+    }
   }
 
   @Test

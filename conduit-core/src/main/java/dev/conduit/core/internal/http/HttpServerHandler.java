@@ -804,6 +804,9 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     request = null;
     phase = Phase.HEAD;
     if (!upstreamReusable) {
+      // the upstream's read-complete flushes only while it is the current upstream: this response's end would
+      // wait in the buffer for the client's next move
+      ctx.flush();
       closeUpstream();
     }
     if (closeAfterResponse) {
