@@ -61,18 +61,18 @@ class SocksUdpTest {
             .rule(Rule.builder("no-forbidden").port(forbidden.port())
                 .decision(RouteDecision.reject("not this one")).build())
             .defaultDecision(RouteDecision.direct()).build())
-        .timeouts(Timeouts.builder().drain(Duration.ZERO).build())
         .observer(observer)
+        .timeouts(Timeouts.builder().drain(Duration.ZERO).build())
         .build().start();
   }
 
   @AfterAll
   static void stop() {
+    echo.close();
+    forbidden.close();
     if (conduit != null) {
       conduit.close();
     }
-    echo.close();
-    forbidden.close();
     resources.close();
   }
 
