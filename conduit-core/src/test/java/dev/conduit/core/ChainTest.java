@@ -80,16 +80,6 @@ class ChainTest {
         .credentials(new Credentials("hop", "b-secret")).build();
   }
 
-  private static Conduit conduitA(Outbound out, Net.RecordingObserver observer) throws Exception {
-    return Conduit.builder().resources(resources)
-        .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks()).build())
-        .outbound(out)
-        .router(Router.builder().defaultDecision(RouteDecision.via(out.name())).build())
-        .timeouts(Timeouts.builder().dial(Duration.ofSeconds(5)).drain(Duration.ZERO).build())
-        .observer(observer)
-        .build().start();
-  }
-
   private static Processes.Result curl(Conduit a, String url) throws Exception {
     return Processes.run("curl", "-sS", "--max-time", "20", "--socks5-hostname",
         "127.0.0.1:" + a.address("socks").getPort(), url);
@@ -101,7 +91,7 @@ class ChainTest {
     Net.RecordingObserver observer = new Net.RecordingObserver();
     Outbound chain = Outbound.builder("chain").hop(hopB())
         .hop(Hop.parse("http://127.0.0.1:" + tinyproxy.port())).build();
-    try (Conduit a = conduitA(chain, observer)) {
+    try (Conduit a = forwardingConduit(chain, observer)) {
       Processes.Result r = curl(a, origin.uri("/bytes?n=" + (1 << 20)).toString());
       assertThat(r.exitCode()).as(r.stderr()).isZero();
       assertThat(r.stdout()).isEqualTo(TestOrigin.bytes(1 << 20));
@@ -128,7 +118,7 @@ class ChainTest {
         .hop(Hop.builder(Hop.Protocol.HTTP).endpoint(Destination.of("127.0.0.1", tlsProxy.port()))
             .sslContext(trustCa).build())
         .build();
-    try (Conduit a = conduitA(chain, new Net.RecordingObserver())) {
+    try (Conduit a = forwardingConduit(chain, new Net.RecordingObserver())) {
       Processes.Result r = curl(a, origin.uri("/bytes?n=" + (1 << 20)).toString());
       assertThat(r.exitCode()).as(r.stderr()).isZero();
       assertThat(r.stdout()).isEqualTo(TestOrigin.bytes(1 << 20));
@@ -139,7 +129,7 @@ class ChainTest {
   void httpsHopWithUntrustedCertificateFailsClearly() throws Exception {
     Net.RecordingObserver observer = new Net.RecordingObserver();
     Outbound chain = Outbound.builder("untrusted").hop(Hop.parse("https://127.0.0.1:" + tlsProxy.port())).build();
-    try (Conduit a = conduitA(chain, observer)) {
+    try (Conduit a = forwardingConduit(chain, observer)) {
       try (Net.Socks5Result r = Net.socks5(a.address("socks"), "127.0.0.1", origin.port(), null)) {
         assertThat(r.reply()).isEqualTo(0x01);
       }
@@ -159,7 +149,7 @@ class ChainTest {
         .endpoint(Destination.of("127.0.0.1", hopB.address("socks").getPort()))
         .credentials(new Credentials("hop", "b-secret")).build()).build();
     Net.RecordingObserver observer = new Net.RecordingObserver();
-    try (Conduit a = conduitA(pair, observer)) {
+    try (Conduit a = forwardingConduit(pair, observer)) {
       ChainDialer dialer = (ChainDialer) a.dialer();
       try (Net.Socks5Result r = Net.socks5(a.address("socks"), "127.0.0.1", origin.port(), null)) {
         assertThat(r.reply()).isZero();

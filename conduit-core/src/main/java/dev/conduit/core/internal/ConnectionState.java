@@ -130,10 +130,7 @@ public final class ConnectionState implements InboundContext {
   private Future<Upstream> connect(ConnectRequest request, boolean detached) {
     negotiated();
     dials++;
-    if (request.principal().isEmpty() && tlsPeer != null) {
-      // authorization by certificate: rules see the verified peer identity
-      request = request.withPrincipal(tlsPeer);
-    }
+    request = withTlsPeer(request);
     lastRequest = request;
     if (request.principal().isPresent()) {
       principal = request.principal().get();
@@ -143,10 +140,12 @@ public final class ConnectionState implements InboundContext {
 
   @Override
   public Future<InetSocketAddress> routeDatagram(ConnectRequest request) {
-    if (request.principal().isEmpty() && tlsPeer != null) {
-      request = request.withPrincipal(tlsPeer);
-    }
-    return engine.routeDatagram(request, channel.eventLoop());
+    return engine.routeDatagram(withTlsPeer(request), channel.eventLoop());
+  }
+
+  /** Authorization by certificate: a request without a principal of its own is the verified TLS peer's. */
+  private ConnectRequest withTlsPeer(ConnectRequest request) {
+    return request.principal().isEmpty() && tlsPeer != null ? request.withPrincipal(tlsPeer) : request;
   }
 
   @Override

@@ -141,24 +141,19 @@ public final class Engine {
     Router.Match match = r.router().route(request);
     observer.routed(request, match);
     state.routed(request, match);
-    RouteDecision decision = match.decision();
-    if (decision instanceof RouteDecision.Reject reject) {
-      return promise.setFailure(new DialException(DialFailure.NOT_ALLOWED,
-          "rejected by rule " + match.rule() + ": " + reject.reason()));
+    DialException refused = rejection(match);
+    if (refused != null) {
+      return promise.setFailure(refused);
     }
     if (pointsAtSelf(request)) {
       return promise.setFailure(new DialException(DialFailure.NOT_ALLOWED,
           "loop: " + request.destination() + " is one of conduit's own listeners"));
     }
     Outbound outbound;
-    if (decision instanceof RouteDecision.Via via) {
-      outbound = r.outbounds().get(via.outbound());
-      if (outbound == null) {
-        return promise.setFailure(new DialException(DialFailure.GENERAL,
-            "rule " + match.rule() + " names unknown outbound " + via.outbound()));
-      }
-    } else {
-      outbound = r.outbounds().getOrDefault(Outbound.DIRECT, DIRECT);
+    try {
+      outbound = outboundFor(r, match);
+    } catch (DialException e) {
+      return promise.setFailure(e);
     }
     long start = System.nanoTime();
     observer.dialStarted(request, outbound.name());
@@ -195,25 +190,42 @@ public final class Engine {
 
   private static final Outbound DIRECT = Outbound.direct(Outbound.DIRECT);
 
+  /** What a rejecting rule tells the client, or null when the rule does not reject. */
+  private static DialException rejection(Router.Match match) {
+    return match.decision() instanceof RouteDecision.Reject reject
+        ? new DialException(DialFailure.NOT_ALLOWED, "rejected by rule " + match.rule() + ": " + reject.reason())
+        : null;
+  }
+
+  /** The outbound a non-rejecting match goes through: the one it names, else direct. */
+  private static Outbound outboundFor(Routing r, Router.Match match) throws DialException {
+    if (match.decision() instanceof RouteDecision.Via via) {
+      Outbound outbound = r.outbounds().get(via.outbound());
+      if (outbound == null) {
+        throw new DialException(DialFailure.GENERAL, "rule " + match.rule() + " names unknown outbound " + via.outbound());
+      }
+      return outbound;
+    }
+    return r.outbounds().getOrDefault(Outbound.DIRECT, DIRECT);
+  }
+
   /** Routes and resolves a datagram's destination on {@code loop}; see {@code InboundContext#routeDatagram}. */
   Future<InetSocketAddress> routeDatagram(ConnectRequest request, EventLoop loop) {
     Routing r = routing;
     Router.Match match = r.router().route(request);
-    RouteDecision decision = match.decision();
-    if (decision instanceof RouteDecision.Reject reject) {
-      return loop.newFailedFuture(new DialException(DialFailure.NOT_ALLOWED,
-          "rejected by rule " + match.rule() + ": " + reject.reason()));
+    DialException refused = rejection(match);
+    if (refused != null) {
+      return loop.newFailedFuture(refused);
     }
-    if (decision instanceof RouteDecision.Via via) {
-      Outbound outbound = r.outbounds().get(via.outbound());
-      if (outbound == null) {
-        return loop.newFailedFuture(new DialException(DialFailure.GENERAL,
-            "rule " + match.rule() + " names unknown outbound " + via.outbound()));
-      }
-      if (!outbound.isDirect()) {
-        return loop.newFailedFuture(new DialException(DialFailure.NOT_ALLOWED,
-            "rule " + match.rule() + " sends it through outbound " + outbound.name() + ": datagrams go direct only"));
-      }
+    Outbound outbound;
+    try {
+      outbound = outboundFor(r, match);
+    } catch (DialException e) {
+      return loop.newFailedFuture(e);
+    }
+    if (!outbound.isDirect()) {
+      return loop.newFailedFuture(new DialException(DialFailure.NOT_ALLOWED,
+          "rule " + match.rule() + " sends it through outbound " + outbound.name() + ": datagrams go direct only"));
     }
     Destination dst = request.destination();
     if (dst.isIpLiteral()) {

@@ -17,7 +17,6 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.util.concurrent.Future;
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -206,7 +205,9 @@ final class UdpAssociation {
   private final class FromRemote extends DatagramHandler {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket packet) {
-      InetSocketAddress from = unmapped(packet.sender());
+      // IPv4 senders on the dual-stack socket come as Inet4Address (both transports unmap ::ffff:a.b.c.d),
+      // equal to the addresses the client sent to
+      InetSocketAddress from = packet.sender();
       if (!peers.containsKey(from)) {
         drop("from an address the client has not sent to", from);
         return;
@@ -256,22 +257,4 @@ final class UdpAssociation {
     return Destination.of(host, port);
   }
 
-  /** A dual-stack socket reports IPv4 senders as {@code ::ffff:a.b.c.d}; the client sent to {@code a.b.c.d}. */
-  private static InetSocketAddress unmapped(InetSocketAddress a) {
-    byte[] b = a.getAddress().getAddress();
-    if (b.length == 16 && !(a.getAddress() instanceof Inet4Address)) {
-      boolean mapped = b[10] == (byte) 0xff && b[11] == (byte) 0xff;
-      for (int i = 0; i < 10 && mapped; i++) {
-        mapped = b[i] == 0;
-      }
-      if (mapped) {
-        try {
-          return new InetSocketAddress(InetAddress.getByAddress(new byte[] {b[12], b[13], b[14], b[15]}), a.getPort());
-        } catch (UnknownHostException impossible) {
-          throw new AssertionError(impossible);
-        }
-      }
-    }
-    return a;
-  }
 }

@@ -46,13 +46,7 @@ class HttpServerHandlerTest {
   private static String exchange(EmbeddedChannel ch, String request) {
     ch.writeInbound(Unpooled.copiedBuffer(request, StandardCharsets.ISO_8859_1));
     ch.runPendingTasks();
-    StringBuilder sb = new StringBuilder();
-    ByteBuf b;
-    while ((b = ch.readOutbound()) != null) {
-      sb.append(b.toString(StandardCharsets.ISO_8859_1));
-      b.release();
-    }
-    return sb.toString();
+    return written(ch);
   }
 
   private String exchange(String request) {
@@ -229,13 +223,7 @@ class HttpServerHandlerTest {
 
   /** Everything {@code ch} wrote, as text. */
   private static String written(EmbeddedChannel ch) {
-    StringBuilder sb = new StringBuilder();
-    ByteBuf b;
-    while ((b = ch.readOutbound()) != null) {
-      sb.append(b.toString(StandardCharsets.ISO_8859_1));
-      b.release();
-    }
-    return sb.toString();
+    return new String(RecordingInboundContext.written(ch), StandardCharsets.ISO_8859_1);
   }
 
   /** Completes the {@code i}th dial with {@code upstream}. */
