@@ -3,10 +3,10 @@ package dev.conduit.core;
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.inbound.DrainEvent;
-import dev.conduit.core.internal.ChainDialer;
-import dev.conduit.core.internal.ConnectionState;
-import dev.conduit.core.internal.Engine;
-import dev.conduit.core.internal.ListenerInitializer;
+import dev.conduit.core.internal.dial.ChainDialer;
+import dev.conduit.core.internal.connection.ConnectionState;
+import dev.conduit.core.internal.connection.Engine;
+import dev.conduit.core.internal.connection.ListenerInitializer;
 import dev.conduit.core.observe.ConnectionObserver;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.outbound.Dialer;

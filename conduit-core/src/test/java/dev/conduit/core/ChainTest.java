@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.conduit.core.inbound.HttpInboundOptions;
 import dev.conduit.core.inbound.InboundProtocols;
 import dev.conduit.core.inbound.SocksInboundOptions;
-import dev.conduit.core.internal.ChainDialer;
+import dev.conduit.core.internal.dial.ChainDialer;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.observe.Outcome;
 import dev.conduit.core.outbound.Hop;

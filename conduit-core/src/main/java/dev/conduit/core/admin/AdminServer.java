@@ -3,8 +3,8 @@ package dev.conduit.core.admin;
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.Conduit;
-import dev.conduit.core.internal.FieldWriter;
-import dev.conduit.core.internal.SummaryFields;
+import dev.conduit.core.internal.format.FieldWriter;
+import dev.conduit.core.internal.format.SummaryFields;
 import dev.conduit.core.observe.ConnectionSummary;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;

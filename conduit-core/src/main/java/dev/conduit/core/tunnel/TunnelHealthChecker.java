@@ -4,8 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.Conduit;
 import dev.conduit.core.Destination;
-import dev.conduit.core.internal.ChainDialer;
-import dev.conduit.core.internal.EndpointHealth;
+import dev.conduit.core.internal.dial.ChainDialer;
+import dev.conduit.core.internal.dial.EndpointHealth;
 import dev.conduit.core.outbound.Hop;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;

@@ -11,7 +11,7 @@ import dev.conduit.core.ConnectionInfo;
 import dev.conduit.core.Listener;
 import dev.conduit.core.Timeouts;
 import dev.conduit.core.inbound.OriginalDestinationResolver;
-import dev.conduit.core.internal.ChainDialer;
+import dev.conduit.core.internal.dial.ChainDialer;
 import dev.conduit.core.observe.ConnectionObserver;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.observe.Outcome;

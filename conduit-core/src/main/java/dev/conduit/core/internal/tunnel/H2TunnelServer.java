@@ -1,14 +1,16 @@
 package dev.conduit.core.internal.tunnel;
 
+import dev.conduit.core.internal.multiplex.H2Settings;
+import dev.conduit.core.internal.multiplex.StreamAdapter;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.inbound.DrainEvent;
 import dev.conduit.core.inbound.Upstream;
-import dev.conduit.core.internal.ChainDialer;
-import dev.conduit.core.internal.ConnectionState;
-import dev.conduit.core.internal.ListenerInitializer;
+import dev.conduit.core.internal.dial.ChainDialer;
+import dev.conduit.core.internal.connection.ConnectionState;
+import dev.conduit.core.internal.connection.ListenerInitializer;
 import dev.conduit.core.observe.Outcome;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;

@@ -2,7 +2,7 @@ package dev.conduit.core.internal.tunnel;
 
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.InboundProtocol;
-import dev.conduit.core.internal.ConnectionState;
+import dev.conduit.core.internal.connection.ConnectionState;
 import io.netty.channel.Channel;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslHandler;

@@ -1,5 +1,8 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.connection;
 
+import dev.conduit.core.ConduitPipeline;
+import dev.conduit.core.internal.relay.Relay;
+import dev.conduit.core.internal.transport.TrafficCounter;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.ConnectionInfo;
 import dev.conduit.core.Destination;

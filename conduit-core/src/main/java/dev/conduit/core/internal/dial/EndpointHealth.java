@@ -1,4 +1,4 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.dial;
 
 import dev.conduit.core.Destination;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.format;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.transport;
 
 import io.netty.channel.IoEvent;
 import io.netty.channel.IoHandle;

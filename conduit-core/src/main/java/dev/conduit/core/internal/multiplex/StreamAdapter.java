@@ -1,4 +1,4 @@
-package dev.conduit.core.internal.tunnel;
+package dev.conduit.core.internal.multiplex;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;

@@ -1,5 +1,6 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.relay;
 
+import dev.conduit.core.ConduitPipeline;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -14,7 +15,7 @@ import io.netty.channel.unix.Socket;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
-import dev.conduit.core.internal.tunnel.StreamAdapter;
+import dev.conduit.core.internal.multiplex.StreamAdapter;
 import dev.conduit.core.observe.Outcome;
 import io.netty.channel.ChannelFuture;
 import java.io.IOException;

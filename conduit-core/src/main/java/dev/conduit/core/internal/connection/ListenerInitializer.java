@@ -1,5 +1,7 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.connection;
 
+import dev.conduit.core.ConduitPipeline;
+import dev.conduit.core.internal.transport.TrafficCounter;
 import dev.conduit.core.ConnectionInfo;
 import dev.conduit.core.Listener;
 import dev.conduit.core.TcpKeepAlive;

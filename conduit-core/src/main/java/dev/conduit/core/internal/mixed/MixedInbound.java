@@ -1,5 +1,7 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.mixed;
 
+import dev.conduit.core.internal.connection.ConnectionState;
+import dev.conduit.core.internal.connection.ListenerInitializer;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.InboundProtocol;
 import io.netty.buffer.ByteBuf;

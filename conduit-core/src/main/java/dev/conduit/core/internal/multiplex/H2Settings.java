@@ -1,4 +1,4 @@
-package dev.conduit.core.internal.tunnel;
+package dev.conduit.core.internal.multiplex;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelConfig;
@@ -9,17 +9,17 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Settings;
 
 /** The HTTP/2 settings of multiplexed tunnels, both sides. */
-final class H2Settings {
+public final class H2Settings {
   /** Streams (tunnels) a server allows at once on one connection. */
-  static final int MAX_CONCURRENT_STREAMS = 1000;
+  public static final int MAX_CONCURRENT_STREAMS = 1000;
   /** Per-stream receive window: one tunnel can move several Gbit/s at loopback-to-LAN round-trip times. */
-  static final int STREAM_WINDOW = 1024 * 1024;
+  public static final int STREAM_WINDOW = 1024 * 1024;
   /** Receive window of the whole connection: bounds what all its streams buffer together. */
-  static final int CONNECTION_WINDOW = 16 * 1024 * 1024;
+  public static final int CONNECTION_WINDOW = 16 * 1024 * 1024;
   /** The largest header block accepted, as the HTTP/1.1 tunnel's request head limit. */
-  static final int MAX_HEADER_LIST_SIZE = 8192;
+  public static final int MAX_HEADER_LIST_SIZE = 8192;
   /** Frames up to 64 KiB: fewer frames (and reads) per megabyte than the 16 KiB default. */
-  static final int MAX_FRAME_SIZE = 64 * 1024;
+  public static final int MAX_FRAME_SIZE = 64 * 1024;
 
   /**
    * Stream resets accepted per {@link #RESET_WINDOW_SECONDS} before the connection is closed (Netty's rapid-reset
@@ -27,18 +27,19 @@ final class H2Settings {
    * every tunnel that a client aborts ends with a reset). Peers are authenticated by certificate and limited to
    * {@link #MAX_CONCURRENT_STREAMS}.
    */
-  static final int MAX_RESETS_PER_WINDOW = 100_000;
-  static final int RESET_WINDOW_SECONDS = 10;
+  public static final int MAX_RESETS_PER_WINDOW = 100_000;
+  /** The window of {@link #MAX_RESETS_PER_WINDOW}. */
+  public static final int RESET_WINDOW_SECONDS = 10;
 
   /** Frames a stream channel hands over per {@code read()}: one flush (and write syscall) per batch, not per frame. */
-  static final int FRAMES_PER_READ = 16;
+  public static final int FRAMES_PER_READ = 16;
 
   /**
    * The read allocator of tunnel stream channels: with AUTO_READ off Netty's handles deliver one frame per
    * {@code read()}; this one delivers up to {@link #FRAMES_PER_READ} of the frames already received (they are in
    * memory either way, bounded by the stream's flow-control window).
    */
-  static final RecvByteBufAllocator STREAM_READS = new DefaultMaxMessagesRecvByteBufAllocator(FRAMES_PER_READ) {
+  public static final RecvByteBufAllocator STREAM_READS = new DefaultMaxMessagesRecvByteBufAllocator(FRAMES_PER_READ) {
     @Override
     public Handle newHandle() {
       return new MaxMessageHandle() {
@@ -71,7 +72,8 @@ final class H2Settings {
 
   private H2Settings() {}
 
-  static Http2Settings server() {
+  /** The settings a tunnel server announces. */
+  public static Http2Settings server() {
     return new Http2Settings()
         .maxConcurrentStreams(MAX_CONCURRENT_STREAMS)
         .initialWindowSize(STREAM_WINDOW)
@@ -79,7 +81,8 @@ final class H2Settings {
         .maxFrameSize(MAX_FRAME_SIZE);
   }
 
-  static Http2Settings client() {
+  /** The settings a tunnel client announces (no push, no server-initiated streams). */
+  public static Http2Settings client() {
     return new Http2Settings()
         .pushEnabled(false)
         .maxConcurrentStreams(0)
@@ -89,7 +92,7 @@ final class H2Settings {
   }
 
   /** Raises the connection's receive window (SETTINGS cannot: it starts at 65,535 bytes). */
-  static void growConnectionWindow(Channel parent) {
+  public static void growConnectionWindow(Channel parent) {
     parent.writeAndFlush(new DefaultHttp2WindowUpdateFrame(
         CONNECTION_WINDOW - Http2CodecUtil.DEFAULT_WINDOW_SIZE)).addListener(f -> {
           if (!f.isSuccess() && parent.isActive()) {

@@ -1,4 +1,4 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;

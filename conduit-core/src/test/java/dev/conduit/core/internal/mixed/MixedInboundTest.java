@@ -1,4 +1,4 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.mixed;
 
 import static dev.conduit.core.testing.RecordingInboundContext.written;
 import static org.assertj.core.api.Assertions.assertThat;

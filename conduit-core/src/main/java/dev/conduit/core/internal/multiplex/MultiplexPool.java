@@ -1,4 +1,4 @@
-package dev.conduit.core.internal.tunnel;
+package dev.conduit.core.internal.multiplex;
 
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConnectRequest;
@@ -7,11 +7,11 @@ import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.TcpKeepAlive;
-import dev.conduit.core.internal.ChainDialer;
-import dev.conduit.core.internal.ConduitPipeline;
-import dev.conduit.core.internal.ListenerInitializer;
-import dev.conduit.core.internal.DialErrors;
-import dev.conduit.core.internal.TrafficCounter;
+import dev.conduit.core.internal.dial.ChainDialer;
+import dev.conduit.core.ConduitPipeline;
+import dev.conduit.core.internal.connection.ListenerInitializer;
+import dev.conduit.core.internal.dial.DialErrors;
+import dev.conduit.core.internal.transport.TrafficCounter;
 import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.outbound.SocketCustomizer;
 import io.netty.bootstrap.Bootstrap;

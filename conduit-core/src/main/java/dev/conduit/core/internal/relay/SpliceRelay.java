@@ -1,5 +1,7 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.relay;
 
+import dev.conduit.core.ConduitPipeline;
+import dev.conduit.core.internal.transport.TrafficCounter;
 import dev.conduit.core.observe.Outcome;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;

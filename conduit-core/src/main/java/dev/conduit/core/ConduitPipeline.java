@@ -1,4 +1,4 @@
-package dev.conduit.core.internal;
+package dev.conduit.core;
 
 /**
  * Names of conduit's handlers, and their order.
@@ -25,15 +25,23 @@ package dev.conduit.core.internal;
  * connection carries {@link #TLS}, the HTTP/2 codec and the stream multiplexer.
  */
 public final class ConduitPipeline {
+  /** The server-side TLS handler of a TLS listener (first in the pipeline). */
   public static final String TLS = "conduit-tls";
+  /** Holds the protocol back until the TLS handshake succeeded. */
   public static final String TLS_GATE = "conduit-tls-gate";
+  /** Counts the bytes read and written. */
   public static final String TRAFFIC = "conduit-traffic";
+  /** Bounds the time to a complete request; removed when the relay starts. */
   public static final String NEGOTIATION_TIMEOUT = "conduit-negotiation-timeout";
+  /** Closes a tunnel idle for too long. */
   public static final String RELAY_IDLE = "conduit-relay-idle";
+  /** Moves bytes between the two channels of a tunnel. */
   public static final String RELAY = "conduit-relay";
   /** Added when the relay splices: stops splicing before the channel's descriptor closes. */
   public static final String RELAY_SPLICE = "conduit-relay-splice";
+  /** Prefix of a hop's TLS handler while dialing, followed by the hop's index. */
   public static final String HOP_TLS_PREFIX = "conduit-hop-tls-";
+  /** Prefix of a hop's proxy handshake handler while dialing, followed by the hop's index. */
   public static final String HOP_PROXY_PREFIX = "conduit-hop-proxy-";
   /** Closes the connection on an exception no protocol handler dealt with; kept after the protocol's handlers. */
   public static final String LAST_RESORT = "conduit-last-resort";

@@ -1,4 +1,4 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.format;
 
 import dev.conduit.core.Destination;
 import dev.conduit.core.observe.ConnectionSummary;

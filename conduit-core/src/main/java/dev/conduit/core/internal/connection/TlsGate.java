@@ -1,5 +1,6 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.connection;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.Listener;
 import dev.conduit.core.observe.Outcome;
 import dev.conduit.core.pki.PeerIdentity;

@@ -1,5 +1,7 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.connection;
 
+import dev.conduit.core.internal.dial.ChainDialer;
+import dev.conduit.core.internal.dial.DialErrors;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;

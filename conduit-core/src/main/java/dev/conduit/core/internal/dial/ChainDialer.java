@@ -1,5 +1,9 @@
-package dev.conduit.core.internal;
+package dev.conduit.core.internal.dial;
 
+import dev.conduit.core.ConduitPipeline;
+import dev.conduit.core.internal.connection.ListenerInitializer;
+import dev.conduit.core.internal.relay.Relay;
+import dev.conduit.core.internal.transport.TrafficCounter;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Credentials;
@@ -7,7 +11,7 @@ import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.TcpKeepAlive;
-import dev.conduit.core.internal.tunnel.MultiplexPool;
+import dev.conduit.core.internal.multiplex.MultiplexPool;
 import dev.conduit.core.outbound.Dialer;
 import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.outbound.Outbound;
