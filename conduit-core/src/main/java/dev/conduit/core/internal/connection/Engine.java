@@ -2,6 +2,7 @@ package dev.conduit.core.internal.connection;
 
 import dev.conduit.core.internal.dial.ChainDialer;
 import dev.conduit.core.internal.dial.DialErrors;
+import dev.conduit.core.internal.multiplex.MultiplexPool;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
@@ -65,7 +66,8 @@ public final class Engine {
     this.timeouts = timeouts;
     this.keepAlive = keepAlive;
     this.observer = new SafeObserver(observer);
-    this.dialer = new ChainDialer(resources, timeouts.dial(), keepAlive, outboundCustomizer);
+    this.dialer = new ChainDialer(resources, timeouts.dial(), keepAlive, outboundCustomizer,
+        new MultiplexPool(resources, keepAlive, outboundCustomizer));
     this.routing = new Routing(router, Map.copyOf(outbounds));
   }
 

@@ -8,7 +8,7 @@ import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.inbound.DrainEvent;
 import dev.conduit.core.inbound.Upstream;
-import dev.conduit.core.internal.dial.ChainDialer;
+import dev.conduit.core.internal.transport.ChannelTuning;
 import dev.conduit.core.internal.connection.ConnectionState;
 import dev.conduit.core.internal.connection.ListenerInitializer;
 import dev.conduit.core.observe.Outcome;
@@ -123,7 +123,7 @@ final class H2TunnelServer {
       // read only when the relay asks: what a stream buffers is bounded by its flow-control window
       ch.config().setAutoRead(false);
       ch.config().setRecvByteBufAllocator(H2Settings.STREAM_READS);
-      ch.config().setWriteBufferWaterMark(ChainDialer.WATER_MARK);
+      ch.config().setWriteBufferWaterMark(ChannelTuning.WATER_MARK);
       ConnectionState stream = connection.openStream(ch, ch.stream().id(), StreamAdapter.NAME, new StreamAdapter(false));
       ch.pipeline().addLast(TunnelServerProtocol.HANDLER, new StreamConnectHandler(stream));
       ListenerInitializer.addLastResort(ch, stream);
