@@ -438,8 +438,8 @@ public final class ChainDialer implements Dialer {
         return;
       }
       ChannelPipeline p = ch.pipeline();
-      if (p.get(DialGuard.NAME) != null) {
-        p.remove(DialGuard.NAME);
+      if (p.get(ConduitPipeline.DIAL_GUARD) != null) {
+        p.remove(ConduitPipeline.DIAL_GUARD);
       }
     }
 
@@ -472,7 +472,7 @@ public final class ChainDialer implements Dialer {
           return;
         }
         ch.pipeline().addLast(ConduitPipeline.TRAFFIC, new TrafficCounter())
-            .addLast(DialGuard.NAME, new DialGuard(request.connection().id()));
+            .addLast(ConduitPipeline.DIAL_GUARD, new DialGuard(request.connection().id()));
         ch.connect(address, connected);
       });
       return connected;
@@ -520,7 +520,7 @@ public final class ChainDialer implements Dialer {
                 }
                 p.addLast(ConduitPipeline.HOP_PROXY_PREFIX + h.index, h.proxy);
               }
-              p.addLast(DialGuard.NAME, new DialGuard(request.connection().id()));
+              p.addLast(ConduitPipeline.DIAL_GUARD, new DialGuard(request.connection().id()));
             }
           });
     }
@@ -587,7 +587,6 @@ public final class ChainDialer implements Dialer {
 
   /** Swallows errors raised while dialing (the dial's future reports them); removed on success. */
   private static final class DialGuard extends ChannelInboundHandlerAdapter {
-    static final String NAME = "conduit-dial-guard";
     private final String id;
 
     DialGuard(String id) {

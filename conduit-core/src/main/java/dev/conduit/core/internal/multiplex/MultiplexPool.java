@@ -193,7 +193,7 @@ public final class MultiplexPool implements Multiplexer {
               ChannelTuning.applyKeepAlive(ch, keepAlive);
               customizer.customize(ch);
               ch.pipeline().addLast(ConduitPipeline.HOP_TLS_PREFIX + 0, ssl);
-              ch.pipeline().addLast(LastResort.NAME, new LastResort(endpoint));
+              ch.pipeline().addLast(ConduitPipeline.H2_LAST_RESORT, new LastResort(endpoint));
             }
           });
       ChannelFuture cf = b.connect(endpoint.toUnresolvedAddress());
@@ -228,8 +228,8 @@ public final class MultiplexPool implements Multiplexer {
             .decoderEnforceMaxRstFramesPerWindow(H2Settings.MAX_RESETS_PER_WINDOW, H2Settings.RESET_WINDOW_SECONDS).build();
         // DATA frames span TLS records: composing them saves a copy of every tunnelled byte
         codec.setCumulator(io.netty.handler.codec.ByteToMessageDecoder.COMPOSITE_CUMULATOR);
-        ch.pipeline().addBefore(LastResort.NAME, "conduit-h2", codec);
-        ch.pipeline().addBefore(LastResort.NAME, "conduit-h2-streams", new Http2MultiplexHandler(new NoPushedStreams()));
+        ch.pipeline().addBefore(ConduitPipeline.H2_LAST_RESORT, ConduitPipeline.H2_CODEC, codec);
+        ch.pipeline().addBefore(ConduitPipeline.H2_LAST_RESORT, ConduitPipeline.H2_STREAMS, new Http2MultiplexHandler(new NoPushedStreams()));
         H2Settings.growConnectionWindow(ch);
         Connection c = new Connection(this, key, ch, codec);
         connections.computeIfAbsent(key, k -> new ArrayList<>()).add(c);
@@ -390,8 +390,8 @@ public final class MultiplexPool implements Multiplexer {
       }
       CharSequence status = headers.headers().status();
       if (status != null && "200".contentEquals(status) && !headers.isEndStream()) {
-        ctx.pipeline().addFirst(StreamAdapter.NAME, new StreamAdapter(true));
-        ctx.pipeline().addAfter(StreamAdapter.NAME, ConduitPipeline.TRAFFIC, new TrafficCounter());
+        ctx.pipeline().addFirst(ConduitPipeline.H2_STREAM, new StreamAdapter(true));
+        ctx.pipeline().addAfter(ConduitPipeline.H2_STREAM, ConduitPipeline.TRAFFIC, new TrafficCounter());
         ctx.pipeline().remove(this);
         if (!promise.trySuccess(ctx.channel())) {
           ctx.channel().close();
@@ -448,7 +448,6 @@ public final class MultiplexPool implements Multiplexer {
 
   /** Closes a pooled connection on an error nothing else handled. */
   private static final class LastResort extends ChannelInboundHandlerAdapter {
-    static final String NAME = "conduit-h2-last-resort";
     private final Destination endpoint;
 
     LastResort(Destination endpoint) {
