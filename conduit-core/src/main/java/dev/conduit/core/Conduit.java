@@ -3,13 +3,14 @@ package dev.conduit.core;
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.inbound.DrainEvent;
-import dev.conduit.core.internal.dial.ChainDialer;
+import dev.conduit.core.internal.transport.ChannelTuning;
 import dev.conduit.core.internal.connection.ConnectionState;
 import dev.conduit.core.internal.connection.Engine;
 import dev.conduit.core.internal.connection.ListenerInitializer;
 import dev.conduit.core.observe.ConnectionObserver;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.outbound.Dialer;
+import dev.conduit.core.outbound.EndpointHealth;
 import dev.conduit.core.outbound.Outbound;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
@@ -197,8 +198,8 @@ public final class Conduit implements AutoCloseable {
         .childOption(ChannelOption.AUTO_READ, false)
         // TCP_NODELAY: Netty's accepted channels set it by default (one setsockopt saved per connection)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChainDialer.WATER_MARK)
-        .childOption(ChannelOption.RCVBUF_ALLOCATOR, ChainDialer.READ_SIZES)
+        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChannelTuning.WATER_MARK)
+        .childOption(ChannelOption.RCVBUF_ALLOCATOR, ChannelTuning.READ_SIZES)
         .childHandler(new ListenerInitializer(engine, l, connections));
     if (reusePort) {
       sb.option(EpollChannelOption.SO_REUSEPORT, true);
@@ -266,6 +267,13 @@ public final class Conduit implements AutoCloseable {
     }
     s.closeByConduit("closed by request");
     return true;
+  }
+
+  /**
+   * The health of hop endpoints as this conduit's dialer sees it; active checkers report to it too.
+   */
+  public EndpointHealth endpointHealth() {
+    return engine.dialer().health();
   }
 
   /** The dialer this conduit uses, for services that reach destinations the same way. */

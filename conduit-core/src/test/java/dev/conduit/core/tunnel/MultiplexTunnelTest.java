@@ -159,7 +159,7 @@ class MultiplexTunnelTest {
   }
 
   static int pooledConnections(Conduit c) {
-    return ((ChainDialer) c.dialer()).multiplexPool().connectionCount();
+    return ((ChainDialer) c.dialer()).multiplexer().connectionCount();
   }
 
   /** Client addresses of B's tunnel streams (ids {@code <connection>.<stream>}) accepted from index {@code from}. */

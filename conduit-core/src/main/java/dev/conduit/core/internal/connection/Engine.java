@@ -2,6 +2,7 @@ package dev.conduit.core.internal.connection;
 
 import dev.conduit.core.internal.dial.ChainDialer;
 import dev.conduit.core.internal.dial.DialErrors;
+import dev.conduit.core.internal.multiplex.MultiplexPool;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
@@ -23,8 +24,6 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.NetworkInterface;
-import java.net.SocketException;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.Map;
@@ -51,6 +50,7 @@ public final class Engine {
   private volatile Routing routing;
   private volatile boolean splice;
   private final Set<InetSocketAddress> ownAddresses = ConcurrentHashMap.newKeySet();
+  private final LocalAddresses localAddresses;
   private final Map<String, ConnectionState> connections = new ConcurrentHashMap<>();
 
   /** On a detached upstream: the {@link Routing} it was dialed under. */
@@ -61,11 +61,20 @@ public final class Engine {
 
   public Engine(ConduitResources resources, Timeouts timeouts, TcpKeepAlive keepAlive, ConnectionObserver observer,
       SocketCustomizer outboundCustomizer, Router router, Map<String, Outbound> outbounds) {
+    this(resources, timeouts, keepAlive, observer, outboundCustomizer, router, outbounds, new LocalAddresses());
+  }
+
+  /** As the public constructor, with the host's addresses from {@code localAddresses} (tests). */
+  Engine(ConduitResources resources, Timeouts timeouts, TcpKeepAlive keepAlive, ConnectionObserver observer,
+      SocketCustomizer outboundCustomizer, Router router, Map<String, Outbound> outbounds,
+      LocalAddresses localAddresses) {
+    this.localAddresses = localAddresses;
     this.resources = resources;
     this.timeouts = timeouts;
     this.keepAlive = keepAlive;
     this.observer = new SafeObserver(observer);
-    this.dialer = new ChainDialer(resources, timeouts.dial(), keepAlive, outboundCustomizer);
+    this.dialer = new ChainDialer(resources, timeouts.dial(), keepAlive, outboundCustomizer,
+        new MultiplexPool(resources, keepAlive, outboundCustomizer));
     this.routing = new Routing(router, Map.copyOf(outbounds));
   }
 
@@ -114,8 +123,14 @@ public final class Engine {
     this.routing = new Routing(router, Map.copyOf(outbounds));
   }
 
-  /** Registers a bound listener address, so conduit never dials itself. */
+  /**
+   * Registers a bound listener address, so conduit never dials itself. Call off the event loops: a wildcard
+   * address loads the host's addresses.
+   */
   public void addOwnAddress(InetSocketAddress address) {
+    if (address.getAddress().isAnyLocalAddress()) {
+      localAddresses.refreshNow();
+    }
     ownAddresses.add(address);
   }
 
@@ -246,7 +261,8 @@ public final class Engine {
     return promise;
   }
 
-  private boolean pointsAtSelf(ConnectRequest request) {
+  /** Whether {@code request} is for one of conduit's own listeners. Runs on event loops: never blocks. */
+  boolean pointsAtSelf(ConnectRequest request) {
     InetAddress ip = request.destination().ipAddress();
     if (ip == null) {
       return false;
@@ -260,22 +276,11 @@ public final class Engine {
       if (bound.equals(ip)) {
         return true;
       }
-      if (bound.isAnyLocalAddress() && isLocal(ip)) {
+      if (bound.isAnyLocalAddress() && localAddresses.contains(ip)) {
         return true;
       }
     }
     return false;
-  }
-
-  private static boolean isLocal(InetAddress ip) {
-    if (ip.isLoopbackAddress() || ip.isAnyLocalAddress()) {
-      return true;
-    }
-    try {
-      return NetworkInterface.getByInetAddress(ip) != null;
-    } catch (SocketException e) {
-      return false;
-    }
   }
 
   /** Guards the engine against observers that throw. */

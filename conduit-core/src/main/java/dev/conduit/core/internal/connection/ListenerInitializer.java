@@ -1,16 +1,14 @@
 package dev.conduit.core.internal.connection;
 
 import dev.conduit.core.ConduitPipeline;
+import dev.conduit.core.internal.transport.ChannelTuning;
 import dev.conduit.core.internal.transport.TrafficCounter;
 import dev.conduit.core.ConnectionInfo;
 import dev.conduit.core.Listener;
-import dev.conduit.core.TcpKeepAlive;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import java.net.InetSocketAddress;
 import java.time.Instant;
@@ -47,7 +45,7 @@ public final class ListenerInitializer extends ChannelInboundHandlerAdapter {
       ch.close();
       return;
     }
-    applyKeepAlive(ch, engine.keepAlive());
+    ChannelTuning.applyKeepAlive(ch, engine.keepAlive());
     group.add(ch);
     ConnectionInfo info = new ConnectionInfo(Engine.nextId(), listener.name(), listener.protocol().name(), client,
         local, Instant.now());
@@ -106,33 +104,6 @@ public final class ListenerInitializer extends ChannelInboundHandlerAdapter {
       state.outcome(c instanceof java.io.IOException ? dev.conduit.core.observe.Outcome.ERROR
           : dev.conduit.core.observe.Outcome.PROTOCOL_ERROR, String.valueOf(c.getMessage()));
       ctx.close();
-    }
-  }
-
-  /** Applies {@code --tcp-keepalive} to an accepted or dialed socket (the dialer and the HTTP/2 pool use it too). */
-  public static void applyKeepAlive(Channel ch, TcpKeepAlive keepAlive) {
-    if (!keepAlive.enabled()) {
-      return; // off is the kernel's default: no syscall for it
-    }
-    ch.config().setOption(io.netty.channel.ChannelOption.SO_KEEPALIVE, true);
-    if (keepAlive.idleSeconds() <= 0) {
-      return;
-    }
-    if (ch instanceof EpollSocketChannel) {
-      ch.config().setOption(EpollChannelOption.TCP_KEEPIDLE, keepAlive.idleSeconds());
-      ch.config().setOption(EpollChannelOption.TCP_KEEPINTVL, keepAlive.intervalSeconds());
-      ch.config().setOption(EpollChannelOption.TCP_KEEPCNT, keepAlive.count());
-    } else if (ch instanceof io.netty.channel.socket.nio.NioSocketChannel) {
-      // the JDK's extended options (Linux, macOS); where they are missing the kernel's timers stay
-      setNio(ch, jdk.net.ExtendedSocketOptions.TCP_KEEPIDLE, keepAlive.idleSeconds());
-      setNio(ch, jdk.net.ExtendedSocketOptions.TCP_KEEPINTERVAL, keepAlive.intervalSeconds());
-      setNio(ch, jdk.net.ExtendedSocketOptions.TCP_KEEPCOUNT, keepAlive.count());
-    }
-  }
-
-  private static void setNio(Channel ch, java.net.SocketOption<Integer> option, int value) {
-    if (!ch.config().setOption(io.netty.channel.socket.nio.NioChannelOption.of(option), value)) {
-      log.debug("{}: {} not supported here; the kernel's default applies", ch, option.name());
     }
   }
 }

@@ -1,8 +1,9 @@
 package dev.conduit.core.internal.dial;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.conduit.core.ConduitPipeline;
-import dev.conduit.core.internal.connection.ListenerInitializer;
-import dev.conduit.core.internal.relay.Relay;
+import dev.conduit.core.internal.transport.ChannelTuning;
 import dev.conduit.core.internal.transport.TrafficCounter;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConnectRequest;
@@ -11,14 +12,12 @@ import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.TcpKeepAlive;
-import dev.conduit.core.internal.multiplex.MultiplexPool;
 import dev.conduit.core.outbound.Dialer;
 import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.outbound.Outbound;
 import dev.conduit.core.outbound.SocketCustomizer;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelFuture;
@@ -31,7 +30,6 @@ import io.netty.channel.ChannelPromise;
 import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.ReflectiveChannelFactory;
 import io.netty.channel.EventLoop;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.proxy.HttpProxyHandler;
@@ -68,43 +66,38 @@ import org.slf4j.LoggerFactory;
 public final class ChainDialer implements Dialer {
   private static final Logger log = LoggerFactory.getLogger(ChainDialer.class);
 
-  /** Relay water marks: a tunnel buffers at most this much per direction before reading pauses. */
-  public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
-
-  /**
-   * Read sizes: small for handshakes and idle keep-alive traffic, growing to 256 KiB for bulk
-   * tunnels, which halves the syscalls per gigabyte compared with Netty's 64 KiB default. Buffers
-   * exist only during a read, so idle connections hold none.
-   */
-  public static final AdaptiveRecvByteBufAllocator READ_SIZES = new AdaptiveRecvByteBufAllocator(512, 16 * 1024, 256 * 1024);
-
   private static final SslContext DEFAULT_CLIENT_TLS = defaultClientTls();
 
   private final ConduitResources resources;
   private final Duration dialTimeout;
   private final TcpKeepAlive keepAlive;
   private final SocketCustomizer customizer;
-  private final EndpointHealth health = new EndpointHealth();
-  private final MultiplexPool multiplexPool;
+  private final EndpointBackoff health = new EndpointBackoff();
+  private final Multiplexer multiplexer;
   private final ChannelFactory<? extends Channel> socketChannels;
 
-  public ChainDialer(ConduitResources resources, Duration dialTimeout, TcpKeepAlive keepAlive, SocketCustomizer customizer) {
+  /**
+   * A dialer on {@code resources}' event loops; multiplexed hops are reached through {@code multiplexer}, which
+   * this dialer closes with itself.
+   */
+  public ChainDialer(ConduitResources resources, Duration dialTimeout, TcpKeepAlive keepAlive, SocketCustomizer customizer,
+      Multiplexer multiplexer) {
     this.resources = resources;
     this.dialTimeout = dialTimeout;
     this.keepAlive = keepAlive;
     this.customizer = customizer;
-    this.multiplexPool = new MultiplexPool(resources, keepAlive, customizer);
+    this.multiplexer = requireNonNull(multiplexer, "multiplexer");
     this.socketChannels = new ReflectiveChannelFactory<>(resources.socketChannelType());
   }
 
-  /** The pooled HTTP/2 connections of multiplexed hops. */
-  public MultiplexPool multiplexPool() {
-    return multiplexPool;
+  /** How multiplexed hops are reached (their pooled connections). */
+  public Multiplexer multiplexer() {
+    return multiplexer;
   }
 
   /** Closes pooled connections (at stop). */
   public void close() {
-    multiplexPool.close();
+    multiplexer.close();
   }
 
   private static SslContext defaultClientTls() {
@@ -116,7 +109,7 @@ public final class ChainDialer implements Dialer {
   }
 
   /** The endpoints' passive health. */
-  public EndpointHealth health() {
+  public EndpointBackoff health() {
     return health;
   }
 
@@ -246,7 +239,7 @@ public final class ChainDialer implements Dialer {
       Destination endpoint = health.order(hop.endpoints()).get(0);
       log.debug("[{}] dialing {} via {} (HTTP/2 stream to {})", request.connection().id(), request.destination(),
           outbound.name(), endpoint);
-      multiplexPool.open(hop, endpoint, request, loop, remainingMillis()).addListener((Future<Channel> f) -> {
+      multiplexer.open(hop, endpoint, request, loop, remainingMillis()).addListener((Future<Channel> f) -> {
         if (f.isSuccess()) {
           health.succeeded(endpoint);
           succeed(f.getNow());
@@ -255,7 +248,7 @@ public final class ChainDialer implements Dialer {
         if (promise.isDone()) {
           return;
         }
-        if (!(f.cause() instanceof MultiplexPool.Failure failure)) {
+        if (!(f.cause() instanceof MultiplexFailure failure)) {
           fail(DialErrors.wrap(f.cause(), "dial " + request.destination() + " via " + endpoint));
           return;
         }
@@ -445,8 +438,8 @@ public final class ChainDialer implements Dialer {
         return;
       }
       ChannelPipeline p = ch.pipeline();
-      if (p.get(DialGuard.NAME) != null) {
-        p.remove(DialGuard.NAME);
+      if (p.get(ConduitPipeline.DIAL_GUARD) != null) {
+        p.remove(ConduitPipeline.DIAL_GUARD);
       }
     }
 
@@ -479,7 +472,7 @@ public final class ChainDialer implements Dialer {
           return;
         }
         ch.pipeline().addLast(ConduitPipeline.TRAFFIC, new TrafficCounter())
-            .addLast(DialGuard.NAME, new DialGuard(request.connection().id()));
+            .addLast(ConduitPipeline.DIAL_GUARD, new DialGuard(request.connection().id()));
         ch.connect(address, connected);
       });
       return connected;
@@ -499,9 +492,9 @@ public final class ChainDialer implements Dialer {
       c.setConnectTimeoutMillis((int) Math.min(Integer.MAX_VALUE, remainingMillis()));
       c.setAutoRead(false);
       // TCP_NODELAY: Netty's socket channels set it by default (one setsockopt saved per dial)
-      c.setWriteBufferWaterMark(WATER_MARK);
-      c.setRecvByteBufAllocator(READ_SIZES);
-      ListenerInitializer.applyKeepAlive(ch, keepAlive);
+      c.setWriteBufferWaterMark(ChannelTuning.WATER_MARK);
+      c.setRecvByteBufAllocator(ChannelTuning.READ_SIZES);
+      ChannelTuning.applyKeepAlive(ch, keepAlive);
     }
 
     /**
@@ -527,7 +520,7 @@ public final class ChainDialer implements Dialer {
                 }
                 p.addLast(ConduitPipeline.HOP_PROXY_PREFIX + h.index, h.proxy);
               }
-              p.addLast(DialGuard.NAME, new DialGuard(request.connection().id()));
+              p.addLast(ConduitPipeline.DIAL_GUARD, new DialGuard(request.connection().id()));
             }
           });
     }
@@ -594,7 +587,6 @@ public final class ChainDialer implements Dialer {
 
   /** Swallows errors raised while dialing (the dial's future reports them); removed on success. */
   private static final class DialGuard extends ChannelInboundHandlerAdapter {
-    static final String NAME = "conduit-dial-guard";
     private final String id;
 
     DialGuard(String id) {

@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.mixed;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.internal.connection.ConnectionState;
 import dev.conduit.core.internal.connection.ListenerInitializer;
 import dev.conduit.core.inbound.InboundContext;
@@ -36,7 +37,7 @@ public final class MixedInbound implements InboundProtocol {
 
   @Override
   public void init(Channel channel, InboundContext context) {
-    channel.pipeline().addLast("mixed-detect", new Detector(context));
+    channel.pipeline().addLast(ConduitPipeline.MIXED_DETECT, new Detector(context));
   }
 
   private final class Detector extends ByteToMessageDecoder {

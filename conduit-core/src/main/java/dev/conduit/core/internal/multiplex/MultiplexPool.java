@@ -7,9 +7,10 @@ import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.TcpKeepAlive;
-import dev.conduit.core.internal.dial.ChainDialer;
+import dev.conduit.core.internal.dial.MultiplexFailure;
+import dev.conduit.core.internal.dial.Multiplexer;
 import dev.conduit.core.ConduitPipeline;
-import dev.conduit.core.internal.connection.ListenerInitializer;
+import dev.conduit.core.internal.transport.ChannelTuning;
 import dev.conduit.core.internal.dial.DialErrors;
 import dev.conduit.core.internal.transport.TrafficCounter;
 import dev.conduit.core.outbound.Hop;
@@ -62,7 +63,7 @@ import org.slf4j.LoggerFactory;
  * rather than open one each. Connections that close leave the pool; one without streams closes after
  * {@link #IDLE_CONNECTION}.
  */
-public final class MultiplexPool {
+public final class MultiplexPool implements Multiplexer {
   private static final Logger log = LoggerFactory.getLogger(MultiplexPool.class);
 
   /** How long a connection without streams stays open for the next tunnel. */
@@ -83,43 +84,12 @@ public final class MultiplexPool {
   }
 
   /**
-   * A failed stream dial, and what the dialer should make of it: {@code endpointFailed} (the endpoint could not
-   * be reached: back it off and fail over) and {@code retry} (another attempt may succeed: a pooled connection
-   * died under the stream). A refusal by the server (a status other than 200) is neither.
-   */
-  public static final class Failure extends Exception {
-    private final DialException error;
-    private final boolean endpointFailed;
-    private final boolean retry;
-
-    Failure(DialException error, boolean endpointFailed, boolean retry) {
-      super(error.getMessage(), error, false, false);
-      this.error = error;
-      this.endpointFailed = endpointFailed;
-      this.retry = retry;
-    }
-
-    /** The error to report. */
-    public DialException error() {
-      return error;
-    }
-
-    /** Whether the endpoint itself failed (unreachable, TLS, no HTTP/2). */
-    public boolean endpointFailed() {
-      return endpointFailed;
-    }
-
-    /** Whether another attempt may succeed. */
-    public boolean retry() {
-      return retry;
-    }
-  }
-
-  /**
    * Opens a tunnel to {@code request}'s destination through {@code endpoint} of {@code hop}: the stream channel
    * once the server answered 200, with a {@link StreamAdapter} and a byte counter at the head of its pipeline.
-   * Call on {@code loop}. Fails with a {@link Failure} (including when nothing happened within {@code timeoutMillis}).
+   * Call on {@code loop}. Fails with a {@link MultiplexFailure} (including when nothing happened within
+   * {@code timeoutMillis}).
    */
+  @Override
   public Future<Channel> open(Hop hop, Destination endpoint, ConnectRequest request, EventLoop loop, long timeoutMillis) {
     Promise<Channel> promise = loop.newPromise();
     LoopPool pool = loops.computeIfAbsent(loop, LoopPool::new);
@@ -128,6 +98,7 @@ public final class MultiplexPool {
   }
 
   /** Closes every pooled connection (their tunnels with them). */
+  @Override
   public void close() {
     for (LoopPool pool : loops.values()) {
       if (!pool.loop.isShuttingDown()) {
@@ -137,6 +108,7 @@ public final class MultiplexPool {
   }
 
   /** The number of open pooled connections (for tests and diagnostics; may lag). */
+  @Override
   public int connectionCount() {
     int n = 0;
     for (LoopPool pool : loops.values()) {
@@ -188,7 +160,7 @@ public final class MultiplexPool {
         } else if (mayWaitAgain) {
           acquire(key, request, timeoutMillis, promise, false); // the new connection filled up: another
         } else {
-          promise.tryFailure(new Failure(new DialException(DialFailure.GENERAL, "upstream proxy " + key.endpoint()
+          promise.tryFailure(new MultiplexFailure(new DialException(DialFailure.GENERAL, "upstream proxy " + key.endpoint()
               + ": no HTTP/2 connection with room for another stream"), false, true));
         }
       });
@@ -202,7 +174,7 @@ public final class MultiplexPool {
         SslContext context = hop.sslContext().orElseThrow();
         ssl = context.newHandler(ByteBufAllocator.DEFAULT, hop.tlsServerName().orElse(endpoint.host()), endpoint.port());
       } catch (RuntimeException e) {
-        promise.tryFailure(new Failure(new DialException(DialFailure.GENERAL, "no TLS context for upstream proxy "
+        promise.tryFailure(new MultiplexFailure(new DialException(DialFailure.GENERAL, "no TLS context for upstream proxy "
             + endpoint + ": " + e.getMessage(), e), false, false));
         return;
       }
@@ -214,21 +186,21 @@ public final class MultiplexPool {
           .channel(resources.socketChannelType())
           .resolver(resources.resolver())
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeoutMillis))
-          .option(ChannelOption.RCVBUF_ALLOCATOR, ChainDialer.READ_SIZES)
+          .option(ChannelOption.RCVBUF_ALLOCATOR, ChannelTuning.READ_SIZES)
           .handler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) throws Exception {
-              ListenerInitializer.applyKeepAlive(ch, keepAlive);
+              ChannelTuning.applyKeepAlive(ch, keepAlive);
               customizer.customize(ch);
               ch.pipeline().addLast(ConduitPipeline.HOP_TLS_PREFIX + 0, ssl);
-              ch.pipeline().addLast(LastResort.NAME, new LastResort(endpoint));
+              ch.pipeline().addLast(ConduitPipeline.H2_LAST_RESORT, new LastResort(endpoint));
             }
           });
       ChannelFuture cf = b.connect(endpoint.toUnresolvedAddress());
       cf.addListener((ChannelFuture f) -> {
         if (!f.isSuccess()) {
           f.channel().close();
-          promise.tryFailure(new Failure(new DialException(DialErrors.ofConnect(f.cause()),
+          promise.tryFailure(new MultiplexFailure(new DialException(DialErrors.ofConnect(f.cause()),
               "upstream proxy " + endpoint + " unreachable: " + f.cause().getMessage(), f.cause()), true, true));
         }
       });
@@ -239,14 +211,14 @@ public final class MultiplexPool {
           if (cf.isDone() && !cf.isSuccess()) {
             return; // reported by the connect
           }
-          promise.tryFailure(new Failure(new DialException(DialFailure.GENERAL, "TLS handshake with upstream proxy "
+          promise.tryFailure(new MultiplexFailure(new DialException(DialFailure.GENERAL, "TLS handshake with upstream proxy "
               + endpoint + " failed: " + DialErrors.describe(h.cause()), h.cause()), true, true));
           return;
         }
         String alpn = ssl.applicationProtocol();
         if (!ApplicationProtocolNames.HTTP_2.equals(alpn)) {
           ch.close();
-          promise.tryFailure(new Failure(new DialException(DialFailure.GENERAL, "upstream proxy " + endpoint
+          promise.tryFailure(new MultiplexFailure(new DialException(DialFailure.GENERAL, "upstream proxy " + endpoint
               + " did not select HTTP/2 for a multiplexed tunnel (ALPN: " + (alpn == null ? "none" : alpn)
               + "; expected: h2, a conduit tunnel listener with TlsMaterial.tunnelServerContext(), or turn "
               + "multiplex off)"), true, true));
@@ -256,8 +228,8 @@ public final class MultiplexPool {
             .decoderEnforceMaxRstFramesPerWindow(H2Settings.MAX_RESETS_PER_WINDOW, H2Settings.RESET_WINDOW_SECONDS).build();
         // DATA frames span TLS records: composing them saves a copy of every tunnelled byte
         codec.setCumulator(io.netty.handler.codec.ByteToMessageDecoder.COMPOSITE_CUMULATOR);
-        ch.pipeline().addBefore(LastResort.NAME, "conduit-h2", codec);
-        ch.pipeline().addBefore(LastResort.NAME, "conduit-h2-streams", new Http2MultiplexHandler(new NoPushedStreams()));
+        ch.pipeline().addBefore(ConduitPipeline.H2_LAST_RESORT, ConduitPipeline.H2_CODEC, codec);
+        ch.pipeline().addBefore(ConduitPipeline.H2_LAST_RESORT, ConduitPipeline.H2_STREAMS, new Http2MultiplexHandler(new NoPushedStreams()));
         H2Settings.growConnectionWindow(ch);
         Connection c = new Connection(this, key, ch, codec);
         connections.computeIfAbsent(key, k -> new ArrayList<>()).add(c);
@@ -322,13 +294,13 @@ public final class MultiplexPool {
       new Http2StreamChannelBootstrap(channel)
           .option(ChannelOption.AUTO_READ, false)
           .option(ChannelOption.RCVBUF_ALLOCATOR, H2Settings.STREAM_READS)
-          .option(ChannelOption.WRITE_BUFFER_WATER_MARK, ChainDialer.WATER_MARK)
+          .option(ChannelOption.WRITE_BUFFER_WATER_MARK, ChannelTuning.WATER_MARK)
           .handler(dial)
           .open()
           .addListener((Future<Http2StreamChannel> f) -> {
             if (!f.isSuccess()) {
               streamClosed();
-              promise.tryFailure(new Failure(new DialException(DialFailure.GENERAL, "upstream proxy " + key.endpoint()
+              promise.tryFailure(new MultiplexFailure(new DialException(DialFailure.GENERAL, "upstream proxy " + key.endpoint()
                   + ": cannot open an HTTP/2 stream: " + f.cause().getMessage(), f.cause()), false, true));
               return;
             }
@@ -339,7 +311,7 @@ public final class MultiplexPool {
               return;
             }
             ScheduledFuture<?> timer = stream.eventLoop().schedule(() -> {
-              if (promise.tryFailure(new Failure(new DialException(DialFailure.TIMEOUT, "upstream proxy "
+              if (promise.tryFailure(new MultiplexFailure(new DialException(DialFailure.TIMEOUT, "upstream proxy "
                   + key.endpoint() + " did not answer CONNECT " + request.destination() + " within " + timeoutMillis
                   + " ms"), false, false))) {
                 stream.close();
@@ -412,14 +384,14 @@ public final class MultiplexPool {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       if (!(msg instanceof Http2HeadersFrame headers)) {
         ReferenceCountUtil.release(msg);
-        fail(ctx, new Failure(new DialException(DialFailure.GENERAL, "upstream proxy " + connection.key.endpoint()
+        fail(ctx, new MultiplexFailure(new DialException(DialFailure.GENERAL, "upstream proxy " + connection.key.endpoint()
             + " sent data before answering CONNECT"), false, false));
         return;
       }
       CharSequence status = headers.headers().status();
       if (status != null && "200".contentEquals(status) && !headers.isEndStream()) {
-        ctx.pipeline().addFirst(StreamAdapter.NAME, new StreamAdapter(true));
-        ctx.pipeline().addAfter(StreamAdapter.NAME, ConduitPipeline.TRAFFIC, new TrafficCounter());
+        ctx.pipeline().addFirst(ConduitPipeline.H2_STREAM, new StreamAdapter(true));
+        ctx.pipeline().addAfter(ConduitPipeline.H2_STREAM, ConduitPipeline.TRAFFIC, new TrafficCounter());
         ctx.pipeline().remove(this);
         if (!promise.trySuccess(ctx.channel())) {
           ctx.channel().close();
@@ -441,10 +413,10 @@ public final class MultiplexPool {
           ? "upstream proxy " + connection.key.endpoint() + " refused our credentials"
           : "upstream proxy " + connection.key.endpoint() + " could not reach " + request.destination() + ": status: "
               + status + (proxyStatus == null ? "" : " (proxy-status: " + proxyStatus + ")");
-      fail(ctx, new Failure(new DialException(failure, message), false, false));
+      fail(ctx, new MultiplexFailure(new DialException(failure, message), false, false));
     }
 
-    private void fail(ChannelHandlerContext ctx, Failure failure) {
+    private void fail(ChannelHandlerContext ctx, MultiplexFailure failure) {
       promise.tryFailure(failure);
       ctx.close();
     }
@@ -452,7 +424,7 @@ public final class MultiplexPool {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
       // reset by the server, or the connection went away: a new connection may do better
-      promise.tryFailure(new Failure(new DialException(DialFailure.GENERAL, "upstream proxy "
+      promise.tryFailure(new MultiplexFailure(new DialException(DialFailure.GENERAL, "upstream proxy "
           + connection.key.endpoint() + " closed the stream before answering CONNECT " + request.destination()),
           false, true));
       ctx.fireChannelInactive();
@@ -460,7 +432,7 @@ public final class MultiplexPool {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      fail(ctx, new Failure(new DialException(DialFailure.GENERAL, "upstream proxy " + connection.key.endpoint()
+      fail(ctx, new MultiplexFailure(new DialException(DialFailure.GENERAL, "upstream proxy " + connection.key.endpoint()
           + ": stream error: " + cause.getMessage(), cause), false, true));
     }
   }
@@ -476,7 +448,6 @@ public final class MultiplexPool {
 
   /** Closes a pooled connection on an error nothing else handled. */
   private static final class LastResort extends ChannelInboundHandlerAdapter {
-    static final String NAME = "conduit-h2-last-resort";
     private final Destination endpoint;
 
     LastResort(Destination endpoint) {

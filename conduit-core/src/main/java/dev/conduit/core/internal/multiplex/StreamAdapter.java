@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.multiplex;
 
+import dev.conduit.core.ConduitPipeline;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
@@ -20,9 +21,6 @@ import io.netty.util.ReferenceCountUtil;
  * frames (trailers, window updates) are dropped. First in the stream channel's pipeline.
  */
 public final class StreamAdapter extends ChannelDuplexHandler {
-  /** The handler's name in the stream pipeline. */
-  public static final String NAME = "conduit-h2-stream";
-
   private boolean headersSeen;
   private boolean inputDone;
 

@@ -3,6 +3,7 @@ package dev.conduit.core.internal.mixed;
 import static dev.conduit.core.testing.RecordingInboundContext.written;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.ConnectionInfo;
 import dev.conduit.core.DialException;
@@ -59,7 +60,7 @@ class MixedInboundTest {
     EmbeddedChannel ch = new EmbeddedChannel();
     mixed.init(ch, context);
     channels.add(ch);
-    assertThat(ch.pipeline().names()).contains("mixed-detect");
+    assertThat(ch.pipeline().names()).contains(ConduitPipeline.MIXED_DETECT);
     return ch;
   }
 
@@ -82,8 +83,8 @@ class MixedInboundTest {
     ch.writeInbound(bytes(0x05));
     assertThat(started).containsExactly("socks");
     // Netty's SOCKS detection also decides on the first byte: the SOCKS5 decoder is already in place
-    assertThat(ch.pipeline().names()).doesNotContain("mixed-detect", SocksInbound.DETECT, HttpInbound.HANDLER)
-        .contains(SocksInbound.HANDLER);
+    assertThat(ch.pipeline().names()).doesNotContain(ConduitPipeline.MIXED_DETECT, ConduitPipeline.SOCKS_DETECT, HttpInbound.HANDLER)
+        .contains(ConduitPipeline.SOCKS_HANDLER);
     assertThat(ch.pipeline().get(Socks5InitialRequestDecoder.class)).isNotNull();
     assertThat(written(ch)).isEmpty();
     ch.writeInbound(bytes(0x01, 0x00));
@@ -114,7 +115,7 @@ class MixedInboundTest {
     EmbeddedChannel ch = mixed();
     ch.writeInbound(Unpooled.copiedBuffer("G", StandardCharsets.US_ASCII));
     assertThat(started).containsExactly("http");
-    assertThat(ch.pipeline().names()).doesNotContain("mixed-detect", SocksInbound.DETECT)
+    assertThat(ch.pipeline().names()).doesNotContain(ConduitPipeline.MIXED_DETECT, ConduitPipeline.SOCKS_DETECT)
         .contains(HttpInbound.CODEC, HttpInbound.HANDLER);
     ch.writeInbound(Unpooled.copiedBuffer("ET http://example.com:8080/ HTTP/1.1\r\n\r\n", StandardCharsets.US_ASCII));
     ch.runPendingTasks();

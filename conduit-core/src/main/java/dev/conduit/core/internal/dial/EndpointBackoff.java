@@ -1,6 +1,7 @@
 package dev.conduit.core.internal.dial;
 
 import dev.conduit.core.Destination;
+import dev.conduit.core.outbound.EndpointHealth;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -11,7 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * each consecutive failure (1 s up to 30 s), then tried again first in its configured order, so an
  * endpoint that comes back is used again.
  */
-public final class EndpointHealth {
+public final class EndpointBackoff implements EndpointHealth {
   private static final long BASE_NANOS = 1_000_000_000L;
   private static final long MAX_NANOS = 30_000_000_000L;
 
@@ -40,7 +41,7 @@ public final class EndpointHealth {
     return available;
   }
 
-  /** Records a failure of {@code endpoint}. */
+  @Override
   public void failed(Destination endpoint) {
     states.compute(endpoint, (d, s) -> {
       int failures = s == null ? 1 : Math.min(s.failures + 1, 16);
@@ -49,12 +50,12 @@ public final class EndpointHealth {
     });
   }
 
-  /** Records a success of {@code endpoint}. */
+  @Override
   public void succeeded(Destination endpoint) {
     states.remove(endpoint);
   }
 
-  /** Whether {@code endpoint} is currently backed off. */
+  @Override
   public boolean isBackedOff(Destination endpoint) {
     State s = states.get(endpoint);
     return s != null && System.nanoTime() - s.retryAtNanos < 0;
