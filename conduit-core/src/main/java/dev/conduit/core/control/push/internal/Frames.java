@@ -45,6 +45,14 @@ public final class Frames {
     ctx.writeAndFlush(new CloseWebSocketFrame(code, fitReason(reason))).addListener(ChannelFutureListener.CLOSE);
   }
 
+  /** Sends a close frame with {@code code} and {@code reason} through the whole pipeline, then closes. */
+  public static void close(io.netty.channel.Channel channel, int code, String reason) {
+    if (!channel.isActive()) {
+      return;
+    }
+    channel.writeAndFlush(new CloseWebSocketFrame(code, fitReason(reason))).addListener(ChannelFutureListener.CLOSE);
+  }
+
   /** Cuts {@code reason} to what a close frame carries. */
   static String fitReason(String reason) {
     byte[] bytes = reason.getBytes(StandardCharsets.UTF_8);

@@ -95,9 +95,14 @@ public final class Json {
 
   /** Encodes a snapshot message. */
   public static byte[] snapshot(PushState state) {
+    return bytes(snapshotNode(state));
+  }
+
+  /** Returns a snapshot message as a tree. */
+  public static ObjectNode snapshotNode(PushState state) {
     ObjectNode message = object().put("type", SNAPSHOT).put("version", state.version()).put("hash", state.hash());
     message.set("resources", resources(state.resources()));
-    return bytes(message);
+    return message;
   }
 
   /** Encodes a delta message; {@code hash} is the hash of the state it leads to. */
