@@ -79,6 +79,14 @@ public final class PushClient implements AutoCloseable {
   }
 
   /**
+   * Returns why the latest connection attempt or channel failed (unreachable, TLS refused, closed by the server
+   * with a code and reason), if one did; for status commands and logs.
+   */
+  public Optional<String> lastFailure() {
+    return core.lastFailure();
+  }
+
+  /**
    * Sends {@code payload} as a {@code report} (the agent's facts, e.g. its addresses) if connected.
    *
    * @return whether it was sent; a disconnected agent reports again when it reconnects

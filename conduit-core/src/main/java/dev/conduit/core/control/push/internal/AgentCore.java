@@ -65,6 +65,7 @@ public final class AgentCore {
   private volatile URI connectedTo;
   private volatile PushState state = PushState.empty();
   private volatile String installedHash = PushState.empty().hash();
+  private volatile String lastFailure;
   private volatile CompletableFuture<Void> installing = CompletableFuture.completedFuture(null);
 
   /** Creates the agent; {@link #start()} runs it. */
@@ -124,6 +125,17 @@ public final class AgentCore {
     return Optional.ofNullable(connectedTo);
   }
 
+  /** Returns why the latest connection attempt or channel failed, if one did. */
+  public Optional<String> lastFailure() {
+    return Optional.ofNullable(lastFailure);
+  }
+
+  /** Records why an attempt or a channel failed. */
+  void failed(URI uri, String reason) {
+    lastFailure = uri + ": " + reason;
+    log.debug("push: {}: {}", uri, reason);
+  }
+
   /** Sends a report if connected; returns whether it was sent. */
   public boolean report(JsonNode payload) {
     byte[] bytes = Json.report(state.version(), payload);
@@ -154,7 +166,7 @@ public final class AgentCore {
     ChannelFuture connecting = bootstrap.connect(uri.getHost(), port);
     connecting.addListener(f -> {
       if (!f.isSuccess()) {
-        log.debug("push: {} unreachable: {}", uri, f.cause().toString());
+        failed(uri, f.cause().toString());
         next(index, thisAttempt, false);
       } else {
         connecting.channel().closeFuture().addListener(c -> next(index, thisAttempt, wasUp(connecting.channel())));

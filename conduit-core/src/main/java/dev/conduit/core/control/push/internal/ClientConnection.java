@@ -105,6 +105,7 @@ final class ClientConnection extends SimpleChannelInboundHandler<WebSocketFrame>
     }
     if (frame instanceof CloseWebSocketFrame close) {
       log.info("push: {} closed the channel: {} {}", uri, close.statusCode(), close.reasonText());
+      core.failed(uri, "closed by the server: " + close.statusCode() + " " + close.reasonText());
       closing = true;
       ctx.close();
       return;
@@ -129,6 +130,7 @@ final class ClientConnection extends SimpleChannelInboundHandler<WebSocketFrame>
     }
     closing = true;
     log.warn("push: closing the channel to {}: {} {}", uri, code, reason);
+    core.failed(uri, "closed: " + code + " " + reason);
     Frames.close(ctx, code, reason);
   }
 
@@ -137,7 +139,11 @@ final class ClientConnection extends SimpleChannelInboundHandler<WebSocketFrame>
     if (cause instanceof TooLongFrameException || cause instanceof CorruptedWebSocketFrameException) {
       fail(ctx, Frames.MESSAGE_TOO_BIG, "message too big or corrupt: " + cause.getMessage());
     } else {
-      log.debug("push: channel to {} failed: {}", uri, cause.toString());
+      Throwable root = cause;
+      while (root.getCause() != null && root.getCause() != root) {
+        root = root.getCause();
+      }
+      core.failed(uri, root.toString());
       ctx.close();
     }
   }
