@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.conduit.core.control.push.internal.Json;
+import java.math.BigInteger;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -24,7 +25,7 @@ public final class PushState {
 
   private final long version;
   private final Map<String, JsonNode> resources;
-  private volatile String hash;
+  private volatile BigInteger hashSum;
 
   private PushState(long version, Map<String, JsonNode> resources) {
     this.version = version;
@@ -67,14 +68,20 @@ public final class PushState {
   }
 
   /**
-   * Returns the SHA-256, in lower-case hex, of the canonical JSON of the resources (keys and properties sorted):
-   * equal for equal resources on both ends of a push channel.
+   * Returns the hash of the resources, 64 lower-case hex digits: the sum modulo 2^256 of the SHA-256 of each key
+   * with its value's canonical JSON (properties sorted). Equal for equal resources on both ends of a push channel;
+   * a state made by {@link #apply} computes it from this one's in proportion to the delta. A checksum to detect
+   * drift, not an authenticator.
    */
   public String hash() {
-    String h = hash;
+    return Json.hex(hashSum());
+  }
+
+  private BigInteger hashSum() {
+    BigInteger h = hashSum;
     if (h == null) {
-      h = Json.hash(resources);
-      hash = h;
+      h = Json.hashSum(resources);
+      hashSum = h;
     }
     return h;
   }
@@ -119,7 +126,12 @@ public final class PushState {
     Map<String, JsonNode> next = new HashMap<>(resources);
     next.keySet().removeAll(delta.removals());
     next.putAll(delta.upserts());
-    return new PushState(delta.toVersion(), Collections.unmodifiableMap(next));
+    PushState state = new PushState(delta.toVersion(), Collections.unmodifiableMap(next));
+    BigInteger known = hashSum;
+    if (known != null) {
+      state.hashSum = Json.hashAfter(known, resources, delta);
+    }
+    return state;
   }
 
   /** Two states are equal when their versions and resources are. */

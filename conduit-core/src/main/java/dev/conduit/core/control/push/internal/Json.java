@@ -16,6 +16,8 @@ import dev.conduit.core.control.push.PushState;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -23,7 +25,6 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 
 /**
  * The push channel's JSON: the wire messages (each an object with a {@code type} and a {@code version}), their
@@ -69,28 +70,61 @@ public final class Json {
     return JsonNodeFactory.instance.objectNode();
   }
 
-  /** The SHA-256 (hex) of the canonical JSON of {@code resources}: keys and properties sorted. */
-  public static String hash(Map<String, JsonNode> resources) {
+  private static final BigInteger MODULUS = BigInteger.ONE.shiftLeft(256);
+
+  /**
+   * The hash of a set of resources: the sum, modulo 2^256, of the SHA-256 of each key and its value's canonical
+   * JSON (properties sorted). A sum, so that a delta updates it in proportion to its own size
+   * ({@link #hashAfter}); a checksum to detect drift, not an authenticator (TLS protects the channel).
+   */
+  public static BigInteger hashSum(Map<String, JsonNode> resources) {
+    BigInteger sum = BigInteger.ZERO;
+    for (Map.Entry<String, JsonNode> entry : resources.entrySet()) {
+      sum = sum.add(resourceHash(entry.getKey(), entry.getValue()));
+    }
+    return sum.mod(MODULUS);
+  }
+
+  /** Returns the hash sum of {@code previous} after {@code delta}, given the hash sum of {@code previous}. */
+  public static BigInteger hashAfter(BigInteger previousSum, Map<String, JsonNode> previous, PushDelta delta) {
+    BigInteger sum = previousSum;
+    for (String key : delta.removals()) {
+      JsonNode old = previous.get(key);
+      if (old != null) {
+        sum = sum.subtract(resourceHash(key, old));
+      }
+    }
+    for (Map.Entry<String, JsonNode> entry : delta.upserts().entrySet()) {
+      JsonNode old = previous.get(entry.getKey());
+      if (old != null) {
+        sum = sum.subtract(resourceHash(entry.getKey(), old));
+      }
+      sum = sum.add(resourceHash(entry.getKey(), entry.getValue()));
+    }
+    return sum.mod(MODULUS);
+  }
+
+  /** Formats a hash sum as 64 lower-case hex digits. */
+  public static String hex(BigInteger sum) {
+    String hex = sum.toString(16);
+    return "0".repeat(64 - hex.length()) + hex;
+  }
+
+  private static BigInteger resourceHash(String key, JsonNode value) {
     MessageDigest digest;
     try {
       digest = MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
+    digest.update(key.getBytes(StandardCharsets.UTF_8));
+    digest.update((byte) 0);
     try (OutputStream out = new DigestOutputStream(OutputStream.nullOutputStream(), digest)) {
-      CANONICAL.writeValue(out, new TreeMap<>(resources));
+      CANONICAL.writeValue(out, value);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return hex(digest.digest());
-  }
-
-  private static String hex(byte[] bytes) {
-    StringBuilder sb = new StringBuilder(bytes.length * 2);
-    for (byte b : bytes) {
-      sb.append(Character.forDigit((b >> 4) & 0xf, 16)).append(Character.forDigit(b & 0xf, 16));
-    }
-    return sb.toString();
+    return new BigInteger(1, digest.digest());
   }
 
   /** Encodes a snapshot message. */

@@ -8,6 +8,8 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import java.security.cert.X509Certificate;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
 
@@ -52,10 +54,28 @@ public final class TlsContexts {
   public synchronized SslContext get() {
     TlsMaterial now = material == null ? null : material.get();
     if (context == null || now != built) {
-      context = build(now);
+      context = server ? build(now) : shared(now);
       built = now;
     }
     return context;
+  }
+
+  /** Client contexts with the same material and anchors are shared: many agents in one process cost one. */
+  private record ClientKey(TlsMaterial material, List<X509Certificate> trustAnchors, boolean verifyHostname) {}
+
+  private static final Map<ClientKey, SslContext> CLIENT_CONTEXTS = new ConcurrentHashMap<>();
+  private static final int MAX_SHARED = 64;
+
+  private SslContext shared(TlsMaterial m) {
+    ClientKey key = new ClientKey(m, trustAnchors, verifyHostname);
+    SslContext existing = CLIENT_CONTEXTS.get(key);
+    if (existing != null) {
+      return existing;
+    }
+    if (CLIENT_CONTEXTS.size() >= MAX_SHARED) {
+      CLIENT_CONTEXTS.clear(); // renewed material leaves old keys behind; start over rather than grow
+    }
+    return CLIENT_CONTEXTS.computeIfAbsent(key, k -> build(m));
   }
 
   private SslContext build(TlsMaterial m) {
