@@ -23,9 +23,12 @@ module dev.conduit.core {
   requires jdk.net; // TCP keep-alive timers on the NIO transport
   // optional: only dev.conduit.core.observe.MicrometerObserver uses it
   requires static micrometer.core;
+  // optional: only the control plane (dev.conduit.core.control.*) uses it
+  requires static com.fasterxml.jackson.databind;
 
   exports dev.conduit.core;
   exports dev.conduit.core.admin;
+  exports dev.conduit.core.control.push;
   exports dev.conduit.core.inbound;
   exports dev.conduit.core.net;
   exports dev.conduit.core.observe;
