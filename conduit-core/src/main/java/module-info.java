@@ -23,9 +23,18 @@ module dev.conduit.core {
   requires jdk.net; // TCP keep-alive timers on the NIO transport
   // optional: only dev.conduit.core.observe.MicrometerObserver uses it
   requires static micrometer.core;
+  // the control plane: JSON for the manager's API, JDBC for its store
+  requires com.fasterxml.jackson.databind;
+  requires java.net.http;
+  requires java.sql;
+  // optional: only the store uses them; a host of the manager adds them (the CLI has them all)
+  requires static com.zaxxer.hikari;
+  requires static flyway.core;
+  requires static org.postgresql.jdbc;
 
   exports dev.conduit.core;
   exports dev.conduit.core.admin;
+  exports dev.conduit.core.control.store;
   exports dev.conduit.core.inbound;
   exports dev.conduit.core.observe;
   exports dev.conduit.core.outbound;
