@@ -24,7 +24,7 @@ module dev.conduit.core {
   // optional: only dev.conduit.core.observe.MicrometerObserver uses it
   requires static micrometer.core;
   // the control plane: JSON for the manager's API, JDBC for its store
-  requires com.fasterxml.jackson.databind;
+  requires transitive com.fasterxml.jackson.databind; // ManagerAdminClient answers with the API's JSON
   requires java.net.http;
   requires java.sql;
   // optional: only the store uses them; a host of the manager adds them (the CLI has them all)
@@ -34,8 +34,10 @@ module dev.conduit.core {
 
   exports dev.conduit.core;
   exports dev.conduit.core.admin;
+  exports dev.conduit.core.control.enrol;
   exports dev.conduit.core.control.store;
   exports dev.conduit.core.inbound;
+  exports dev.conduit.core.mesh;
   exports dev.conduit.core.observe;
   exports dev.conduit.core.outbound;
   exports dev.conduit.core.pki;
