@@ -140,7 +140,7 @@ public final class ConduitRuntime implements AutoCloseable {
         if (o.kind() == ReloadOutcome.Kind.RESTART_NEEDED) {
           log.warn("reload: {}: {} changed: restart needed (the running settings stay)", s.name(), o.detail());
         } else if (o.kind() == ReloadOutcome.Kind.APPLIED) {
-          log.info("reload: {}: {}", s.name(), o.detail());
+          log.info("{} reloaded: {}", s.name(), o.detail());
         }
       } catch (Exception e) {
         String message = oneLine(e);
