@@ -55,8 +55,8 @@ final class Lifecycle {
       control.awaitStop();
     } finally {
       boolean drained = runtime.stop();
-      Logging.flushAccessLog();
       log.info(drained ? "stopped" : "stopped (some services did not drain in time)");
+      Logging.flushAccessLog(); // last: it also stops the appender the other lines go to
     }
     return ExitCode.OK;
   }
