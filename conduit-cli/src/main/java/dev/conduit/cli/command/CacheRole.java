@@ -3,7 +3,6 @@ package dev.conduit.cli.command;
 import dev.conduit.cli.CliException;
 import dev.conduit.cli.config.CacheConfig;
 import dev.conduit.core.pki.Pem;
-import dev.conduit.core.runtime.SectionKey;
 import dev.conduit.mitm.MitmServer;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -14,9 +13,6 @@ import org.slf4j.LoggerFactory;
 /** The caching MITM proxy role (seed 004): its section, and its server opened from it. */
 final class CacheRole {
   private static final Logger log = LoggerFactory.getLogger("conduit");
-
-  /** The cache role's section ({@code cache} in conduit.yaml, or {@code cache serve}'s flags). */
-  static final SectionKey<CacheConfig> SECTION = SectionKey.of("cache", CacheConfig.class);
 
   /** The names of the {@code cache} section's listeners in a conduit that may have others. */
   static final String CACHE_LISTENER = "cache";

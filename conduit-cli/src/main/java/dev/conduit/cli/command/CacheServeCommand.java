@@ -116,7 +116,7 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
     if (metrics != null) {
       runtime.service(metrics.of(conduit));
     }
-    runtime.service(MitmService.builder(server).section(CacheRole.SECTION, cache).build());
+    runtime.service(MitmService.builder(server).section(CacheConfig.SECTION, cache).build());
     runtime.service(new ConduitService(conduit));
     if (adminListen != null) {
       runtime.admin(ProxyRole.admin(AdminConfig.of(adminListen))
@@ -126,7 +126,7 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
   }
 
   private static ConfigSections sections(CacheConfig cache) {
-    return ConfigSections.builder().put(CacheRole.SECTION, cache).build();
+    return ConfigSections.builder().put(CacheConfig.SECTION, cache).build();
   }
 
   /** The flags as the {@code cache} section they stand for. */

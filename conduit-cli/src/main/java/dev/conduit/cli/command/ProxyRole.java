@@ -50,9 +50,9 @@ final class ProxyRole {
 
   private ProxyRole() {}
 
-  /** The runtime's configuration for {@code config}. */
+  /** The runtime's configuration for {@code config}: the roles' sections, and the whole file for the routes. */
   static ConfigSections sections(ConduitConfig config) {
-    return ConfigSections.builder().put(CONFIG, config).build();
+    return config.sections().toBuilder().put(CONFIG, config).build();
   }
 
   /**
