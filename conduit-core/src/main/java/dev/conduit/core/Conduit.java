@@ -56,6 +56,7 @@ public final class Conduit implements AutoCloseable {
   private final boolean ownsResources;
   private final List<Listener> listeners;
   private final Engine engine;
+  private final ConnectionObserver observer;
   private final ChannelGroup connections = new DefaultChannelGroup("conduit-connections", GlobalEventExecutor.INSTANCE);
   private final Map<String, List<Channel>> serverChannels = new LinkedHashMap<>();
   private CompletableFuture<Void> stopFuture;
@@ -66,7 +67,8 @@ public final class Conduit implements AutoCloseable {
     this.resources = b.resources;
     this.ownsResources = b.ownsResources;
     this.listeners = List.copyOf(b.listeners);
-    this.engine = new Engine(resources, b.timeouts, b.keepAlive, ConnectionObserver.composite(b.observers),
+    this.observer = ConnectionObserver.composite(b.observers);
+    this.engine = new Engine(resources, b.timeouts, b.keepAlive, observer,
         b.outboundSocketCustomizer, b.router, b.outbounds);
     engine.splice(b.splice);
   }
@@ -124,6 +126,7 @@ public final class Conduit implements AutoCloseable {
       throw e;
     }
     started = true;
+    observer.conduitStarted(resources, this::isStopping);
     return this;
   }
 
