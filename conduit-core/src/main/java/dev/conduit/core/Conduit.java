@@ -265,6 +265,19 @@ public final class Conduit implements AutoCloseable {
     return true;
   }
 
+  /**
+   * Marks another socket of this process as conduit's own (its admin endpoint, a MITM server): like its
+   * listeners, it is never a destination, whatever the rules allow.
+   */
+  public void addOwnAddress(InetSocketAddress address) {
+    engine.addOwnAddress(requireNonNull(address, "address"));
+  }
+
+  /** Undoes {@link #addOwnAddress} when that socket is closed. */
+  public void removeOwnAddress(InetSocketAddress address) {
+    engine.removeOwnAddress(requireNonNull(address, "address"));
+  }
+
   /** The dialer this conduit uses, for services that reach destinations the same way. */
   public Dialer dialer() {
     return engine.dialer();

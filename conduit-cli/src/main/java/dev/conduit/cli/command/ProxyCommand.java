@@ -82,6 +82,10 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       description = "Closes idle HTTP keep-alive connections (default: ${DEFAULT-VALUE}).")
   Duration httpIdleTimeout;
 
+  @Option(names = "--http-response-timeout", paramLabel = "DURATION", defaultValue = "2m",
+      description = "A forwarded HTTP request's wait for its response head; then 504 (default: ${DEFAULT-VALUE}).")
+  Duration httpResponseTimeout;
+
   @Option(names = "--relay-idle-timeout", paramLabel = "DURATION", defaultValue = "0",
       description = "Closes tunnels idle this long; 0 never (default: ${DEFAULT-VALUE}).")
   Duration relayIdleTimeout;
@@ -147,7 +151,7 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
     });
     try {
       b.timeouts(Timeouts.builder().dial(dialTimeout).negotiation(negotiationTimeout).httpIdle(httpIdleTimeout)
-          .relayIdle(relayIdleTimeout).drain(drainTimeout).build());
+          .httpResponseHead(httpResponseTimeout).relayIdle(relayIdleTimeout).drain(drainTimeout).build());
     } catch (IllegalArgumentException e) {
       throw CliException.usage("timeout " + e.getMessage());
     }

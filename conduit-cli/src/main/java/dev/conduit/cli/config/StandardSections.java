@@ -307,7 +307,7 @@ final class StandardSections {
   // ---- timeouts, keepalive, log
 
   private static void readTimeouts(ConfigNode node, ConduitConfig.Builder config) {
-    Map<String, ConfigNode> m = node.mapping(List.of("dial", "negotiation", "http_idle", "relay_idle", "drain"));
+    Map<String, ConfigNode> m = node.mapping(List.of("dial", "negotiation", "http_idle", "http_response", "relay_idle", "drain"));
     Timeouts.Builder t = config.timeouts().toBuilder();
     if (m.containsKey("dial")) {
       t.dial(positive(m.get("dial")));
@@ -317,6 +317,9 @@ final class StandardSections {
     }
     if (m.containsKey("http_idle")) {
       t.httpIdle(positive(m.get("http_idle")));
+    }
+    if (m.containsKey("http_response")) {
+      t.httpResponseHead(positive(m.get("http_response")));
     }
     if (m.containsKey("relay_idle")) {
       t.relayIdle(m.get("relay_idle").duration());

@@ -160,6 +160,10 @@ public final class AdminServer implements AutoCloseable {
       throw new BindException("admin: cannot bind " + bindAddress + ": " + f.cause().getMessage());
     }
     serverChannel = f.channel();
+    if (conduit != null) {
+      // the admin port is never a tunnel destination, whatever the rules allow
+      conduit.addOwnAddress((InetSocketAddress) serverChannel.localAddress());
+    }
     log.info("admin endpoint on {}{}", serverChannel.localAddress(),
         expectedAuthorization == null ? "" : " (token required)");
     return this;
@@ -178,6 +182,9 @@ public final class AdminServer implements AutoCloseable {
   @Override
   public synchronized void close() {
     if (group != null) {
+      if (conduit != null) {
+        conduit.removeOwnAddress((InetSocketAddress) serverChannel.localAddress());
+      }
       serverChannel.close().awaitUninterruptibly();
       group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
       group = null;

@@ -112,9 +112,14 @@ public final class Engine {
     this.routing = new Routing(router, Map.copyOf(outbounds));
   }
 
-  /** Registers a bound listener address, so conduit never dials itself. */
+  /** Registers a bound address of conduit's (a listener, the admin endpoint), so conduit never dials itself. */
   public void addOwnAddress(InetSocketAddress address) {
     ownAddresses.add(address);
+  }
+
+  /** Forgets an address given to {@link #addOwnAddress} (its socket closed). */
+  public void removeOwnAddress(InetSocketAddress address) {
+    ownAddresses.remove(address);
   }
 
   public Map<String, ConnectionState> connections() {
@@ -166,6 +171,15 @@ public final class Engine {
         if (remote == null) {
           ch.close();
           promise.tryFailure(new DialException(DialFailure.GENERAL, "upstream closed during dial"));
+          return;
+        }
+        if (outbound.isDirect() && isOwnAddress(remote.getAddress(), remote.getPort())) {
+          // a name (localhost, a local host name) that resolved to one of conduit's own sockets
+          ch.close();
+          DialException e = new DialException(DialFailure.NOT_ALLOWED,
+              "loop: " + request.destination() + " is one of conduit's own listeners (" + remote + ")");
+          observer.dialFailed(request, outbound.name(), e, elapsed);
+          promise.tryFailure(e);
           return;
         }
         observer.dialSucceeded(request, outbound.name(), remote, elapsed);
@@ -249,7 +263,14 @@ public final class Engine {
     if (ip == null) {
       return false;
     }
-    int port = request.destination().port();
+    return isOwnAddress(ip, request.destination().port());
+  }
+
+  /** Whether {@code ip:port} reaches one of conduit's own sockets (listeners, admin endpoint). */
+  private boolean isOwnAddress(InetAddress ip, int port) {
+    if (ownAddresses.isEmpty()) {
+      return false;
+    }
     for (InetSocketAddress own : ownAddresses) {
       if (own.getPort() != port) {
         continue;

@@ -243,6 +243,17 @@ final class SpliceRelay {
     if (!(toUpstream != null && toUpstream.finished && toDownstream.finished)) {
       outcome.accept(Outcome.ERROR, side + " connection: " + cause.getMessage());
     }
+    if (Relay.isReset(cause)) {
+      // pass the reset on: the other side must not take a truncated stream for a complete one
+      Channel other = side.equals("client") ? upstream : downstream;
+      if (other instanceof EpollSocketChannel epoll && epoll.isOpen()) {
+        try {
+          ((Socket) epoll.fd()).setSoLinger(0);
+        } catch (IOException | RuntimeException e) {
+          log.debug("[{}] SO_LINGER: {}", id, e.toString());
+        }
+      }
+    }
     closeBoth();
   }
 
@@ -375,6 +386,9 @@ final class SpliceRelay {
           dst.socket().shutdown(false, true);
         } catch (IOException e) {
           throw new SideException(dst.side, e);
+        } catch (RuntimeException e) {
+          // ENOTCONN comes as NotYetConnectedException: the peer reset or left first
+          throw new SideException(dst.side, new IOException("shutdown: " + e, e));
         }
       }
     }

@@ -69,6 +69,16 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
   private static final byte[] ESTABLISHED =
       "HTTP/1.1 200 Connection established\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
+  /** What the one timer bounds. */
+  private enum Deadline {
+    /** A kept-alive connection waiting for its next request. */
+    IDLE,
+    /** A request head that started arriving. */
+    REQUEST_HEAD,
+    /** The upstream's answer to a request sent. */
+    RESPONSE_HEAD
+  }
+
   /** What the downstream connection is doing. */
   private enum Phase {
     /** Waiting for a request head (idle, or the head is arriving). */
@@ -128,7 +138,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
   private boolean headStarted;
   private long headStartNanos;
   private long deadlineNanos;
-  private boolean deadlineIsHead;
+  private Deadline deadline = Deadline.IDLE;
   private ScheduledFuture<?> timer;
   private long timerAtNanos;
 
@@ -144,7 +154,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
-    armDeadline(false, context.timeouts().httpIdle().toNanos());
+    armDeadline(Deadline.IDLE, context.timeouts().httpIdle().toNanos());
   }
 
   // ---------------------------------------------------------------- head timing (HeadWatch calls these)
@@ -163,14 +173,19 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
   void headBytesConsumed() {
     if (phase == Phase.HEAD && headStarted) {
       long left = context.timeouts().negotiation().toNanos() - (System.nanoTime() - headStartNanos);
-      armDeadline(true, Math.max(1, left));
+      armDeadline(Deadline.REQUEST_HEAD, Math.max(1, left));
     }
   }
 
-  private void armDeadline(boolean head, long delayNanos) {
+  /** Arms the response-head deadline: the request went upstream, its answer must start in time. */
+  private void armResponseDeadline() {
+    armDeadline(Deadline.RESPONSE_HEAD, context.timeouts().httpResponseHead().toNanos());
+  }
+
+  private void armDeadline(Deadline kind, long delayNanos) {
     long now = System.nanoTime();
     deadlineNanos = now + delayNanos;
-    deadlineIsHead = head;
+    deadline = kind;
     if (timer == null || timerAtNanos - deadlineNanos > 0) {
       if (timer != null) {
         timer.cancel(false);
@@ -199,17 +214,29 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     deadlineNanos = 0;
-    if (phase != Phase.HEAD) {
-      return;
-    }
-    if (deadlineIsHead) {
-      headTimedOut();
-    } else {
-      log.debug("[{}] keep-alive connection idle, closing", id());
-      if (served == 0) {
-        context.outcome(Outcome.NEGOTIATION_TIMEOUT, "no request within the HTTP idle timeout");
+    switch (deadline) {
+      case REQUEST_HEAD -> {
+        if (phase == Phase.HEAD) {
+          headTimedOut();
+        }
       }
-      close();
+      case IDLE -> {
+        if (phase == Phase.HEAD) {
+          log.debug("[{}] keep-alive connection idle, closing", id());
+          if (served == 0) {
+            context.outcome(Outcome.NEGOTIATION_TIMEOUT, "no request within the HTTP idle timeout");
+          }
+          close();
+        }
+      }
+      case RESPONSE_HEAD -> {
+        if (phase == Phase.EXCHANGE && !responseStarted) {
+          String why = "no response head from upstream within " + context.timeouts().httpResponseHead().toMillis()
+              + " ms";
+          fail(504, Outcome.ERROR, why, HttpMessages.proxyStatus("http_response_timeout", why));
+        }
+      }
+      default -> throw new IllegalStateException(String.valueOf(deadline));
     }
   }
 
@@ -244,6 +271,21 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
       case EXCHANGE -> requestDone;
       default -> true;
     };
+  }
+
+  /** Whether the request under way arrived whole (its last part may still wait in {@link #pending}). */
+  private boolean requestComplete() {
+    if (requestDone) {
+      return true;
+    }
+    if (pending != null) {
+      for (Object o : pending) {
+        if (o instanceof LastHttpContent) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private void enqueue(Object o) {
@@ -329,6 +371,11 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     if (evt instanceof ChannelInputShutdownEvent) {
       // the client sent its last request: finish the exchange under way, then close
       if (phase == Phase.HEAD) {
+        close();
+      } else if ((phase == Phase.EXCHANGE || phase == Phase.DIALING) && !requestComplete()) {
+        // the request can never be complete: the client left, nobody waits for its answer
+        log.debug("[{}] client closed before its request was complete; closing both sides", id());
+        context.outcome(Outcome.ERROR, "client closed before its request was complete");
         close();
       } else {
         closeAfterResponse = true;
@@ -429,6 +476,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
       reused = true;
       phase = Phase.EXCHANGE;
       upCh.write(req, upCh.voidPromise());
+      armResponseDeadline();
       readUpstream();
       return;
     }
@@ -462,7 +510,12 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
           attach(f.getNow(), authority);
           phase = Phase.EXCHANGE;
           upCh.write(request, upCh.voidPromise());
+          armResponseDeadline();
+          // queued body parts may be malformed: drain() then fails the exchange and closes the upstream
           drain();
+          if (phase != Phase.EXCHANGE || upCh == null) {
+            return;
+          }
           upCh.flush();
           readUpstream();
           if (!requestDone) {
@@ -699,6 +752,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     HttpHeaders headers = res.headers();
     if (code == 101 && upgradeRequest) {
       responseStarted = true;
+      disarmDeadline();
       switching = true;
       String upgrade = headers.get(HttpHeaderNames.UPGRADE);
       HttpMessages.removeHopByHop(headers, false);
@@ -725,6 +779,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     }
     responseStarted = true;
     interim = false;
+    disarmDeadline();
     boolean upstreamHttp10 = res.protocolVersion().equals(HttpVersion.HTTP_1_0);
     boolean bodyless = request.method() == HttpMethod.HEAD || code == 204 || code == 304;
     boolean chunked = HttpMessages.hasToken(headers.get(HttpHeaderNames.TRANSFER_ENCODING), "chunked");
@@ -815,7 +870,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     }
     downstreamReadPending = false;
     upstreamReadPending = false;
-    armDeadline(false, context.timeouts().httpIdle().toNanos());
+    armDeadline(Deadline.IDLE, context.timeouts().httpIdle().toNanos());
     if (upCh != null) {
       // an idle upstream is read so that its close is noticed
       upCh.read();
