@@ -246,6 +246,18 @@ public final class Conduit implements AutoCloseable {
     return engine.connections().size();
   }
 
+  /**
+   * The bytes this conduit holds now for its connections: written to a client or an upstream and not yet
+   * taken by the socket. Each connection's share is bounded by its write water mark plus one read.
+   */
+  public long bufferedBytes() {
+    long sum = 0;
+    for (ConnectionState s : engine.connections().values()) {
+      sum += s.bufferedBytes();
+    }
+    return sum;
+  }
+
   /** Live connections, as snapshots. */
   public List<ConnectionSummary> connections() {
     List<ConnectionSummary> out = new ArrayList<>();
