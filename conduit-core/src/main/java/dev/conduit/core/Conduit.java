@@ -7,7 +7,9 @@ import dev.conduit.core.internal.ChainDialer;
 import dev.conduit.core.internal.ConnectionState;
 import dev.conduit.core.internal.Engine;
 import dev.conduit.core.internal.ListenerInitializer;
+import dev.conduit.core.internal.overload.OverloadManager;
 import dev.conduit.core.observe.ConnectionObserver;
+import dev.conduit.core.overload.OverloadStatus;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.outbound.Dialer;
 import dev.conduit.core.outbound.Outbound;
@@ -68,6 +70,9 @@ public final class Conduit implements AutoCloseable {
     this.engine = new Engine(resources, b.timeouts, b.keepAlive, ConnectionObserver.composite(b.observers),
         b.outboundSocketCustomizer, b.router, b.outbounds);
     engine.splice(b.splice);
+    ConnectionObserver observer = engine.observer();
+    engine.overload(new OverloadManager(b.overload, b.timeouts, () -> engine.connections().values(),
+        observer::overload));
   }
 
   /** The engine, for tests in this package. */
@@ -122,6 +127,7 @@ public final class Conduit implements AutoCloseable {
       }
       throw e;
     }
+    engine.overload().start();
     started = true;
     return this;
   }
@@ -258,6 +264,14 @@ public final class Conduit implements AutoCloseable {
     return sum;
   }
 
+  /**
+   * The overload manager's last reading: the level in force (also in {@code /readyz}), memory and descriptors
+   * against their budgets, and what it did. {@link OverloadStatus#NONE} when it is disabled.
+   */
+  public OverloadStatus overloadStatus() {
+    return engine.overload().status();
+  }
+
   /** Live connections, as snapshots. */
   public List<ConnectionSummary> connections() {
     List<ConnectionSummary> out = new ArrayList<>();
@@ -354,6 +368,7 @@ public final class Conduit implements AutoCloseable {
   }
 
   private void finishStop() {
+    engine.overload().close();
     engine.dialer().close(); // pooled tunnel connections
     if (ownsResources) {
       // closing waits for the event loops, which no Netty executor thread may do

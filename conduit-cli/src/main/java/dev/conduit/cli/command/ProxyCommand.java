@@ -102,6 +102,16 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       description = "Relays tunnels between two plain TCP sockets with splice(2): zero-copy, epoll only.")
   boolean splice;
 
+  @Option(names = "--memory-budget", paramLabel = "BYTES", defaultValue = "0",
+      description = "Memory conduit may buffer (192m, 2g): throttle at 70%%, busy at 85%%, shed at 100%%; "
+          + "0 derives it: 3/4 of the direct memory limit (default: ${DEFAULT-VALUE}).")
+  String memoryBudget;
+
+  @Option(names = "--fd-budget", paramLabel = "N", defaultValue = "0",
+      description = "Open files at which new requests are answered busy; 0 derives it: ulimit -n less a tenth "
+          + "(default: ${DEFAULT-VALUE}).")
+  long fdBudget;
+
   @Option(names = "--admin-listen", paramLabel = "IP:PORT",
       description = "Admin endpoint: /metrics (Prometheus), /healthz, /readyz, /connections, /config.")
   String adminListen;
@@ -157,6 +167,12 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
     }
     b.tcpKeepAlive(tcpKeepAlive);
     b.splice(splice);
+    try {
+      b.overload(dev.conduit.core.overload.OverloadPolicy.builder().memoryBudget(Converters.bytes(memoryBudget))
+          .fileBudget(fdBudget).build());
+    } catch (IllegalArgumentException | picocli.CommandLine.TypeConversionException e) {
+      throw CliException.usage("--memory-budget/--fd-budget: " + e.getMessage());
+    }
     if (adminListen != null) {
       try {
         dev.conduit.core.admin.AdminServer.builder().bind(adminListen);

@@ -65,7 +65,8 @@ import org.slf4j.LoggerFactory;
  * <tr><td>{@code GET /healthz}</td><td>200 when every event loop of the conduit runs a task within
  *     {@value #HEALTH_TIMEOUT_MS} ms, 503 otherwise</td></tr>
  * <tr><td>{@code GET /readyz}</td><td>200 when {@linkplain Builder#readiness ready} (by default:
- *     started and not draining), 503 otherwise</td></tr>
+ *     started and not draining) and the conduit's overload level does not refuse new requests, 503 otherwise;
+ *     the body's second line names the overload level</td></tr>
  * <tr><td>{@code GET /connections}</td><td>the live connections as a JSON array (fields as the
  *     {@link dev.conduit.core.observe.AccessLog access log}; {@code total_ms} is the age and
  *     {@code outcome} the outcome so far)</td></tr>
@@ -114,13 +115,7 @@ public final class AdminServer implements AutoCloseable {
     this.metricsContentType = b.metricsContentType;
     this.config = b.config;
     this.configContentType = b.configContentType;
-    if (b.readiness != null) {
-      this.readiness = b.readiness;
-    } else if (conduit != null) {
-      this.readiness = conduit::isRunning;
-    } else {
-      this.readiness = () -> true;
-    }
+    this.readiness = b.readiness != null ? b.readiness : conduit != null ? conduit::isRunning : () -> true;
   }
 
   /** A builder. */
@@ -160,9 +155,10 @@ public final class AdminServer implements AutoCloseable {
       throw new BindException("admin: cannot bind " + bindAddress + ": " + f.cause().getMessage());
     }
     serverChannel = f.channel();
-    if (conduit != null) {
-      // the admin port is never a tunnel destination, whatever the rules allow
-      conduit.addOwnAddress((InetSocketAddress) serverChannel.localAddress());
+    if (conduit != null) { // the admin port is never a tunnel destination
+      InetSocketAddress own = (InetSocketAddress) serverChannel.localAddress();
+      conduit.addOwnAddress(own);
+      serverChannel.closeFuture().addListener(closed -> conduit.removeOwnAddress(own));
     }
     log.info("admin endpoint on {}{}", serverChannel.localAddress(),
         expectedAuthorization == null ? "" : " (token required)");
@@ -182,9 +178,6 @@ public final class AdminServer implements AutoCloseable {
   @Override
   public synchronized void close() {
     if (group != null) {
-      if (conduit != null) {
-        conduit.removeOwnAddress((InetSocketAddress) serverChannel.localAddress());
-      }
       serverChannel.close().awaitUninterruptibly();
       group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
       group = null;
@@ -198,7 +191,6 @@ public final class AdminServer implements AutoCloseable {
 
   /** Handles one admin connection's requests. Stateful per connection: never shared. */
   private final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
-
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
       if (req.decoderResult().isFailure()) {
@@ -244,10 +236,11 @@ public final class AdminServer implements AutoCloseable {
         case "/readyz" -> {
           if (!get) {
             notAllowed(ctx, req, "GET");
-          } else if (readiness.getAsBoolean()) {
-            send(ctx, req, HttpResponseStatus.OK, TEXT, "ready", false);
           } else {
-            send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, "not ready", false);
+            var level = conduit == null ? dev.conduit.core.overload.OverloadLevel.NORMAL : conduit.overloadStatus().level();
+            boolean ready = readiness.getAsBoolean() && !level.refusesNewWork(); // refusing: not ready for more
+            send(ctx, req, ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, (ready
+                ? "ready" : "not ready") + "\noverload: " + level.name().toLowerCase(java.util.Locale.ROOT), false);
           }
         }
         case "/config" -> {

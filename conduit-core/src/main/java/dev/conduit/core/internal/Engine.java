@@ -25,6 +25,9 @@ import java.net.NetworkInterface;
 import java.net.SocketException;
 import java.time.Duration;
 import java.util.Collections;
+import java.util.List;
+import dev.conduit.core.internal.overload.OverloadManager;
+import dev.conduit.core.overload.OverloadPolicy;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -48,6 +51,7 @@ public final class Engine {
   private final ChainDialer dialer;
   private volatile Routing routing;
   private volatile boolean splice;
+  private volatile OverloadManager overload;
   private final Set<InetSocketAddress> ownAddresses = ConcurrentHashMap.newKeySet();
   private final Map<String, ConnectionState> connections = new ConcurrentHashMap<>();
 
@@ -65,6 +69,17 @@ public final class Engine {
     this.observer = new SafeObserver(observer);
     this.dialer = new ChainDialer(resources, timeouts.dial(), keepAlive, outboundCustomizer);
     this.routing = new Routing(router, Map.copyOf(outbounds));
+    this.overload = new OverloadManager(OverloadPolicy.disabled(), timeouts, List::of, s -> {});
+  }
+
+  /** The overload manager: admission, shortened timeouts, status. */
+  public OverloadManager overload() {
+    return overload;
+  }
+
+  /** Sets the overload manager (before the first connection). */
+  public void overload(OverloadManager value) {
+    this.overload = value;
   }
 
   /** A new connection id: short, unique in the process. */
@@ -76,7 +91,13 @@ public final class Engine {
     return resources;
   }
 
+  /** The timeouts for new waits: the configured ones, shortened while conduit is overloaded. */
   public Timeouts timeouts() {
+    return overload.timeouts();
+  }
+
+  /** The configured timeouts, never shortened. */
+  public Timeouts configuredTimeouts() {
     return timeouts;
   }
 
@@ -159,6 +180,11 @@ public final class Engine {
       outbound = outboundFor(r, match);
     } catch (DialException e) {
       return promise.setFailure(e);
+    }
+    if (!overload.admit()) {
+      // the truthful busy reply: HTTP 503, SOCKS5 0x01; nothing is dialed
+      return promise.setFailure(new DialException(DialFailure.OVERLOADED,
+          "conduit is overloaded (" + overload.level() + "); try again later"));
     }
     long start = System.nanoTime();
     observer.dialStarted(request, outbound.name());
@@ -341,6 +367,11 @@ public final class Engine {
     @Override
     public void closed(dev.conduit.core.observe.ConnectionSummary s) {
       run(() -> delegate.closed(s));
+    }
+
+    @Override
+    public void overload(dev.conduit.core.overload.OverloadStatus s) {
+      run(() -> delegate.overload(s));
     }
   }
 

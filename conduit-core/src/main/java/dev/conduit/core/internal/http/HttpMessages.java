@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.http;
 
+import dev.conduit.core.internal.overload.OverloadManager;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
@@ -155,6 +156,9 @@ final class HttpMessages {
    * @param extraHeaders header lines without line ends, already safe
    */
   static ByteBuf errorResponse(ByteBufAllocator alloc, int status, String body, String... extraHeaders) {
+    if (OverloadManager.memoryShort()) {
+      return presetErrorResponse(status);
+    }
     try {
       return detailedErrorResponse(alloc, status, body, extraHeaders);
     } catch (OutOfMemoryError e) {

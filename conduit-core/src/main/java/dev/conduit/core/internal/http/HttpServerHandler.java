@@ -672,6 +672,9 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter {
     if (failure == DialFailure.NOT_ALLOWED) {
       fail(403, Outcome.REJECTED, why,
           HttpMessages.proxyStatus(DialErrors.proxyStatusError(failure), why));
+    } else if (failure == DialFailure.OVERLOADED) {
+      fail(503, Outcome.REJECTED, why, "Retry-After: 5",
+          HttpMessages.proxyStatus(DialErrors.proxyStatusError(failure), why));
     } else {
       fail(failure.httpStatus(), Outcome.DIAL_FAILED, why,
           HttpMessages.proxyStatus(DialErrors.proxyStatusError(failure), why));
