@@ -214,7 +214,7 @@ public final class Relay {
    * Closes {@code ch} with a TCP reset (SO_LINGER 0) rather than a FIN: a peer that reset is passed on
    * as a reset, so a protocol that ends at the close cannot take a truncated stream for a complete one.
    */
-  static void resetAndClose(Channel ch) {
+  public static void resetAndClose(Channel ch) {
     if (ch.isActive() && !StreamAdapter.isStream(ch)) {
       try {
         ch.config().setOption(ChannelOption.SO_LINGER, 0);
