@@ -109,6 +109,30 @@ class HostileClientsTest {
     }
   }
 
+  /** An origin that ends its response early: the client gets a reset, not a clean end after a short body. */
+  @Test
+  void aResponseCutShortReachesTheClientAsAReset() throws Exception {
+    try (Net.TcpServer origin = new Net.TcpServer(s -> {
+      HttpInboundTest.readHead(s.getInputStream());
+      s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789"
+          .getBytes(StandardCharsets.US_ASCII));
+      s.shutdownOutput(); // 90 bytes short
+      s.getInputStream().read();
+    });
+        Socket s = new Socket(conduit.address("http").getAddress(), conduit.address("http").getPort())) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(("GET http://127.0.0.1:" + origin.port() + "/ HTTP/1.1\r\nHost: x\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      InputStream in = s.getInputStream();
+      assertThat(HttpInboundTest.readHead(in)).startsWith("HTTP/1.1 200").contains("Content-Length: 100");
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> {
+        while (in.read() >= 0) {
+          // the 10 bytes that came
+        }
+      }).isInstanceOf(java.net.SocketException.class).hasMessageContaining("reset");
+    }
+  }
+
   @Test
   void aMalformedChunkIsAnswered400WithoutAnException() throws Exception {
     try (TestOrigin origin = TestOrigin.start();
