@@ -112,6 +112,11 @@ public final class ConnectionState implements InboundContext {
   }
 
   @Override
+  public boolean overloaded() {
+    return engine.overload().level().refusesNewWork();
+  }
+
+  @Override
   public Future<Upstream> connect(ConnectRequest request) {
     return connect(request, false);
   }
