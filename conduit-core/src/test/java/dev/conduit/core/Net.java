@@ -113,7 +113,7 @@ final class Net {
   /** The bytes {@code c} holds in its connections' outbound buffers now (conduit's own count). */
   static long bufferedBytes(Conduit c) {
     long sum = 0;
-    for (dev.conduit.core.internal.ConnectionState s : c.engine().connections().values()) {
+    for (dev.conduit.core.internal.connection.ConnectionState s : c.engine().connections().values()) {
       sum += s.bufferedBytes();
     }
     return sum;

@@ -3,7 +3,7 @@ package dev.conduit.core.internal.http;
 import dev.conduit.core.Destination;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.Upstream;
-import dev.conduit.core.internal.Relay;
+import dev.conduit.core.internal.relay.Relay;
 import dev.conduit.core.internal.http.HttpServerHandler.Phase;
 import dev.conduit.core.observe.Outcome;
 import io.netty.channel.Channel;

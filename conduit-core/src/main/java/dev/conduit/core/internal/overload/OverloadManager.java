@@ -1,7 +1,7 @@
 package dev.conduit.core.internal.overload;
 
 import dev.conduit.core.Timeouts;
-import dev.conduit.core.internal.ConnectionState;
+import dev.conduit.core.internal.connection.ConnectionState;
 import dev.conduit.core.overload.OverloadLevel;
 import dev.conduit.core.overload.OverloadPolicy;
 import dev.conduit.core.overload.OverloadStatus;
