@@ -82,6 +82,10 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       description = "Closes idle HTTP keep-alive connections (default: ${DEFAULT-VALUE}).")
   Duration httpIdleTimeout;
 
+  @Option(names = "--http-response-timeout", paramLabel = "DURATION", defaultValue = "2m",
+      description = "A forwarded HTTP request's wait for its response head; then 504 (default: ${DEFAULT-VALUE}).")
+  Duration httpResponseTimeout;
+
   @Option(names = "--relay-idle-timeout", paramLabel = "DURATION", defaultValue = "0",
       description = "Closes tunnels idle this long; 0 never (default: ${DEFAULT-VALUE}).")
   Duration relayIdleTimeout;
@@ -97,6 +101,16 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
   @Option(names = "--splice",
       description = "Relays tunnels between two plain TCP sockets with splice(2): zero-copy, epoll only.")
   boolean splice;
+
+  @Option(names = "--memory-budget", paramLabel = "BYTES", defaultValue = "0",
+      description = "Memory conduit may buffer (192m, 2g): throttle at 70%%, busy at 85%%, shed at 100%%; "
+          + "0 derives it: 3/4 of the direct memory limit (default: ${DEFAULT-VALUE}).")
+  String memoryBudget;
+
+  @Option(names = "--fd-budget", paramLabel = "N", defaultValue = "0",
+      description = "Open files at which new requests are answered busy; 0 derives it: ulimit -n less a tenth "
+          + "(default: ${DEFAULT-VALUE}).")
+  long fdBudget;
 
   @Option(names = "--admin-listen", paramLabel = "IP:PORT",
       description = "Admin endpoint: /metrics (Prometheus), /healthz, /readyz, /connections, /config.")
@@ -147,12 +161,18 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
     });
     try {
       b.timeouts(Timeouts.builder().dial(dialTimeout).negotiation(negotiationTimeout).httpIdle(httpIdleTimeout)
-          .relayIdle(relayIdleTimeout).drain(drainTimeout).build());
+          .httpResponseHead(httpResponseTimeout).relayIdle(relayIdleTimeout).drain(drainTimeout).build());
     } catch (IllegalArgumentException e) {
       throw CliException.usage("timeout " + e.getMessage());
     }
     b.tcpKeepAlive(tcpKeepAlive);
     b.splice(splice);
+    try {
+      b.overload(dev.conduit.core.overload.OverloadPolicy.builder().memoryBudget(Converters.bytes(memoryBudget))
+          .fileBudget(fdBudget).build());
+    } catch (IllegalArgumentException | picocli.CommandLine.TypeConversionException e) {
+      throw CliException.usage("--memory-budget/--fd-budget: " + e.getMessage());
+    }
     if (adminListen != null) {
       try {
         dev.conduit.core.admin.AdminServer.builder().bind(adminListen);
