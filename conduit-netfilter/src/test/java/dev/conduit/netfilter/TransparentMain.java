@@ -16,8 +16,8 @@ import java.util.concurrent.CountDownLatch;
  * <port>}, then one line per event ({@code ROUTED}, {@code MARK}, {@code CLOSED}); on SIGTERM removes
  * the rules, drains, prints {@code STOPPED}.
  *
- * <p>Arguments: {@code <REDIRECT|TPROXY> <iptables|nftables> <port> <prefix> <ip:port>...}: the
- * endpoints to capture (TPROXY: gateway capture, REDIRECT: local capture). {@code -Dquiet=true}
+ * <p>Arguments: {@code <REDIRECT|TPROXY> <iptables|nftables> <port> <prefix> <ip:port>|net:<cidr>...}: the
+ * endpoints and networks to capture (TPROXY: gateway capture, REDIRECT: local capture). {@code -Dquiet=true}
  * prints only READY/STOPPED (benchmarks).
  */
 public final class TransparentMain {
@@ -36,7 +36,11 @@ public final class TransparentMain {
       plan.localCapture(false).gatewayCapture(true);
     }
     for (int i = 4; i < args.length; i++) {
-      plan.captureEndpoint(args[i]);
+      if (args[i].startsWith("net:")) {
+        plan.captureNetwork(args[i].substring(4));
+      } else {
+        plan.captureEndpoint(args[i]);
+      }
     }
     CapturePlan capturePlan = plan.build();
     ConnectionObserver printer = new ConnectionObserver() {
