@@ -18,7 +18,8 @@ import java.util.concurrent.CountDownLatch;
  *
  * <p>Arguments: {@code <REDIRECT|TPROXY> <iptables|nftables> <port> <prefix> <ip:port>|net:<cidr>...}: the
  * endpoints and networks to capture (TPROXY: gateway capture, REDIRECT: local capture). {@code -Dquiet=true}
- * prints only READY/STOPPED (benchmarks).
+ * prints only READY/STOPPED (benchmarks); {@code -Ddrift.ms=N} repairs the rules every N ms and
+ * prints {@code REPAIRED <what>} at each repair.
  */
 public final class TransparentMain {
 
@@ -83,6 +84,13 @@ public final class TransparentMain {
     } catch (NetfilterException e) {
       conduit.close();
       throw e;
+    }
+    long driftMillis = Long.getLong("drift.ms", 0);
+    if (driftMillis > 0) {
+      capture.startDriftRepair(java.time.Duration.ofMillis(driftMillis), what -> {
+        System.out.println("REPAIRED " + what);
+        System.out.flush();
+      });
     }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

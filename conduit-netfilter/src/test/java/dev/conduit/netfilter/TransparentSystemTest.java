@@ -212,6 +212,58 @@ class TransparentSystemTest {
     conduit.terminate();
   }
 
+  /**
+   * Drift repair: another tool flushes conduit's rules while a captured transfer is in flight; conduit
+   * notices, applies the rules again and counts the repair; the next connection is captured again and
+   * the transfer in flight completes through conduit.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"iptables", "nftables"})
+  void flushedRulesAreRepairedWhileATransferRuns(String backend) throws Exception {
+    NetNs c = closing(NetNs.bare());
+    NetNs g = closing(NetNs.bare());
+    NetNs s = closing(NetNs.bare());
+    NetNs.link(c, "c0", List.of("198.18.1.2/24"), g, "g0", List.of("198.18.1.1/24"));
+    NetNs.link(g, "g1", List.of("198.18.2.1/24"), s, "s0", List.of("198.18.2.2/24"));
+    c.run("ip", "route", "add", "default", "via", "198.18.1.1");
+    s.run("ip", "route", "add", "default", "via", "198.18.2.1");
+    g.run("sysctl", "-qw", "net.ipv4.ip_forward=1");
+    Child origin = origin(s);
+    Child conduit = closing(Child.start(g, List.of("-Ddrift.ms=100"), TransparentMain.class, "TPROXY", backend,
+        Integer.toString(PORT), "CDT", "198.18.2.2:80"));
+    assertThat(conduit.awaitPrefix("READY", 30)).isEqualTo("READY " + PORT);
+
+    // a transfer in flight: half a request sent, conduit has dialed the origin
+    Process inFlight = new ProcessBuilder("ip", "netns", "exec", c.name, "socat", "-t", "20", "-",
+        "TCP4:198.18.2.2:80").start();
+    closing(() -> {
+      inFlight.destroyForcibly();
+      inFlight.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+    });
+    inFlight.getOutputStream().write("GET / HTTP/1.1\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    inFlight.getOutputStream().flush();
+    origin.await(l -> l.equals("PEER 198.18.2.1"), 30, "conduit's dial of the transfer in flight");
+
+    if (backend.equals("iptables")) {
+      g.run("iptables", "-t", "mangle", "-F");
+    } else {
+      g.run("nft", "flush", "ruleset");
+    }
+    // iptables -F leaves conduit's empty chains, sets and routes: changed; nft's table is gone: vanished
+    assertThat(conduit.awaitPrefix("REPAIRED", 30))
+        .isEqualTo(backend.equals("iptables") ? "REPAIRED changed" : "REPAIRED vanished");
+    // captured again: the origin sees the gateway, not the client
+    assertThat(curl(c, "http://198.18.2.2/")).startsWith("peer=198.18.2.1:");
+    // the transfer in flight completes through conduit
+    inFlight.getOutputStream().write("Host: in-flight.test\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    inFlight.getOutputStream().close();
+    String reply = new String(inFlight.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(reply).contains("200 OK").contains("peer=198.18.2.1:");
+    assertThat(conduit.lines()).filteredOn(l -> l.startsWith("REPAIRED")).hasSize(1);
+    conduit.terminate();
+    assertThat(installed(g)).isEmpty();
+  }
+
   @Test
   void killMinus9ThenRestartLeavesOneSetOfRulesAndStopLeavesNone() throws Exception {
     NetNs[] ab = hostsAB();
