@@ -58,6 +58,7 @@ class DoctorCommandSystemTest {
     Cli.Result r = Cli.run("doctor", "--json");
     assertThat(r.exitCode()).as("%s", r).isZero();
     assertThat(r.out()).contains("\"name\":\"probe TPROXY TCP IPv4 (iptables)\",\"status\":\"pass\"")
-        .contains("\"name\":\"probe REDIRECT TCP IPv6 (iptables)\",\"status\":\"pass\"");
+        .contains("\"name\":\"probe REDIRECT TCP IPv6 (iptables)\",\"status\":\"pass\"")
+        .contains("\"name\":\"probe TPROXY UDP IPv4 (iptables)\",\"status\":\"pass\"");
   }
 }

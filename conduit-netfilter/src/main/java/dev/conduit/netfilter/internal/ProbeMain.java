@@ -1,9 +1,11 @@
 package dev.conduit.netfilter.internal;
 
 import dev.conduit.core.Conduit;
+import dev.conduit.core.route.Router;
 import dev.conduit.netfilter.CaptureMode;
 import dev.conduit.netfilter.TransparentInbound;
 import dev.conduit.netfilter.TransparentSockets;
+import dev.conduit.netfilter.TransparentUdpRelay;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -22,7 +24,7 @@ import java.util.Arrays;
  * The processes of the doctor's live probes, each run in a child JVM inside a probe namespace:
  * {@code echo <port>} (TCP and UDP echo on every address, each answer prefixed with the peer the
  * origin saw), {@code conduit <tproxy-port> <redirect-port> <mark>} (a real conduit with transparent
- * listeners, its dials carrying the bypass mark; until standard input closes) and {@code client
+ * TCP listeners and a transparent UDP relay, its dials carrying the bypass mark; until standard input closes) and {@code client
  * <tcp|udp>:<ip>:<port>...} (one {@code RESULT} line per probe). Not API.
  */
 public final class ProbeMain {
@@ -95,11 +97,14 @@ public final class ProbeMain {
         .outboundSocketCustomizer(TransparentSockets.outboundMark(mark))
         .build()
         .start();
+    TransparentUdpRelay udp = TransparentUdpRelay.builder().bind("[::]:" + tproxyPort).router(Router.direct())
+        .bypassMark(mark).start();
     System.out.println("READY");
     System.out.flush();
     while (System.in.read() >= 0) {
       // runs until the doctor closes our standard input (or kills us)
     }
+    udp.close();
     conduit.close();
   }
 
