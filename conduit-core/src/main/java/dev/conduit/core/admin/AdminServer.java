@@ -3,8 +3,8 @@ package dev.conduit.core.admin;
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.Conduit;
-import dev.conduit.core.internal.FieldWriter;
-import dev.conduit.core.internal.SummaryFields;
+import dev.conduit.core.internal.format.FieldWriter;
+import dev.conduit.core.internal.format.SummaryFields;
 import dev.conduit.core.observe.ConnectionSummary;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
@@ -46,7 +46,14 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -75,7 +82,8 @@ import org.slf4j.LoggerFactory;
  *     (which must mask secrets); 404 without one</td></tr>
  * </table>
  *
- * <p>Other paths answer 404, other methods 405. With a {@linkplain Builder#token token}, every
+ * <p>Roles add their own endpoints by {@linkplain Builder#route mounting routes} under a path prefix.
+ * Other paths answer 404, other methods 405. With a {@linkplain Builder#token token}, every
  * request needs {@code Authorization: Bearer <token>} or gets 401. Binds 127.0.0.1:9090 by default.
  *
  * <p>The server runs on its own single event-loop thread, never on the conduit's: the suppliers
@@ -91,7 +99,9 @@ public final class AdminServer implements AutoCloseable {
   /** The Prometheus text exposition format's content type. */
   public static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
-  private static final int MAX_REQUEST_BYTES = 8192;
+  private static final int DEFAULT_MAX_REQUEST_BYTES = 8192;
+  private static final int ROUTE_THREADS = 4;
+  private static final int ROUTE_QUEUE = 64;
   private static final String JSON = "application/json";
   private static final String TEXT = "text/plain; charset=utf-8";
 
@@ -103,7 +113,10 @@ public final class AdminServer implements AutoCloseable {
   private final Supplier<String> config;
   private final String configContentType;
   private final BooleanSupplier readiness;
+  private final Map<String, AdminRoute> routes;
+  private final int maxRequestBytes;
   private EventLoopGroup group;
+  private ThreadPoolExecutor routeExecutor;
   private Channel serverChannel;
 
   private AdminServer(Builder b) {
@@ -114,6 +127,8 @@ public final class AdminServer implements AutoCloseable {
     this.metricsContentType = b.metricsContentType;
     this.config = b.config;
     this.configContentType = b.configContentType;
+    this.routes = Map.copyOf(b.routes);
+    this.maxRequestBytes = b.maxRequestBytes;
     if (b.readiness != null) {
       this.readiness = b.readiness;
     } else if (conduit != null) {
@@ -140,6 +155,10 @@ public final class AdminServer implements AutoCloseable {
     }
     group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("conduit-admin", true),
         NioIoHandler.newFactory());
+    // routes may read files or a database: they run here, never on the admin event loop
+    routeExecutor = new ThreadPoolExecutor(ROUTE_THREADS, ROUTE_THREADS, 30, TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(ROUTE_QUEUE), new DefaultThreadFactory("conduit-admin-route", true));
+    routeExecutor.allowCoreThreadTimeOut(true);
     ChannelFuture f = new ServerBootstrap()
         .group(group)
         .channel(NioServerSocketChannel.class)
@@ -149,7 +168,7 @@ public final class AdminServer implements AutoCloseable {
             ch.pipeline()
                 .addLast("http", new HttpServerCodec(4096, 8192, 8192))
                 .addLast("keep-alive", new HttpServerKeepAliveHandler())
-                .addLast("aggregator", new HttpObjectAggregator(MAX_REQUEST_BYTES))
+                .addLast("aggregator", new HttpObjectAggregator(maxRequestBytes))
                 .addLast("admin", new AdminHandler());
           }
         })
@@ -157,6 +176,8 @@ public final class AdminServer implements AutoCloseable {
     if (!f.isSuccess()) {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       group = null;
+      routeExecutor.shutdownNow();
+      routeExecutor = null;
       throw new BindException("admin: cannot bind " + bindAddress + ": " + f.cause().getMessage());
     }
     serverChannel = f.channel();
@@ -181,6 +202,8 @@ public final class AdminServer implements AutoCloseable {
       serverChannel.close().awaitUninterruptibly();
       group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
       group = null;
+      routeExecutor.shutdownNow();
+      routeExecutor = null;
     }
   }
 
@@ -262,12 +285,39 @@ public final class AdminServer implements AutoCloseable {
           }
         }
         default -> {
-          if (path.startsWith("/connections/") && conduit != null) {
+          AdminRoute mounted = mountedRoute(path);
+          if (mounted != null) {
+            mounted(ctx, req, path, mounted);
+          } else if (path.startsWith("/connections/") && conduit != null) {
             connection(ctx, req, path.substring("/connections/".length()), method);
           } else {
             send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "not found: " + path, false);
           }
         }
+      }
+    }
+
+    /** Runs a mounted route on the route executor and writes its answer on this connection's loop. */
+    private void mounted(ChannelHandlerContext ctx, FullHttpRequest req, String path, AdminRoute route) {
+      QueryStringDecoder query = new QueryStringDecoder(req.uri());
+      Map<String, String> headers = new HashMap<>();
+      req.headers().forEach(h -> headers.put(h.getKey().toLowerCase(Locale.ROOT), h.getValue()));
+      byte[] body = new byte[req.content().readableBytes()];
+      req.content().getBytes(req.content().readerIndex(), body);
+      AdminRequest request = new AdminRequest(req.method().name(), path, query.parameters(), headers, body);
+      boolean keepAlive = HttpUtil.isKeepAlive(req);
+      try {
+        routeExecutor.execute(() -> {
+          FullHttpResponse r = answer(route, request);
+          ctx.executor().execute(() -> {
+            if (!keepAlive) {
+              HttpUtil.setKeepAlive(r, false);
+            }
+            ctx.writeAndFlush(r);
+          });
+        });
+      } catch (RejectedExecutionException busy) {
+        send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, "admin busy: too many requests in progress", false);
       }
     }
 
@@ -380,6 +430,42 @@ public final class AdminServer implements AutoCloseable {
     }
   }
 
+  /** The longest mounted prefix that is the path or a parent of it, or null. */
+  private AdminRoute mountedRoute(String path) {
+    String best = null;
+    for (String prefix : routes.keySet()) {
+      boolean matches = path.equals(prefix) || path.startsWith(prefix.endsWith("/") ? prefix : prefix + "/");
+      if (matches && (best == null || prefix.length() > best.length())) {
+        best = prefix;
+      }
+    }
+    return best == null ? null : routes.get(best);
+  }
+
+  private static FullHttpResponse answer(AdminRoute route, AdminRequest request) {
+    AdminResponse answer;
+    try {
+      answer = requireNonNull(route.handle(request), "route answered null");
+    } catch (IllegalArgumentException bad) {
+      answer = AdminResponse.text(400, "bad request: " + bad.getMessage() + "\n");
+    } catch (Exception | Error e) {
+      log.warn("admin {} failed", request, e);
+      answer = AdminResponse.text(500, "internal error: " + e + "\n");
+    }
+    ByteBuf content = Unpooled.wrappedBuffer(answer.body());
+    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(answer.status()),
+        content);
+    answer.headers().forEach((name, value) -> r.headers().set(name, value));
+    if (answer.contentType() != null) {
+      r.headers().set(HttpHeaderNames.CONTENT_TYPE, answer.contentType());
+    }
+    if (!r.headers().contains(HttpHeaderNames.CACHE_CONTROL)) {
+      r.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
+    }
+    HttpUtil.setContentLength(r, content.readableBytes());
+    return r;
+  }
+
   private static FullHttpResponse response(HttpResponseStatus status, String type, String body) {
     ByteBuf content = body == null ? Unpooled.EMPTY_BUFFER : Unpooled.copiedBuffer(body, StandardCharsets.UTF_8);
     FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
@@ -416,8 +502,45 @@ public final class AdminServer implements AutoCloseable {
     private Supplier<String> config;
     private String configContentType = JSON;
     private BooleanSupplier readiness;
+    private final Map<String, AdminRoute> routes = new LinkedHashMap<>();
+    private int maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES;
 
     private Builder() {}
+
+    /**
+     * Mounts a route: requests whose path is {@code prefix} or lies below it ({@code prefix + "/…"})
+     * go to {@code route}, after the token check. Built-in paths ({@code /metrics}, {@code /healthz},
+     * {@code /readyz}, {@code /config}, {@code /connections}) cannot be mounted over.
+     *
+     * @param prefix a path such as {@code /cache}: starts with {@code /}, no query, not {@code /}
+     * @param route the route
+     * @return this
+     */
+    public Builder route(String prefix, AdminRoute route) {
+      requireNonNull(prefix, "prefix");
+      requireNonNull(route, "route");
+      if (!prefix.startsWith("/") || prefix.length() < 2 || prefix.endsWith("/") || prefix.contains("?")) {
+        throw new IllegalArgumentException("prefix: " + prefix + " (expected: a path such as /cache)");
+      }
+      for (String builtIn : List.of("/metrics", "/healthz", "/readyz", "/config", "/connections")) {
+        if (prefix.equals(builtIn) || prefix.startsWith(builtIn + "/")) {
+          throw new IllegalArgumentException("prefix: " + prefix + " is a built-in admin path");
+        }
+      }
+      if (routes.putIfAbsent(prefix, route) != null) {
+        throw new IllegalArgumentException("prefix: " + prefix + " is mounted already");
+      }
+      return this;
+    }
+
+    /** The largest request (head and body) the endpoint reads; larger ones get 413 (default: 8 KiB). */
+    public Builder maxRequestBytes(int value) {
+      if (value < 1024 || value > 16 << 20) {
+        throw new IllegalArgumentException("maxRequestBytes: " + value + " (expected: 1024-16777216)");
+      }
+      this.maxRequestBytes = value;
+      return this;
+    }
 
     /** The address to bind (default: 127.0.0.1:9090, loopback only). */
     public Builder bind(InetSocketAddress value) {
