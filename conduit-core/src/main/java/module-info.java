@@ -44,5 +44,6 @@ module dev.conduit.core {
   exports dev.conduit.core.outbound;
   exports dev.conduit.core.pki;
   exports dev.conduit.core.route;
+  exports dev.conduit.core.runtime;
   exports dev.conduit.core.tunnel;
 }

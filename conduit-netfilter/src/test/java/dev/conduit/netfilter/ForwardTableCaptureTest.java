@@ -1,30 +1,23 @@
-package dev.conduit.cli.command;
+package dev.conduit.netfilter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.conduit.cli.CliException;
-import dev.conduit.cli.config.ConduitConfig;
-import dev.conduit.cli.config.ConfigLoader;
 import dev.conduit.core.tunnel.ForwardEntry;
-import dev.conduit.netfilter.CapturePlan;
-import dev.conduit.netfilter.CommandRunner;
-import dev.conduit.netfilter.IpFamily;
-import dev.conduit.netfilter.NetfilterBackend;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The capture rules seed 000 installs for its forward table, as conduit plans them (dry run: nothing runs). */
-class CaptureRulesTest {
+class ForwardTableCaptureTest {
 
   static final List<ForwardEntry> TABLE = List.of(ForwardEntry.parse(":80", "127.0.0.1:80"),
       ForwardEntry.parse("198.18.0.7:3306", null));
 
   @Test
   void forwardTableBecomesRedirectRulesToTheClientListener() throws Exception {
-    CapturePlan plan = CaptureRules.plan(TABLE, new InetSocketAddress(InetAddress.getLoopbackAddress(), 5052));
+    CapturePlan plan = ForwardTableCapture.plan(TABLE, new InetSocketAddress(InetAddress.getLoopbackAddress(), 5052));
     assertThat(plan.prefix()).isEqualTo("CONDUIT");
     assertThat(plan.targetPort()).isEqualTo(5052);
     assertThat(plan.bypassMark()).isEqualTo(0x5a4);
@@ -46,37 +39,15 @@ class CaptureRulesTest {
 
   @Test
   void anyAddressListenerCapturesBothFamiliesByRedirect() {
-    CapturePlan plan = CaptureRules.plan(List.of(ForwardEntry.parse(":80", null)), new InetSocketAddress(5052));
+    CapturePlan plan = ForwardTableCapture.plan(List.of(ForwardEntry.parse(":80", null)), new InetSocketAddress(5052));
     assertThat(plan.families()).containsExactlyInAnyOrder(IpFamily.IPV4, IpFamily.IPV6);
     assertThat(plan.dnatAddress(IpFamily.IPV4)).isEmpty();
   }
 
   @Test
   void anEntryOfTheOtherFamilyCannotReachALoopbackListener() {
-    assertThatThrownBy(() -> CaptureRules.plan(List.of(ForwardEntry.parse("[fd00::7]:80", null)),
+    assertThatThrownBy(() -> ForwardTableCapture.plan(List.of(ForwardEntry.parse("[fd00::7]:80", null)),
         new InetSocketAddress(InetAddress.getLoopbackAddress(), 5052)))
-        .isInstanceOf(CliException.class).hasMessageContaining("fd00").hasMessageContaining("family");
-  }
-
-  @Test
-  void captureIsOffWithCaptureFalseOrWithoutAClient() {
-    String client = """
-        client:
-          enable: true
-          listen: 127.0.0.1:0
-          forward_table: [{dst: ":80", peer_index: 1}]
-          peers: [{index: 1, addresses: ["127.0.0.1:5053"]}]
-        """;
-    ConduitConfig off = ConfigLoader.standard().load(client.replace("listen: 127.0.0.1:0",
-        "listen: 127.0.0.1:0\n  capture: false"), "a.yaml");
-    assertThat(Serve.captureWanted(off)).isFalse();
-    ConduitConfig on = ConfigLoader.standard().load(client.replace("listen: 127.0.0.1:0",
-        "listen: 127.0.0.1:0\n  capture: true"), "a.yaml");
-    assertThat(Serve.captureWanted(on)).isTrue();
-    // seed 000's default: capture when root
-    assertThat(Serve.captureWanted(ConfigLoader.standard().load(client, "a.yaml"))).isEqualTo(CaptureRules.isRoot());
-    ConduitConfig serverOnly = ConfigLoader.standard().load(
-        "server:\n  enable: true\n  listen: {addr: \"127.0.0.1:0\"}\n", "b.yaml");
-    assertThat(Serve.captureWanted(serverOnly)).isFalse();
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("fd00").hasMessageContaining("family");
   }
 }
