@@ -23,11 +23,13 @@ module dev.conduit.core {
   requires jdk.net; // TCP keep-alive timers on the NIO transport
   // optional: only dev.conduit.core.observe.MicrometerObserver uses it
   requires static micrometer.core;
-  // the control plane: JSON for the manager's API, JDBC for its store
-  requires transitive com.fasterxml.jackson.databind; // ManagerAdminClient answers with the API's JSON
+  // optional: the control plane (dev.conduit.core.control.*, dev.conduit.core.mesh) uses JSON and JDBC;
+  // a host of the manager adds them (the CLI has them all)
+  // not transitive: a module without the control plane must not need Jackson to compile; users of the push
+  // channel's and the manager's JSON types require it themselves (as conduit-cli does)
+  requires static com.fasterxml.jackson.databind;
   requires java.net.http;
   requires java.sql;
-  // optional: only the store uses them; a host of the manager adds them (the CLI has them all)
   requires static com.zaxxer.hikari;
   requires static flyway.core;
   requires static org.postgresql.jdbc;
@@ -35,12 +37,15 @@ module dev.conduit.core {
   exports dev.conduit.core;
   exports dev.conduit.core.admin;
   exports dev.conduit.core.control.enrol;
+  exports dev.conduit.core.control.push;
   exports dev.conduit.core.control.store;
   exports dev.conduit.core.inbound;
   exports dev.conduit.core.mesh;
+  exports dev.conduit.core.net;
   exports dev.conduit.core.observe;
   exports dev.conduit.core.outbound;
   exports dev.conduit.core.pki;
   exports dev.conduit.core.route;
+  exports dev.conduit.core.runtime;
   exports dev.conduit.core.tunnel;
 }

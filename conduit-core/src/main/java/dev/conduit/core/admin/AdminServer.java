@@ -3,53 +3,32 @@ package dev.conduit.core.admin;
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.Conduit;
-import dev.conduit.core.internal.FieldWriter;
-import dev.conduit.core.internal.SummaryFields;
-import dev.conduit.core.observe.ConnectionSummary;
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.FullHttpRequest;
-import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
-import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.EventExecutor;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -75,7 +54,8 @@ import org.slf4j.LoggerFactory;
  *     (which must mask secrets); 404 without one</td></tr>
  * </table>
  *
- * <p>Other paths answer 404, other methods 405. With a {@linkplain Builder#token token}, every
+ * <p>Roles add their own endpoints by {@linkplain Builder#route mounting routes} under a path prefix.
+ * Other paths answer 404, other methods 405. With a {@linkplain Builder#token token}, every
  * request needs {@code Authorization: Bearer <token>} or gets 401. Binds 127.0.0.1:9090 by default.
  *
  * <p>The server runs on its own single event-loop thread, never on the conduit's: the suppliers
@@ -91,19 +71,24 @@ public final class AdminServer implements AutoCloseable {
   /** The Prometheus text exposition format's content type. */
   public static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
-  private static final int MAX_REQUEST_BYTES = 8192;
+  private static final int DEFAULT_MAX_REQUEST_BYTES = 8192;
+  private static final int ROUTE_THREADS = 4;
+  private static final int ROUTE_QUEUE = 64;
   private static final String JSON = "application/json";
   private static final String TEXT = "text/plain; charset=utf-8";
 
   private final InetSocketAddress bindAddress;
-  private final byte[] expectedAuthorization;
-  private final Conduit conduit;
-  private final Supplier<String> metrics;
-  private final String metricsContentType;
-  private final Supplier<String> config;
-  private final String configContentType;
-  private final BooleanSupplier readiness;
+  final byte[] expectedAuthorization;
+  final Conduit conduit;
+  final Supplier<String> metrics;
+  final String metricsContentType;
+  final Supplier<String> config;
+  final String configContentType;
+  final BooleanSupplier readiness;
+  final Map<String, AdminRoute> routes;
+  private final int maxRequestBytes;
   private EventLoopGroup group;
+  volatile ThreadPoolExecutor routeExecutor;
   private Channel serverChannel;
 
   private AdminServer(Builder b) {
@@ -114,6 +99,8 @@ public final class AdminServer implements AutoCloseable {
     this.metricsContentType = b.metricsContentType;
     this.config = b.config;
     this.configContentType = b.configContentType;
+    this.routes = Map.copyOf(b.routes);
+    this.maxRequestBytes = b.maxRequestBytes;
     if (b.readiness != null) {
       this.readiness = b.readiness;
     } else if (conduit != null) {
@@ -140,6 +127,10 @@ public final class AdminServer implements AutoCloseable {
     }
     group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("conduit-admin", true),
         NioIoHandler.newFactory());
+    // routes may read files or a database: they run here, never on the admin event loop
+    routeExecutor = new ThreadPoolExecutor(ROUTE_THREADS, ROUTE_THREADS, 30, TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(ROUTE_QUEUE), new DefaultThreadFactory("conduit-admin-route", true));
+    routeExecutor.allowCoreThreadTimeOut(true);
     ChannelFuture f = new ServerBootstrap()
         .group(group)
         .channel(NioServerSocketChannel.class)
@@ -149,14 +140,16 @@ public final class AdminServer implements AutoCloseable {
             ch.pipeline()
                 .addLast("http", new HttpServerCodec(4096, 8192, 8192))
                 .addLast("keep-alive", new HttpServerKeepAliveHandler())
-                .addLast("aggregator", new HttpObjectAggregator(MAX_REQUEST_BYTES))
-                .addLast("admin", new AdminHandler());
+                .addLast("aggregator", new HttpObjectAggregator(maxRequestBytes))
+                .addLast("admin", new AdminHandler(AdminServer.this));
           }
         })
         .bind(bindAddress).awaitUninterruptibly();
     if (!f.isSuccess()) {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       group = null;
+      routeExecutor.shutdownNow();
+      routeExecutor = null;
       throw new BindException("admin: cannot bind " + bindAddress + ": " + f.cause().getMessage());
     }
     serverChannel = f.channel();
@@ -181,229 +174,14 @@ public final class AdminServer implements AutoCloseable {
       serverChannel.close().awaitUninterruptibly();
       group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
       group = null;
+      routeExecutor.shutdownNow();
+      routeExecutor = null;
     }
   }
 
   @Override
   public String toString() {
     return "AdminServer[" + bindAddress + (expectedAuthorization == null ? "" : ", token ****") + "]";
-  }
-
-  /** Handles one admin connection's requests. Stateful per connection: never shared. */
-  private final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
-
-    @Override
-    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-      if (req.decoderResult().isFailure()) {
-        send(ctx, req, HttpResponseStatus.BAD_REQUEST, TEXT, "bad request: " + req.decoderResult().cause().getMessage(),
-            true);
-        return;
-      }
-      if (!authorized(req)) {
-        FullHttpResponse r = response(HttpResponseStatus.UNAUTHORIZED, TEXT, "unauthorized: bearer token required");
-        r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"conduit-admin\"");
-        write(ctx, req, r, false);
-        return;
-      }
-      String path = new QueryStringDecoder(req.uri()).path();
-      HttpMethod method = req.method();
-      try {
-        route(ctx, req, path, method);
-      } catch (RuntimeException e) {
-        log.warn("admin {} {} failed", method, path, e);
-        send(ctx, req, HttpResponseStatus.INTERNAL_SERVER_ERROR, TEXT, "internal error: " + e, false);
-      }
-    }
-
-    private void route(ChannelHandlerContext ctx, FullHttpRequest req, String path, HttpMethod method) {
-      boolean get = method.equals(HttpMethod.GET);
-      switch (path) {
-        case "/metrics" -> {
-          if (!get) {
-            notAllowed(ctx, req, "GET");
-          } else if (metrics == null) {
-            send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "no metrics configured", false);
-          } else {
-            send(ctx, req, HttpResponseStatus.OK, metricsContentType, metrics.get(), false);
-          }
-        }
-        case "/healthz" -> {
-          if (!get) {
-            notAllowed(ctx, req, "GET");
-          } else {
-            health(ctx, req);
-          }
-        }
-        case "/readyz" -> {
-          if (!get) {
-            notAllowed(ctx, req, "GET");
-          } else if (readiness.getAsBoolean()) {
-            send(ctx, req, HttpResponseStatus.OK, TEXT, "ready", false);
-          } else {
-            send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, "not ready", false);
-          }
-        }
-        case "/config" -> {
-          if (!get) {
-            notAllowed(ctx, req, "GET");
-          } else if (config == null) {
-            send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "no config configured", false);
-          } else {
-            send(ctx, req, HttpResponseStatus.OK, configContentType, config.get(), false);
-          }
-        }
-        case "/connections" -> {
-          if (!get) {
-            notAllowed(ctx, req, "GET");
-          } else if (conduit == null) {
-            send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "no conduit configured", false);
-          } else {
-            send(ctx, req, HttpResponseStatus.OK, JSON, connectionsJson(conduit.connections()), false);
-          }
-        }
-        default -> {
-          if (path.startsWith("/connections/") && conduit != null) {
-            connection(ctx, req, path.substring("/connections/".length()), method);
-          } else {
-            send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "not found: " + path, false);
-          }
-        }
-      }
-    }
-
-    private void connection(ChannelHandlerContext ctx, FullHttpRequest req, String id, HttpMethod method) {
-      if (method.equals(HttpMethod.DELETE)) {
-        if (!id.isEmpty() && conduit.closeConnection(id)) {
-          write(ctx, req, response(HttpResponseStatus.NO_CONTENT, null, null), false);
-        } else {
-          send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "no connection " + id, false);
-        }
-      } else if (method.equals(HttpMethod.GET)) {
-        for (ConnectionSummary s : conduit.connections()) {
-          if (s.connection().id().equals(id)) {
-            FieldWriter w = FieldWriter.json().reset();
-            SummaryFields.write(w, s);
-            send(ctx, req, HttpResponseStatus.OK, JSON, w.finish(), false);
-            return;
-          }
-        }
-        send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "no connection " + id, false);
-      } else {
-        notAllowed(ctx, req, "GET, DELETE");
-      }
-    }
-
-    /** Runs a no-op on every event loop of the conduit; healthy when all answer in time. */
-    private void health(ChannelHandlerContext ctx, FullHttpRequest req) {
-      if (conduit == null) {
-        send(ctx, req, HttpResponseStatus.OK, TEXT, "ok", false);
-        return;
-      }
-      if (conduit.resources().eventLoopGroup().isShuttingDown()) {
-        send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, "event loops shutting down", false);
-        return;
-      }
-      List<EventExecutor> loops = new ArrayList<>();
-      conduit.resources().eventLoopGroup().forEach(loops::add);
-      AtomicInteger remaining = new AtomicInteger(loops.size());
-      AtomicBoolean answered = new AtomicBoolean();
-      boolean keepAlive = HttpUtil.isKeepAlive(req);
-      ScheduledFuture<?> timeout = ctx.executor().schedule(() -> {
-        if (answered.compareAndSet(false, true)) {
-          send(ctx, keepAlive, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT,
-              remaining.get() + " event loop(s) did not run a task within " + HEALTH_TIMEOUT_MS + " ms");
-        }
-      }, HEALTH_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-      for (EventExecutor loop : loops) {
-        Future<?> f;
-        try {
-          f = loop.submit(() -> { });
-        } catch (RuntimeException rejected) {
-          f = ctx.executor().newFailedFuture(rejected);
-        }
-        f.addListener(done -> ctx.executor().execute(() -> {
-          if (!done.isSuccess()) {
-            if (answered.compareAndSet(false, true)) {
-              timeout.cancel(false);
-              send(ctx, keepAlive, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, "event loop rejected a task");
-            }
-          } else if (remaining.decrementAndGet() == 0 && answered.compareAndSet(false, true)) {
-            timeout.cancel(false);
-            send(ctx, keepAlive, HttpResponseStatus.OK, TEXT, "ok");
-          }
-        }));
-      }
-    }
-
-    private boolean authorized(FullHttpRequest req) {
-      if (expectedAuthorization == null) {
-        return true;
-      }
-      String given = req.headers().get(HttpHeaderNames.AUTHORIZATION);
-      return given != null && MessageDigest.isEqual(expectedAuthorization, given.getBytes(StandardCharsets.UTF_8));
-    }
-
-    private void notAllowed(ChannelHandlerContext ctx, FullHttpRequest req, String allow) {
-      FullHttpResponse r = response(HttpResponseStatus.METHOD_NOT_ALLOWED, TEXT, "method not allowed: " + req.method());
-      r.headers().set(HttpHeaderNames.ALLOW, allow);
-      write(ctx, req, r, false);
-    }
-
-    private void send(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status, String type,
-        String body, boolean close) {
-      write(ctx, req, response(status, type, body), close);
-    }
-
-    private void send(ChannelHandlerContext ctx, boolean keepAlive, HttpResponseStatus status, String type,
-        String body) {
-      FullHttpResponse r = response(status, type, body);
-      if (!keepAlive) {
-        // HttpServerKeepAliveHandler saw the request: it closes after this response
-        HttpUtil.setKeepAlive(r, false);
-      }
-      ctx.writeAndFlush(r);
-    }
-
-    private void write(ChannelHandlerContext ctx, FullHttpRequest req, FullHttpResponse r, boolean close) {
-      if (close) {
-        HttpUtil.setKeepAlive(r, false);
-        ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
-      } else {
-        ctx.writeAndFlush(r);
-      }
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      log.debug("admin connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
-      ctx.close();
-    }
-  }
-
-  private static FullHttpResponse response(HttpResponseStatus status, String type, String body) {
-    ByteBuf content = body == null ? Unpooled.EMPTY_BUFFER : Unpooled.copiedBuffer(body, StandardCharsets.UTF_8);
-    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
-    if (type != null) {
-      r.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
-    }
-    r.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
-    HttpUtil.setContentLength(r, content.readableBytes());
-    return r;
-  }
-
-  /** The connections as a JSON array, one object per connection. */
-  static String connectionsJson(List<ConnectionSummary> list) {
-    StringBuilder sb = new StringBuilder(64 + list.size() * 400).append('[');
-    FieldWriter w = FieldWriter.json();
-    for (int i = 0; i < list.size(); i++) {
-      if (i > 0) {
-        sb.append(",\n");
-      }
-      w.reset();
-      SummaryFields.write(w, list.get(i));
-      w.finishTo(sb);
-    }
-    return sb.append("]\n").toString();
   }
 
   /** Builds an {@link AdminServer}. */
@@ -416,8 +194,45 @@ public final class AdminServer implements AutoCloseable {
     private Supplier<String> config;
     private String configContentType = JSON;
     private BooleanSupplier readiness;
+    private final Map<String, AdminRoute> routes = new LinkedHashMap<>();
+    private int maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES;
 
     private Builder() {}
+
+    /**
+     * Mounts a route: requests whose path is {@code prefix} or lies below it ({@code prefix + "/…"})
+     * go to {@code route}, after the token check. Built-in paths ({@code /metrics}, {@code /healthz},
+     * {@code /readyz}, {@code /config}, {@code /connections}) cannot be mounted over.
+     *
+     * @param prefix a path such as {@code /cache}: starts with {@code /}, no query, not {@code /}
+     * @param route the route
+     * @return this
+     */
+    public Builder route(String prefix, AdminRoute route) {
+      requireNonNull(prefix, "prefix");
+      requireNonNull(route, "route");
+      if (!prefix.startsWith("/") || prefix.length() < 2 || prefix.endsWith("/") || prefix.contains("?")) {
+        throw new IllegalArgumentException("prefix: " + prefix + " (expected: a path such as /cache)");
+      }
+      for (String builtIn : List.of("/metrics", "/healthz", "/readyz", "/config", "/connections")) {
+        if (prefix.equals(builtIn) || prefix.startsWith(builtIn + "/")) {
+          throw new IllegalArgumentException("prefix: " + prefix + " is a built-in admin path");
+        }
+      }
+      if (routes.putIfAbsent(prefix, route) != null) {
+        throw new IllegalArgumentException("prefix: " + prefix + " is mounted already");
+      }
+      return this;
+    }
+
+    /** The largest request (head and body) the endpoint reads; larger ones get 413 (default: 8 KiB). */
+    public Builder maxRequestBytes(int value) {
+      if (value < 1024 || value > 16 << 20) {
+        throw new IllegalArgumentException("maxRequestBytes: " + value + " (expected: 1024-16777216)");
+      }
+      this.maxRequestBytes = value;
+      return this;
+    }
 
     /** The address to bind (default: 127.0.0.1:9090, loopback only). */
     public Builder bind(InetSocketAddress value) {
