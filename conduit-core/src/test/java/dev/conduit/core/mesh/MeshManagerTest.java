@@ -74,6 +74,39 @@ class MeshManagerTest {
   }
 
   @Test
+  void twoNodesRacingWithOneTokenGetOneCertificate() throws Exception {
+    try (MeshManager manager = ManagerFixture.start(dir.resolve("manager"))) {
+      String token = admin(manager).createToken(Duration.ofMinutes(10), null).get("token").asText();
+      List<CompletableFuture<String>> racers = new java.util.ArrayList<>();
+      java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+      for (int i = 0; i < 4; i++) {
+        NodeEnrolment n = node(manager, dir.resolve("r" + i), "racer-" + i, "198.18.0." + (70 + i)).token(token)
+            .caPin(manager.caPin()).build();
+        racers.add(CompletableFuture.supplyAsync(() -> {
+          try (n) {
+            go.await();
+            n.start();
+            return "enrolled";
+          } catch (EnrolmentException e) {
+            return e.status() + " " + e.getMessage();
+          } catch (Exception e) {
+            return e.toString();
+          }
+        }));
+      }
+      go.countDown();
+      List<String> outcomes = new java.util.ArrayList<>();
+      for (CompletableFuture<String> r : racers) {
+        outcomes.add(r.get(60, TimeUnit.SECONDS));
+      }
+      assertThat(outcomes).filteredOn(o -> o.equals("enrolled")).hasSize(1);
+      assertThat(outcomes).filteredOn(o -> !o.equals("enrolled")).hasSize(3)
+          .allSatisfy(o -> assertThat(o).startsWith("401 ").contains("was used already"));
+      assertThat(manager.store().nodes()).hasSize(1);
+    }
+  }
+
+  @Test
   void expiredAndUnknownTokensGetNothing() throws Exception {
     try (MeshManager manager = ManagerFixture.start(dir.resolve("manager"))) {
       JoinToken expired = JoinToken.generate();
