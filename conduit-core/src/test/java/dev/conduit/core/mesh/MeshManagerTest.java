@@ -158,6 +158,34 @@ class MeshManagerTest {
   }
 
   @Test
+  void aPendingNodeThatComesBackWithATokenIsAdmitted() throws Exception {
+    try (MeshManager manager = ManagerFixture.start(dir.resolve("manager"))) {
+      Path state = dir.resolve("p");
+      NodeEnrolment waiting = node(manager, state, "host-p", "198.18.0.19").caPin(manager.caPin()).build();
+      CompletableFuture<TlsMaterial> first = CompletableFuture.supplyAsync(() -> {
+        try {
+          return waiting.start();
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (manager.store().node("host-p").isEmpty()) {
+        assertThat(System.nanoTime()).as("pending within 30 s").isLessThan(deadline);
+        Thread.sleep(20); // polling the store with a deadline
+      }
+      waiting.close(); // the node stops waiting (a restart), keeping its key
+      assertThat(first).failsWithin(Duration.ofSeconds(30));
+      String token = admin(manager).createToken(Duration.ofMinutes(5), null).get("token").asText();
+      try (NodeEnrolment again = node(manager, state, "host-p", "198.18.0.19").token(token).caPin(manager.caPin())
+          .build()) {
+        again.start();
+      }
+      assertThat(manager.store().node("host-p").orElseThrow().state()).isEqualTo(NodeState.APPROVED);
+    }
+  }
+
+  @Test
   void revokedNodesCannotRenewAndAreListed() throws Exception {
     try (MeshManager manager = ManagerFixture.start(dir.resolve("manager"), b -> b.autoApprove(true));
          NodeEnrolment e = node(manager, dir.resolve("e"), "host-e", "198.18.0.14").caPin(manager.caPin()).build()) {
