@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.conduit.cli.command.CacheCommand;
 import dev.conduit.cli.command.CaCommand;
 import dev.conduit.cli.command.CertCommand;
+import dev.conduit.cli.command.ManagerCommand;
 import dev.conduit.cli.command.CheckCommand;
 import dev.conduit.cli.command.CompletionCommand;
 import dev.conduit.cli.command.Converters;
@@ -48,7 +49,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "conduit", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
     description = "An embeddable proxy toolkit: forward proxy, transparent capture, mTLS mesh, caching MITM.",
     subcommands = {ProxyCommand.class, RunCommand.class, CheckCommand.class, CaCommand.class, CertCommand.class,
-        NetfilterCommand.class, DoctorCommand.class, CacheCommand.class, VersionCommand.class, CompletionCommand.class,
+        NetfilterCommand.class, DoctorCommand.class, CacheCommand.class, ManagerCommand.class, VersionCommand.class,
+        CompletionCommand.class,
         ManPageCommand.class, CommandLine.HelpCommand.class},
     footer = {"", "Seed forms: 'conduit --http-listen IP:PORT ...' runs 'conduit proxy', "
         + "'conduit -c FILE' runs 'conduit run -c FILE'."})
