@@ -1,8 +1,8 @@
 package dev.conduit.core.admin;
 
 import static java.util.Objects.requireNonNull;
-import dev.conduit.core.internal.FieldWriter;
-import dev.conduit.core.internal.SummaryFields;
+import dev.conduit.core.internal.format.FieldWriter;
+import dev.conduit.core.internal.format.SummaryFields;
 import dev.conduit.core.observe.ConnectionSummary;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
