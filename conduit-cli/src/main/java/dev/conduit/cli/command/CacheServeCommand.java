@@ -124,7 +124,7 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
       runtime.admin(ProxyRole.admin(AdminConfig.of(adminListen))
           .config(() -> describe(cache), "text/yaml; charset=utf-8"));
     }
-    return Lifecycle.run(runtime.build(), conduit, context(), () -> sections(toConfig()), Lifecycle::startError);
+    return Lifecycle.run(runtime.build(), context(), () -> sections(toConfig()), Lifecycle::startError);
   }
 
   private static ConfigSections sections(CacheConfig cache) {
