@@ -66,7 +66,7 @@ final class ProxyRole {
     ConduitRuntime.Builder runtime = ConduitRuntime.builder().sections(sections(config))
         .drainTimeout(config.timeouts().drain().plus(DRAIN_MARGIN));
     Conduit conduit = assemble(config, context, runtime);
-    return Lifecycle.run(runtime.build(), conduit, context, reread == null ? null : () -> sections(reread.call()),
+    return Lifecycle.run(runtime.build(), context, reread == null ? null : () -> sections(reread.call()),
         ProxyRole::startError);
   }
 
