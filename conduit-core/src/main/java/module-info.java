@@ -27,6 +27,7 @@ module dev.conduit.core {
   exports dev.conduit.core;
   exports dev.conduit.core.admin;
   exports dev.conduit.core.inbound;
+  exports dev.conduit.core.net;
   exports dev.conduit.core.observe;
   exports dev.conduit.core.outbound;
   exports dev.conduit.core.pki;

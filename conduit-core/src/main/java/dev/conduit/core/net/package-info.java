@@ -1,0 +1,8 @@
+/**
+ * IP addresses for conduit's guards: strict literal parsing ({@link dev.conduit.core.net.IpAddress}),
+ * prefixes and prefix sets with subtraction and minimal covers ({@link dev.conduit.core.net.IpPrefix},
+ * {@link dev.conduit.core.net.IpPrefixSet}), and classification after the IANA special-purpose
+ * registries, including the IPv4 addresses inside IPv6 transition forms ({@link
+ * dev.conduit.core.net.AddressClassifier}).
+ */
+package dev.conduit.core.net;
