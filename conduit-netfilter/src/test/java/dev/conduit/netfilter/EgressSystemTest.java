@@ -16,7 +16,17 @@ import dev.conduit.netfilter.egress.EgressMode;
 import dev.conduit.netfilter.egress.EgressStateFile;
 import dev.conduit.netfilter.egress.RouteAgent;
 import dev.conduit.netfilter.egress.RouteAgentConfig;
+import dev.conduit.netfilter.egress.EgressMetrics;
+import dev.conduit.netfilter.egress.EgressMetricsServer;
+import dev.conduit.netfilter.egress.EgressMetricsTest;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -135,6 +145,90 @@ class EgressSystemTest {
       assertThat(lab.fetch("198.19.2.1")).isEqualTo("200 " + EgressLab.BLOB_BYTES);
     }
     assertThat(lab.gateway.run("nft", "list", "tables")).doesNotContain("egress_t");
+  }
+
+  static final Pattern SAMPLE = Pattern.compile("\\{\"metric\":\\{\"ip\":\"([^\"]+)\"\\},\"value\":\\[[0-9.]+,\"([0-9.e+]+)\"\\]\\}");
+
+  static Map<String, Double> samples(String json) {
+    Map<String, Double> out = new java.util.HashMap<>();
+    Matcher m = SAMPLE.matcher(json);
+    while (m.find()) {
+      out.put(m.group(1), Double.parseDouble(m.group(2)));
+    }
+    return out;
+  }
+
+  static long value(String exposition, String series) {
+    return exposition.lines().filter(l -> l.startsWith(series + " ")).mapToLong(l -> Long.parseLong(
+        l.substring(series.length() + 1))).findFirst().orElseThrow(() -> new AssertionError(
+        "no " + series + " in\n" + exposition));
+  }
+
+  @Test
+  void metricsAreCurrentAtEveryScrapeAndTheSeedsGrafanaQueriesWork(@TempDir Path dir) throws Exception {
+    PrometheusServer.require();
+    HttpClient http = HttpClient.newHttpClient();
+    try (EgressGateway gw = EgressGateway.install(gatewayConfig().build(), allow("198.19.2.1", "fd00:3::1"),
+        lab.gateway.runner);
+        EgressMetricsServer metrics = EgressMetricsServer.start(new InetSocketAddress("127.0.0.1", 0), gw,
+            new EgressMetrics("gw-test", 100))) {
+      String target = "127.0.0.1:" + metrics.address().getPort();
+      java.util.function.Supplier<String> scrape = () -> {
+        try {
+          HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://" + target + "/metrics"))
+              .build(), HttpResponse.BodyHandlers.ofString());
+          assertThat(r.statusCode()).isEqualTo(200);
+          assertThat(r.headers().firstValue("Content-Type")).contains("text/plain; version=0.0.4; charset=utf-8");
+          return r.body();
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      };
+      String v4In = "iptables_bytes_count{ip=\"198.19.2.1\",type=\"INPUT\",hostname=\"gw-test\"}";
+      String v6In = "iptables_bytes_count{ip=\"fd00:3::1\",type=\"INPUT\",hostname=\"gw-test\"}";
+      assertThat(value(scrape.get(), v4In)).isZero();
+      try (PrometheusServer prometheus = PrometheusServer.start(dir, "egress", target)) {
+        lab.await(() -> {
+          try {
+            return prometheus.query("up{job=\"egress\"}").contains("\"1\"]");
+          } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+          }
+        }, "Prometheus scraping the gateway");
+        assertThat(lab.fetch("198.19.2.1")).isEqualTo("200 " + EgressLab.BLOB_BYTES);
+        assertThat(lab.fetch("fd00:3::1")).isEqualTo("200 " + EgressLab.BLOB_BYTES);
+        // the data went through the gateway before curl had it: the next scrape counts it
+        String now = scrape.get();
+        assertThat(value(now, v4In)).isGreaterThan(EgressLab.BLOB_BYTES);
+        assertThat(value(now, v6In)).isGreaterThan(EgressLab.BLOB_BYTES);
+        assertThat(value(now, "conduit_egress_bytes_total{address=\"198.19.2.1\",direction=\"in\",hostname=\"gw-test\"}"))
+            .isGreaterThanOrEqualTo(value(now, v4In));
+        EgressMetricsTest.promtoolAccepts(now);
+
+        // the seed's Grafana queries, as its README writes them, with $host set
+        Map<String, Long> atLeast = Map.of(
+            "sum by (ip) (increase(iptables_bytes_count{type=~\"INPUT\",hostname=~\"$host\"}[2m]))",
+            (long) EgressLab.BLOB_BYTES,
+            "sum by (ip) (increase(iptables_bytes_count{type=~\"OUTPUT\",hostname=~\"$host\"}[2m]))", 1L,
+            "sum by (ip) (increase(iptables_packets_count{type=~\"INPUT\",hostname=~\"$host\"}[2m]))",
+            (long) EgressLab.BLOB_BYTES / 66000,
+            "sum by (ip) (increase(iptables_packets_count{type=~\"OUTPUT\",hostname=~\"$host\"}[2m]))", 1L);
+        for (Map.Entry<String, Long> q : atLeast.entrySet()) {
+          String promql = q.getKey().replace("$host", "gw-test");
+          String[] last = {""};
+          lab.await(() -> {
+            try {
+              last[0] = prometheus.query(promql);
+              Map<String, Double> byIp = samples(last[0]);
+              return byIp.getOrDefault("198.19.2.1", 0.0) >= q.getValue()
+                  && byIp.getOrDefault("fd00:3::1", 0.0) >= q.getValue();
+            } catch (InterruptedException e) {
+              throw new IllegalStateException(e);
+            }
+          }, () -> promql + " answering per ip: " + last[0]);
+        }
+      }
+    }
   }
 
   @Test

@@ -100,13 +100,13 @@ public final class Allowlist {
     try {
       prefix = IpPrefix.parse(entry);
     } catch (IllegalArgumentException e) {
-      if (entry.chars().anyMatch(Character::isLetter) && entry.indexOf(':') < 0 && entry.indexOf('/') < 0) {
+      if (entry.matches("([A-Za-z0-9_-]+\\.)*[A-Za-z][A-Za-z0-9-]*\\.?")) {
         throw new IllegalArgumentException("entry: " + entry + " is a name (expected: an IPv4 or IPv6"
             + " address or CIDR; names are resolved by the egress server)", e);
       }
       throw new IllegalArgumentException("entry: " + e.getMessage(), e);
     }
-    if (allowedSpecial.containsAll(prefix) || AddressClassifier.isPublic(prefix)) {
+    if (allowed(prefix, allowedSpecial)) {
       return prefix;
     }
     if (prefix.length() == prefix.address().bits()) {
@@ -115,7 +115,15 @@ public final class Allowlist {
           + " (expected: a public address)");
     }
     throw new IllegalArgumentException("entry: " + entry + " covers non-public addresses, e.g. "
-        + firstNonPublic(prefix) + " (expected: a prefix of public addresses only)");
+        + firstNonPublic(prefix, allowedSpecial) + " (expected: a prefix of public addresses only)");
+  }
+
+  private static boolean allowed(IpPrefix prefix, IpPrefixSet allowedSpecial) {
+    if (allowedSpecial.containsAll(prefix) || AddressClassifier.isPublic(prefix)) {
+      return true;
+    }
+    boolean single = prefix.length() == prefix.address().bits();
+    return !single && AddressClassifier.publicSpace().union(allowedSpecial).containsAll(prefix);
   }
 
   private static String describe(AddressClassification c) {
@@ -125,8 +133,9 @@ public final class Allowlist {
         .orElse(what);
   }
 
-  private static String firstNonPublic(IpPrefix prefix) {
-    IpPrefixSet outside = IpPrefixSet.of(List.of(prefix)).subtract(AddressClassifier.publicSpace());
+  private static String firstNonPublic(IpPrefix prefix, IpPrefixSet allowedSpecial) {
+    IpPrefixSet outside = IpPrefixSet.of(List.of(prefix)).subtract(AddressClassifier.publicSpace())
+        .subtract(allowedSpecial);
     List<IpPrefix> p = outside.prefixes();
     if (p.isEmpty()) {
       return prefix.address().toString();
@@ -226,7 +235,7 @@ public final class Allowlist {
      */
     public Builder add(IpPrefix prefix) {
       requireNonNull(prefix, "prefix");
-      if (!allowedSpecial.containsAll(prefix) && !AddressClassifier.isPublic(prefix)) {
+      if (!allowed(prefix, allowedSpecial)) {
         validate(prefix.toString(), allowedSpecial); // throws with the reason
       }
       if (entries.size() >= MAX_ENTRIES && !entries.contains(prefix)) {
