@@ -301,6 +301,15 @@ class EgressSystemTest {
     assertThat(lab.client.runner.run(List.of("ip", "-4", "route", "get", "10.1.1.1"), "").ok()).isFalse();
     assertThat(lab.client.run("ip", "-4", "route", "show", "proto", "193")).doesNotContain("224.0.0.0");
 
+    // a route of the agent's protocol it does not want (left by an agent that crashed) goes
+    lab.client.run("ip", "route", "add", "192.0.2.0/24", "via", "198.18.1.1", "proto", "193");
+    lab.await(() -> {
+      try {
+        return !agent.installed(true).contains(IpPrefix.parse("192.0.2.0/24"));
+      } catch (NetfilterException e) {
+        return false;
+      }
+    }, "the route agent removing a stale route of its protocol");
     // a network restart flushes them: the agent puts them back
     lab.client.run("ip", "-4", "route", "flush", "proto", "193");
     lab.client.run("ip", "-6", "route", "flush", "proto", "193");

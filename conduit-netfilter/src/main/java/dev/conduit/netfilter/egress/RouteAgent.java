@@ -24,7 +24,8 @@ import org.slf4j.LoggerFactory;
  * networks keep their routes (they are not public, so never routed). The routes carry a protocol
  * number of their own, so the agent lists, restores and removes exactly its routes. A check every
  * {@link RouteAgentConfig#checkInterval()} restores routes that disappeared (a network restart, an
- * {@code ip route flush}); {@link #close()} removes them. Blocking (runs {@code ip}); thread-safe.
+ * {@code ip route flush}) and deletes routes of its protocol it does not want (a crashed agent's);
+ * {@link #close()} removes them. Blocking (runs {@code ip}); thread-safe.
  */
 public final class RouteAgent implements AutoCloseable {
 
@@ -118,6 +119,12 @@ public final class RouteAgent implements AutoCloseable {
       }
       Set<IpPrefix> present = installed(v4);
       StringBuilder batch = new StringBuilder();
+      // routes of this protocol that are not wanted (left by an agent that crashed with other prefixes)
+      Set<IpPrefix> stale = new TreeSet<>(present);
+      config.prefixes(v4).forEach(stale::remove);
+      for (IpPrefix p : stale) {
+        batch.append("route del ").append(p).append(" proto ").append(config.protocol()).append('\n');
+      }
       int n = 0;
       for (IpPrefix p : config.prefixes(v4)) {
         if (present.contains(p)) {
@@ -129,7 +136,7 @@ public final class RouteAgent implements AutoCloseable {
         batch.append('\n');
         n++;
       }
-      if (n > 0) {
+      if (n > 0 || !stale.isEmpty()) {
         runner.run(Command.withInput(batch.toString(), "ip", v4 ? "-4" : "-6", "-batch", "-"));
         installed += n;
       }
