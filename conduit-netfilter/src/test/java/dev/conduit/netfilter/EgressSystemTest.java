@@ -107,6 +107,16 @@ class EgressSystemTest {
       assertThat(lab.serverCount("in", "fd00:3::2")[0]).isEqualTo(reached6);
       assertThat(gw.denied()).extracting(DeniedDestination::destination)
           .contains(IpAddress.parse("198.19.2.2"), IpAddress.parse("fd00:3::2"));
+      // the gateway's own traffic, and the clients' traffic to the gateway itself, are not guarded
+      assertThat(lab.gateway.runner.run(List.of("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+          "--max-time", "20", "http://198.19.2.2:8000/blob"), "").stdout()).isEqualTo("200");
+      assertThat(lab.gateway.runner.run(List.of("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+          "--max-time", "20", "http://[fd00:3::2]:8000/blob"), "").stdout()).isEqualTo("200");
+      // a closed port of the gateway answers with a reset (curl exit 7), not silence (exit 28)
+      for (String own : List.of("http://198.18.1.1:9/", "http://[fd00:1::1]:9/")) {
+        assertThat(lab.client.runner.run(List.of("curl", "-sS", "--connect-timeout", "10", own), "")
+            .exitCode()).as(own).isEqualTo(7);
+      }
 
       // the gateway's per-element counters equal what the servers themselves saw, byte for byte
       for (String server : List.of("198.19.2.1", "fd00:3::1")) {
