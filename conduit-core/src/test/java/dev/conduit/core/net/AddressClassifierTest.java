@@ -105,6 +105,50 @@ class AddressClassifierTest {
   }
 
   @Test
+  void publicSpaceDiffersFromCpythonsTablesOnlyWhereConduitIsStricter() throws Exception {
+    boolean python = new ProcessBuilder("sh", "-c", "command -v python3").start().waitFor() == 0;
+    if (!python) {
+      if ("true".equals(System.getenv("CI"))) {
+        org.assertj.core.api.Assertions.fail("python3 is not installed (CI=true: test.sh installs it)");
+      }
+      org.junit.jupiter.api.Assumptions.assumeTrue(false, "python3 is not installed");
+    }
+    // the tables of the installed CPython's ipaddress module, one CIDR per line
+    Process p = new ProcessBuilder("python3", "-c", String.join("\n",
+        "import ipaddress as i",
+        "for c in (i._IPv4Constants, i._IPv6Constants):",
+        "  for n in c._private_networks: print('private', n)",
+        "  for n in getattr(c, '_private_networks_exceptions', []): print('global', n)"))
+        .redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor()).as(out).isZero();
+    List<IpPrefix> privateNets = new java.util.ArrayList<>();
+    List<IpPrefix> globalNets = new java.util.ArrayList<>();
+    for (String line : out.split("\n")) {
+      String[] f = line.strip().split(" ");
+      (f[0].equals("private") ? privateNets : globalNets).add(IpPrefix.parse(f[1]));
+    }
+    assertThat(privateNets).contains(IpPrefix.parse("10.0.0.0/8"), IpPrefix.parse("fc00::/7"));
+    IpPrefixSet cpython = IpPrefixSet.all().subtract(IpPrefixSet.of(privateNets))
+        .union(IpPrefixSet.of(globalNets));
+    IpPrefixSet ours = AddressClassifier.publicSpace();
+    // conduit also refuses: shared (CGNAT) and multicast space, the deprecated 6to4 relay anycast,
+    // IPv6 outside 2000::/3, and what older CPython releases did not list yet (all of 192.0.0.0/24
+    // rather than its /29 and /31, 2002::/16, 3fff::/20, 5f00::/16)
+    IpPrefixSet stricter = IpPrefixSet.parse("100.64.0.0/10", "224.0.0.0/4", "192.88.99.0/24",
+        "192.0.0.0/24", "2002::/16", "3fff::/20", "5f00::/16").union(IpPrefixSet.parse("::/0").subtract(IpPrefixSet.parse("2000::/3")));
+    assertThat(cpython.subtract(ours).subtract(stricter.subtract(IpPrefixSet.parse("192.0.0.9", "192.0.0.10")))
+        .isEmpty())
+        .as("public for CPython, not for conduit: %s", cpython.subtract(ours).subtract(stricter)).isTrue();
+    // the registries' global exceptions inside special-purpose blocks, which CPython adopted only in
+    // later releases (2001:1::3 after cpython#151049)
+    IpPrefixSet newer = IpPrefixSet.parse("192.0.0.9", "192.0.0.10", "2001:1::1", "2001:1::2", "2001:1::3",
+        "2001:3::/32", "2001:4:112::/48", "2001:20::/28", "2001:30::/28");
+    assertThat(ours.subtract(cpython).subtract(newer).isEmpty())
+        .as("public for conduit, not for CPython: %s", ours.subtract(cpython)).isTrue();
+  }
+
+  @Test
   void theIpv4ComplementMatchesPythonsIpaddressTables() {
     // computed with CPython 3: collapse(0.0.0.0/0 minus the registry blocks)
     assertThat(AddressClassifier.routedPublicPrefixes().ipv4().prefixes().stream()
