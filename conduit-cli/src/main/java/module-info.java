@@ -13,6 +13,7 @@ module dev.conduit.cli {
   requires ch.qos.logback.core;
   requires io.netty.handler;
   requires micrometer.core;
+  requires com.fasterxml.jackson.databind; // conduit-core's control plane (optional there)
   requires micrometer.registry.prometheus;
   requires jdk.unsupported; // sun.misc.Signal: drain on SIGTERM and exit 0
 

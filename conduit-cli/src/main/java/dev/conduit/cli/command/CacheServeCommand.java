@@ -1,23 +1,27 @@
 package dev.conduit.cli.command;
 
 import dev.conduit.cli.CliException;
-import dev.conduit.cli.ExitCode;
-import dev.conduit.cli.RunControl;
+import dev.conduit.cli.config.AdminConfig;
+import dev.conduit.cli.config.CacheConfig;
 import dev.conduit.cli.config.LogConfig;
 import dev.conduit.cli.logging.Logging;
 import dev.conduit.core.Conduit;
 import dev.conduit.core.ConduitBuilder;
-import dev.conduit.core.pki.Pem;
+import dev.conduit.core.ConduitResources;
+import dev.conduit.core.Timeouts;
+import dev.conduit.core.admin.AdminServer;
+import dev.conduit.core.runtime.ConduitRuntime;
+import dev.conduit.core.runtime.ConduitService;
+import dev.conduit.core.runtime.ConfigSections;
+import dev.conduit.core.runtime.Service;
 import dev.conduit.mitm.MitmServer;
-import java.io.IOException;
+import dev.conduit.mitm.MitmService;
 import java.nio.file.Path;
-import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -36,8 +40,6 @@ import picocli.CommandLine.Option;
         "      --listen 127.0.0.1:8000 --intercept '*.docker.io' --intercept quay.io --intercept '*.quay.io'",
         "  curl --cacert /var/lib/conduit/certs/ca.crt -x http://127.0.0.1:8000 https://some.thing/here.txz"})
 public final class CacheServeCommand extends BaseCommand implements Callable<Integer> {
-  private static final Logger log = LoggerFactory.getLogger(CacheServeCommand.class);
-
   @Option(names = "--cert-dir", paramLabel = "DIR", required = true,
       description = "Where the CA lives (ca.crt, ca.key 0600, ca.p12); created on first start.")
   Path certDir;
@@ -72,64 +74,82 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
       description = "Evict least recently used entries above this size (default: 10 GiB).")
   long maxCacheBytes;
 
+  @Option(names = "--admin-listen", paramLabel = "IP:PORT",
+      description = "Admin endpoint: /metrics (Prometheus), /healthz, /readyz, /connections, /config, /runtime.")
+  String adminListen;
+
+  @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s",
+      description = "On SIGTERM, how long open connections may finish (default: ${DEFAULT-VALUE}).")
+  Duration drainTimeout;
+
   @Mixin
   LogOptions logOptions = new LogOptions();
 
   @Override
-  public Integer call() throws IOException, InterruptedException {
-    MitmServer.Builder b = MitmServer.builder().certDir(certDir).fileDir(cacheDir).tcpBind(listen)
-        .maxCacheBytes(maxCacheBytes);
-    try {
-      if (tlsListen != null) {
-        b.tlsBind(tlsListen);
-      }
-      if (tlsName != null) {
-        b.tlsName(tlsName);
-      }
-      intercept.forEach(b::intercept);
-      if (!filters.isEmpty()) {
-        b.filters(filters);
-      }
-      for (Path ca : upstreamCas) {
-        for (X509Certificate c : Pem.readCertificates(ca)) {
-          b.trustUpstreamCa(c);
-        }
-      }
-    } catch (IllegalArgumentException e) {
-      throw CliException.usage(e.getMessage());
-    }
+  public Integer call() throws InterruptedException {
+    CacheConfig cache = toConfig();
     LogConfig logConfig;
     try {
       logConfig = logOptions.apply(LogConfig.defaults());
+      Timeouts.builder().drain(drainTimeout).build();
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());
     }
     Logging.configure(logConfig);
-    MitmServer server = b.open();
-    ConduitBuilder cb = Conduit.builder();
+    ConduitRuntime.Builder runtime = ConduitRuntime.builder().sections(sections(cache))
+        .drainTimeout(drainTimeout.plus(ProxyRole.DRAIN_MARGIN));
+    ConduitResources resources = ConduitResources.builder().build();
+    MitmServer server;
+    try {
+      server = CacheRole.open(cache, null, null);
+    } catch (RuntimeException e) {
+      resources.close();
+      throw e;
+    }
+    ConduitBuilder cb = Conduit.builder().resources(resources)
+        .timeouts(Timeouts.builder().drain(drainTimeout).build());
     server.listeners().forEach(cb::listener);
-    Serve.accessLog(logConfig).ifPresent(cb::observer);
-    Conduit conduit;
-    try {
-      conduit = cb.build().start();
-    } catch (IOException e) {
-      server.close();
-      throw CliException.failure(e.getMessage(), e);
+    ProxyRole.accessLog(logConfig).ifPresent(cb::observer);
+    MetricsService metrics = adminListen == null ? null : new MetricsService(cb, resources);
+    Conduit conduit = cb.build();
+    runtime.service(Service.closing("event-loops", resources));
+    if (metrics != null) {
+      runtime.service(metrics.of(conduit));
     }
-    log.info("caching proxy: CA {}, cache {}; trust {}/ca.crt in clients", certDir, cacheDir, certDir);
-    RunControl control = context().runControl();
-    control.started(conduit);
-    try {
-      control.awaitStop();
-    } finally {
+    runtime.service(MitmService.builder(server).section(CacheConfig.SECTION, cache).build());
+    runtime.service(new ConduitService(conduit));
+    if (adminListen != null) {
+      runtime.admin(ProxyRole.admin(AdminConfig.of(adminListen))
+          .config(() -> describe(cache), "text/yaml; charset=utf-8"));
+    }
+    return Lifecycle.run(runtime.build(), conduit, context(), () -> sections(toConfig()), Lifecycle::startError);
+  }
+
+  private static ConfigSections sections(CacheConfig cache) {
+    return ConfigSections.builder().put(CacheConfig.SECTION, cache).build();
+  }
+
+  /** The flags as the {@code cache} section they stand for. */
+  private CacheConfig toConfig() {
+    if (adminListen != null) {
       try {
-        conduit.stop().get(60, TimeUnit.SECONDS);
-      } catch (Exception e) {
-        log.warn("stop did not finish cleanly: {}", e.toString());
+        AdminServer.builder().bind(adminListen);
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage("--admin-listen: " + e.getMessage());
       }
-      server.close();
-      log.info("stopped");
     }
-    return ExitCode.OK;
+    try {
+      return new CacheConfig(certDir.toString(), cacheDir.toString(), listen, Optional.ofNullable(tlsListen),
+          tlsName == null ? List.of() : List.of(tlsName), intercept, filters,
+          upstreamCas.stream().map(Path::toString).toList(), maxCacheBytes);
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+  }
+
+  private static String describe(CacheConfig c) {
+    return "cache:\n  cert_dir: " + c.certDir() + "\n  cache_dir: " + c.cacheDir() + "\n  listen: " + c.listen()
+        + c.tlsListen().map(t -> "\n  tls_listen: " + t).orElse("") + "\n  intercept: " + c.intercept()
+        + "\n  filters: " + c.filters() + "\n  max_cache_size: " + c.maxCacheBytes() + "\n";
   }
 }
