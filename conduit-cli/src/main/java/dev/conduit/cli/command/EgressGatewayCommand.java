@@ -146,7 +146,7 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
         }
       }, every, every, TimeUnit.MILLISECONDS);
       RunControl control = context().runControl();
-      control.started(null); // no proxy runs here: the control only installs its signal handlers
+      control.started((dev.conduit.core.Conduit) null); // no proxy runs here: the control only installs its signal handlers
       control.awaitStop();
     } finally {
       background.shutdownNow();

@@ -66,7 +66,7 @@ public final class EgressRouteCommand extends BaseCommand implements Callable<In
           + " (proto " + config.protocol() + ")");
       out().flush();
       RunControl control = context().runControl();
-      control.started(null); // no proxy runs here: the control only installs its signal handlers
+      control.started((dev.conduit.core.Conduit) null); // no proxy runs here: the control only installs its signal handlers
       control.awaitStop();
     } finally {
       agent.close();
