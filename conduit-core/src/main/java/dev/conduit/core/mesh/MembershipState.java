@@ -54,7 +54,8 @@ public final class MembershipState {
     Map<String, ObjectNode> out = new LinkedHashMap<>();
     for (NodeRecord n : nodes) {
       if (n.state() == NodeState.APPROVED) {
-        ObjectNode o = JSON.objectNode().put("name", n.name()).put("identity", n.identity()).put("role", n.role().text());
+        ObjectNode o = JSON.objectNode().put("name", n.name()).put("identity", n.identity())
+            .put("role", n.role().text());
         n.addresses().forEach(o.putArray("addresses")::add);
         n.serverAddress().ifPresent(s -> o.put("server_address", s));
         out.put("node/" + n.name(), o);
