@@ -21,6 +21,7 @@ module dev.conduit.core {
   requires org.bouncycastle.util;
   requires org.slf4j;
   requires jdk.net; // TCP keep-alive timers on the NIO transport
+  requires java.management; // the overload manager's direct-memory reading
   // optional: only dev.conduit.core.observe.MicrometerObserver uses it
   requires static micrometer.core;
   // optional: the control plane (dev.conduit.core.control.*, dev.conduit.core.mesh) uses JSON and JDBC;
@@ -44,6 +45,7 @@ module dev.conduit.core {
   exports dev.conduit.core.net;
   exports dev.conduit.core.observe;
   exports dev.conduit.core.outbound;
+  exports dev.conduit.core.overload;
   exports dev.conduit.core.pki;
   exports dev.conduit.core.route;
   exports dev.conduit.core.runtime;

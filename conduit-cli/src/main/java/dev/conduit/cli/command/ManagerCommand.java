@@ -56,7 +56,7 @@ public final class ManagerCommand extends BaseCommand implements Callable<Intege
           .forEach(n -> out().println("pending: " + n.name() + " " + n.addresses() + "; approve with: "
               + manager.enrolment().approveCommand(n.name())));
       out().flush();
-      context().runControl().started(null); // the manager is no Conduit: signals and tests only learn it runs
+      context().runControl().started((dev.conduit.core.Conduit) null); // the manager is no Conduit: signals and tests only learn it runs
       context().runControl().awaitStop();
     }
     return ExitCode.OK;
