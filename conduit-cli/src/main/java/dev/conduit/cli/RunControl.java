@@ -20,16 +20,16 @@ public interface RunControl {
   /** The longest the shutdown hook waits for a graceful stop. */
   Duration DRAIN_LIMIT = Duration.ofSeconds(60);
 
-  /** Called once the conduit has bound its listeners. */
+  /** Called once the conduit has bound its listeners; null for a runtime without a conduit. */
   void started(Conduit conduit);
 
   /**
    * Called once the command's runtime has started (every long-running command runs one). The default
-   * calls {@link #started(Conduit)} with the runtime's first conduit, if it has one; a role without a
-   * conduit (a manager) is a runtime all the same.
+   * calls {@link #started(Conduit)} with the runtime's first conduit, or with null for a role without
+   * one (a manager, an egress gateway): it is a runtime all the same.
    */
   default void started(ConduitRuntime runtime) {
-    runtime.service(ConduitService.class).map(ConduitService::conduit).ifPresent(this::started);
+    started(runtime.service(ConduitService.class).map(ConduitService::conduit).orElse(null));
   }
 
   /** Blocks until the conduit should stop gracefully. */

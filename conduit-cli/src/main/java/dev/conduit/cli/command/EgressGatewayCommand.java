@@ -1,7 +1,8 @@
 package dev.conduit.cli.command;
 
 import dev.conduit.cli.CliException;
-import dev.conduit.cli.RunControl;
+import dev.conduit.core.runtime.ConduitRuntime;
+import dev.conduit.core.runtime.Service;
 import dev.conduit.core.net.IpPrefixSet;
 import dev.conduit.netfilter.CommandRunner;
 import dev.conduit.netfilter.NetfilterException;
@@ -11,7 +12,7 @@ import dev.conduit.netfilter.egress.DeniedLog;
 import dev.conduit.netfilter.egress.EgressGateway;
 import dev.conduit.netfilter.egress.EgressGatewayConfig;
 import dev.conduit.netfilter.egress.EgressMetrics;
-import dev.conduit.netfilter.egress.EgressMetricsServer;
+import dev.conduit.netfilter.egress.EgressGatewayService;
 import dev.conduit.netfilter.egress.EgressMode;
 import dev.conduit.netfilter.egress.EgressStateFile;
 import java.io.IOException;
@@ -122,49 +123,57 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
     }
     InetSocketAddress bind = bind(metricsListen);
     EgressMetrics metrics = new EgressMetrics(hostname(), maxAddressLabels);
-    EgressGateway gateway = EgressGateway.install(config, initial, runner);
+    EgressGatewayService gateway = new EgressGatewayService(config, initial, runner, bind, metrics);
+    ConduitRuntime runtime = ConduitRuntime.builder().service(gateway)
+        .service(background(gateway, state, initial, special)).build();
+    int code = Lifecycle.run(runtime, context(), null, e -> e.getCause() instanceof IOException io
+        ? CliException.failure("--metrics-listen: " + io.getMessage()) : Lifecycle.startError(e));
+    out().println("egress gateway: removed table inet " + config.table());
+    return code;
+  }
+
+  /** Saves the state, announces the gateway, then re-reads the allowlist file and logs denied destinations. */
+  private Service background(EgressGatewayService service, EgressStateFile state, Allowlist initial,
+      IpPrefixSet special) {
     ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "conduit-egress-gateway");
       t.setDaemon(true);
       return t;
     });
-    try (EgressMetricsServer metricsServer = start(bind, gateway, metrics)) {
-      state.save(initial);
-      out().println("egress gateway: table inet " + config.table() + ", " + config.mode().name()
-          .toLowerCase(Locale.ROOT).replace('_', '-') + ", " + initial.size() + " allowlist entries, protecting "
-          + config.protectedNetworks() + "; metrics on http://" + format(metricsServer.address()) + "/metrics");
-      out().flush();
-      DeniedLog denied = new DeniedLog(deniedLogLines);
-      FileTime[] seen = {modified(allowlistFile)};
-      background.scheduleWithFixedDelay(() -> reloadFile(gateway, state, special, seen), 2, 2, TimeUnit.SECONDS);
-      long every = Math.max(100, deniedLogInterval.toMillis());
-      background.scheduleWithFixedDelay(() -> {
-        try {
-          denied.lines(gateway.denied(), gateway.config().mode()).forEach(log::warn);
-        } catch (NetfilterException | RuntimeException e) {
-          log.warn("egress gateway: cannot read denied destinations: {}", e.getMessage());
-        }
-      }, every, every, TimeUnit.MILLISECONDS);
-      RunControl control = context().runControl();
-      control.started((dev.conduit.core.Conduit) null); // no proxy runs here: the control only installs its signal handlers
-      control.awaitStop();
-    } finally {
-      background.shutdownNow();
-      background.awaitTermination(10, TimeUnit.SECONDS);
-      gateway.close();
-      out().println("egress gateway: removed table inet " + config.table());
-    }
-    return 0;
-  }
+    return new Service() {
+      @Override
+      public String name() {
+        return "egress-background";
+      }
 
-  private EgressMetricsServer start(InetSocketAddress bind, EgressGateway gateway, EgressMetrics metrics)
-      throws NetfilterException {
-    try {
-      return EgressMetricsServer.start(bind, gateway, metrics);
-    } catch (IOException e) {
-      gateway.close();
-      throw CliException.failure("--metrics-listen: cannot bind " + metricsListen + ": " + e.getMessage());
-    }
+      @Override
+      public void start() throws Exception {
+        EgressGateway gateway = service.gateway();
+        EgressGatewayConfig config = gateway.config();
+        state.save(initial);
+        out().println("egress gateway: table inet " + config.table() + ", " + config.mode().name()
+            .toLowerCase(Locale.ROOT).replace('_', '-') + ", " + initial.size() + " allowlist entries, protecting "
+            + config.protectedNetworks() + "; metrics on http://" + format(service.metricsAddress()) + "/metrics");
+        out().flush();
+        DeniedLog denied = new DeniedLog(deniedLogLines);
+        FileTime[] seen = {modified(allowlistFile)};
+        background.scheduleWithFixedDelay(() -> reloadFile(gateway, state, special, seen), 2, 2, TimeUnit.SECONDS);
+        long every = Math.max(100, deniedLogInterval.toMillis());
+        background.scheduleWithFixedDelay(() -> {
+          try {
+            denied.lines(gateway.denied(), gateway.config().mode()).forEach(log::warn);
+          } catch (NetfilterException | RuntimeException e) {
+            log.warn("egress gateway: cannot read denied destinations: {}", e.getMessage());
+          }
+        }, every, every, TimeUnit.MILLISECONDS);
+      }
+
+      @Override
+      public void close() throws InterruptedException {
+        background.shutdownNow();
+        background.awaitTermination(10, TimeUnit.SECONDS);
+      }
+    };
   }
 
   private void reloadFile(EgressGateway gateway, EgressStateFile state, IpPrefixSet special, FileTime[] seen) {

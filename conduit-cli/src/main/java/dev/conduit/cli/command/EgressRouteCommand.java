@@ -1,9 +1,10 @@
 package dev.conduit.cli.command;
 
 import dev.conduit.cli.CliException;
-import dev.conduit.cli.RunControl;
+import dev.conduit.core.runtime.ConduitRuntime;
+import dev.conduit.core.runtime.Service;
 import dev.conduit.netfilter.NetfilterException;
-import dev.conduit.netfilter.egress.RouteAgent;
+import dev.conduit.netfilter.egress.RouteAgentService;
 import dev.conduit.netfilter.egress.RouteAgentConfig;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -53,25 +54,30 @@ public final class EgressRouteCommand extends BaseCommand implements Callable<In
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());
     }
-    RouteAgent agent;
-    try {
-      agent = RouteAgent.start(config, context().commandRunner());
-    } catch (NetfilterException e) {
-      throw CliException.failure(e.getMessage());
-    }
-    try {
-      out().println("egress route: " + config.prefixes(true).size() + " IPv4 prefixes via "
-          + config.gateway4().map(Object::toString).orElse("(none)") + ", " + config.prefixes(false).size()
-          + " IPv6 prefixes via " + config.gateway6().map(Object::toString).orElse("(none)")
-          + " (proto " + config.protocol() + ")");
-      out().flush();
-      RunControl control = context().runControl();
-      control.started((dev.conduit.core.Conduit) null); // no proxy runs here: the control only installs its signal handlers
-      control.awaitStop();
-    } finally {
-      agent.close();
-      out().println("egress route: removed the routes of proto " + config.protocol());
-    }
-    return 0;
+    RouteAgentService agent = new RouteAgentService(config, context().commandRunner());
+    RouteAgentConfig routes = config;
+    Service announce = new Service() {
+      @Override
+      public String name() {
+        return "egress-route-announce";
+      }
+
+      @Override
+      public void start() {
+        out().println("egress route: " + routes.prefixes(true).size() + " IPv4 prefixes via "
+            + routes.gateway4().map(Object::toString).orElse("(none)") + ", " + routes.prefixes(false).size()
+            + " IPv6 prefixes via " + routes.gateway6().map(Object::toString).orElse("(none)")
+            + " (proto " + routes.protocol() + ")");
+        out().flush();
+      }
+
+      @Override
+      public void close() {}
+    };
+    int code = Lifecycle.run(ConduitRuntime.builder().service(agent).service(announce).build(), context(), null,
+        e -> e.getCause() instanceof NetfilterException n ? CliException.failure(n.getMessage())
+            : Lifecycle.startError(e));
+    out().println("egress route: removed the routes of proto " + config.protocol());
+    return code;
   }
 }

@@ -9,6 +9,9 @@ import dev.conduit.core.control.enrol.CaPin;
 import dev.conduit.core.control.enrol.EnrolmentException;
 import dev.conduit.core.mesh.ManagerAdminClient;
 import dev.conduit.core.mesh.MeshManager;
+import dev.conduit.core.mesh.MeshManagerService;
+import dev.conduit.core.runtime.ConduitRuntime;
+import dev.conduit.core.runtime.Service;
 import dev.conduit.core.pki.Pem;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -43,22 +46,35 @@ public final class ManagerCommand extends BaseCommand implements Callable<Intege
     }
     ManagerConfig cfg = ManagerConfig.load(config);
     Logging.configure(cfg.log());
-    try (MeshManager manager = cfg.toBuilder().build().start()) {
-      out().println("conduit manager listening on " + manager.address() + " (" + cfg.store().driver().name()
-          .toLowerCase(java.util.Locale.ROOT) + ", trust domain " + cfg.trustDomain() + ")");
-      out().println("CA pin: " + manager.caPin());
-      out().println("nodes pin it with manager.ca_pin: " + manager.caPin()
-          + "; join tokens: conduit manager token create --ttl 1h -c " + config.toAbsolutePath());
-      if (cfg.autoApprove()) {
-        out().println("warning: auto_approve is on: any host that reaches the manager joins the mesh");
+    MeshManagerService service = new MeshManagerService(cfg.toBuilder());
+    Service announce = new Service() {
+      @Override
+      public String name() {
+        return "manager-announce";
       }
-      manager.store().nodes().stream().filter(n -> n.state() == dev.conduit.core.control.store.NodeState.PENDING)
-          .forEach(n -> out().println("pending: " + n.name() + " " + n.addresses() + "; approve with: "
-              + manager.enrolment().approveCommand(n.name())));
-      out().flush();
-      context().runControl().started((dev.conduit.core.Conduit) null); // the manager is no Conduit: signals and tests only learn it runs
-      context().runControl().awaitStop();
-    }
+
+      @Override
+      public void start() {
+        MeshManager manager = service.manager();
+        out().println("conduit manager listening on " + manager.address() + " (" + cfg.store().driver().name()
+            .toLowerCase(java.util.Locale.ROOT) + ", trust domain " + cfg.trustDomain() + ")");
+        out().println("CA pin: " + manager.caPin());
+        out().println("nodes pin it with manager.ca_pin: " + manager.caPin()
+            + "; join tokens: conduit manager token create --ttl 1h -c " + config.toAbsolutePath());
+        if (cfg.autoApprove()) {
+          out().println("warning: auto_approve is on: any host that reaches the manager joins the mesh");
+        }
+        manager.store().nodes().stream().filter(n -> n.state() == dev.conduit.core.control.store.NodeState.PENDING)
+            .forEach(n -> out().println("pending: " + n.name() + " " + n.addresses() + "; approve with: "
+                + manager.enrolment().approveCommand(n.name())));
+        out().flush();
+      }
+
+      @Override
+      public void close() {}
+    };
+    Lifecycle.run(ConduitRuntime.builder().service(service).service(announce).build(), context(), null,
+        Lifecycle::startError);
     return ExitCode.OK;
   }
 
