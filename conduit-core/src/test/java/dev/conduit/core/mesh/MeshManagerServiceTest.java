@@ -155,6 +155,8 @@ class MeshManagerServiceTest {
           try {
             poll("host-b refused", () -> refusedB.lastFailure().isPresent());
             poll("foreign CA refused", () -> refusedX.lastFailure().isPresent());
+            assertThat(refusedB.lastFailure().orElseThrow()).contains("403"); // authenticated, not authorised
+            assertThat(refusedX.lastFailure().orElseThrow()).doesNotContain("403"); // not even authenticated
             assertThat(refusedB.connectedTo()).isEmpty();
             assertThat(refusedX.connectedTo()).isEmpty();
             assertThat(bSeen).isEmpty();
