@@ -46,7 +46,8 @@ public final class ManagerCommand extends BaseCommand implements Callable<Intege
     }
     ManagerConfig cfg = ManagerConfig.load(config);
     Logging.configure(cfg.log());
-    MeshManagerService service = new MeshManagerService(cfg.toBuilder());
+    MeshManagerService plain = new MeshManagerService(cfg.toBuilder());
+    MeshManagerService service = cfg.pushBind().map(plain::withPush).orElse(plain);
     Service announce = new Service() {
       @Override
       public String name() {
@@ -59,6 +60,8 @@ public final class ManagerCommand extends BaseCommand implements Callable<Intege
         out().println("conduit manager listening on " + manager.address() + " (" + cfg.store().driver().name()
             .toLowerCase(java.util.Locale.ROOT) + ", trust domain " + cfg.trustDomain() + ")");
         out().println("CA pin: " + manager.caPin());
+        service.push().flatMap(p -> p.address()).ifPresent(p -> out().println("membership push channel on wss://"
+            + Lifecycle.hostPort(p) + dev.conduit.core.control.push.PushServer.DEFAULT_PATH));
         out().println("nodes pin it with manager.ca_pin: " + manager.caPin()
             + "; join tokens: conduit manager token create --ttl 1h -c " + config.toAbsolutePath());
         if (cfg.autoApprove()) {

@@ -34,15 +34,17 @@ import java.util.Optional;
  * @param nodeLifetime the lifetime of node certificates
  * @param nodeOrganization their organization, if any
  * @param log logging
+ * @param pushBind where the membership push channel listens ({@code conduit_manager.push_listen}), if it runs
  */
 public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomain, boolean autoApprove,
     Path dataDirectory, Optional<Path> adminTokenFile, List<String> serverNames, StoreConfig store,
     CertificateLifetime caLifetime, String caCommonName, Optional<String> caOrganization,
-    CertificateLifetime nodeLifetime, Optional<String> nodeOrganization, LogConfig log) {
+    CertificateLifetime nodeLifetime, Optional<String> nodeOrganization, LogConfig log,
+    Optional<InetSocketAddress> pushBind) {
 
   private static final List<String> TOP = List.of("conduit_manager", "db", "cert", "log");
   private static final List<String> MANAGER = List.of("listen", "trust_domain", "auto_approve", "data_dir",
-      "admin_token_file", "server_names");
+      "admin_token_file", "server_names", "push_listen");
   private static final List<String> LISTEN = List.of("network", "addr");
   private static final List<String> DB = List.of("driver", "address", "db", "debug", "url", "user", "password_file");
   private static final List<String> CERT = List.of("ca", "cert");
@@ -64,6 +66,7 @@ public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomai
     requireNonNull(nodeLifetime, "nodeLifetime");
     requireNonNull(nodeOrganization, "nodeOrganization");
     requireNonNull(log, "log");
+    requireNonNull(pushBind, "pushBind");
   }
 
   /**
@@ -147,11 +150,14 @@ public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomai
     int maxRolls = log.has("maxrolls") ? log.node("maxrolls").integer(0, 1000) : logConfig.maxBackups();
     logConfig = new LogConfig(logConfig.level(), logConfig.format(), logFile, maxSize, maxRolls, "off");
 
+    Optional<InetSocketAddress> pushBind = manager.has("push_listen")
+        ? Optional.of(manager.node("push_listen").convert(() -> address(manager.string("push_listen").get())))
+        : Optional.empty();
     List<String> serverNames = manager.has("server_names") ? manager.node("server_names").strings() : List.of();
     return new ManagerConfig(file, bind, trustDomain, autoApprove, dataDir.get(),
         manager.string("admin_token_file").map(base::resolve), serverNames, storeConfig, caLifetime,
         ca.string("common_name").orElse("conduit mesh CA"), ca.string("organization"), nodeLifetime,
-        node.string("organization"), logConfig);
+        node.string("organization"), logConfig, pushBind);
   }
 
   /** Returns a manager builder for this configuration; the approval hint names this file. */

@@ -170,11 +170,14 @@ public class ManagerCommandTest {
       assertThat(stopped.exitCode()).isZero();
       assertThat(stopped.out()).contains("CA pin: " + caPin);
     }
-    // a restart keeps the CA and the nodes
+    // a restart keeps the CA and the nodes; this time with the membership push channel
+    Files.writeString(file, Files.readString(file).replace("conduit_manager:\n",
+        "conduit_manager:\n  push_listen: \"127.0.0.1:0\"\n"));
     try (Cli.Running again = Cli.start("manager", "-c", c)) {
       again.conduit();
       assertThat(Cli.run("manager", "status", "-c", c).out()).contains("1 approved");
-      again.stop();
+      Cli.Result stopped = again.stop();
+      assertThat(stopped.out()).containsPattern("membership push channel on wss://127\\.0\\.0\\.1:[1-9][0-9]*/v1/push");
     }
     Cli.Result down = Cli.run("manager", "status", "-c", c);
     assertThat(down.exitCode()).isEqualTo(ExitCode.FAILURE);
