@@ -5,6 +5,7 @@ import dev.conduit.cli.CliException;
 import dev.conduit.cli.config.AdminConfig;
 import dev.conduit.cli.config.ConduitConfig;
 import dev.conduit.cli.config.LogConfig;
+import dev.conduit.cli.logging.Logging;
 import dev.conduit.core.Conduit;
 import dev.conduit.core.ConduitBuilder;
 import dev.conduit.core.ConduitResources;
@@ -31,6 +32,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,12 +62,12 @@ final class ProxyRole {
    *
    * @param reread re-reads the configuration on reload (SIGHUP), or null when there is nothing to re-read
    */
-  static int run(ConduitConfig config, CliContext context, java.util.concurrent.Callable<ConduitConfig> reread)
+  static int run(ConduitConfig config, CliContext context, Callable<ConduitConfig> reread)
       throws InterruptedException {
-    dev.conduit.cli.logging.Logging.configure(config.log());
+    Logging.configure(config.log());
     ConduitRuntime.Builder runtime = ConduitRuntime.builder().sections(sections(config))
         .drainTimeout(config.timeouts().drain().plus(DRAIN_MARGIN));
-    Conduit conduit = assemble(config, context, runtime);
+    assemble(config, context, runtime);
     return Lifecycle.run(runtime.build(), context, reread == null ? null : () -> sections(reread.call()),
         ProxyRole::startError);
   }
