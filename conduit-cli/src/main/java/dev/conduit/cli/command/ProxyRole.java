@@ -155,6 +155,8 @@ final class ProxyRole {
         throw CliException.usage("client.forward_table: " + e.getMessage());
       }
     }, NetfilterBackend.iptables(context.commandRunner()), context.commandRunner())
+        // rules flushed under conduit (iptables -F, a firewalld reload) are applied again, each repair logged
+        .watcher(c -> c.startDriftRepair(java.time.Duration.ofSeconds(2), what -> { }))
         .description(p -> plan.captureEntries().size() + " forward_table entr"
             + (plan.captureEntries().size() == 1 ? "y" : "ies") + " redirected to "
             + conduit.address(MeshPlan.CLIENT_LISTENER))
