@@ -47,6 +47,9 @@ final class ProxyRole {
   /** The proxy role's section: the whole file as read by the config loader. */
   static final SectionKey<ConduitConfig> CONFIG = SectionKey.of("conduit", ConduitConfig.class);
 
+  /** How often the capture rules are checked for drift (and applied again when they vanished). */
+  static final Duration DRIFT_CHECK_INTERVAL = Duration.ofSeconds(2);
+
   /** How much longer than the conduit's own drain timeout the runtime waits at stop. */
   static final Duration DRAIN_MARGIN = Duration.ofSeconds(10);
 
@@ -156,7 +159,7 @@ final class ProxyRole {
       }
     }, NetfilterBackend.iptables(context.commandRunner()), context.commandRunner())
         // rules flushed under conduit (iptables -F, a firewalld reload) are applied again, each repair logged
-        .watcher(c -> c.startDriftRepair(java.time.Duration.ofSeconds(2), what -> { }))
+        .watcher(c -> c.startDriftRepair(DRIFT_CHECK_INTERVAL, what -> { }))
         .description(p -> plan.captureEntries().size() + " forward_table entr"
             + (plan.captureEntries().size() == 1 ? "y" : "ies") + " redirected to "
             + conduit.address(MeshPlan.CLIENT_LISTENER))
