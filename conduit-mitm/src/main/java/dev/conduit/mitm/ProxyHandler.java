@@ -75,6 +75,9 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   private static final String AGGREGATOR = "mitm-aggregator";
   private static final String SELF = "mitm";
   private static final int CHUNK = 64 * 1024;
+  /** A revalidation asks with the cache's validators, never the client's. */
+  private static final java.util.List<String> CONDITIONALS = java.util.List.of("If-None-Match",
+      "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range");
   private static final java.util.Set<HttpMethod> IDEMPOTENT = java.util.Set.of(HttpMethod.GET, HttpMethod.HEAD,
       HttpMethod.OPTIONS, HttpMethod.PUT, HttpMethod.DELETE, HttpMethod.TRACE);
 
@@ -247,27 +250,40 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         CacheKey k = key.get();
         if (!get) {
           Optional<CacheEntry> entry = cache.lookup(k);
-          if (entry.isPresent()) {
+          if (entry.isPresent() && cache.isFresh(entry.get())) {
+            String range = h.get(HttpHeaderNames.RANGE);
             req.release();
-            serveHit(entry.get(), r, false);
+            serveHit(entry.get(), exchange, range, false, "HIT");
           } else {
+            entry.ifPresent(CacheEntry::close);
             fetch(r, new RelaySink(r));
           }
           return;
         }
-        cache.begin(k).whenComplete((flight, t) -> ctx.executor().execute(() -> {
+        String id = context.connection().id();
+        boolean wantsRevalidation = cache.policy().requestWantsRevalidation(h);
+        cache.begin(k, wantsRevalidation).whenComplete((flight, t) -> ctx.executor().execute(() -> {
           if (t != null) {
-            log.warn("[{}] cache lookup of {} failed, forwarding uncached", context.connection().id(), k, t);
+            log.warn("[{}] cache lookup of {} failed, forwarding uncached", id, k, t);
             fetch(r, new RelaySink(r));
           } else if (flight instanceof Flight.Hit hit) {
-            log.info("[{}] cache HIT {}", context.connection().id(), k);
+            log.info("[{}] cache HIT {} ({})", id, k, hit.entry().kind());
+            String range = req.headers().get(HttpHeaderNames.RANGE);
             req.release();
-            serveHit(hit.entry(), r, true);
+            serveHit(hit.entry(), exchange, range, true, "HIT");
           } else if (flight instanceof Flight.Miss miss) {
-            log.info("[{}] cache MISS {}", context.connection().id(), k);
+            log.info("[{}] cache MISS {} ({})", id, k, cache.policy().freshness(k));
             fetch(r.retained(), new FillSink(r, miss.writer()));
+          } else if (flight instanceof Flight.Revalidate rv) {
+            log.info("[{}] cache REVALIDATE {} ({})", id, k, rv.stale().kind());
+            String range = h.get(HttpHeaderNames.RANGE);
+            for (String n : CONDITIONALS) {
+              h.remove(n);
+            }
+            rv.writer().conditionalHeaders().forEach(h::set);
+            fetch(r.retained(), new RevalidateSink(r, rv.stale(), rv.writer(), range));
           } else if (flight instanceof Flight.Join join) {
-            log.info("[{}] cache JOIN {}", context.connection().id(), k);
+            log.info("[{}] cache JOIN {} ({})", id, k, cache.policy().freshness(k));
             join(join.reader(), r);
           }
         }));
@@ -577,6 +593,10 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       if (msg instanceof HttpContent content && headSeen) {
+        BlobCache cache = proxy.cacheOrNull();
+        if (cache != null) {
+          cache.recordUpstreamBytes(content.content().readableBytes());
+        }
         if (content instanceof LastHttpContent) {
           done = true;
           complete = true;
@@ -667,8 +687,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   }
 
   /** Stores a cacheable response while passing it to the client; follows redirects. */
-  private final class FillSink extends RelaySink {
-    private final CacheWriter writer;
+  private class FillSink extends RelaySink {
+    final CacheWriter writer;
     private URI current;
     private int redirects;
     private boolean storing;
@@ -757,13 +777,25 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             storing = false;
             // the next request on this connection waits for the commit, so it is a hit
             end(writer.commit().handle((entry, err) -> {
+              boolean badBody = false;
               if (err != null) {
-                log.warn("[{}] not cached {}: {}", context.connection().id(), writer.key(), rootMessage(err));
+                badBody = isDigestMismatch(err);
+                log.warn("[{}] not cached {}: {}{}", context.connection().id(), writer.key(), rootMessage(err),
+                    badBody ? " (aborting the response so the client sees a bad body)" : "");
               } else {
                 log.info("[{}] cached {} ({} bytes)", context.connection().id(), writer.key(), entry.length());
                 entry.close();
               }
-              ctx.executor().execute(() -> writeLast(content));
+              boolean abortResponse = badBody;
+              ctx.executor().execute(() -> {
+                if (abortResponse) {
+                  // the end of the body is withheld: no last chunk, or short of Content-Length
+                  content.release();
+                  ctx.close();
+                } else {
+                  writeLast(content);
+                }
+              });
               return null;
             }));
           } else {
@@ -793,15 +825,104 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       }
     }
 
-    private void releaseKept() {
+    void releaseKept() {
       if (!keptReleased) {
         keptReleased = true;
         r.request().release();
       }
     }
 
-    private void end(CompletableFuture<?> f) {
+    void end(CompletableFuture<?> f) {
       ended = true;
+    }
+  }
+
+  /**
+   * Revalidates a stale entry: a 304 refreshes it and serves it from disk, a new body replaces it
+   * (as a {@link FillSink}), an origin error or 5xx serves it stale within the policy's bound.
+   */
+  private final class RevalidateSink extends FillSink {
+    private final CacheEntry stale;
+    private final String range;
+    private HttpResponse notModified;
+
+    RevalidateSink(Request r, CacheEntry stale, CacheWriter writer, String range) {
+      super(r, writer);
+      this.stale = stale;
+      this.range = range;
+    }
+
+    @Override
+    public void head(HttpResponse response, UpstreamCall call) {
+      int code = response.status().code();
+      if (code == 304) {
+        notModified = response;
+        call.readMore(); // its end follows
+        return;
+      }
+      if (code >= 500 && serveStale(call, "origin answered " + code)) {
+        return;
+      }
+      stale.close();
+      super.head(response, call);
+    }
+
+    @Override
+    public void content(HttpContent content, UpstreamCall call) {
+      if (notModified == null) {
+        super.content(content, call);
+        return;
+      }
+      boolean last = content instanceof LastHttpContent;
+      content.release();
+      if (!last) {
+        call.readMore();
+        return;
+      }
+      call.close();
+      releaseKept();
+      String id = context.connection().id();
+      end(writer.notModified(notModified.headers()).handle((entry, err) -> {
+        ctx.executor().execute(() -> {
+          if (err != null) {
+            log.info("[{}] revalidated {} (304) but could not refresh it: {}", id, writer.key(), rootMessage(err));
+            serveHit(stale, r.exchange(), range, true, "REVALIDATED");
+          } else {
+            log.info("[{}] cache REVALIDATED {} (304)", id, writer.key());
+            stale.close();
+            serveHit(entry, r.exchange(), range, true, "REVALIDATED");
+          }
+        });
+        return null;
+      }));
+    }
+
+    @Override
+    public void failed(int status, String reason) {
+      if (notModified == null && !headSent && serveStale(null, reason)) {
+        return;
+      }
+      if (!headSent && notModified == null) {
+        stale.close();
+      }
+      super.failed(status, reason);
+    }
+
+    /** Serves the stale entry when the policy allows it; false when it does not. */
+    private boolean serveStale(UpstreamCall call, String why) {
+      Optional<CacheEntry> allowed = proxy.cacheOrNull().lookupStale(writer.key());
+      if (allowed.isEmpty()) {
+        return false;
+      }
+      if (call != null) {
+        call.abort();
+      }
+      stale.close();
+      releaseKept();
+      end(writer.abort(new CacheException("revalidation failed: " + why)));
+      log.warn("[{}] cache STALE {}: {}", context.connection().id(), writer.key(), why);
+      serveHit(allowed.get(), r.exchange(), range, true, "STALE");
+      return true;
     }
   }
 
@@ -810,6 +931,15 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     reader.response().whenComplete((headers, t) -> ctx.executor().execute(() -> {
       if (t != null) {
         reader.close();
+        Optional<CacheEntry> stale = proxy.cacheOrNull().lookupStale(reader.key());
+        if (stale.isPresent()) {
+          log.info("[{}] joined revalidation of {} failed ({}), serving STALE", context.connection().id(),
+              reader.key(), rootMessage(t));
+          String range = r.request().headers().get(HttpHeaderNames.RANGE);
+          r.request().release();
+          serveHit(stale.get(), r.exchange(), range, true, "STALE");
+          return;
+        }
         log.info("[{}] joined download of {} failed before its head ({}), forwarding uncached", context.connection().id(), reader.key(),
             rootMessage(t));
         fetch(r, new RelaySink(r));
@@ -858,17 +988,19 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
   // --- cache hits
 
-  private void serveHit(CacheEntry entry, Request r, boolean body) {
+  /** Serves a committed entry (owned); {@code range} is the client's Range header or null. */
+  private void serveHit(CacheEntry entry, HttpExchange exchange, String range, boolean body, String xCache) {
     long length = entry.length();
     HttpResponse resp = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
     for (Map.Entry<String, String> e : entry.headers().entrySet()) {
-      resp.headers().set(e.getKey(), e.getValue());
+      if (!e.getKey().equals("Date")) { // kept for freshness; this answer is not the origin's of that time
+        resp.headers().set(e.getKey(), e.getValue());
+      }
     }
     resp.headers().set(HttpHeaderNames.ACCEPT_RANGES, HttpHeaderValues.BYTES);
-    resp.headers().set("X-Cache", "HIT");
+    resp.headers().set("X-Cache", xCache);
     long from = 0;
     long count = length;
-    String range = r.request().headers().get(HttpHeaderNames.RANGE);
     if (range != null) {
       RangeSpec spec = RangeSpec.parse(range, length);
       if (spec.outcome() == RangeSpec.Outcome.UNSATISFIABLE) {
@@ -877,7 +1009,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             HttpResponseStatus.REQUESTED_RANGE_NOT_SATISFIABLE);
         bad.headers().set(HttpHeaderNames.CONTENT_RANGE, spec.unsatisfiedContentRange());
         HttpUtil.setContentLength(bad, 0);
-        writeHead(bad, r.exchange(), true);
+        writeHead(bad, exchange, true);
         ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(f -> finish());
         return;
       }
@@ -892,7 +1024,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
     HttpUtil.setContentLength(resp, count);
     resp.headers().remove(HttpHeaderNames.TRANSFER_ENCODING);
-    writeHead(resp, r.exchange(), true);
+    writeHead(resp, exchange, true);
     if (!body || count == 0) {
       entry.close();
       ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(f -> finish());
@@ -928,6 +1060,9 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         try {
           ctx.writeAndFlush(new HttpChunkedInput(new ChunkedNioFile(fc, position, n, CHUNK))).addListener(f -> {
+            if (f.isSuccess()) {
+              proxy.cacheOrNull().recordServed(n);
+            }
             entry.close();
             finish();
           });
@@ -1022,6 +1157,15 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       currentCall.abort(); // the upstream is detached: nobody wants the rest of this response
     }
     ctx.fireChannelInactive();
+  }
+
+  private static boolean isDigestMismatch(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof dev.conduit.mitm.cache.DigestMismatchException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static int dialStatus(Throwable cause) {

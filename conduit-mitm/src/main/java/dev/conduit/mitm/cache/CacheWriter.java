@@ -146,6 +146,54 @@ public final class CacheWriter {
     return done;
   }
 
+  /**
+   * The validators for a conditional request revalidating the stale entry ({@code If-None-Match}
+   * from its {@code ETag}, {@code If-Modified-Since} from its {@code Last-Modified}); empty for a
+   * miss or an entry without validators (the origin then sends the whole body).
+   */
+  public Map<String, String> conditionalHeaders() {
+    Map<String, String> out = new java.util.LinkedHashMap<>();
+    if (flight.stale != null) {
+      Map<String, String> h = flight.stale.headers;
+      if (h.containsKey("ETag")) {
+        out.put("If-None-Match", h.get("ETag"));
+      }
+      if (h.containsKey("Last-Modified")) {
+        out.put("If-Modified-Since", h.get("Last-Modified"));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Ends a revalidation the origin answered with {@code 304 Not Modified}: the stale entry's headers
+   * are updated from {@code responseHeaders}, its validation time set to now and joined readers
+   * served its body; nothing is downloaded.
+   *
+   * @return the refreshed entry (a lease the caller must close), or a failure when the entry was
+   *     purged meanwhile
+   * @throws IllegalStateException if this writer does not revalidate an entry, or started or ended
+   */
+  public synchronized CompletableFuture<CacheEntry> notModified(
+      Iterable<? extends Map.Entry<String, String>> responseHeaders) {
+    requireNonNull(responseHeaders, "responseHeaders");
+    if (flight.stale == null) {
+      throw new IllegalStateException("notModified: " + flight.key + " is a miss, not a revalidation");
+    }
+    if (headers != null || ended) {
+      throw new IllegalStateException("notModified: the writer of " + flight.key + " already started or ended");
+    }
+    ended = true;
+    CompletableFuture<CacheEntry> result = tail.thenApplyAsync(
+        v -> flight.cache.refreshFlight(flight, responseHeaders), flight.cache.executor());
+    tail = result.thenApply(e -> null);
+    return result.whenComplete((e, t) -> {
+      if (t != null) {
+        flight.cache.abortFlight(flight, unwrap(t));
+      }
+    });
+  }
+
   /** Bytes handed to {@link #write} so far (written or queued). */
   public synchronized long bytesAccepted() {
     return accepted;
