@@ -3,7 +3,6 @@ package dev.conduit.mitm.cache;
 import static java.util.Objects.requireNonNull;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -11,13 +10,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -84,18 +80,18 @@ public final class BlobCache implements AutoCloseable {
   private static final String META_SUFFIX = CacheFiles.META_SUFFIX;
   private static final String LOCK_FILE = CacheFiles.LOCK_FILE;
 
-  private final BlobCacheConfig config;
+  final BlobCacheConfig config;
   private final Path root;
   private final ExecutorService ownExecutor;
   private final Executor executor;
   private final FileChannel lockChannel;
   private final FileLock lock;
-  private final ConcurrentHashMap<CacheKey, EntryRecord> index = new ConcurrentHashMap<>();
+  final ConcurrentHashMap<CacheKey, EntryRecord> index = new ConcurrentHashMap<>();
   /** Guarded by {@code this}; the decision hit / miss / join is atomic with publishing an entry. */
-  private final Map<CacheKey, FlightState> flights = new HashMap<>();
+  final Map<CacheKey, FlightState> flights = new HashMap<>();
   private final Object evictLock = new Object();
   private final AtomicLong totalSize = new AtomicLong();
-  private final AtomicLong accessSeq = new AtomicLong();
+  final AtomicLong accessSeq = new AtomicLong();
   final CacheCounters counters = new CacheCounters();
   private volatile boolean closed;
 
@@ -442,144 +438,6 @@ public final class BlobCache implements AutoCloseable {
     }
   }
 
-  /** Runs on the executor, in order, for each chunk of a flight. */
-  void writeChunk(FlightState f, ByteBuffer[] buffers, MessageDigest sha256, MessageDigest keyDigest)
-      throws IOException {
-    if (f.state() != FlightState.State.OPEN) {
-      throw new CacheException("download of " + f.key + " was aborted", f.failure());
-    }
-    long n = 0;
-    for (ByteBuffer b : buffers) {
-      n += b.remaining();
-    }
-    long position = f.written();
-    if (position + n > config.maxSizeBytes()) {
-      throw new CacheException("body of " + f.key + " exceeds the cache size cap of "
-          + config.maxSizeBytes() + " bytes");
-    }
-    FileChannel ch = f.channel();
-    for (ByteBuffer b : buffers) {
-      sha256.update(b.duplicate());
-      if (keyDigest != null) {
-        keyDigest.update(b.duplicate());
-      }
-      ByteBuffer src = b.duplicate();
-      while (src.hasRemaining()) {
-        position += ch.write(src, position);
-      }
-    }
-    f.advance(n);
-  }
-
-  /** Runs on the executor after the last write; verifies, syncs and publishes. */
-  CacheEntry commitFlight(FlightState f, Map<String, String> headers, long expectedLength,
-      MessageDigest sha256, MessageDigest keyDigest) {
-    Path data = f.dir.resolve(f.fileStem + DATA_SUFFIX);
-    Path meta = f.dir.resolve(f.fileStem + META_SUFFIX);
-    boolean moved = false;
-    try {
-      if (f.state() != FlightState.State.OPEN) {
-        throw new CacheException("download of " + f.key + " was aborted", f.failure());
-      }
-      long size = f.written();
-      if (expectedLength >= 0 && size != expectedLength) {
-        throw new CacheException("incomplete body of " + f.key + ": " + size + " of " + expectedLength + " bytes");
-      }
-      String sha256Hex = CacheFiles.hex(sha256.digest());
-      String actual = "sha256:" + sha256Hex;
-      Optional<String> want = f.key.digest();
-      if (want.isPresent()) {
-        String got = want.get().startsWith("sha256:") ? actual : "sha512:" + CacheFiles.hex(keyDigest.digest());
-        verify(want.get(), got);
-      }
-      java.util.regex.Matcher byHash = Freshness.BY_HASH.matcher(f.key.path().orElse(""));
-      if (byHash.find()) {
-        verify("sha256:" + byHash.group(1), actual);
-      }
-      String announced = headers.get(StoredHeaders.DOCKER_CONTENT_DIGEST);
-      if (announced != null && announced.toLowerCase(Locale.ROOT).startsWith("sha256:")) {
-        verify(announced.toLowerCase(Locale.ROOT), actual);
-      }
-      f.channel().force(true);
-      CacheFiles.move(f.temp, data);
-      moved = true;
-      Map<String, String> stored = new LinkedHashMap<>(headers);
-      stored.put(StoredHeaders.CONTENT_LENGTH, Long.toString(size));
-      long now = now();
-      EntryRecord r = new EntryRecord(f.key, data, meta, size, now, sha256Hex, stored, 0, now,
-          accessSeq.incrementAndGet(), now, f.stale != null && f.stale.pinned);
-      CacheFiles.writeMeta(meta, metadataOf(r));
-      CacheFiles.syncDirectory(f.dir);
-      r.tryRetain(); // the lease returned to the writer
-      publish(f, r);
-      f.finish(FlightState.State.COMMITTED, null);
-      if (f.markWriterDone()) {
-        f.releaseChannel();
-      }
-      counters.bytesStored.add(size);
-      if (f.stale != null) {
-        counters.revalidatedModified.increment();
-        release(f.stale);
-      }
-      LOG.debug("cache store: {} ({} bytes)", f.key, size);
-      evictIfNeeded();
-      return new CacheEntry(this, r);
-    } catch (IOException | RuntimeException e) {
-      if (moved) {
-        deleteQuietly(meta);
-        deleteQuietly(data);
-      }
-      if (e instanceof DigestMismatchException) {
-        counters.digestMismatches.increment();
-        LOG.warn("cache rejects {}: {}", f.key, e.getMessage());
-      }
-      throw new CompletionException(e);
-    }
-  }
-
-  /**
-   * Runs on the executor for a revalidation the origin answered with 304: the stale entry is
-   * refreshed in place (headers, validation time), joined readers read its body, no byte is copied.
-   */
-  CacheEntry refreshFlight(FlightState f, Iterable<? extends Map.Entry<String, String>> notModified) {
-    EntryRecord r = f.stale;
-    if (f.state() != FlightState.State.OPEN) {
-      throw new CompletionException(new CacheException("revalidation of " + f.key + " was aborted", f.failure()));
-    }
-    if (index.get(f.key) != r) {
-      throw new CompletionException(new CacheException("entry " + f.key + " was removed during its revalidation"));
-    }
-    r.headers = StoredHeaders.unmodifiable(StoredHeaders.refreshed(r.headers, notModified));
-    r.validatedMillis = now();
-    saveMeta(r);
-    FileChannel body;
-    try {
-      body = FileChannel.open(r.data, StandardOpenOption.READ);
-    } catch (IOException e) {
-      throw new CompletionException(e);
-    }
-    FileChannel temp = f.channel();
-    f.opened(body); // joined readers have read nothing yet: the temp file stayed empty
-    try {
-      temp.close();
-    } catch (IOException e) {
-      LOG.debug("closing temp channel of {} failed", f.key, e);
-    }
-    CacheFiles.deleteQuietly(f.temp);
-    f.headers.complete(r.headers);
-    synchronized (this) {
-      flights.remove(f.key, f);
-    }
-    f.advance(r.size);
-    f.finish(FlightState.State.COMMITTED, null);
-    if (f.markWriterDone()) {
-      f.releaseChannel();
-    }
-    counters.revalidatedNotModified.increment();
-    LOG.debug("cache revalidated (304): {}", f.key);
-    return hit(r); // the lease taken by begin passes to the caller
-  }
-
   /** Ends a flight as failed for its readers and unlists it; the temp file is left to abortFlight. */
   void failFlight(FlightState f, Throwable cause) {
     synchronized (this) {
@@ -604,18 +462,18 @@ public final class BlobCache implements AutoCloseable {
 
   // ---- internals ----
 
-  private boolean isFresh(EntryRecord r, boolean clientWantsRevalidation) {
+  boolean isFresh(EntryRecord r, boolean clientWantsRevalidation) {
     if (clientWantsRevalidation && Freshness.of(r.key) == Freshness.MUTABLE) {
       return false;
     }
     return now() < policy().freshUntil(r.key, r.headers, r.validatedMillis);
   }
 
-  private long now() {
+  long now() {
     return config.clock().millis();
   }
 
-  private void saveMeta(EntryRecord r) {
+  void saveMeta(EntryRecord r) {
     try {
       CacheFiles.writeMeta(r.meta, metadataOf(r));
     } catch (IOException e) {
@@ -623,7 +481,7 @@ public final class BlobCache implements AutoCloseable {
     }
   }
 
-  private CacheEntry hit(EntryRecord r) {
+  CacheEntry hit(EntryRecord r) {
     counters.hits.increment();
     r.hits.incrementAndGet();
     r.lastAccessMillis = now();
@@ -644,7 +502,7 @@ public final class BlobCache implements AutoCloseable {
     return new CacheEntry(this, r);
   }
 
-  private synchronized void publish(FlightState f, EntryRecord r) {
+  synchronized void publish(FlightState f, EntryRecord r) {
     flights.remove(f.key, f);
     totalSize.addAndGet(r.size);
     EntryRecord old = index.put(f.key, r);
@@ -661,7 +519,7 @@ public final class BlobCache implements AutoCloseable {
     }
   }
 
-  private void evictIfNeeded() {
+  void evictIfNeeded() {
     if (totalSize.get() <= config.maxSizeBytes()) {
       return;
     }
@@ -715,19 +573,12 @@ public final class BlobCache implements AutoCloseable {
     evictIfNeeded();
   }
 
-  private void verify(String expected, String actual) throws DigestMismatchException {
-    if (!MessageDigest.isEqual(expected.getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-        actual.getBytes(java.nio.charset.StandardCharsets.US_ASCII))) {
-      throw new DigestMismatchException(expected, actual);
-    }
-  }
-
-  private EntryMetadata metadataOf(EntryRecord r) {
+  EntryMetadata metadataOf(EntryRecord r) {
     return new EntryMetadata(r.key, r.size, r.createdMillis, r.sha256, r.hits.get(), r.headers, r.validatedMillis,
         r.pinned);
   }
 
-  private static void deleteQuietly(Path p) {
+  static void deleteQuietly(Path p) {
     CacheFiles.deleteQuietly(p);
   }
 

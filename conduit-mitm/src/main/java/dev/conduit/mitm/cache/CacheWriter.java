@@ -116,7 +116,7 @@ public final class CacheWriter {
     Map<String, String> h = headers;
     long expected = expectedLength;
     CompletableFuture<CacheEntry> result = tail.thenApplyAsync(
-        v -> flight.cache.commitFlight(flight, h, expected, sha256, keyDigest), flight.cache.executor());
+        v -> FlightCompletion.commit(flight.cache, flight, h, expected, sha256, keyDigest), flight.cache.executor());
     tail = result.thenApply(e -> null);
     return result.whenComplete((e, t) -> {
       if (t != null) {
@@ -185,7 +185,7 @@ public final class CacheWriter {
     }
     ended = true;
     CompletableFuture<CacheEntry> result = tail.thenApplyAsync(
-        v -> flight.cache.refreshFlight(flight, responseHeaders), flight.cache.executor());
+        v -> FlightCompletion.refresh(flight.cache, flight, responseHeaders), flight.cache.executor());
     tail = result.thenApply(e -> null);
     return result.whenComplete((e, t) -> {
       if (t != null) {
@@ -226,7 +226,7 @@ public final class CacheWriter {
           throw new CompletionException(new CacheException("body of " + flight.key
               + " exceeds Content-Length: " + acceptedNow + " > " + expected + " bytes"));
         }
-        flight.cache.writeChunk(flight, buffers, sha256, keyDigest);
+        FlightCompletion.writeChunk(flight.cache, flight, buffers, sha256, keyDigest);
         return null;
       } catch (java.io.IOException e) {
         throw new CompletionException(e);
