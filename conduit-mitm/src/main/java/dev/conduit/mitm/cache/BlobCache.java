@@ -93,6 +93,9 @@ public final class BlobCache implements AutoCloseable {
   private final AtomicLong totalSize = new AtomicLong();
   final AtomicLong accessSeq = new AtomicLong();
   final CacheCounters counters = new CacheCounters();
+  final PackageIndex packages = new PackageIndex();
+  /** Committed entries by the SHA-256 of their body: one stored copy serves every mirror's URL. */
+  final ConcurrentHashMap<String, EntryRecord> bySha256 = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
   private BlobCache(BlobCacheConfig config, FileChannel lockChannel, FileLock lock) {
@@ -222,6 +225,12 @@ public final class BlobCache implements AutoCloseable {
         LOG.debug("cache join: {}", key);
         return CompletableFuture.completedFuture(new Flight.Join(new CacheReader(existing)));
       }
+      if (r == null) {
+        Optional<CacheEntry> same = sameBytesElsewhere(key);
+        if (same.isPresent()) {
+          return CompletableFuture.completedFuture(new Flight.Hit(same.get()));
+        }
+      }
       String hash = key.fileHash();
       Path dir = root.resolve(hash.substring(0, 2)).resolve(hash.substring(2, 4));
       // a stale entry gets two leases: the flight's (released when it ends, or passed on by a 304)
@@ -258,6 +267,21 @@ public final class BlobCache implements AutoCloseable {
         throw new CompletionException(ce);
       }
     }, executor);
+  }
+
+  /** A package an index lists with a digest that another key's entry already has (another mirror). */
+  private Optional<CacheEntry> sameBytesElsewhere(CacheKey key) {
+    // packages only: an index must be committed under its own URL, whose base its paths hang from
+    Optional<String> listed = Freshness.of(key) == Freshness.IMMUTABLE ? packages.expected(key) : Optional.empty();
+    if (listed.isEmpty()) {
+      return Optional.empty();
+    }
+    EntryRecord other = bySha256.get(listed.get());
+    if (other == null || !other.tryRetain()) {
+      return Optional.empty();
+    }
+    LOG.debug("cache hit: {} has the bytes of {} (sha256 {})", key, other.key, other.sha256);
+    return Optional.of(hit(other));
   }
 
   /**
@@ -351,6 +375,7 @@ public final class BlobCache implements AutoCloseable {
     int n = 0;
     for (EntryRecord r : new ArrayList<>(index.values())) {
       if (predicate.test(r.info()) && index.remove(r.key, r)) {
+        bySha256.remove(r.sha256, r);
         totalSize.addAndGet(-r.size);
         doom(r);
         n++;
@@ -507,9 +532,11 @@ public final class BlobCache implements AutoCloseable {
     totalSize.addAndGet(r.size);
     EntryRecord old = index.put(f.key, r);
     if (old != null) {
+      bySha256.remove(old.sha256, old);
       totalSize.addAndGet(-old.size);
       doom(old);
     }
+    bySha256.put(r.sha256, r);
   }
 
   private void doom(EntryRecord r) {
@@ -532,6 +559,7 @@ public final class BlobCache implements AutoCloseable {
         }
         if (!r.pinned && r.tryClaimForDelete()) {
           if (index.remove(r.key, r)) {
+            bySha256.remove(r.sha256, r);
             totalSize.addAndGet(-r.size);
           }
           counters.evictions.increment();
@@ -567,6 +595,12 @@ public final class BlobCache implements AutoCloseable {
         totalSize.addAndGet(-drop.size);
         drop.tryClaimForDelete();
         deleteFiles(drop);
+      }
+    }
+    for (EntryRecord r : index.values()) {
+      bySha256.put(r.sha256, r);
+      if (PackageIndex.isIndex(r.key)) {
+        packages.learn(r.key, r.data);
       }
     }
     LOG.debug("cache {} opened: {} entries, {} bytes", root, index.size(), totalSize.get());

@@ -39,9 +39,14 @@ import java.util.regex.PatternSyntaxException;
  */
 public final class CachePolicy {
 
-  /** dduct's defaults: registry blobs, distribution packages and archives. */
+  /**
+   * dduct's defaults (registry blobs, distribution packages and archives) plus the package indexes
+   * that list digests ({@code Release}, {@code InRelease}, {@code repomd.xml}): indexes are always
+   * revalidated, and caching them lets the packages they list be verified before commit.
+   */
   public static final List<String> DEFAULT_FILTERS = List.of(
       "^/v2/.*/blobs/sha256:\\w+$",
+      "/(?:InRelease|Release|repomd\\.xml)$",
       "\\.(?:apk|deb|rpm)$",
       "\\.(?:tar|tbz|tgz|txz)$",
       "\\.(?:7z|bz2|gz|xz|zip|zst)$");

@@ -84,6 +84,10 @@ final class FlightCompletion {
       if (byHash.find()) {
         verify("sha256:" + byHash.group(1), actual);
       }
+      Optional<String> listed = cache.packages.expected(f.key);
+      if (listed.isPresent()) {
+        verify("sha256:" + listed.get(), actual);
+      }
       String announced = headers.get(StoredHeaders.DOCKER_CONTENT_DIGEST);
       if (announced != null && announced.toLowerCase(Locale.ROOT).startsWith("sha256:")) {
         verify(announced.toLowerCase(Locale.ROOT), actual);
@@ -100,6 +104,11 @@ final class FlightCompletion {
       CacheFiles.syncDirectory(f.dir);
       r.tryRetain(); // the lease returned to the writer
       cache.publish(f, r);
+      if (PackageIndex.isIndex(f.key)) {
+        // before the client gets the end of the index, so the packages it asks for next are verified
+        int n = cache.packages.learn(f.key, data);
+        LOG.debug("package index {}: {} digests", f.key, n);
+      }
       f.finish(FlightState.State.COMMITTED, null);
       if (f.markWriterDone()) {
         f.releaseChannel();
