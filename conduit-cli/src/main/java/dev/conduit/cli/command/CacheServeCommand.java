@@ -38,15 +38,15 @@ import picocli.CommandLine.Option;
 public final class CacheServeCommand extends BaseCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(CacheServeCommand.class);
 
-  @Option(names = "--cert-dir", paramLabel = "DIR", required = true,
-      description = "Where the CA lives (ca.crt, ca.key 0600, ca.p12); created on first start.")
+  @Option(names = "--cert-dir", paramLabel = "DIR",
+      description = "Where the CA lives (ca.crt, ca.key 0600, ca.p12); created on first start (default: certs next to the jar).")
   Path certDir;
 
-  @Option(names = "--cache-dir", paramLabel = "DIR", required = true, description = "The blob cache directory.")
+  @Option(names = "--cache-dir", paramLabel = "DIR", description = "The blob cache directory (default: files next to the jar).")
   Path cacheDir;
 
-  @Option(names = "--listen", paramLabel = "IP:PORT", defaultValue = "127.0.0.1:8000",
-      description = "Plain HTTP proxy listener (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--listen", paramLabel = "IP:PORT",
+      description = "Plain HTTP proxy listener (default: 127.0.0.1:8000).")
   String listen;
 
   @Option(names = "--tls-listen", paramLabel = "IP:PORT",
@@ -75,11 +75,26 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
   @Mixin
   LogOptions logOptions = new LogOptions();
 
+  @Mixin
+  CacheServeOptions cacheOptions = new CacheServeOptions();
+
   @Override
   public Integer call() throws IOException, InterruptedException {
-    MitmServer.Builder b = MitmServer.builder().certDir(certDir).fileDir(cacheDir).tcpBind(listen)
-        .maxCacheBytes(maxCacheBytes);
+    java.util.Optional<SeedToml> seed = SeedToml.load(cacheOptions.cfg);
+    if (seed.isPresent()) {
+      SeedToml t = seed.get();
+      certDir = certDir != null ? certDir : t.certDir;
+      cacheDir = cacheDir != null ? cacheDir : t.fileDir;
+      listen = listen != null ? listen : t.tcpBind;
+      tlsListen = tlsListen != null ? tlsListen : t.tlsBind;
+      logOptions.level = logOptions.level != null ? logOptions.level : t.logLevel;
+    }
+    certDir = certDir != null ? certDir : SeedToml.home().resolve("certs");
+    cacheDir = cacheDir != null ? cacheDir : SeedToml.home().resolve("files");
+    MitmServer.Builder b = MitmServer.builder().certDir(certDir).fileDir(cacheDir)
+        .tcpBind(listen != null ? listen : "127.0.0.1:8000").maxCacheBytes(maxCacheBytes);
     try {
+      cacheOptions.apply(b, seed, !intercept.isEmpty(), !filters.isEmpty(), tlsName != null);
       if (tlsListen != null) {
         b.tlsBind(tlsListen);
       }
@@ -105,10 +120,12 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
       throw CliException.usage(e.getMessage());
     }
     Logging.configure(logConfig);
+    seed.ifPresent(t -> t.notices.forEach(n -> err().println("notice: " + n)));
     MitmServer server = b.open();
     ConduitBuilder cb = Conduit.builder();
     server.listeners().forEach(cb::listener);
     Serve.accessLog(logConfig).ifPresent(cb::observer);
+    cacheOptions.metrics(server).ifPresent(cb::observer);
     Conduit conduit;
     try {
       conduit = cb.build().start();
@@ -117,11 +134,20 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
       throw CliException.failure(e.getMessage(), e);
     }
     log.info("caching proxy: CA {}, cache {}; trust {}/ca.crt in clients", certDir, cacheDir, certDir);
+    dev.conduit.core.admin.AdminServer admin;
+    try {
+      admin = cacheOptions.startAdmin(conduit, server);
+    } catch (CliException e) {
+      conduit.close();
+      server.close();
+      throw e;
+    }
     RunControl control = context().runControl();
     control.started(conduit);
     try {
       control.awaitStop();
     } finally {
+      cacheOptions.stopAdmin(admin, server);
       try {
         conduit.stop().get(60, TimeUnit.SECONDS);
       } catch (Exception e) {
