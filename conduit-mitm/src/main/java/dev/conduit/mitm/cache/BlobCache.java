@@ -9,7 +9,6 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -81,7 +80,7 @@ public final class BlobCache implements AutoCloseable {
   private static final String LOCK_FILE = CacheFiles.LOCK_FILE;
 
   final BlobCacheConfig config;
-  private final Path root;
+  final Path root;
   private final ExecutorService ownExecutor;
   private final Executor executor;
   private final FileChannel lockChannel;
@@ -89,14 +88,14 @@ public final class BlobCache implements AutoCloseable {
   final ConcurrentHashMap<CacheKey, EntryRecord> index = new ConcurrentHashMap<>();
   /** Guarded by {@code this}; the decision hit / miss / join is atomic with publishing an entry. */
   final Map<CacheKey, FlightState> flights = new HashMap<>();
-  private final Object evictLock = new Object();
-  private final AtomicLong totalSize = new AtomicLong();
+  final Object evictLock = new Object();
+  final AtomicLong totalSize = new AtomicLong();
   final AtomicLong accessSeq = new AtomicLong();
   final CacheCounters counters = new CacheCounters();
   final PackageIndex packages = new PackageIndex();
   /** Committed entries by the SHA-256 of their body: one stored copy serves every mirror's URL. */
   final ConcurrentHashMap<String, EntryRecord> bySha256 = new ConcurrentHashMap<>();
-  private volatile boolean closed;
+  volatile boolean closed;
 
   private BlobCache(BlobCacheConfig config, FileChannel lockChannel, FileLock lock) {
     this.config = config;
@@ -150,7 +149,7 @@ public final class BlobCache implements AutoCloseable {
     }
     BlobCache cache = new BlobCache(config, lockChannel, lock);
     try {
-      cache.load();
+      CacheHousekeeping.load(cache);
     } catch (IOException | RuntimeException e) {
       cache.close();
       throw e;
@@ -226,7 +225,7 @@ public final class BlobCache implements AutoCloseable {
         return CompletableFuture.completedFuture(new Flight.Join(new CacheReader(existing)));
       }
       if (r == null) {
-        Optional<CacheEntry> same = sameBytesElsewhere(key);
+        Optional<CacheEntry> same = CacheHousekeeping.sameBytesElsewhere(this, key);
         if (same.isPresent()) {
           return CompletableFuture.completedFuture(new Flight.Hit(same.get()));
         }
@@ -269,21 +268,6 @@ public final class BlobCache implements AutoCloseable {
     }, executor);
   }
 
-  /** A package an index lists with a digest that another key's entry already has (another mirror). */
-  private Optional<CacheEntry> sameBytesElsewhere(CacheKey key) {
-    // packages only: an index must be committed under its own URL, whose base its paths hang from
-    Optional<String> listed = Freshness.of(key) == Freshness.IMMUTABLE ? packages.expected(key) : Optional.empty();
-    if (listed.isEmpty()) {
-      return Optional.empty();
-    }
-    EntryRecord other = bySha256.get(listed.get());
-    if (other == null || !other.tryRetain()) {
-      return Optional.empty();
-    }
-    LOG.debug("cache hit: {} has the bytes of {} (sha256 {})", key, other.key, other.sha256);
-    return Optional.of(hit(other));
-  }
-
   /**
    * A lease on the committed entry of {@code key} to serve in place of a failing origin: a mutable
    * entry that went stale no longer than {@link CachePolicy#staleIfError()} ago. Counts a stale
@@ -316,19 +300,7 @@ public final class BlobCache implements AutoCloseable {
   public int pin(Predicate<? super CacheEntryInfo> predicate, boolean pinned) {
     requireNonNull(predicate, "predicate");
     checkOpen();
-    int n = 0;
-    for (EntryRecord r : new ArrayList<>(index.values())) {
-      if (r.pinned != pinned && predicate.test(r.info()) && r.tryRetain()) {
-        try {
-          r.pinned = pinned;
-          saveMeta(r);
-          n++;
-        } finally {
-          release(r);
-        }
-      }
-    }
-    return n;
+    return CacheHousekeeping.pin(this, predicate, pinned);
   }
 
   /**
@@ -372,17 +344,7 @@ public final class BlobCache implements AutoCloseable {
   public int purge(Predicate<? super CacheEntryInfo> predicate) {
     requireNonNull(predicate, "predicate");
     checkOpen();
-    int n = 0;
-    for (EntryRecord r : new ArrayList<>(index.values())) {
-      if (predicate.test(r.info()) && index.remove(r.key, r)) {
-        bySha256.remove(r.sha256, r);
-        totalSize.addAndGet(-r.size);
-        doom(r);
-        n++;
-        LOG.debug("cache purge: {}", r.key);
-      }
-    }
-    return n;
+    return CacheHousekeeping.purge(this, predicate);
   }
 
   /** Removes every entry (see {@link #purge(CacheKey)}); returns the number removed. */
@@ -420,19 +382,7 @@ public final class BlobCache implements AutoCloseable {
       closed = true;
       open = new ArrayList<>(flights.values());
     }
-    CacheException cause = new CacheException("cache " + root + " closed");
-    for (FlightState f : open) {
-      failFlight(f, cause);
-    }
-    for (EntryRecord r : index.values()) {
-      if (r.hits.get() != r.hitsAtLoad && r.tryRetain()) {
-        try {
-          saveMeta(r);
-        } finally {
-          r.release();
-        }
-      }
-    }
+    CacheHousekeeping.closing(this, open);
     try {
       lock.release();
       lockChannel.close();
@@ -463,26 +413,24 @@ public final class BlobCache implements AutoCloseable {
     }
   }
 
-  /** Ends a flight as failed for its readers and unlists it; the temp file is left to abortFlight. */
   void failFlight(FlightState f, Throwable cause) {
-    synchronized (this) {
-      flights.remove(f.key, f);
-    }
-    if (f.finish(FlightState.State.ABORTED, cause)) {
-      LOG.debug("cache download of {} aborted: {}", f.key, cause.toString());
-    }
+    CacheHousekeeping.failFlight(this, f, cause);
   }
 
-  /** Fails the flight and removes its temp file; called once per writer that does not commit. */
   void abortFlight(FlightState f, Throwable cause) {
-    failFlight(f, cause);
-    if (f.markWriterDone()) {
-      deleteQuietly(f.temp);
-      f.releaseChannel();
-      if (f.stale != null) {
-        release(f.stale);
-      }
-    }
+    CacheHousekeeping.abortFlight(this, f, cause);
+  }
+
+  void evictIfNeeded() {
+    CacheHousekeeping.evictIfNeeded(this);
+  }
+
+  void doom(EntryRecord r) {
+    CacheHousekeeping.doom(r);
+  }
+
+  void deleteFiles(EntryRecord r) {
+    CacheHousekeeping.deleteFiles(r);
   }
 
   // ---- internals ----
@@ -507,24 +455,7 @@ public final class BlobCache implements AutoCloseable {
   }
 
   CacheEntry hit(EntryRecord r) {
-    counters.hits.increment();
-    r.hits.incrementAndGet();
-    r.lastAccessMillis = now();
-    r.accessSeq = accessSeq.incrementAndGet();
-    LOG.debug("cache hit: {}", r.key);
-    long at = r.lastAccessMillis;
-    if (r.tryRetain()) {
-      executor.execute(() -> {
-        try {
-          Files.setLastModifiedTime(r.data, FileTime.fromMillis(at));
-        } catch (IOException e) {
-          LOG.debug("recording access time of {} failed", r.key, e);
-        } finally {
-          release(r);
-        }
-      });
-    }
-    return new CacheEntry(this, r);
+    return CacheHousekeeping.hit(this, r);
   }
 
   synchronized void publish(FlightState f, EntryRecord r) {
@@ -537,74 +468,6 @@ public final class BlobCache implements AutoCloseable {
       doom(old);
     }
     bySha256.put(r.sha256, r);
-  }
-
-  private void doom(EntryRecord r) {
-    r.doomed = true;
-    if (r.tryClaimForDelete()) {
-      deleteFiles(r);
-    }
-  }
-
-  void evictIfNeeded() {
-    if (totalSize.get() <= config.maxSizeBytes()) {
-      return;
-    }
-    synchronized (evictLock) {
-      List<EntryRecord> byAge = new ArrayList<>(index.values());
-      byAge.sort(Comparator.comparingLong(r -> r.accessSeq));
-      for (EntryRecord r : byAge) {
-        if (totalSize.get() <= config.maxSizeBytes()) {
-          break;
-        }
-        if (!r.pinned && r.tryClaimForDelete()) {
-          if (index.remove(r.key, r)) {
-            bySha256.remove(r.sha256, r);
-            totalSize.addAndGet(-r.size);
-          }
-          counters.evictions.increment();
-          LOG.debug("cache evict: {} ({} bytes)", r.key, r.size);
-          deleteFiles(r);
-        }
-      }
-    }
-  }
-
-  private void deleteFiles(EntryRecord r) {
-    deleteQuietly(r.meta); // the commit record goes first: a crash in between leaves an orphan body
-    deleteQuietly(r.data);
-  }
-
-  private void load() throws IOException {
-    CacheFiles.Scan scan = CacheFiles.scan(root);
-    for (Path p : scan.garbage) {
-      LOG.debug("deleting leftover {}", p);
-      deleteQuietly(p);
-    }
-    List<EntryRecord> loaded = scan.entries;
-    loaded.sort(Comparator.comparingLong((EntryRecord r) -> r.lastAccessMillis));
-    for (EntryRecord r : loaded) {
-      r.accessSeq = accessSeq.incrementAndGet();
-      EntryRecord old = index.put(r.key, r);
-      totalSize.addAndGet(r.size);
-      if (old != null) { // the same key committed twice: keep the newer
-        EntryRecord drop = old.createdMillis <= r.createdMillis ? old : r;
-        if (drop == r) {
-          index.put(r.key, old);
-        }
-        totalSize.addAndGet(-drop.size);
-        drop.tryClaimForDelete();
-        deleteFiles(drop);
-      }
-    }
-    for (EntryRecord r : index.values()) {
-      bySha256.put(r.sha256, r);
-      if (PackageIndex.isIndex(r.key)) {
-        packages.learn(r.key, r.data);
-      }
-    }
-    LOG.debug("cache {} opened: {} entries, {} bytes", root, index.size(), totalSize.get());
-    evictIfNeeded();
   }
 
   EntryMetadata metadataOf(EntryRecord r) {
