@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 declare -A tools=(
   [curl]=curl [iptables]=iptables [ipset]=ipset [nft]=nftables [ip]=iproute2
   [socat]=socat [tinyproxy]=tinyproxy [haproxy]=haproxy [openssl]=openssl [python3]=python3
-  [promtool]=prometheus [apt-ftparchive]=apt-utils [dpkg-deb]=dpkg [apt-get]=apt
+  [promtool]=prometheus [systemd-analyze]=systemd [man]=man-db [apt-ftparchive]=apt-utils [dpkg-deb]=dpkg [apt-get]=apt
 )
 missing=()
 for tool in "${!tools[@]}"; do
@@ -17,6 +17,8 @@ for tool in "${!tools[@]}"; do
 done
 # PySocks, the real SOCKS5 UDP client of SocksUdpTest (a module of Debian's python3, not a command)
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import socks' 2>/dev/null || missing+=(python3-socks)
+# PostgreSQL for the control-plane store tests (they run initdb and postgres themselves; not on the PATH)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test tools: ${missing[*]}"
@@ -28,7 +30,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 # packaged services must not run: tests start their own instances on free ports
-for svc in tinyproxy haproxy prometheus; do
+for svc in tinyproxy haproxy prometheus postgresql; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
 done
 

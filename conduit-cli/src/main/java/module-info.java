@@ -8,7 +8,6 @@ module dev.conduit.cli {
   requires dev.conduit.mitm;
   requires transitive info.picocli;
   requires org.snakeyaml.engine.v2;
-  requires com.fasterxml.jackson.databind;
   requires com.fasterxml.jackson.dataformat.toml;
   requires java.net.http; // cache ls/purge/pin through a running server's admin endpoint
   requires org.slf4j;
@@ -16,6 +15,7 @@ module dev.conduit.cli {
   requires ch.qos.logback.core;
   requires io.netty.handler;
   requires micrometer.core;
+  requires com.fasterxml.jackson.databind; // conduit-core's control plane (optional there)
   requires micrometer.registry.prometheus;
   requires jdk.unsupported; // sun.misc.Signal: drain on SIGTERM and exit 0
 

@@ -23,13 +23,27 @@ module dev.conduit.core {
   requires jdk.net; // TCP keep-alive timers on the NIO transport
   // optional: only dev.conduit.core.observe.MicrometerObserver uses it
   requires static micrometer.core;
+  // optional: the control plane (dev.conduit.core.control.*, dev.conduit.core.mesh) uses JSON and JDBC;
+  // a host of the manager adds them (the CLI has them all)
+  requires static transitive com.fasterxml.jackson.databind; // ManagerAdminClient answers with the API's JSON
+  requires java.net.http;
+  requires java.sql;
+  requires static com.zaxxer.hikari;
+  requires static flyway.core;
+  requires static org.postgresql.jdbc;
 
   exports dev.conduit.core;
   exports dev.conduit.core.admin;
+  exports dev.conduit.core.control.enrol;
+  exports dev.conduit.core.control.push;
+  exports dev.conduit.core.control.store;
   exports dev.conduit.core.inbound;
+  exports dev.conduit.core.mesh;
+  exports dev.conduit.core.net;
   exports dev.conduit.core.observe;
   exports dev.conduit.core.outbound;
   exports dev.conduit.core.pki;
   exports dev.conduit.core.route;
+  exports dev.conduit.core.runtime;
   exports dev.conduit.core.tunnel;
 }

@@ -6,7 +6,9 @@ import dev.conduit.cli.command.CacheCommand;
 import dev.conduit.cli.command.CaCommand;
 import dev.conduit.cli.command.CertCommand;
 import dev.conduit.cli.command.CheckCommand;
+import dev.conduit.cli.command.CompletionCommand;
 import dev.conduit.cli.command.Converters;
+import dev.conduit.cli.command.ManPageCommand;
 import dev.conduit.cli.command.NetfilterCommand;
 import dev.conduit.cli.command.ProxyCommand;
 import dev.conduit.cli.command.RunCommand;
@@ -45,7 +47,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "conduit", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
     description = "An embeddable proxy toolkit: forward proxy, transparent capture, mTLS mesh, caching MITM.",
     subcommands = {ProxyCommand.class, RunCommand.class, CheckCommand.class, CaCommand.class, CertCommand.class,
-        NetfilterCommand.class, CacheCommand.class, VersionCommand.class, CommandLine.HelpCommand.class},
+        NetfilterCommand.class, CacheCommand.class, VersionCommand.class, CompletionCommand.class,
+        ManPageCommand.class, CommandLine.HelpCommand.class},
     footer = {"", "Seed forms: 'conduit --http-listen IP:PORT ...' runs 'conduit proxy', "
         + "'conduit -c FILE' runs 'conduit run -c FILE'."})
 public final class ConduitCommand implements Runnable {

@@ -3,13 +3,14 @@ package dev.conduit.core;
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.inbound.DrainEvent;
-import dev.conduit.core.internal.ChainDialer;
-import dev.conduit.core.internal.ConnectionState;
-import dev.conduit.core.internal.Engine;
-import dev.conduit.core.internal.ListenerInitializer;
+import dev.conduit.core.internal.transport.ChannelTuning;
+import dev.conduit.core.internal.connection.ConnectionState;
+import dev.conduit.core.internal.connection.Engine;
+import dev.conduit.core.internal.connection.ListenerInitializer;
 import dev.conduit.core.observe.ConnectionObserver;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.outbound.Dialer;
+import dev.conduit.core.outbound.EndpointHealth;
 import dev.conduit.core.outbound.Outbound;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
@@ -55,6 +56,7 @@ public final class Conduit implements AutoCloseable {
   private final boolean ownsResources;
   private final List<Listener> listeners;
   private final Engine engine;
+  private final ConnectionObserver observer;
   private final ChannelGroup connections = new DefaultChannelGroup("conduit-connections", GlobalEventExecutor.INSTANCE);
   private final Map<String, List<Channel>> serverChannels = new LinkedHashMap<>();
   private CompletableFuture<Void> stopFuture;
@@ -65,7 +67,8 @@ public final class Conduit implements AutoCloseable {
     this.resources = b.resources;
     this.ownsResources = b.ownsResources;
     this.listeners = List.copyOf(b.listeners);
-    this.engine = new Engine(resources, b.timeouts, b.keepAlive, ConnectionObserver.composite(b.observers),
+    this.observer = ConnectionObserver.composite(b.observers);
+    this.engine = new Engine(resources, b.timeouts, b.keepAlive, observer,
         b.outboundSocketCustomizer, b.router, b.outbounds);
     engine.splice(b.splice);
   }
@@ -123,6 +126,7 @@ public final class Conduit implements AutoCloseable {
       throw e;
     }
     started = true;
+    observer.conduitStarted(resources, this::isStopping);
     return this;
   }
 
@@ -194,8 +198,8 @@ public final class Conduit implements AutoCloseable {
         .childOption(ChannelOption.AUTO_READ, false)
         // TCP_NODELAY: Netty's accepted channels set it by default (one setsockopt saved per connection)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChainDialer.WATER_MARK)
-        .childOption(ChannelOption.RCVBUF_ALLOCATOR, ChainDialer.READ_SIZES)
+        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, ChannelTuning.WATER_MARK)
+        .childOption(ChannelOption.RCVBUF_ALLOCATOR, ChannelTuning.READ_SIZES)
         .childHandler(new ListenerInitializer(engine, l, connections));
     if (reusePort) {
       sb.option(EpollChannelOption.SO_REUSEPORT, true);
@@ -263,6 +267,13 @@ public final class Conduit implements AutoCloseable {
     }
     s.closeByConduit("closed by request");
     return true;
+  }
+
+  /**
+   * The health of hop endpoints as this conduit's dialer sees it; active checkers report to it too.
+   */
+  public EndpointHealth endpointHealth() {
+    return engine.dialer().health();
   }
 
   /** The dialer this conduit uses, for services that reach destinations the same way. */

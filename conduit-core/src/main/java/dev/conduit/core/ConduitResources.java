@@ -1,7 +1,7 @@
 package dev.conduit.core;
 
 import io.netty.channel.EventLoopGroup;
-import dev.conduit.core.internal.RearmingEpollIoHandler;
+import dev.conduit.core.internal.transport.RearmingEpollIoHandler;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDatagramChannel;

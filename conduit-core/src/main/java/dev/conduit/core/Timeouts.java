@@ -75,6 +75,18 @@ public final class Timeouts {
     return drain;
   }
 
+  /** Equal when every limit is equal, so a reload can tell whether the timeouts changed. */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Timeouts t && dial.equals(t.dial) && negotiation.equals(t.negotiation)
+        && httpIdle.equals(t.httpIdle) && relayIdle.equals(t.relayIdle) && drain.equals(t.drain);
+  }
+
+  @Override
+  public int hashCode() {
+    return java.util.Objects.hash(dial, negotiation, httpIdle, relayIdle, drain);
+  }
+
   @Override
   public String toString() {
     return "Timeouts[dial=" + dial + ", negotiation=" + negotiation + ", httpIdle=" + httpIdle

@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.conduit.core.inbound.HttpInboundOptions;
 import dev.conduit.core.inbound.InboundProtocols;
 import dev.conduit.core.inbound.SocksInboundOptions;
-import dev.conduit.core.internal.ChainDialer;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.observe.Outcome;
+import dev.conduit.core.outbound.EndpointHealth;
 import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.outbound.Outbound;
 import dev.conduit.core.pki.CertificateAuthority;
@@ -105,7 +105,7 @@ class ChainTest {
       try (Net.Socks5Result failed = Net.socks5(a.address("socks"), "127.0.0.1", closed, null)) {
         assertThat(failed.reply()).isEqualTo(0x01);
       }
-      assertThat(((ChainDialer) a.dialer()).health().isBackedOff(Destination.of("127.0.0.1", tinyproxy.port())))
+      assertThat(a.endpointHealth().isBackedOff(Destination.of("127.0.0.1", tinyproxy.port())))
           .isFalse();
     }
   }
@@ -150,10 +150,10 @@ class ChainTest {
         .credentials(new Credentials("hop", "b-secret")).build()).build();
     Net.RecordingObserver observer = new Net.RecordingObserver();
     try (Conduit a = forwardingConduit(pair, observer)) {
-      ChainDialer dialer = (ChainDialer) a.dialer();
+      EndpointHealth health = a.endpointHealth();
       try (Net.Socks5Result r = Net.socks5(a.address("socks"), "127.0.0.1", origin.port(), null)) {
         assertThat(r.reply()).isZero();
-        assertThat(dialer.health().isBackedOff(down)).isTrue();
+        assertThat(health.isBackedOff(down)).isTrue();
         assertThat(Net.httpGet(r.socket(), "/hello")).endsWith("hello");
       }
       assertThat(observer.nextClosed().dialed().orElseThrow().getPort()).isEqualTo(hopB.address("socks").getPort());
@@ -164,7 +164,7 @@ class ChainTest {
               SocksInboundOptions.builder().authenticator(Authenticator.of(new Credentials("hop", "b-secret")))
                   .build())).build())
           .build().start()) {
-        Net.await(Duration.ofSeconds(5), "back-off to pass", () -> !dialer.health().isBackedOff(down));
+        Net.await(Duration.ofSeconds(5), "back-off to pass", () -> !health.isBackedOff(down));
         try (Net.Socks5Result r = Net.socks5(a.address("socks"), "127.0.0.1", origin.port(), null)) {
           assertThat(r.reply()).isZero();
           assertThat(Net.httpGet(r.socket(), "/hello")).endsWith("hello");

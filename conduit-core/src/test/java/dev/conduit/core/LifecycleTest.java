@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.conduit.core.inbound.InboundProtocols;
-import dev.conduit.core.internal.MixedInbound;
+import dev.conduit.core.internal.mixed.MixedInbound;
 import dev.conduit.core.internal.socks.SocksInbound;
 import dev.conduit.core.inbound.SocksInboundOptions;
 import dev.conduit.core.observe.ConnectionSummary;

@@ -82,8 +82,8 @@ class RelayTest {
       return; // NIO: nothing to splice, the copying relay serves
     }
     Net.await(Duration.ofSeconds(5), "relay " + (expected ? "spliced" : "copying"), () -> {
-      for (dev.conduit.core.internal.ConnectionState s : c.engine().connections().values()) {
-        if (s.isRelaying() && (s.channel().pipeline().get(dev.conduit.core.internal.ConduitPipeline.RELAY_SPLICE) != null) != expected) {
+      for (dev.conduit.core.internal.connection.ConnectionState s : c.engine().connections().values()) {
+        if (s.isRelaying() && (s.channel().pipeline().get(dev.conduit.core.ConduitPipeline.RELAY_SPLICE) != null) != expected) {
           return false;
         }
       }

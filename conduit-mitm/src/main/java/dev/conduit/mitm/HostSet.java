@@ -1,24 +1,18 @@
 package dev.conduit.mitm;
 
-import java.net.IDN;
-import java.util.Locale;
+import dev.conduit.core.net.HostName;
 import java.util.Set;
 
 /** Exact hosts and domain suffixes matched at label boundaries: quay.io does not match evilquay.io. */
 record HostSet(boolean all, Set<String> exact, Set<String> suffixes) {
 
+  /** The one canonical spelling routing rules use too ({@link HostName#normalize}); empty is refused. */
   static String normalise(String host) {
-    String h = host.trim().toLowerCase(Locale.ROOT);
-    if (h.startsWith("[") && h.endsWith("]")) {
-      h = h.substring(1, h.length() - 1);
-    }
-    while (h.endsWith(".")) {
-      h = h.substring(0, h.length() - 1);
-    }
+    String h = HostName.normalize(host);
     if (h.isEmpty()) {
       throw new IllegalArgumentException("host: empty");
     }
-    return h.indexOf(':') >= 0 ? h : IDN.toASCII(h, IDN.ALLOW_UNASSIGNED).toLowerCase(Locale.ROOT);
+    return h;
   }
 
   boolean contains(String host) {

@@ -41,17 +41,10 @@ public record PortRange(int first, int last) {
    * @return the range
    */
   public static PortRange parse(String text) {
-    String t = text.trim();
-    try {
-      int dash = t.indexOf('-');
-      return dash < 0
-          ? of(Integer.parseInt(t))
-          : new PortRange(
-              Integer.parseInt(t.substring(0, dash)), Integer.parseInt(t.substring(dash + 1)));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("port range: " + text + " (expected: N or N-M)", e);
-    }
+    dev.conduit.core.net.PortRange r = dev.conduit.core.net.PortRange.parse(text);
+    return new PortRange(r.first(), r.last());
   }
+
 
   /** Returns {@code "80"} or {@code "8000-8100"} (the syntax of ipset and nft). */
   @Override

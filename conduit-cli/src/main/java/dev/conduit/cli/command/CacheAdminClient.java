@@ -46,6 +46,43 @@ final class CacheAdminClient {
     Files.writeString(dir.resolve(ADMIN_FILE), "http://" + host + ":" + admin.getPort() + "\n");
   }
 
+  /**
+   * A context whose run control records the runtime's admin endpoint in {@code dir} once the
+   * runtime started, and removes the record when asked to stop.
+   */
+  static dev.conduit.cli.CliContext advertising(dev.conduit.cli.CliContext context,
+      dev.conduit.core.runtime.ConduitRuntime runtime, Path dir) {
+    dev.conduit.cli.RunControl inner = context.runControl();
+    dev.conduit.cli.RunControl control = new dev.conduit.cli.RunControl() {
+      @Override
+      public void started(dev.conduit.core.Conduit conduit) {
+        runtime.admin().ifPresent(a -> {
+          try {
+            advertise(dir, a.address());
+          } catch (IOException e) {
+            // cache ls/purge/pin then need --admin
+          }
+        });
+        inner.started(conduit);
+      }
+
+      @Override
+      public void reloadable(Runnable action) {
+        inner.reloadable(action);
+      }
+
+      @Override
+      public void awaitStop() throws InterruptedException {
+        try {
+          inner.awaitStop();
+        } finally {
+          withdraw(dir);
+        }
+      }
+    };
+    return new dev.conduit.cli.CliContext(control, context.commandRunner());
+  }
+
   /** Removes the record written by {@link #advertise}. */
   static void withdraw(Path dir) {
     try {

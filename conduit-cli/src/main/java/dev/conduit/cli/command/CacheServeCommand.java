@@ -1,23 +1,29 @@
 package dev.conduit.cli.command;
 
 import dev.conduit.cli.CliException;
-import dev.conduit.cli.ExitCode;
-import dev.conduit.cli.RunControl;
+import dev.conduit.cli.config.AdminConfig;
+import dev.conduit.cli.config.CacheConfig;
 import dev.conduit.cli.config.LogConfig;
 import dev.conduit.cli.logging.Logging;
 import dev.conduit.core.Conduit;
 import dev.conduit.core.ConduitBuilder;
-import dev.conduit.core.pki.Pem;
+import dev.conduit.core.ConduitResources;
+import dev.conduit.core.Timeouts;
+import dev.conduit.core.admin.AdminServer;
+import dev.conduit.core.runtime.ConduitRuntime;
+import dev.conduit.core.runtime.ConduitService;
+import dev.conduit.core.runtime.ConfigSections;
+import dev.conduit.core.runtime.Service;
 import dev.conduit.mitm.MitmServer;
-import java.io.IOException;
+import dev.conduit.mitm.MitmService;
+import dev.conduit.mitm.cache.CacheAdminRoute;
+import dev.conduit.mitm.cache.CacheMetrics;
 import java.nio.file.Path;
-import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -36,8 +42,6 @@ import picocli.CommandLine.Option;
         "      --listen 127.0.0.1:8000 --intercept '*.docker.io' --intercept quay.io --intercept '*.quay.io'",
         "  curl --cacert /var/lib/conduit/certs/ca.crt -x http://127.0.0.1:8000 https://some.thing/here.txz"})
 public final class CacheServeCommand extends BaseCommand implements Callable<Integer> {
-  private static final Logger log = LoggerFactory.getLogger(CacheServeCommand.class);
-
   @Option(names = "--cert-dir", paramLabel = "DIR",
       description = "Where the CA lives (ca.crt, ca.key 0600, ca.p12); created on first start (default: certs next to the jar).")
   Path certDir;
@@ -45,8 +49,7 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
   @Option(names = "--cache-dir", paramLabel = "DIR", description = "The blob cache directory (default: files next to the jar).")
   Path cacheDir;
 
-  @Option(names = "--listen", paramLabel = "IP:PORT",
-      description = "Plain HTTP proxy listener (default: 127.0.0.1:8000).")
+  @Option(names = "--listen", paramLabel = "IP:PORT", description = "Plain HTTP proxy listener (default: 127.0.0.1:8000).")
   String listen;
 
   @Option(names = "--tls-listen", paramLabel = "IP:PORT",
@@ -72,6 +75,14 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
       description = "Evict least recently used entries above this size (default: 10 GiB).")
   long maxCacheBytes;
 
+  @Option(names = "--admin-listen", paramLabel = "IP:PORT",
+      description = "Admin endpoint: /metrics (Prometheus), /healthz, /readyz, /connections, /config, /runtime.")
+  String adminListen;
+
+  @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s",
+      description = "On SIGTERM, how long open connections may finish (default: ${DEFAULT-VALUE}).")
+  Duration drainTimeout;
+
   @Mixin
   LogOptions logOptions = new LogOptions();
 
@@ -79,83 +90,86 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
   CacheServeOptions cacheOptions = new CacheServeOptions();
 
   @Override
-  public Integer call() throws IOException, InterruptedException {
-    java.util.Optional<SeedToml> seed = SeedToml.load(cacheOptions.cfg);
-    if (seed.isPresent()) {
-      SeedToml t = seed.get();
-      certDir = certDir != null ? certDir : t.certDir;
-      cacheDir = cacheDir != null ? cacheDir : t.fileDir;
-      listen = listen != null ? listen : t.tcpBind;
-      tlsListen = tlsListen != null ? tlsListen : t.tlsBind;
-      logOptions.level = logOptions.level != null ? logOptions.level : t.logLevel;
-    }
-    certDir = certDir != null ? certDir : SeedToml.home().resolve("certs");
-    cacheDir = cacheDir != null ? cacheDir : SeedToml.home().resolve("files");
-    MitmServer.Builder b = MitmServer.builder().certDir(certDir).fileDir(cacheDir)
-        .tcpBind(listen != null ? listen : "127.0.0.1:8000").maxCacheBytes(maxCacheBytes);
-    try {
-      cacheOptions.apply(b, seed, !intercept.isEmpty(), !filters.isEmpty(), tlsName != null);
-      if (tlsListen != null) {
-        b.tlsBind(tlsListen);
-      }
-      if (tlsName != null) {
-        b.tlsName(tlsName);
-      }
-      intercept.forEach(b::intercept);
-      if (!filters.isEmpty()) {
-        b.filters(filters);
-      }
-      for (Path ca : upstreamCas) {
-        for (X509Certificate c : Pem.readCertificates(ca)) {
-          b.trustUpstreamCa(c);
-        }
-      }
-    } catch (IllegalArgumentException e) {
-      throw CliException.usage(e.getMessage());
-    }
+  public Integer call() throws InterruptedException {
+    Optional<SeedToml> seed = SeedToml.load(cacheOptions.cfg);
+    seed.ifPresent(t -> logOptions.level = logOptions.level != null ? logOptions.level : t.logLevel);
+    CacheConfig cache = toConfig();
     LogConfig logConfig;
     try {
       logConfig = logOptions.apply(LogConfig.defaults());
+      Timeouts.builder().drain(drainTimeout).build();
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());
     }
     Logging.configure(logConfig);
     seed.ifPresent(t -> t.notices.forEach(n -> err().println("notice: " + n)));
-    MitmServer server = b.open();
-    ConduitBuilder cb = Conduit.builder();
-    server.listeners().forEach(cb::listener);
-    Serve.accessLog(logConfig).ifPresent(cb::observer);
-    cacheOptions.metrics(server).ifPresent(cb::observer);
-    Conduit conduit;
+    ConduitRuntime.Builder runtime = ConduitRuntime.builder().sections(sections(cache))
+        .drainTimeout(drainTimeout.plus(ProxyRole.DRAIN_MARGIN));
+    ConduitResources resources = ConduitResources.builder().build();
+    MitmServer server;
     try {
-      conduit = cb.build().start();
-    } catch (IOException e) {
-      server.close();
-      throw CliException.failure(e.getMessage(), e);
-    }
-    log.info("caching proxy: CA {}, cache {}; trust {}/ca.crt in clients", certDir, cacheDir, certDir);
-    dev.conduit.core.admin.AdminServer admin;
-    try {
-      admin = cacheOptions.startAdmin(conduit, server);
-    } catch (CliException e) {
-      conduit.close();
-      server.close();
+      server = CacheRole.open(cache, null, null, b -> cacheOptions.customize(b, seed));
+    } catch (RuntimeException e) {
+      resources.close();
       throw e;
     }
-    RunControl control = context().runControl();
-    control.started(conduit);
-    try {
-      control.awaitStop();
-    } finally {
-      cacheOptions.stopAdmin(admin, server);
-      try {
-        conduit.stop().get(60, TimeUnit.SECONDS);
-      } catch (Exception e) {
-        log.warn("stop did not finish cleanly: {}", e.toString());
-      }
-      server.close();
-      log.info("stopped");
+    ConduitBuilder cb = Conduit.builder().resources(resources)
+        .timeouts(Timeouts.builder().drain(drainTimeout).build());
+    server.listeners().forEach(cb::listener);
+    ProxyRole.accessLog(logConfig).ifPresent(cb::observer);
+    MetricsService metrics = adminListen == null ? null : new MetricsService(cb, resources);
+    Conduit conduit = cb.build();
+    runtime.service(Service.closing("event-loops", resources));
+    if (metrics != null) {
+      runtime.service(metrics.of(conduit));
     }
-    return ExitCode.OK;
+    if (metrics != null) {
+      CacheMetrics.bind(server.cache(), metrics.registry());
+    }
+    runtime.service(MitmService.builder(server).section(CacheConfig.SECTION, cache)
+        .route(CacheAdminRoute.PREFIX, new CacheAdminRoute(server.cache())).build());
+    runtime.service(new ConduitService(conduit));
+    if (adminListen != null) {
+      runtime.admin(ProxyRole.admin(AdminConfig.of(adminListen))
+          .config(() -> describe(cache), "text/yaml; charset=utf-8"));
+    }
+    ConduitRuntime built = runtime.build();
+    return Lifecycle.run(built, conduit, CacheAdminClient.advertising(context(), built, server.cache().config().root()),
+        () -> sections(toConfig()), Lifecycle::startError);
+  }
+
+  private static ConfigSections sections(CacheConfig cache) {
+    return ConfigSections.builder().put(CacheConfig.SECTION, cache).build();
+  }
+
+  /** The flags as the {@code cache} section they stand for. */
+  private CacheConfig toConfig() {
+    if (adminListen != null) {
+      try {
+        AdminServer.builder().bind(adminListen);
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage("--admin-listen: " + e.getMessage());
+      }
+    }
+    Optional<SeedToml> seed = SeedToml.load(cacheOptions.cfg); // flags win over the file, the file over defaults
+    Path certs = certDir != null ? certDir : seed.map(t -> t.certDir).orElse(SeedToml.home().resolve("certs"));
+    Path files = cacheDir != null ? cacheDir : seed.map(t -> t.fileDir).orElse(SeedToml.home().resolve("files"));
+    String plain = listen != null ? listen : seed.map(t -> t.tcpBind).orElse(CacheConfig.DEFAULT_LISTEN);
+    Optional<String> tls = tlsListen != null ? Optional.of(tlsListen) : seed.map(t -> t.tlsBind);
+    List<String> names = tlsName != null ? List.of(tlsName) : seed.map(t -> t.tlsNames).orElse(List.of());
+    List<String> hosts = !intercept.isEmpty() ? intercept : seed.map(t -> t.intercept).orElse(List.of());
+    List<String> paths = !filters.isEmpty() ? filters : seed.map(t -> t.filters).orElse(List.of());
+    try {
+      return new CacheConfig(certs.toString(), files.toString(), plain, tls, names, hosts, paths,
+          upstreamCas.stream().map(Path::toString).toList(), maxCacheBytes);
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+  }
+
+  private static String describe(CacheConfig c) {
+    return "cache:\n  cert_dir: " + c.certDir() + "\n  cache_dir: " + c.cacheDir() + "\n  listen: " + c.listen()
+        + c.tlsListen().map(t -> "\n  tls_listen: " + t).orElse("") + "\n  intercept: " + c.intercept()
+        + "\n  filters: " + c.filters() + "\n  max_cache_size: " + c.maxCacheBytes() + "\n";
   }
 }

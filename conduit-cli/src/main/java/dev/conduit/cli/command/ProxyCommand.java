@@ -107,7 +107,7 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
 
   @Override
   public Integer call() throws Exception {
-    return Serve.serve(toConfig(), context(), null);
+    return ProxyRole.run(toConfig(), context(), null);
   }
 
   /**

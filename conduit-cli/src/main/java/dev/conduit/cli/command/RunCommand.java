@@ -23,7 +23,7 @@ public final class RunCommand extends BaseCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    return Serve.serve(load(), context(), this::load);
+    return ProxyRole.run(load(), context(), this::load);
   }
 
   /** Reads the file; flags win over it. */

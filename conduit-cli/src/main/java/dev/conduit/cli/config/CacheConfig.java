@@ -2,6 +2,7 @@ package dev.conduit.cli.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.conduit.core.runtime.SectionKey;
 import java.util.List;
 import java.util.Optional;
 
@@ -24,7 +25,10 @@ import java.util.Optional;
  */
 public record CacheConfig(String certDir, String cacheDir, String listen, Optional<String> tlsListen,
     List<String> tlsNames, List<String> intercept, List<String> filters, List<String> trustUpstreamCas,
-    long maxCacheBytes) {
+    long maxCacheBytes) implements YamlSection {
+
+  /** The section's key. */
+  public static final SectionKey<CacheConfig> SECTION = SectionKey.of("cache", CacheConfig.class);
 
   /** The default plain listener (seed 004's {@code tcp_bind} default port). */
   public static final String DEFAULT_LISTEN = "127.0.0.1:8000";
@@ -44,5 +48,18 @@ public record CacheConfig(String certDir, String cacheDir, String listen, Option
     if (maxCacheBytes < 1) {
       throw new IllegalArgumentException("max_cache_size: " + maxCacheBytes + " (expected: > 0 bytes)");
     }
+  }
+
+  @Override
+  public void describeTo(StringBuilder s) {
+    s.append("cache:\n  cert_dir: ").append(ConduitConfig.quote(certDir)).append('\n');
+    s.append("  cache_dir: ").append(ConduitConfig.quote(cacheDir)).append('\n');
+    s.append("  listen: ").append(ConduitConfig.quote(listen)).append('\n');
+    tlsListen.ifPresent(t -> s.append("  tls_listen: ").append(ConduitConfig.quote(t)).append('\n'));
+    ConduitConfig.list(s, "  ", "tls_names", tlsNames);
+    ConduitConfig.list(s, "  ", "intercept", intercept);
+    ConduitConfig.list(s, "  ", "filters", filters);
+    ConduitConfig.list(s, "  ", "trust_upstream_cas", trustUpstreamCas);
+    s.append("  max_cache_size: ").append(maxCacheBytes).append('\n');
   }
 }

@@ -11,6 +11,8 @@ import dev.conduit.core.TcpKeepAlive;
 import dev.conduit.core.Timeouts;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
+import dev.conduit.core.runtime.ConfigSections;
+import dev.conduit.core.runtime.SectionKey;
 import dev.conduit.core.tunnel.MeshConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,20 +36,12 @@ public final class ConduitConfig {
   private final TcpKeepAlive tcpKeepAlive;
   private final boolean splice;
   private final LogConfig log;
-  private final Optional<MeshConfig.Client> meshClient;
-  private final Optional<Boolean> capture;
-  private final Optional<MeshConfig.Server> meshServer;
-  private final Optional<AdminConfig> admin;
-  private final Optional<CacheConfig> cache;
+  private final ConfigSections sections;
   private final Optional<DnsConfig> dns;
 
   private ConduitConfig(Builder b) {
     this.dns = b.dns;
-    this.meshClient = b.meshClient;
-    this.capture = b.capture;
-    this.meshServer = b.meshServer;
-    this.admin = b.admin;
-    this.cache = b.cache;
+    this.sections = b.sections.build();
     this.listeners = List.copyOf(b.listeners);
     this.outbounds = List.copyOf(b.outbounds);
     this.rules = List.copyOf(b.rules);
@@ -107,10 +101,28 @@ public final class ConduitConfig {
    * Seed 000's {@code client} and {@code server} sections, when the file has either (enabled or not).
    */
   public Optional<MeshConfig> mesh() {
-    if (meshClient.isEmpty() && meshServer.isEmpty()) {
+    Optional<MeshConfig.Client> client = section(MeshClientSection.SECTION).map(MeshClientSection::client);
+    Optional<MeshConfig.Server> server = section(MeshServerSection.SECTION).map(MeshServerSection::server);
+    if (client.isEmpty() && server.isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(new MeshConfig(meshClient.orElse(null), meshServer.orElse(null)));
+    return Optional.of(new MeshConfig(client.orElse(null), server.orElse(null)));
+  }
+
+  /**
+   * A role's section, as the config loader read it (see {@link ConfigSection#typed}).
+   *
+   * @param key the role's section key
+   * @param <T> the section's type
+   * @return the section, if the configuration has it
+   */
+  public <T> Optional<T> section(SectionKey<T> key) {
+    return sections.get(key);
+  }
+
+  /** The roles' sections ({@code client}, {@code server}, {@code admin}, {@code cache}, ...), typed. */
+  public ConfigSections sections() {
+    return sections;
   }
 
   /**
@@ -118,12 +130,12 @@ public final class ConduitConfig {
    * forward table; empty means seed 000's behaviour, capture when running as root.
    */
   public Optional<Boolean> capture() {
-    return capture;
+    return section(MeshClientSection.SECTION).flatMap(MeshClientSection::capture);
   }
 
   /** The caching MITM proxy ({@code cache} section), if any. */
   public Optional<CacheConfig> cache() {
-    return cache;
+    return section(CacheConfig.SECTION);
   }
 
   /** The resolver's settings ({@code dns} section), if any; without one, {@code /etc/resolv.conf}'s. */
@@ -140,13 +152,17 @@ public final class ConduitConfig {
 
   /** The admin endpoint ({@code admin} section or {@code --admin-listen}), if any. */
   public Optional<AdminConfig> admin() {
-    return admin;
+    return section(AdminConfig.SECTION);
   }
 
   /** Whether seed 000's client or server runs. */
   public boolean runsMesh() {
-    return meshClient.map(MeshConfig.Client::enable).orElse(false)
-        || meshServer.map(MeshConfig.Server::enable).orElse(false);
+    return runsMesh(sections);
+  }
+
+  static boolean runsMesh(ConfigSections sections) {
+    return sections.get(MeshClientSection.SECTION).map(c -> c.client().enable()).orElse(false)
+        || sections.get(MeshServerSection.SECTION).map(v -> v.server().enable()).orElse(false);
   }
 
   /** The router built from the rules and the default decision. */
@@ -238,58 +254,9 @@ public final class ConduitConfig {
           .toList())).append("]\n"));
       d.ndots().ifPresent(n -> s.append("  ndots: ").append(n).append('\n'));
     });
-    meshClient.ifPresent(c -> {
-      s.append("client:\n  enable: ").append(c.enable()).append('\n');
-      s.append("  listen: ").append(quote(String.valueOf(c.listen()))).append('\n');
-      s.append("  check_time: ").append(c.checkTime()).append('\n');
-      capture.ifPresent(v -> s.append("  capture: ").append(v).append('\n'));
-      s.append("  forward_table:").append(c.forwardTable().isEmpty() ? " []\n" : "\n");
-      for (MeshConfig.Forward f : c.forwardTable()) {
-        s.append("    - {dst: ").append(quote(String.valueOf(f.dst())));
-        if (f.dstAs() != null) {
-          s.append(", dst_as: ").append(quote(f.dstAs()));
-        }
-        s.append(", peer_index: ").append(f.peerIndex()).append("}\n");
-      }
-      s.append("  peers:").append(c.peers().isEmpty() ? " []\n" : "\n");
-      for (MeshConfig.Peer p : c.peers()) {
-        s.append("    - index: ").append(p.index()).append('\n');
-        list(s, "      ", "addresses", p.addresses());
-        tls(s, "      ", p.tls());
-      }
-    });
-    meshServer.ifPresent(v -> {
-      s.append("server:\n  enable: ").append(v.enable()).append('\n');
-      if (v.listen() != null) {
-        s.append("  listen:\n    addr: ").append(quote(String.valueOf(v.listen().addr()))).append('\n');
-        tls(s, "    ", v.listen().tls());
-      }
-      if (!v.allow().isEmpty()) {
-        s.append("  allow:\n");
-        for (MeshConfig.Allow a : v.allow()) {
-          s.append("    - peer: ").append(quote(a.peer() == null ? "*" : a.peer())).append('\n');
-          list(s, "      ", "cidrs", a.cidrs());
-          list(s, "      ", "ports", a.ports());
-          list(s, "      ", "domains", a.domains());
-        }
-      }
-    });
-    admin.ifPresent(a -> {
-      s.append("admin:\n  listen: ").append(quote(a.listen())).append('\n');
-      a.token().ifPresent(t -> s.append("  token: \"****\"\n"));
-      a.tokenFile().ifPresent(t -> s.append("  token_file: ").append(quote(t)).append('\n'));
-    });
-    cache.ifPresent(c -> {
-      s.append("cache:\n  cert_dir: ").append(quote(c.certDir())).append('\n');
-      s.append("  cache_dir: ").append(quote(c.cacheDir())).append('\n');
-      s.append("  listen: ").append(quote(c.listen())).append('\n');
-      c.tlsListen().ifPresent(t -> s.append("  tls_listen: ").append(quote(t)).append('\n'));
-      list(s, "  ", "tls_names", c.tlsNames());
-      list(s, "  ", "intercept", c.intercept());
-      list(s, "  ", "filters", c.filters());
-      list(s, "  ", "trust_upstream_cas", c.trustUpstreamCas());
-      s.append("  max_cache_size: ").append(c.maxCacheBytes()).append('\n');
-    });
+    // each role's section describes itself, in the order the loader read them
+    sections.keys().forEach(k -> sections.get(k).filter(YamlSection.class::isInstance)
+        .ifPresent(v -> ((YamlSection) v).describeTo(s)));
     s.append("log:\n");
     s.append("  level: ").append(log.level()).append('\n');
     s.append("  format: ").append(log.format()).append('\n');
@@ -302,27 +269,6 @@ public final class ConduitConfig {
     return s.toString();
   }
 
-  private static void tls(StringBuilder s, String indent, MeshConfig.Tls tls) {
-    if (tls == null) {
-      return;
-    }
-    s.append(indent).append("tls:\n");
-    s.append(indent).append("  enable: ").append(tls.enable()).append('\n');
-    s.append(indent).append("  mtls: ").append(tls.mtls()).append('\n');
-    list(s, indent + "  ", "cas", tls.cas());
-    for (MeshConfig.CertKey ck : tls.certs()) {
-      // paths only: the key itself never enters the configuration
-      s.append(indent).append("  certs: [{cert: ").append(quote(String.valueOf(ck.cert()))).append(", key: ")
-          .append(quote(String.valueOf(ck.key()))).append("}]\n");
-    }
-    if (tls.insecureSkipVerify()) {
-      s.append(indent).append("  insecure_skip_verify: true\n");
-    }
-    if (tls.multiplex()) {
-      s.append(indent).append("  multiplex: true\n");
-    }
-  }
-
   static String decision(RouteDecision d) {
     if (d instanceof RouteDecision.Via via) {
       return "{via: " + quote(via.outbound()) + "}";
@@ -333,7 +279,7 @@ public final class ConduitConfig {
     return d instanceof RouteDecision.Reject ? "reject" : "direct";
   }
 
-  private static void list(StringBuilder s, String indent, String key, List<String> values) {
+  static void list(StringBuilder s, String indent, String key, List<String> values) {
     if (values.isEmpty()) {
       return;
     }
@@ -342,7 +288,7 @@ public final class ConduitConfig {
     s.append(indent).append(key).append(": [").append(String.join(", ", quoted)).append("]\n");
   }
 
-  private static String quote(String v) {
+  static String quote(String v) {
     if (v.matches("[A-Za-z0-9_./-]+") && !v.matches("[0-9.]+") && !v.equals("true") && !v.equals("false")
         && !v.equals("null")) {
       return v;
@@ -366,11 +312,7 @@ public final class ConduitConfig {
     private TcpKeepAlive tcpKeepAlive = TcpKeepAlive.ON;
     private boolean splice;
     private LogConfig log = LogConfig.defaults();
-    private Optional<MeshConfig.Client> meshClient = Optional.empty();
-    private Optional<Boolean> capture = Optional.empty();
-    private Optional<MeshConfig.Server> meshServer = Optional.empty();
-    private Optional<AdminConfig> admin = Optional.empty();
-    private Optional<CacheConfig> cache = Optional.empty();
+    private ConfigSections.Builder sections = ConfigSections.builder();
     private Optional<DnsConfig> dns = Optional.empty();
 
     private Builder() {}
@@ -385,33 +327,45 @@ public final class ConduitConfig {
      * Seed 000's {@code client} section and the {@code capture} extension (empty: capture when root).
      */
     public Builder meshClient(MeshConfig.Client value, Optional<Boolean> captureValue) {
-      this.meshClient = Optional.of(requireNonNull(value, "client"));
-      this.capture = requireNonNull(captureValue, "capture");
-      return this;
+      return section(MeshClientSection.SECTION, new MeshClientSection(value, captureValue));
     }
 
     /** Seed 000's {@code server} section. */
     public Builder meshServer(MeshConfig.Server value) {
-      this.meshServer = Optional.of(requireNonNull(value, "server"));
-      return this;
+      return section(MeshServerSection.SECTION, new MeshServerSection(value));
     }
 
     /** Whether seed 000's client or server runs. */
     public boolean runsMesh() {
-      return meshClient.map(MeshConfig.Client::enable).orElse(false)
-          || meshServer.map(MeshConfig.Server::enable).orElse(false);
+      return ConduitConfig.runsMesh(sections.build());
+    }
+
+    /**
+     * Sets a role's section (what {@link ConfigSection#typed} readers do).
+     *
+     * @param key the role's section key
+     * @param value the section
+     * @param <T> the section's type
+     * @return this
+     */
+    public <T> Builder section(SectionKey<T> key, T value) {
+      sections.put(key, value);
+      return this;
+    }
+
+    /** A role's section set so far, e.g. for a later section to check against it. */
+    public <T> Optional<T> section(SectionKey<T> key) {
+      return sections.build().get(key);
     }
 
     /** The admin endpoint. */
     public Builder admin(AdminConfig value) {
-      this.admin = Optional.of(requireNonNull(value, "admin"));
-      return this;
+      return section(AdminConfig.SECTION, value);
     }
 
     /** The caching MITM proxy. */
     public Builder cache(CacheConfig value) {
-      this.cache = Optional.of(requireNonNull(value, "cache"));
-      return this;
+      return section(CacheConfig.SECTION, value);
     }
 
     /** Copies everything from another configuration. */
@@ -425,11 +379,7 @@ public final class ConduitConfig {
       tcpKeepAlive = c.tcpKeepAlive;
       splice = c.splice;
       log = c.log;
-      meshClient = c.meshClient;
-      capture = c.capture;
-      meshServer = c.meshServer;
-      admin = c.admin;
-      cache = c.cache;
+      sections = c.sections.toBuilder();
       dns = c.dns;
       return this;
     }

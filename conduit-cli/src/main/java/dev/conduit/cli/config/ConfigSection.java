@@ -1,11 +1,16 @@
 package dev.conduit.cli.config;
 
+import dev.conduit.core.runtime.SectionKey;
+
 /**
  * One top-level section of the YAML configuration ({@code listeners}, {@code rules}, ...). Sections
  * are read in the order the {@link ConfigLoader} lists them, whatever their order in the file, so a
  * section may check names defined by an earlier one (rules check outbounds and listeners).
  *
- * <p>To add a section: implement this interface and register it with {@link ConfigLoader#withSection}.
+ * <p>A role registers its section with {@link ConfigLoader#withSection}, typically as
+ * {@link #typed typed(KEY, reader)}: the reader turns the node into the role's immutable section value,
+ * stored under the role's {@link SectionKey} ({@link ConduitConfig#section}), which the role's runtime
+ * service reads back, typed, at start and on reload. Roles are not fields of {@link ConduitConfig}.
  */
 public interface ConfigSection {
 
@@ -20,6 +25,33 @@ public interface ConfigSection {
    * @throws ConfigException naming the line and what is wrong
    */
   void read(ConfigNode node, ConduitConfig.Builder config);
+
+  /**
+   * A role's section: {@code reader} makes its value from the node, stored under {@code key} (whose name
+   * is the top-level key).
+   *
+   * @param key the role's section key
+   * @param reader reads the node (the builder shows what earlier sections built)
+   * @param <T> the section's type: immutable, with {@code equals}; implement {@link YamlSection} to
+   *     appear in {@link ConduitConfig#describe()}
+   * @return the section reader to register
+   */
+  static <T> ConfigSection typed(SectionKey<T> key,
+      java.util.function.BiFunction<ConfigNode, ConduitConfig.Builder, T> reader) {
+    java.util.Objects.requireNonNull(key, "key");
+    java.util.Objects.requireNonNull(reader, "reader");
+    return new ConfigSection() {
+      @Override
+      public String name() {
+        return key.name();
+      }
+
+      @Override
+      public void read(ConfigNode node, ConduitConfig.Builder config) {
+        config.section(key, reader.apply(node, config));
+      }
+    };
+  }
 
   /** Whether this build runs the section; unsupported sections are reported before anything else. */
   default boolean supported() {

@@ -8,7 +8,7 @@ import java.util.Optional;
 
 /**
  * Seed 000's {@code client} and {@code server} sections, read as written in its {@code conduit.yaml}
- * into {@link MeshConfig} records, plus conduit's extensions {@code client.capture} and
+ * into {@link MeshConfig} records (as {@link MeshClientSection} and {@link MeshServerSection}), plus conduit's extensions {@code client.capture} and
  * {@code server.allow}.
  */
 final class MeshSections {
@@ -27,60 +27,44 @@ final class MeshSections {
   private MeshSections() {}
 
   static ConfigSection client() {
-    return new ConfigSection() {
-      @Override
-      public String name() {
-        return "client";
+    return ConfigSection.typed(MeshClientSection.SECTION, (node, config) -> {
+      Map<String, ConfigNode> m = node.mapping(CLIENT_KEYS);
+      List<MeshConfig.Forward> table = new ArrayList<>();
+      for (ConfigNode f : sequence(m, "forward_table")) {
+        Map<String, ConfigNode> fm = f.mapping(FORWARD_KEYS);
+        table.add(new MeshConfig.Forward(string(fm, "dst"), string(fm, "dst_as"), integer(fm, "peer_index")));
       }
-
-      @Override
-      public void read(ConfigNode node, ConduitConfig.Builder config) {
-        Map<String, ConfigNode> m = node.mapping(CLIENT_KEYS);
-        List<MeshConfig.Forward> table = new ArrayList<>();
-        for (ConfigNode f : sequence(m, "forward_table")) {
-          Map<String, ConfigNode> fm = f.mapping(FORWARD_KEYS);
-          table.add(new MeshConfig.Forward(string(fm, "dst"), string(fm, "dst_as"), integer(fm, "peer_index")));
-        }
-        List<MeshConfig.Peer> peers = new ArrayList<>();
-        for (ConfigNode p : sequence(m, "peers")) {
-          Map<String, ConfigNode> pm = p.mapping(PEER_KEYS);
-          List<String> addresses = pm.containsKey("addresses") ? pm.get("addresses").strings() : List.of();
-          peers.add(new MeshConfig.Peer(integer(pm, "index"), string(pm, "network"), addresses, tls(pm.get("tls"))));
-        }
-        MeshConfig.Client client = new MeshConfig.Client(bool(m, "enable"), string(m, "network"),
-            string(m, "listen"), m.containsKey("check_time") ? m.get("check_time").integer(0, 86_400) : 0,
-            table, peers);
-        Optional<Boolean> capture = m.containsKey("capture") && !m.get("capture").isNull()
-            ? Optional.of(m.get("capture").bool()) : Optional.empty();
-        config.meshClient(client, capture);
+      List<MeshConfig.Peer> peers = new ArrayList<>();
+      for (ConfigNode p : sequence(m, "peers")) {
+        Map<String, ConfigNode> pm = p.mapping(PEER_KEYS);
+        List<String> addresses = pm.containsKey("addresses") ? pm.get("addresses").strings() : List.of();
+        peers.add(new MeshConfig.Peer(integer(pm, "index"), string(pm, "network"), addresses, tls(pm.get("tls"))));
       }
-    };
+      MeshConfig.Client client = new MeshConfig.Client(bool(m, "enable"), string(m, "network"),
+          string(m, "listen"), m.containsKey("check_time") ? m.get("check_time").integer(0, 86_400) : 0,
+          table, peers);
+      Optional<Boolean> capture = m.containsKey("capture") && !m.get("capture").isNull()
+          ? Optional.of(m.get("capture").bool()) : Optional.empty();
+      return new MeshClientSection(client, capture);
+    });
   }
 
   static ConfigSection server() {
-    return new ConfigSection() {
-      @Override
-      public String name() {
-        return "server";
+    return ConfigSection.typed(MeshServerSection.SECTION, (node, config) -> {
+      Map<String, ConfigNode> m = node.mapping(SERVER_KEYS);
+      MeshConfig.Listen listen = null;
+      if (m.containsKey("listen") && !m.get("listen").isNull()) {
+        Map<String, ConfigNode> lm = m.get("listen").mapping(LISTEN_KEYS);
+        listen = new MeshConfig.Listen(string(lm, "network"), string(lm, "addr"), tls(lm.get("tls")));
       }
-
-      @Override
-      public void read(ConfigNode node, ConduitConfig.Builder config) {
-        Map<String, ConfigNode> m = node.mapping(SERVER_KEYS);
-        MeshConfig.Listen listen = null;
-        if (m.containsKey("listen") && !m.get("listen").isNull()) {
-          Map<String, ConfigNode> lm = m.get("listen").mapping(LISTEN_KEYS);
-          listen = new MeshConfig.Listen(string(lm, "network"), string(lm, "addr"), tls(lm.get("tls")));
-        }
-        List<MeshConfig.Allow> allow = new ArrayList<>();
-        for (ConfigNode a : sequence(m, "allow")) {
-          Map<String, ConfigNode> am = a.mapping(ALLOW_KEYS);
-          allow.add(new MeshConfig.Allow(string(am, "peer"), strings(am, "cidrs"), strings(am, "ports"),
-              strings(am, "domains")));
-        }
-        config.meshServer(new MeshConfig.Server(bool(m, "enable"), listen, allow));
+      List<MeshConfig.Allow> allow = new ArrayList<>();
+      for (ConfigNode a : sequence(m, "allow")) {
+        Map<String, ConfigNode> am = a.mapping(ALLOW_KEYS);
+        allow.add(new MeshConfig.Allow(string(am, "peer"), strings(am, "cidrs"), strings(am, "ports"),
+            strings(am, "domains")));
       }
-    };
+      return new MeshServerSection(new MeshConfig.Server(bool(m, "enable"), listen, allow));
+    });
   }
 
   private static MeshConfig.Tls tls(ConfigNode node) {

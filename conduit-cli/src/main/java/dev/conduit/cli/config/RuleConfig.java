@@ -1,5 +1,7 @@
 package dev.conduit.cli.config;
 
+import dev.conduit.core.net.PortRange;
+
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.route.RouteDecision;
@@ -56,19 +58,10 @@ public record RuleConfig(String name, List<String> domains, List<String> domainS
     return b.build();
   }
 
-  /** Parses {@code 443} or {@code 8000-8100} into {@code [from, to]}. */
+  /** Parses {@code 443} or {@code 8000-8100} into {@code [from, to]} ({@link PortRange#parse}). */
   static int[] parsePorts(String text) {
-    String t = text.trim();
-    int dash = t.indexOf('-');
-    try {
-      int from = Integer.parseInt(dash < 0 ? t : t.substring(0, dash).trim());
-      int to = dash < 0 ? from : Integer.parseInt(t.substring(dash + 1).trim());
-      if (from < 1 || to > 65535 || from > to) {
-        throw new IllegalArgumentException("port: " + text + " (expected: 1-65535, or a range such as 8000-8100)");
-      }
-      return new int[] {from, to};
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("port: '" + text + "' (expected: 1-65535, or a range such as 8000-8100)");
-    }
+    PortRange r = PortRange.parse(text);
+    return new int[] {r.first(), r.last()};
   }
+
 }

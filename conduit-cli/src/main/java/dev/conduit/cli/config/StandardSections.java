@@ -38,11 +38,11 @@ final class StandardSections {
         section("dns", StandardSections::readDns),
         MeshSections.client(),
         MeshSections.server(),
-        section("admin", StandardSections::readAdmin),
+        ConfigSection.typed(AdminConfig.SECTION, (node, config) -> readAdmin(node)),
         // known from the seeds, not runnable by this build yet
         ConfigSection.unsupported("manager", "seed 000's mesh manager; for now configure each host's client "
             + "peers and forward_table and its server by hand"),
-        section("cache", StandardSections::readCache),
+        ConfigSection.typed(CacheConfig.SECTION, (node, config) -> readCache(node)),
         ConfigSection.unsupported("transparent", "the transparent listener"));
   }
 
@@ -386,7 +386,7 @@ final class StandardSections {
   private static final List<String> CACHE_KEYS = List.of("cert_dir", "cache_dir", "listen", "tls_listen",
       "tls_names", "intercept", "filters", "trust_upstream_cas", "max_cache_size");
 
-  private static void readCache(ConfigNode node, ConduitConfig.Builder config) {
+  private static CacheConfig readCache(ConfigNode node) {
     Map<String, ConfigNode> m = node.mapping(CACHE_KEYS);
     for (String required : List.of("cert_dir", "cache_dir")) {
       if (!m.containsKey(required) || m.get(required).isNull()) {
@@ -417,23 +417,23 @@ final class StandardSections {
       }
     }
     long max = maxBytes;
-    config.cache(node.convert(() -> new CacheConfig(m.get("cert_dir").string(), m.get("cache_dir").string(), listen,
+    return node.convert(() -> new CacheConfig(m.get("cert_dir").string(), m.get("cache_dir").string(), listen,
         tlsListen, list(m, "tls_names"), list(m, "intercept"), list(m, "filters"), list(m, "trust_upstream_cas"),
-        max)));
+        max));
   }
 
   private static List<String> list(Map<String, ConfigNode> m, String key) {
     return m.containsKey(key) && !m.get(key).isNull() ? m.get(key).strings() : List.of();
   }
 
-  private static void readAdmin(ConfigNode node, ConduitConfig.Builder config) {
+  private static AdminConfig readAdmin(ConfigNode node) {
     Map<String, ConfigNode> m = node.isNull() ? Map.of() : node.mapping(List.of("listen", "token", "token_file"));
     String listen = m.containsKey("listen") ? m.get("listen").string() : AdminConfig.DEFAULT_LISTEN;
     node.convert(() -> dev.conduit.core.admin.AdminServer.builder().bind(listen));
     Optional<String> token = m.containsKey("token") ? Optional.of(m.get("token").string()) : Optional.empty();
     Optional<String> tokenFile = m.containsKey("token_file") ? Optional.of(m.get("token_file").string())
         : Optional.empty();
-    config.admin(node.convert(() -> new AdminConfig(listen, token, tokenFile)));
+    return node.convert(() -> new AdminConfig(listen, token, tokenFile));
   }
 
   // ---- helpers

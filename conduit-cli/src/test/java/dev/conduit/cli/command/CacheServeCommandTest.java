@@ -101,4 +101,35 @@ class CacheServeCommandTest {
     assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
     assertThat(r.errLines()).hasSize(1);
   }
+
+  /** {@code cache serve --admin-listen}: the runtime's admin endpoint, answering a real HTTP client; reload reaches the cache. */
+  @Test
+  void cacheServeAnswersOnItsAdminEndpointAndReloads(@TempDir Path dir) throws Exception {
+    int adminPort = AdminAndMetricsTest.freePort();
+    try (Cli.Running running = Cli.start("cache", "serve", "--cert-dir", dir.resolve("certs").toString(),
+        "--cache-dir", dir.resolve("files").toString(), "--listen", "127.0.0.1:0", "--access-log", "off",
+        "--admin-listen", "127.0.0.1:" + adminPort, "--drain-timeout", "2s")) {
+      Conduit conduit = running.conduit();
+      assertThat(AdminAndMetricsTest.get(adminPort, "/readyz", null).statusCode()).isEqualTo(200);
+      assertThat(AdminAndMetricsTest.get(adminPort, "/connections", null).body()).startsWith("[");
+      assertThat(AdminAndMetricsTest.get(adminPort, "/config", null).body()).contains("cache_dir: " + dir.resolve("files"));
+      assertThat(AdminAndMetricsTest.get(adminPort, "/metrics", null).body()).contains("conduit_");
+      String status = AdminAndMetricsTest.get(adminPort, "/runtime", null).body();
+      assertThat(status).contains("\"services\":[\"event-loops\",\"metrics\",\"cache\",\"conduit\",\"admin\"]")
+          .contains("\"drain_timeout_ms\":12000");
+      assertThat(conduit.isRunning()).isTrue();
+
+      running.reload();
+      assertThat(AdminAndMetricsTest.get(adminPort, "/runtime", null).body()).contains("\"cache\":\"UNCHANGED\"");
+      assertThat(running.stop().exitCode()).isZero();
+    }
+  }
+
+  @Test
+  void badAdminListenIsAUsageError(@TempDir Path dir) {
+    Cli.Result r = Cli.run("cache", "serve", "--cert-dir", dir.toString(), "--cache-dir", dir.toString(),
+        "--admin-listen", "nowhere");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
+    assertThat(r.err()).contains("--admin-listen");
+  }
 }

@@ -25,18 +25,18 @@ class ReloadPlanTest {
   void onlyListenerChangesNeedARestart() {
     ConduitConfig before = load(SERVER);
     ConduitConfig newAllow = load(SERVER + "  allow: [{cidrs: [127.0.0.1/32], ports: [\"80\"]}]\n");
-    assertThat(Serve.listenerChanges(before, newAllow)).isEmpty();
+    assertThat(ProxyRoutes.listenerChanges(before, newAllow)).isEmpty();
     ConduitConfig moved = load(SERVER.replace("15053", "15054"));
-    assertThat(Serve.listenerChanges(before, moved)).containsExactly("server.enable/listen");
+    assertThat(ProxyRoutes.listenerChanges(before, moved)).containsExactly("server.enable/listen");
     ConduitConfig withListener = load(SERVER + "listeners:\n  - {name: s, type: socks, listen: \"127.0.0.1:0\"}\n");
-    assertThat(Serve.listenerChanges(before, withListener)).containsExactly("listeners");
+    assertThat(ProxyRoutes.listenerChanges(before, withListener)).containsExactly("listeners");
   }
 
   @Test
   void tunnelRulesComeFirstAndTheDefaultRejectsWhenOnlyTunnelsRun() throws Exception {
     ConduitConfig onlyServer = load(SERVER);
     try (var plan = onlyServer.mesh().orElseThrow().plan()) {
-      var router = Serve.router(onlyServer, plan);
+      var router = ProxyRoutes.router(onlyServer, plan);
       assertThat(router.rules()).extracting(r -> r.name()).containsExactly("tunnel-allow-local", "tunnel-deny");
       assertThat(router.defaultDecision()).isInstanceOf(dev.conduit.core.route.RouteDecision.Reject.class);
     }
@@ -49,7 +49,7 @@ class ReloadPlanTest {
         """);
     assertThat(both.runsMesh()).isTrue();
     try (var plan = both.mesh().orElseThrow().plan()) {
-      var router = Serve.router(both, plan);
+      var router = ProxyRoutes.router(both, plan);
       assertThat(router.rules()).extracting(r -> r.name()).containsExactly("tunnel-allow-local", "tunnel-deny", "all");
       assertThat(router.defaultDecision()).isEqualTo(both.defaultDecision());
     }

@@ -3,60 +3,32 @@ package dev.conduit.core.admin;
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.Conduit;
-import dev.conduit.core.internal.FieldWriter;
-import dev.conduit.core.internal.SummaryFields;
-import dev.conduit.core.observe.ConnectionSummary;
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.FullHttpRequest;
-import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
-import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.EventExecutor;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -106,17 +78,17 @@ public final class AdminServer implements AutoCloseable {
   private static final String TEXT = "text/plain; charset=utf-8";
 
   private final InetSocketAddress bindAddress;
-  private final byte[] expectedAuthorization;
-  private final Conduit conduit;
-  private final Supplier<String> metrics;
-  private final String metricsContentType;
-  private final Supplier<String> config;
-  private final String configContentType;
-  private final BooleanSupplier readiness;
-  private final Map<String, AdminRoute> routes;
+  final byte[] expectedAuthorization;
+  final Conduit conduit;
+  final Supplier<String> metrics;
+  final String metricsContentType;
+  final Supplier<String> config;
+  final String configContentType;
+  final BooleanSupplier readiness;
+  final Map<String, AdminRoute> routes;
   private final int maxRequestBytes;
   private EventLoopGroup group;
-  private ThreadPoolExecutor routeExecutor;
+  volatile ThreadPoolExecutor routeExecutor;
   private Channel serverChannel;
 
   private AdminServer(Builder b) {
@@ -169,7 +141,7 @@ public final class AdminServer implements AutoCloseable {
                 .addLast("http", new HttpServerCodec(4096, 8192, 8192))
                 .addLast("keep-alive", new HttpServerKeepAliveHandler())
                 .addLast("aggregator", new HttpObjectAggregator(maxRequestBytes))
-                .addLast("admin", new AdminHandler());
+                .addLast("admin", new AdminHandler(AdminServer.this));
           }
         })
         .bind(bindAddress).awaitUninterruptibly();
@@ -210,286 +182,6 @@ public final class AdminServer implements AutoCloseable {
   @Override
   public String toString() {
     return "AdminServer[" + bindAddress + (expectedAuthorization == null ? "" : ", token ****") + "]";
-  }
-
-  /** Handles one admin connection's requests. Stateful per connection: never shared. */
-  private final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
-
-    @Override
-    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-      if (req.decoderResult().isFailure()) {
-        send(ctx, req, HttpResponseStatus.BAD_REQUEST, TEXT, "bad request: " + req.decoderResult().cause().getMessage(),
-            true);
-        return;
-      }
-      if (!authorized(req)) {
-        FullHttpResponse r = response(HttpResponseStatus.UNAUTHORIZED, TEXT, "unauthorized: bearer token required");
-        r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"conduit-admin\"");
-        write(ctx, req, r, false);
-        return;
-      }
-      String path = new QueryStringDecoder(req.uri()).path();
-      HttpMethod method = req.method();
-      try {
-        route(ctx, req, path, method);
-      } catch (RuntimeException e) {
-        log.warn("admin {} {} failed", method, path, e);
-        send(ctx, req, HttpResponseStatus.INTERNAL_SERVER_ERROR, TEXT, "internal error: " + e, false);
-      }
-    }
-
-    private void route(ChannelHandlerContext ctx, FullHttpRequest req, String path, HttpMethod method) {
-      boolean get = method.equals(HttpMethod.GET);
-      switch (path) {
-        case "/metrics" -> {
-          if (!get) {
-            notAllowed(ctx, req, "GET");
-          } else if (metrics == null) {
-            send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "no metrics configured", false);
-          } else {
-            send(ctx, req, HttpResponseStatus.OK, metricsContentType, metrics.get(), false);
-          }
-        }
-        case "/healthz" -> {
-          if (!get) {
-            notAllowed(ctx, req, "GET");
-          } else {
-            health(ctx, req);
-          }
-        }
-        case "/readyz" -> {
-          if (!get) {
-            notAllowed(ctx, req, "GET");
-          } else if (readiness.getAsBoolean()) {
-            send(ctx, req, HttpResponseStatus.OK, TEXT, "ready", false);
-          } else {
-            send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, "not ready", false);
-          }
-        }
-        case "/config" -> {
-          if (!get) {
-            notAllowed(ctx, req, "GET");
-          } else if (config == null) {
-            send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "no config configured", false);
-          } else {
-            send(ctx, req, HttpResponseStatus.OK, configContentType, config.get(), false);
-          }
-        }
-        case "/connections" -> {
-          if (!get) {
-            notAllowed(ctx, req, "GET");
-          } else if (conduit == null) {
-            send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "no conduit configured", false);
-          } else {
-            send(ctx, req, HttpResponseStatus.OK, JSON, connectionsJson(conduit.connections()), false);
-          }
-        }
-        default -> {
-          AdminRoute mounted = mountedRoute(path);
-          if (mounted != null) {
-            mounted(ctx, req, path, mounted);
-          } else if (path.startsWith("/connections/") && conduit != null) {
-            connection(ctx, req, path.substring("/connections/".length()), method);
-          } else {
-            send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "not found: " + path, false);
-          }
-        }
-      }
-    }
-
-    /** Runs a mounted route on the route executor and writes its answer on this connection's loop. */
-    private void mounted(ChannelHandlerContext ctx, FullHttpRequest req, String path, AdminRoute route) {
-      QueryStringDecoder query = new QueryStringDecoder(req.uri());
-      Map<String, String> headers = new HashMap<>();
-      req.headers().forEach(h -> headers.put(h.getKey().toLowerCase(Locale.ROOT), h.getValue()));
-      byte[] body = new byte[req.content().readableBytes()];
-      req.content().getBytes(req.content().readerIndex(), body);
-      AdminRequest request = new AdminRequest(req.method().name(), path, query.parameters(), headers, body);
-      boolean keepAlive = HttpUtil.isKeepAlive(req);
-      try {
-        routeExecutor.execute(() -> {
-          FullHttpResponse r = answer(route, request);
-          ctx.executor().execute(() -> {
-            if (!keepAlive) {
-              HttpUtil.setKeepAlive(r, false);
-            }
-            ctx.writeAndFlush(r);
-          });
-        });
-      } catch (RejectedExecutionException busy) {
-        send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, "admin busy: too many requests in progress", false);
-      }
-    }
-
-    private void connection(ChannelHandlerContext ctx, FullHttpRequest req, String id, HttpMethod method) {
-      if (method.equals(HttpMethod.DELETE)) {
-        if (!id.isEmpty() && conduit.closeConnection(id)) {
-          write(ctx, req, response(HttpResponseStatus.NO_CONTENT, null, null), false);
-        } else {
-          send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "no connection " + id, false);
-        }
-      } else if (method.equals(HttpMethod.GET)) {
-        for (ConnectionSummary s : conduit.connections()) {
-          if (s.connection().id().equals(id)) {
-            FieldWriter w = FieldWriter.json().reset();
-            SummaryFields.write(w, s);
-            send(ctx, req, HttpResponseStatus.OK, JSON, w.finish(), false);
-            return;
-          }
-        }
-        send(ctx, req, HttpResponseStatus.NOT_FOUND, TEXT, "no connection " + id, false);
-      } else {
-        notAllowed(ctx, req, "GET, DELETE");
-      }
-    }
-
-    /** Runs a no-op on every event loop of the conduit; healthy when all answer in time. */
-    private void health(ChannelHandlerContext ctx, FullHttpRequest req) {
-      if (conduit == null) {
-        send(ctx, req, HttpResponseStatus.OK, TEXT, "ok", false);
-        return;
-      }
-      if (conduit.resources().eventLoopGroup().isShuttingDown()) {
-        send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, "event loops shutting down", false);
-        return;
-      }
-      List<EventExecutor> loops = new ArrayList<>();
-      conduit.resources().eventLoopGroup().forEach(loops::add);
-      AtomicInteger remaining = new AtomicInteger(loops.size());
-      AtomicBoolean answered = new AtomicBoolean();
-      boolean keepAlive = HttpUtil.isKeepAlive(req);
-      ScheduledFuture<?> timeout = ctx.executor().schedule(() -> {
-        if (answered.compareAndSet(false, true)) {
-          send(ctx, keepAlive, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT,
-              remaining.get() + " event loop(s) did not run a task within " + HEALTH_TIMEOUT_MS + " ms");
-        }
-      }, HEALTH_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-      for (EventExecutor loop : loops) {
-        Future<?> f;
-        try {
-          f = loop.submit(() -> { });
-        } catch (RuntimeException rejected) {
-          f = ctx.executor().newFailedFuture(rejected);
-        }
-        f.addListener(done -> ctx.executor().execute(() -> {
-          if (!done.isSuccess()) {
-            if (answered.compareAndSet(false, true)) {
-              timeout.cancel(false);
-              send(ctx, keepAlive, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, "event loop rejected a task");
-            }
-          } else if (remaining.decrementAndGet() == 0 && answered.compareAndSet(false, true)) {
-            timeout.cancel(false);
-            send(ctx, keepAlive, HttpResponseStatus.OK, TEXT, "ok");
-          }
-        }));
-      }
-    }
-
-    private boolean authorized(FullHttpRequest req) {
-      if (expectedAuthorization == null) {
-        return true;
-      }
-      String given = req.headers().get(HttpHeaderNames.AUTHORIZATION);
-      return given != null && MessageDigest.isEqual(expectedAuthorization, given.getBytes(StandardCharsets.UTF_8));
-    }
-
-    private void notAllowed(ChannelHandlerContext ctx, FullHttpRequest req, String allow) {
-      FullHttpResponse r = response(HttpResponseStatus.METHOD_NOT_ALLOWED, TEXT, "method not allowed: " + req.method());
-      r.headers().set(HttpHeaderNames.ALLOW, allow);
-      write(ctx, req, r, false);
-    }
-
-    private void send(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status, String type,
-        String body, boolean close) {
-      write(ctx, req, response(status, type, body), close);
-    }
-
-    private void send(ChannelHandlerContext ctx, boolean keepAlive, HttpResponseStatus status, String type,
-        String body) {
-      FullHttpResponse r = response(status, type, body);
-      if (!keepAlive) {
-        // HttpServerKeepAliveHandler saw the request: it closes after this response
-        HttpUtil.setKeepAlive(r, false);
-      }
-      ctx.writeAndFlush(r);
-    }
-
-    private void write(ChannelHandlerContext ctx, FullHttpRequest req, FullHttpResponse r, boolean close) {
-      if (close) {
-        HttpUtil.setKeepAlive(r, false);
-        ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
-      } else {
-        ctx.writeAndFlush(r);
-      }
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      log.debug("admin connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
-      ctx.close();
-    }
-  }
-
-  /** The longest mounted prefix that is the path or a parent of it, or null. */
-  private AdminRoute mountedRoute(String path) {
-    String best = null;
-    for (String prefix : routes.keySet()) {
-      boolean matches = path.equals(prefix) || path.startsWith(prefix.endsWith("/") ? prefix : prefix + "/");
-      if (matches && (best == null || prefix.length() > best.length())) {
-        best = prefix;
-      }
-    }
-    return best == null ? null : routes.get(best);
-  }
-
-  private static FullHttpResponse answer(AdminRoute route, AdminRequest request) {
-    AdminResponse answer;
-    try {
-      answer = requireNonNull(route.handle(request), "route answered null");
-    } catch (IllegalArgumentException bad) {
-      answer = AdminResponse.text(400, "bad request: " + bad.getMessage() + "\n");
-    } catch (Exception | Error e) {
-      log.warn("admin {} failed", request, e);
-      answer = AdminResponse.text(500, "internal error: " + e + "\n");
-    }
-    ByteBuf content = Unpooled.wrappedBuffer(answer.body());
-    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(answer.status()),
-        content);
-    answer.headers().forEach((name, value) -> r.headers().set(name, value));
-    if (answer.contentType() != null) {
-      r.headers().set(HttpHeaderNames.CONTENT_TYPE, answer.contentType());
-    }
-    if (!r.headers().contains(HttpHeaderNames.CACHE_CONTROL)) {
-      r.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
-    }
-    HttpUtil.setContentLength(r, content.readableBytes());
-    return r;
-  }
-
-  private static FullHttpResponse response(HttpResponseStatus status, String type, String body) {
-    ByteBuf content = body == null ? Unpooled.EMPTY_BUFFER : Unpooled.copiedBuffer(body, StandardCharsets.UTF_8);
-    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
-    if (type != null) {
-      r.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
-    }
-    r.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
-    HttpUtil.setContentLength(r, content.readableBytes());
-    return r;
-  }
-
-  /** The connections as a JSON array, one object per connection. */
-  static String connectionsJson(List<ConnectionSummary> list) {
-    StringBuilder sb = new StringBuilder(64 + list.size() * 400).append('[');
-    FieldWriter w = FieldWriter.json();
-    for (int i = 0; i < list.size(); i++) {
-      if (i > 0) {
-        sb.append(",\n");
-      }
-      w.reset();
-      SummaryFields.write(w, list.get(i));
-      w.finishTo(sb);
-    }
-    return sb.append("]\n").toString();
   }
 
   /** Builds an {@link AdminServer}. */

@@ -2,7 +2,7 @@ package dev.conduit.core.inbound;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.conduit.core.internal.MixedInbound;
+import dev.conduit.core.internal.mixed.MixedInbound;
 import dev.conduit.core.internal.http.HttpInbound;
 import dev.conduit.core.internal.socks.SocksInbound;
 

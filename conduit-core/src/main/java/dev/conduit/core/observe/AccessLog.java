@@ -2,8 +2,8 @@ package dev.conduit.core.observe;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.conduit.core.internal.FieldWriter;
-import dev.conduit.core.internal.SummaryFields;
+import dev.conduit.core.internal.format.FieldWriter;
+import dev.conduit.core.internal.format.SummaryFields;
 import java.time.Instant;
 import java.util.function.Consumer;
 import org.slf4j.Logger;

@@ -1,5 +1,6 @@
 package dev.conduit.core.observe;
 
+import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.ConnectionInfo;
 import dev.conduit.core.DialException;
@@ -7,6 +8,7 @@ import dev.conduit.core.route.Router;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 
 /**
  * Callbacks on a connection's life, for metrics, access logs and live connection lists.
@@ -15,11 +17,23 @@ import java.util.List;
  * | {@code dialFailed})* → {@code closed}. HTTP keep-alive connections may route and dial several
  * times. Callbacks run on the connection's event loop: they must be fast, must not block and must
  * not throw (an exception is logged and ignored). Every method has an empty default.
+ *
+ * <p>Before any connection, {@link #conduitStarted} tells the observer about the conduit it watches
+ * (its event loops, whether it drains), so an observer can gauge those without being told twice.
  */
 public interface ConnectionObserver {
 
   /** Observes nothing. */
   ConnectionObserver NONE = new ConnectionObserver() { };
+
+  /**
+   * The conduit this observer is attached to has started; called once per start, on the thread that
+   * called {@code start()}, before that call returns.
+   *
+   * @param resources the conduit's event loops and allocator
+   * @param draining true while the conduit drains before stopping (and after it stopped)
+   */
+  default void conduitStarted(ConduitResources resources, BooleanSupplier draining) {}
 
   /** A connection was accepted. */
   default void accepted(ConnectionInfo connection) {}
@@ -49,6 +63,11 @@ public interface ConnectionObserver {
       return list.get(0);
     }
     return new ConnectionObserver() {
+      @Override
+      public void conduitStarted(ConduitResources resources, BooleanSupplier draining) {
+        list.forEach(o -> o.conduitStarted(resources, draining));
+      }
+
       @Override
       public void accepted(ConnectionInfo c) {
         list.forEach(o -> o.accepted(c));

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -69,30 +70,55 @@ public final class MicrometerObserver implements ConnectionObserver, AutoCloseab
   private final ConcurrentHashMap<String, Counter> rules = new ConcurrentHashMap<>();
   private final IpTraffic clientIps;
   private final IpTraffic destinationIps;
+  private final AtomicBoolean loopsGauged = new AtomicBoolean();
+  private final AtomicBoolean drainingGauged = new AtomicBoolean();
 
   private MicrometerObserver(Builder b) {
     this.registry = b.registry;
     if (b.resources != null) {
-      int i = 0;
-      for (EventExecutor e : b.resources.eventLoopGroup()) {
-        if (e instanceof SingleThreadEventExecutor loop) {
-          meters.add(Gauge.builder(MeterNames.EVENT_LOOP_PENDING_TASKS, loop, SingleThreadEventExecutor::pendingTasks)
-              .description("Tasks queued on an event loop")
-              .tag("loop", Integer.toString(i))
-              .register(registry));
-        }
-        i++;
-      }
+      gaugeEventLoops(b.resources);
     }
     if (b.draining != null) {
-      BooleanSupplier draining = b.draining;
+      gaugeDraining(b.draining);
+    }
+    this.clientIps = b.perIpLimit > 0 ? new IpTraffic(MeterNames.CLIENT_IP_TRAFFIC, b.perIpLimit) : null;
+    this.destinationIps = b.perIpLimit > 0 ? new IpTraffic(MeterNames.DESTINATION_IP_TRAFFIC, b.perIpLimit) : null;
+  }
+
+  /**
+   * Gauges the started conduit's event loops and draining state, unless the builder was given them:
+   * so {@link #of(MeterRegistry)} alone records {@link MeterNames#EVENT_LOOP_PENDING_TASKS} and
+   * {@link MeterNames#DRAINING}. With several conduits, the first one's are gauged.
+   */
+  @Override
+  public void conduitStarted(ConduitResources resources, BooleanSupplier draining) {
+    gaugeEventLoops(resources);
+    gaugeDraining(draining);
+  }
+
+  private void gaugeEventLoops(ConduitResources resources) {
+    if (!loopsGauged.compareAndSet(false, true)) {
+      return;
+    }
+    int i = 0;
+    for (EventExecutor e : resources.eventLoopGroup()) {
+      if (e instanceof SingleThreadEventExecutor loop) {
+        meters.add(Gauge.builder(MeterNames.EVENT_LOOP_PENDING_TASKS, loop, SingleThreadEventExecutor::pendingTasks)
+            .description("Tasks queued on an event loop")
+            .tag("loop", Integer.toString(i))
+            .register(registry));
+      }
+      i++;
+    }
+  }
+
+  private void gaugeDraining(BooleanSupplier draining) {
+    if (drainingGauged.compareAndSet(false, true)) {
       meters.add(Gauge.builder(MeterNames.DRAINING, () -> draining.getAsBoolean() ? 1 : 0)
           .description("1 while conduit drains connections before stopping")
           .strongReference(true)
           .register(registry));
     }
-    this.clientIps = b.perIpLimit > 0 ? new IpTraffic(MeterNames.CLIENT_IP_TRAFFIC, b.perIpLimit) : null;
-    this.destinationIps = b.perIpLimit > 0 ? new IpTraffic(MeterNames.DESTINATION_IP_TRAFFIC, b.perIpLimit) : null;
   }
 
   /** A builder recording into {@code registry}. */
@@ -100,7 +126,10 @@ public final class MicrometerObserver implements ConnectionObserver, AutoCloseab
     return new Builder(registry);
   }
 
-  /** An observer with the default settings: no event-loop gauges, no per-IP meters. */
+  /**
+   * An observer with the default settings: the started conduit's event-loop and draining gauges,
+   * no per-IP meters.
+   */
   public static MicrometerObserver of(MeterRegistry registry) {
     return builder(registry).build();
   }

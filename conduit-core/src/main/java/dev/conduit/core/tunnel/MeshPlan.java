@@ -7,6 +7,7 @@ import dev.conduit.core.ConduitBuilder;
 import dev.conduit.core.Destination;
 import dev.conduit.core.Listener;
 import dev.conduit.core.inbound.OriginalDestinationResolver;
+import dev.conduit.core.net.PortRange;
 import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.outbound.Outbound;
 import dev.conduit.core.pki.Pem;
@@ -324,16 +325,9 @@ public final class MeshPlan implements AutoCloseable {
           }
         }
         for (String p : a.ports()) {
-          String s = p.trim();
-          int dash = s.indexOf('-');
-          if (dash > 0) {
-            r.portRange(Integer.parseInt(s.substring(0, dash).trim()), Integer.parseInt(s.substring(dash + 1).trim()));
-          } else {
-            r.port(Integer.parseInt(s));
-          }
+          PortRange range = PortRange.parse(p);
+          r.portRange(range.first(), range.last());
         }
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(where + ".ports: " + a.ports() + " (expected: \"443\" or \"8000-8099\")", e);
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
       }

@@ -4,8 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.Conduit;
 import dev.conduit.core.Destination;
-import dev.conduit.core.internal.ChainDialer;
-import dev.conduit.core.internal.EndpointHealth;
+import dev.conduit.core.outbound.EndpointHealth;
 import dev.conduit.core.outbound.Hop;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
@@ -49,7 +48,7 @@ public final class TunnelHealthChecker implements AutoCloseable {
     this.conduit = conduit;
     this.hop = hop;
     this.timeout = timeout;
-    this.health = ((ChainDialer) conduit.dialer()).health();
+    this.health = conduit.endpointHealth();
     if (interval.isZero()) {
       this.task = null;
     } else {

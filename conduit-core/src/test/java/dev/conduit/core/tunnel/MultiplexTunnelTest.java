@@ -11,7 +11,7 @@ import dev.conduit.core.ConnectionInfo;
 import dev.conduit.core.Listener;
 import dev.conduit.core.Timeouts;
 import dev.conduit.core.inbound.OriginalDestinationResolver;
-import dev.conduit.core.internal.ChainDialer;
+import dev.conduit.core.internal.dial.ChainDialer;
 import dev.conduit.core.observe.ConnectionObserver;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.observe.Outcome;
@@ -159,7 +159,7 @@ class MultiplexTunnelTest {
   }
 
   static int pooledConnections(Conduit c) {
-    return ((ChainDialer) c.dialer()).multiplexPool().connectionCount();
+    return ((ChainDialer) c.dialer()).multiplexer().connectionCount();
   }
 
   /** Client addresses of B's tunnel streams (ids {@code <connection>.<stream>}) accepted from index {@code from}. */

@@ -447,8 +447,12 @@ public final class BlobCache implements AutoCloseable {
   }
 
   void saveMeta(EntryRecord r) {
+    saveMeta(r, true);
+  }
+
+  void saveMeta(EntryRecord r, boolean durable) {
     try {
-      CacheFiles.writeMeta(r.meta, metadataOf(r));
+      CacheFiles.writeMeta(r.meta, metadataOf(r), durable);
     } catch (IOException e) {
       LOG.debug("saving metadata of {} failed", r.key, e);
     }

@@ -90,6 +90,14 @@ final class CacheFiles {
   }
 
   static void writeMeta(Path meta, EntryMetadata m) throws IOException {
+    writeMeta(meta, m, true);
+  }
+
+  /**
+   * Replaces the metadata atomically; {@code durable} syncs it first (a commit record must be; a
+   * refreshed validation time need not: lost in a crash, the entry is just revalidated once more).
+   */
+  static void writeMeta(Path meta, EntryMetadata m, boolean durable) throws IOException {
     Path tmp = meta.resolveSibling(meta.getFileName() + TEMP_SUFFIX);
     try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
         StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -97,7 +105,9 @@ final class CacheFiles {
       while (b.hasRemaining()) {
         ch.write(b);
       }
-      ch.force(true);
+      if (durable) {
+        ch.force(true);
+      }
     }
     move(tmp, meta);
   }

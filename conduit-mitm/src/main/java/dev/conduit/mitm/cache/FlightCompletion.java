@@ -148,7 +148,7 @@ final class FlightCompletion {
     }
     r.headers = StoredHeaders.unmodifiable(StoredHeaders.refreshed(r.headers, notModified));
     r.validatedMillis = cache.now();
-    cache.saveMeta(r);
+    cache.saveMeta(r, false); // a lost validation time only costs one more revalidation
     FileChannel body;
     try {
       body = FileChannel.open(r.data, StandardOpenOption.READ);

@@ -9,7 +9,7 @@ import dev.conduit.core.inbound.DrainEvent;
 import dev.conduit.core.inbound.NegotiationTimeoutEvent;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.Upstream;
-import dev.conduit.core.internal.DialErrors;
+import dev.conduit.core.internal.dial.DialErrors;
 import dev.conduit.core.observe.Outcome;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

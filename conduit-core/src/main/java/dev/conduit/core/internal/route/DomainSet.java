@@ -2,8 +2,8 @@ package dev.conduit.core.internal.route;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.conduit.core.net.HostName;
 import java.util.HashSet;
-import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -54,10 +54,9 @@ public final class DomainSet {
     }
   }
 
-  /** Lower-cases and strips one trailing dot. */
+  /** The one canonical spelling of a host name: {@link HostName#normalize}. */
   public static String normalize(String host) {
-    String s = host.toLowerCase(Locale.ROOT);
-    return s.endsWith(".") ? s.substring(0, s.length() - 1) : s;
+    return HostName.normalize(host);
   }
 
   /** Collects domains. */

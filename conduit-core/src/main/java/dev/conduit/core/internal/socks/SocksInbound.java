@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.socks;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.InboundProtocol;
 import dev.conduit.core.inbound.SocksInboundOptions;
@@ -12,9 +13,6 @@ import java.util.List;
 
 /** SOCKS4, 4a and 5 on one listener (Netty's version detection, then {@link SocksServerHandler}). */
 public final class SocksInbound implements InboundProtocol {
-  public static final String DETECT = "socks-detect";
-  public static final String HANDLER = "socks-handler";
-
   private final SocksInboundOptions options;
 
   public SocksInbound(SocksInboundOptions options) {
@@ -33,7 +31,7 @@ public final class SocksInbound implements InboundProtocol {
 
   /** Installs the SOCKS handlers at the pipeline's tail (also used by the mixed protocol). */
   public static void install(Channel channel, InboundContext context, SocksInboundOptions options) {
-    channel.pipeline().addLast(DETECT, new SocksPortUnificationServerHandler() {
+    channel.pipeline().addLast(ConduitPipeline.SOCKS_DETECT, new SocksPortUnificationServerHandler() {
       @Override
       protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
         // Netty's detector closes on an unknown version without a word: record why first
@@ -46,6 +44,6 @@ public final class SocksInbound implements InboundProtocol {
         super.decode(ctx, in, out);
       }
     });
-    channel.pipeline().addLast(HANDLER, new SocksServerHandler(context, options));
+    channel.pipeline().addLast(ConduitPipeline.SOCKS_HANDLER, new SocksServerHandler(context, options));
   }
 }

@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.socks;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
@@ -138,9 +139,9 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
     }
     removeIfPresent(p, Socks5InitialRequestDecoder.class);
     if (wanted == Socks5AuthMethod.PASSWORD) {
-      p.addBefore(ctx.name(), "socks5-auth-decoder", new Socks5PasswordAuthRequestDecoder());
+      p.addBefore(ctx.name(), ConduitPipeline.SOCKS5_AUTH_DECODER, new Socks5PasswordAuthRequestDecoder());
     } else {
-      p.addBefore(ctx.name(), "socks5-command-decoder", new Socks5CommandRequestDecoder());
+      p.addBefore(ctx.name(), ConduitPipeline.SOCKS5_COMMAND_DECODER, new Socks5CommandRequestDecoder());
     }
     ctx.writeAndFlush(new DefaultSocks5InitialResponse(wanted));
     ctx.read();
@@ -159,7 +160,7 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
     context.principal(principal);
     ChannelPipeline p = ctx.pipeline();
     removeIfPresent(p, Socks5PasswordAuthRequestDecoder.class);
-    p.addBefore(ctx.name(), "socks5-command-decoder", new Socks5CommandRequestDecoder());
+    p.addBefore(ctx.name(), ConduitPipeline.SOCKS5_COMMAND_DECODER, new Socks5CommandRequestDecoder());
     ctx.writeAndFlush(new DefaultSocks5PasswordAuthResponse(Socks5PasswordAuthStatus.SUCCESS));
     ctx.read();
   }

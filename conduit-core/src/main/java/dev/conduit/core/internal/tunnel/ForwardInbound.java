@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.tunnel;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
 import dev.conduit.core.inbound.InboundContext;
@@ -36,7 +37,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class ForwardInbound implements InboundProtocol {
   private static final Logger log = LoggerFactory.getLogger(ForwardInbound.class);
-  public static final String HANDLER = "tunnel-forward";
 
   private final List<ForwardEntry> entries;
   private final OriginalDestinationResolver resolver;
@@ -71,7 +71,7 @@ public final class ForwardInbound implements InboundProtocol {
       return;
     }
     ForwardHandler handler = new ForwardHandler(context);
-    channel.pipeline().addLast(HANDLER, handler);
+    channel.pipeline().addLast(ConduitPipeline.TUNNEL_FORWARD, handler);
     handler.connect(channel, ConnectRequest.of(context.connection(), dst));
   }
 

@@ -1,14 +1,17 @@
 package dev.conduit.core.internal.tunnel;
 
+import dev.conduit.core.ConduitPipeline;
+import dev.conduit.core.internal.multiplex.H2Settings;
+import dev.conduit.core.internal.multiplex.StreamAdapter;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.inbound.DrainEvent;
 import dev.conduit.core.inbound.Upstream;
-import dev.conduit.core.internal.ChainDialer;
-import dev.conduit.core.internal.ConnectionState;
-import dev.conduit.core.internal.ListenerInitializer;
+import dev.conduit.core.internal.transport.ChannelTuning;
+import dev.conduit.core.internal.connection.ConnectionState;
+import dev.conduit.core.internal.connection.ListenerInitializer;
 import dev.conduit.core.observe.Outcome;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -46,11 +49,6 @@ import org.slf4j.LoggerFactory;
 final class H2TunnelServer {
   private static final Logger log = LoggerFactory.getLogger(H2TunnelServer.class);
 
-  static final String CODEC = "conduit-h2";
-  static final String STREAMS = "conduit-h2-streams";
-  static final String IDLE = "conduit-h2-idle";
-  static final String EVENTS = "conduit-h2-events";
-
   private H2TunnelServer() {}
 
   /** Makes {@code ch} (TLS done, ALPN {@code h2}) an HTTP/2 tunnel server connection. */
@@ -63,13 +61,13 @@ final class H2TunnelServer {
         .decoderEnforceMaxRstFramesPerWindow(H2Settings.MAX_RESETS_PER_WINDOW, H2Settings.RESET_WINDOW_SECONDS).build();
     // DATA frames span TLS records: composing them saves a copy of every tunnelled byte
     codec.setCumulator(io.netty.handler.codec.ByteToMessageDecoder.COMPOSITE_CUMULATOR);
-    ch.pipeline().addLast(CODEC, codec);
-    ch.pipeline().addLast(STREAMS, new Http2MultiplexHandler(new StreamInitializer(connection)));
+    ch.pipeline().addLast(ConduitPipeline.H2_CODEC, codec);
+    ch.pipeline().addLast(ConduitPipeline.H2_STREAMS, new Http2MultiplexHandler(new StreamInitializer(connection)));
     Duration idle = connection.timeouts().relayIdle();
     if (!idle.isZero()) {
-      ch.pipeline().addLast(IDLE, new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS));
+      ch.pipeline().addLast(ConduitPipeline.H2_IDLE, new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS));
     }
-    ch.pipeline().addLast(EVENTS, new ConnectionEvents(codec, connection, idle));
+    ch.pipeline().addLast(ConduitPipeline.H2_EVENTS, new ConnectionEvents(codec, connection, idle));
     H2Settings.growConnectionWindow(ch);
     log.debug("[{}] HTTP/2 tunnel connection", connection.connection().id());
   }
@@ -121,9 +119,9 @@ final class H2TunnelServer {
       // read only when the relay asks: what a stream buffers is bounded by its flow-control window
       ch.config().setAutoRead(false);
       ch.config().setRecvByteBufAllocator(H2Settings.STREAM_READS);
-      ch.config().setWriteBufferWaterMark(ChainDialer.WATER_MARK);
-      ConnectionState stream = connection.openStream(ch, ch.stream().id(), StreamAdapter.NAME, new StreamAdapter(false));
-      ch.pipeline().addLast(TunnelServerProtocol.HANDLER, new StreamConnectHandler(stream));
+      ch.config().setWriteBufferWaterMark(ChannelTuning.WATER_MARK);
+      ConnectionState stream = connection.openStream(ch, ch.stream().id(), ConduitPipeline.H2_STREAM, new StreamAdapter(false));
+      ch.pipeline().addLast(ConduitPipeline.TUNNEL_CONNECT, new StreamConnectHandler(stream));
       ListenerInitializer.addLastResort(ch, stream);
     }
   }

@@ -1,8 +1,9 @@
 package dev.conduit.core.internal.tunnel;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.InboundProtocol;
-import dev.conduit.core.internal.ConnectionState;
+import dev.conduit.core.internal.connection.ConnectionState;
 import io.netty.channel.Channel;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslHandler;
@@ -13,8 +14,6 @@ import io.netty.handler.ssl.SslHandler;
  * ({@link ConnectServerHandler}).
  */
 public final class TunnelServerProtocol implements InboundProtocol {
-  public static final String HANDLER = "tunnel-connect";
-
   @Override
   public String name() {
     return "tunnel";
@@ -28,6 +27,6 @@ public final class TunnelServerProtocol implements InboundProtocol {
       H2TunnelServer.install(channel, connection);
       return;
     }
-    channel.pipeline().addLast(HANDLER, new ConnectServerHandler(context));
+    channel.pipeline().addLast(ConduitPipeline.TUNNEL_CONNECT, new ConnectServerHandler(context));
   }
 }

@@ -3,6 +3,7 @@ package dev.conduit.core.internal.socks;
 import static dev.conduit.core.testing.RecordingInboundContext.written;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.Authenticator;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.ConnectionInfo;
@@ -251,7 +252,7 @@ class SocksServerHandlerTest {
     assertThat(written(ch)).isEmpty(); // nothing until the dial finishes
     dialSucceedsAndEarlyBytesFollow(ch);
     // the SOCKS handlers are gone: later bytes reach the relay untouched
-    assertThat(ch.pipeline().get(SocksInbound.HANDLER)).isNull();
+    assertThat(ch.pipeline().get(ConduitPipeline.SOCKS_HANDLER)).isNull();
     ch.writeInbound(Unpooled.copiedBuffer("\u0005later", StandardCharsets.ISO_8859_1));
     assertThat(context.relayedBytes.toString()).isEqualTo("\u0005later");
     assertThat(context.outcome).isEqualTo(Outcome.OK);

@@ -1,0 +1,224 @@
+package dev.conduit.cli.command;
+
+import dev.conduit.cli.CliContext;
+import dev.conduit.cli.CliException;
+import dev.conduit.cli.config.AdminConfig;
+import dev.conduit.cli.config.ConduitConfig;
+import dev.conduit.cli.config.LogConfig;
+import dev.conduit.core.Conduit;
+import dev.conduit.core.ConduitBuilder;
+import dev.conduit.core.ConduitResources;
+import dev.conduit.core.admin.AdminServer;
+import dev.conduit.core.inbound.OriginalDestinationResolver;
+import dev.conduit.core.observe.AccessLog;
+import dev.conduit.core.runtime.ConduitRuntime;
+import dev.conduit.core.runtime.ConduitService;
+import dev.conduit.core.runtime.ConfigSections;
+import dev.conduit.core.runtime.SectionKey;
+import dev.conduit.core.runtime.Service;
+import dev.conduit.core.runtime.ServiceStartException;
+import dev.conduit.core.tunnel.MeshConfig;
+import dev.conduit.core.tunnel.MeshPlan;
+import dev.conduit.mitm.MitmServer;
+import dev.conduit.mitm.MitmService;
+import dev.conduit.netfilter.CaptureService;
+import dev.conduit.netfilter.ForwardTableCapture;
+import dev.conduit.netfilter.NetfilterBackend;
+import dev.conduit.netfilter.TransparentSockets;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The proxy role ({@code proxy}, {@code run}): the runtime for a configuration, its services in start
+ * order: the event loops, the metrics, the cache (seed 004), the conduit, its routes and mesh plan
+ * (seed 000), the forward table's capture, then the admin endpoint.
+ */
+final class ProxyRole {
+  private static final Logger log = LoggerFactory.getLogger("conduit");
+
+  /** The proxy role's section: the whole file as read by the config loader. */
+  static final SectionKey<ConduitConfig> CONFIG = SectionKey.of("conduit", ConduitConfig.class);
+
+  /** How much longer than the conduit's own drain timeout the runtime waits at stop. */
+  static final Duration DRAIN_MARGIN = Duration.ofSeconds(10);
+
+  private ProxyRole() {}
+
+  /** The runtime's configuration for {@code config}: the roles' sections, and the whole file for the routes. */
+  static ConfigSections sections(ConduitConfig config) {
+    return config.sections().toBuilder().put(CONFIG, config).build();
+  }
+
+  /**
+   * Runs {@code config} until stopped.
+   *
+   * @param reread re-reads the configuration on reload (SIGHUP), or null when there is nothing to re-read
+   */
+  static int run(ConduitConfig config, CliContext context, java.util.concurrent.Callable<ConduitConfig> reread)
+      throws InterruptedException {
+    dev.conduit.cli.logging.Logging.configure(config.log());
+    ConduitRuntime.Builder runtime = ConduitRuntime.builder().sections(sections(config))
+        .drainTimeout(config.timeouts().drain().plus(DRAIN_MARGIN));
+    Conduit conduit = assemble(config, context, runtime);
+    return Lifecycle.run(runtime.build(), conduit, context, reread == null ? null : () -> sections(reread.call()),
+        ProxyRole::startError);
+  }
+
+  /** Adds the role's services to {@code runtime}; returns the conduit. Closes what it opened on failure. */
+  private static Conduit assemble(ConduitConfig config, CliContext context, ConduitRuntime.Builder runtime) {
+    ConduitResources resources = config.toResourcesBuilder().build();
+    MeshPlan plan = null;
+    MitmServer cache = null;
+    try {
+      boolean captureOn = captureWanted(config);
+      if (captureOn && !resources.isNativeTransport()) {
+        // SO_MARK and SO_ORIGINAL_DST are set/read on epoll sockets only
+        throw CliException.failure("cannot capture the forward table: the native epoll transport is not"
+            + " available (expected on Linux x86_64/aarch64; or set client.capture: false)");
+      }
+      OriginalDestinationResolver resolver = captureOn ? ForwardTableCapture.resolver()
+          : OriginalDestinationResolver.NONE;
+      if (config.runsMesh()) {
+        plan = config.mesh().orElseThrow().plan(resolver, ProxyRoutes.TLS_CHECK_INTERVAL);
+      }
+      if (config.cache().isPresent()) {
+        cache = CacheRole.open(config.cache().get(), CacheRole.CACHE_LISTENER, CacheRole.CACHE_TLS_LISTENER);
+      }
+      ConduitBuilder b = config.toConduitBuilder().resources(resources).router(ProxyRoutes.router(config, plan));
+      if (plan != null) {
+        plan.listeners().forEach(b::listener);
+        plan.outbounds().forEach(b::outbound);
+      }
+      if (cache != null) {
+        cache.listeners().forEach(b::listener);
+      }
+      accessLog(config.log()).ifPresent(b::observer);
+      MetricsService metrics = config.admin().isPresent() ? new MetricsService(b, resources) : null;
+      if (captureOn) {
+        b.outboundSocketCustomizer(TransparentSockets.outboundMark(ForwardTableCapture.BYPASS_MARK));
+      }
+      Conduit conduit = b.build();
+
+      runtime.service(Service.closing("event-loops", resources));
+      if (metrics != null) {
+        runtime.service(metrics.of(conduit));
+      }
+      if (cache != null) {
+        runtime.service(MitmService.of(cache));
+      }
+      if (plan != null) {
+        runtime.service(Service.closing("mesh-plan", plan)); // the listeners' TLS files stay watched until the end
+      }
+      runtime.service(new ConduitService(conduit));
+      runtime.service(new ProxyRoutes(conduit, config, plan, resolver));
+      if (captureOn) {
+        runtime.service(captureService(plan, conduit, context));
+      }
+      config.admin().ifPresent(a -> runtime.admin(admin(a)));
+      return conduit;
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      close(plan, cache, resources);
+      throw CliException.usage(e.getMessage());
+    } catch (IOException e) {
+      close(plan, cache, resources);
+      throw CliException.failure(Lifecycle.io(e), e);
+    } catch (RuntimeException e) {
+      close(plan, cache, resources);
+      throw e;
+    }
+  }
+
+  private static void close(MeshPlan plan, MitmServer cache, ConduitResources resources) {
+    if (plan != null) {
+      plan.close();
+    }
+    if (cache != null) {
+      cache.close();
+    }
+    resources.close();
+  }
+
+  /** The forward table's capture rules, planned once the client listener is bound. */
+  private static CaptureService captureService(MeshPlan plan, Conduit conduit, CliContext context) {
+    return CaptureService.builder(() -> {
+      try {
+        return ForwardTableCapture.plan(plan.captureEntries(), conduit.address(MeshPlan.CLIENT_LISTENER));
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage("client.forward_table: " + e.getMessage());
+      }
+    }, NetfilterBackend.iptables(context.commandRunner()), context.commandRunner())
+        .description(p -> plan.captureEntries().size() + " forward_table entr"
+            + (plan.captureEntries().size() == 1 ? "y" : "ies") + " redirected to "
+            + conduit.address(MeshPlan.CLIENT_LISTENER))
+        .build();
+  }
+
+  /** The admin endpoint of an {@code admin} section (or {@code --admin-listen}). */
+  static AdminServer.Builder admin(AdminConfig a) {
+    AdminServer.Builder ab;
+    try {
+      ab = AdminServer.builder().bind(a.listen());
+      Optional<String> token = a.token();
+      if (a.tokenFile().isPresent()) {
+        token = Optional.of(Files.readString(Path.of(a.tokenFile().get()), StandardCharsets.UTF_8).strip());
+      }
+      token.ifPresent(ab::token);
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage("admin: " + e.getMessage());
+    } catch (IOException e) {
+      throw CliException.failure("admin.token_file: " + Lifecycle.io(e), e);
+    }
+    return ab;
+  }
+
+  private static CliException startError(ServiceStartException e) {
+    if (e.service().equals("capture") && !(e.getCause() instanceof CliException)) {
+      return CliException.failure("cannot install the forward table's capture rules: " + e.getCause().getMessage()
+          + " (or set client.capture: false)", e.getCause());
+    }
+    if (e.service().equals("admin") && e.getCause() instanceof IOException io) {
+      return CliException.failure(Lifecycle.io(io), io);
+    }
+    return Lifecycle.startError(e);
+  }
+
+  /** The access log observer the log config asks for ({@code log.access}), if any. */
+  static Optional<AccessLog> accessLog(LogConfig log) {
+    return switch (log.access()) {
+      case "json" -> Optional.of(AccessLog.builder().format(AccessLog.Format.JSON).build());
+      case "logfmt" -> Optional.of(AccessLog.builder().format(AccessLog.Format.LOGFMT).build());
+      default -> Optional.empty();
+    };
+  }
+
+  /** Whether to install the capture rules: client on and {@code capture: true}, or unset and root. */
+  static boolean captureWanted(ConduitConfig config) {
+    boolean client = config.mesh().map(MeshConfig::client).map(MeshConfig.Client::enable).orElse(false);
+    if (!client) {
+      return false;
+    }
+    return config.capture().orElseGet(() -> {
+      boolean root = isRoot();
+      if (!root) {
+        log.info("not root: the forward table's capture rules are not installed (connect to client.listen "
+            + "directly, or run as root, or set client.capture: true)");
+      }
+      return root;
+    });
+  }
+
+  /** Whether the process runs with user id 0 (the owner of /proc/self is the effective user). */
+  static boolean isRoot() {
+    try {
+      return Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,179 @@
+package dev.conduit.core.control.store.internal;
+
+import dev.conduit.core.control.store.StoreConfig;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
+import java.util.function.LongSupplier;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Tells subscribers of new state versions, in order, on one thread. Versions published by this process arrive
+ * at once; on PostgreSQL a listener thread also receives other managers' versions through LISTEN/NOTIFY.
+ */
+final class ChangeFeed implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(ChangeFeed.class);
+  /** How long one wait for notifications lasts; never 0, which would block forever on a dead network. */
+  static final int POLL_MILLIS = 1000;
+  /** How often the idle listener proves its connection is alive. */
+  static final long PING_MILLIS = 10_000;
+
+  private final AtomicLong delivered;
+  private final List<LongConsumer> listeners = new CopyOnWriteArrayList<>();
+  private final ExecutorService dispatcher = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "conduit-store-feed");
+    t.setDaemon(true);
+    return t;
+  });
+  private volatile Thread listenerThread;
+  private volatile Connection listenerConnection;
+  private volatile boolean closed;
+
+  private ChangeFeed(long version) {
+    this.delivered = new AtomicLong(version);
+  }
+
+  /** A feed of this process's changes only (SQLite: one manager per database file). */
+  static ChangeFeed local(long version) {
+    return new ChangeFeed(version);
+  }
+
+  /** A feed that also listens on PostgreSQL for other managers' changes. */
+  static ChangeFeed postgres(StoreConfig config, long version, LongSupplier currentVersion) {
+    ChangeFeed feed = new ChangeFeed(version);
+    Thread thread = new Thread(() -> feed.listen(config, currentVersion), "conduit-store-listen");
+    thread.setDaemon(true);
+    feed.listenerThread = thread;
+    thread.start();
+    return feed;
+  }
+
+  AutoCloseable subscribe(LongConsumer listener) {
+    listeners.add(listener);
+    return () -> listeners.remove(listener);
+  }
+
+  /** Delivers {@code version} to subscribers unless it is not newer than the last one delivered. */
+  void publish(long version) {
+    if (closed) {
+      return;
+    }
+    try {
+      dispatcher.execute(() -> {
+        long last = delivered.get();
+        if (version <= last || !delivered.compareAndSet(last, version)) {
+          return;
+        }
+        for (LongConsumer listener : listeners) {
+          try {
+            listener.accept(version);
+          } catch (RuntimeException e) {
+            log.warn("store: a change listener failed at version {}", version, e);
+          }
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closed meanwhile
+    }
+  }
+
+  private void listen(StoreConfig config, LongSupplier currentVersion) {
+    long backoff = 500;
+    while (!closed) {
+      try (Connection c = connect(config)) {
+        listenerConnection = c;
+        try (Statement s = c.createStatement()) {
+          s.execute("LISTEN " + JdbcControlStore.CHANNEL);
+        }
+        // notifications sent while we were not listening are lost: resynchronise from the table
+        publish(Rows.readVersion(c));
+        backoff = 500;
+        PGConnection pg = c.unwrap(PGConnection.class);
+        long lastPing = System.nanoTime();
+        while (!closed) {
+          PGNotification[] notifications = pg.getNotifications(POLL_MILLIS);
+          if (notifications != null) {
+            for (PGNotification n : notifications) {
+              publish(parse(n.getParameter()));
+            }
+          } else if (System.nanoTime() - lastPing > TimeUnit.MILLISECONDS.toNanos(PING_MILLIS)) {
+            try (Statement s = c.createStatement()) {
+              s.execute("SELECT 1");
+            }
+            lastPing = System.nanoTime();
+          }
+        }
+      } catch (SQLException | RuntimeException e) {
+        if (closed) {
+          return;
+        }
+        log.warn("store: change feed connection lost ({}); reconnecting in {} ms", e.getMessage(), backoff);
+        try {
+          Thread.sleep(backoff); // back-off between reconnection attempts, not a wait for an event
+        } catch (InterruptedException ie) {
+          return;
+        }
+        backoff = Math.min(backoff * 2, 15_000);
+      } finally {
+        listenerConnection = null;
+      }
+    }
+  }
+
+  private static long parse(String payload) {
+    try {
+      return Long.parseLong(payload.trim());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  private static Connection connect(StoreConfig config) throws SQLException {
+    Properties properties = new Properties();
+    config.user().ifPresent(u -> properties.setProperty("user", u));
+    config.password().ifPresent(p -> properties.setProperty("password", p));
+    properties.setProperty("socketTimeout", "30");
+    properties.setProperty("connectTimeout", "10");
+    properties.setProperty("tcpKeepAlive", "true");
+    properties.setProperty("ApplicationName", "conduit change feed");
+    Connection c = DriverManager.getConnection(config.url(), properties);
+    c.setAutoCommit(true); // a listener inside a transaction receives nothing
+    return c;
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    Thread thread = listenerThread;
+    if (thread != null) {
+      thread.interrupt();
+      Connection c = listenerConnection;
+      if (c != null) {
+        try {
+          c.close();
+        } catch (SQLException e) {
+          // closing anyway
+        }
+      }
+      try {
+        thread.join(5000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    dispatcher.shutdown();
+  }
+}

@@ -1,0 +1,495 @@
+package dev.conduit.core.control.store.internal;
+
+import static java.util.Objects.requireNonNull;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.conduit.core.control.store.AuditEntry;
+import dev.conduit.core.control.store.ControlStore;
+import dev.conduit.core.control.store.NewNode;
+import dev.conduit.core.control.store.NodeRecord;
+import dev.conduit.core.control.store.NodeRole;
+import dev.conduit.core.control.store.NodeState;
+import dev.conduit.core.control.store.RevokedCertificate;
+import dev.conduit.core.control.store.StoreConfig;
+import dev.conduit.core.control.store.StoreException;
+import dev.conduit.core.control.store.StoredCa;
+import dev.conduit.core.control.store.TokenAdmission;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.function.LongConsumer;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** {@link ControlStore} over JDBC: a HikariCP pool, Flyway migrations, and a {@link ChangeFeed}. */
+public final class JdbcControlStore implements ControlStore {
+
+  private static final Logger log = LoggerFactory.getLogger(JdbcControlStore.class);
+  static final String CHANNEL = "conduit_state";
+
+  private final StoreConfig config;
+  private final HikariDataSource dataSource;
+  private final ChangeFeed feed;
+  private final boolean postgres;
+
+  private JdbcControlStore(StoreConfig config, HikariDataSource dataSource, ChangeFeed feed) {
+    this.config = config;
+    this.dataSource = dataSource;
+    this.feed = feed;
+    this.postgres = config.driver() == StoreConfig.Driver.POSTGRES;
+  }
+
+  /** Connects, migrates and starts the change feed; see {@link ControlStore#open(StoreConfig)}. */
+  public static JdbcControlStore open(StoreConfig config) {
+    requireNonNull(config, "config");
+    HikariDataSource dataSource = null;
+    try {
+      if (config.file().isPresent()) {
+        Path parent = config.file().get().toAbsolutePath().getParent();
+        if (parent != null) {
+          Files.createDirectories(parent);
+        }
+      }
+      dataSource = new HikariDataSource(hikari(config));
+      Migrations.migrate(dataSource, config.driver());
+      JdbcControlStore store = new JdbcControlStore(config, dataSource, null);
+      long version = store.version();
+      ChangeFeed feed = config.driver() == StoreConfig.Driver.POSTGRES
+          ? ChangeFeed.postgres(config, version, store::version) : ChangeFeed.local(version);
+      JdbcControlStore started = new JdbcControlStore(config, dataSource, feed);
+      log.info("store: {} at version {}", describe(config), version);
+      return started;
+    } catch (StoreException e) {
+      closeQuietly(dataSource);
+      throw e;
+    } catch (Exception e) {
+      closeQuietly(dataSource);
+      throw new StoreException("store " + describe(config) + ": " + rootMessage(e), e);
+    }
+  }
+
+  private static HikariConfig hikari(StoreConfig config) {
+    HikariConfig hikari = new HikariConfig();
+    hikari.setPoolName("conduit-store");
+    hikari.setMaximumPoolSize(config.poolSize());
+    hikari.setMinimumIdle(1);
+    hikari.setConnectionTimeout(10_000);
+    hikari.setInitializationFailTimeout(10_000);
+    config.user().ifPresent(hikari::setUsername);
+    config.password().ifPresent(hikari::setPassword);
+    if (config.driver() == StoreConfig.Driver.SQLITE) {
+      hikari.setDriverClassName("org.sqlite.JDBC");
+      // WAL: readers do not block the writer; IMMEDIATE: a writing transaction takes the lock at BEGIN, so the
+      // busy timeout applies instead of failing at the first write of a transaction that read first
+      hikari.setJdbcUrl(config.url() + "?journal_mode=WAL&synchronous=NORMAL&foreign_keys=true"
+          + "&busy_timeout=" + config.busyTimeout().toMillis() + "&transaction_mode=IMMEDIATE");
+    } else {
+      hikari.setDriverClassName("org.postgresql.Driver");
+      hikari.setJdbcUrl(config.url());
+      hikari.addDataSourceProperty("socketTimeout", "60");
+      hikari.addDataSourceProperty("tcpKeepAlive", "true");
+    }
+    return hikari;
+  }
+
+  static String describe(StoreConfig config) {
+    return config.driver().name().toLowerCase(java.util.Locale.ROOT) + " " + config.url().replaceAll(
+        "(?i)(password=)[^&]*", "$1****");
+  }
+
+  @Override
+  public StoreConfig config() {
+    return config;
+  }
+
+  DataSource dataSource() {
+    return dataSource;
+  }
+
+  @Override
+  public long version() {
+    return read(Rows::readVersion);
+  }
+
+  @Override
+  public Optional<NodeRecord> node(String name) {
+    requireNonNull(name, "name");
+    return read(c -> Rows.findNode(c, name));
+  }
+
+  @Override
+  public List<NodeRecord> nodes() {
+    return read(c -> {
+      List<NodeRecord> out = new ArrayList<>();
+      try (PreparedStatement s = c.prepareStatement("SELECT * FROM nodes ORDER BY name");
+           ResultSet r = s.executeQuery()) {
+        while (r.next()) {
+          out.add(Rows.nodeOf(r));
+        }
+      }
+      return out;
+    });
+  }
+
+  @Override
+  public boolean insertNode(NewNode node, boolean approved, String actor) {
+    requireNonNull(node, "node");
+    requireNonNull(actor, "actor");
+    return write(c -> {
+      if (Rows.findNode(c, node.name()).isPresent()) {
+        return false;
+      }
+      long version = approved ? Rows.bump(c, postgres) : Rows.readVersion(c);
+      Rows.insert(c, node, approved ? NodeState.APPROVED : NodeState.PENDING, version);
+      Rows.auditIn(c, actor, approved ? "node.admit" : "node.pending", node.name(),
+          "addresses=" + node.addresses() + " role=" + node.role().text());
+      return true;
+    });
+  }
+
+  @Override
+  public TokenAdmission admitWithToken(String tokenId, String secretHash, NewNode node, Instant now, String actor) {
+    requireNonNull(tokenId, "tokenId");
+    requireNonNull(secretHash, "secretHash");
+    requireNonNull(node, "node");
+    requireNonNull(now, "now");
+    requireNonNull(actor, "actor");
+    return transaction(c -> {
+      String storedHash;
+      long expiresAt;
+      boolean used;
+      try (PreparedStatement s = Sql.prepare(c, "SELECT secret_hash, expires_at, used FROM join_tokens WHERE id = ?",
+          tokenId); ResultSet r = s.executeQuery()) {
+        if (!r.next()) {
+          return TokenAdmission.UNKNOWN;
+        }
+        storedHash = r.getString(1);
+        expiresAt = r.getLong(2);
+        used = r.getBoolean(3);
+      }
+      if (!MessageDigest.isEqual(storedHash.getBytes(StandardCharsets.US_ASCII),
+          secretHash.getBytes(StandardCharsets.US_ASCII))) {
+        return TokenAdmission.UNKNOWN;
+      }
+      if (used) {
+        return TokenAdmission.USED;
+      }
+      if (expiresAt <= now.toEpochMilli()) {
+        return TokenAdmission.EXPIRED;
+      }
+      if (Rows.findNode(c, node.name()).isPresent()) {
+        return TokenAdmission.NAME_TAKEN;
+      }
+      // single use even under a race: only the transaction that flips the flag sees one row changed
+      int changed = Sql.update(c, "UPDATE join_tokens SET used = true, used_by = ?, used_at = ? "
+          + "WHERE id = ? AND used = false AND expires_at > ?", node.name(), now, tokenId, now);
+      if (changed != 1) {
+        return TokenAdmission.USED;
+      }
+      long version = Rows.bump(c, postgres);
+      Rows.insert(c, node, NodeState.APPROVED, version);
+      Rows.auditIn(c, actor, "node.admit", node.name(), "token=" + tokenId + " addresses=" + node.addresses()
+          + " role=" + node.role().text());
+      return TokenAdmission.ADMITTED;
+    }, result -> result == TokenAdmission.ADMITTED);
+  }
+
+  @Override
+  public boolean changeState(String name, NodeState from, NodeState to, String actor) {
+    requireNonNull(name, "name");
+    requireNonNull(from, "from");
+    requireNonNull(to, "to");
+    requireNonNull(actor, "actor");
+    return write(c -> {
+      long now = System.currentTimeMillis();
+      if (Sql.update(c, "UPDATE nodes SET state = ?, updated_at = ? WHERE name = ? AND state = ?",
+          to.name(), now, name, from.name()) != 1) {
+        return false;
+      }
+      long version = Rows.bump(c, postgres);
+      Sql.update(c, "UPDATE nodes SET changed_version = ? WHERE name = ?", version, name);
+      if (to == NodeState.REVOKED) {
+        Rows.revokeCertificates(c, name, now);
+        Sql.update(c, "UPDATE nodes SET pending_csr = NULL WHERE name = ?", name);
+      }
+      Rows.auditIn(c, actor, "node." + verb(to), name, "from " + from.name().toLowerCase(java.util.Locale.ROOT));
+      return true;
+    });
+  }
+
+  private static String verb(NodeState to) {
+    switch (to) {
+      case APPROVED:
+        return "approve";
+      case REVOKED:
+        return "revoke";
+      default:
+        return "pend";
+    }
+  }
+
+  @Override
+  public boolean deleteNode(String name, String actor) {
+    requireNonNull(name, "name");
+    requireNonNull(actor, "actor");
+    return write(c -> {
+      if (Sql.update(c, "DELETE FROM nodes WHERE name = ?", name) != 1) {
+        return false;
+      }
+      Rows.bump(c, postgres);
+      Rows.revokeCertificates(c, name, System.currentTimeMillis());
+      Rows.auditIn(c, actor, "node.remove", name, "");
+      return true;
+    });
+  }
+
+  @Override
+  public boolean updateReport(String name, NodeRole role, List<String> addresses, Optional<String> serverAddress) {
+    requireNonNull(name, "name");
+    requireNonNull(role, "role");
+    requireNonNull(addresses, "addresses");
+    requireNonNull(serverAddress, "serverAddress");
+    return write(c -> {
+      Optional<NodeRecord> current = Rows.findNode(c, name);
+      if (current.isEmpty()) {
+        return false;
+      }
+      NodeRecord n = current.get();
+      if (n.role() == role && n.addresses().equals(addresses) && n.serverAddress().equals(serverAddress)) {
+        return false;
+      }
+      long version = Rows.bump(c, postgres);
+      Sql.update(c, "UPDATE nodes SET role = ?, addresses = ?, server_address = ?, updated_at = ?, "
+          + "changed_version = ? WHERE name = ?", role.name(), String.join(",", addresses),
+          serverAddress.orElse(null), System.currentTimeMillis(), version, name);
+      Rows.auditIn(c, "node:" + name, "node.report", name, "addresses=" + addresses + " role=" + role.text());
+      return true;
+    });
+  }
+
+  @Override
+  public void recordCertificate(String name, String serial, Instant notAfter, String publicKeyPin, String actor) {
+    requireNonNull(name, "name");
+    requireNonNull(serial, "serial");
+    requireNonNull(notAfter, "notAfter");
+    requireNonNull(publicKeyPin, "publicKeyPin");
+    requireNonNull(actor, "actor");
+    write(c -> {
+      long now = System.currentTimeMillis();
+      Sql.update(c, "INSERT INTO certificates (serial, node_name, issued_at, not_after) VALUES (?, ?, ?, ?)",
+          serial, name, now, notAfter);
+      Sql.update(c, "UPDATE nodes SET cert_serial = ?, cert_not_after = ?, public_key_pin = ?, pending_csr = NULL, "
+          + "updated_at = ?, last_seen = ? WHERE name = ?", serial, notAfter, publicKeyPin, now, now, name);
+      Rows.auditIn(c, actor, "certificate.issue", name, "serial=" + serial + " notAfter=" + notAfter);
+      return null;
+    });
+  }
+
+  @Override
+  public void recordSeen(String name, Instant when) {
+    requireNonNull(name, "name");
+    requireNonNull(when, "when");
+    write(c -> Sql.update(c, "UPDATE nodes SET last_seen = ? WHERE name = ?", when, name));
+  }
+
+  @Override
+  public void recordApplied(String name, long version, String hash) {
+    requireNonNull(name, "name");
+    requireNonNull(hash, "hash");
+    write(c -> Sql.update(c, "UPDATE nodes SET applied_version = ?, applied_hash = ?, last_seen = ? WHERE name = ?",
+        version, hash, Instant.now(), name));
+  }
+
+  @Override
+  public void createToken(String tokenId, String secretHash, Instant expiresAt, String actor, String description) {
+    requireNonNull(tokenId, "tokenId");
+    requireNonNull(secretHash, "secretHash");
+    requireNonNull(expiresAt, "expiresAt");
+    requireNonNull(actor, "actor");
+    write(c -> {
+      Sql.update(c, "INSERT INTO join_tokens (id, secret_hash, created_at, expires_at, used, created_by, description) "
+          + "VALUES (?, ?, ?, ?, false, ?, ?)", tokenId, secretHash, Instant.now(), expiresAt, actor, description);
+      Rows.auditIn(c, actor, "token.create", tokenId, "expires " + expiresAt);
+      return null;
+    });
+  }
+
+  @Override
+  public boolean isRevoked(String serial) {
+    requireNonNull(serial, "serial");
+    return read(c -> {
+      try (PreparedStatement s = Sql.prepare(c, "SELECT revoked_at FROM certificates WHERE serial = ?", serial);
+           ResultSet r = s.executeQuery()) {
+        return r.next() && r.getObject(1) != null;
+      }
+    });
+  }
+
+  @Override
+  public List<RevokedCertificate> revokedCertificates(Instant now) {
+    requireNonNull(now, "now");
+    return read(c -> {
+      List<RevokedCertificate> out = new ArrayList<>();
+      try (PreparedStatement s = Sql.prepare(c, "SELECT serial, node_name, not_after, revoked_at FROM certificates "
+          + "WHERE revoked_at IS NOT NULL AND not_after > ? ORDER BY serial", now); ResultSet r = s.executeQuery()) {
+        while (r.next()) {
+          out.add(new RevokedCertificate(r.getString(1), r.getString(2), Instant.ofEpochMilli(r.getLong(3)),
+              Instant.ofEpochMilli(r.getLong(4))));
+        }
+      }
+      return out;
+    });
+  }
+
+  @Override
+  public Optional<StoredCa> certificateAuthority() {
+    return read(c -> {
+      try (PreparedStatement s = c.prepareStatement(
+          "SELECT certificate_pem, encrypted_key, key_fingerprint, created_at FROM ca_material WHERE id = 1");
+           ResultSet r = s.executeQuery()) {
+        if (!r.next()) {
+          return Optional.empty();
+        }
+        return Optional.of(new StoredCa(r.getString(1), r.getBytes(2), r.getString(3),
+            Instant.ofEpochMilli(r.getLong(4))));
+      }
+    });
+  }
+
+  @Override
+  public boolean storeCertificateAuthorityIfAbsent(StoredCa ca) {
+    requireNonNull(ca, "ca");
+    return write(c -> {
+      int inserted = Sql.update(c, "INSERT INTO ca_material (id, certificate_pem, encrypted_key, key_fingerprint, "
+          + "created_at) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", ca.certificatePem(), ca.encryptedKey(),
+          ca.keyFingerprint(), ca.createdAt());
+      if (inserted == 1) {
+        Rows.auditIn(c, "manager", "ca.create", "", "");
+      }
+      return inserted == 1;
+    });
+  }
+
+  @Override
+  public void audit(String actor, String action, String subject, String detail) {
+    requireNonNull(actor, "actor");
+    requireNonNull(action, "action");
+    write(c -> {
+      Rows.auditIn(c, actor, action, subject, detail);
+      return null;
+    });
+  }
+
+  @Override
+  public List<AuditEntry> auditLog(int limit) {
+    if (limit < 1) {
+      throw new IllegalArgumentException("limit: " + limit + " (expected: >= 1)");
+    }
+    return read(c -> {
+      List<AuditEntry> out = new ArrayList<>();
+      try (PreparedStatement s = Sql.prepare(c, "SELECT id, at, actor, action, subject, detail FROM audit_log "
+          + "ORDER BY id DESC LIMIT ?", limit); ResultSet r = s.executeQuery()) {
+        while (r.next()) {
+          out.add(new AuditEntry(r.getLong(1), Instant.ofEpochMilli(r.getLong(2)), r.getString(3), r.getString(4),
+              Optional.ofNullable(r.getString(5)).orElse(""), Optional.ofNullable(r.getString(6)).orElse("")));
+        }
+      }
+      return out;
+    });
+  }
+
+  @Override
+  public AutoCloseable subscribe(LongConsumer listener) {
+    return feed.subscribe(requireNonNull(listener, "listener"));
+  }
+
+  @Override
+  public void close() {
+    if (feed != null) {
+      feed.close();
+    }
+    dataSource.close();
+  }
+
+  @Override
+  public String toString() {
+    return "ControlStore{" + describe(config) + "}";
+  }
+
+  // ---- internals
+
+  private <T> T read(Sql.Work<T> work) {
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(true);
+      return work.run(c);
+    } catch (SQLException e) {
+      throw new StoreException("store: " + e.getMessage(), e);
+    }
+  }
+
+  private <T> T write(Sql.Work<T> work) {
+    return transaction(work, result -> true);
+  }
+
+  /**
+   * Runs {@code work} in one transaction; commits when {@code commitIf} accepts the result, rolls back
+   * otherwise, then tells subscribers of a new version.
+   */
+  private <T> T transaction(Sql.Work<T> work, java.util.function.Predicate<T> commitIf) {
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      T result;
+      try {
+        result = work.run(c);
+        if (commitIf.test(result)) {
+          c.commit();
+        } else {
+          c.rollback();
+          return result;
+        }
+      } catch (SQLException | RuntimeException e) {
+        try {
+          c.rollback();
+        } catch (SQLException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+        throw e;
+      } finally {
+        c.setAutoCommit(true);
+      }
+      if (feed != null) {
+        feed.publish(Rows.readVersion(c));
+      }
+      return result;
+    } catch (SQLException e) {
+      throw new StoreException("store: " + e.getMessage(), e);
+    }
+  }
+
+  private static void closeQuietly(HikariDataSource dataSource) {
+    if (dataSource != null) {
+      dataSource.close();
+    }
+  }
+
+  static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t.getMessage() == null ? t.toString() : t.getMessage();
+  }
+}
