@@ -50,12 +50,16 @@ final class CacheAdminClient {
    * A context whose run control records the runtime's admin endpoint in {@code dir} once the
    * runtime started, and removes the record when asked to stop.
    */
-  static dev.conduit.cli.CliContext advertising(dev.conduit.cli.CliContext context,
-      dev.conduit.core.runtime.ConduitRuntime runtime, Path dir) {
+  static dev.conduit.cli.CliContext advertising(dev.conduit.cli.CliContext context, Path dir) {
     dev.conduit.cli.RunControl inner = context.runControl();
     dev.conduit.cli.RunControl control = new dev.conduit.cli.RunControl() {
       @Override
       public void started(dev.conduit.core.Conduit conduit) {
+        inner.started(conduit);
+      }
+
+      @Override
+      public void started(dev.conduit.core.runtime.ConduitRuntime runtime) {
         runtime.admin().ifPresent(a -> {
           try {
             advertise(dir, a.address());
@@ -63,7 +67,7 @@ final class CacheAdminClient {
             // cache ls/purge/pin then need --admin
           }
         });
-        inner.started(conduit);
+        inner.started(runtime);
       }
 
       @Override

@@ -2,6 +2,7 @@ package dev.conduit.core.admin;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.Conduit;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -44,7 +45,8 @@ import org.slf4j.LoggerFactory;
  * <tr><td>{@code GET /healthz}</td><td>200 when every event loop of the conduit runs a task within
  *     {@value #HEALTH_TIMEOUT_MS} ms, 503 otherwise</td></tr>
  * <tr><td>{@code GET /readyz}</td><td>200 when {@linkplain Builder#readiness ready} (by default:
- *     started and not draining), 503 otherwise</td></tr>
+ *     started and not draining) and the conduit's overload level does not refuse new requests, 503 otherwise;
+ *     the body's second line names the overload level</td></tr>
  * <tr><td>{@code GET /connections}</td><td>the live connections as a JSON array (fields as the
  *     {@link dev.conduit.core.observe.AccessLog access log}; {@code total_ms} is the age and
  *     {@code outcome} the outcome so far)</td></tr>
@@ -138,10 +140,10 @@ public final class AdminServer implements AutoCloseable {
           @Override
           protected void initChannel(SocketChannel ch) {
             ch.pipeline()
-                .addLast("http", new HttpServerCodec(4096, 8192, 8192))
-                .addLast("keep-alive", new HttpServerKeepAliveHandler())
-                .addLast("aggregator", new HttpObjectAggregator(maxRequestBytes))
-                .addLast("admin", new AdminHandler(AdminServer.this));
+                .addLast(ConduitPipeline.ADMIN_CODEC, new HttpServerCodec(4096, 8192, 8192))
+                .addLast(ConduitPipeline.ADMIN_KEEP_ALIVE, new HttpServerKeepAliveHandler())
+                .addLast(ConduitPipeline.ADMIN_AGGREGATOR, new HttpObjectAggregator(maxRequestBytes))
+                .addLast(ConduitPipeline.ADMIN, new AdminHandler(AdminServer.this));
           }
         })
         .bind(bindAddress).awaitUninterruptibly();
@@ -153,6 +155,11 @@ public final class AdminServer implements AutoCloseable {
       throw new BindException("admin: cannot bind " + bindAddress + ": " + f.cause().getMessage());
     }
     serverChannel = f.channel();
+    if (conduit != null) { // the admin port is never a tunnel destination
+      InetSocketAddress own = (InetSocketAddress) serverChannel.localAddress();
+      conduit.addOwnAddress(own);
+      serverChannel.closeFuture().addListener(closed -> conduit.removeOwnAddress(own));
+    }
     log.info("admin endpoint on {}{}", serverChannel.localAddress(),
         expectedAuthorization == null ? "" : " (token required)");
     return this;
