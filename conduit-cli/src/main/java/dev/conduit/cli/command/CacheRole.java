@@ -5,6 +5,9 @@ import dev.conduit.cli.config.CacheConfig;
 import dev.conduit.core.pki.Pem;
 import dev.conduit.mitm.MitmServer;
 import java.io.IOException;
+import dev.conduit.mitm.MitmService;
+import dev.conduit.mitm.cache.CacheAdminRoute;
+import dev.conduit.mitm.cache.CacheMetrics;
 import java.nio.file.Path;
 import java.util.function.Consumer;
 import java.security.cert.X509Certificate;
@@ -61,5 +64,16 @@ final class CacheRole {
     } catch (IOException e) {
       throw CliException.failure("cache: " + Lifecycle.io(e), e);
     }
+  }
+
+  /**
+   * The cache's service: its admin route at {@value CacheAdminRoute#PREFIX} and, when the runtime has
+   * metrics, its meters on their registry.
+   */
+  static MitmService.Builder service(MitmServer server, MetricsService metrics) {
+    if (metrics != null) {
+      CacheMetrics.bind(server.cache(), metrics.registry());
+    }
+    return MitmService.builder(server).route(CacheAdminRoute.PREFIX, new CacheAdminRoute(server.cache()));
   }
 }

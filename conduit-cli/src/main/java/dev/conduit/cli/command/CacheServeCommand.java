@@ -15,9 +15,6 @@ import dev.conduit.core.runtime.ConduitService;
 import dev.conduit.core.runtime.ConfigSections;
 import dev.conduit.core.runtime.Service;
 import dev.conduit.mitm.MitmServer;
-import dev.conduit.mitm.MitmService;
-import dev.conduit.mitm.cache.CacheAdminRoute;
-import dev.conduit.mitm.cache.CacheMetrics;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -125,11 +122,7 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
     if (metrics != null) {
       runtime.service(metrics.of(conduit));
     }
-    if (metrics != null) {
-      CacheMetrics.bind(server.cache(), metrics.registry());
-    }
-    runtime.service(MitmService.builder(server).section(CacheConfig.SECTION, cache)
-        .route(CacheAdminRoute.PREFIX, new CacheAdminRoute(server.cache())).build());
+    runtime.service(CacheRole.service(server, metrics).section(CacheConfig.SECTION, cache).build());
     runtime.service(new ConduitService(conduit));
     if (adminListen != null) {
       runtime.admin(ProxyRole.admin(AdminConfig.of(adminListen))

@@ -182,6 +182,36 @@ class CacheSeedAndAdminTest {
     assertThat(Cli.run("cache", "purge", "--dir", files.toString(), "--all").out()).isEqualTo("purged 1 entry\n");
   }
 
+  @Test
+  void theCacheSectionOfRunMountsTheCacheRouteOnItsAdminEndpoint(@TempDir Path dir) throws Exception {
+    Processes.requireTool("curl");
+    int admin = freePort();
+    Path yaml = dir.resolve("conduit.yaml");
+    Files.writeString(yaml, """
+        version: 1
+        cache:
+          cert_dir: %s
+          cache_dir: %s
+          listen: 127.0.0.1:0
+          filters: ['^/bytes$']
+        admin:
+          listen: 127.0.0.1:%d
+        log:
+          access: "off"
+        """.formatted(dir.resolve("certs"), dir.resolve("files"), admin));
+    try (TestOrigin origin = TestOrigin.start(); Cli.Running running = Cli.start("run", "-c", yaml.toString())) {
+      Conduit conduit = running.conduit();
+      String proxy = "http://127.0.0.1:" + conduit.address("cache").getPort();
+      assertThat(Processes.run("curl", "-sS", "-o", "/dev/null", "-x", proxy,
+          origin.uri("/bytes?n=2048").toString()).exitCode()).isZero();
+      Processes.Result entries = Processes.run("curl", "-sS", "http://127.0.0.1:" + admin + "/cache/entries");
+      assertThat(entries.out()).contains("\"count\": 1, \"bytes\": 2048");
+      assertThat(Processes.run("curl", "-sS", "http://127.0.0.1:" + admin + "/metrics").out())
+          .contains("conduit_cache_entries 1.0");
+      assertThat(running.stop().exitCode()).isZero();
+    }
+  }
+
   private static HttpsServer httpsOrigin(IssuedCertificate leaf, byte[] body, AtomicInteger requests) throws Exception {
     char[] pw = "test".toCharArray();
     KeyStore ks = KeyStore.getInstance("PKCS12");
