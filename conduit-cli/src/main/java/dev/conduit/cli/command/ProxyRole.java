@@ -21,7 +21,6 @@ import dev.conduit.core.runtime.ServiceStartException;
 import dev.conduit.core.tunnel.MeshConfig;
 import dev.conduit.core.tunnel.MeshPlan;
 import dev.conduit.mitm.MitmServer;
-import dev.conduit.mitm.MitmService;
 import dev.conduit.netfilter.CaptureService;
 import dev.conduit.netfilter.ForwardTableCapture;
 import dev.conduit.netfilter.NetfilterBackend;
@@ -115,7 +114,7 @@ final class ProxyRole {
         runtime.service(metrics.of(conduit));
       }
       if (cache != null) {
-        runtime.service(MitmService.of(cache));
+        runtime.service(CacheRole.service(cache, metrics).build()); // the /cache admin route and meters
       }
       if (plan != null) {
         runtime.service(Service.closing("mesh-plan", plan)); // the listeners' TLS files stay watched until the end
