@@ -2,6 +2,7 @@ package dev.conduit.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.admin.AdminServer;
 import dev.conduit.core.inbound.InboundProtocols;
 import dev.conduit.core.overload.OverloadLevel;
 import dev.conduit.core.overload.OverloadPolicy;
@@ -91,17 +92,21 @@ class OverloadTest {
 
   @Test
   void pastTheFileBudgetRequestsAreToldBusyAndConduitRecovers() throws Exception {
-    long open = new File("/proc/self/fd").list().length;
-    try (TestOrigin small = TestOrigin.start();
-        Conduit conduit = Conduit.builder()
+    try (ConduitResources resources = ConduitResources.builder().ioThreads(1).build();
+        TestOrigin small = TestOrigin.start();
+        Conduit conduit = Conduit.builder().resources(resources)
             .listener(Listener.builder("http").bind("127.0.0.1:0").protocol(InboundProtocols.http()).build())
             .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks()).build())
-            .overload(OverloadPolicy.builder().fileBudget(open + 60).checkInterval(Duration.ofMillis(50)).build())
+            // descriptors open now (event loop, origin, this JVM's own) plus room for the listeners, the admin
+            // endpoint, the probes and a few idle clients, not for forty more
+            .overload(OverloadPolicy.builder().fileBudget(openFiles() + 60).checkInterval(Duration.ofMillis(50)).build())
             .timeouts(Timeouts.builder().drain(Duration.ZERO).build())
-            .build().start()) {
+            .build().start();
+        AdminServer admin = AdminServer.builder().bind("127.0.0.1:0").conduit(conduit).build().start()) {
       InetSocketAddress proxy = conduit.address("http");
       Net.await(Duration.ofSeconds(10), "first reading", () -> conduit.overloadStatus().openFiles() > 0);
       assertThat(probe(proxy, small.port())).startsWith("HTTP/1.1 200");
+      assertThat(readyz(admin)).isEqualTo("200 ready\noverload: normal");
       // idle clients (both ends are in this process: two descriptors each) push it past the budget
       List<Socket> idle = new ArrayList<>();
       try {
@@ -114,6 +119,7 @@ class OverloadTest {
         try (Net.Socks5Result r = Net.socks5(conduit.address("socks"), "127.0.0.1", small.port(), null)) {
           assertThat(r.reply()).as("SOCKS5 general failure: busy").isEqualTo(0x01);
         }
+        assertThat(readyz(admin)).isEqualTo("503 not ready\noverload: refusing");
       } finally {
         for (Socket s : idle) {
           s.close();
@@ -122,7 +128,20 @@ class OverloadTest {
       Net.await(Duration.ofSeconds(10), "level normal", () -> conduit.overloadStatus().level() == OverloadLevel.NORMAL);
       assertThat(probe(proxy, small.port())).startsWith("HTTP/1.1 200").endsWith("hello");
       assertThat(conduit.overloadStatus().refusedTotal()).isGreaterThanOrEqualTo(2);
+      assertThat(readyz(admin)).isEqualTo("200 ready\noverload: normal");
     }
+  }
+
+  private static long openFiles() {
+    return new File("/proc/self/fd").list().length;
+  }
+
+  /** The admin endpoint's {@code /readyz}: status and body. */
+  private static String readyz(AdminServer admin) throws IOException, InterruptedException {
+    java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+        java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + admin.address().getPort()
+            + "/readyz")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+    return r.statusCode() + " " + r.body();
   }
 
   /** One GET of {@code /hello} through the proxy on a new connection; the whole response. */
