@@ -26,7 +26,9 @@ module dev.conduit.core {
   requires static micrometer.core;
   // optional: the control plane (dev.conduit.core.control.*, dev.conduit.core.mesh) uses JSON and JDBC;
   // a host of the manager adds them (the CLI has them all)
-  requires static transitive com.fasterxml.jackson.databind; // ManagerAdminClient answers with the API's JSON
+  // not transitive: a module without the control plane must not need Jackson to compile; users of the push
+  // channel's and the manager's JSON types require it themselves (as conduit-cli does)
+  requires static com.fasterxml.jackson.databind;
   requires java.net.http;
   requires java.sql;
   requires static com.zaxxer.hikari;

@@ -2,8 +2,8 @@ package dev.conduit.core;
 
 /**
  * The names of conduit's channel handlers, in every module, and the order they take in each kind of pipeline.
- * Handlers are added and found by these names only; a name not here is Netty's own (the decoders Netty's SOCKS
- * version detection adds under generated names).
+ * Handlers are added and found by these names only; a handler without one here has a name Netty generated (the
+ * decoders Netty's SOCKS version detection adds, the push channel's handlers).
  *
  * <h2>Accepted channels (listeners), head to tail</h2>
  * <ol>
@@ -51,8 +51,11 @@ package dev.conduit.core;
  * END_STREAM as half-close), {@link #TRAFFIC}, then as an accepted or dialed channel (the server adds
  * {@link #TUNNEL_CONNECT}).
  *
- * <h2>Admin endpoint</h2>
- * {@link #ADMIN_CODEC}, {@link #ADMIN_KEEP_ALIVE}, {@link #ADMIN_AGGREGATOR}, {@link #ADMIN}.
+ * <h2>Admin endpoint and mesh manager API</h2>
+ * The admin endpoint: {@link #ADMIN_CODEC}, {@link #ADMIN_KEEP_ALIVE}, {@link #ADMIN_AGGREGATOR}, {@link #ADMIN}.
+ * The mesh manager's API: {@link #MANAGER_TLS}, {@link #MANAGER_IDLE}, {@link #MANAGER_CODEC},
+ * {@link #MANAGER_AGGREGATOR}, {@link #MANAGER_API}. The control plane's push channel (server and client) adds
+ * its handlers without names: nothing looks them up.
  */
 public final class ConduitPipeline {
   // ---- accepted channels, conduit's own handlers
@@ -177,6 +180,19 @@ public final class ConduitPipeline {
   public static final String ADMIN_AGGREGATOR = "admin-aggregator";
   /** The admin endpoint's routes. */
   public static final String ADMIN = "admin";
+
+  // ---- mesh manager API (control plane)
+
+  /** The manager API's TLS handler. */
+  public static final String MANAGER_TLS = "manager-tls";
+  /** Closes manager API connections idle for too long. */
+  public static final String MANAGER_IDLE = "manager-idle";
+  /** The manager API's HTTP server codec. */
+  public static final String MANAGER_CODEC = "manager-codec";
+  /** Aggregates manager API requests. */
+  public static final String MANAGER_AGGREGATOR = "manager-aggregator";
+  /** The manager API's routes. */
+  public static final String MANAGER_API = "manager-api";
 
   private ConduitPipeline() {}
 }

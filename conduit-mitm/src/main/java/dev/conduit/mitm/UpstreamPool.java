@@ -1,5 +1,6 @@
 package dev.conduit.mitm;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.inbound.Upstream;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -30,7 +31,7 @@ import java.util.function.Predicate;
  */
 final class UpstreamPool {
 
-  static final String IDLE_HANDLER = "mitm-pool-idle";
+  static final String IDLE_HANDLER = ConduitPipeline.MITM_POOL_IDLE;
 
   /** Who may reuse a connection. */
   record Key(String scheme, String host, int port, String listener, InetAddress client) {

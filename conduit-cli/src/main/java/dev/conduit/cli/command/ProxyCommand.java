@@ -66,6 +66,11 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
           "repeat for a chain (each hop reached through the previous one); direct:// for none."})
   List<String> upstreams = new ArrayList<>();
 
+  @Option(names = "--upstream-ca", paramLabel = "FILE",
+      description = "Trust the CA certificates in this PEM file (instead of the JDK's) for the TLS of every"
+          + " https:// upstream hop, e.g. a proxy with a certificate from a private CA.")
+  java.nio.file.Path upstreamCa;
+
   @Option(names = "--proxy-user", paramLabel = "USER:PASS",
       description = "Require this user on every listener (HTTP Basic, SOCKS5 username/password); repeatable.")
   List<String> proxyUsers = new ArrayList<>();
@@ -214,14 +219,27 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
         return Optional.empty();
       }
       List<HopConfig> hops = new ArrayList<>();
+      io.netty.handler.ssl.SslContext trust = upstreamCa == null ? null : upstreamTrust();
       for (String url : upstreams) {
+        Hop hop;
         try {
-          hops.add(new HopConfig(Hop.parse(url), Optional.empty()));
+          hop = Hop.parse(url);
         } catch (IllegalArgumentException e) {
           throw CliException.usage("--upstream: " + e.getMessage());
         }
+        if (trust != null && hop.tls()) {
+          hops.add(new HopConfig(withTrust(hop, trust), Optional.of(upstreamCa.toString())));
+        } else {
+          hops.add(new HopConfig(hop, Optional.empty()));
+        }
+      }
+      if (trust != null && hops.stream().noneMatch(h -> h.hop().tls())) {
+        throw CliException.usage("--upstream-ca: no https:// --upstream to trust it for");
       }
       return Optional.of(new OutboundConfig(UPSTREAM, hops));
+    }
+    if (upstreamCa != null) {
+      throw CliException.usage("--upstream-ca: no https:// --upstream to trust it for");
     }
     String mode = upstreamMode == null ? "direct" : upstreamMode.toLowerCase(Locale.ROOT);
     Hop.Protocol protocol;
@@ -247,5 +265,30 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
     }
     Hop hop = Hop.builder(protocol).endpoint(endpoint).build();
     return Optional.of(new OutboundConfig(UPSTREAM, List.of(new HopConfig(hop, Optional.empty()))));
+  }
+
+  /** The client TLS context that trusts only the CAs of {@code --upstream-ca}. */
+  private io.netty.handler.ssl.SslContext upstreamTrust() {
+    if (!java.nio.file.Files.isReadable(upstreamCa)) {
+      throw CliException.usage("--upstream-ca: " + upstreamCa + " (expected: a readable PEM file of CA certificates)");
+    }
+    try {
+      return io.netty.handler.ssl.SslContextBuilder.forClient().trustManager(upstreamCa.toFile()).build();
+    } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
+      Throwable root = e;
+      while (root.getCause() != null) {
+        root = root.getCause();
+      }
+      throw CliException.usage("--upstream-ca: cannot use CA file " + upstreamCa + ": " + root.getMessage());
+    }
+  }
+
+  /** The same https:// hop, with its TLS verified against the given trust. */
+  private static Hop withTrust(Hop hop, io.netty.handler.ssl.SslContext trust) {
+    Hop.Builder b = Hop.builder(hop.protocol()).sslContext(trust).forwardClientAddress(hop.forwardClientAddress());
+    hop.endpoints().forEach(b::endpoint);
+    hop.credentials().ifPresent(b::credentials);
+    hop.tlsServerName().ifPresent(b::tlsServerName);
+    return b.build();
   }
 }

@@ -2,6 +2,7 @@ package dev.conduit.core.admin;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.Conduit;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -139,10 +140,10 @@ public final class AdminServer implements AutoCloseable {
           @Override
           protected void initChannel(SocketChannel ch) {
             ch.pipeline()
-                .addLast("http", new HttpServerCodec(4096, 8192, 8192))
-                .addLast("keep-alive", new HttpServerKeepAliveHandler())
-                .addLast("aggregator", new HttpObjectAggregator(maxRequestBytes))
-                .addLast("admin", new AdminHandler(AdminServer.this));
+                .addLast(ConduitPipeline.ADMIN_CODEC, new HttpServerCodec(4096, 8192, 8192))
+                .addLast(ConduitPipeline.ADMIN_KEEP_ALIVE, new HttpServerKeepAliveHandler())
+                .addLast(ConduitPipeline.ADMIN_AGGREGATOR, new HttpObjectAggregator(maxRequestBytes))
+                .addLast(ConduitPipeline.ADMIN, new AdminHandler(AdminServer.this));
           }
         })
         .bind(bindAddress).awaitUninterruptibly();

@@ -2,6 +2,7 @@ package dev.conduit.core.mesh;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.control.enrol.CaPin;
 import dev.conduit.core.control.enrol.CertificateLifetime;
 import dev.conduit.core.control.enrol.EnrolmentService;
@@ -167,11 +168,11 @@ public final class MeshManager implements AutoCloseable {
             ch.closeFuture().addListener(x -> connections.decrementAndGet());
             SslHandler ssl = serverTls.get().newHandler(ch.alloc());
             ssl.setHandshakeTimeoutMillis(10_000);
-            ch.pipeline().addLast("tls", ssl)
-                .addLast("idle", new IdleStateHandler(0, 0, 30, TimeUnit.SECONDS))
-                .addLast("http", new HttpServerCodec(4096, 8192, 8192))
-                .addLast("aggregate", new HttpObjectAggregator(MAX_BODY_BYTES))
-                .addLast("api", new ManagerHttpHandler(api, workers));
+            ch.pipeline().addLast(ConduitPipeline.MANAGER_TLS, ssl)
+                .addLast(ConduitPipeline.MANAGER_IDLE, new IdleStateHandler(0, 0, 30, TimeUnit.SECONDS))
+                .addLast(ConduitPipeline.MANAGER_CODEC, new HttpServerCodec(4096, 8192, 8192))
+                .addLast(ConduitPipeline.MANAGER_AGGREGATOR, new HttpObjectAggregator(MAX_BODY_BYTES))
+                .addLast(ConduitPipeline.MANAGER_API, new ManagerHttpHandler(api, workers));
           }
         }).bind(config.bind).awaitUninterruptibly();
     if (!f.isSuccess()) {

@@ -1,5 +1,6 @@
 package dev.conduit.netfilter.internal;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
@@ -25,7 +26,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class TransparentHandler extends ChannelInboundHandlerAdapter {
   /** The handler's name in the pipeline. */
-  public static final String NAME = "transparent";
+  public static final String NAME = ConduitPipeline.TRANSPARENT;
 
   private final InboundContext context;
   private final InetSocketAddress destination;

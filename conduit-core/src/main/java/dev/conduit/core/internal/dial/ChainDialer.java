@@ -3,11 +3,8 @@ package dev.conduit.core.internal.dial;
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.ConduitPipeline;
-import dev.conduit.core.internal.transport.ChannelTuning;
-import dev.conduit.core.internal.transport.TrafficCounter;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConnectRequest;
-import dev.conduit.core.Credentials;
 import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
@@ -18,35 +15,16 @@ import dev.conduit.core.outbound.Outbound;
 import dev.conduit.core.outbound.SocketCustomizer;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelConfig;
-import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
-import io.netty.channel.ChannelPromise;
-import io.netty.channel.DefaultChannelPromise;
-import io.netty.channel.ReflectiveChannelFactory;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
-import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.proxy.HttpProxyHandler;
-import io.netty.handler.proxy.ProxyConnectException;
 import io.netty.handler.proxy.ProxyHandler;
-import io.netty.handler.proxy.Socks5ProxyHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
-import io.netty.handler.ssl.SslHandler;
-import io.netty.resolver.NoopAddressResolverGroup;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
-import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.socket.SocketProtocolFamily;
-import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
@@ -54,7 +32,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
-import javax.net.ssl.SSLParameters;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,15 +43,14 @@ import org.slf4j.LoggerFactory;
 public final class ChainDialer implements Dialer {
   private static final Logger log = LoggerFactory.getLogger(ChainDialer.class);
 
+  /** Built with the dialer, not on an event loop at the first dial: building a TLS context takes a while. */
   private static final SslContext DEFAULT_CLIENT_TLS = defaultClientTls();
 
   private final ConduitResources resources;
   private final Duration dialTimeout;
-  private final TcpKeepAlive keepAlive;
-  private final SocketCustomizer customizer;
+  private final DialSockets sockets;
   private final EndpointBackoff health = new EndpointBackoff();
   private final Multiplexer multiplexer;
-  private final ChannelFactory<? extends Channel> socketChannels;
 
   /**
    * A dialer on {@code resources}' event loops; multiplexed hops are reached through {@code multiplexer}, which
@@ -84,10 +60,8 @@ public final class ChainDialer implements Dialer {
       Multiplexer multiplexer) {
     this.resources = resources;
     this.dialTimeout = dialTimeout;
-    this.keepAlive = keepAlive;
-    this.customizer = customizer;
+    this.sockets = new DialSockets(resources, keepAlive, customizer);
     this.multiplexer = requireNonNull(multiplexer, "multiplexer");
-    this.socketChannels = new ReflectiveChannelFactory<>(resources.socketChannelType());
   }
 
   /** How multiplexed hops are reached (their pooled connections). */
@@ -209,7 +183,7 @@ public final class ChainDialer implements Dialer {
         return;
       }
       InetSocketAddress address = addresses.get(index);
-      ChannelFuture cf = connectDirect(address);
+      ChannelFuture cf = sockets.connectDirect(address, loop, request.connection().id(), this::remainingMillis);
       current = cf.channel();
       cf.addListener((ChannelFuture f) -> {
         if (f.isSuccess()) {
@@ -315,10 +289,11 @@ public final class ChainDialer implements Dialer {
       Destination first = chosen.get(0);
       List<HopHandlers> handlers = new ArrayList<>();
       for (int i = 0; i < hops.size(); i++) {
-        handlers.add(new HopHandlers(hops.get(i), chosen.get(i), i, i == 0 ? firstAddress : null));
+        handlers.add(new HopHandlers(hops.get(i), chosen.get(i), i, i == 0 ? firstAddress : null, request,
+            remainingMillis(), DEFAULT_CLIENT_TLS));
       }
       SocketAddress target = request.destination().toUnresolvedAddress();
-      Bootstrap b = bootstrap(handlers, firstAddress);
+      Bootstrap b = sockets.chain(loop, handlers, firstAddress, request.connection().id(), this::remainingMillis);
       ChannelFuture cf = b.connect(target);
       current = cf.channel();
       // the connect future and the last hop's handshake can both report one failure: handle it once
@@ -356,55 +331,9 @@ public final class ChainDialer implements Dialer {
       if (current != null) {
         current.close();
       }
-      // the first hop whose step failed is the culprit; later hops fail as a consequence
-      int culprit = -1;
-      Throwable reason = cause;
-      for (HopHandlers h : handlers) {
-        Throwable c = h.failure();
-        if (c != null) {
-          culprit = h.index;
-          reason = c;
-          break;
-        }
-      }
-      DialException error;
-      boolean retry;
-      if (culprit < 0) {
-        // TCP connect to the first hop failed
-        health.failed(chosen.get(0));
-        error = new DialException(DialErrors.ofConnect(cause),
-            "upstream proxy " + chosen.get(0) + " unreachable: " + cause.getMessage(), cause);
-        retry = true;
-      } else if (reason instanceof ProxyConnectException pce && DialErrors.isAuthFailure(pce)) {
-        error = new DialException(DialFailure.UPSTREAM_AUTH_FAILED,
-            "upstream proxy " + chosen.get(culprit) + " refused our credentials", pce);
-        retry = false;
-      } else if (reason instanceof ProxyConnectException pce && DialErrors.ofProxyReply(pce) != null) {
-        DialFailure failure = DialErrors.ofProxyReply(pce);
-        boolean lastHop = culprit == handlers.size() - 1;
-        if (lastHop) {
-          error = new DialException(failure, "upstream proxy " + chosen.get(culprit) + " could not reach "
-              + request.destination() + ": " + pce.getMessage(), pce);
-          retry = false;
-        } else {
-          // the hop could not reach the next hop's endpoint
-          health.failed(chosen.get(culprit + 1));
-          error = new DialException(failure, "hop " + chosen.get(culprit) + " could not reach hop "
-              + chosen.get(culprit + 1) + ": " + pce.getMessage(), pce);
-          retry = true;
-        }
-      } else if (reason instanceof SSLException || reason.getCause() instanceof SSLException) {
-        health.failed(chosen.get(culprit));
-        error = new DialException(DialFailure.GENERAL, "TLS handshake with upstream proxy " + chosen.get(culprit)
-            + " failed: " + DialErrors.describe(reason), reason);
-        retry = true;
-      } else {
-        health.failed(chosen.get(culprit));
-        DialFailure f = reason instanceof ProxyConnectException && String.valueOf(reason.getMessage()).contains("timeout")
-            ? DialFailure.TIMEOUT : DialFailure.GENERAL;
-        error = new DialException(f, "upstream proxy " + chosen.get(culprit) + " failed: " + reason.getMessage(), reason);
-        retry = true;
-      }
+      ChainFailure judged = ChainFailure.judge(handlers, chosen, cause, request.destination(), health);
+      DialException error = judged.error();
+      boolean retry = judged.retry();
       lastError = error;
       attemptsLeft--;
       if (retry && attemptsLeft > 0 && System.nanoTime() < deadlineNanos && anyAlternative()) {
@@ -442,167 +371,5 @@ public final class ChainDialer implements Dialer {
         p.remove(ConduitPipeline.DIAL_GUARD);
       }
     }
-
-    /**
-     * Opens a plain TCP connection without a {@link Bootstrap}. Direct dials are the common case, and a
-     * bootstrap per dial costs its option maps, an initializer added and removed, and a task for the
-     * connect: about 1 KiB of garbage per dial, which shows in the memory of many tunnels opened at once.
-     * Same socket options and handlers as {@link #bootstrap}.
-     */
-    private ChannelFuture connectDirect(InetSocketAddress address) {
-      Channel ch = newSocketChannel(address);
-      ChannelPromise connected = new DefaultChannelPromise(ch, loop);
-      try {
-        applyOptions(ch);
-      } catch (RuntimeException e) {
-        ch.unsafe().closeForcibly();
-        return connected.setFailure(e);
-      }
-      loop.register(ch).addListener((ChannelFuture registered) -> {
-        if (!registered.isSuccess()) {
-          ch.unsafe().closeForcibly();
-          connected.tryFailure(registered.cause());
-          return;
-        }
-        try {
-          customizer.customize(ch);
-        } catch (Exception | LinkageError e) {
-          ch.close();
-          connected.tryFailure(e);
-          return;
-        }
-        ch.pipeline().addLast(ConduitPipeline.TRAFFIC, new TrafficCounter())
-            .addLast(ConduitPipeline.DIAL_GUARD, new DialGuard(request.connection().id()));
-        ch.connect(address, connected);
-      });
-      return connected;
-    }
-
-    /** An IPv4 address gets an IPv4 socket on epoll (no dual-stack socket's extra syscalls). */
-    private Channel newSocketChannel(InetSocketAddress address) {
-      if (resources.isNativeTransport() && address != null && !address.isUnresolved()
-          && address.getAddress() instanceof Inet4Address) {
-        return new EpollSocketChannel(SocketProtocolFamily.INET);
-      }
-      return socketChannels.newChannel();
-    }
-
-    private void applyOptions(Channel ch) {
-      ChannelConfig c = ch.config();
-      c.setConnectTimeoutMillis((int) Math.min(Integer.MAX_VALUE, remainingMillis()));
-      c.setAutoRead(false);
-      // TCP_NODELAY: Netty's socket channels set it by default (one setsockopt saved per dial)
-      c.setWriteBufferWaterMark(ChannelTuning.WATER_MARK);
-      c.setRecvByteBufAllocator(ChannelTuning.READ_SIZES);
-      ChannelTuning.applyKeepAlive(ch, keepAlive);
-    }
-
-    /**
-     * A bootstrap for a chain of hops: TCP to the first hop, then each hop's TLS and proxy handshake.
-     *
-     * @param firstAddress where the socket connects (see {@link #newSocketChannel})
-     */
-    private Bootstrap bootstrap(List<HopHandlers> hops, InetSocketAddress firstAddress) {
-      return new Bootstrap()
-          .group(loop)
-          .channelFactory(() -> newSocketChannel(firstAddress))
-          .resolver(NoopAddressResolverGroup.INSTANCE)
-          .handler(new ChannelInitializer<Channel>() {
-            @Override
-            protected void initChannel(Channel ch) throws Exception {
-              applyOptions(ch);
-              customizer.customize(ch);
-              ChannelPipeline p = ch.pipeline();
-              p.addLast(ConduitPipeline.TRAFFIC, new TrafficCounter());
-              for (HopHandlers h : hops) {
-                if (h.tls != null) {
-                  p.addLast(ConduitPipeline.HOP_TLS_PREFIX + h.index, h.tls);
-                }
-                p.addLast(ConduitPipeline.HOP_PROXY_PREFIX + h.index, h.proxy);
-              }
-              p.addLast(ConduitPipeline.DIAL_GUARD, new DialGuard(request.connection().id()));
-            }
-          });
-    }
-
-    /** The TLS and proxy handlers of one hop in one attempt. */
-    private final class HopHandlers {
-      final int index;
-      final SslHandler tls;
-      final ProxyHandler proxy;
-
-      HopHandlers(Hop hop, Destination endpoint, int index, InetSocketAddress resolved) {
-        this.index = index;
-        InetSocketAddress address = endpoint.toUnresolvedAddress();
-        if (hop.tls()) {
-          SslContext ctx = hop.sslContext().orElse(DEFAULT_CLIENT_TLS);
-          String sni = hop.tlsServerName().orElse(endpoint.host());
-          SslHandler ssl = ctx.newHandler(io.netty.buffer.ByteBufAllocator.DEFAULT, sni, endpoint.port());
-          SSLParameters params = ssl.engine().getSSLParameters();
-          params.setEndpointIdentificationAlgorithm("HTTPS");
-          ssl.engine().setSSLParameters(params);
-          ssl.setHandshakeTimeoutMillis(remainingMillis());
-          this.tls = ssl;
-        } else {
-          this.tls = null;
-        }
-        // a proxy address that is a name must be resolved for the first hop only (we connect to it);
-        // later hops are reached through the previous hop, which resolves them
-        SocketAddress proxyAddress = resolved != null ? resolved : address;
-        Credentials c = hop.credentials().orElse(null);
-        ProxyHandler p;
-        if (hop.protocol() == Hop.Protocol.HTTP) {
-          HttpHeaders headers = new DefaultHttpHeaders();
-          if (hop.forwardClientAddress()) {
-            InetSocketAddress client = request.connection().client();
-            headers.set("Forwarded", "for=\"" + NetUtil.toSocketAddressString(client) + "\"");
-          }
-          p = c == null ? new HttpProxyHandler(proxyAddress, headers)
-              : new HttpProxyHandler(proxyAddress, c.username(), c.password(), headers);
-        } else {
-          p = c == null ? new Socks5ProxyHandler(proxyAddress)
-              : new Socks5ProxyHandler(proxyAddress, c.username(), c.password());
-        }
-        p.setConnectTimeoutMillis(remainingMillis());
-        this.proxy = p;
-      }
-
-      Throwable failure() {
-        if (tls != null && tls.handshakeFuture().isDone() && !tls.handshakeFuture().isSuccess()) {
-          return tls.handshakeFuture().cause();
-        }
-        if (proxy.connectFuture().isDone() && !proxy.connectFuture().isSuccess()) {
-          Throwable c = proxy.connectFuture().cause();
-          // a hop whose only problem is that the channel closed under it is a consequence, not a cause
-          if (c instanceof ProxyConnectException && String.valueOf(c.getMessage()).contains("disconnected")
-              && index > 0) {
-            return null;
-          }
-          return c;
-        }
-        return null;
-      }
-    }
   }
-
-  /** Swallows errors raised while dialing (the dial's future reports them); removed on success. */
-  private static final class DialGuard extends ChannelInboundHandlerAdapter {
-    private final String id;
-
-    DialGuard(String id) {
-      this.id = id;
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      log.debug("[{}] dial error: {}", id, cause.toString());
-      ctx.close();
-    }
-
-    @Override
-    public boolean isSharable() {
-      return false;
-    }
-  }
-
 }

@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.http;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.inbound.HttpInboundOptions;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.InboundProtocol;
@@ -19,11 +20,11 @@ import io.netty.handler.codec.http.HttpServerCodec;
  */
 public final class HttpInbound implements InboundProtocol {
   /** Handler name: notes when a request head starts arriving. */
-  public static final String HEAD_WATCH = "http-head-watch";
+  public static final String HEAD_WATCH = ConduitPipeline.HTTP_HEAD_WATCH;
   /** Handler name: the {@link HttpServerCodec}. */
-  public static final String CODEC = "http-codec";
+  public static final String CODEC = ConduitPipeline.HTTP_CODEC;
   /** Handler name: the proxy logic. */
-  public static final String HANDLER = "http-handler";
+  public static final String HANDLER = ConduitPipeline.HTTP_HANDLER;
 
   /** Larger body pieces than the codec's default 8 KiB: fewer objects per read. */
   private static final int MAX_CHUNK_SIZE = 64 * 1024;

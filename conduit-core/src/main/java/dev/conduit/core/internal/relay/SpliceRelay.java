@@ -17,7 +17,6 @@ import io.netty.channel.epoll.EpollIoEvent;
 import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.epoll.Native;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.unix.Socket;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -55,12 +54,8 @@ import org.slf4j.LoggerFactory;
  */
 final class SpliceRelay {
   private static final Logger log = LoggerFactory.getLogger(SpliceRelay.class);
-  /** The kernel's default pipe capacity (16 pages). */
-  private static final int PIPE_CAPACITY = 64 * 1024;
   /** Attempts to find both outbound buffers empty before giving up and staying with the copying relay. */
   private static final int MAX_SWITCH_ATTEMPTS = 4;
-  /** Splice rounds (in and out, up to 64 KiB each) per readiness event, so one tunnel cannot hog the loop. */
-  private static final int MAX_ROUNDS_PER_EVENT = 16;
   private static final int IN = EpollIoOps.EPOLLIN.value();
   private static final int OUT = EpollIoOps.EPOLLOUT.value();
   private static final int RDHUP = EpollIoOps.EPOLLRDHUP.value();
@@ -73,8 +68,8 @@ final class SpliceRelay {
   private final Runnable onSwitchFailed;
   private End down;
   private End up;
-  private Direction toUpstream;
-  private Direction toDownstream;
+  private SpliceDirection toUpstream;
+  private SpliceDirection toDownstream;
   private long lastActivityNanos;
   private ScheduledFuture<?> idleTimer;
   private boolean spliced;
@@ -178,8 +173,8 @@ final class SpliceRelay {
     try {
       pipeDown = FileDescriptor.pipe();
     } catch (IOException e) {
-      closeQuietly(pipeUp[0]);
-      closeQuietly(pipeUp[1]);
+      SpliceDirection.closeQuietly(pipeUp[0]);
+      SpliceDirection.closeQuietly(pipeUp[1]);
       log.debug("[{}] relay stays copying: no pipe: {}", id, e.toString());
       onSwitchFailed.run();
       return;
@@ -187,8 +182,8 @@ final class SpliceRelay {
     spliced = true;
     down = new End(downstream, "client");
     up = new End(upstream, "upstream");
-    toUpstream = new Direction(down, up, pipeUp);
-    toDownstream = new Direction(up, down, pipeDown);
+    toUpstream = new SpliceDirection(downstream, down.fd, down.side, upstream, up.socket(), up.side, pipeUp);
+    toDownstream = new SpliceDirection(upstream, up.fd, up.side, downstream, down.socket(), down.side, pipeDown);
     down.out = toUpstream;
     down.in = toDownstream;
     up.out = toDownstream;
@@ -278,14 +273,6 @@ final class SpliceRelay {
     upstream.close();
   }
 
-  private static void closeQuietly(FileDescriptor fd) {
-    try {
-      fd.close();
-    } catch (IOException e) {
-      // nothing left to do with it
-    }
-  }
-
   /** Runs before a channel closes (through its pipeline): splicing stops while the descriptor is still open. */
   private final class CloseGuard extends ChannelOutboundHandlerAdapter {
     @Override
@@ -308,117 +295,14 @@ final class SpliceRelay {
     }
   }
 
-  /** One direction: source socket → pipe → destination socket. */
-  private final class Direction {
-    final End src;
-    final End dst;
-    final FileDescriptor pipeOut;
-    final FileDescriptor pipeIn;
-    final TrafficCounter srcCounter;
-    final TrafficCounter dstCounter;
-    int inPipe;
-    /**
-     * A splice into the pipe moved nothing while it held bytes: the pipe may be full in buffer slots
-     * (one per socket buffer fragment) before it is full in bytes. Reading waits for the pipe to drain.
-     */
-    boolean stalled;
-    /** The source sent FIN ({@code EPOLLRDHUP} seen): a zero-byte splice with room in the pipe is EOF. */
-    boolean rdHup;
-    boolean eof;
-    boolean finished;
-
-    Direction(End src, End dst, FileDescriptor[] pipe) {
-      this.src = src;
-      this.dst = dst;
-      this.pipeOut = pipe[0];
-      this.pipeIn = pipe[1];
-      this.srcCounter = (TrafficCounter) src.channel.pipeline().get(ConduitPipeline.TRAFFIC);
-      this.dstCounter = (TrafficCounter) dst.channel.pipeline().get(ConduitPipeline.TRAFFIC);
-    }
-
-    boolean wantsRead() {
-      return !eof && !stalled && inPipe < PIPE_CAPACITY;
-    }
-
-    /** Moves what it can; returns normally or reports the failing side by exception. */
-    void pump() throws SideException {
-      // bounded, like Netty's reads per event: level-triggered epoll calls again for what is left
-      for (int round = 0; round < MAX_ROUNDS_PER_EVENT; round++) {
-        boolean progress = false;
-        if (wantsRead()) {
-          int n;
-          try {
-            n = Native.splice(src.fd.intValue(), -1, pipeIn.intValue(), -1, PIPE_CAPACITY - inPipe);
-          } catch (IOException e) {
-            throw new SideException(src.side, e);
-          }
-          if (n > 0) {
-            inPipe += n;
-            srcCounter.addSpliced(n);
-            progress = true;
-          } else if (inPipe > 0) {
-            stalled = true;
-          } else if (rdHup) {
-            eof = true; // nothing to read, room in the pipe and the peer sent FIN
-          }
-        }
-        if (inPipe > 0) {
-          int m;
-          try {
-            m = Native.splice(pipeOut.intValue(), -1, dst.fd.intValue(), -1, inPipe);
-          } catch (IOException e) {
-            throw new SideException(dst.side, e);
-          }
-          if (m > 0) {
-            inPipe -= m;
-            stalled = false;
-            dstCounter.addSplicedWritten(m);
-            progress = true;
-          }
-        }
-        if (progress) {
-          lastActivityNanos = System.nanoTime();
-        } else {
-          break;
-        }
-      }
-      if (eof && inPipe == 0 && !finished) {
-        finished = true;
-        try {
-          dst.socket().shutdown(false, true);
-        } catch (IOException e) {
-          throw new SideException(dst.side, e);
-        } catch (RuntimeException e) {
-          // ENOTCONN comes as NotYetConnectedException: the peer reset or left first
-          throw new SideException(dst.side, new IOException("shutdown: " + e, e));
-        }
-      }
-    }
-
-    void closePipe() {
-      closeQuietly(pipeOut);
-      closeQuietly(pipeIn);
-    }
-  }
-
-  /** An I/O failure on one side. */
-  private static final class SideException extends Exception {
-    final String side;
-
-    SideException(String side, IOException cause) {
-      super(cause.getMessage(), cause, false, false);
-      this.side = side;
-    }
-  }
-
   /** One socket, registered with the event loop's epoll in place of its channel. */
   private final class End implements EpollIoHandle {
     final Channel channel;
     final FileDescriptor fd;
     final String side;
     /** The direction this socket feeds, and the one that feeds it. */
-    Direction out;
-    Direction in;
+    SpliceDirection out;
+    SpliceDirection in;
     IoRegistration registration;
     boolean registering;
     /** The interest wanted; 0 means none, and then the socket is out of epoll altogether. */
@@ -515,9 +399,12 @@ final class SpliceRelay {
       return;
     }
     try {
-      toUpstream.pump();
-      toDownstream.pump();
-    } catch (SideException e) {
+      // both directions pump, whatever the first moved
+      boolean moved = toUpstream.pump() | toDownstream.pump();
+      if (moved) {
+        lastActivityNanos = System.nanoTime();
+      }
+    } catch (SpliceDirection.SideException e) {
       fail(e.side, e.getCause());
       return;
     }

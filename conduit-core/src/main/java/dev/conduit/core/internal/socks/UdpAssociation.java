@@ -8,6 +8,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.FixedRecvByteBufAllocator;
@@ -65,7 +66,8 @@ final class UdpAssociation {
   private long received;
   private long dropped;
 
-  private UdpAssociation(InboundContext context, Channel control, String principal, int declaredPort) {
+  /** An association of {@code control} without sockets yet: {@link #open} binds them, a test attaches its own. */
+  UdpAssociation(InboundContext context, Channel control, String principal, int declaredPort) {
     this.context = context;
     this.control = control;
     this.principal = principal;
@@ -86,16 +88,14 @@ final class UdpAssociation {
         ready.accept(control.eventLoop().newFailedFuture(c.cause()));
         return;
       }
-      a.clientSide = c.channel();
       a.bind(new InetSocketAddress(0), a.new FromRemote()).addListener((ChannelFuture r) -> {
         if (!r.isSuccess()) {
-          a.clientSide.close();
+          c.channel().close();
           ready.accept(control.eventLoop().newFailedFuture(r.cause()));
           return;
         }
-        a.remoteSide = r.channel();
-        a.tieToControl();
-        ready.accept(control.eventLoop().newSucceededFuture((InetSocketAddress) a.clientSide.localAddress()));
+        a.attach(c.channel(), r.channel());
+        ready.accept(control.eventLoop().newSucceededFuture((InetSocketAddress) c.channel().localAddress()));
       });
     });
   }
@@ -112,8 +112,23 @@ final class UdpAssociation {
     return b.bind(address);
   }
 
-  /** The association ends with its TCP connection, and the connection with a failed socket. */
-  private void tieToControl() {
+  /** The handler of the client-facing socket. */
+  ChannelHandler clientHandler() {
+    return new FromClient();
+  }
+
+  /** The handler of the destination-facing socket. */
+  ChannelHandler remoteHandler() {
+    return new FromRemote();
+  }
+
+  /**
+   * Takes over the association's two sockets, their handlers {@link #clientHandler()} and {@link #remoteHandler()}:
+   * the association ends with its TCP connection, and the connection with a failed socket.
+   */
+  void attach(Channel clientSide, Channel remoteSide) {
+    this.clientSide = clientSide;
+    this.remoteSide = remoteSide;
     control.closeFuture().addListener(f -> {
       clientSide.close();
       remoteSide.close();
@@ -126,6 +141,11 @@ final class UdpAssociation {
 
   private String id() {
     return context.connection().id();
+  }
+
+  /** Datagrams dropped so far (either way). */
+  long dropped() {
+    return dropped;
   }
 
   private void drop(String why, Object about) {
