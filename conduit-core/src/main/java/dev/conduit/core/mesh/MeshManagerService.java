@@ -14,6 +14,7 @@ import dev.conduit.core.control.push.PushAgentStatus;
 import dev.conduit.core.control.push.PushPeer;
 import dev.conduit.core.control.push.PushServer;
 import dev.conduit.core.control.push.PushState;
+import dev.conduit.core.control.store.NodeState;
 import dev.conduit.core.pki.PeerIdentity;
 import dev.conduit.core.pki.TlsMaterial;
 import dev.conduit.core.runtime.Service;
@@ -23,6 +24,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.LoggerFactory;
 
 /**
  * The mesh manager as a {@link Service} of a {@link dev.conduit.core.runtime.ConduitRuntime}: started with the
@@ -32,7 +34,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>With {@link #withPush(InetSocketAddress)} it also publishes the membership ({@link MembershipState}) on a
  * {@link PushServer} over mutual TLS: every change in the store (enrolment, approval, revocation, removal, a node's
  * report) becomes a new version. Only approved members are admitted, by the identity URI of their node certificate;
- * revoked, pending and unknown identities, and certificates from another CA, are refused. Its admin route
+ * revoked, pending and unknown identities, and certificates from another CA, are refused, and a member's channel
+ * is closed as soon as it is revoked or removed. Its admin route
  * {@code /mesh} lists the agents with the version and hash each acknowledged and its lag.
  */
 public final class MeshManagerService implements Service {
@@ -48,6 +51,7 @@ public final class MeshManagerService implements Service {
   private ConduitResources resources;
   private volatile PushServer push;
   private MembershipPublisher publisher;
+  private AutoCloseable evictions;
 
   /**
    * Creates the service; the manager is built and started at {@link #start()}.
@@ -110,6 +114,27 @@ public final class MeshManagerService implements Service {
     server.set(push);
     push.start();
     publisher = MembershipPublisher.start(m.store(), push, identity, ACK_INTERVAL);
+    PushServer p = push;
+    evictions = m.store().subscribe(version -> disconnectNonMembers(m, identity, p));
+  }
+
+  /** Closes the push connections of agents whose node is no longer an approved member (revoked, removed). */
+  private static void disconnectNonMembers(MeshManager m, MeshIdentity identity, PushServer server) {
+    try {
+      for (PushAgentStatus agent : server.agents()) {
+        if (!agent.connected()) {
+          continue;
+        }
+        boolean member = identity.nodeName(agent.agentId()).flatMap(n -> m.store().node(n))
+            .map(n -> n.state() == NodeState.APPROVED).orElse(false);
+        if (!member) {
+          server.disconnect(agent.agentId(), "no longer a member of the mesh");
+        }
+      }
+    } catch (RuntimeException e) {
+      LoggerFactory.getLogger(MeshManagerService.class).warn("manager: closing non-members' push channels failed"
+          + " ({}); they are refused at their next connection", e.getMessage());
+    }
   }
 
   /**
@@ -178,6 +203,14 @@ public final class MeshManagerService implements Service {
 
   @Override
   public synchronized void close() {
+    if (evictions != null) {
+      try {
+        evictions.close();
+      } catch (Exception e) {
+        // the feed is closing anyway
+      }
+      evictions = null;
+    }
     if (publisher != null) {
       publisher.close();
       publisher = null;

@@ -183,6 +183,18 @@ public final class PushServer implements AutoCloseable {
     return hub.forget(requireNonNull(agentId, "agentId"));
   }
 
+  /**
+   * Closes an agent's connection with a policy-violation close, e.g. when its node was revoked; whether it may
+   * connect again is the {@link PushAuthorizer}'s decision.
+   *
+   * @param agentId the agent
+   * @param reason the close reason the agent sees
+   * @return whether the agent was connected
+   */
+  public boolean disconnect(String agentId, String reason) {
+    return hub.disconnect(requireNonNull(agentId, "agentId"), requireNonNull(reason, "reason"));
+  }
+
   /** Stops listening and closes every agent's connection ("going away"). Agents keep their state. */
   @Override
   public synchronized void close() {

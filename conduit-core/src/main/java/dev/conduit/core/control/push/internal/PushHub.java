@@ -191,6 +191,16 @@ public final class PushHub {
     return agents.remove(agentId) != null;
   }
 
+  /** Closes an agent's connection (policy violation); returns whether it was connected. */
+  public boolean disconnect(String agentId, String reason) {
+    ServerConnection connection = connections.get(agentId);
+    if (connection == null) {
+      return false;
+    }
+    connection.disconnect(reason);
+    return true;
+  }
+
   private long currentVersion() {
     Published p = current;
     return p == null ? 0 : p.state().version();

@@ -245,6 +245,11 @@ public final class ServerConnection extends SimpleChannelInboundHandler<WebSocke
     ctx.executor().execute(() -> fail(Frames.REPLACED, "replaced by a newer connection of " + agentId));
   }
 
+  /** Closes this connection because its agent is no longer admitted (policy violation). */
+  void disconnect(String reason) {
+    ctx.executor().execute(() -> fail(Frames.POLICY_VIOLATION, reason));
+  }
+
   /** Closes this connection because the server stops. */
   void serverClosing() {
     ctx.executor().execute(() -> {
