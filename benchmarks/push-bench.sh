@@ -37,9 +37,10 @@ java -Xmx3g -cp "$JAR" dev.conduit.benchmarks.PushFanoutBench agents "$DIR" "$PO
   > "$DIR/agents.log" 2>&1 &
 AGENTS_PID=$!
 # the server exits when it has measured every change (its own deadlines bound that)
-if ! timeout 1800 tail --pid="$SERVER_PID" -f /dev/null; then
+if ! timeout 3600 tail --pid="$SERVER_PID" -f /dev/null; then
   echo "push-bench: timed out" >&2
 fi
 wait "$SERVER_PID" || { echo "push-bench: the server failed:" >&2; tail -20 "$DIR/server.log" >&2; tail -5 "$DIR/agents.log" >&2; exit 1; }
 SERVER_PID=
 grep -E "^(server|RESULT)" "$DIR/server.log"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -22,11 +22,14 @@ module dev.conduit.core {
   requires org.slf4j;
   requires transitive org.jspecify; // @NullMarked API packages, @Nullable where null is allowed
   requires jdk.net; // TCP keep-alive timers on the NIO transport
+  requires java.management; // the overload manager's direct-memory reading
   // optional: only dev.conduit.core.observe.MicrometerObserver uses it
   requires static micrometer.core;
   // optional: the control plane (dev.conduit.core.control.*, dev.conduit.core.mesh) uses JSON and JDBC;
   // a host of the manager adds them (the CLI has them all)
-  requires static transitive com.fasterxml.jackson.databind; // ManagerAdminClient answers with the API's JSON
+  // not transitive: a module without the control plane must not need Jackson to compile; users of the push
+  // channel's and the manager's JSON types require it themselves (as conduit-cli does)
+  requires static com.fasterxml.jackson.databind;
   requires java.net.http;
   requires java.sql;
   requires static com.zaxxer.hikari;
@@ -43,6 +46,7 @@ module dev.conduit.core {
   exports dev.conduit.core.net;
   exports dev.conduit.core.observe;
   exports dev.conduit.core.outbound;
+  exports dev.conduit.core.overload;
   exports dev.conduit.core.pki;
   exports dev.conduit.core.route;
   exports dev.conduit.core.runtime;

@@ -5,9 +5,12 @@ import static java.util.Objects.requireNonNull;
 import dev.conduit.cli.command.CacheCommand;
 import dev.conduit.cli.command.CaCommand;
 import dev.conduit.cli.command.CertCommand;
+import dev.conduit.cli.command.ManagerCommand;
 import dev.conduit.cli.command.CheckCommand;
 import dev.conduit.cli.command.CompletionCommand;
 import dev.conduit.cli.command.Converters;
+import dev.conduit.cli.command.DoctorCommand;
+import dev.conduit.cli.command.EgressCommand;
 import dev.conduit.cli.command.ManPageCommand;
 import dev.conduit.cli.command.NetfilterCommand;
 import dev.conduit.cli.command.ProxyCommand;
@@ -47,8 +50,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "conduit", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
     description = "An embeddable proxy toolkit: forward proxy, transparent capture, mTLS mesh, caching MITM.",
     subcommands = {ProxyCommand.class, RunCommand.class, CheckCommand.class, CaCommand.class, CertCommand.class,
-        NetfilterCommand.class, CacheCommand.class, VersionCommand.class, CompletionCommand.class,
-        ManPageCommand.class, CommandLine.HelpCommand.class},
+        NetfilterCommand.class, DoctorCommand.class, CacheCommand.class, ManagerCommand.class, EgressCommand.class,
+        VersionCommand.class, CompletionCommand.class, ManPageCommand.class, CommandLine.HelpCommand.class},
     footer = {"", "Seed forms: 'conduit --http-listen IP:PORT ...' runs 'conduit proxy', "
         + "'conduit -c FILE' runs 'conduit run -c FILE'."})
 public final class ConduitCommand implements Runnable {

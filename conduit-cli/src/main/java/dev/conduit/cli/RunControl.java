@@ -1,6 +1,8 @@
 package dev.conduit.cli;
 
 import dev.conduit.core.Conduit;
+import dev.conduit.core.runtime.ConduitRuntime;
+import dev.conduit.core.runtime.ConduitService;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -21,6 +23,15 @@ public interface RunControl {
   /** Called once the conduit has bound its listeners. */
   void started(Conduit conduit);
 
+  /**
+   * Called once the command's runtime has started (every long-running command runs one). The default
+   * calls {@link #started(Conduit)} with the runtime's first conduit, if it has one; a role without a
+   * conduit (a manager) is a runtime all the same.
+   */
+  default void started(ConduitRuntime runtime) {
+    runtime.service(ConduitService.class).map(ConduitService::conduit).ifPresent(this::started);
+  }
+
   /** Blocks until the conduit should stop gracefully. */
   void awaitStop() throws InterruptedException;
 
@@ -34,17 +45,33 @@ public interface RunControl {
    * Stops on SIGTERM or SIGINT, so the command can drain and exit with 0 (a plain shutdown hook
    * would leave the JVM's exit status 143). A second signal exits at once with 130. SIGHUP runs the
    * {@linkplain #reloadable reload action}. A shutdown hook
-   * still stops the conduit, bounded by the drain timeout, when the JVM exits for another reason.
+   * still stops the runtime (or the conduit), bounded by the drain timeout, when the JVM exits for another
+   * reason.
    */
   static RunControl untilSignal() {
     return new RunControl() {
       private final CountDownLatch stop = new CountDownLatch(1);
       private final AtomicInteger signals = new AtomicInteger();
-      private final AtomicReference<Conduit> running = new AtomicReference<>();
+      private final AtomicReference<Runnable> stopRunning = new AtomicReference<>();
 
       @Override
       public void started(Conduit conduit) {
-        running.set(conduit);
+        installHandlers(() -> {
+          try {
+            conduit.stop().get(DRAIN_LIMIT.toMillis(), TimeUnit.MILLISECONDS);
+          } catch (Exception e) {
+            // exiting anyway
+          }
+        });
+      }
+
+      @Override
+      public void started(ConduitRuntime runtime) {
+        installHandlers(runtime::stop); // bounded by the runtime's drain deadline
+      }
+
+      private void installHandlers(Runnable stopOnExit) {
+        stopRunning.set(stopOnExit);
         // installed only now: short commands keep the JVM's default signal handling
         for (String name : new String[] {"TERM", "INT"}) {
           try {
@@ -62,13 +89,9 @@ public interface RunControl {
           }
         }
         Thread hook = new Thread(() -> {
-          Conduit c = running.get();
-          if (c != null) {
-            try {
-              c.stop().get(DRAIN_LIMIT.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (Exception e) {
-              // exiting anyway
-            }
+          Runnable stop = stopRunning.get();
+          if (stop != null) {
+            stop.run();
           }
         }, "conduit-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);

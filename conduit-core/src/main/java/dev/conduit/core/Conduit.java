@@ -7,7 +7,9 @@ import dev.conduit.core.internal.transport.ChannelTuning;
 import dev.conduit.core.internal.connection.ConnectionState;
 import dev.conduit.core.internal.connection.Engine;
 import dev.conduit.core.internal.connection.ListenerInitializer;
+import dev.conduit.core.internal.overload.OverloadManager;
 import dev.conduit.core.observe.ConnectionObserver;
+import dev.conduit.core.overload.OverloadStatus;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.outbound.Dialer;
 import dev.conduit.core.outbound.EndpointHealth;
@@ -71,6 +73,9 @@ public final class Conduit implements AutoCloseable {
     this.engine = new Engine(resources, b.timeouts, b.keepAlive, observer,
         b.outboundSocketCustomizer, b.router, b.outbounds);
     engine.splice(b.splice);
+    ConnectionObserver safeObserver = engine.observer();
+    engine.overload(new OverloadManager(b.overload, b.timeouts, () -> engine.connections().values(),
+        safeObserver::overload));
   }
 
   /** The engine, for tests in this package. */
@@ -125,6 +130,7 @@ public final class Conduit implements AutoCloseable {
       }
       throw e;
     }
+    engine.overload().start();
     started = true;
     observer.conduitStarted(resources, this::isStopping);
     return this;
@@ -250,6 +256,26 @@ public final class Conduit implements AutoCloseable {
     return engine.connections().size();
   }
 
+  /**
+   * The bytes this conduit holds now for its connections: written to a client or an upstream and not yet
+   * taken by the socket. Each connection's share is bounded by its write water mark plus one read.
+   */
+  public long bufferedBytes() {
+    long sum = 0;
+    for (ConnectionState s : engine.connections().values()) {
+      sum += s.bufferedBytes();
+    }
+    return sum;
+  }
+
+  /**
+   * The overload manager's last reading: the level in force (also in {@code /readyz}), memory and descriptors
+   * against their budgets, and what it did. {@link OverloadStatus#NONE} when it is disabled.
+   */
+  public OverloadStatus overloadStatus() {
+    return engine.overload().status();
+  }
+
   /** Live connections, as snapshots. */
   public List<ConnectionSummary> connections() {
     List<ConnectionSummary> out = new ArrayList<>();
@@ -267,6 +293,19 @@ public final class Conduit implements AutoCloseable {
     }
     s.closeByConduit("closed by request");
     return true;
+  }
+
+  /**
+   * Marks another socket of this process as conduit's own (its admin endpoint, a MITM server): like its
+   * listeners, it is never a destination, whatever the rules allow.
+   */
+  public void addOwnAddress(InetSocketAddress address) {
+    engine.addOwnAddress(requireNonNull(address, "address"));
+  }
+
+  /** Undoes {@link #addOwnAddress} when that socket is closed. */
+  public void removeOwnAddress(InetSocketAddress address) {
+    engine.removeOwnAddress(requireNonNull(address, "address"));
   }
 
   /**
@@ -340,6 +379,7 @@ public final class Conduit implements AutoCloseable {
   }
 
   private void finishStop() {
+    engine.overload().close();
     engine.dialer().close(); // pooled tunnel connections
     if (ownsResources) {
       // closing waits for the event loops, which no Netty executor thread may do

@@ -6,6 +6,7 @@ import dev.conduit.core.observe.ConnectionObserver;
 import dev.conduit.core.outbound.Outbound;
 import dev.conduit.core.outbound.SocketCustomizer;
 import dev.conduit.core.route.Router;
+import dev.conduit.core.overload.OverloadPolicy;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,6 +37,7 @@ public final class ConduitBuilder {
   final List<ConnectionObserver> observers = new ArrayList<>();
   SocketCustomizer outboundSocketCustomizer = SocketCustomizer.NONE;
   boolean splice = false;
+  OverloadPolicy overload = OverloadPolicy.defaults();
 
   ConduitBuilder() {}
 
@@ -108,6 +110,17 @@ public final class ConduitBuilder {
    */
   public ConduitBuilder splice(boolean value) {
     this.splice = value;
+    return this;
+  }
+
+  /**
+   * The overload manager's budgets: memory conduit buffers and file descriptors, with escalating actions
+   * (throttle the biggest holders and shorten timeouts, then refuse new requests as busy, then close the
+   * biggest holders). Default: {@link OverloadPolicy#defaults()}, budgets derived from the JVM's direct
+   * memory limit and {@code ulimit -n}; {@link OverloadPolicy#disabled()} turns it off.
+   */
+  public ConduitBuilder overload(OverloadPolicy value) {
+    this.overload = requireNonNull(value, "overload");
     return this;
   }
 

@@ -18,7 +18,9 @@ public enum DialFailure {
   /** An upstream proxy refused our credentials (SOCKS5 0x01, HTTP 502). */
   UPSTREAM_AUTH_FAILED(0x01, 502),
   /** Anything else (SOCKS5 0x01, HTTP 502). */
-  GENERAL(0x01, 502);
+  GENERAL(0x01, 502),
+  /** conduit is overloaded and refuses new requests for now (SOCKS5 0x01, HTTP 503 with Retry-After). */
+  OVERLOADED(0x01, 503);
 
   private final int socks5Reply;
   private final int httpStatus;

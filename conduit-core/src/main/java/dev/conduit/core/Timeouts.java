@@ -12,6 +12,7 @@ import java.time.Duration;
  *     .dial(Duration.ofSeconds(10))          // DNS + TCP connect + upstream proxy handshakes
  *     .negotiation(Duration.ofSeconds(10))   // client's greeting, request and authentication
  *     .httpIdle(Duration.ofMinutes(4))       // idle keep-alive HTTP connections
+ *     .httpResponseHead(Duration.ofMinutes(2)) // a forwarded request's response head (504 after)
  *     .relayIdle(Duration.ZERO)              // 0: tunnels never time out (TCP keepalive finds dead peers)
  *     .drain(Duration.ofSeconds(30))         // graceful stop
  *     .build();
@@ -24,6 +25,7 @@ public final class Timeouts {
   private final Duration dial;
   private final Duration negotiation;
   private final Duration httpIdle;
+  private final Duration httpResponseHead;
   private final Duration relayIdle;
   private final Duration drain;
 
@@ -31,11 +33,15 @@ public final class Timeouts {
     this.dial = b.dial;
     this.negotiation = b.negotiation;
     this.httpIdle = b.httpIdle;
+    this.httpResponseHead = b.httpResponseHead;
     this.relayIdle = b.relayIdle;
     this.drain = b.drain;
   }
 
-  /** Seed 001's defaults: dial 10 s, negotiation 10 s, HTTP idle 4 min; no relay idle; drain 30 s. */
+  /**
+   * The defaults: dial 10 s, negotiation 10 s, HTTP idle 4 min, HTTP response head 2 min; no relay idle;
+   * drain 30 s.
+   */
   public static Timeouts defaults() {
     return DEFAULTS;
   }
@@ -47,7 +53,8 @@ public final class Timeouts {
 
   /** A builder starting from these values. */
   public Builder toBuilder() {
-    return new Builder().dial(dial).negotiation(negotiation).httpIdle(httpIdle).relayIdle(relayIdle).drain(drain);
+    return new Builder().dial(dial).negotiation(negotiation).httpIdle(httpIdle).httpResponseHead(httpResponseHead)
+        .relayIdle(relayIdle).drain(drain);
   }
 
   /** Bounds DNS lookups, TCP connects and upstream proxy handshakes, together. */
@@ -63,6 +70,15 @@ public final class Timeouts {
   /** How long an HTTP keep-alive connection may wait for its next request. */
   public Duration httpIdle() {
     return httpIdle;
+  }
+
+  /**
+   * How long a forwarded HTTP request may wait for the start of its response (the status line and headers),
+   * counted from when the request head went upstream; then the client gets {@code 504} with
+   * {@code Proxy-Status: error=http_response_timeout}.
+   */
+  public Duration httpResponseHead() {
+    return httpResponseHead;
   }
 
   /** How long a tunnel may carry no byte in either direction; zero means no limit. */
@@ -90,7 +106,7 @@ public final class Timeouts {
   @Override
   public String toString() {
     return "Timeouts[dial=" + dial + ", negotiation=" + negotiation + ", httpIdle=" + httpIdle
-        + ", relayIdle=" + relayIdle + ", drain=" + drain + "]";
+        + ", httpResponseHead=" + httpResponseHead + ", relayIdle=" + relayIdle + ", drain=" + drain + "]";
   }
 
   /** Builds {@link Timeouts}. */
@@ -98,6 +114,7 @@ public final class Timeouts {
     private Duration dial = Duration.ofSeconds(10);
     private Duration negotiation = Duration.ofSeconds(10);
     private Duration httpIdle = Duration.ofMinutes(4);
+    private Duration httpResponseHead = Duration.ofMinutes(2);
     private Duration relayIdle = Duration.ZERO;
     private Duration drain = Duration.ofSeconds(30);
 
@@ -118,6 +135,12 @@ public final class Timeouts {
     /** How long a kept-alive HTTP client connection may wait for its next request; default 4 min. */
     public Builder httpIdle(Duration value) {
       this.httpIdle = positive(value, "httpIdle");
+      return this;
+    }
+
+    /** How long a forwarded HTTP request may wait for its response head; default 2 min. */
+    public Builder httpResponseHead(Duration value) {
+      this.httpResponseHead = positive(value, "httpResponseHead");
       return this;
     }
 

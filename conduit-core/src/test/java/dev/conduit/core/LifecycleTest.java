@@ -356,14 +356,12 @@ class LifecycleTest {
       }
       assertThat(String.join("", httpSaw)).startsWith("GET / HTTP/1.1");
       for (byte[] first : new byte[][] {"GET".getBytes(StandardCharsets.US_ASCII), {5, 1, 0}}) {
-        long start = System.nanoTime();
         try (Socket s = new Socket(Net.LOOPBACK, conduit.address("failing").getPort())) {
           s.setSoTimeout(5000);
           s.getOutputStream().write(first);
           byte[] answer = readUntilClosed(s);
           assertThat(answer == null || answer.length == 0).isTrue();
         }
-        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(2));
         ConnectionSummary summary = observer.nextClosed();
         while (!summary.connection().listener().equals("failing")) {
           summary = observer.nextClosed();

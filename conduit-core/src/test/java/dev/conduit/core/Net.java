@@ -110,6 +110,35 @@ final class Net {
     return new String(readAll(tunnel), StandardCharsets.ISO_8859_1);
   }
 
+  /** The bytes {@code c} holds in its connections' outbound buffers now (conduit's own count). */
+  static long bufferedBytes(Conduit c) {
+    long sum = 0;
+    for (dev.conduit.core.internal.connection.ConnectionState s : c.engine().connections().values()) {
+      sum += s.bufferedBytes();
+    }
+    return sum;
+  }
+
+  /**
+   * The most one TCP connection's kernel buffers can hold in one direction, sender's send buffer plus
+   * receiver's receive buffer, at this machine's limits (autotuning caps, or twice an explicit setting's cap).
+   */
+  static long kernelBytesPerDirection() {
+    return Math.max(sysctlMax("ipv4/tcp_wmem"), 2 * sysctlMax("core/wmem_max"))
+        + Math.max(sysctlMax("ipv4/tcp_rmem"), 2 * sysctlMax("core/rmem_max"));
+  }
+
+  private static long sysctlMax(String name) {
+    try {
+      // Files.readString trusts the size /proc reports (0) and reads a few bytes only
+      String[] fields = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/sys/net/" + name)).get(0).trim()
+          .split("\\s+");
+      return Long.parseLong(fields[fields.length - 1]);
+    } catch (IOException | RuntimeException e) {
+      return 64L << 20; // not Linux: a generous guess
+    }
+  }
+
   /** Waits until {@code condition} holds or fails after {@code timeout}. */
   static void await(Duration timeout, String what, BooleanSupplier condition) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();

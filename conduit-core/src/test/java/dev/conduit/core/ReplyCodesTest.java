@@ -143,14 +143,13 @@ class ReplyCodesTest {
 
   @Test
   void hungUpstreamIsTimeout() throws Exception {
-    long start = System.nanoTime();
     try (Net.Socks5Result r = Net.socks5(proxy(), "slow.test", 80, null)) {
       assertThat(r.reply()).isEqualTo(0x06);
     }
-    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+    // conduit's own record says which timer ended it (not how long the test thread happened to wait)
     ConnectionSummary s = summaryFor("slow.test");
     assertThat(s.outcome()).isEqualTo(Outcome.DIAL_FAILED);
-    assertThat(s.detail()).contains("time");
+    assertThat(s.detail()).contains("timed out after");
   }
 
   @Test

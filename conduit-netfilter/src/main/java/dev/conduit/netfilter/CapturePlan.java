@@ -21,14 +21,20 @@ import java.util.regex.Pattern;
  * <h2>Semantics (there is one capture target, so priority is about exclusions)</h2>
  *
  * <ol>
- *   <li>Packets carrying the {@linkplain #bypassMark() bypass mark} (conduit's own outbound sockets,
- *       see {@link SocketOptions#setMark}) are never captured.
+ *   <li>Packets of conduit's own sockets are never captured, whatever the capture networks: a flow of
+ *       a transparent socket goes straight to it ({@code -m socket --transparent} / {@code socket
+ *       transparent}), packets carrying the {@linkplain #bypassMark() bypass mark} (conduit's own
+ *       outbound sockets, see {@link SocketOptions#setMark}) return, and so does every packet in the
+ *       reply direction of its connection (the origin's answer to conduit's dial).
  *   <li>Excluded interfaces, excluded sources and excluded destinations are never captured.
- *   <li>Otherwise a TCP connection whose destination matches <em>any</em> of the match kinds
- *       (address, network, address:port, port or port range; or everything with {@link
- *       Builder#captureAllTcp()}) is diverted to {@link #targetPort()}. Each match rule ends in a
- *       terminating target (or sets the one capture mark and returns), so no match kind can overwrite
- *       another (unlike seed 000, whose non-terminating MARK rules let the last match win).
+ *   <li>Otherwise a connection whose destination matches <em>any</em> of the match kinds (address,
+ *       network, address:port, port or port range; or everything with {@link
+ *       Builder#captureAllTcp()}) is diverted to {@link #targetPort()}, TCP and, with {@link
+ *       Builder#captureUdp}, UDP. Destinations that are this host's own addresses are captured only
+ *       when named as an address or endpoint, or with {@link Builder#captureLocalDestinations}. Each
+ *       match rule ends in a terminating target (or sets the one capture mark and returns), so no
+ *       match kind can overwrite another (unlike seed 000, whose non-terminating MARK rules let the
+ *       last match win).
  * </ol>
  *
  * <h2>Hooks</h2>
@@ -57,7 +63,6 @@ import java.util.regex.Pattern;
 public final class CapturePlan {
 
   private static final Pattern PREFIX = Pattern.compile("[A-Z][A-Z0-9_]{0,15}");
-  private static final Pattern INTERFACE = Pattern.compile("[A-Za-z0-9_.:@-]{1,15}\\+?");
 
   private final String prefix;
   private final CaptureMode mode;
@@ -70,6 +75,8 @@ public final class CapturePlan {
   private final List<InetSocketAddress> destinationEndpoints;
   private final List<PortRange> destinationPorts;
   private final boolean captureAllTcp;
+  private final boolean captureUdp;
+  private final boolean captureLocalDestinations;
   private final List<IpNetwork> excludedSources;
   private final List<IpNetwork> excludedDestinations;
   private final List<String> excludedInputInterfaces;
@@ -97,6 +104,8 @@ public final class CapturePlan {
     destinationEndpoints = List.copyOf(b.destinationEndpoints);
     destinationPorts = List.copyOf(b.destinationPorts);
     captureAllTcp = b.captureAllTcp;
+    captureUdp = b.captureUdp;
+    captureLocalDestinations = b.captureLocalDestinations;
     excludedSources = List.copyOf(b.excludedSources);
     excludedDestinations = List.copyOf(b.excludedDestinations);
     excludedInputInterfaces = List.copyOf(b.excludedInputInterfaces);
@@ -201,6 +210,16 @@ public final class CapturePlan {
     return captureAllTcp;
   }
 
+  /** Returns whether UDP is captured too, by the same matches as TCP (TPROXY mode only). */
+  public boolean captureUdp() {
+    return captureUdp;
+  }
+
+  /** Returns whether connections to this host's own addresses are captured by networks and ports. */
+  public boolean captureLocalDestinations() {
+    return captureLocalDestinations;
+  }
+
   /** Returns the source networks that are never captured. */
   public List<IpNetwork> excludedSources() {
     return excludedSources;
@@ -284,6 +303,12 @@ public final class CapturePlan {
     if (captureAllTcp) {
       s.append(", captureAllTcp");
     }
+    if (captureUdp) {
+      s.append(", udp");
+    }
+    if (captureLocalDestinations) {
+      s.append(", localDestinations");
+    }
     s.append(", addresses=").append(destinationAddresses.size())
         .append(", networks=").append(destinationNetworks.size())
         .append(", endpoints=").append(destinationEndpoints.size())
@@ -304,34 +329,23 @@ public final class CapturePlan {
   }
 
   /** Builds a {@link CapturePlan}; every method validates its argument immediately. */
-  public static final class Builder {
+  public static final class Builder extends CaptureMarks<Builder> {
     private String prefix = "CONDUIT";
     private CaptureMode mode = CaptureMode.REDIRECT;
     private Set<IpFamily> families = EnumSet.allOf(IpFamily.class);
     private int targetPort = -1;
     private Inet4Address dnatAddress4;
     private Inet6Address dnatAddress6;
-    private final Set<InetAddress> destinationAddresses = new LinkedHashSet<>();
-    private final Set<IpNetwork> destinationNetworks = new LinkedHashSet<>();
-    private final Set<InetSocketAddress> destinationEndpoints = new LinkedHashSet<>();
-    private final Set<PortRange> destinationPorts = new LinkedHashSet<>();
-    private boolean captureAllTcp;
-    private final Set<IpNetwork> excludedSources = new LinkedHashSet<>();
-    private final Set<IpNetwork> excludedDestinations = new LinkedHashSet<>();
-    private final Set<String> excludedInputInterfaces = new LinkedHashSet<>();
-    private final Set<String> excludedOutputInterfaces = new LinkedHashSet<>();
-    private int bypassMark = 0x5a4;
-    private int bypassMask = 0xffffffff;
     private boolean localCapture = true;
     private boolean gatewayCapture;
     private final Set<String> gatewayInterfaces = new LinkedHashSet<>();
-    private int tproxyMark = 0x1;
-    private int tproxyMask = 0x1;
-    private int routingTable = 100;
-    private int routingRulePriority = 100;
-    private boolean divertEstablished = true;
 
     private Builder() {}
+
+    @Override
+    Builder self() {
+      return this;
+    }
 
     /**
      * Sets the instance prefix (default {@code CONDUIT}).
@@ -405,188 +419,6 @@ public final class CapturePlan {
     }
 
     /**
-     * Captures connections to an address (any port).
-     *
-     * @param address an IP literal, e.g. {@code 198.18.0.2} or {@code fd00::2}
-     * @return this builder
-     */
-    public Builder captureAddress(String address) {
-      return captureAddress(Addresses.parse(requireNonNull(address, "address")));
-    }
-
-    /**
-     * Captures connections to an address (any port).
-     *
-     * @param address the address
-     * @return this builder
-     */
-    public Builder captureAddress(InetAddress address) {
-      destinationAddresses.add(requireNonNull(address, "address"));
-      return this;
-    }
-
-    /**
-     * Captures connections to a network (any port).
-     *
-     * @param cidr e.g. {@code 198.18.0.0/24}
-     * @return this builder
-     */
-    public Builder captureNetwork(String cidr) {
-      return captureNetwork(IpNetwork.parse(cidr));
-    }
-
-    /**
-     * Captures connections to a network (any port).
-     *
-     * @param network the network
-     * @return this builder
-     */
-    public Builder captureNetwork(IpNetwork network) {
-      destinationNetworks.add(requireNonNull(network, "network"));
-      return this;
-    }
-
-    /**
-     * Captures connections to one address and port.
-     *
-     * @param endpoint {@code 198.18.0.2:80} or {@code [fd00::2]:80}
-     * @return this builder
-     */
-    public Builder captureEndpoint(String endpoint) {
-      requireNonNull(endpoint, "endpoint");
-      int colon = endpoint.lastIndexOf(':');
-      if (colon <= 0 || (endpoint.indexOf(':') != colon && !endpoint.startsWith("["))) {
-        throw new IllegalArgumentException(
-            "endpoint: " + endpoint + " (expected: ip:port or [ipv6]:port)");
-      }
-      int port;
-      try {
-        port = Integer.parseInt(endpoint.substring(colon + 1));
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(
-            "endpoint: " + endpoint + " (expected: ip:port or [ipv6]:port)", e);
-      }
-      return captureEndpoint(Addresses.parse(endpoint.substring(0, colon)), port);
-    }
-
-    /**
-     * Captures connections to one address and port.
-     *
-     * @param address the address
-     * @param port 1-65535
-     * @return this builder
-     */
-    public Builder captureEndpoint(InetAddress address, int port) {
-      requireNonNull(address, "address");
-      destinationEndpoints.add(new InetSocketAddress(address, PortRange.of(port).first()));
-      return this;
-    }
-
-    /**
-     * Captures connections to a port on any address.
-     *
-     * @param port 1-65535
-     * @return this builder
-     */
-    public Builder capturePort(int port) {
-      destinationPorts.add(PortRange.of(port));
-      return this;
-    }
-
-    /**
-     * Captures connections to a port range on any address.
-     *
-     * @param range the ports
-     * @return this builder
-     */
-    public Builder capturePorts(PortRange range) {
-      destinationPorts.add(requireNonNull(range, "range"));
-      return this;
-    }
-
-    /**
-     * Captures every TCP connection that is not excluded (as Istio's sidecar does).
-     *
-     * @return this builder
-     */
-    public Builder captureAllTcp() {
-      captureAllTcp = true;
-      return this;
-    }
-
-    /**
-     * Never captures connections from this source network.
-     *
-     * @param cidr e.g. {@code 198.18.5.0/24}
-     * @return this builder
-     */
-    public Builder excludeSource(String cidr) {
-      excludedSources.add(IpNetwork.parse(cidr));
-      return this;
-    }
-
-    /**
-     * Never captures connections to this destination network (wins over every match).
-     *
-     * @param cidr e.g. {@code 198.18.0.9/32}
-     * @return this builder
-     */
-    public Builder excludeDestination(String cidr) {
-      excludedDestinations.add(IpNetwork.parse(cidr));
-      return this;
-    }
-
-    /**
-     * Never captures gateway traffic arriving on this interface.
-     *
-     * @param name an interface name, {@code +} suffix matches a prefix (e.g. {@code docker+})
-     * @return this builder
-     */
-    public Builder excludeInputInterface(String name) {
-      excludedInputInterfaces.add(checkInterface(name));
-      return this;
-    }
-
-    /**
-     * Never captures local traffic leaving through this interface.
-     *
-     * @param name an interface name, {@code +} suffix matches a prefix (e.g. {@code br+})
-     * @return this builder
-     */
-    public Builder excludeOutputInterface(String name) {
-      excludedOutputInterfaces.add(checkInterface(name));
-      return this;
-    }
-
-    /**
-     * Sets the mark of conduit's own outbound sockets (default {@code 0x5a4}, compared with mask
-     * {@code 0xffffffff}).
-     *
-     * @param mark the mark
-     * @return this builder
-     */
-    public Builder bypassMark(int mark) {
-      return bypassMark(mark, 0xffffffff);
-    }
-
-    /**
-     * Sets the mark of conduit's own outbound sockets and the mask used to compare it.
-     *
-     * @param mark the mark, non-zero within the mask
-     * @param mask the mask
-     * @return this builder
-     */
-    public Builder bypassMark(int mark, int mask) {
-      if (mask == 0 || (mark & mask) == 0 || (mark & ~mask) != 0) {
-        throw new IllegalArgumentException("bypassMark: " + hex(mark) + "/" + hex(mask)
-            + " (expected: a non-zero mark within a non-zero mask)");
-      }
-      bypassMark = mark;
-      bypassMask = mask;
-      return this;
-    }
-
-    /**
      * Captures connections made on this host (OUTPUT; default on).
      *
      * @param enabled whether to capture local connections
@@ -625,65 +457,6 @@ public final class CapturePlan {
     }
 
     /**
-     * Sets the TPROXY mark and mask (default {@code 0x1/0x1}); the policy routing rule matches it.
-     *
-     * @param mark the mark, non-zero within the mask
-     * @param mask the mask
-     * @return this builder
-     */
-    public Builder tproxyMark(int mark, int mask) {
-      if (mask == 0 || (mark & mask) == 0 || (mark & ~mask) != 0) {
-        throw new IllegalArgumentException("tproxyMark: " + hex(mark) + "/" + hex(mask)
-            + " (expected: a non-zero mark within a non-zero mask)");
-      }
-      tproxyMark = mark;
-      tproxyMask = mask;
-      return this;
-    }
-
-    /**
-     * Sets the policy routing table of TPROXY mode (default 100).
-     *
-     * @param table 1-252 or 256-2147483647 (253-255 are the kernel's default/main/local)
-     * @return this builder
-     */
-    public Builder routingTable(int table) {
-      if (table < 1 || (table >= 253 && table <= 255)) {
-        throw new IllegalArgumentException(
-            "routingTable: " + table + " (expected: 1-252 or above 255)");
-      }
-      routingTable = table;
-      return this;
-    }
-
-    /**
-     * Sets the priority of TPROXY mode's {@code ip rule} (default 100).
-     *
-     * @param priority 1-32765
-     * @return this builder
-     */
-    public Builder routingRulePriority(int priority) {
-      if (priority < 1 || priority > 32765) {
-        throw new IllegalArgumentException(
-            "routingRulePriority: " + priority + " (expected: 1-32765)");
-      }
-      routingRulePriority = priority;
-      return this;
-    }
-
-    /**
-     * Diverts packets of established flows that belong to a transparent socket straight to it
-     * ({@code -m socket --transparent}, TPROXY mode; default on).
-     *
-     * @param enabled whether to add the divert rule
-     * @return this builder
-     */
-    public Builder divertEstablished(boolean enabled) {
-      divertEstablished = enabled;
-      return this;
-    }
-
-    /**
      * Validates and builds the plan.
      *
      * @return the plan
@@ -697,25 +470,10 @@ public final class CapturePlan {
         throw new IllegalArgumentException(
             "hooks: neither local nor gateway capture is enabled (expected: at least one)");
       }
-      if (!captureAllTcp && destinationAddresses.isEmpty() && destinationNetworks.isEmpty()
-          && destinationEndpoints.isEmpty() && destinationPorts.isEmpty()) {
-        throw new IllegalArgumentException("capture: nothing to capture (expected: an address,"
-            + " network, endpoint or port, or captureAllTcp())");
-      }
-      for (InetAddress a : destinationAddresses) {
-        checkFamily("captureAddress", a.getHostAddress(), family(a));
-      }
-      for (IpNetwork n : destinationNetworks) {
-        checkFamily("captureNetwork", n.toString(), n.family());
-      }
-      for (InetSocketAddress e : destinationEndpoints) {
-        checkFamily("captureEndpoint", e.toString(), family(e.getAddress()));
-      }
-      for (IpNetwork n : excludedSources) {
-        checkFamily("excludeSource", n.toString(), n.family());
-      }
-      for (IpNetwork n : excludedDestinations) {
-        checkFamily("excludeDestination", n.toString(), n.family());
+      checkSelection(families);
+      if (captureUdp && mode != CaptureMode.TPROXY) {
+        throw new IllegalArgumentException("captureUdp: only for TPROXY mode (REDIRECT cannot tell"
+            + " a UDP listener the original destination)");
       }
       if (mode == CaptureMode.TPROXY) {
         if (dnatAddress4 != null || dnatAddress6 != null) {
@@ -734,26 +492,6 @@ public final class CapturePlan {
             + " routable address or use REDIRECT without dnatAddress");
       }
       return new CapturePlan(this);
-    }
-
-    private void checkFamily(String what, String value, IpFamily family) {
-      if (!families.contains(family)) {
-        throw new IllegalArgumentException(what + ": " + value + " is " + family
-            + " but the plan covers only " + families);
-      }
-    }
-
-    private static IpFamily family(InetAddress address) {
-      return address instanceof Inet4Address ? IpFamily.IPV4 : IpFamily.IPV6;
-    }
-
-    private static String checkInterface(String name) {
-      requireNonNull(name, "name");
-      if (!INTERFACE.matcher(name).matches()) {
-        throw new IllegalArgumentException("interface: " + name
-            + " (expected: up to 15 of [A-Za-z0-9_.:@-], optionally ending in +)");
-      }
-      return name;
     }
   }
 }

@@ -50,7 +50,9 @@ public final class ForwardTableCapture {
     requireNonNull(entries, "entries");
     requireNonNull(listener, "listener");
     CapturePlan.Builder b = CapturePlan.builder().prefix(PREFIX).mode(CaptureMode.REDIRECT)
-        .targetPort(listener.getPort()).bypassMark(BYPASS_MARK).localCapture(true).gatewayCapture(false);
+        .targetPort(listener.getPort()).bypassMark(BYPASS_MARK).localCapture(true).gatewayCapture(false)
+        // seed 000: a port entry ({dst: ":80"}) captures every address, the host's own (127.0.0.1) too
+        .captureLocalDestinations(true);
     if (!listener.getAddress().isAnyLocalAddress()) {
       // a listener on 127.0.0.1 is reached only by DNAT to that address, and only in its family
       b.families(listener.getAddress() instanceof Inet4Address ? IpFamily.IPV4 : IpFamily.IPV6);

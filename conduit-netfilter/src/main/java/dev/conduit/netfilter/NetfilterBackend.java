@@ -62,6 +62,47 @@ public interface NetfilterBackend {
   String show(String prefix) throws NetfilterException;
 
   /**
+   * Returns whether anything of the prefix is installed with this backend (see {@link #show}).
+   *
+   * @param prefix the plan prefix
+   * @return whether a rule, set, table or route of the prefix is installed
+   * @throws NetfilterException when a tool is missing or refuses
+   */
+  default boolean holds(String prefix) throws NetfilterException {
+    return !show(prefix).isEmpty();
+  }
+
+  /**
+   * Finds the backends that hold something of the prefix, by the names and ownership tag
+   * everything conduit installs carries, so {@code show} and {@code clear} need not be told which
+   * backend applied the rules. A backend whose tools are not installed holds nothing.
+   *
+   * @param prefix the plan prefix
+   * @param runner runs the tools
+   * @return iptables and/or nftables, in that order; empty when nothing is installed
+   * @throws NetfilterException when an installed tool refuses to list its state
+   */
+  static List<NetfilterBackend> holding(String prefix, CommandRunner runner) throws NetfilterException {
+    CapturePlan.validatePrefix(prefix);
+    java.util.ArrayList<NetfilterBackend> found = new java.util.ArrayList<>();
+    for (NetfilterBackend backend : List.of(iptables(runner), nftables(runner))) {
+      if (!backend.toolsInstalled() || !backend.holds(prefix)) {
+        continue;
+      }
+      found.add(backend);
+    }
+    return List.copyOf(found);
+  }
+
+  /**
+   * Returns whether the tools this backend lists its state with are installed.
+   *
+   * @return whether the backend's tools are on the PATH
+   * @throws NetfilterException when the check cannot run
+   */
+  boolean toolsInstalled() throws NetfilterException;
+
+  /**
    * The iptables + ipset backend.
    *
    * @param runner runs the tools

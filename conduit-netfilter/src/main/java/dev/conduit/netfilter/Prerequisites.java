@@ -3,9 +3,11 @@ package dev.conduit.netfilter;
 import static java.util.Objects.requireNonNull;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Checks that a plan can be applied here, before anything is changed: tools, privileges, kernel
@@ -51,14 +53,15 @@ public final class Prerequisites {
       problems.add(new Problem("not running as root: changing netfilter rules needs CAP_NET_ADMIN",
           "run conduit as root or grant it CAP_NET_ADMIN (e.g. systemd AmbientCapabilities=CAP_NET_ADMIN)"));
     }
+    Set<IpFamily> captured = capturedFamilies(plan);
     Map<String, String> tools = new LinkedHashMap<>();
     boolean iptables = backend.equals("iptables");
     if (iptables) {
-      if (plan.covers(IpFamily.IPV4)) {
+      if (captured.contains(IpFamily.IPV4)) {
         tools.put("iptables-save", "iptables");
         tools.put("iptables-restore", "iptables");
       }
-      if (plan.covers(IpFamily.IPV6)) {
+      if (captured.contains(IpFamily.IPV6)) {
         tools.put("ip6tables-save", "iptables");
         tools.put("ip6tables-restore", "iptables");
       }
@@ -78,8 +81,9 @@ public final class Prerequisites {
       }
     }
     if (plan.mode() == CaptureMode.TPROXY && iptables) {
-      checkTarget(runner, problems, IpFamily.IPV4, plan);
-      checkTarget(runner, problems, IpFamily.IPV6, plan);
+      for (IpFamily f : captured) {
+        checkTarget(runner, problems, f);
+      }
     }
     if (plan.mode() == CaptureMode.TPROXY && !iptables) {
       // nft_tproxy/nft_socket are loaded on demand by the kernel; modprobe only helps where autoload is off
@@ -87,7 +91,7 @@ public final class Prerequisites {
       modprobe(runner, "nft_socket");
     }
     if (plan.gatewayCapture()) {
-      if (plan.covers(IpFamily.IPV4)) {
+      if (captured.contains(IpFamily.IPV4)) {
         boolean loopbackDnat = plan.dnatAddress(IpFamily.IPV4)
             .map(a -> a.isLoopbackAddress()).orElse(false);
         if (loopbackDnat && !sysctl(runner, "net.ipv4.conf.all.route_localnet").equals("1")) {
@@ -101,7 +105,7 @@ public final class Prerequisites {
               + " captured will not be forwarded", "sysctl -w net.ipv4.ip_forward=1"));
         }
       }
-      if (plan.covers(IpFamily.IPV6)
+      if (captured.contains(IpFamily.IPV6)
           && !sysctl(runner, "net.ipv6.conf.all.forwarding").equals("1")) {
         problems.add(new Problem("gateway capture but net.ipv6.conf.all.forwarding=0: traffic that"
             + " is not captured will not be forwarded", "sysctl -w net.ipv6.conf.all.forwarding=1"));
@@ -127,11 +131,35 @@ public final class Prerequisites {
     return version.contains("legacy") ? "legacy" : "unknown";
   }
 
-  private static void checkTarget(CommandRunner runner, List<Problem> problems, IpFamily family,
-      CapturePlan plan) throws NetfilterException {
-    if (!plan.covers(family)) {
-      return;
+  /**
+   * Returns the families the plan installs rules for: those it covers and has something to capture
+   * in (a port or everything captures in each covered family; an address or network only in its own).
+   * An IPv4-only capture needs nothing of IPv6, e.g. no IPv6 forwarding on a gateway.
+   *
+   * @param plan the plan
+   * @return the captured families
+   */
+  public static Set<IpFamily> capturedFamilies(CapturePlan plan) {
+    requireNonNull(plan, "plan");
+    EnumSet<IpFamily> out = EnumSet.noneOf(IpFamily.class);
+    for (IpFamily f : plan.families()) {
+      boolean any = plan.captureAllTcp() || !plan.destinationPorts().isEmpty()
+          || plan.destinationNetworks().stream().anyMatch(n -> n.family() == f)
+          || plan.destinationAddresses().stream().anyMatch(a -> familyOf(a) == f)
+          || plan.destinationEndpoints().stream().anyMatch(e -> familyOf(e.getAddress()) == f);
+      if (any) {
+        out.add(f);
+      }
     }
+    return out;
+  }
+
+  private static IpFamily familyOf(java.net.InetAddress address) {
+    return address instanceof java.net.Inet4Address ? IpFamily.IPV4 : IpFamily.IPV6;
+  }
+
+  private static void checkTarget(CommandRunner runner, List<Problem> problems, IpFamily family)
+      throws NetfilterException {
     String file = family == IpFamily.IPV4 ? "/proc/net/ip_tables_targets" : "/proc/net/ip6_tables_targets";
     if (hasTarget(runner, file)) {
       return;

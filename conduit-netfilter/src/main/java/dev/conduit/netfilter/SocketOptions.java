@@ -47,6 +47,8 @@ public final class SocketOptions {
   private static final int IP6T_SO_ORIGINAL_DST = 80;
   private static final int IP_TRANSPARENT = 19;
   private static final int IPV6_TRANSPARENT = 75;
+  private static final int IP_RECVORIGDSTADDR = 20;
+  private static final int IPV6_RECVORIGDSTADDR = 74;
   private static final int AF_INET = 2;
   private static final int AF_INET6 = 10;
   private static final int ENOENT = 2;
@@ -128,6 +130,21 @@ public final class SocketOptions {
       setInt(fd, SOL_IPV6, IPV6_TRANSPARENT, 1, "IPV6_TRANSPARENT");
     } else {
       setInt(fd, SOL_IP, IP_TRANSPARENT, 1, "IP_TRANSPARENT");
+    }
+  }
+
+  /**
+   * Asks the kernel for each datagram's original destination ({@code IP_RECVORIGDSTADDR}, and on an
+   * IPv6 socket {@code IPV6_RECVORIGDSTADDR} too), which a TPROXY-diverted datagram carries.
+   *
+   * @param channel an epoll datagram channel
+   * @throws SocketOptionException when the kernel refuses or the channel is not an epoll channel
+   */
+  static void setReceiveOriginalDestination(Channel channel) throws SocketOptionException {
+    int fd = fd(channel, "IP_RECVORIGDSTADDR");
+    setInt(fd, SOL_IP, IP_RECVORIGDSTADDR, 1, "IP_RECVORIGDSTADDR");
+    if (getInt(fd, SOL_SOCKET, SO_DOMAIN, "SO_DOMAIN") == AF_INET6) {
+      setInt(fd, SOL_IPV6, IPV6_RECVORIGDSTADDR, 1, "IPV6_RECVORIGDSTADDR");
     }
   }
 

@@ -2,7 +2,10 @@ package dev.conduit.netfilter;
 
 import static java.util.Objects.requireNonNull;
 
+import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,6 +33,8 @@ public final class TransparentCapture implements AutoCloseable {
   private final NetfilterBackend backend;
   private final Thread shutdownHook;
   private boolean closed;
+  private String installed = "";
+  private DriftRepair driftRepair;
 
   private TransparentCapture(CapturePlan plan, NetfilterBackend backend) {
     this.plan = plan;
@@ -62,6 +67,7 @@ public final class TransparentCapture implements AutoCloseable {
     try {
       // apply() clears the prefix first, so leftovers of a kill -9 (another mode, other sets) go too
       backend.apply(plan);
+      capture.installed = backend.show(plan.prefix());
     } catch (NetfilterException | RuntimeException e) {
       capture.removeQuietly();
       throw e;
@@ -82,6 +88,45 @@ public final class TransparentCapture implements AutoCloseable {
   }
 
   /**
+   * Starts checking every interval that the rules are still installed as conduit installed them,
+   * and applying them again when they vanished or changed (see {@link DriftRepair}). At most one
+   * repair runs per capture: a second call returns the running one.
+   *
+   * @param interval time between checks, e.g. 2 seconds
+   * @param onRepair told what happened at each repair (e.g. to count it in a metric); runs on the
+   *     repair thread
+   * @return the running repair; closing the capture stops it too
+   */
+  public synchronized DriftRepair startDriftRepair(Duration interval, Consumer<String> onRepair) {
+    if (closed) {
+      throw new IllegalStateException("capture " + plan.prefix() + " is closed");
+    }
+    if (driftRepair == null) {
+      driftRepair = DriftRepair.start(this, interval, onRepair);
+    }
+    return driftRepair;
+  }
+
+  /** Applies the plan again when what is installed differs from what conduit installed. */
+  synchronized Optional<String> repairIfChanged() throws NetfilterException {
+    if (closed) {
+      return Optional.empty();
+    }
+    String now = backend.show(plan.prefix());
+    if (now.equals(installed)) {
+      return Optional.empty();
+    }
+    String what = now.isEmpty() ? "vanished" : "changed";
+    backend.apply(plan);
+    installed = backend.show(plan.prefix());
+    return Optional.of(what);
+  }
+
+  synchronized boolean isClosed() {
+    return closed;
+  }
+
+  /**
    * Lists the installed rules (see {@link NetfilterBackend#show}).
    *
    * @return the tools' listing
@@ -98,7 +143,18 @@ public final class TransparentCapture implements AutoCloseable {
    * @throws NetfilterException when a tool refuses
    */
   @Override
-  public synchronized void close() throws NetfilterException {
+  public void close() throws NetfilterException {
+    DriftRepair repair;
+    synchronized (this) {
+      repair = driftRepair;
+    }
+    if (repair != null) {
+      repair.close(); // outside the lock: a running check holds it
+    }
+    closeRules();
+  }
+
+  private synchronized void closeRules() throws NetfilterException {
     if (closed) {
       return;
     }

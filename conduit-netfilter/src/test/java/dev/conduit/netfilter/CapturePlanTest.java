@@ -64,9 +64,12 @@ class CapturePlanTest {
     for (String chain : List.of("CONDUIT_MATCH_OUT", "CONDUIT_MATCH_IN")) {
       List<String> rules = payload.lines().filter(l -> l.startsWith("-A " + chain + " "))
           .collect(Collectors.toList());
-      assertThat(rules).hasSize(6);
+      assertThat(rules).hasSize(7);
       assertThat(rules.subList(0, 2)).allMatch(r -> r.endsWith("-j RETURN"));
-      assertThat(rules.subList(2, 6)).allMatch(r -> r.endsWith("-j REDIRECT --to-ports 15001"));
+      // named endpoints and addresses, then the host's own addresses return, then ports and networks
+      assertThat(rules.subList(2, 4)).allMatch(r -> r.endsWith("-j REDIRECT --to-ports 15001"));
+      assertThat(rules.get(4)).isEqualTo("-A " + chain + " -m addrtype --dst-type LOCAL -j RETURN");
+      assertThat(rules.subList(5, 7)).allMatch(r -> r.endsWith("-j REDIRECT --to-ports 15001"));
     }
     assertThat(payload).doesNotContain("MARK");
   }

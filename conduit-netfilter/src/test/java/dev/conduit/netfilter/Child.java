@@ -41,6 +41,12 @@ final class Child implements AutoCloseable {
     return new Child(ns.java(main, args));
   }
 
+  /** Starts a main class with extra JVM options in a child JVM inside the namespace. */
+  static Child start(NetNs ns, List<String> jvmOptions, Class<?> main, String... args)
+      throws java.io.IOException {
+    return new Child(ns.java(jvmOptions, main, args));
+  }
+
   /** Waits up to {@code seconds} for a line matching {@code test}; fails with the output so far. */
   String await(Predicate<String> test, long seconds, String what) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);

@@ -112,10 +112,17 @@ final class NetNs implements AutoCloseable {
 
   /** Starts a JVM inside the namespace running a test main class. */
   Process java(Class<?> main, String... args) throws java.io.IOException {
+    return java(List.of(), main, args);
+  }
+
+  /** Starts a JVM with extra options (e.g. {@code -Dname=value}) inside the namespace. */
+  Process java(List<String> jvmOptions, Class<?> main, String... args) throws java.io.IOException {
     List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", name));
     cmd.addAll(Processes.java());
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "-Xmx128m",
-        "-Dio.netty.leakDetection.level=paranoid", main.getName()));
+        "-Dio.netty.leakDetection.level=paranoid"));
+    cmd.addAll(jvmOptions);
+    cmd.add(main.getName());
     cmd.addAll(List.of(args));
     return new ProcessBuilder(cmd).redirectErrorStream(true).start();
   }

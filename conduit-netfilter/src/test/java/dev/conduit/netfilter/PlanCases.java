@@ -42,6 +42,9 @@ final class PlanCases {
         .targetPort(15006).captureNetwork("198.18.0.0/15").bypassMark(0x100, 0x100)
         .tproxyMark(0x200, 0x200).routingTable(2000).routingRulePriority(32000)
         .divertEstablished(false).families(IpFamily.IPV4).build());
+    cases.put("tproxy-udp-dual-local-destinations", base(CaptureMode.TPROXY, IpFamily.IPV4, IpFamily.IPV6)
+        .captureUdp(true).captureLocalDestinations(true).captureEndpoint("198.18.0.3:53")
+        .captureNetwork("fd00:1::/64").capturePort(5353).gatewayCapture(true).build());
     return cases;
   }
 

@@ -16,9 +16,12 @@ import java.util.concurrent.CountDownLatch;
  * <port>}, then one line per event ({@code ROUTED}, {@code MARK}, {@code CLOSED}); on SIGTERM removes
  * the rules, drains, prints {@code STOPPED}.
  *
- * <p>Arguments: {@code <REDIRECT|TPROXY> <iptables|nftables> <port> <prefix> <ip:port>...}: the
- * endpoints to capture (TPROXY: gateway capture, REDIRECT: local capture). {@code -Dquiet=true}
- * prints only READY/STOPPED (benchmarks).
+ * <p>Arguments: {@code <REDIRECT|TPROXY> <iptables|nftables> <port> <prefix> <ip:port>|net:<cidr>...}: the
+ * endpoints and networks to capture (TPROXY: gateway capture, REDIRECT: local capture). {@code -Dquiet=true}
+ * prints only READY/STOPPED (benchmarks); {@code -Ddrift.ms=N} repairs the rules every N ms and
+ * prints {@code REPAIRED <what>} at each repair; {@code -Dudp=true} captures UDP too, relayed by a
+ * {@link TransparentUdpRelay} ({@code -Dudp.idle.ms}, {@code -Dudp.maxFlows}) that prints {@code UDP
+ * flows=...} whenever its counters change; UDP to port 9 is rejected.
  */
 public final class TransparentMain {
 
@@ -36,9 +39,19 @@ public final class TransparentMain {
       plan.localCapture(false).gatewayCapture(true);
     }
     for (int i = 4; i < args.length; i++) {
-      plan.captureEndpoint(args[i]);
+      if (args[i].startsWith("net:")) {
+        plan.captureNetwork(args[i].substring(4));
+      } else {
+        plan.captureEndpoint(args[i]);
+      }
     }
+    boolean udp = Boolean.getBoolean("udp");
+    plan.captureUdp(udp);
     CapturePlan capturePlan = plan.build();
+    Router router = Router.builder().rule(Rule.builder("no-blocked").domain("blocked.test")
+        .decision(RouteDecision.reject("blocked.test is blocked")).build())
+        .rule(Rule.builder("no-udp-9").port(9).decision(RouteDecision.reject("port 9 is blocked")).build())
+        .build();
     ConnectionObserver printer = new ConnectionObserver() {
       @Override
       public void routed(ConnectRequest r, Router.Match m) {
@@ -62,8 +75,7 @@ public final class TransparentMain {
     };
     Conduit conduit = Conduit.builder()
         .listener(TransparentInbound.builder().mode(mode).build().listener("transparent", "[::]:" + port))
-        .router(Router.builder().rule(Rule.builder("no-blocked").domain("blocked.test")
-            .decision(RouteDecision.reject("blocked.test is blocked")).build()).build())
+        .router(router)
         .outboundSocketCustomizer(TransparentSockets.outboundMark(capturePlan).andThen(ch -> {
           if (!quiet) {
             // read back from the kernel: the mark is really on the upstream socket
@@ -73,6 +85,32 @@ public final class TransparentMain {
         .observer(printer)
         .build()
         .start();
+    TransparentUdpRelay relay = !udp ? null : TransparentUdpRelay.builder().bind("[::]:" + port).router(router)
+        .bypassMark(capturePlan.bypassMark())
+        .idleTimeout(java.time.Duration.ofMillis(Long.getLong("udp.idle.ms", 60_000)))
+        .maxFlows(Integer.getInteger("udp.maxFlows", 4096)).start();
+    if (relay != null) {
+      Thread stats = new Thread(() -> {
+        String last = "";
+        while (true) {
+          String now = "UDP flows=" + relay.flows() + " peak=" + relay.peakFlows() + " expired="
+              + relay.expiredFlows() + " in=" + relay.datagramsFromClients() + " out=" + relay.datagramsToClients()
+              + " drops=" + relay.drops();
+          if (!now.equals(last)) {
+            System.out.println(now);
+            System.out.flush();
+            last = now;
+          }
+          try {
+            Thread.sleep(20); // a printer, not a test wait
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+      }, "udp-stats");
+      stats.setDaemon(true);
+      stats.start();
+    }
     TransparentCapture capture;
     try {
       capture = TransparentCapture.install(capturePlan, backend, runner);
@@ -80,10 +118,20 @@ public final class TransparentMain {
       conduit.close();
       throw e;
     }
+    long driftMillis = Long.getLong("drift.ms", 0);
+    if (driftMillis > 0) {
+      capture.startDriftRepair(java.time.Duration.ofMillis(driftMillis), what -> {
+        System.out.println("REPAIRED " + what);
+        System.out.flush();
+      });
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         capture.close();
+        if (relay != null) {
+          relay.close();
+        }
         conduit.close();
         System.out.println("STOPPED");
         System.out.flush();

@@ -8,6 +8,8 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * conduit as a transparent proxy on the real kernel, in network namespaces this test creates: a
@@ -172,6 +174,94 @@ class TransparentSystemTest {
     assertThat(g.run("ip", "rule", "show")).doesNotContain("lookup 100");
     assertThat(curl(c, "http://198.18.2.2/")).startsWith("peer=198.18.1.2:");
     assertThat(origin.lines()).contains("PEER 198.18.2.1", "PEER fd00:2:0:0:0:0:0:1");
+  }
+
+  /**
+   * The trap of issue 20: on a TPROXY gateway whose capture network contains the gateway's own
+   * address on the origin side, the origin's SYN-ACK to conduit's dial matched the capture rule; the
+   * iptables TPROXY target dropped it (nft's falls through), so every captured connection hung.
+   * Connections to the gateway's own addresses are not captured either.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"iptables", "nftables"})
+  void tproxyGatewayCaptureNetworkContainingItsOwnAddressDoesNotTrapConduit(String backend) throws Exception {
+    NetNs c = closing(NetNs.bare());
+    NetNs g = closing(NetNs.bare());
+    NetNs s = closing(NetNs.bare());
+    NetNs.link(c, "c0", List.of("198.18.8.2/24", "fd00:8::2/64"), g, "g0", List.of("198.18.8.1/24", "fd00:8::1/64"));
+    NetNs.link(g, "g1", List.of("198.18.9.1/24", "fd00:9::1/64"), s, "s0", List.of("198.18.9.2/24", "fd00:9::2/64"));
+    c.run("ip", "route", "add", "default", "via", "198.18.8.1");
+    c.run("ip", "-6", "route", "add", "default", "via", "fd00:8::1");
+    s.run("ip", "route", "add", "default", "via", "198.18.9.1");
+    s.run("ip", "-6", "route", "add", "default", "via", "fd00:9::1");
+    g.run("sysctl", "-qw", "net.ipv4.ip_forward=1");
+    g.run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
+    origin(s);
+    origin(g); // the gateway's own server: never captured
+    Child conduit = conduit(g, "TPROXY", backend, "net:198.18.9.0/24", "net:198.18.8.0/24",
+        "net:fd00:9::/64", "net:fd00:8::/64");
+    assertThat(curl(c, "http://198.18.9.2/")).as("%s", conduit.lines()).startsWith("peer=198.18.9.1:");
+    assertThat(curl(c, "http://[fd00:9::2]/")).startsWith("peer=fd00:9:0:0:0:0:0:1:");
+    assertThat(payload(c, "198.18.9.2")).isEqualTo("OK sent=1048576 received=1048576");
+    // the gateway's own addresses, inside both capture networks, are reached directly
+    assertThat(curl(c, "http://198.18.8.1/")).startsWith("peer=198.18.8.2:");
+    assertThat(curl(c, "http://198.18.9.1/")).startsWith("peer=198.18.8.2:");
+    assertThat(curl(c, "http://[fd00:8::1]/")).startsWith("peer=fd00:8:0:0:0:0:0:2:");
+    assertThat(conduit.lines()).filteredOn(l -> l.startsWith("CLOSED")).noneMatch(l -> l.contains("dst=198.18.8.1")
+        || l.contains("dst=198.18.9.1"));
+    conduit.terminate();
+  }
+
+  /**
+   * Drift repair: another tool flushes conduit's rules while a captured transfer is in flight; conduit
+   * notices, applies the rules again and counts the repair; the next connection is captured again and
+   * the transfer in flight completes through conduit.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"iptables", "nftables"})
+  void flushedRulesAreRepairedWhileATransferRuns(String backend) throws Exception {
+    NetNs c = closing(NetNs.bare());
+    NetNs g = closing(NetNs.bare());
+    NetNs s = closing(NetNs.bare());
+    NetNs.link(c, "c0", List.of("198.18.1.2/24"), g, "g0", List.of("198.18.1.1/24"));
+    NetNs.link(g, "g1", List.of("198.18.2.1/24"), s, "s0", List.of("198.18.2.2/24"));
+    c.run("ip", "route", "add", "default", "via", "198.18.1.1");
+    s.run("ip", "route", "add", "default", "via", "198.18.2.1");
+    g.run("sysctl", "-qw", "net.ipv4.ip_forward=1");
+    Child origin = origin(s);
+    Child conduit = closing(Child.start(g, List.of("-Ddrift.ms=100"), TransparentMain.class, "TPROXY", backend,
+        Integer.toString(PORT), "CDT", "198.18.2.2:80"));
+    assertThat(conduit.awaitPrefix("READY", 30)).isEqualTo("READY " + PORT);
+
+    // a transfer in flight: half a request sent, conduit has dialed the origin
+    Process inFlight = new ProcessBuilder("ip", "netns", "exec", c.name, "socat", "-t", "20", "-",
+        "TCP4:198.18.2.2:80").start();
+    closing(() -> {
+      inFlight.destroyForcibly();
+      inFlight.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+    });
+    inFlight.getOutputStream().write("GET / HTTP/1.1\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    inFlight.getOutputStream().flush();
+    origin.await(l -> l.equals("PEER 198.18.2.1"), 30, "conduit's dial of the transfer in flight");
+
+    if (backend.equals("iptables")) {
+      g.run("iptables", "-t", "mangle", "-F");
+    } else {
+      g.run("nft", "flush", "ruleset");
+    }
+    // iptables -F leaves conduit's empty chains, sets and routes: changed; nft's table is gone: vanished
+    assertThat(conduit.awaitPrefix("REPAIRED", 30))
+        .isEqualTo(backend.equals("iptables") ? "REPAIRED changed" : "REPAIRED vanished");
+    // captured again: the origin sees the gateway, not the client
+    assertThat(curl(c, "http://198.18.2.2/")).startsWith("peer=198.18.2.1:");
+    // the transfer in flight completes through conduit
+    inFlight.getOutputStream().write("Host: in-flight.test\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    inFlight.getOutputStream().close();
+    String reply = new String(inFlight.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(reply).contains("200 OK").contains("peer=198.18.2.1:");
+    assertThat(conduit.lines()).filteredOn(l -> l.startsWith("REPAIRED")).hasSize(1);
+    conduit.terminate();
+    assertThat(installed(g)).isEmpty();
   }
 
   @Test

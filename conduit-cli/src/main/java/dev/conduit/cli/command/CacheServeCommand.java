@@ -34,7 +34,9 @@ import picocli.CommandLine.Option;
  * opened; everything else is a blind tunnel).
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-    description = "Run the caching proxy: HTTP forward proxy + HTTPS interception with conduit's CA + disk cache.",
+    description = {"Run the caching proxy: HTTP forward proxy + HTTPS interception with conduit's CA + disk cache.",
+        "Runs until SIGTERM or SIGINT, then stops accepting and drains open connections.",
+        "SIGHUP reloads: a change of the cache's settings is reported as needing a restart."},
     footer = {"", "Example:",
         "  conduit cache serve --cert-dir /var/lib/conduit/certs --cache-dir /var/cache/conduit \\",
         "      --listen 127.0.0.1:8000 --intercept '*.docker.io' --intercept quay.io --intercept '*.quay.io'",
@@ -122,7 +124,7 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
       runtime.admin(ProxyRole.admin(AdminConfig.of(adminListen))
           .config(() -> describe(cache), "text/yaml; charset=utf-8"));
     }
-    return Lifecycle.run(runtime.build(), conduit, context(), () -> sections(toConfig()), Lifecycle::startError);
+    return Lifecycle.run(runtime.build(), context(), () -> sections(toConfig()), Lifecycle::startError);
   }
 
   private static ConfigSections sections(CacheConfig cache) {

@@ -7,7 +7,6 @@ import dev.conduit.cli.CliException;
 import dev.conduit.cli.ExitCode;
 import dev.conduit.cli.RunControl;
 import dev.conduit.cli.logging.Logging;
-import dev.conduit.core.Conduit;
 import dev.conduit.core.runtime.ConduitRuntime;
 import dev.conduit.core.runtime.ConfigSections;
 import dev.conduit.core.runtime.ServiceStartException;
@@ -31,12 +30,11 @@ final class Lifecycle {
   /**
    * Runs {@code runtime} until the run control says stop.
    *
-   * @param conduit the conduit the run control is told about (its bound listeners)
    * @param reread re-reads the configuration on reload, or null when there is nothing to re-read
    * @param startErrors turns a failed start into the command's one-line error
    * @return the exit code
    */
-  static int run(ConduitRuntime runtime, Conduit conduit, CliContext context, Callable<ConfigSections> reread,
+  static int run(ConduitRuntime runtime, CliContext context, Callable<ConfigSections> reread,
       Function<ServiceStartException, CliException> startErrors) throws InterruptedException {
     requireNonNull(runtime, "runtime");
     try {
@@ -48,7 +46,7 @@ final class Lifecycle {
         + " config, {})", hostPort(a.address()), ConduitRuntime.STATUS_PATH.substring(1)));
     RunControl control = context.runControl();
     try {
-      control.started(conduit);
+      control.started(runtime);
       if (reread != null) {
         control.reloadable(() -> reload(runtime, reread));
       }

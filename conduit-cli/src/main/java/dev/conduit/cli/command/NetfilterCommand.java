@@ -31,16 +31,30 @@ public final class NetfilterCommand {
         description = "Names of everything installed ([A-Z][A-Z0-9_]*, default: ${DEFAULT-VALUE}).")
     String prefix;
 
-    @Option(names = "--backend", paramLabel = "BACKEND", defaultValue = "iptables",
-        description = "iptables (with ipset) or nft (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--backend", paramLabel = "BACKEND",
+        description = "iptables (with ipset) or nft (plan, apply: default iptables; show, clear: default"
+            + " whichever holds the prefix's rules).")
     String backend;
 
     NetfilterBackend backend(dev.conduit.netfilter.CommandRunner runner) {
+      if (backend == null) {
+        return NetfilterBackend.iptables(runner);
+      }
       return switch (backend.toLowerCase(Locale.ROOT)) {
         case "iptables" -> NetfilterBackend.iptables(runner);
         case "nft", "nftables" -> NetfilterBackend.nftables(runner);
         default -> throw CliException.usage("--backend: '" + backend + "' (expected: iptables or nft)");
       };
+    }
+
+    /** The named backend, or every backend that holds something of the prefix. */
+    List<NetfilterBackend> holding(dev.conduit.netfilter.CommandRunner runner) throws NetfilterException {
+      return backend != null ? List.of(backend(runner)) : NetfilterBackend.holding(prefix(), runner);
+    }
+
+    /** The --backend value that names a backend in a command line conduit prints. */
+    static String flag(NetfilterBackend backend) {
+      return backend.name().equals("nftables") ? "nft" : backend.name();
     }
 
     String prefix() {
@@ -107,6 +121,14 @@ public final class NetfilterCommand {
     @Option(names = "--no-local", description = "Do not capture connections made on this host (OUTPUT).")
     boolean noLocal;
 
+    @Option(names = "--udp", description = "Capture UDP too, by the same matches (tproxy mode only).")
+    boolean udp;
+
+    @Option(names = "--capture-local-destinations",
+        description = "Capture connections to this host's own addresses when a captured network or port"
+            + " contains them (default: only when named with --capture-ip/--capture-endpoint).")
+    boolean captureLocalDestinations;
+
     CapturePlan plan(String prefix) {
       try {
         CapturePlan.Builder b = CapturePlan.builder().prefix(prefix).mode(mode).targetPort(port);
@@ -131,7 +153,7 @@ public final class NetfilterCommand {
           int m = parseMark(parts[0]);
           b.bypassMark(m, parts.length == 2 ? parseMark(parts[1]) : 0xffffffff);
         }
-        b.localCapture(!noLocal);
+        b.localCapture(!noLocal).captureUdp(udp).captureLocalDestinations(captureLocalDestinations);
         if (gateway) {
           b.gatewayCapture(true);
         }
@@ -208,40 +230,63 @@ public final class NetfilterCommand {
         }
         return ExitCode.FAILURE;
       }
+      for (NetfilterBackend other : NetfilterBackend.holding(p.prefix(), context().commandRunner())) {
+        if (!other.name().equals(b.name())) {
+          // one set of rules per prefix: what the other backend holds would capture too
+          other.clear(p.prefix());
+          out().println("cleared " + other.name() + " rules of prefix " + p.prefix() + " (replaced by " + b.name()
+              + ")");
+        }
+      }
       b.apply(p);
       out().println("applied " + b.name() + " rules for prefix " + p.prefix() + " (remove with: conduit netfilter"
-          + " clear --prefix " + p.prefix() + " --backend " + backend.backend + ")");
+          + " clear --prefix " + p.prefix() + ")");
       return ExitCode.OK;
     }
   }
 
   /** {@code conduit netfilter clear}. */
   @CommandLine.Command(name = "clear", mixinStandardHelpOptions = true,
-      description = "Remove every rule, set, table and route installed under the prefix, and nothing else.")
+      description = {"Remove every rule, set, table and route installed under the prefix, and nothing else,",
+          "in whichever backend holds them (or only the one --backend names)."})
   public static final class Clear extends BaseCommand implements Callable<Integer> {
     @Mixin
     BackendOptions backend = new BackendOptions();
 
     @Override
     public Integer call() throws NetfilterException {
-      NetfilterBackend b = backend.backend(context().commandRunner());
-      b.clear(backend.prefix());
-      out().println("cleared " + b.name() + " rules of prefix " + backend.prefix());
+      List<NetfilterBackend> holding = backend.holding(context().commandRunner());
+      if (holding.isEmpty()) {
+        out().println("nothing installed under prefix " + backend.prefix());
+        return ExitCode.OK;
+      }
+      for (NetfilterBackend b : holding) {
+        b.clear(backend.prefix());
+        out().println("cleared " + b.name() + " rules of prefix " + backend.prefix());
+      }
       return ExitCode.OK;
     }
   }
 
   /** {@code conduit netfilter show}. */
   @CommandLine.Command(name = "show", mixinStandardHelpOptions = true,
-      description = "List what is installed under the prefix, in the tools' own syntax.")
+      description = {"List what is installed under the prefix, in the tools' own syntax,",
+          "in whichever backend holds it (or only the one --backend names)."})
   public static final class Show extends BaseCommand implements Callable<Integer> {
     @Mixin
     BackendOptions backend = new BackendOptions();
 
     @Override
     public Integer call() throws NetfilterException {
-      String shown = backend.backend(context().commandRunner()).show(backend.prefix());
-      out().print(shown.isEmpty() ? "# nothing installed under prefix " + backend.prefix() + "\n" : shown);
+      StringBuilder shown = new StringBuilder();
+      for (NetfilterBackend b : backend.holding(context().commandRunner())) {
+        String listing = b.show(backend.prefix());
+        if (!listing.isEmpty()) {
+          shown.append("# ").append(b.name()).append(" (conduit netfilter clear --prefix ").append(backend.prefix())
+              .append(" --backend ").append(BackendOptions.flag(b)).append(")\n").append(listing);
+        }
+      }
+      out().print(shown.length() == 0 ? "# nothing installed under prefix " + backend.prefix() + "\n" : shown);
       return ExitCode.OK;
     }
   }

@@ -66,6 +66,11 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
           "repeat for a chain (each hop reached through the previous one); direct:// for none."})
   List<String> upstreams = new ArrayList<>();
 
+  @Option(names = "--upstream-ca", paramLabel = "FILE",
+      description = "Trust the CA certificates in this PEM file (instead of the JDK's) for the TLS of every"
+          + " https:// upstream hop, e.g. a proxy with a certificate from a private CA.")
+  java.nio.file.Path upstreamCa;
+
   @Option(names = "--proxy-user", paramLabel = "USER:PASS",
       description = "Require this user on every listener (HTTP Basic, SOCKS5 username/password); repeatable.")
   List<String> proxyUsers = new ArrayList<>();
@@ -82,6 +87,10 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       description = "Closes idle HTTP keep-alive connections (default: ${DEFAULT-VALUE}).")
   Duration httpIdleTimeout;
 
+  @Option(names = "--http-response-timeout", paramLabel = "DURATION", defaultValue = "2m",
+      description = "A forwarded HTTP request's wait for its response head; then 504 (default: ${DEFAULT-VALUE}).")
+  Duration httpResponseTimeout;
+
   @Option(names = "--relay-idle-timeout", paramLabel = "DURATION", defaultValue = "0",
       description = "Closes tunnels idle this long; 0 never (default: ${DEFAULT-VALUE}).")
   Duration relayIdleTimeout;
@@ -97,6 +106,16 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
   @Option(names = "--splice",
       description = "Relays tunnels between two plain TCP sockets with splice(2): zero-copy, epoll only.")
   boolean splice;
+
+  @Option(names = "--memory-budget", paramLabel = "BYTES", defaultValue = "0",
+      description = "Memory conduit may buffer (192m, 2g): throttle at 70%%, busy at 85%%, shed at 100%%; "
+          + "0 derives it: 3/4 of the direct memory limit (default: ${DEFAULT-VALUE}).")
+  String memoryBudget;
+
+  @Option(names = "--fd-budget", paramLabel = "N", defaultValue = "0",
+      description = "Open files at which new requests are answered busy; 0 derives it: ulimit -n less a tenth "
+          + "(default: ${DEFAULT-VALUE}).")
+  long fdBudget;
 
   @Option(names = "--admin-listen", paramLabel = "IP:PORT",
       description = "Admin endpoint: /metrics (Prometheus), /healthz, /readyz, /connections, /config.")
@@ -147,12 +166,18 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
     });
     try {
       b.timeouts(Timeouts.builder().dial(dialTimeout).negotiation(negotiationTimeout).httpIdle(httpIdleTimeout)
-          .relayIdle(relayIdleTimeout).drain(drainTimeout).build());
+          .httpResponseHead(httpResponseTimeout).relayIdle(relayIdleTimeout).drain(drainTimeout).build());
     } catch (IllegalArgumentException e) {
       throw CliException.usage("timeout " + e.getMessage());
     }
     b.tcpKeepAlive(tcpKeepAlive);
     b.splice(splice);
+    try {
+      b.overload(dev.conduit.core.overload.OverloadPolicy.builder().memoryBudget(Converters.bytes(memoryBudget))
+          .fileBudget(fdBudget).build());
+    } catch (IllegalArgumentException | picocli.CommandLine.TypeConversionException e) {
+      throw CliException.usage("--memory-budget/--fd-budget: " + e.getMessage());
+    }
     if (adminListen != null) {
       try {
         dev.conduit.core.admin.AdminServer.builder().bind(adminListen);
@@ -194,14 +219,27 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
         return Optional.empty();
       }
       List<HopConfig> hops = new ArrayList<>();
+      io.netty.handler.ssl.SslContext trust = upstreamCa == null ? null : upstreamTrust();
       for (String url : upstreams) {
+        Hop hop;
         try {
-          hops.add(new HopConfig(Hop.parse(url), Optional.empty()));
+          hop = Hop.parse(url);
         } catch (IllegalArgumentException e) {
           throw CliException.usage("--upstream: " + e.getMessage());
         }
+        if (trust != null && hop.tls()) {
+          hops.add(new HopConfig(withTrust(hop, trust), Optional.of(upstreamCa.toString())));
+        } else {
+          hops.add(new HopConfig(hop, Optional.empty()));
+        }
+      }
+      if (trust != null && hops.stream().noneMatch(h -> h.hop().tls())) {
+        throw CliException.usage("--upstream-ca: no https:// --upstream to trust it for");
       }
       return Optional.of(new OutboundConfig(UPSTREAM, hops));
+    }
+    if (upstreamCa != null) {
+      throw CliException.usage("--upstream-ca: no https:// --upstream to trust it for");
     }
     String mode = upstreamMode == null ? "direct" : upstreamMode.toLowerCase(Locale.ROOT);
     Hop.Protocol protocol;
@@ -227,5 +265,30 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
     }
     Hop hop = Hop.builder(protocol).endpoint(endpoint).build();
     return Optional.of(new OutboundConfig(UPSTREAM, List.of(new HopConfig(hop, Optional.empty()))));
+  }
+
+  /** The client TLS context that trusts only the CAs of {@code --upstream-ca}. */
+  private io.netty.handler.ssl.SslContext upstreamTrust() {
+    if (!java.nio.file.Files.isReadable(upstreamCa)) {
+      throw CliException.usage("--upstream-ca: " + upstreamCa + " (expected: a readable PEM file of CA certificates)");
+    }
+    try {
+      return io.netty.handler.ssl.SslContextBuilder.forClient().trustManager(upstreamCa.toFile()).build();
+    } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
+      Throwable root = e;
+      while (root.getCause() != null) {
+        root = root.getCause();
+      }
+      throw CliException.usage("--upstream-ca: cannot use CA file " + upstreamCa + ": " + root.getMessage());
+    }
+  }
+
+  /** The same https:// hop, with its TLS verified against the given trust. */
+  private static Hop withTrust(Hop hop, io.netty.handler.ssl.SslContext trust) {
+    Hop.Builder b = Hop.builder(hop.protocol()).sslContext(trust).forwardClientAddress(hop.forwardClientAddress());
+    hop.endpoints().forEach(b::endpoint);
+    hop.credentials().ifPresent(b::credentials);
+    hop.tlsServerName().ifPresent(b::tlsServerName);
+    return b.build();
   }
 }

@@ -66,7 +66,7 @@ final class ProxyRole {
     ConduitRuntime.Builder runtime = ConduitRuntime.builder().sections(sections(config))
         .drainTimeout(config.timeouts().drain().plus(DRAIN_MARGIN));
     Conduit conduit = assemble(config, context, runtime);
-    return Lifecycle.run(runtime.build(), conduit, context, reread == null ? null : () -> sections(reread.call()),
+    return Lifecycle.run(runtime.build(), context, reread == null ? null : () -> sections(reread.call()),
         ProxyRole::startError);
   }
 
@@ -153,6 +153,8 @@ final class ProxyRole {
         throw CliException.usage("client.forward_table: " + e.getMessage());
       }
     }, NetfilterBackend.iptables(context.commandRunner()), context.commandRunner())
+        // rules flushed under conduit (iptables -F, a firewalld reload) are applied again, each repair logged
+        .watcher(c -> c.startDriftRepair(java.time.Duration.ofSeconds(2), what -> { }))
         .description(p -> plan.captureEntries().size() + " forward_table entr"
             + (plan.captureEntries().size() == 1 ? "y" : "ies") + " redirected to "
             + conduit.address(MeshPlan.CLIENT_LISTENER))

@@ -8,6 +8,7 @@ import dev.conduit.core.ConduitBuilder;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.Credentials;
 import dev.conduit.core.TcpKeepAlive;
+import dev.conduit.core.overload.OverloadPolicy;
 import dev.conduit.core.Timeouts;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
@@ -35,6 +36,7 @@ public final class ConduitConfig {
   private final Timeouts timeouts;
   private final TcpKeepAlive tcpKeepAlive;
   private final boolean splice;
+  private final OverloadPolicy overload;
   private final LogConfig log;
   private final ConfigSections sections;
   private final Optional<DnsConfig> dns;
@@ -49,6 +51,7 @@ public final class ConduitConfig {
     this.timeouts = b.timeouts;
     this.tcpKeepAlive = b.tcpKeepAlive;
     this.splice = b.splice;
+    this.overload = b.overload;
     this.log = b.log;
   }
 
@@ -90,6 +93,11 @@ public final class ConduitConfig {
   /** Whether tunnels between two plain TCP sockets are relayed with {@code splice(2)} (see {@code ConduitBuilder.splice}). */
   public boolean splice() {
     return splice;
+  }
+
+  /** The overload manager's budgets (see {@code ConduitBuilder.overload}). */
+  public OverloadPolicy overload() {
+    return overload;
   }
 
   /** Logging. */
@@ -178,7 +186,8 @@ public final class ConduitConfig {
         .router(router())
         .timeouts(timeouts)
         .tcpKeepAlive(tcpKeepAlive)
-        .splice(splice);
+        .splice(splice)
+        .overload(overload);
     listeners.forEach(l -> b.listener(l.toListener()));
     outbounds.forEach(o -> b.outbound(o.toOutbound()));
     if (listeners.stream().anyMatch(l -> l.type().isTransparent())) {
@@ -243,10 +252,13 @@ public final class ConduitConfig {
     s.append("  dial: ").append(Durations.format(timeouts.dial())).append('\n');
     s.append("  negotiation: ").append(Durations.format(timeouts.negotiation())).append('\n');
     s.append("  http_idle: ").append(Durations.format(timeouts.httpIdle())).append('\n');
+    s.append("  http_response: ").append(Durations.format(timeouts.httpResponseHead())).append('\n');
     s.append("  relay_idle: ").append(Durations.format(timeouts.relayIdle())).append('\n');
     s.append("  drain: ").append(Durations.format(timeouts.drain())).append('\n');
     s.append("tcp_keepalive: ").append(quote(tcpKeepAlive.toString())).append('\n');
     s.append("splice: ").append(splice).append('\n');
+    s.append("overload: {memory_budget: ").append(overload.memoryBudget()).append(", fd_budget: ")
+        .append(overload.fileBudget()).append(", enabled: ").append(overload.enabled()).append("}\n");
     dns.ifPresent(d -> {
       s.append("dns:\n");
       list(s, "  ", "servers", d.servers());
@@ -311,6 +323,7 @@ public final class ConduitConfig {
     private Timeouts timeouts = Timeouts.defaults();
     private TcpKeepAlive tcpKeepAlive = TcpKeepAlive.ON;
     private boolean splice;
+    private OverloadPolicy overload = OverloadPolicy.defaults();
     private LogConfig log = LogConfig.defaults();
     private ConfigSections.Builder sections = ConfigSections.builder();
     private Optional<DnsConfig> dns = Optional.empty();
@@ -378,6 +391,7 @@ public final class ConduitConfig {
       timeouts = c.timeouts;
       tcpKeepAlive = c.tcpKeepAlive;
       splice = c.splice;
+      overload = c.overload;
       log = c.log;
       sections = c.sections.toBuilder();
       dns = c.dns;
@@ -432,6 +446,12 @@ public final class ConduitConfig {
     /** TCP keepalive (default on). */
     public Builder tcpKeepAlive(TcpKeepAlive value) {
       this.tcpKeepAlive = requireNonNull(value, "tcpKeepAlive");
+      return this;
+    }
+
+    /** The overload manager's budgets (default: derived from the JVM's and the process's limits). */
+    public Builder overload(OverloadPolicy value) {
+      this.overload = requireNonNull(value, "overload");
       return this;
     }
 

@@ -35,6 +35,7 @@ final class StandardSections {
         section("timeouts", StandardSections::readTimeouts),
         section("tcp_keepalive", StandardSections::readKeepAlive),
         section("splice", (node, config) -> config.splice(node.bool())),
+        section("overload", StandardSections::readOverload),
         section("dns", StandardSections::readDns),
         MeshSections.client(),
         MeshSections.server(),
@@ -306,8 +307,28 @@ final class StandardSections {
 
   // ---- timeouts, keepalive, log
 
+  /** {@code overload: {memory_budget: 192m, fd_budget: 4000, enabled: true}}; 0 or absent derives a budget. */
+  private static void readOverload(ConfigNode node, ConduitConfig.Builder config) {
+    Map<String, ConfigNode> m = node.mapping(List.of("memory_budget", "fd_budget", "enabled"));
+    try {
+      dev.conduit.core.overload.OverloadPolicy.Builder o = dev.conduit.core.overload.OverloadPolicy.builder();
+      if (m.containsKey("memory_budget")) {
+        o.memoryBudget(dev.conduit.cli.command.Converters.bytes(m.get("memory_budget").string()));
+      }
+      if (m.containsKey("fd_budget")) {
+        o.fileBudget(Long.parseLong(m.get("fd_budget").string().trim()));
+      }
+      if (m.containsKey("enabled")) {
+        o.enabled(m.get("enabled").bool());
+      }
+      config.overload(o.build());
+    } catch (IllegalArgumentException | picocli.CommandLine.TypeConversionException e) {
+      throw node.error(e.getMessage());
+    }
+  }
+
   private static void readTimeouts(ConfigNode node, ConduitConfig.Builder config) {
-    Map<String, ConfigNode> m = node.mapping(List.of("dial", "negotiation", "http_idle", "relay_idle", "drain"));
+    Map<String, ConfigNode> m = node.mapping(List.of("dial", "negotiation", "http_idle", "http_response", "relay_idle", "drain"));
     Timeouts.Builder t = config.timeouts().toBuilder();
     if (m.containsKey("dial")) {
       t.dial(positive(m.get("dial")));
@@ -317,6 +338,9 @@ final class StandardSections {
     }
     if (m.containsKey("http_idle")) {
       t.httpIdle(positive(m.get("http_idle")));
+    }
+    if (m.containsKey("http_response")) {
+      t.httpResponseHead(positive(m.get("http_response")));
     }
     if (m.containsKey("relay_idle")) {
       t.relayIdle(m.get("relay_idle").duration());

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 import dev.conduit.core.internal.format.FieldWriter;
 import dev.conduit.core.internal.format.SummaryFields;
 import dev.conduit.core.observe.ConnectionSummary;
+import dev.conduit.core.overload.OverloadLevel;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -96,10 +97,12 @@ AdminHandler(AdminServer server) {
       case "/readyz" -> {
         if (!get) {
           notAllowed(ctx, req, "GET");
-        } else if (server.readiness.getAsBoolean()) {
-          send(ctx, req, HttpResponseStatus.OK, TEXT, "ready", false);
         } else {
-          send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT, "not ready", false);
+          // the overload level is always said; refusing new requests, the conduit is not ready for more
+          OverloadLevel level = server.conduit == null ? OverloadLevel.NORMAL : server.conduit.overloadStatus().level();
+          boolean ready = server.readiness.getAsBoolean() && !level.refusesNewWork();
+          send(ctx, req, ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE, TEXT,
+              (ready ? "ready" : "not ready") + "\noverload: " + level.name().toLowerCase(Locale.ROOT), false);
         }
       }
       case "/config" -> {

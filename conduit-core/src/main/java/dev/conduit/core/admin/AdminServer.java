@@ -45,7 +45,8 @@ import org.slf4j.LoggerFactory;
  * <tr><td>{@code GET /healthz}</td><td>200 when every event loop of the conduit runs a task within
  *     {@value #HEALTH_TIMEOUT_MS} ms, 503 otherwise</td></tr>
  * <tr><td>{@code GET /readyz}</td><td>200 when {@linkplain Builder#readiness ready} (by default:
- *     started and not draining), 503 otherwise</td></tr>
+ *     started and not draining) and the conduit's overload level does not refuse new requests, 503 otherwise;
+ *     the body's second line names the overload level</td></tr>
  * <tr><td>{@code GET /connections}</td><td>the live connections as a JSON array (fields as the
  *     {@link dev.conduit.core.observe.AccessLog access log}; {@code total_ms} is the age and
  *     {@code outcome} the outcome so far)</td></tr>
@@ -154,6 +155,11 @@ public final class AdminServer implements AutoCloseable {
       throw new BindException("admin: cannot bind " + bindAddress + ": " + f.cause().getMessage());
     }
     serverChannel = f.channel();
+    if (conduit != null) { // the admin port is never a tunnel destination
+      InetSocketAddress own = (InetSocketAddress) serverChannel.localAddress();
+      conduit.addOwnAddress(own);
+      serverChannel.closeFuture().addListener(closed -> conduit.removeOwnAddress(own));
+    }
     log.info("admin endpoint on {}{}", serverChannel.localAddress(),
         expectedAuthorization == null ? "" : " (token required)");
     return this;

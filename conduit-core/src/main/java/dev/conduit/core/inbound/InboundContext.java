@@ -96,4 +96,12 @@ public interface InboundContext {
    */
   default void requestReceived() {
   }
+
+  /**
+   * Whether conduit is overloaded ({@link dev.conduit.core.overload.OverloadLevel#refusesNewWork() refusing}):
+   * a protocol then skips optional work that holds memory, such as sniffing a host name or interception.
+   */
+  default boolean overloaded() {
+    return false;
+  }
 }

@@ -5,6 +5,7 @@ import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.ConnectionInfo;
 import dev.conduit.core.DialException;
 import dev.conduit.core.route.Router;
+import dev.conduit.core.overload.OverloadStatus;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
@@ -53,6 +54,12 @@ public interface ConnectionObserver {
   /** A connection closed. */
   default void closed(ConnectionSummary summary) {}
 
+  /**
+   * The overload manager's reading, on its own thread at every check interval (default 100 ms): for gauges.
+   * Must return at once.
+   */
+  default void overload(OverloadStatus status) {}
+
   /** An observer that calls each of {@code observers} in turn. */
   static ConnectionObserver composite(List<ConnectionObserver> observers) {
     List<ConnectionObserver> list = List.copyOf(observers);
@@ -71,6 +78,11 @@ public interface ConnectionObserver {
       @Override
       public void accepted(ConnectionInfo c) {
         list.forEach(o -> o.accepted(c));
+      }
+
+      @Override
+      public void overload(OverloadStatus status) {
+        list.forEach(o -> o.overload(status));
       }
 
       @Override

@@ -64,6 +64,33 @@ public final class MeterNames {
   /** Gauge {@code conduit_eventloop_pending_tasks{loop}}: tasks queued on each event loop ({@code loop} = index). */
   public static final String EVENT_LOOP_PENDING_TASKS = "conduit.eventloop.pending.tasks";
 
+  /**
+   * Gauge {@code conduit_overload_level}: the overload manager's level, 0 normal, 1 pressure (biggest holders
+   * throttled, timeouts shortened), 2 refusing (new requests answered busy), 3 shedding (biggest holders closed).
+   */
+  public static final String OVERLOAD_LEVEL = "conduit.overload.level";
+
+  /** Gauge {@code conduit_overload_memory_bytes}: memory counted against the budget (direct, allocator heap). */
+  public static final String OVERLOAD_MEMORY = "conduit.overload.memory.bytes";
+
+  /** Gauge {@code conduit_overload_memory_budget_bytes}: the memory budget. */
+  public static final String OVERLOAD_MEMORY_BUDGET = "conduit.overload.memory.budget.bytes";
+
+  /** Gauge {@code conduit_overload_buffered_bytes}: bytes in the connections' outbound buffers. */
+  public static final String OVERLOAD_BUFFERED = "conduit.overload.buffered.bytes";
+
+  /** Gauge {@code conduit_overload_open_files}: the process's open file descriptors. */
+  public static final String OVERLOAD_OPEN_FILES = "conduit.overload.open.files";
+
+  /** Gauge {@code conduit_overload_file_budget}: the file-descriptor budget (0: none). */
+  public static final String OVERLOAD_FILE_BUDGET = "conduit.overload.file.budget";
+
+  /** Gauge {@code conduit_overload_throttled_connections}: connections held back now. */
+  public static final String OVERLOAD_THROTTLED = "conduit.overload.throttled.connections";
+
+  /** Counter {@code conduit_overload_actions_total{action}}: {@code throttle}, {@code refuse}, {@code shed}. */
+  public static final String OVERLOAD_ACTIONS = "conduit.overload.actions";
+
   /** Gauge {@code conduit_draining}: 1 while the conduit drains (stop called), 0 otherwise. */
   public static final String DRAINING = "conduit.draining";
 

@@ -9,6 +9,7 @@ import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.route.Router;
 import io.micrometer.core.instrument.Counter;
+import dev.conduit.core.overload.OverloadStatus;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -211,6 +212,45 @@ public final class MicrometerObserver implements ConnectionObserver, AutoCloseab
     if (down > 0) {
       upDown[1].increment(down);
     }
+  }
+
+  private volatile OverloadStatus overload;
+
+  @Override
+  public void overload(OverloadStatus status) {
+    if (overload == null) {
+      registerOverloadMeters();
+    }
+    overload = status;
+  }
+
+  private synchronized void registerOverloadMeters() {
+    if (overload != null) {
+      return;
+    }
+    overload = OverloadStatus.NONE;
+    overloadGauge(MeterNames.OVERLOAD_LEVEL, "Overload level: 0 normal, 1 pressure, 2 refusing, 3 shedding",
+        s -> s.level().ordinal());
+    overloadGauge(MeterNames.OVERLOAD_MEMORY, "Memory counted against the overload budget", s -> s.memoryBytes());
+    overloadGauge(MeterNames.OVERLOAD_MEMORY_BUDGET, "The overload memory budget", s -> s.memoryBudgetBytes());
+    overloadGauge(MeterNames.OVERLOAD_BUFFERED, "Bytes in connections' outbound buffers", s -> s.bufferedBytes());
+    overloadGauge(MeterNames.OVERLOAD_OPEN_FILES, "Open file descriptors", s -> s.openFiles());
+    overloadGauge(MeterNames.OVERLOAD_FILE_BUDGET, "The file-descriptor budget", s -> s.fileBudget());
+    overloadGauge(MeterNames.OVERLOAD_THROTTLED, "Connections held back now", s -> s.throttled());
+    overloadCounter("throttle", s -> s.throttledTotal());
+    overloadCounter("refuse", s -> s.refusedTotal());
+    overloadCounter("shed", s -> s.shedTotal());
+  }
+
+  private void overloadGauge(String name, String description, java.util.function.ToDoubleFunction<OverloadStatus> f) {
+    meters.add(Gauge.builder(name, this, o -> f.applyAsDouble(o.overload)).description(description)
+        .strongReference(true).register(registry));
+  }
+
+  private void overloadCounter(String action, java.util.function.ToDoubleFunction<OverloadStatus> f) {
+    meters.add(io.micrometer.core.instrument.FunctionCounter.builder(MeterNames.OVERLOAD_ACTIONS, this,
+        o -> f.applyAsDouble(o.overload)).description("Overload actions taken").tag("action", action)
+        .register(registry));
   }
 
   /** Removes this observer's meters from the registry. */

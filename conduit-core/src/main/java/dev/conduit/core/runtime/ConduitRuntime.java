@@ -42,6 +42,8 @@ import org.slf4j.LoggerFactory;
  * then every service is {@linkplain Service#close closed} in reverse order as soon as it drained or the
  * deadline passed. The admin endpoint stays up while the others drain, so {@code /readyz} tells.
  *
+ * <p>A {@link RuntimeListener} hears each start, reload, drain and close (for metrics or logs).
+ *
  * <p>Thread-safe: start, reload and stop are serialised.
  */
 public final class ConduitRuntime implements AutoCloseable {
@@ -68,6 +70,7 @@ public final class ConduitRuntime implements AutoCloseable {
   private final Clock clock;
   private final Duration drainTimeout;
   private final AdminService admin;
+  private final RuntimeListener listener;
   private final List<Service> started = new ArrayList<>();
   private volatile State state = State.NEW;
   private volatile ConfigSections sections;
@@ -77,6 +80,7 @@ public final class ConduitRuntime implements AutoCloseable {
     this.clock = b.clock;
     this.drainTimeout = b.drainTimeout;
     this.sections = b.sections;
+    this.listener = b.listener;
     List<Service> all = new ArrayList<>(b.services);
     this.admin = b.admin == null ? null : new AdminService(b.admin);
     if (admin != null) {
@@ -101,20 +105,22 @@ public final class ConduitRuntime implements AutoCloseable {
     if (state != State.NEW) {
       throw new IllegalStateException("start: runtime is " + state + " (expected: NEW)");
     }
-    state = State.STARTING;
+    state(State.STARTING);
     for (Service s : services) {
       try {
         log.debug("starting {}", s.name());
         s.start();
       } catch (Exception e) {
         log.debug("{} failed to start: {}; closing the {} started before it", s.name(), e.toString(), started.size());
+        notify(l -> l.startFailed(s, e));
         closeStarted();
-        state = State.STOPPED;
+        state(State.STOPPED);
         throw new ServiceStartException(s.name(), e);
       }
       started.add(s);
+      notify(l -> l.started(s));
     }
-    state = State.RUNNING;
+    state(State.RUNNING);
     return this;
   }
 
@@ -137,6 +143,7 @@ public final class ConduitRuntime implements AutoCloseable {
       try {
         ReloadOutcome o = requireNonNull(s.reload(next), "reload outcome of " + s.name());
         outcomes.put(s.name(), o);
+        notify(l -> l.reloaded(s, o));
         if (o.kind() == ReloadOutcome.Kind.RESTART_NEEDED) {
           log.warn("reload: {}: {} changed: restart needed (the running settings stay)", s.name(), o.detail());
         } else if (o.kind() == ReloadOutcome.Kind.APPLIED) {
@@ -145,6 +152,7 @@ public final class ConduitRuntime implements AutoCloseable {
       } catch (Exception e) {
         String message = oneLine(e);
         failures.put(s.name(), message);
+        notify(l -> l.reloadFailed(s, e));
         log.error("reload: {} failed, keeping its running configuration: {}", s.name(), message);
       }
     }
@@ -165,10 +173,10 @@ public final class ConduitRuntime implements AutoCloseable {
       return true;
     }
     if (state == State.NEW) {
-      state = State.STOPPED;
+      state(State.STOPPED);
       return true;
     }
-    state = State.STOPPING;
+    state(State.STOPPING);
     Instant deadline = clock.instant().plus(drainTimeout);
     List<Service> reverse = new ArrayList<>(started);
     java.util.Collections.reverse(reverse);
@@ -185,11 +193,14 @@ public final class ConduitRuntime implements AutoCloseable {
     }
     boolean drained = true;
     for (int i = 0; i < reverse.size(); i++) {
-      drained &= await(reverse.get(i), drains.get(i), deadline);
-      close(reverse.get(i));
+      Service s = reverse.get(i);
+      boolean inTime = await(s, drains.get(i), deadline);
+      notify(l -> l.drained(s, inTime));
+      drained &= inTime;
+      close(s);
     }
     started.clear();
-    state = State.STOPPED;
+    state(State.STOPPED);
     return drained;
   }
 
@@ -278,11 +289,25 @@ public final class ConduitRuntime implements AutoCloseable {
     started.clear();
   }
 
-  private static void close(Service s) {
+  private void close(Service s) {
     try {
       s.close();
     } catch (Exception | Error e) {
       log.warn("{} did not close cleanly: {}", s.name(), oneLine(e));
+    }
+    notify(l -> l.closed(s));
+  }
+
+  private void state(State next) {
+    state = next;
+    notify(l -> l.stateChanged(next));
+  }
+
+  private void notify(java.util.function.Consumer<RuntimeListener> event) {
+    try {
+      event.accept(listener);
+    } catch (RuntimeException e) {
+      log.warn("runtime listener failed: {}", oneLine(e));
     }
   }
 
@@ -354,8 +379,15 @@ public final class ConduitRuntime implements AutoCloseable {
     private Duration drainTimeout = Duration.ofSeconds(30);
     private Clock clock = Clock.systemUTC();
     private ConfigSections sections = ConfigSections.empty();
+    private RuntimeListener listener = RuntimeListener.NONE;
 
     private Builder() {}
+
+    /** Hears the runtime's events (default: {@link RuntimeListener#NONE}). */
+    public Builder listener(RuntimeListener value) {
+      this.listener = requireNonNull(value, "listener");
+      return this;
+    }
 
     /**
      * Adds a service: started after the ones added before it, drained and closed before them.

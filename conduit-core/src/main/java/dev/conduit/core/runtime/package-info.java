@@ -18,8 +18,13 @@
  *     status) under its own prefix in {@code mount}.</li>
  * <li>Add it to the runtime after the services it needs ({@code builder.service(...)}): it starts after
  *     them and stops before them.</li>
- * <li>In the CLI: register the section's reader with the config loader, and build the service in the
- *     command that runs the role; the command runs the runtime like the others do.</li>
+ * <li>In the CLI: register the section's reader with the config loader
+ *     ({@code ConfigSection.typed(KEY, reader)} in {@code StandardSections}, or
+ *     {@code ConfigLoader.withSection}); build the role's services in the command that runs it (as
+ *     {@code ProxyRole} does for {@code proxy} and {@code run}), and run them with {@code Lifecycle.run},
+ *     which starts the runtime, wires SIGHUP to {@link dev.conduit.core.runtime.ConduitRuntime#reload}
+ *     and SIGTERM to {@link dev.conduit.core.runtime.ConduitRuntime#stop}. A role that runs beside the
+ *     proxy in {@code run} adds its services in {@code ProxyRole}'s assembly instead.</li>
  * </ol>
  *
  * <p>Library services: {@link dev.conduit.core.runtime.ConduitService} (a conduit) here,

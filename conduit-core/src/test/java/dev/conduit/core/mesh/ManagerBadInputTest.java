@@ -174,7 +174,7 @@ class ManagerBadInputTest {
         }
         good.get(120, TimeUnit.SECONDS);
         // wrong tokens 401, someone else's CSR 403, over the rate limit 429 (how many depends on the machine)
-        assertThat(answered).containsOnly(401, 403, 429).contains(401, 403);
+        assertThat(answered).allMatch(s -> s == 401 || s == 403 || s == 429, "401, 403 or 429").contains(401, 403);
       } finally {
         flood.shutdownNow();
       }

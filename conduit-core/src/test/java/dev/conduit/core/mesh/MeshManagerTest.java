@@ -74,6 +74,39 @@ class MeshManagerTest {
   }
 
   @Test
+  void twoNodesRacingWithOneTokenGetOneCertificate() throws Exception {
+    try (MeshManager manager = ManagerFixture.start(dir.resolve("manager"))) {
+      String token = admin(manager).createToken(Duration.ofMinutes(10), null).get("token").asText();
+      List<CompletableFuture<String>> racers = new java.util.ArrayList<>();
+      java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+      for (int i = 0; i < 4; i++) {
+        NodeEnrolment n = node(manager, dir.resolve("r" + i), "racer-" + i, "198.18.0." + (70 + i)).token(token)
+            .caPin(manager.caPin()).build();
+        racers.add(CompletableFuture.supplyAsync(() -> {
+          try (n) {
+            go.await();
+            n.start();
+            return "enrolled";
+          } catch (EnrolmentException e) {
+            return e.status() + " " + e.getMessage();
+          } catch (Exception e) {
+            return e.toString();
+          }
+        }));
+      }
+      go.countDown();
+      List<String> outcomes = new java.util.ArrayList<>();
+      for (CompletableFuture<String> r : racers) {
+        outcomes.add(r.get(60, TimeUnit.SECONDS));
+      }
+      assertThat(outcomes).filteredOn(o -> o.equals("enrolled")).hasSize(1);
+      assertThat(outcomes).filteredOn(o -> !o.equals("enrolled")).hasSize(3)
+          .allSatisfy(o -> assertThat(o).startsWith("401 ").contains("was used already"));
+      assertThat(manager.store().nodes()).hasSize(1);
+    }
+  }
+
+  @Test
   void expiredAndUnknownTokensGetNothing() throws Exception {
     try (MeshManager manager = ManagerFixture.start(dir.resolve("manager"))) {
       JoinToken expired = JoinToken.generate();
@@ -121,6 +154,34 @@ class MeshManagerTest {
       assertThat(PeerIdentity.of(tls.certificate()).value()).isEqualTo("spiffe://test.mesh/node/host-d");
       assertThat(manager.store().node("host-d").orElseThrow().certificateSerial())
           .contains(tls.certificate().getSerialNumber().toString(16));
+    }
+  }
+
+  @Test
+  void aPendingNodeThatComesBackWithATokenIsAdmitted() throws Exception {
+    try (MeshManager manager = ManagerFixture.start(dir.resolve("manager"))) {
+      Path state = dir.resolve("p");
+      NodeEnrolment waiting = node(manager, state, "host-p", "198.18.0.19").caPin(manager.caPin()).build();
+      CompletableFuture<TlsMaterial> first = CompletableFuture.supplyAsync(() -> {
+        try {
+          return waiting.start();
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (manager.store().node("host-p").isEmpty()) {
+        assertThat(System.nanoTime()).as("pending within 30 s").isLessThan(deadline);
+        Thread.sleep(20); // polling the store with a deadline
+      }
+      waiting.close(); // the node stops waiting (a restart), keeping its key
+      assertThat(first).failsWithin(Duration.ofSeconds(30));
+      String token = admin(manager).createToken(Duration.ofMinutes(5), null).get("token").asText();
+      try (NodeEnrolment again = node(manager, state, "host-p", "198.18.0.19").token(token).caPin(manager.caPin())
+          .build()) {
+        again.start();
+      }
+      assertThat(manager.store().node("host-p").orElseThrow().state()).isEqualTo(NodeState.APPROVED);
     }
   }
 

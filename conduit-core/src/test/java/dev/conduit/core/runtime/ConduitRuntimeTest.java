@@ -247,6 +247,58 @@ class ConduitRuntimeTest {
   }
 
   @Test
+  void aListenerHearsEveryEventInOrderAndCannotDisturbTheRuntime() throws Exception {
+    List<String> journal = new CopyOnWriteArrayList<>();
+    List<String> heard = new CopyOnWriteArrayList<>();
+    Recording b = new Recording("b", journal);
+    b.failStart = new IllegalStateException("no");
+    RuntimeListener listener = new RuntimeListener() {
+      @Override
+      public void stateChanged(ConduitRuntime.State state) {
+        heard.add(state.toString());
+      }
+
+      @Override
+      public void started(Service service) {
+        heard.add("started " + service.name());
+        throw new IllegalStateException("a listener's bug");
+      }
+
+      @Override
+      public void startFailed(Service service, Throwable cause) {
+        heard.add("failed " + service.name() + ": " + cause.getMessage());
+      }
+
+      @Override
+      public void reloaded(Service service, ReloadOutcome outcome) {
+        heard.add("reloaded " + service.name() + " " + outcome.kind());
+      }
+
+      @Override
+      public void drained(Service service, boolean inTime) {
+        heard.add("drained " + service.name() + " " + inTime);
+      }
+
+      @Override
+      public void closed(Service service) {
+        heard.add("closed " + service.name());
+      }
+    };
+    ConduitRuntime failing = ConduitRuntime.builder().listener(listener).service(new Recording("a", journal))
+        .service(b).build();
+    assertThatThrownBy(failing::start).isInstanceOf(ServiceStartException.class);
+    assertThat(heard).containsExactly("STARTING", "started a", "failed b: no", "closed a", "STOPPED");
+
+    heard.clear();
+    ConduitRuntime runtime = ConduitRuntime.builder().listener(listener).service(new Recording("c", journal))
+        .build().start();
+    runtime.reload(ConfigSections.builder().put(GREETING, "hej").build());
+    runtime.stop();
+    assertThat(heard).containsExactly("STARTING", "started c", "RUNNING", "reloaded c APPLIED", "STOPPING",
+        "drained c true", "closed c", "STOPPED");
+  }
+
+  @Test
   void namesAreUnique() {
     List<String> journal = new CopyOnWriteArrayList<>();
     ConduitRuntime.Builder b = ConduitRuntime.builder().service(new Recording("a", journal));

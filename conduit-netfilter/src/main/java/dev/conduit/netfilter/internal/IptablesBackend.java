@@ -34,6 +34,16 @@ public final class IptablesBackend implements NetfilterBackend {
   }
 
   @Override
+  public boolean toolsInstalled() throws NetfilterException {
+    for (String tool : List.of("iptables-save", "ip6tables-save", "ipset")) {
+      if (!runner.run(List.of("sh", "-c", "command -v " + tool), "").ok()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  @Override
   public List<Command> plan(CapturePlan plan) {
     requireNonNull(plan, "plan");
     Map<IpFamily, IptablesState> empty = new EnumMap<>(IpFamily.class);

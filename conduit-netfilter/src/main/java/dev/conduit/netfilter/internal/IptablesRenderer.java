@@ -24,6 +24,8 @@ import java.util.TreeSet;
 final class IptablesRenderer {
 
   static final List<String> TABLES = List.of("nat", "mangle");
+  /** Connections to the host's own addresses are not captured by networks, ports or everything. */
+  private static final String SKIP_LOCAL = "-m addrtype --dst-type LOCAL -j RETURN";
 
   private IptablesRenderer() {}
 
@@ -46,11 +48,20 @@ final class IptablesRenderer {
     }
     if (tproxy || plan.gatewayCapture()) {
       List<String> pre = new ArrayList<>();
+      // packets of conduit's own sockets first: a transparent one's flow goes straight to it, and
+      // replies to conduit's dials (ctdir REPLY, whatever the capture network) never match below
       if (tproxy && plan.divertEstablished()) {
-        pre.add("-p tcp -m socket --transparent -j " + Names.divert(p));
+        for (String proto : protocols(plan)) {
+          pre.add("-p " + proto + " -m socket --transparent -j " + Names.divert(p));
+        }
       }
+      pre.add("-m mark --mark " + Names.hex(plan.bypassMark()) + "/" + Names.hex(plan.bypassMask())
+          + " -j RETURN");
+      pre.add("-m conntrack --ctdir REPLY -j RETURN");
       if (tproxy && plan.localCapture()) {
-        pre.add("-i lo -p tcp -m mark --mark " + markSpec + " -j " + tproxyTarget(plan));
+        for (String proto : protocols(plan)) {
+          pre.add("-i lo -p " + proto + " -m mark --mark " + markSpec + " -j " + tproxyTarget(plan));
+        }
       }
       pre.add("-i lo -j RETURN");
       if (plan.gatewayCapture()) {
@@ -94,7 +105,8 @@ final class IptablesRenderer {
   static Map<String, String> jumps(CapturePlan plan, IpFamily family, String table) {
     Map<String, String> jumps = new LinkedHashMap<>();
     Map<String, List<String>> chains = chains(plan, family, table);
-    String comment = "-p tcp -m comment --comment \"" + plan.tag() + "\" -j ";
+    String comment = (plan.captureUdp() ? "" : "-p tcp ") + "-m comment --comment \"" + plan.tag()
+        + "\" -j ";
     if (chains.containsKey(Names.prerouting(plan.prefix()))) {
       jumps.put("PREROUTING", comment + Names.prerouting(plan.prefix()));
     }
@@ -111,19 +123,33 @@ final class IptablesRenderer {
   private static List<String> matchRules(CapturePlan plan, List<SetSpec> sets, IpFamily family,
       String target) {
     List<String> rules = new ArrayList<>();
-    for (SetSpec s : Model.setsFor(sets, family)) {
+    List<SetSpec> familySets = Model.setsFor(sets, family);
+    for (SetSpec s : familySets) {
       String name = s.ipsetName(plan.prefix());
+      if (Model.skipLocalBefore(plan, familySets, s)) {
+        rules.add(SKIP_LOCAL);
+      }
       switch (s.kind()) {
         case SRC_EXCL -> rules.add("-m set --match-set " + name + " src -j RETURN");
         case DST_EXCL -> rules.add("-m set --match-set " + name + " dst -j RETURN");
-        case IPPORT -> rules.add("-p tcp -m set --match-set " + name + " dst,dst -j " + target);
-        default -> rules.add("-p tcp -m set --match-set " + name + " dst -j " + target);
+        case IPPORT -> protocols(plan).forEach(proto ->
+            rules.add("-p " + proto + " -m set --match-set " + name + " dst,dst -j " + target));
+        default -> protocols(plan).forEach(proto ->
+            rules.add("-p " + proto + " -m set --match-set " + name + " dst -j " + target));
       }
     }
+    if (Model.skipLocalBeforeAll(plan, familySets)) {
+      rules.add(SKIP_LOCAL);
+    }
     if (plan.captureAllTcp()) {
-      rules.add("-p tcp -j " + target);
+      protocols(plan).forEach(proto -> rules.add("-p " + proto + " -j " + target));
     }
     return rules;
+  }
+
+  /** The protocols captured: TCP, and UDP where the plan says so. */
+  static List<String> protocols(CapturePlan plan) {
+    return plan.captureUdp() ? List.of("tcp", "udp") : List.of("tcp");
   }
 
   private static String tproxyTarget(CapturePlan plan) {

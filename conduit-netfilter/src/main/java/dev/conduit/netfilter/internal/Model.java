@@ -83,19 +83,12 @@ final class Model {
       for (InetSocketAddress e : plan.destinationEndpoints()) {
         if (family(e.getAddress()) == f) {
           endpoints.add(InetFormat.format(e.getAddress()) + ",tcp:" + e.getPort());
+          if (plan.captureUdp()) {
+            endpoints.add(InetFormat.format(e.getAddress()) + ",udp:" + e.getPort());
+          }
         }
       }
       add(sets, Kind.IPPORT, f, endpoints);
-    }
-    List<String> ports = new ArrayList<>();
-    for (PortRange r : plan.destinationPorts()) {
-      ports.add(r.toString());
-    }
-    add(sets, Kind.PORT, null, ports);
-    for (IpFamily f : IpFamily.values()) {
-      if (!plan.covers(f)) {
-        continue;
-      }
       List<String> ips = new ArrayList<>();
       for (InetAddress a : plan.destinationAddresses()) {
         if (family(a) == f) {
@@ -103,7 +96,17 @@ final class Model {
         }
       }
       add(sets, Kind.IP, f, ips);
-      add(sets, Kind.NET, f, networks(plan.destinationNetworks(), f));
+    }
+    // named addresses come first: the host's own addresses are skipped only after them
+    List<String> ports = new ArrayList<>();
+    for (PortRange r : plan.destinationPorts()) {
+      ports.add(r.toString());
+    }
+    add(sets, Kind.PORT, null, ports);
+    for (IpFamily f : IpFamily.values()) {
+      if (plan.covers(f)) {
+        add(sets, Kind.NET, f, networks(plan.destinationNetworks(), f));
+      }
     }
     return sets;
   }
@@ -133,6 +136,39 @@ final class Model {
       }
     }
     return false;
+  }
+
+  /**
+   * Returns whether the rule for this set is the first that matches whole networks or ports, before
+   * which connections to the host's own addresses return (unless the plan captures them).
+   */
+  static boolean skipLocalBefore(CapturePlan plan, List<SetSpec> familySets, SetSpec set) {
+    if (plan.captureLocalDestinations() || set.kind().exclusion() || set.kind() == Kind.IP
+        || set.kind() == Kind.IPPORT) {
+      return false;
+    }
+    for (SetSpec s : familySets) {
+      if (s == set) {
+        return true;
+      }
+      if (s.kind() == Kind.PORT || s.kind() == Kind.NET) {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** Returns whether the catch-all rule needs the local-address return in front of it. */
+  static boolean skipLocalBeforeAll(CapturePlan plan, List<SetSpec> familySets) {
+    if (plan.captureLocalDestinations() || !plan.captureAllTcp()) {
+      return false;
+    }
+    for (SetSpec s : familySets) {
+      if (s.kind() == Kind.PORT || s.kind() == Kind.NET) {
+        return false;
+      }
+    }
+    return true;
   }
 
   static IpFamily family(InetAddress address) {

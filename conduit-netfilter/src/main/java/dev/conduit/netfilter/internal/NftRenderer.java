@@ -45,7 +45,10 @@ final class NftRenderer {
       out.append("\t\telements = { ");
       List<String> elements = new ArrayList<>();
       for (String e : s.entries()) {
-        elements.add(element(s, e));
+        // nft's address . port elements carry no protocol: tcp and udp entries are one element
+        if (!elements.contains(element(s, e))) {
+          elements.add(element(s, e));
+        }
       }
       out.append(String.join(", ", elements)).append(" }\n");
       out.append("\t}\n");
@@ -56,15 +59,19 @@ final class NftRenderer {
     }
     if (tproxy || plan.gatewayCapture()) {
       List<String> pre = new ArrayList<>();
-      pre.add("meta l4proto != tcp return");
+      pre.add(notCaptured(plan));
+      // packets of conduit's own sockets first: a transparent one's flow goes straight to it, and
+      // replies to conduit's dials (whatever the capture network) never match below
       if (tproxy && plan.divertEstablished()) {
         pre.add("socket transparent 1 jump divert");
       }
+      pre.add(markMatch(plan.bypassMark(), plan.bypassMask()) + " return");
+      pre.add("ct direction reply return");
       if (tproxy && plan.localCapture()) {
         for (IpFamily f : IpFamily.values()) {
           if (Model.captures(plan, sets, f)) {
             pre.add("iifname \"lo\" " + markMatch(plan.tproxyMark(), plan.tproxyMask()) + " "
-                + nfproto(f) + " meta l4proto tcp " + tproxyTarget(plan, f));
+                + nfproto(f) + " " + l4(plan) + " " + tproxyTarget(plan, f));
           }
         }
       }
@@ -86,7 +93,7 @@ final class NftRenderer {
     }
     if (plan.localCapture()) {
       List<String> o = new ArrayList<>();
-      o.add("meta l4proto != tcp return");
+      o.add(notCaptured(plan));
       o.add(markMatch(plan.bypassMark(), plan.bypassMask()) + " return");
       if (tproxy) {
         o.add("ct direction reply return");
@@ -116,21 +123,39 @@ final class NftRenderer {
         continue;
       }
       String ip = f == IpFamily.IPV4 ? "ip" : "ip6";
-      for (SetSpec s : Model.setsFor(sets, f)) {
+      String port = plan.captureUdp() ? "th dport" : "tcp dport";
+      String udp = plan.captureUdp() ? l4(plan) + " " : "";
+      List<SetSpec> familySets = Model.setsFor(sets, f);
+      for (SetSpec s : familySets) {
+        if (Model.skipLocalBefore(plan, familySets, s)) {
+          rules.add(nfproto(f) + " fib daddr type local return");
+        }
         String set = "@" + s.nftName();
         switch (s.kind()) {
           case SRC_EXCL -> rules.add(ip + " saddr " + set + " return");
           case DST_EXCL -> rules.add(ip + " daddr " + set + " return");
-          case IPPORT -> rules.add(ip + " daddr . tcp dport " + set + " " + target.apply(f));
-          case PORT -> rules.add(nfproto(f) + " tcp dport " + set + " " + target.apply(f));
-          default -> rules.add(ip + " daddr " + set + " meta l4proto tcp " + target.apply(f));
+          case IPPORT -> rules.add(udp + ip + " daddr . " + port + " " + set + " " + target.apply(f));
+          case PORT -> rules.add(nfproto(f) + " " + udp + port + " " + set + " " + target.apply(f));
+          default -> rules.add(ip + " daddr " + set + " " + l4(plan) + " " + target.apply(f));
         }
       }
+      if (Model.skipLocalBeforeAll(plan, familySets)) {
+        rules.add(nfproto(f) + " fib daddr type local return");
+      }
       if (plan.captureAllTcp()) {
-        rules.add(nfproto(f) + " meta l4proto tcp " + target.apply(f));
+        rules.add(nfproto(f) + " " + l4(plan) + " " + target.apply(f));
       }
     }
     return rules;
+  }
+
+  /** The first rule of each base chain: protocols that are not captured return at once. */
+  private static String notCaptured(CapturePlan plan) {
+    return plan.captureUdp() ? "meta l4proto != { tcp, udp } return" : "meta l4proto != tcp return";
+  }
+
+  private static String l4(CapturePlan plan) {
+    return plan.captureUdp() ? "meta l4proto { tcp, udp }" : "meta l4proto tcp";
   }
 
   private static void chain(StringBuilder out, String name, String hook, List<String> rules) {
@@ -155,7 +180,7 @@ final class NftRenderer {
 
   private static String element(SetSpec s, String ipsetEntry) {
     if (s.kind() == Model.Kind.IPPORT) {
-      int comma = ipsetEntry.indexOf(",tcp:");
+      int comma = ipsetEntry.indexOf(',');
       return ipsetEntry.substring(0, comma) + " . " + ipsetEntry.substring(comma + 5);
     }
     return ipsetEntry;

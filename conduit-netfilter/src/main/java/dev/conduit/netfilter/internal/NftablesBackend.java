@@ -32,6 +32,16 @@ public final class NftablesBackend implements NetfilterBackend {
   }
 
   @Override
+  public boolean toolsInstalled() throws NetfilterException {
+    for (String tool : List.of("nft")) {
+      if (!runner.run(List.of("sh", "-c", "command -v " + tool), "").ok()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  @Override
   public List<Command> plan(CapturePlan plan) {
     requireNonNull(plan, "plan");
     return commands(plan, Optional.empty());

@@ -48,7 +48,8 @@ public final class TransparentHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
-    if (!sniff) {
+    if (!sniff || context.overloaded()) {
+      // overloaded: no bytes are held to find a host name, the destination IP decides
       connect(ctx, null);
       return;
     }

@@ -117,36 +117,17 @@ public final class EnrolmentService {
         throw new EnrolmentException(409, "node " + name + " is enrolled with another key (an operator may remove "
             + "it with 'conduit manager nodes rm " + name + "')");
       }
-      if (n.state() == NodeState.PENDING) {
+      if (n.state() == NodeState.PENDING && request.token().isEmpty()) {
         return new EnrolmentResult.Pending(name, approveCommand(name));
+      }
+      if (n.state() == NodeState.PENDING) {
+        return admitWithToken(request, node, addresses, csr, actor);
       }
       store.updateReport(name, request.role(), addresses, server);
       return issue(name, csr, addresses, actor);
     }
     if (request.token().isPresent()) {
-      JoinToken token;
-      try {
-        token = JoinToken.parse(request.token().get());
-      } catch (IllegalArgumentException e) {
-        throw new EnrolmentException(401, e.getMessage());
-      }
-      TokenAdmission admission = store.admitWithToken(token.id(), token.secretHash(), node, clock.instant(),
-          actor + " token:" + token.id());
-      switch (admission) {
-        case ADMITTED:
-          log.info("manager: node {} ({}) joined with token {}", name, addresses, token.id());
-          return issue(name, csr, addresses, actor);
-        case USED:
-          throw new EnrolmentException(401, "join token " + token.id() + " was used already (tokens are single-use; "
-              + "create another with 'conduit manager token create')");
-        case EXPIRED:
-          throw new EnrolmentException(401, "join token " + token.id() + " has expired (create another with "
-              + "'conduit manager token create')");
-        case NAME_TAKEN:
-          throw new EnrolmentException(409, "node " + name + " exists already");
-        default:
-          throw new EnrolmentException(401, "join token: unknown or wrong secret");
-      }
+      return admitWithToken(request, node, addresses, csr, actor);
     }
     if (autoApprove) {
       if (!store.insertNode(node, true, actor + " auto_approve")) {
@@ -167,6 +148,34 @@ public final class EnrolmentService {
     log.warn("manager: node {} ({}, {}) waits for approval; to admit it run: {}", name, addresses,
         request.role().text(), approveCommand(name));
     return new EnrolmentResult.Pending(name, approveCommand(name));
+  }
+
+  private EnrolmentResult admitWithToken(EnrolmentRequest request, NewNode node, List<String> addresses,
+      CertificateRequest csr, String actor) {
+    String name = node.name();
+    JoinToken token;
+    try {
+      token = JoinToken.parse(request.token().get());
+    } catch (IllegalArgumentException e) {
+      throw new EnrolmentException(401, e.getMessage());
+    }
+    TokenAdmission admission = store.admitWithToken(token.id(), token.secretHash(), node, clock.instant(),
+        actor + " token:" + token.id());
+    switch (admission) {
+      case ADMITTED:
+        log.info("manager: node {} ({}) joined with token {}", name, addresses, token.id());
+        return issue(name, csr, addresses, actor);
+      case USED:
+        throw new EnrolmentException(401, "join token " + token.id() + " was used already (tokens are single-use; "
+            + "create another with 'conduit manager token create')");
+      case EXPIRED:
+        throw new EnrolmentException(401, "join token " + token.id() + " has expired (create another with "
+            + "'conduit manager token create')");
+      case NAME_TAKEN:
+        throw new EnrolmentException(409, "node " + name + " exists already");
+      default:
+        throw new EnrolmentException(401, "join token: unknown or wrong secret");
+    }
   }
 
   /**

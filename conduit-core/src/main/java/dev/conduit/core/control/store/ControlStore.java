@@ -62,7 +62,8 @@ public interface ControlStore extends AutoCloseable {
    * Admits a node with a single-use join token, atomically: the token is marked used
    * ({@code UPDATE ... WHERE id = ? AND used = false}, checking that one row changed) and the node is added as
    * approved in one transaction, so of two concurrent enrolments with one token exactly one succeeds. Nothing
-   * is changed unless the result is {@link TokenAdmission#ADMITTED}.
+   * is changed unless the result is {@link TokenAdmission#ADMITTED}. A node that is pending with the same public
+   * key is approved by the token (it asked without one first).
    *
    * @param tokenId the token's public id
    * @param secretHash {@code sha256} hex of the token's secret

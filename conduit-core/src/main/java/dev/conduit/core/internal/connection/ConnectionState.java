@@ -13,6 +13,7 @@ import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.observe.Outcome;
 import dev.conduit.core.route.Router;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -48,7 +49,8 @@ public final class ConnectionState implements InboundContext {
   private volatile String rule;
   private volatile String outbound;
   private volatile InetSocketAddress dialed;
-  private Channel upstream;
+  /** Read by {@link #bufferedBytes()} from any thread. */
+  private volatile Channel upstream;
   /** Dials asked for; the request count of protocols that do not count requests themselves. */
   private int dials;
   /** Requests the protocol reported ({@link #requestReceived}); -1 until it reports one. */
@@ -110,6 +112,11 @@ public final class ConnectionState implements InboundContext {
   @Override
   public Timeouts timeouts() {
     return engine.timeouts();
+  }
+
+  @Override
+  public boolean overloaded() {
+    return engine.overload().level().refusesNewWork();
   }
 
   @Override
@@ -254,6 +261,28 @@ public final class ConnectionState implements InboundContext {
       channel.closeFuture().addListener(closeWithDownstream);
       upCh.closeFuture().addListener(f -> channel.closeFuture().removeListener(closeWithDownstream));
     }
+  }
+
+  /**
+   * The bytes conduit holds for this connection: written to either side and not yet taken by its socket
+   * (Netty's outbound buffers). Safe from any thread (the counts are volatile); a moment's value.
+   */
+  public long bufferedBytes() {
+    return pendingBytes(channel) + pendingBytes(upstream);
+  }
+
+  /** Bytes written to {@code ch} that its socket has not taken yet; 0 for null or closed. */
+  public static long pendingBytes(Channel ch) {
+    if (ch == null) {
+      return 0;
+    }
+    ChannelOutboundBuffer buf = ch.unsafe().outboundBuffer();
+    return buf == null ? 0 : buf.totalPendingWriteBytes();
+  }
+
+  /** The upstream channel of the exchange or tunnel under way, if any. */
+  public Channel upstreamChannel() {
+    return upstream;
   }
 
   /** Whether the connection is tunnelling bytes. */

@@ -26,6 +26,9 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Collections;
+import java.util.List;
+import dev.conduit.core.internal.overload.OverloadManager;
+import dev.conduit.core.overload.OverloadPolicy;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -49,6 +52,7 @@ public final class Engine {
   private final ChainDialer dialer;
   private volatile Routing routing;
   private volatile boolean splice;
+  private volatile OverloadManager overload;
   private final Set<InetSocketAddress> ownAddresses = ConcurrentHashMap.newKeySet();
   private final LocalAddresses localAddresses;
   private final Map<String, ConnectionState> connections = new ConcurrentHashMap<>();
@@ -76,6 +80,17 @@ public final class Engine {
     this.dialer = new ChainDialer(resources, timeouts.dial(), keepAlive, outboundCustomizer,
         new MultiplexPool(resources, keepAlive, outboundCustomizer));
     this.routing = new Routing(router, Map.copyOf(outbounds));
+    this.overload = new OverloadManager(OverloadPolicy.disabled(), timeouts, List::of, s -> {});
+  }
+
+  /** The overload manager: admission, shortened timeouts, status. */
+  public OverloadManager overload() {
+    return overload;
+  }
+
+  /** Sets the overload manager (before the first connection). */
+  public void overload(OverloadManager value) {
+    this.overload = value;
   }
 
   /** A new connection id: short, unique in the process. */
@@ -87,7 +102,13 @@ public final class Engine {
     return resources;
   }
 
+  /** The timeouts for new waits: the configured ones, shortened while conduit is overloaded. */
   public Timeouts timeouts() {
+    return overload.timeouts();
+  }
+
+  /** The configured timeouts, never shortened. */
+  public Timeouts configuredTimeouts() {
     return timeouts;
   }
 
@@ -124,14 +145,19 @@ public final class Engine {
   }
 
   /**
-   * Registers a bound listener address, so conduit never dials itself. Call off the event loops: a wildcard
-   * address loads the host's addresses.
+   * Registers a bound address of conduit's (a listener, the admin endpoint), so conduit never dials itself.
+   * Call off the event loops: a wildcard address loads the host's addresses.
    */
   public void addOwnAddress(InetSocketAddress address) {
     if (address.getAddress().isAnyLocalAddress()) {
       localAddresses.refreshNow();
     }
     ownAddresses.add(address);
+  }
+
+  /** Forgets an address given to {@link #addOwnAddress} (its socket closed). */
+  public void removeOwnAddress(InetSocketAddress address) {
+    ownAddresses.remove(address);
   }
 
   public Map<String, ConnectionState> connections() {
@@ -172,6 +198,11 @@ public final class Engine {
     } catch (DialException e) {
       return promise.setFailure(e);
     }
+    if (!overload.admit()) {
+      // the truthful busy reply: HTTP 503, SOCKS5 0x01; nothing is dialed
+      return promise.setFailure(new DialException(DialFailure.OVERLOADED,
+          "conduit is overloaded (" + overload.level() + "); try again later"));
+    }
     long start = System.nanoTime();
     observer.dialStarted(request, outbound.name());
     dialer.dial(request, outbound, loop).addListener((Future<Channel> f) -> {
@@ -183,6 +214,15 @@ public final class Engine {
         if (remote == null) {
           ch.close();
           promise.tryFailure(new DialException(DialFailure.GENERAL, "upstream closed during dial"));
+          return;
+        }
+        if (outbound.isDirect() && isOwnAddress(remote.getAddress(), remote.getPort())) {
+          // a name (localhost, a local host name) that resolved to one of conduit's own sockets
+          ch.close();
+          DialException e = new DialException(DialFailure.NOT_ALLOWED,
+              "loop: " + request.destination() + " is one of conduit's own listeners (" + remote + ")");
+          observer.dialFailed(request, outbound.name(), e, elapsed);
+          promise.tryFailure(e);
           return;
         }
         observer.dialSucceeded(request, outbound.name(), remote, elapsed);
@@ -267,7 +307,14 @@ public final class Engine {
     if (ip == null) {
       return false;
     }
-    int port = request.destination().port();
+    return isOwnAddress(ip, request.destination().port());
+  }
+
+  /** Whether {@code ip:port} reaches one of conduit's own sockets (listeners, admin endpoint). */
+  private boolean isOwnAddress(InetAddress ip, int port) {
+    if (ownAddresses.isEmpty()) {
+      return false;
+    }
     for (InetSocketAddress own : ownAddresses) {
       if (own.getPort() != port) {
         continue;
@@ -327,6 +374,11 @@ public final class Engine {
     @Override
     public void closed(dev.conduit.core.observe.ConnectionSummary s) {
       run(() -> delegate.closed(s));
+    }
+
+    @Override
+    public void overload(dev.conduit.core.overload.OverloadStatus s) {
+      run(() -> delegate.overload(s));
     }
   }
 

@@ -164,6 +164,7 @@ public final class DialErrors {
       case NOT_ALLOWED -> "destination_ip_prohibited";
       case UPSTREAM_AUTH_FAILED -> "proxy_internal_error";
       case GENERAL -> "proxy_internal_error";
+      case OVERLOADED -> "proxy_internal_response";
     };
   }
 

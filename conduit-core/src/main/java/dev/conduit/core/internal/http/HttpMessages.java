@@ -1,7 +1,9 @@
 package dev.conduit.core.internal.http;
 
+import dev.conduit.core.internal.overload.OverloadManager;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
@@ -154,6 +156,52 @@ final class HttpMessages {
    * @param extraHeaders header lines without line ends, already safe
    */
   static ByteBuf errorResponse(ByteBufAllocator alloc, int status, String body, String... extraHeaders) {
+    if (OverloadManager.memoryShort()) {
+      return presetErrorResponse(status);
+    }
+    try {
+      return detailedErrorResponse(alloc, status, body, extraHeaders);
+    } catch (OutOfMemoryError e) {
+      // direct memory is short: the reply must not need any
+      return presetErrorResponse(status);
+    }
+  }
+
+  private static final int[] PRESET_STATUSES = {400, 403, 405, 407, 408, 414, 431, 502, 503, 504};
+  private static final ByteBuf[] PRESETS = new ByteBuf[PRESET_STATUSES.length];
+
+  static {
+    for (int i = 0; i < PRESET_STATUSES.length; i++) {
+      int status = PRESET_STATUSES[i];
+      String extra = status == 503 ? "Retry-After: 5\r\n" + proxyStatus("proxy_internal_response", "conduit is overloaded")
+          + "\r\n" : "";
+      byte[] bytes = ("HTTP/1.1 " + status + " " + reason(status) + "\r\n"
+          + "Content-Type: text/plain; charset=utf-8\r\n"
+          + "Content-Length: " + (reason(status).length() + 1) + "\r\n"
+          + "Connection: close\r\n"
+          + "Via: 1.1 conduit\r\n"
+          + extra
+          + "\r\n" + reason(status) + "\n").getBytes(StandardCharsets.ISO_8859_1);
+      ByteBuf direct = Unpooled.directBuffer(bytes.length).writeBytes(bytes);
+      PRESETS[i] = Unpooled.unreleasableBuffer(direct);
+    }
+  }
+
+  /**
+   * An error response allocated when the class loaded: the status line, {@code Connection: close} and the
+   * reason as body; {@code 503} also says {@code Retry-After} and that conduit is overloaded. Writing it
+   * needs no memory (the returned buffer is a duplicate whose release does nothing).
+   */
+  static ByteBuf presetErrorResponse(int status) {
+    for (int i = 0; i < PRESET_STATUSES.length; i++) {
+      if (PRESET_STATUSES[i] == status) {
+        return PRESETS[i].duplicate();
+      }
+    }
+    return PRESETS[PRESET_STATUSES.length - 3].duplicate(); // 502
+  }
+
+  private static ByteBuf detailedErrorResponse(ByteBufAllocator alloc, int status, String body, String... extraHeaders) {
     byte[] text = (sanitize(body) + "\n").getBytes(StandardCharsets.UTF_8);
     StringBuilder sb = new StringBuilder(256)
         .append("HTTP/1.1 ").append(status).append(' ').append(reason(status)).append("\r\n")
@@ -208,6 +256,7 @@ final class HttpMessages {
       case 414 -> "URI Too Long";
       case 431 -> "Request Header Fields Too Large";
       case 502 -> "Bad Gateway";
+      case 503 -> "Service Unavailable";
       case 504 -> "Gateway Timeout";
       default -> "Error";
     };

@@ -232,10 +232,13 @@ public final class MultiplexPool implements Multiplexer {
         ch.pipeline().addBefore(ConduitPipeline.H2_LAST_RESORT, ConduitPipeline.H2_STREAMS, new Http2MultiplexHandler(new NoPushedStreams()));
         H2Settings.growConnectionWindow(ch);
         Connection c = new Connection(this, key, ch, codec);
-        connections.computeIfAbsent(key, k -> new ArrayList<>()).add(c);
+        List<Connection> list = connections.computeIfAbsent(key, k -> new ArrayList<>());
+        list.add(c);
         count++;
+        log.debug("HTTP/2 tunnel connection to {} ({} on this loop)", endpoint, list.size());
+        // last: a connection closed already (a busy machine, a peer's deadline) is removed at once, and
+        // then nothing may look it up again (an exception here left the dial's promise pending)
         ch.closeFuture().addListener(x -> c.closed());
-        log.debug("HTTP/2 tunnel connection to {} ({} on this loop)", endpoint, connections.get(key).size());
         if (!promise.trySuccess(c)) {
           c.maybeIdle();
         }

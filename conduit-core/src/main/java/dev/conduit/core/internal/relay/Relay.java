@@ -192,12 +192,38 @@ public final class Relay {
     if (ch instanceof AbstractEpollStreamChannel epoll && epoll.fd() instanceof Socket socket) {
       try {
         socket.shutdown(false, true);
-      } catch (IOException e) {
+      } catch (IOException | RuntimeException e) {
+        // ENOTCONN comes as NotYetConnectedException: the peer reset or left first; nothing to half-close
+        log.debug("half-close of {} failed: {}", ch, e.toString());
         ch.close();
       }
       return;
     }
-    ch.shutdownOutput();
+    ch.shutdownOutput().addListener(f -> {
+      if (!f.isSuccess()) {
+        ch.close();
+      }
+    });
+  }
+
+  /** Whether {@code cause} is the peer's TCP reset. */
+  static boolean isReset(Throwable cause) {
+    return cause instanceof IOException && String.valueOf(cause.getMessage()).contains("reset");
+  }
+
+  /**
+   * Closes {@code ch} with a TCP reset (SO_LINGER 0) rather than a FIN: a peer that reset is passed on
+   * as a reset, so a protocol that ends at the close cannot take a truncated stream for a complete one.
+   */
+  public static void resetAndClose(Channel ch) {
+    if (ch.isActive() && !StreamAdapter.isStream(ch)) {
+      try {
+        ch.config().setOption(ChannelOption.SO_LINGER, 0);
+      } catch (RuntimeException e) {
+        log.debug("SO_LINGER on {}: {}", ch, e.toString());
+      }
+    }
+    ch.close();
   }
 
   /** The relay handler on one side; {@code peer} is where this side's bytes go. */
@@ -317,7 +343,12 @@ public final class Relay {
       }
       outcome.accept(Outcome.ERROR, (isDownstream ? "client" : "upstream") + " connection: " + cause.getMessage());
       ctx.close();
-      flushAndClose(peer, false);
+      if (isReset(cause)) {
+        tearingDown = true;
+        resetAndClose(peer);
+      } else {
+        flushAndClose(peer, false);
+      }
     }
   }
 }

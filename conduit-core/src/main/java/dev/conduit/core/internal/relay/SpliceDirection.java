@@ -107,6 +107,9 @@ final class SpliceDirection {
         dst.shutdown(false, true);
       } catch (IOException e) {
         throw new SideException(dstSide, e);
+      } catch (RuntimeException e) {
+        // ENOTCONN comes as NotYetConnectedException: the peer reset or left first
+        throw new SideException(dstSide, new IOException("shutdown: " + e, e));
       }
     }
     return moved;

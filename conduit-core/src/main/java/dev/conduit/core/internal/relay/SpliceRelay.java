@@ -240,6 +240,17 @@ final class SpliceRelay {
     if (!(toUpstream != null && toUpstream.finished && toDownstream.finished)) {
       outcome.accept(Outcome.ERROR, side + " connection: " + cause.getMessage());
     }
+    if (Relay.isReset(cause)) {
+      // pass the reset on: the other side must not take a truncated stream for a complete one
+      Channel other = side.equals("client") ? upstream : downstream;
+      if (other instanceof EpollSocketChannel epoll && epoll.isOpen()) {
+        try {
+          ((Socket) epoll.fd()).setSoLinger(0);
+        } catch (IOException | RuntimeException e) {
+          log.debug("[{}] SO_LINGER: {}", id, e.toString());
+        }
+      }
+    }
     closeBoth();
   }
 

@@ -5,6 +5,7 @@ import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
+import dev.conduit.core.internal.overload.OverloadManager;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.SocksInboundOptions;
 import dev.conduit.core.inbound.Upstream;
@@ -288,8 +289,9 @@ final class SocksServerHandler extends ChannelInboundHandlerAdapter {
   private void onFailed(ChannelHandlerContext ctx, Throwable cause, boolean v5) {
     releaseEarly();
     DialFailure failure = cause instanceof DialException d ? d.failure() : DialFailure.GENERAL;
-    context.outcome(failure == DialFailure.NOT_ALLOWED ? Outcome.REJECTED : Outcome.DIAL_FAILED, cause.getMessage());
-    Object reply = v5
+    context.outcome(failure == DialFailure.NOT_ALLOWED || failure == DialFailure.OVERLOADED ? Outcome.REJECTED
+        : Outcome.DIAL_FAILED, cause.getMessage());
+    Object reply = OverloadManager.memoryShort() ? PresetReplies.failure(v5, failure.socks5Reply()) : v5
         ? new DefaultSocks5CommandResponse(Socks5CommandStatus.valueOf((byte) failure.socks5Reply()), Socks5AddressType.IPv4)
         : new DefaultSocks4CommandResponse(Socks4CommandStatus.REJECTED_OR_FAILED);
     ctx.writeAndFlush(reply).addListener(ChannelFutureListener.CLOSE);

@@ -197,6 +197,30 @@ class PushChannelTest {
   }
 
   @Test
+  void aNackFromAnotherVersionThanTheDeltaAssumedGetsASnapshotAtOnce() throws Exception {
+    try (PushServer server = PushFixture.server(resources).build()) {
+      URI uri = uri(server.start());
+      server.publish(state(1, "a", "198.18.0.1"));
+      PushFixture.JdkAgent agent = PushFixture.JdkAgent.connect(uri,
+          PushFixture.jdkContext(PushFixture.nodeCertificate(PushFixture.CA, "lost")), null);
+      com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+      agent.send("{\"type\":\"hello\",\"version\":0,\"hash\":\"\"}");
+      String hash1 = json.readTree(agent.next()).get("hash").asText();
+      agent.send("{\"type\":\"ack\",\"version\":1,\"hash\":\"" + hash1 + "\"}");
+      server.publish(state(2, "a", "198.18.0.2"));
+      assertThat(json.readTree(agent.next()).get("type").asText()).isEqualTo("delta");
+      // the agent lost its state: it is at 0, not at 1 where the delta starts
+      agent.send("{\"type\":\"nack\",\"version\":0,\"error_detail\":\"delta from 1, installed 0\"}");
+      com.fasterxml.jackson.databind.JsonNode resync = json.readTree(agent.next());
+      assertThat(resync.get("type").asText()).isEqualTo("snapshot");
+      assertThat(resync.get("version").asLong()).isEqualTo(2);
+      agent.send("{\"type\":\"ack\",\"version\":2,\"hash\":\"" + resync.get("hash").asText() + "\"}");
+      await("ack of 2", () -> status(server, "lost").ackedVersion() == 2);
+      assertThat(status(server, "lost").lastNack().orElseThrow().goodVersion()).isZero();
+    }
+  }
+
+  @Test
   void reportsReachTheServerListener() throws Exception {
     List<String> reports = new CopyOnWriteArrayList<>();
     try (PushServer server = PushFixture.server(resources)

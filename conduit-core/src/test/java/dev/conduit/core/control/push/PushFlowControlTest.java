@@ -83,7 +83,7 @@ class PushFlowControlTest {
   @Test
   void aSilentAgentIsClosedAfterTheIdleTimeout() throws Exception {
     try (PushServer server = PushFixture.server(resources)
-        .heartbeat(Duration.ofMillis(200), Duration.ofMillis(1500)).build()) {
+        .heartbeat(Duration.ofMillis(200), Duration.ofSeconds(3)).build()) {
       URI uri = uri(server.start());
       server.publish(state(1, "a", "198.18.0.1"));
       var context = PushFixture.jdkContext(PushFixture.nodeCertificate(PushFixture.CA, "silent"));

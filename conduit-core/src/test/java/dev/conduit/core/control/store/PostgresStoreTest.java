@@ -80,12 +80,21 @@ class PostgresStoreTest {
       // and it listens again: a later change arrives too
       a.deleteNode("k1", "admin");
       assertThat(seenByB.awaitAtLeast(4)).isEqualTo(4);
-      try (Connection c = server.connect("postgres"); Statement s = c.createStatement();
-           ResultSet r = s.executeQuery("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-               + "'conduit change feed'")) {
-        r.next();
-        assertThat(r.getInt(1)).isEqualTo(2);
+      // both managers' listeners are back (A's may still be in its reconnection back-off for a moment)
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+      while (listeners() != 2) {
+        assertThat(System.nanoTime()).as("both change feeds listen again within 30 s").isLessThan(deadline);
+        Thread.sleep(50); // polling pg_stat_activity with a deadline
       }
+    }
+  }
+
+  private static int listeners() throws Exception {
+    try (Connection c = server.connect("postgres"); Statement s = c.createStatement();
+         ResultSet r = s.executeQuery("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+             + "'conduit change feed'")) {
+      r.next();
+      return r.getInt(1);
     }
   }
 

@@ -122,7 +122,9 @@ class SqliteStoreTest {
           .isEqualTo(TokenAdmission.EXPIRED);
       assertThat(store.node("d")).as("nothing stored on refusal").isEmpty();
       store.insertNode(node("taken", "198.18.0.5"), false, "node:taken");
-      assertThat(store.admitWithToken("t1", "hash1", node("taken", "198.18.0.5"), now, "node:taken"))
+      NewNode otherKey = new NewNode("taken", "spiffe://test.mesh/node/taken", NodeRole.BOTH, List.of("198.18.0.5"),
+          java.util.Optional.empty(), "sha256:another-key", "csr");
+      assertThat(store.admitWithToken("t1", "hash1", otherKey, now, "node:taken"))
           .isEqualTo(TokenAdmission.NAME_TAKEN);
       assertThat(store.admitWithToken("t1", "hash1", node("d", "198.18.0.4"), now, "node:d"))
           .as("a refused attempt did not use the token").isEqualTo(TokenAdmission.ADMITTED);
@@ -130,6 +132,13 @@ class SqliteStoreTest {
       assertThat(store.admitWithToken("t1", "hash1", node("e", "198.18.0.6"), now, "node:e"))
           .isEqualTo(TokenAdmission.USED);
       assertThat(store.node("e")).isEmpty();
+      // a node pending with the same key is approved by a token
+      store.createToken("t3", "hash3", now.plusSeconds(600), "admin", "");
+      long before = store.version();
+      assertThat(store.admitWithToken("t3", "hash3", node("taken", "198.18.0.5"), now, "node:taken"))
+          .isEqualTo(TokenAdmission.ADMITTED);
+      assertThat(store.node("taken").orElseThrow().state()).isEqualTo(NodeState.APPROVED);
+      assertThat(store.version()).isEqualTo(before + 1);
     }
   }
 

@@ -185,8 +185,7 @@ public final class AgentCore {
     }
     channel = null;
     connectedTo = null;
-    pending.clear();
-    applying = false;
+    pending.clear(); // updates of a closed channel; an install under way finishes and then drains the next
     if (wasUp) {
       backoff = settings.minBackoff();
       schedule(0, backoff);
@@ -222,16 +221,21 @@ public final class AgentCore {
     if (!Json.SNAPSHOT.equals(type) && !Json.DELTA.equals(type)) {
       throw new ClientConnection.ProtocolException("unexpected message type " + Json.truncate(type));
     }
+    if (ch != channel) {
+      return; // a channel already given up
+    }
     if (pending.size() >= MAX_PENDING) {
       throw new ClientConnection.ProtocolException("more than " + MAX_PENDING + " updates unanswered");
     }
     pending.add(message);
     ch.config().setAutoRead(false);
-    drain(ch);
+    drain();
   }
 
-  private void drain(Channel ch) {
-    if (applying || ch != channel) {
+  /** Installs the next pending update of the current channel, unless one is being installed (one at a time). */
+  private void drain() {
+    Channel ch = channel;
+    if (applying || ch == null) {
       return;
     }
     ObjectNode message = pending.poll();
@@ -251,7 +255,7 @@ public final class AgentCore {
         done.complete(null);
         loop.execute(() -> {
           applying = false;
-          drain(ch);
+          drain();
         });
       }
     });

@@ -6,7 +6,6 @@ import dev.conduit.core.control.push.PushAgentStatus;
 import dev.conduit.core.control.push.PushDelta;
 import dev.conduit.core.control.push.PushReportListener;
 import dev.conduit.core.control.push.PushState;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -33,7 +32,9 @@ public final class PushHub {
   private final Executor reportExecutor;
   private final Map<String, AgentRecord> agents = new ConcurrentHashMap<>();
   private final Map<String, ServerConnection> connections = new ConcurrentHashMap<>();
-  private final ArrayDeque<DeltaFrame> history = new ArrayDeque<>();
+  private final Object publishLock = new Object();
+  // swapped whole on each publish, so event loops read it without waiting for a publisher serialising a state
+  private volatile List<DeltaFrame> history = List.of();
   private volatile Published current;
   private volatile boolean closed;
 
@@ -48,7 +49,7 @@ public final class PushHub {
   /** Publishes a new state; computes the delta from the current one. */
   public void publish(PushState state) {
     requireNonNull(state, "state");
-    synchronized (this) {
+    synchronized (publishLock) {
       Published previous = current;
       if (previous != null && state.version() <= previous.state().version()) {
         throw new IllegalArgumentException("state: version " + state.version() + " (expected: more than "
@@ -68,7 +69,7 @@ public final class PushHub {
   /** Publishes the state {@code delta} leads to from the current one. */
   public void publish(PushDelta delta) {
     requireNonNull(delta, "delta");
-    synchronized (this) {
+    synchronized (publishLock) {
       Published previous = current;
       if (previous == null || previous.state().version() != delta.fromVersion()) {
         throw new IllegalStateException("delta: from version " + delta.fromVersion() + " (expected: "
@@ -93,10 +94,11 @@ public final class PushHub {
   }
 
   private void remember(DeltaFrame frame) {
-    history.addLast(frame);
-    while (history.size() > historySize) {
-      history.removeFirst();
-    }
+    List<DeltaFrame> old = history;
+    List<DeltaFrame> next = new ArrayList<>(Math.min(old.size() + 1, historySize));
+    next.addAll(old.size() >= historySize ? old.subList(old.size() - historySize + 1, old.size()) : old);
+    next.add(frame);
+    history = List.copyOf(next);
   }
 
   private void notifyConnections() {
@@ -120,7 +122,7 @@ public final class PushHub {
    * Returns the deltas leading from {@code from} to {@code to}, or null when the history no longer has them or
    * they are more than {@code max}.
    */
-  synchronized List<DeltaFrame> deltas(long from, long to, int max) {
+  List<DeltaFrame> deltas(long from, long to, int max) {
     List<DeltaFrame> chain = new ArrayList<>();
     long at = from;
     for (Iterator<DeltaFrame> it = history.iterator(); it.hasNext() && at < to; ) {

@@ -260,7 +260,11 @@ public final class ServerConnection extends SimpleChannelInboundHandler<WebSocke
     closing = true;
     log.warn("push: closing agent {} ({}): {} {}", agentId == null ? "(not admitted)" : agentId,
         ctx.channel().remoteAddress(), code, reason);
-    Frames.close(ctx, code, reason);
+    if (record == null) {
+      ctx.close(); // no WebSocket yet: nothing to send a close frame on
+    } else {
+      Frames.close(ctx, code, reason);
+    }
   }
 
   @Override

@@ -190,7 +190,10 @@ public final class JdbcControlStore implements ControlStore {
       if (expiresAt <= now.toEpochMilli()) {
         return TokenAdmission.EXPIRED;
       }
-      if (Rows.findNode(c, node.name()).isPresent()) {
+      Optional<NodeRecord> existing = Rows.findNode(c, node.name());
+      boolean pendingWithSameKey = existing.isPresent() && existing.get().state() == NodeState.PENDING
+          && existing.get().publicKeyPin().equals(node.publicKeyPin());
+      if (existing.isPresent() && !pendingWithSameKey) {
         return TokenAdmission.NAME_TAKEN;
       }
       // single use even under a race: only the transaction that flips the flag sees one row changed
@@ -200,7 +203,13 @@ public final class JdbcControlStore implements ControlStore {
         return TokenAdmission.USED;
       }
       long version = Rows.bump(c, postgres);
-      Rows.insert(c, node, NodeState.APPROVED, version);
+      if (pendingWithSameKey) {
+        // a node that waited for approval and came back with a token: the token approves it
+        Sql.update(c, "UPDATE nodes SET state = ?, updated_at = ?, changed_version = ? WHERE name = ?",
+            NodeState.APPROVED.name(), now, version, node.name());
+      } else {
+        Rows.insert(c, node, NodeState.APPROVED, version);
+      }
       Rows.auditIn(c, actor, "node.admit", node.name(), "token=" + tokenId + " addresses=" + node.addresses()
           + " role=" + node.role().text());
       return TokenAdmission.ADMITTED;

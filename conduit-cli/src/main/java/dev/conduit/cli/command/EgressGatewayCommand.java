@@ -1,0 +1,306 @@
+package dev.conduit.cli.command;
+
+import dev.conduit.cli.CliException;
+import dev.conduit.cli.RunControl;
+import dev.conduit.core.net.IpPrefixSet;
+import dev.conduit.netfilter.CommandRunner;
+import dev.conduit.netfilter.NetfilterException;
+import dev.conduit.netfilter.Prerequisites.Problem;
+import dev.conduit.netfilter.egress.Allowlist;
+import dev.conduit.netfilter.egress.DeniedLog;
+import dev.conduit.netfilter.egress.EgressGateway;
+import dev.conduit.netfilter.egress.EgressGatewayConfig;
+import dev.conduit.netfilter.egress.EgressMetrics;
+import dev.conduit.netfilter.egress.EgressMetricsServer;
+import dev.conduit.netfilter.egress.EgressMode;
+import dev.conduit.netfilter.egress.EgressStateFile;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
+
+/** {@code conduit egress gateway}: enforces an allowlist on the traffic this host forwards. */
+@CommandLine.Command(name = "gateway", mixinStandardHelpOptions = true,
+    description = "Forward the protected networks' traffic only to allowlisted addresses (nftables),"
+        + " masquerade it, and export per-address traffic to Prometheus. Runs until SIGTERM, then"
+        + " removes its rules.")
+public final class EgressGatewayCommand extends BaseCommand implements Callable<Integer> {
+
+  private static final Logger log = LoggerFactory.getLogger(EgressGatewayCommand.class);
+
+  @Option(names = {"-iptables-wss-server", "--server"}, paramLabel = "HOST:PORT",
+      description = "The egress server to take the allowlist from (arrives with 'conduit egress server';"
+          + " until then the allowlist comes from --allowlist, --allowlist-file and the state file).")
+  String server;
+
+  @Option(names = "--protected-network", paramLabel = "CIDR", split = ",",
+      description = "A network whose forwarded traffic is guarded; repeatable (default: 10.0.0.0/8,"
+          + " 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7).")
+  List<String> protectedNetworks = new ArrayList<>();
+
+  @Option(names = "--allowlist", paramLabel = "IP|CIDR", split = ",",
+      description = "An allowlisted address or prefix; repeatable.")
+  List<String> allowlist = new ArrayList<>();
+
+  @Option(names = "--allowlist-file", paramLabel = "FILE",
+      description = "A file of allowlisted addresses and prefixes, one per line (# comments); re-read when it changes.")
+  Path allowlistFile;
+
+  @Option(names = "--allow-special", paramLabel = "CIDR", split = ",",
+      description = "Special-purpose space (private, benchmarking, ...) that may be allowlisted all the same; repeatable.")
+  List<String> allowSpecial = new ArrayList<>();
+
+  @Option(names = "--state-file", paramLabel = "FILE", defaultValue = "/var/lib/conduit/egress-allowlist",
+      description = "Where the allowlist in force is kept, to enforce it again after a restart (default: ${DEFAULT-VALUE}).")
+  Path stateFile;
+
+  @Option(names = "--mode", paramLabel = "MODE", defaultValue = "enforce",
+      description = "enforce (drop what is not allowlisted) or report-only (drop nothing, log what enforce"
+          + " would drop) (default: ${DEFAULT-VALUE}).")
+  String mode;
+
+  @Option(names = "--table", paramLabel = "NAME", defaultValue = "conduit_egress",
+      description = "The nftables table the gateway owns (default: ${DEFAULT-VALUE}).")
+  String table;
+
+  @Option(names = "--no-masquerade", description = "Do not masquerade (another box does the NAT).")
+  boolean noMasquerade;
+
+  @Option(names = "--out-interface", paramLabel = "NAME", description = "Masquerade only traffic leaving through this interface.")
+  String outInterface;
+
+  @Option(names = "--metrics-listen", paramLabel = "HOST:PORT", defaultValue = "0.0.0.0:9900",
+      description = "Where /metrics is served (default: ${DEFAULT-VALUE}).")
+  String metricsListen;
+
+  @Option(names = "--hostname", paramLabel = "NAME", description = "The hostname label of the metrics (default: this host's name).")
+  String hostname;
+
+  @Option(names = "--max-address-labels", paramLabel = "N", defaultValue = "1000",
+      description = "Addresses with a metrics label of their own; the rest are summed under 'other' (default: ${DEFAULT-VALUE}).")
+  int maxAddressLabels;
+
+  @Option(names = "--denied-log-interval", paramLabel = "DURATION", defaultValue = "10s",
+      description = "How often denied destinations are logged (default: ${DEFAULT-VALUE}).")
+  Duration deniedLogInterval;
+
+  @Option(names = "--denied-log-lines", paramLabel = "N", defaultValue = "20",
+      description = "The most denied-destination lines per interval (default: ${DEFAULT-VALUE}).")
+  int deniedLogLines;
+
+  @Override
+  public Integer call() throws Exception {
+    IpPrefixSet special = special();
+    EgressGatewayConfig config = config();
+    EgressStateFile state = new EgressStateFile(stateFile);
+    Allowlist initial = initialAllowlist(special, state);
+    if (server != null) {
+      out().println("egress server " + server + ": the connection to the egress server arrives with"
+          + " 'conduit egress server'; until then this gateway enforces the allowlist from --allowlist,"
+          + " --allowlist-file and " + stateFile);
+    }
+    CommandRunner runner = context().commandRunner();
+    List<Problem> problems = EgressGateway.check(config, runner);
+    if (!problems.isEmpty()) {
+      throw CliException.failure("egress gateway cannot run here: " + problems.stream()
+          .map(Problem::toString).reduce((a, b) -> a + "; " + b).orElse(""));
+    }
+    InetSocketAddress bind = bind(metricsListen);
+    EgressMetrics metrics = new EgressMetrics(hostname(), maxAddressLabels);
+    EgressGateway gateway = EgressGateway.install(config, initial, runner);
+    ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "conduit-egress-gateway");
+      t.setDaemon(true);
+      return t;
+    });
+    try (EgressMetricsServer metricsServer = start(bind, gateway, metrics)) {
+      state.save(initial);
+      out().println("egress gateway: table inet " + config.table() + ", " + config.mode().name()
+          .toLowerCase(Locale.ROOT).replace('_', '-') + ", " + initial.size() + " allowlist entries, protecting "
+          + config.protectedNetworks() + "; metrics on http://" + format(metricsServer.address()) + "/metrics");
+      out().flush();
+      DeniedLog denied = new DeniedLog(deniedLogLines);
+      FileTime[] seen = {modified(allowlistFile)};
+      background.scheduleWithFixedDelay(() -> reloadFile(gateway, state, special, seen), 2, 2, TimeUnit.SECONDS);
+      long every = Math.max(100, deniedLogInterval.toMillis());
+      background.scheduleWithFixedDelay(() -> {
+        try {
+          denied.lines(gateway.denied(), gateway.config().mode()).forEach(log::warn);
+        } catch (NetfilterException | RuntimeException e) {
+          log.warn("egress gateway: cannot read denied destinations: {}", e.getMessage());
+        }
+      }, every, every, TimeUnit.MILLISECONDS);
+      RunControl control = context().runControl();
+      control.started((dev.conduit.core.Conduit) null); // no proxy runs here: the control only installs its signal handlers
+      control.awaitStop();
+    } finally {
+      background.shutdownNow();
+      background.awaitTermination(10, TimeUnit.SECONDS);
+      gateway.close();
+      out().println("egress gateway: removed table inet " + config.table());
+    }
+    return 0;
+  }
+
+  private EgressMetricsServer start(InetSocketAddress bind, EgressGateway gateway, EgressMetrics metrics)
+      throws NetfilterException {
+    try {
+      return EgressMetricsServer.start(bind, gateway, metrics);
+    } catch (IOException e) {
+      gateway.close();
+      throw CliException.failure("--metrics-listen: cannot bind " + metricsListen + ": " + e.getMessage());
+    }
+  }
+
+  private void reloadFile(EgressGateway gateway, EgressStateFile state, IpPrefixSet special, FileTime[] seen) {
+    if (allowlistFile == null) {
+      return;
+    }
+    try {
+      FileTime now = modified(allowlistFile);
+      if (now == null || now.equals(seen[0])) {
+        return;
+      }
+      seen[0] = now;
+      Allowlist next = fromFlags(special, Optional.of(Files.readString(allowlistFile)));
+      gateway.update(next);
+      state.save(next);
+      log.info("egress gateway: {} re-read, {} allowlist entries", allowlistFile, next.size());
+    } catch (IllegalArgumentException e) {
+      log.warn("egress gateway: {} not applied (the allowlist in force stays): {}", allowlistFile, e.getMessage());
+    } catch (IOException | RuntimeException e) {
+      log.warn("egress gateway: cannot apply {}: {}", allowlistFile, e.getMessage());
+    }
+  }
+
+  private static FileTime modified(Path file) {
+    try {
+      return file == null ? null : Files.getLastModifiedTime(file);
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private IpPrefixSet special() {
+    try {
+      return IpPrefixSet.parse(allowSpecial.toArray(new String[0]));
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage("--allow-special: " + e.getMessage());
+    }
+  }
+
+  private EgressGatewayConfig config() {
+    try {
+      EgressGatewayConfig.Builder b = EgressGatewayConfig.builder().table(table).masquerade(!noMasquerade)
+          .mode(switch (mode.toLowerCase(Locale.ROOT)) {
+            case "enforce" -> EgressMode.ENFORCE;
+            case "report-only", "report" -> EgressMode.REPORT_ONLY;
+            default -> throw CliException.usage("--mode: " + mode + " (expected: enforce or report-only)");
+          });
+      List<String> networks = protectedNetworks.isEmpty()
+          ? List.of("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+          : protectedNetworks;
+      networks.forEach(b::protectedNetwork);
+      if (outInterface != null) {
+        b.outInterface(outInterface);
+      }
+      return b.build();
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+  }
+
+  private Allowlist initialAllowlist(IpPrefixSet special, EgressStateFile state) throws IOException {
+    if (!allowlist.isEmpty() || allowlistFile != null) {
+      String file;
+      try {
+        file = allowlistFile == null ? null : Files.readString(allowlistFile);
+      } catch (IOException e) {
+        throw CliException.usage("--allowlist-file: cannot read " + allowlistFile + ": " + e.getMessage());
+      }
+      try {
+        return fromFlags(special, Optional.ofNullable(file));
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage(e.getMessage());
+      }
+    }
+    try {
+      Optional<Allowlist> kept = state.load(special);
+      kept.ifPresent(a -> out().println("egress gateway: enforcing the " + a.size()
+          + " allowlist entries kept in " + stateFile));
+      return kept.orElse(Allowlist.empty());
+    } catch (IllegalArgumentException e) {
+      throw CliException.failure("--state-file: " + e.getMessage());
+    }
+  }
+
+  private Allowlist fromFlags(IpPrefixSet special, Optional<String> file) {
+    Allowlist.Builder b = Allowlist.builder(special);
+    for (String entry : allowlist) {
+      try {
+        b.add(entry.strip());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--allowlist: " + e.getMessage(), e);
+      }
+    }
+    if (file.isPresent()) {
+      try {
+        Allowlist.parse(file.get(), special).entries().forEach(b::add);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--allowlist-file " + allowlistFile + ": " + e.getMessage(), e);
+      }
+    }
+    return b.build();
+  }
+
+  private String hostname() {
+    if (hostname != null) {
+      return hostname;
+    }
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      return Optional.ofNullable(System.getenv("HOSTNAME")).orElse("unknown");
+    }
+  }
+
+  static InetSocketAddress bind(String hostPort) {
+    int colon = hostPort.lastIndexOf(':');
+    String host = colon < 0 ? "" : hostPort.substring(0, colon);
+    String port = colon < 0 ? hostPort : hostPort.substring(colon + 1);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    try {
+      int p = Integer.parseInt(port);
+      if (p < 0 || p > 65535) {
+        throw new NumberFormatException();
+      }
+      return host.isEmpty() ? new InetSocketAddress(p)
+          : new InetSocketAddress(dev.conduit.core.net.IpAddress.parse(host).toInetAddress(), p);
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage("--metrics-listen: " + hostPort + " (expected: HOST:PORT with an IP"
+          + " literal and a port 0-65535, e.g. 0.0.0.0:9900)");
+    }
+  }
+
+  private static String format(InetSocketAddress a) {
+    String host = a.getAddress().getHostAddress();
+    return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+  }
+}

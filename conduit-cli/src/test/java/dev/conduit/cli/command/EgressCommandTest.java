@@ -1,0 +1,217 @@
+package dev.conduit.cli.command;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.conduit.cli.Cli;
+import dev.conduit.cli.CliContext;
+import dev.conduit.cli.ConduitCommand;
+import dev.conduit.cli.ExitCode;
+import dev.conduit.cli.RunControl;
+import dev.conduit.core.Conduit;
+import dev.conduit.netfilter.Command;
+import dev.conduit.netfilter.CommandRunner;
+import dev.conduit.netfilter.NetfilterException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code conduit egress gateway} and {@code conduit egress route} in a network namespace made by the
+ * test (198.18.0.1/24 and fd00::1/64 on a veth whose peer, 198.18.0.2 / fd00::2, is on-link). Needs
+ * root, nft and ip (skips elsewhere; fails under CI=true).
+ */
+class EgressCommandTest {
+
+  static final CommandRunner HOST = CommandRunner.system();
+  String ns;
+  CommandRunner runner;
+
+  @BeforeEach
+  void namespace() throws Exception {
+    String reason = null;
+    if (!HOST.run(List.of("id", "-u"), "").stdout().strip().equals("0")) {
+      reason = "needs root (network namespaces, nftables)";
+    } else if (!HOST.run(List.of("sh", "-c", "command -v nft && command -v ip"), "").ok()) {
+      reason = "needs nft and ip";
+    }
+    if (reason != null) {
+      if ("true".equals(System.getenv("CI"))) {
+        fail(reason + " (CI=true: system tests must run)");
+      }
+      assumeTrue(false, reason);
+    }
+    ns = "cdt-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 24));
+    HOST.run(Command.of("ip", "netns", "add", ns));
+    runner = HOST.inNetworkNamespace(ns);
+    for (String[] c : List.of(new String[] {"ip", "link", "set", "lo", "up"},
+        new String[] {"ip", "link", "add", "cdt0", "type", "veth", "peer", "name", "cdt1"},
+        new String[] {"ip", "link", "set", "cdt0", "up"}, new String[] {"ip", "link", "set", "cdt1", "up"},
+        new String[] {"ip", "addr", "add", "198.18.0.1/24", "dev", "cdt0"},
+        new String[] {"ip", "-6", "addr", "add", "fd00::1/64", "dev", "cdt0", "nodad"},
+        new String[] {"sysctl", "-qw", "net.ipv4.ip_forward=1"},
+        new String[] {"sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"})) {
+      runner.run(Command.of(c));
+    }
+  }
+
+  @AfterEach
+  void removeNamespace() throws NetfilterException {
+    if (ns != null) {
+      HOST.run(Command.ignoringFailure("ip", "netns", "del", ns));
+    }
+  }
+
+  String inNs(String... argv) throws NetfilterException {
+    return runner.run(Command.of(argv)).stdout();
+  }
+
+  /** A long-running egress command on a thread of its own; {@link #stop()} is its SIGTERM. */
+  final class Running implements AutoCloseable {
+    final StringWriter out = new StringWriter();
+    final StringWriter err = new StringWriter();
+    final CompletableFuture<Void> started = new CompletableFuture<>();
+    final CountDownLatch stop = new CountDownLatch(1);
+    final CompletableFuture<Integer> exit = new CompletableFuture<>();
+
+    Running(String... args) {
+      RunControl control = new RunControl() {
+        @Override
+        public void started(Conduit conduit) {
+          started.complete(null);
+        }
+
+        @Override
+        public void awaitStop() throws InterruptedException {
+          stop.await();
+        }
+      };
+      Thread t = new Thread(() -> exit.complete(ConduitCommand.execute(new PrintWriter(out),
+          new PrintWriter(err), new CliContext(control, runner), args)), "egress-cli-under-test");
+      t.setDaemon(true);
+      t.start();
+    }
+
+    Running awaitStarted() throws Exception {
+      CompletableFuture.anyOf(started, exit).get(60, TimeUnit.SECONDS);
+      assertThat(started.isDone()).as("exited before starting: out %s err %s", out, err).isTrue();
+      return this;
+    }
+
+    Cli.Result stop() throws Exception {
+      stop.countDown();
+      int code = exit.get(60, TimeUnit.SECONDS);
+      return new Cli.Result(code, out.toString(), err.toString());
+    }
+
+    @Override
+    public void close() throws Exception {
+      stop.countDown();
+      exit.get(60, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void gatewayEnforcesServesMetricsKeepsItsStateAndRemovesItsTableOnExit(@TempDir Path dir) throws Exception {
+    Path state = dir.resolve("state");
+    String[] common = {"egress", "gateway", "--table", "cdt_egress", "--protected-network", "198.18.0.0/24",
+        "--protected-network", "fd00::/64", "--state-file", state.toString(), "--metrics-listen",
+        "127.0.0.1:0", "--hostname", "gw-cli", "-iptables-wss-server", "198.18.0.9:8080"};
+    String[] first = concat(common, "--allowlist", "8.8.8.8,2606:4700::/32");
+    try (Running gw = new Running(first).awaitStarted()) {
+      String table = inNs("nft", "list", "table", "inet", "cdt_egress");
+      assertThat(table).contains("8.8.8.8", "2606:4700::/32", "198.18.0.0/24", "masquerade", "drop");
+      Matcher m = Pattern.compile("metrics on (http://\\S+/metrics)").matcher(gw.out.toString());
+      assertThat(m.find()).as(gw.out.toString()).isTrue();
+      HttpResponse<String> scrape = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(m.group(1)))
+          .build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(scrape.statusCode()).isEqualTo(200);
+      assertThat(scrape.body()).contains(
+          "iptables_bytes_count{ip=\"8.8.8.8\",type=\"OUTPUT\",hostname=\"gw-cli\"} 0",
+          "conduit_egress_bytes_total{address=\"2606:4700::/32\",direction=\"in\",hostname=\"gw-cli\"} 0");
+      assertThat(gw.out.toString()).contains("egress server 198.18.0.9:8080: the connection to the egress"
+          + " server arrives with 'conduit egress server'");
+      Cli.Result result = gw.stop();
+      assertThat(result.exitCode()).as(result.toString()).isZero();
+    }
+    assertThat(inNs("nft", "list", "tables")).doesNotContain("cdt_egress");
+    assertThat(Files.readString(state)).contains("8.8.8.8\n", "2606:4700::/32\n");
+
+    // restarted without an allowlist: the state file's comes back
+    try (Running gw = new Running(common).awaitStarted()) {
+      assertThat(gw.out.toString()).contains("enforcing the 2 allowlist entries kept in " + state);
+      assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow4_out")).contains("8.8.8.8");
+      assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow6_in")).contains("2606:4700::/32");
+    }
+    assertThat(inNs("nft", "list", "tables")).doesNotContain("cdt_egress");
+  }
+
+  @Test
+  void gatewayRefusesBadEntriesWithOneLineAndInstallsNothing(@TempDir Path dir) throws Exception {
+    Path state = dir.resolve("state");
+    for (String[] bad : List.of(new String[] {"--allowlist", "10.0.0.1", "is private"},
+        new String[] {"--allowlist", "127.1", "expected: an IPv4 literal"},
+        new String[] {"--allowlist", "::ffff:169.254.169.254", "is link-local (ipv4-mapped form of 169.254.169.254)"},
+        new String[] {"--allowlist", "8.8.8.8/8", "has host bits set"},
+        new String[] {"--mode", "block", "--mode: block (expected: enforce or report-only)"},
+        new String[] {"--metrics-listen", "localhost:99999", "--metrics-listen: localhost:99999"})) {
+      Cli.Result r = Cli.run(runner, "egress", "gateway", "--table", "cdt_egress", "--state-file",
+          state.toString(), bad[0], bad[1]);
+      assertThat(r.exitCode()).as(r.toString()).isEqualTo(ExitCode.USAGE);
+      assertThat(r.errLines()).as(r.toString()).hasSize(1);
+      assertThat(r.err()).contains(bad[2]);
+    }
+    assertThat(inNs("nft", "list", "tables")).doesNotContain("cdt_egress");
+    assertThat(state).doesNotExist();
+  }
+
+  @Test
+  void routeRoutesThePublicSpaceViaTheGatewayAndRemovesItOnExit() throws Exception {
+    try (Running route = new Running("egress", "route", "-iptables-gateway", "198.18.0.2", "--gateway",
+        "fd00::2").awaitStarted()) {
+      assertThat(route.out.toString()).contains("116 IPv4 prefixes via 198.18.0.2",
+          "45 IPv6 prefixes via fd00::2");
+      assertThat(inNs("ip", "-4", "route", "show", "proto", "193").lines()).hasSize(116);
+      assertThat(inNs("ip", "-6", "route", "show", "proto", "193").lines()).hasSize(45);
+      assertThat(inNs("ip", "-4", "route", "get", "172.64.0.1")).contains("via 198.18.0.2");
+      assertThat(route.stop().exitCode()).isZero();
+    }
+    assertThat(inNs("ip", "-4", "route", "show", "proto", "193")).isBlank();
+    assertThat(inNs("ip", "-6", "route", "show", "proto", "193")).isBlank();
+  }
+
+  @Test
+  void routeReportsAGatewayThatIsNotOnLink() throws Exception {
+    inNs("ip", "route", "add", "198.18.7.0/24", "via", "198.18.0.2");
+    Cli.Result r = Cli.run(runner, "egress", "route", "-iptables-gateway", "198.18.7.1");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(ExitCode.FAILURE);
+    assertThat(r.errLines()).hasSize(1);
+    assertThat(r.err()).contains("egress gateway 198.18.7.1 is not on-link: this host reaches it via 198.18.0.2");
+    Cli.Result usage = Cli.run(runner, "egress", "route", "-iptables-gateway", "0x7f.1");
+    assertThat(usage.exitCode()).as(usage.toString()).isEqualTo(ExitCode.USAGE);
+    assertThat(inNs("ip", "-4", "route", "show", "proto", "193")).isBlank();
+  }
+
+  static String[] concat(String[] a, String... b) {
+    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+}

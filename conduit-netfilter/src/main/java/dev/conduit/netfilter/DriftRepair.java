@@ -1,0 +1,111 @@
+package dev.conduit.netfilter;
+
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps a {@link TransparentCapture}'s rules installed while conduit runs: every interval it lists
+ * what the backend holds under the plan's prefix and, when that is no longer what conduit installed
+ * (a {@code firewalld} reload, {@code iptables -F}, another tool's {@code nft flush ruleset}), applies
+ * the plan again, logs the repair and counts it. Connections that were already captured resume once
+ * the rules are back (TPROXY's socket match finds their transparent sockets again).
+ *
+ * <p>Started by {@link TransparentCapture#startDriftRepair}; runs on a daemon thread of its own (the
+ * checks run iptables/nft); stopped by {@link #close()} or when the capture is closed.
+ */
+public final class DriftRepair implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(DriftRepair.class);
+
+  private final TransparentCapture capture;
+  private final Duration interval;
+  private final Consumer<String> onRepair;
+  private final AtomicLong checks = new AtomicLong();
+  private final AtomicLong repairs = new AtomicLong();
+  private final AtomicLong failures = new AtomicLong();
+  private final CountDownLatch stop = new CountDownLatch(1);
+  private final Thread thread;
+
+  private DriftRepair(TransparentCapture capture, Duration interval, Consumer<String> onRepair) {
+    this.capture = capture;
+    this.interval = interval;
+    this.onRepair = onRepair;
+    this.thread = new Thread(this::run, "conduit-capture-drift-" + capture.plan().prefix());
+    thread.setDaemon(true);
+  }
+
+  static DriftRepair start(TransparentCapture capture, Duration interval, Consumer<String> onRepair) {
+    requireNonNull(interval, "interval");
+    requireNonNull(onRepair, "onRepair");
+    if (interval.isNegative() || interval.isZero()) {
+      throw new IllegalArgumentException("interval: " + interval + " (expected: positive)");
+    }
+    DriftRepair repair = new DriftRepair(capture, interval, onRepair);
+    repair.thread.start();
+    return repair;
+  }
+
+  /** Returns how many times the rules were checked. */
+  public long checks() {
+    return checks.get();
+  }
+
+  /** Returns how many times the rules had vanished or changed and were applied again. */
+  public long repairs() {
+    return repairs.get();
+  }
+
+  /** Returns how many checks or repairs failed (a tool refused; retried at the next interval). */
+  public long failures() {
+    return failures.get();
+  }
+
+  /** Returns the check interval. */
+  public Duration interval() {
+    return interval;
+  }
+
+  /** Stops checking; the rules stay as they are. Idempotent; waits for a running check to end. */
+  @Override
+  public void close() {
+    stop.countDown();
+    if (Thread.currentThread() != thread) {
+      try {
+        thread.join(TimeUnit.SECONDS.toMillis(60));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void run() {
+    try {
+      while (!stop.await(interval.toNanos(), TimeUnit.NANOSECONDS)) {
+        try {
+          checks.incrementAndGet();
+          capture.repairIfChanged().ifPresent(what -> {
+            long n = repairs.incrementAndGet();
+            log.warn("capture {}: rules {} under conduit; applied again (repair {})",
+                capture.plan().prefix(), what, n);
+            onRepair.accept(what);
+          });
+          if (capture.isClosed()) {
+            return;
+          }
+        } catch (NetfilterException | RuntimeException e) {
+          failures.incrementAndGet();
+          log.warn("capture {}: cannot check or repair the rules (retrying in {}): {}",
+              capture.plan().prefix(), interval, e.getMessage());
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,172 @@
+package dev.conduit.netfilter.egress;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.conduit.core.net.IpPrefix;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * How an egress gateway enforces: the protected networks whose forwarded traffic it guards, the mode,
+ * and the nftables table it owns. Immutable; built with {@link #builder()}.
+ */
+public final class EgressGatewayConfig {
+
+  private final String table;
+  private final List<IpPrefix> protectedNetworks;
+  private final EgressMode mode;
+  private final boolean masquerade;
+  private final Optional<String> outInterface;
+
+  private EgressGatewayConfig(Builder b) {
+    this.table = b.table;
+    this.protectedNetworks = List.copyOf(b.protectedNetworks);
+    this.mode = b.mode;
+    this.masquerade = b.masquerade;
+    this.outInterface = b.outInterface;
+    if (protectedNetworks.isEmpty()) {
+      throw new IllegalArgumentException("protectedNetworks: [] (expected: at least one network, e.g."
+          + " 10.0.0.0/8)");
+    }
+  }
+
+  /** Returns a builder: table {@code conduit_egress}, enforce mode, masquerading on. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Returns the name of the {@code inet} nftables table the gateway owns. */
+  public String table() {
+    return table;
+  }
+
+  /** Returns the networks whose forwarded traffic is guarded (the sources the gateway forwards for). */
+  public List<IpPrefix> protectedNetworks() {
+    return protectedNetworks;
+  }
+
+  /** Returns the mode. */
+  public EgressMode mode() {
+    return mode;
+  }
+
+  /** Returns whether traffic that passes is masqueraded behind the gateway's address. */
+  public boolean masquerade() {
+    return masquerade;
+  }
+
+  /** Returns the interface masquerading is limited to, if any (empty: any but towards the protected networks). */
+  public Optional<String> outInterface() {
+    return outInterface;
+  }
+
+  /**
+   * Returns a copy in another mode.
+   *
+   * @param other the mode
+   * @return the copy
+   */
+  public EgressGatewayConfig withMode(EgressMode other) {
+    Builder b = builder().table(table).mode(other).masquerade(masquerade);
+    protectedNetworks.forEach(b::protectedNetwork);
+    outInterface.ifPresent(b::outInterface);
+    return b.build();
+  }
+
+  @Override
+  public String toString() {
+    return "EgressGatewayConfig[table=" + table + ", protectedNetworks=" + protectedNetworks + ", mode="
+        + mode + ", masquerade=" + masquerade + ", outInterface=" + outInterface.orElse("any") + "]";
+  }
+
+  /** Builds an {@link EgressGatewayConfig}. */
+  public static final class Builder {
+    private String table = "conduit_egress";
+    private final List<IpPrefix> protectedNetworks = new ArrayList<>();
+    private EgressMode mode = EgressMode.ENFORCE;
+    private boolean masquerade = true;
+    private Optional<String> outInterface = Optional.empty();
+
+    private Builder() {}
+
+    /**
+     * The nftables table name (letters, digits and {@code _}, up to 32 characters).
+     *
+     * @param value the name
+     * @return this builder
+     */
+    public Builder table(String value) {
+      requireNonNull(value, "table");
+      if (!value.matches("[A-Za-z][A-Za-z0-9_]{0,31}")) {
+        throw new IllegalArgumentException("table: " + value
+            + " (expected: a letter, then up to 31 letters, digits or _)");
+      }
+      this.table = value;
+      return this;
+    }
+
+    /**
+     * Adds a protected network.
+     *
+     * @param value e.g. {@code 10.0.0.0/8} or {@code fd00:1::/64}
+     * @return this builder
+     */
+    public Builder protectedNetwork(IpPrefix value) {
+      protectedNetworks.add(requireNonNull(value, "protectedNetwork"));
+      return this;
+    }
+
+    /**
+     * Adds a protected network given as CIDR text.
+     *
+     * @param cidr e.g. {@code 10.0.0.0/8}
+     * @return this builder
+     */
+    public Builder protectedNetwork(String cidr) {
+      return protectedNetwork(IpPrefix.parse(requireNonNull(cidr, "cidr")));
+    }
+
+    /**
+     * The mode.
+     *
+     * @param value enforce or report-only
+     * @return this builder
+     */
+    public Builder mode(EgressMode value) {
+      this.mode = requireNonNull(value, "mode");
+      return this;
+    }
+
+    /**
+     * Whether passing traffic is masqueraded (default true; off when another box NATs).
+     *
+     * @param value whether to masquerade
+     * @return this builder
+     */
+    public Builder masquerade(boolean value) {
+      this.masquerade = value;
+      return this;
+    }
+
+    /**
+     * Limits masquerading to traffic leaving through this interface.
+     *
+     * @param value the interface name
+     * @return this builder
+     */
+    public Builder outInterface(String value) {
+      requireNonNull(value, "outInterface");
+      if (!value.matches("[A-Za-z0-9_.:@+-]{1,15}")) {
+        throw new IllegalArgumentException("outInterface: " + value + " (expected: an interface name)");
+      }
+      this.outInterface = Optional.of(value);
+      return this;
+    }
+
+    /** Returns the config. */
+    public EgressGatewayConfig build() {
+      return new EgressGatewayConfig(this);
+    }
+  }
+}

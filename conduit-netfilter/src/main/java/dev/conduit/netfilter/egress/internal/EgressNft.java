@@ -1,0 +1,253 @@
+package dev.conduit.netfilter.egress.internal;
+
+import dev.conduit.core.net.IpAddress;
+import dev.conduit.core.net.IpPrefix;
+import dev.conduit.netfilter.egress.AddressCounters;
+import dev.conduit.netfilter.egress.DeniedDestination;
+import dev.conduit.netfilter.egress.EgressGatewayConfig;
+import dev.conduit.netfilter.egress.EgressMode;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Renders the egress gateway's nftables table and parses its listings. One {@code inet} table holds
+ * everything: per family, the protected networks, the allowlist twice (looked up by destination on the
+ * way out and by source on the way back, so each element's counter counts one direction) and a
+ * dynamic set of denied destinations.
+ */
+public final class EgressNft {
+
+  /** The table comment that marks a table as conduit's. */
+  public static final String OWNER = "conduit egress gateway";
+
+  private static final Pattern ELEMENT = Pattern.compile(
+      "([0-9a-fA-F:.]+(?:/\\d{1,3})?)[^,{}]*?counter packets (\\d+) bytes (\\d+)");
+
+  private EgressNft() {}
+
+  /** The set names of one family. */
+  private record Family(String ip, String type, String suffix) {}
+
+  private static final Family V4 = new Family("ip", "ipv4_addr", "4");
+  private static final Family V6 = new Family("ip6", "ipv6_addr", "6");
+
+  /**
+   * Returns the {@code nft -f} payload that replaces the table atomically (creating it first, so the
+   * delete never fails), with the allowlist as its elements.
+   *
+   * @param config the gateway config
+   * @param elements the effective allowlist
+   * @return the payload
+   */
+  public static String replace(EgressGatewayConfig config, Collection<IpPrefix> elements) {
+    String t = config.table();
+    StringBuilder s = new StringBuilder();
+    s.append("table inet ").append(t).append(" {}\n");
+    s.append("delete table inet ").append(t).append('\n');
+    s.append("table inet ").append(t).append(" {\n");
+    s.append("  comment \"").append(OWNER).append("\"\n");
+    for (Family f : List.of(V4, V6)) {
+      List<IpPrefix> clients = config.protectedNetworks().stream()
+          .filter(p -> p.isIpv4() == (f == V4)).toList();
+      s.append("  set clients").append(f.suffix).append(" { type ").append(f.type)
+          .append("; flags interval;").append(elements(clients)).append(" }\n");
+      List<IpPrefix> allowed = elements.stream().filter(p -> p.isIpv4() == (f == V4)).toList();
+      for (String direction : List.of("out", "in")) {
+        s.append("  set allow").append(f.suffix).append('_').append(direction).append(" { type ")
+            .append(f.type).append("; flags interval; counter;").append(elements(allowed)).append(" }\n");
+      }
+      s.append("  set denied").append(f.suffix).append(" { type ").append(f.type)
+          .append("; flags dynamic,timeout; timeout 1h; size 65536; counter; }\n");
+    }
+    s.append("  chain forward {\n");
+    forwardRules(config, s);
+    s.append("  }\n");
+    s.append("  chain postrouting {\n");
+    s.append("    type nat hook postrouting priority srcnat; policy accept;\n");
+    if (config.masquerade()) {
+      String out = config.outInterface().map(i -> "oifname \"" + i + "\" ").orElse("");
+      for (Family f : List.of(V4, V6)) {
+        s.append("    ").append(f.ip).append(" saddr @clients").append(f.suffix).append(' ')
+            .append(f.ip).append(" daddr != @clients").append(f.suffix).append(' ').append(out)
+            .append("masquerade\n");
+      }
+    }
+    s.append("  }\n");
+    s.append("}\n");
+    return s.toString();
+  }
+
+  private static void forwardRules(EgressGatewayConfig config, StringBuilder s) {
+    s.append("    type filter hook forward priority filter; policy accept;\n");
+    for (Family f : List.of(V4, V6)) {
+      // one allowlist lookup per packet; the matching element's counter counts it
+      s.append("    ").append(f.ip).append(" saddr @clients").append(f.suffix).append(' ').append(f.ip)
+          .append(" daddr @allow").append(f.suffix).append("_out accept\n");
+      s.append("    ").append(f.ip).append(" daddr @clients").append(f.suffix).append(' ').append(f.ip)
+          .append(" saddr @allow").append(f.suffix).append("_in accept\n");
+      s.append("    ").append(f.ip).append(" saddr @clients").append(f.suffix).append(' ').append(f.ip)
+          .append(" daddr @clients").append(f.suffix).append(" accept\n");
+    }
+    // flows that were allowed when they started go on after their address leaves the list
+    s.append("    ct state established,related accept\n");
+    String verdict = config.mode() == EgressMode.ENFORCE ? "drop" : "accept";
+    for (Family f : List.of(V4, V6)) {
+      s.append("    ").append(f.ip).append(" saddr @clients").append(f.suffix).append(" update @denied")
+          .append(f.suffix).append(" { ").append(f.ip).append(" daddr } ").append(verdict).append('\n');
+    }
+  }
+
+  /**
+   * Returns the payload that switches the mode: the forward chain is rewritten, the sets (and their
+   * counters) stay.
+   *
+   * @param config the config with the new mode
+   * @return the payload
+   */
+  public static String rewriteForward(EgressGatewayConfig config) {
+    StringBuilder s = new StringBuilder();
+    s.append("flush chain inet ").append(config.table()).append(" forward\n");
+    s.append("table inet ").append(config.table()).append(" {\n  chain forward {\n");
+    forwardRules(config, s);
+    s.append("  }\n}\n");
+    return s.toString();
+  }
+
+  /**
+   * Returns the payload that turns one allowlist into another by deleting and adding elements, in one
+   * transaction: elements that stay keep their counters. Empty when nothing changes.
+   *
+   * @param table the table
+   * @param before the installed elements
+   * @param after the wanted elements
+   * @return the payload
+   */
+  public static String diff(String table, Set<IpPrefix> before, Set<IpPrefix> after) {
+    Set<IpPrefix> removed = new TreeSet<>(before);
+    removed.removeAll(after);
+    Set<IpPrefix> added = new TreeSet<>(after);
+    added.removeAll(before);
+    StringBuilder s = new StringBuilder();
+    // deletions first: an added prefix may cover removed ones, and interval sets refuse overlaps
+    for (Family f : List.of(V4, V6)) {
+      List<IpPrefix> gone = removed.stream().filter(p -> p.isIpv4() == (f == V4)).toList();
+      if (!gone.isEmpty()) {
+        for (String direction : List.of("out", "in")) {
+          s.append("delete element inet ").append(table).append(" allow").append(f.suffix).append('_')
+              .append(direction).append(" {").append(list(gone)).append(" }\n");
+        }
+      }
+    }
+    for (Family f : List.of(V4, V6)) {
+      List<IpPrefix> fresh = added.stream().filter(p -> p.isIpv4() == (f == V4)).toList();
+      if (!fresh.isEmpty()) {
+        for (String direction : List.of("out", "in")) {
+          s.append("add element inet ").append(table).append(" allow").append(f.suffix).append('_')
+              .append(direction).append(" {").append(list(fresh)).append(" }\n");
+        }
+      }
+    }
+    return s.toString();
+  }
+
+  private static String elements(List<IpPrefix> prefixes) {
+    return prefixes.isEmpty() ? "" : " elements = {" + list(prefixes) + " };";
+  }
+
+  private static String list(List<IpPrefix> prefixes) {
+    StringBuilder s = new StringBuilder();
+    for (IpPrefix p : prefixes) {
+      s.append(s.length() == 0 ? " " : ", ").append(element(p));
+    }
+    return s.toString();
+  }
+
+  /**
+   * Returns a prefix as nft writes it: the bare address for a single address.
+   *
+   * @param p the prefix
+   * @return the element text
+   */
+  public static String element(IpPrefix p) {
+    return p.length() == p.address().bits() ? p.address().toString() : p.toString();
+  }
+
+  /**
+   * Parses the elements of an {@code nft list set} listing with their counters.
+   *
+   * @param listing the listing
+   * @return packets and bytes per element
+   */
+  public static Map<IpPrefix, long[]> counters(String listing) {
+    Map<IpPrefix, long[]> out = new TreeMap<>();
+    int start = listing.indexOf("elements = {");
+    if (start < 0) {
+      return out;
+    }
+    Matcher m = ELEMENT.matcher(listing.substring(start + "elements = {".length()));
+    while (m.find()) {
+      out.put(IpPrefix.parse(m.group(1)),
+          new long[] {Long.parseLong(m.group(2)), Long.parseLong(m.group(3))});
+    }
+    return out;
+  }
+
+  /**
+   * Joins the two directions' listings of one family into counters per entry.
+   *
+   * @param out the listing of the {@code _out} set
+   * @param in the listing of the {@code _in} set
+   * @return the counters, in address order
+   */
+  public static List<AddressCounters> join(String out, String in) {
+    Map<IpPrefix, long[]> o = counters(out);
+    Map<IpPrefix, long[]> i = counters(in);
+    List<AddressCounters> result = new ArrayList<>();
+    for (Map.Entry<IpPrefix, long[]> e : o.entrySet()) {
+      long[] back = i.getOrDefault(e.getKey(), new long[2]);
+      result.add(new AddressCounters(e.getKey(), e.getValue()[0], e.getValue()[1], back[0], back[1]));
+    }
+    return result;
+  }
+
+  /**
+   * Parses the denied-destination set.
+   *
+   * @param listing the listing
+   * @return the destinations
+   */
+  public static List<DeniedDestination> denied(String listing) {
+    List<DeniedDestination> out = new ArrayList<>();
+    counters(listing).forEach((p, c) -> out.add(new DeniedDestination(p.address(), c[0], c[1])));
+    return out;
+  }
+
+  /**
+   * Returns the set names of a family for listings: {@code allow4_out}, {@code allow4_in}, {@code denied4}.
+   *
+   * @param ipv4 the family
+   * @return the names
+   */
+  public static List<String> sets(boolean ipv4) {
+    String f = ipv4 ? "4" : "6";
+    return List.of("allow" + f + "_out", "allow" + f + "_in", "denied" + f);
+  }
+
+  /**
+   * Returns whether an address text is an element of a listing (for tests and diagnostics).
+   *
+   * @param listing the listing
+   * @param address the address
+   * @return whether it is listed
+   */
+  public static boolean lists(String listing, IpAddress address) {
+    return counters(listing).keySet().stream().anyMatch(p -> p.contains(address));
+  }
+}

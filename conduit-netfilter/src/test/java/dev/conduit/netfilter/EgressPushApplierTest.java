@@ -1,0 +1,72 @@
+package dev.conduit.netfilter;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.conduit.core.control.push.PushState;
+import dev.conduit.core.control.push.PushUpdate;
+import dev.conduit.core.net.IpPrefixSet;
+import dev.conduit.netfilter.egress.Allowlist;
+import dev.conduit.netfilter.egress.EgressGateway;
+import dev.conduit.netfilter.egress.EgressGatewayConfig;
+import dev.conduit.netfilter.egress.EgressPushApplier;
+import dev.conduit.netfilter.egress.EgressStateFile;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The egress server's pushed allowlist installed on a gateway in a namespace: additions and removals
+ * as one diff, a bad state refused whole with the previous allowlist still enforced. Needs root and nft.
+ */
+class EgressPushApplierTest {
+
+  @BeforeAll
+  static void requireRoot() {
+    NetNs.requireRootAnd("nft", "ip");
+  }
+
+  static PushState state(long version, String... entries) {
+    Map<String, JsonNode> resources = new LinkedHashMap<>();
+    for (String e : entries) {
+      resources.put(e, JsonNodeFactory.instance.objectNode().put("source", "test"));
+    }
+    return PushState.of(version, resources);
+  }
+
+  @Test
+  void installsPushedStatesAsDiffsAndRefusesABadOneWhole(@TempDir Path dir) throws Exception {
+    try (NetNs ns = NetNs.create()) {
+      ns.run("sysctl", "-qw", "net.ipv4.ip_forward=1");
+      EgressStateFile file = new EgressStateFile(dir.resolve("allowlist"));
+      try (EgressGateway gw = EgressGateway.install(EgressGatewayConfig.builder().table("push_t")
+          .protectedNetwork("198.18.0.0/24").build(), Allowlist.empty(), ns.runner)) {
+        EgressPushApplier applier = new EgressPushApplier(gw, IpPrefixSet.empty(), Optional.of(file));
+        PushState v1 = state(1, "8.8.8.8", "2606:4700::/32");
+        assertThat(applier.apply(new PushUpdate(PushUpdate.Kind.SNAPSHOT, v1, PushState.empty(),
+            Optional.empty()))).isEqualTo(v1.hash());
+        assertThat(ns.run("nft", "list", "set", "inet", "push_t", "allow4_out")).contains("8.8.8.8");
+        PushState v2 = state(2, "1.1.1.1", "2606:4700::/32");
+        assertThat(applier.apply(new PushUpdate(PushUpdate.Kind.DELTA, v2, v1, Optional.of(v1.diff(v2)))))
+            .isEqualTo(v2.hash());
+        assertThat(ns.run("nft", "list", "set", "inet", "push_t", "allow4_out")).contains("1.1.1.1")
+            .doesNotContain("8.8.8.8");
+        assertThat(file.load(IpPrefixSet.empty()).orElseThrow().entries()).hasSize(2);
+        PushState bad = state(3, "1.1.1.1", "10.0.0.1", "127.1");
+        assertThatThrownBy(() -> applier.apply(new PushUpdate(PushUpdate.Kind.DELTA, bad, v2,
+            Optional.of(v2.diff(bad)))))
+            .isInstanceOf(IllegalArgumentException.class)
+            .hasMessageContaining("allowlist version 3 refused")
+            .hasMessageContaining("10.0.0.1 is private").hasMessageContaining("127.1");
+        assertThat(gw.allowlist()).isEqualTo(file.load(IpPrefixSet.empty()).orElseThrow());
+        assertThat(ns.run("nft", "list", "set", "inet", "push_t", "allow4_out")).contains("1.1.1.1");
+      }
+    }
+  }
+}
