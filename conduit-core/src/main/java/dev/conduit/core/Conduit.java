@@ -7,7 +7,7 @@ import dev.conduit.core.internal.transport.ChannelTuning;
 import dev.conduit.core.internal.connection.ConnectionState;
 import dev.conduit.core.internal.connection.Engine;
 import dev.conduit.core.internal.connection.ListenerInitializer;
-import dev.conduit.core.internal.overload.OverloadManager;
+import dev.conduit.core.internal.connection.OverloadManager;
 import dev.conduit.core.observe.ConnectionObserver;
 import dev.conduit.core.overload.OverloadStatus;
 import dev.conduit.core.observe.ConnectionSummary;

@@ -313,7 +313,7 @@ final class StandardSections {
     try {
       dev.conduit.core.overload.OverloadPolicy.Builder o = dev.conduit.core.overload.OverloadPolicy.builder();
       if (m.containsKey("memory_budget")) {
-        o.memoryBudget(dev.conduit.cli.command.Converters.bytes(m.get("memory_budget").string()));
+        o.memoryBudget(ByteSizes.parse(m.get("memory_budget").string()));
       }
       if (m.containsKey("fd_budget")) {
         o.fileBudget(Long.parseLong(m.get("fd_budget").string().trim()));

@@ -27,7 +27,6 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.List;
-import dev.conduit.core.internal.overload.OverloadManager;
 import dev.conduit.core.overload.OverloadPolicy;
 import java.util.Map;
 import java.util.Set;

@@ -1,6 +1,6 @@
 package dev.conduit.core.internal.http;
 
-import dev.conduit.core.internal.overload.OverloadManager;
+import dev.conduit.core.internal.connection.OverloadManager;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;

@@ -5,7 +5,7 @@ import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
-import dev.conduit.core.internal.overload.OverloadManager;
+import dev.conduit.core.internal.connection.OverloadManager;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.SocksInboundOptions;
 import dev.conduit.core.inbound.Upstream;

@@ -1,4 +1,4 @@
-package dev.conduit.core.internal.overload;
+package dev.conduit.core.internal.connection;
 
 import java.io.File;
 

@@ -1,7 +1,6 @@
-package dev.conduit.core.internal.overload;
+package dev.conduit.core.internal.connection;
 
 import dev.conduit.core.Timeouts;
-import dev.conduit.core.internal.connection.ConnectionState;
 import dev.conduit.core.overload.OverloadLevel;
 import dev.conduit.core.overload.OverloadPolicy;
 import dev.conduit.core.overload.OverloadStatus;
