@@ -109,6 +109,27 @@ class AdminAndMetricsTest {
     }
   }
 
+  /** {@code promtool check metrics} over a scrape: required on CI, skipped where promtool is missing. */
+  static void promtoolAccepts(String exposition) throws Exception {
+    if (!Processes.available("promtool")) {
+      if ("true".equals(System.getenv("CI"))) {
+        throw new AssertionError("promtool is not installed (apt-get install prometheus); CI must have it");
+      }
+      return;
+    }
+    Path file = Files.createTempFile("conduit-metrics", ".txt");
+    try {
+      Files.writeString(file, exposition);
+      Process p = new ProcessBuilder("promtool", "check", "metrics").redirectInput(file.toFile())
+          .redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).as("promtool check metrics:\n" + out).isZero();
+    } finally {
+      Files.delete(file);
+    }
+  }
+
   @Test
   void proxyAdminListenFlag() throws Exception {
     int adminPort = freePort();
@@ -118,6 +139,13 @@ class AdminAndMetricsTest {
       HttpResponse<String> metrics = get(adminPort, "/metrics", null);
       assertThat(metrics.statusCode()).isEqualTo(200);
       assertThat(metrics.body()).contains("conduit_");
+      // the JVM's and the process's meters, and the build, by name
+      assertThat(metrics.body()).contains("jvm_memory_used_bytes{", "jvm_gc_", "jvm_threads_live_threads ",
+          "jvm_classes_loaded_classes ", "process_cpu_usage ", "process_uptime_seconds ", "process_files_open_files ",
+          "system_cpu_logical_processors ");
+      assertThat(sample(metrics.body(), "conduit_build_info", "version=\"" + VersionCommand.version() + "\""))
+          .as(metrics.body()).contains(1.0);
+      promtoolAccepts(metrics.body());
       assertThat(get(adminPort, "/config", null).body()).contains("access: off").contains("socks5");
     }
     Cli.Result bad = Cli.run("proxy", "--socks5-listen", "127.0.0.1:0", "--admin-listen", "nowhere");
