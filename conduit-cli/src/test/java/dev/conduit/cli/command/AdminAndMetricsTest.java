@@ -109,6 +109,60 @@ class AdminAndMetricsTest {
     }
   }
 
+  static HttpResponse<String> post(int port, String path, String token, String body) throws Exception {
+    HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.ofString(body))
+        .header("Content-Type", "application/json");
+    if (token != null) {
+      r.header("Authorization", "Bearer " + token);
+    }
+    return HTTP.send(r.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void loggersEndpointListsAndChangesLevelsBehindTheToken(@TempDir Path dir) throws Exception {
+    int adminPort = freePort();
+    Path yaml = dir.resolve("conduit.yaml");
+    Files.writeString(yaml, """
+        version: 1
+        listeners:
+          - {name: socks, type: socks5, listen: 127.0.0.1:0}
+        admin: {listen: 127.0.0.1:%d, token: t0ken}
+        """.formatted(adminPort));
+    try (Cli.Running running = Cli.start("run", "-c", yaml.toString())) {
+      running.conduit();
+      assertThat(get(adminPort, "/loggers", null).statusCode()).isEqualTo(401);
+      assertThat(post(adminPort, "/loggers/dev.conduit.core", null, "{\"configuredLevel\":\"DEBUG\"}").statusCode())
+          .isEqualTo(401);
+      HttpResponse<String> all = get(adminPort, "/loggers", "t0ken");
+      assertThat(all.statusCode()).isEqualTo(200);
+      assertThat(all.body()).contains("\"levels\":[\"OFF\",\"ERROR\",\"WARN\",\"INFO\",\"DEBUG\",\"TRACE\"]",
+          "\"ROOT\":{\"configuredLevel\":\"INFO\",\"effectiveLevel\":\"INFO\"}");
+      assertThat(org.slf4j.LoggerFactory.getLogger("dev.conduit.core.Conduit").isDebugEnabled()).isFalse();
+
+      HttpResponse<String> set = post(adminPort, "/loggers/dev.conduit.core", "t0ken", "{\"configuredLevel\": \"debug\"}");
+      assertThat(set.statusCode()).as(set.body()).isEqualTo(204);
+      assertThat(get(adminPort, "/loggers/dev.conduit.core", "t0ken").body())
+          .isEqualTo("{\"configuredLevel\":\"DEBUG\",\"effectiveLevel\":\"DEBUG\"}");
+      assertThat(get(adminPort, "/loggers/dev.conduit.core.Conduit", "t0ken").body())
+          .isEqualTo("{\"configuredLevel\":null,\"effectiveLevel\":\"DEBUG\"}");
+      assertThat(org.slf4j.LoggerFactory.getLogger("dev.conduit.core.Conduit").isDebugEnabled()).isTrue();
+
+      HttpResponse<String> bad = post(adminPort, "/loggers/dev.conduit.core", "t0ken", "{\"configuredLevel\":\"LOUD\"}");
+      assertThat(bad.statusCode()).isEqualTo(400);
+      assertThat(bad.body()).contains("configuredLevel: LOUD (expected: one of");
+      assertThat(post(adminPort, "/loggers/ROOT", "t0ken", "{\"configuredLevel\":null}").statusCode()).isEqualTo(400);
+
+      assertThat(post(adminPort, "/loggers/dev.conduit.core", "t0ken", "{\"configuredLevel\":null}").statusCode())
+          .isEqualTo(204);
+      assertThat(get(adminPort, "/loggers/dev.conduit.core", "t0ken").body())
+          .isEqualTo("{\"configuredLevel\":null,\"effectiveLevel\":\"INFO\"}");
+      // the proxy still serves its admin endpoint after the bad requests
+      assertThat(get(adminPort, "/healthz", "t0ken").statusCode()).isEqualTo(200);
+      assertThat(running.stop().exitCode()).isEqualTo(ExitCode.OK);
+    }
+  }
+
   /** {@code promtool check metrics} over a scrape: required on CI, skipped where promtool is missing. */
   static void promtoolAccepts(String exposition) throws Exception {
     if (!Processes.available("promtool")) {
