@@ -8,6 +8,8 @@ module dev.conduit.cli {
   requires dev.conduit.mitm;
   requires transitive info.picocli;
   requires org.snakeyaml.engine.v2;
+  requires com.fasterxml.jackson.dataformat.toml;
+  requires java.net.http; // cache ls/purge/pin through a running server's admin endpoint
   requires org.slf4j;
   requires ch.qos.logback.classic;
   requires ch.qos.logback.core;

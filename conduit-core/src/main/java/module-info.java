@@ -20,6 +20,7 @@ module dev.conduit.core {
   requires org.bouncycastle.provider;
   requires org.bouncycastle.util;
   requires org.slf4j;
+  requires transitive org.jspecify; // @NullMarked API packages, @Nullable where null is allowed
   requires jdk.net; // TCP keep-alive timers on the NIO transport
   requires java.management; // the overload manager's direct-memory reading
   // optional: only dev.conduit.core.observe.MicrometerObserver uses it

@@ -9,6 +9,8 @@ module dev.conduit.mitm {
   requires transitive io.netty.codec.http;
   requires io.netty.codec;
   requires org.slf4j;
+  // optional: only dev.conduit.mitm.cache.CacheMetrics uses it
+  requires static micrometer.core;
 
   exports dev.conduit.mitm;
   exports dev.conduit.mitm.cache;

@@ -3,6 +3,7 @@ package dev.conduit.core;
 import static java.util.Objects.requireNonNull;
 
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A decoded request to reach a destination, made by an inbound protocol and given to the router.
@@ -29,8 +30,8 @@ public record ConnectRequest(
     return new ConnectRequest(connection, destination, Optional.empty(), Optional.empty());
   }
 
-  /** This request with a principal. */
-  public ConnectRequest withPrincipal(String value) {
+  /** This request with a principal ({@code null}: none). */
+  public ConnectRequest withPrincipal(@Nullable String value) {
     return new ConnectRequest(connection, destination, Optional.ofNullable(value), sniffedHost);
   }
 
@@ -39,8 +40,8 @@ public record ConnectRequest(
     return new ConnectRequest(connection, value, principal, sniffedHost);
   }
 
-  /** This request with a host name learned by sniffing. */
-  public ConnectRequest withSniffedHost(String value) {
+  /** This request with a host name learned by sniffing ({@code null}: none). */
+  public ConnectRequest withSniffedHost(@Nullable String value) {
     return new ConnectRequest(connection, destination, principal, Optional.ofNullable(value));
   }
 }

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import io.netty.util.NetUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where a client wants to go: a host name or IP literal and a port, as the client asked for it.
@@ -150,7 +151,7 @@ public record Destination(String host, int port) {
   }
 
   /** The IP address when the host is a literal, else {@code null}. */
-  public InetAddress ipAddress() {
+  public @Nullable InetAddress ipAddress() {
     byte[] bytes = NetUtil.createByteArrayFromIpAddressString(host);
     if (bytes == null) {
       return null;

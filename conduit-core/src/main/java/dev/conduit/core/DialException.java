@@ -3,6 +3,7 @@ package dev.conduit.core;
 import static java.util.Objects.requireNonNull;
 
 import java.io.IOException;
+import org.jspecify.annotations.Nullable;
 
 /** A failed route or dial, with the {@link DialFailure} that inbound protocols report. */
 public final class DialException extends IOException {
@@ -17,8 +18,8 @@ public final class DialException extends IOException {
     this.failure = requireNonNull(failure, "failure");
   }
 
-  /** As {@link #DialException(DialFailure, String)}, caused by {@code cause}. */
-  public DialException(DialFailure failure, String message, Throwable cause) {
+  /** As {@link #DialException(DialFailure, String)}, caused by {@code cause} (may be unknown: {@code null}). */
+  public DialException(DialFailure failure, String message, @Nullable Throwable cause) {
     super(message, cause);
     this.failure = requireNonNull(failure, "failure");
   }

@@ -37,6 +37,17 @@ public final class MitmCa {
    */
   public static CertificateAuthority loadOrCreate(Path directory, String commonName, char[] pkcs12Password)
       throws IOException {
+    return loadOrCreate(directory, commonName, pkcs12Password, null);
+  }
+
+  /**
+   * As {@link #loadOrCreate(Path, String, char[])}, with the lifetime of a newly created CA.
+   *
+   * @param validity the new CA certificate's lifetime; null for the default
+   * @throws IOException as {@link #loadOrCreate(Path, String, char[])}
+   */
+  public static CertificateAuthority loadOrCreate(Path directory, String commonName, char[] pkcs12Password,
+      java.time.Duration validity) throws IOException {
     requireNonNull(directory, "directory");
     requireNonNull(commonName, "commonName");
     requireNonNull(pkcs12Password, "pkcs12Password");
@@ -54,7 +65,11 @@ public final class MitmCa {
           + ", or neither to create a new CA)");
     }
     Files.createDirectories(directory);
-    CertificateAuthority ca = CertificateAuthority.builder().commonName(commonName).build();
+    CertificateAuthority.Builder b = CertificateAuthority.builder().commonName(commonName);
+    if (validity != null) {
+      b.validity(validity);
+    }
+    CertificateAuthority ca = b.build();
     ca.save(directory);
     ca.writePkcs12(directory.resolve(PKCS12_FILE), pkcs12Password);
     log.info("Wrote {}, {} and {}", cert, key, directory.resolve(PKCS12_FILE));

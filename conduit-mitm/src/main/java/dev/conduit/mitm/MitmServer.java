@@ -18,6 +18,7 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import javax.net.ssl.SSLException;
 
@@ -108,6 +109,10 @@ public final class MitmServer implements AutoCloseable {
     private String caCommonName = "conduit MITM CA";
     private char[] pkcs12Password = "conduit".toCharArray();
     private final List<HttpInterceptor> interceptors = new ArrayList<>();
+    private final List<Map.Entry<String, Duration>> maxAges = new ArrayList<>();
+    private final List<String> neverCache = new ArrayList<>();
+    private Duration staleIfError = CachePolicy.DEFAULT_STALE_IF_ERROR;
+    private Duration caValidity;
 
     private Builder() {
     }
@@ -192,6 +197,30 @@ public final class MitmServer implements AutoCloseable {
       return this;
     }
 
+    /** Matching entries are fresh for {@code maxAge} after each validation (see {@link CachePolicy.Builder#maxAge}). */
+    public Builder maxAge(String regex, Duration maxAge) {
+      maxAges.add(Map.entry(requireNonNull(regex, "regex"), requireNonNull(maxAge, "maxAge")));
+      return this;
+    }
+
+    /** Matching URLs are never cached (see {@link CachePolicy.Builder#neverCache}). */
+    public Builder neverCache(String regex) {
+      neverCache.add(requireNonNull(regex, "regex"));
+      return this;
+    }
+
+    /** How long a stale mutable entry may stand in for a failing origin (see {@link CachePolicy.Builder#staleIfError}). */
+    public Builder staleIfError(Duration value) {
+      this.staleIfError = requireNonNull(value, "staleIfError");
+      return this;
+    }
+
+    /** The lifetime of a newly created CA (default: {@link CertificateAuthority}'s). */
+    public Builder caValidity(Duration value) {
+      this.caValidity = requireNonNull(value, "caValidity");
+      return this;
+    }
+
     /** The common name of a newly created CA (default {@code conduit MITM CA}). */
     public Builder caCommonName(String name) {
       this.caCommonName = requireNonNull(name, "caCommonName");
@@ -221,9 +250,13 @@ public final class MitmServer implements AutoCloseable {
         throw new IllegalStateException("certDir and fileDir: both required (got certDir=" + certDir
             + ", fileDir=" + fileDir + ")");
       }
-      CertificateAuthority ca = MitmCa.loadOrCreate(certDir, caCommonName, pkcs12Password);
+      CachePolicy.Builder policy = CachePolicy.builder().filters(filters).staleIfError(staleIfError);
+      maxAges.forEach(e -> policy.maxAge(e.getKey(), e.getValue()));
+      neverCache.forEach(policy::neverCache);
+      CachePolicy built = policy.build(); // a bad pattern fails before any file is touched
+      CertificateAuthority ca = MitmCa.loadOrCreate(certDir, caCommonName, pkcs12Password, caValidity);
       BlobCache cache = BlobCache.open(BlobCacheConfig.builder().root(fileDir).maxSizeBytes(maxCacheBytes)
-          .policy(CachePolicy.builder().filters(filters).build()).build());
+          .policy(built).build());
       try {
         MitmProxy.Builder pb = MitmProxy.builder().certificateAuthority(ca).cache(cache);
         for (String h : intercept) {

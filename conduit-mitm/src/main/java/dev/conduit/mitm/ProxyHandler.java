@@ -1,37 +1,22 @@
 package dev.conduit.mitm;
 
-import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.DialException;
-import dev.conduit.core.Destination;
 import dev.conduit.core.inbound.DrainEvent;
 import dev.conduit.core.inbound.InboundContext;
-import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.observe.Outcome;
 import dev.conduit.mitm.cache.BlobCache;
-import dev.conduit.mitm.cache.ByteRange;
-import dev.conduit.mitm.cache.CacheEntry;
-import dev.conduit.mitm.cache.CacheException;
 import dev.conduit.mitm.cache.CacheKey;
-import dev.conduit.mitm.cache.CacheReader;
-import dev.conduit.mitm.cache.CacheWriter;
-import dev.conduit.mitm.cache.Flight;
-import dev.conduit.mitm.cache.RangeSpec;
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
-import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpChunkedInput;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -44,39 +29,31 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.ssl.SniHandler;
-import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.stream.ChunkedNioFile;
 import io.netty.handler.stream.ChunkedWriteHandler;
-import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
-import java.util.Locale;
-import java.util.concurrent.TimeUnit;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** One client connection of a {@link MitmProxy}: requests one at a time, CONNECT, interception. */
+/**
+ * One client connection of a {@link MitmProxy}, and the routing of its requests: one at a time
+ * (pipelined ones wait, in order), {@code CONNECT} to {@link InterceptedConnect}, absolute-form and
+ * decrypted requests to an interceptor's answer, to {@link CacheServing} when the cache admits the
+ * URL, else to {@link UpstreamFetcher} with a {@link RelaySink}. It owns the connection's state
+ * (keep-alive, draining, the call in progress) and writes response heads and errors.
+ */
 final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
-  private static final Logger log = LoggerFactory.getLogger(MitmProxy.class);
-  private static final String CODEC = "mitm-codec";
-  private static final String CHUNKED = "mitm-chunked";
-  private static final String AGGREGATOR = "mitm-aggregator";
-  private static final String SELF = "mitm";
-  private static final int CHUNK = 64 * 1024;
-  private static final java.util.Set<HttpMethod> IDEMPOTENT = java.util.Set.of(HttpMethod.GET, HttpMethod.HEAD,
-      HttpMethod.OPTIONS, HttpMethod.PUT, HttpMethod.DELETE, HttpMethod.TRACE);
+  private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
+  static final String CODEC = "mitm-codec";
+  static final String CHUNKED = "mitm-chunked";
+  static final String AGGREGATOR = "mitm-aggregator";
+  static final String SELF = "mitm";
 
   private final InboundContext context;
   private final MitmProxy proxy;
@@ -93,10 +70,66 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   /** The upstream call answering the current request, if any. */
   private UpstreamCall currentCall;
 
-  private ProxyHandler(InboundContext context, MitmProxy proxy) {
+  private final UpstreamFetcher fetcher = new UpstreamFetcher(this);
+  private final CacheServing serving = new CacheServing(this);
+
+  ProxyHandler(InboundContext context, MitmProxy proxy) {
     this.context = context;
     this.proxy = proxy;
   }
+
+  // --- what the parts of a connection share
+
+  ChannelHandlerContext ctx() {
+    return ctx;
+  }
+
+  InboundContext context() {
+    return context;
+  }
+
+  MitmProxy proxy() {
+    return proxy;
+  }
+
+  String id() {
+    return context.connection().id();
+  }
+
+  UpstreamFetcher fetcher() {
+    return fetcher;
+  }
+
+  CacheServing serving() {
+    return serving;
+  }
+
+  boolean clientActive() {
+    return ctx.channel().isActive();
+  }
+
+  String tunnelHost() {
+    return tunnelHost;
+  }
+
+  /** The CONNECT to {@code host:port} is intercepted: decrypted requests go there. */
+  void intercepted(String host, int port) {
+    tunnelHost = host;
+    tunnelPort = port;
+    busy = false;
+  }
+
+  /** The call answering the current request (not a shared cache download), ended when the client goes. */
+  void callStarted(UpstreamCall call) {
+    currentCall = call;
+  }
+
+  void callEnded(UpstreamCall call) {
+    if (currentCall == call) {
+      currentCall = null;
+    }
+  }
+
 
   static void install(Channel channel, InboundContext context, MitmProxy proxy) {
     ChannelPipeline p = channel.pipeline();
@@ -174,7 +207,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     if (req.method().equals(HttpMethod.CONNECT)) {
       String target = req.uri();
       req.release();
-      connect(target);
+      InterceptedConnect.connect(this, target);
       return;
     }
     String scheme;
@@ -233,10 +266,9 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         return;
       }
     }
-    Request r = new Request(scheme, host, port, req, exchange);
+    ProxiedRequest r = new ProxiedRequest(scheme, host, port, req, exchange);
     BlobCache cache = proxy.cacheOrNull();
-    boolean get = req.method().equals(HttpMethod.GET);
-    if (cache != null && (get || req.method().equals(HttpMethod.HEAD))) {
+    if (cache != null && (req.method().equals(HttpMethod.GET) || req.method().equals(HttpMethod.HEAD))) {
       Optional<CacheKey> key;
       try {
         key = cache.policy().keyFor(scheme, authority, target);
@@ -244,704 +276,16 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         key = Optional.empty();
       }
       if (key.isPresent()) {
-        CacheKey k = key.get();
-        if (!get) {
-          Optional<CacheEntry> entry = cache.lookup(k);
-          if (entry.isPresent()) {
-            req.release();
-            serveHit(entry.get(), r, false);
-          } else {
-            fetch(r, new RelaySink(r));
-          }
-          return;
-        }
-        cache.begin(k).whenComplete((flight, t) -> ctx.executor().execute(() -> {
-          if (t != null) {
-            log.warn("[{}] cache lookup of {} failed, forwarding uncached", context.connection().id(), k, t);
-            fetch(r, new RelaySink(r));
-          } else if (flight instanceof Flight.Hit hit) {
-            log.info("[{}] cache HIT {}", context.connection().id(), k);
-            req.release();
-            serveHit(hit.entry(), r, true);
-          } else if (flight instanceof Flight.Miss miss) {
-            log.info("[{}] cache MISS {}", context.connection().id(), k);
-            fetch(r.retained(), new FillSink(r, miss.writer()));
-          } else if (flight instanceof Flight.Join join) {
-            log.info("[{}] cache JOIN {}", context.connection().id(), k);
-            join(join.reader(), r);
-          }
-        }));
+        serving.serve(r, key.get());
         return;
       }
     }
-    fetch(r, new RelaySink(r));
-  }
-
-  // --- CONNECT
-
-  private void connect(String target) {
-    if (tunnelHost != null) {
-      sendError(400, "CONNECT inside an intercepted tunnel is not supported", true);
-      return;
-    }
-    Destination d;
-    try {
-      d = Destination.parse(target, 443);
-    } catch (IllegalArgumentException e) {
-      context.outcome(Outcome.PROTOCOL_ERROR, "bad CONNECT target " + target);
-      sendError(400, "bad CONNECT target: " + e.getMessage(), true);
-      return;
-    }
-    ChannelPipeline p = ctx.pipeline();
-    if (proxy.intercepts(d.host())) {
-      tunnelHost = d.host();
-      tunnelPort = d.port();
-      String connectHost = d.host();
-      p.remove(AGGREGATOR);
-      p.remove(CHUNKED);
-      p.addBefore(SELF, "mitm-sni", new SniHandler((String sni, io.netty.util.concurrent.Promise<SslContext> promise) -> {
-        proxy.leaves().contextFor(sni != null ? sni : connectHost, promise);
-        return promise;
-      }));
-      p.addBefore(SELF, "mitm-tls-codec", new HttpServerCodec());
-      p.addBefore(SELF, "mitm-tls-chunked", new ChunkedWriteHandler());
-      p.addBefore(SELF, "mitm-tls-aggregator", new HttpObjectAggregator(proxy.maxRequestBodyBytes()));
-      p.context(CODEC).writeAndFlush(connectEstablished());
-      p.remove(CODEC); // bytes it still held (an early ClientHello) flow on to the SNI handler
-      log.debug("[{}] intercepting CONNECT {}", context.connection().id(), d);
-      busy = false; // the CONNECT is answered; decrypted requests follow
-      ctx.read();
-      return;
-    }
-    context.connect(ConnectRequest.of(context.connection(), d)).addListener((Future<Upstream> f) -> {
-      if (!f.isSuccess()) {
-        sendError(dialStatus(f.cause()), "cannot reach " + d + ": " + f.cause().getMessage(), true);
-        return;
-      }
-      if (!ctx.channel().isActive()) {
-        f.getNow().channel().close();
-        return;
-      }
-      p.context(CODEC).writeAndFlush(connectEstablished());
-      context.relay(f.getNow());
-      p.remove(this);
-      p.remove(AGGREGATOR);
-      p.remove(CHUNKED);
-      p.remove(CODEC);
-    });
-  }
-
-  private static ByteBuf connectEstablished() {
-    return Unpooled.copiedBuffer("HTTP/1.1 200 Connection established\r\n\r\n", StandardCharsets.US_ASCII);
-  }
-
-  // --- upstream
-
-  /** A request being served; {@code request} is owned until written upstream. */
-  private record Request(String scheme, String host, int port, FullHttpRequest request, HttpExchange exchange) {
-    Request retained() {
-      request.retain();
-      return this;
-    }
-  }
-
-  /** Receives an upstream response; every method owns what it is given. */
-  private interface Sink {
-    void head(HttpResponse response, UpstreamCall call);
-
-    void content(HttpContent content, UpstreamCall call);
-
-    void failed(int status, String reason);
-
-    /** The upstream read batch ended: what was written so far goes out. */
-    default void flush() {
-    }
-  }
-
-  /** Sends {@code r.request()} (released) upstream over a new connection. */
-  private void fetch(Request r, Sink sink) {
-    fetch(r.scheme(), r.host(), r.port(), r.request(), sink);
-  }
-
-  private void fetch(String scheme, String host, int port, FullHttpRequest request, Sink sink) {
-    UpstreamPool.Key key = new UpstreamPool.Key(scheme, HostSet.normalise(host), port,
-        context.connection().listener(), context.connection().client().getAddress());
-    UpstreamPool pool = proxy.pool();
-    if (pool.enabled() && IDEMPOTENT.contains(request.method())) {
-      // a connection dialed under rules since replaced (a reload) is closed, not reused: the rules in force route
-      Upstream pooled = pool.poll(ctx.channel().eventLoop(), key, context::isRoutedUnderCurrentRules);
-      if (pooled != null) {
-        // a dead pooled connection is only found out by using it: then the request goes once more, freshly dialed
-        send(pooled, request, sink, key, () -> dial(scheme, host, port, request, sink, key));
-        return;
-      }
-    }
-    dial(scheme, host, port, request, sink, key);
-  }
-
-  private void dial(String scheme, String host, int port, FullHttpRequest request, Sink sink, UpstreamPool.Key key) {
-    Destination d = Destination.of(host, port);
-    ConnectRequest cr = ConnectRequest.of(context.connection(), d);
-    // detached: the connection may outlive this client (a shared cache download, or kept for reuse);
-    // channelInactive ends a call its client no longer wants
-    Future<Upstream> dial = context.connectDetached(cr);
-    dial.addListener((Future<Upstream> f) -> {
-      if (!f.isSuccess()) {
-        request.release();
-        sink.failed(dialStatus(f.cause()), "cannot reach " + d + ": " + f.cause().getMessage());
-        return;
-      }
-      Upstream upstream = f.getNow();
-      Channel up = upstream.channel();
-      if (scheme.equals("https")) {
-        SslHandler ssl = proxy.upstreamContext().newHandler(up.alloc(), host, port);
-        up.pipeline().addLast("mitm-upstream-tls", ssl);
-        up.pipeline().addLast("mitm-upstream-guard", new ChannelInboundHandlerAdapter() {
-          @Override
-          public void exceptionCaught(ChannelHandlerContext c, Throwable cause) {
-            // a handshake failure is reported through the handshake future; later ones close the call
-            log.debug("[{}] upstream {} failed: {}", context.connection().id(), d, cause.toString());
-            c.close();
-          }
-        });
-        ssl.handshakeFuture().addListener(hs -> {
-          if (!hs.isSuccess()) {
-            request.release();
-            up.close();
-            String reason = rootMessage(hs.cause());
-            String why = reason.contains("PKIX")
-                ? "upstream certificate of " + d + " is not trusted: " + reason
-                : "upstream TLS handshake with " + d + " failed: " + reason;
-            log.warn("[{}] {}", context.connection().id(), why);
-            sink.failed(502, why);
-          } else {
-            send(upstream, request, sink, key, null);
-          }
-        });
-        up.read();
-      } else {
-        send(upstream, request, sink, key, null);
-      }
-    });
-  }
-
-  /**
-   * Sends {@code request} (owned) over {@code up}; {@code retry}, for a pooled connection, sends it again
-   * over a new one when {@code up} fails before the response starts.
-   */
-  private void send(Upstream upstream, FullHttpRequest request, Sink sink, UpstreamPool.Key key, Runnable retry) {
-    Channel up = upstream.channel();
-    UpstreamCall call = new UpstreamCall(upstream, sink, key, retry != null ? request : null, retry);
-    if (!(sink instanceof FillSink)) {
-      currentCall = call;
-    }
-    ChannelPipeline p = up.pipeline();
-    if (p.get("mitm-upstream-codec") == null) {
-      // a stalled origin must not hold a (possibly shared) download forever
-      p.addLast("mitm-upstream-timeout",
-          new ReadTimeoutHandler(context.timeouts().relayIdle().toMillis(), TimeUnit.MILLISECONDS));
-      p.addLast("mitm-upstream-codec", new HttpClientCodec());
-    }
-    p.addLast("mitm-upstream", call);
-    up.writeAndFlush(retry != null ? request.retainedDuplicate() : request).addListener(w -> {
-      if (!w.isSuccess()) {
-        call.fail(502, "upstream write failed: " + w.cause().getMessage());
-      }
-    });
-    up.read();
-  }
-
-  /**
-   * The upstream end of one request. When the response has ended and both sides keep the connection
-   * alive, {@link #close} returns the connection to the pool instead of closing it.
-   */
-  private final class UpstreamCall extends ChannelInboundHandlerAdapter {
-    private final Sink sink;
-    private final UpstreamPool.Key key;
-    private final Upstream upstream;
-    private Channel channel;
-    private boolean done;
-    private boolean headSeen;
-    private boolean complete;
-    private boolean reusable;
-    private boolean ended;
-    /** The request, kept for {@link #retry} until the response starts. */
-    private FullHttpRequest kept;
-    private Runnable retry;
-
-    UpstreamCall(Upstream upstream, Sink sink, UpstreamPool.Key key, FullHttpRequest kept, Runnable retry) {
-      this.upstream = upstream;
-      this.sink = sink;
-      this.key = key;
-      this.kept = kept;
-      this.retry = retry;
-    }
-
-    private void releaseKept() {
-      retry = null;
-      if (kept != null) {
-        kept.release();
-        kept = null;
-      }
-    }
-
-    @Override
-    public void handlerAdded(ChannelHandlerContext c) {
-      channel = c.channel();
-    }
-
-    void readMore() {
-      if (!done) {
-        channel.read();
-      }
-    }
-
-    /** Ends the call: the connection goes back to the pool if the response is complete, else closes. */
-    void close() {
-      done = true;
-      if (ended) {
-        return; // the connection may be pooled (or in use by another call) by now
-      }
-      ended = true;
-      releaseKept();
-      if (currentCall == this) {
-        currentCall = null;
-      }
-      if (complete && reusable && channel.isActive() && channel.pipeline().get(UpstreamCall.class) == this) {
-        channel.pipeline().remove(this);
-        proxy.pool().offer(key, upstream);
-      } else {
-        channel.close();
-      }
-    }
-
-    /** Ends the call and closes the connection (its client went away mid-response). */
-    void abort() {
-      complete = false;
-      close();
-    }
-
-    void fail(int status, String reason) {
-      if (!done) {
-        done = true;
-        ended = true;
-        channel.close();
-        if (currentCall == this) {
-          currentCall = null;
-        }
-        if (!headSeen && retry != null && (ctx.channel().isActive() || sink instanceof FillSink)) {
-          log.debug("[{}] reused upstream connection to {}:{} failed ({}), sending again on a new one", context.connection().id(), key.host(),
-              key.port(), reason);
-          Runnable again = retry;
-          kept = null; // owned by the retry now
-          retry = null;
-          again.run();
-          return;
-        }
-        releaseKept();
-        sink.failed(status, reason);
-      }
-    }
-
-    @Override
-    public void channelRead(ChannelHandlerContext c, Object msg) {
-      if (done) {
-        ReferenceCountUtil.release(msg);
-        return;
-      }
-      if (msg instanceof io.netty.handler.codec.http.HttpObject o && o.decoderResult().isFailure()) {
-        ReferenceCountUtil.release(msg);
-        fail(502, "bad response from upstream: " + o.decoderResult().cause().getMessage());
-        return;
-      }
-      if (msg instanceof HttpResponse resp) {
-        int code = resp.status().code();
-        if (code >= 100 && code < 200) {
-          ReferenceCountUtil.release(msg);
-          channel.read();
-          return;
-        }
-        headSeen = true;
-        releaseKept(); // the response started: no retry any more
-        reusable = HttpUtil.isKeepAlive(resp);
-        sink.head(new DefaultHttpResponse(resp.protocolVersion(), resp.status(), resp.headers()), this);
-        if (msg instanceof FullHttpResponse full) {
-          HttpContent rest = new DefaultLastHttpContent(full.content());
-          complete = true;
-          if (!done) {
-            sink.content(rest, this);
-          } else {
-            rest.release();
-          }
-        }
-        return;
-      }
-      if (msg instanceof HttpContent content && headSeen) {
-        if (content instanceof LastHttpContent) {
-          done = true;
-          complete = true;
-        }
-        sink.content(content, this);
-        return;
-      }
-      ReferenceCountUtil.release(msg);
-      channel.read();
-    }
-
-    @Override
-    public void channelReadComplete(ChannelHandlerContext c) {
-      // reads are requested by the sink once it passed a chunk on; one flush per upstream read batch
-      sink.flush();
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext c) {
-      fail(502, "upstream closed the connection before the response ended");
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext c, Throwable cause) {
-      fail(502, "upstream failed: " + rootMessage(cause));
-    }
-  }
-
-  /** Passes the response through unchanged (except hop-by-hop headers). */
-  private class RelaySink implements Sink {
-    final Request r;
-    boolean headSent;
-
-    RelaySink(Request r) {
-      this.r = r;
-    }
-
-    @Override
-    public void head(HttpResponse response, UpstreamCall call) {
-      prepareResponse(response, r);
-      writeHead(response, r.exchange(), false);
-      headSent = true;
-      call.readMore();
-    }
-
-    @Override
-    public void content(HttpContent content, UpstreamCall call) {
-      if (!ctx.channel().isActive()) {
-        content.release();
-        call.close();
-        return;
-      }
-      if (content instanceof LastHttpContent) {
-        call.close();
-        ctx.writeAndFlush(content).addListener(f -> finish());
-      } else if (ctx.channel().isWritable()) {
-        // flushed at the end of the upstream read batch (head, body and end often arrive in one)
-        ctx.write(content).addListener(f -> {
-          if (!f.isSuccess()) {
-            call.close();
-          }
-        });
-        call.readMore();
-      } else {
-        ctx.writeAndFlush(content).addListener(f -> {
-          if (f.isSuccess()) {
-            call.readMore();
-          } else {
-            call.close();
-          }
-        });
-      }
-    }
-
-    @Override
-    public void flush() {
-      ctx.flush();
-    }
-
-    @Override
-    public void failed(int status, String reason) {
-      if (headSent) {
-        ctx.close();
-      } else {
-        sendError(status, reason, false);
-      }
-    }
-  }
-
-  /** Stores a cacheable response while passing it to the client; follows redirects. */
-  private final class FillSink extends RelaySink {
-    private final CacheWriter writer;
-    private URI current;
-    private int redirects;
-    private boolean storing;
-    private boolean ended;
-    private boolean keptReleased;
-
-    FillSink(Request r, CacheWriter writer) {
-      super(r);
-      this.writer = writer;
-      this.current = r.exchange().uri();
-    }
-
-    @Override
-    public void head(HttpResponse response, UpstreamCall call) {
-      int code = response.status().code();
-      String location = response.headers().get(HttpHeaderNames.LOCATION);
-      if ((code == 301 || code == 302 || code == 303 || code == 307 || code == 308) && location != null
-          && redirects < proxy.maxRedirects()) {
-        call.close();
-        URI next;
-        try {
-          next = current.resolve(location.trim());
-        } catch (IllegalArgumentException e) {
-          failed(502, "bad redirect Location from " + current.getHost() + ": " + location);
-          return;
-        }
-        String scheme = next.getScheme() == null ? "" : next.getScheme().toLowerCase(Locale.ROOT);
-        if (!(scheme.equals("http") || scheme.equals("https")) || next.getHost() == null) {
-          failed(502, "unsupported redirect Location from " + current.getHost() + ": " + location);
-          return;
-        }
-        redirects++;
-        int port = next.getPort() >= 0 ? next.getPort() : scheme.equals("https") ? 443 : 80;
-        FullHttpRequest follow = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, originForm(next),
-            Unpooled.EMPTY_BUFFER, r.request().headers().copy(), r.request().trailingHeaders().copy());
-        if (!next.getHost().equalsIgnoreCase(current.getHost())) {
-          follow.headers().remove(HttpHeaderNames.AUTHORIZATION);
-        }
-        follow.headers().set(HttpHeaderNames.HOST, authority(scheme, next.getHost(), port));
-        log.debug("[{}] following redirect {} -> {} for {}", context.connection().id(), current, next, writer.key());
-        current = next;
-        fetch(scheme, next.getHost(), port, follow, this);
-        return;
-      }
-      releaseKept(); // the request kept for redirects
-      Optional<String> reason = proxy.cacheOrNull().policy().uncacheableReason("GET", code, response.headers());
-      if (reason.isPresent()) {
-        log.info("[{}] not caching {}: {}", context.connection().id(), writer.key(), reason.get());
-        end(writer.abort(new CacheException("not cacheable: " + reason.get())));
-      } else {
-        writer.start(response.headers());
-        storing = true;
-      }
-      response.headers().set("X-Cache", "MISS");
-      super.head(response, call);
-    }
-
-    @Override
-    public void content(HttpContent content, UpstreamCall call) {
-      if (!storing) {
-        super.content(content, call);
-        return;
-      }
-      boolean last = content instanceof LastHttpContent;
-      ByteBuf data = content.content();
-      CompletableFuture<Void> stored = data.isReadable()
-          ? writer.write(data.retainedDuplicate()) : CompletableFuture.completedFuture(null);
-      CompletableFuture<Void> sent = new CompletableFuture<>();
-      if (last) {
-        // the end of the body reaches the client after the commit, so whatever it asks next is a hit
-        sent.complete(null);
-      } else if (ctx.channel().isActive()) {
-        ctx.writeAndFlush(content).addListener(f -> sent.complete(null));
-      } else {
-        content.release();
-        sent.complete(null);
-      }
-      CompletableFuture.allOf(stored, sent).whenComplete((v, t) -> ctx.executor().execute(() -> {
-        if (t != null) {
-          storing = false;
-          log.warn("[{}] storing {} failed: {}", context.connection().id(), writer.key(), rootMessage(t));
-        }
-        if (last) {
-          call.close();
-          if (storing) {
-            storing = false;
-            // the next request on this connection waits for the commit, so it is a hit
-            end(writer.commit().handle((entry, err) -> {
-              if (err != null) {
-                log.warn("[{}] not cached {}: {}", context.connection().id(), writer.key(), rootMessage(err));
-              } else {
-                log.info("[{}] cached {} ({} bytes)", context.connection().id(), writer.key(), entry.length());
-                entry.close();
-              }
-              ctx.executor().execute(() -> writeLast(content));
-              return null;
-            }));
-          } else {
-            writeLast(content);
-          }
-        } else {
-          call.readMore();
-        }
-      }));
-    }
-
-    @Override
-    public void failed(int status, String reason) {
-      releaseKept();
-      if (!ended) {
-        storing = false;
-        end(writer.abort(new CacheException(reason)));
-      }
-      super.failed(status, reason);
-    }
-
-    private void writeLast(HttpContent content) {
-      if (ctx.channel().isActive()) {
-        ctx.writeAndFlush(content).addListener(f -> finish());
-      } else {
-        content.release();
-      }
-    }
-
-    private void releaseKept() {
-      if (!keptReleased) {
-        keptReleased = true;
-        r.request().release();
-      }
-    }
-
-    private void end(CompletableFuture<?> f) {
-      ended = true;
-    }
-  }
-
-  /** Streams a download another client leads, as it arrives. */
-  private void join(CacheReader reader, Request r) {
-    reader.response().whenComplete((headers, t) -> ctx.executor().execute(() -> {
-      if (t != null) {
-        reader.close();
-        log.info("[{}] joined download of {} failed before its head ({}), forwarding uncached", context.connection().id(), reader.key(),
-            rootMessage(t));
-        fetch(r, new RelaySink(r));
-        return;
-      }
-      r.request().release();
-      HttpResponse resp = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-      headers.forEach(resp.headers()::set);
-      if (!resp.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
-        HttpUtil.setTransferEncodingChunked(resp, true);
-      }
-      resp.headers().set("X-Cache", "JOIN");
-      writeHead(resp, r.exchange(), true);
-      ctx.flush();
-      readJoined(reader);
-    }));
-  }
-
-  private void readJoined(CacheReader reader) {
-    if (!ctx.channel().isActive()) {
-      reader.close();
-      return;
-    }
-    ByteBuf buf = ctx.alloc().directBuffer(CHUNK, CHUNK);
-    reader.read(buf).whenComplete((n, t) -> ctx.executor().execute(() -> {
-      if (t != null || n == null) {
-        buf.release();
-        reader.close();
-        log.warn("[{}] joined download of {} failed: {}", context.connection().id(), reader.key(), rootMessage(t));
-        ctx.close();
-      } else if (n < 0) {
-        buf.release();
-        reader.close();
-        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(f -> finish());
-      } else {
-        ctx.writeAndFlush(new DefaultHttpContent(buf)).addListener(f -> {
-          if (f.isSuccess()) {
-            readJoined(reader);
-          } else {
-            reader.close();
-          }
-        });
-      }
-    }));
-  }
-
-  // --- cache hits
-
-  private void serveHit(CacheEntry entry, Request r, boolean body) {
-    long length = entry.length();
-    HttpResponse resp = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-    for (Map.Entry<String, String> e : entry.headers().entrySet()) {
-      resp.headers().set(e.getKey(), e.getValue());
-    }
-    resp.headers().set(HttpHeaderNames.ACCEPT_RANGES, HttpHeaderValues.BYTES);
-    resp.headers().set("X-Cache", "HIT");
-    long from = 0;
-    long count = length;
-    String range = r.request().headers().get(HttpHeaderNames.RANGE);
-    if (range != null) {
-      RangeSpec spec = RangeSpec.parse(range, length);
-      if (spec.outcome() == RangeSpec.Outcome.UNSATISFIABLE) {
-        entry.close();
-        FullHttpResponse bad = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-            HttpResponseStatus.REQUESTED_RANGE_NOT_SATISFIABLE);
-        bad.headers().set(HttpHeaderNames.CONTENT_RANGE, spec.unsatisfiedContentRange());
-        HttpUtil.setContentLength(bad, 0);
-        writeHead(bad, r.exchange(), true);
-        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(f -> finish());
-        return;
-      }
-      if (spec.outcome() == RangeSpec.Outcome.PARTIAL && spec.ranges().size() == 1) {
-        // several ranges are served as the whole body (allowed: a server may ignore Range)
-        ByteRange br = spec.ranges().get(0);
-        resp.setStatus(HttpResponseStatus.PARTIAL_CONTENT);
-        resp.headers().set(HttpHeaderNames.CONTENT_RANGE, br.contentRange(length));
-        from = br.first();
-        count = br.length();
-      }
-    }
-    HttpUtil.setContentLength(resp, count);
-    resp.headers().remove(HttpHeaderNames.TRANSFER_ENCODING);
-    writeHead(resp, r.exchange(), true);
-    if (!body || count == 0) {
-      entry.close();
-      ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(f -> finish());
-      return;
-    }
-    long position = from;
-    long n = count;
-    if (ctx.pipeline().get(SslHandler.class) == null) {
-      // plain connection: sendfile
-      entry.openRegion(position, n).whenComplete((region, t) -> ctx.executor().execute(() -> {
-        entry.close();
-        if (t != null) {
-          log.warn("[{}] serving {} failed: {}", context.connection().id(), entry.key(), rootMessage(t));
-          ctx.close();
-          return;
-        }
-        ctx.write(region);
-        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(f -> finish());
-      }));
-    } else {
-      CompletableFuture.supplyAsync(() -> {
-        try {
-          return entry.openChannel();
-        } catch (java.io.IOException e) {
-          throw new CompletionException(e);
-        }
-      }, proxy.executor()).whenComplete((FileChannel fc, Throwable t) -> ctx.executor().execute(() -> {
-        if (t != null) {
-          entry.close();
-          log.warn("[{}] serving {} failed: {}", context.connection().id(), entry.key(), rootMessage(t));
-          ctx.close();
-          return;
-        }
-        try {
-          ctx.writeAndFlush(new HttpChunkedInput(new ChunkedNioFile(fc, position, n, CHUNK))).addListener(f -> {
-            entry.close();
-            finish();
-          });
-        } catch (java.io.IOException e) {
-          entry.close();
-          ctx.close();
-        }
-      }));
-    }
+    fetcher.fetch(r, new RelaySink(this, r));
   }
 
   // --- helpers
 
-  private void prepareResponse(HttpResponse response, Request r) {
+  void prepareResponse(HttpResponse response, ProxiedRequest r) {
     HttpHeaders h = response.headers();
     h.remove(HttpHeaderNames.CONNECTION);
     h.remove(HttpHeaderNames.KEEP_ALIVE);
@@ -953,7 +297,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  private void writeHead(HttpResponse response, HttpExchange exchange, boolean fromCache) {
+  void writeHead(HttpResponse response, HttpExchange exchange, boolean fromCache) {
     exchange.response(response.status().code(), response.headers(), fromCache);
     for (HttpInterceptor i : proxy.interceptors()) {
       i.onResponse(exchange);
@@ -971,7 +315,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  private void sendError(int status, String text, boolean close) {
+  void sendError(int status, String text, boolean close) {
     if (!ctx.channel().isActive()) {
       return;
     }
@@ -989,7 +333,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     ctx.writeAndFlush(resp).addListener(f -> finish());
   }
 
-  private void finish() {
+  void finish() {
     busy = false;
     if (keepAlive && ctx.channel().isActive() && !(inputEnded && pending.isEmpty())) {
       FullHttpRequest next = pending.poll();
@@ -1024,7 +368,16 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     ctx.fireChannelInactive();
   }
 
-  private static int dialStatus(Throwable cause) {
+  static boolean isDigestMismatch(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof dev.conduit.mitm.cache.DigestMismatchException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static int dialStatus(Throwable cause) {
     return cause instanceof DialException d ? d.failure().httpStatus() : 502;
   }
 
@@ -1040,12 +393,12 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     return c.getMessage() != null ? c.getMessage() : c.toString();
   }
 
-  private static String originForm(URI u) {
+  static String originForm(URI u) {
     String path = u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath();
     return u.getRawQuery() == null ? path : path + "?" + u.getRawQuery();
   }
 
-  private static String authority(String scheme, String host, int port) {
+  static String authority(String scheme, String host, int port) {
     String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
     boolean defaultPort = scheme.equals("https") ? port == 443 : port == 80;
     return defaultPort ? h : h + ":" + port;

@@ -225,19 +225,24 @@ class CachingProxyTest {
     assertThat(tlsOrigin.requests("/cdn/" + hex)).isEqualTo(1);
   }
 
+  /** The client must learn that the body is bad: the response is cut short, never a complete 200. */
   @Test
-  void aBlobWhoseBytesDoNotMatchItsDigestIsNotCached() throws Exception {
-    byte[] claimed = Origin.data("claimed", 1000);
+  void aBlobWhoseBytesDoNotMatchItsDigestIsNotCachedAndTheResponseIsAborted() throws Exception {
+    byte[] claimed = Origin.data("claimed", 300_000);
     String hex = Origin.sha256(claimed);
-    byte[] served = Origin.data("served", 1000);
+    byte[] served = Origin.data("served", 300_000);
     tlsOrigin.blob(hex, served);
     String blobPath = "/v2/library/bad/blobs/sha256:" + hex;
     String url = "https://localhost:" + tlsOrigin.port() + blobPath;
-    for (int pull = 0; pull < 2; pull++) {
-      HttpResponse<byte[]> r = get(url);
-      assertThat(r.headers().firstValue("X-Cache")).hasValue("MISS");
-    }
+    long mismatches = cache.stats().digestMismatches();
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> get(url)).isInstanceOf(java.io.IOException.class);
+    Path body = Files.createTempFile(dir, "bad", ".bin");
+    Processes.Result r = curl("-o", body.toString(), url);
+    assertThat(r.exitCode()).as("curl must fail: %s", r.stderr()).isNotZero();
+    assertThat(Files.size(body)).isLessThan(300_000);
     assertThat(tlsOrigin.requests(blobPath)).isEqualTo(2);
+    assertThat(cache.stats().digestMismatches() - mismatches).isEqualTo(2);
+    assertThat(cache.lookup(dev.conduit.mitm.cache.CacheKey.ofDigest("sha256:" + hex))).isEmpty();
   }
 
   @Test

@@ -30,8 +30,12 @@ import javax.net.ssl.SSLContext;
  *   <li>{@code /hello}: "hello", echoing {@code X-Test} as {@code X-Seen-Test};</li>
  *   <li>{@code /files/NAME?n=BYTES&pauseMs=MS}: {@link #data} of seed NAME, optionally paced;</li>
  *   <li>{@code /v2/REPO/blobs/sha256:HEX}: a 307 to {@code /cdn/HEX?sig=RANDOM} (relative Location);</li>
- *   <li>{@code /cdn/HEX}: the blob registered with {@link #blob}.</li>
+ *   <li>{@code /cdn/HEX}: the blob registered with {@link #blob};</li>
+ *   <li>any path registered with {@link #resource}: its current body, validators and status, with
+ *       conditional requests answered 304.</li>
  * </ul>
+ * {@code /files/} and {@code /big/} bodies are fresh for a day ({@code Cache-Control: max-age=86400}),
+ * so the tests of hits see hits whatever the entry's kind.
  */
 final class Origin implements AutoCloseable {
 
@@ -43,6 +47,56 @@ final class Origin implements AutoCloseable {
   });
   private final Map<String, AtomicInteger> requests = new ConcurrentHashMap<>();
   private final Map<String, byte[]> blobs = new ConcurrentHashMap<>();
+  private final Map<String, Resource> resources = new ConcurrentHashMap<>();
+  private final Map<String, java.util.List<Map<String, String>>> seen = new ConcurrentHashMap<>();
+
+  /**
+   * A resource whose answer the test changes between requests.
+   *
+   * @param body the body
+   * @param etag the ETag (with quotes) or null
+   * @param lastModified the Last-Modified date or null
+   * @param cacheControl the Cache-Control value or null
+   * @param status a status to answer instead (e.g. 503), or 0
+   * @param gate when not null, the answer waits until it is counted down
+   */
+  record Resource(byte[] body, String etag, String lastModified, String cacheControl, int status,
+      java.util.concurrent.CountDownLatch gate) {
+    static Resource of(byte[] body) {
+      return new Resource(body, null, null, null, 0, null);
+    }
+
+    Resource etag(String value) {
+      return new Resource(body, value, lastModified, cacheControl, status, gate);
+    }
+
+    Resource lastModified(java.time.Instant at) {
+      return new Resource(body, etag, java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME.format(
+          at.atZone(java.time.ZoneOffset.UTC)), cacheControl, status, gate);
+    }
+
+    Resource cacheControl(String value) {
+      return new Resource(body, etag, lastModified, value, status, gate);
+    }
+
+    Resource status(int value) {
+      return new Resource(body, etag, lastModified, cacheControl, value, gate);
+    }
+
+    Resource gate(java.util.concurrent.CountDownLatch value) {
+      return new Resource(body, etag, lastModified, cacheControl, status, value);
+    }
+  }
+
+  /** Registers or changes the answer at {@code path}. */
+  void resource(String path, Resource resource) {
+    resources.put(path, resource);
+  }
+
+  /** The request headers (lower-case names) of each request to {@code path}, in order. */
+  java.util.List<Map<String, String>> seen(String path) {
+    return seen.getOrDefault(path, java.util.List.of());
+  }
 
   private Origin(HttpServer server) {
     this.server = server;
@@ -117,7 +171,13 @@ final class Origin implements AutoCloseable {
       requests.computeIfAbsent(path, p -> new AtomicInteger()).incrementAndGet();
       ex.getRequestBody().readAllBytes();
       Map<String, String> q = query(ex.getRequestURI().getRawQuery());
-      if (path.equals("/hello")) {
+      Map<String, String> headers = new java.util.TreeMap<>();
+      ex.getRequestHeaders().forEach((k, v) -> headers.put(k.toLowerCase(java.util.Locale.ROOT), v.get(0)));
+      seen.computeIfAbsent(path, p -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(headers);
+      Resource res = resources.get(path);
+      if (res != null) {
+        serve(ex, res, headers);
+      } else if (path.equals("/hello")) {
         String seen = ex.getRequestHeaders().getFirst("X-Test");
         if (seen != null) {
           ex.getResponseHeaders().set("X-Seen-Test", seen);
@@ -126,10 +186,12 @@ final class Origin implements AutoCloseable {
       } else if (path.startsWith("/files/")) {
         int n = Integer.parseInt(q.getOrDefault("n", "1000"));
         ex.getResponseHeaders().set("Content-Type", "application/octet-stream");
+        ex.getResponseHeaders().set("Cache-Control", "max-age=86400");
         send(ex, 200, data(path, n), Integer.parseInt(q.getOrDefault("pauseMs", "0")));
       } else if (path.startsWith("/big/")) {
         int mib = Integer.parseInt(q.getOrDefault("mib", "1"));
         int pauseMs = Integer.parseInt(q.getOrDefault("pauseMs", "0"));
+        ex.getResponseHeaders().set("Cache-Control", "max-age=86400");
         ex.sendResponseHeaders(200, (long) mib << 20);
         OutputStream out = ex.getResponseBody();
         byte[] block = new byte[1 << 20];
@@ -151,6 +213,43 @@ final class Origin implements AutoCloseable {
         send(ex, 404, "not found".getBytes(StandardCharsets.UTF_8), 0);
       }
     }
+  }
+
+  private static void serve(HttpExchange ex, Resource res, Map<String, String> request) throws IOException {
+    if (res.gate() != null) {
+      try {
+        res.gate().await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException(e);
+      }
+    }
+    if (res.status() != 0) {
+      send(ex, res.status(), "origin error\n".getBytes(StandardCharsets.UTF_8), 0);
+      return;
+    }
+    if (res.etag() != null) {
+      ex.getResponseHeaders().set("ETag", res.etag());
+    }
+    if (res.lastModified() != null) {
+      ex.getResponseHeaders().set("Last-Modified", res.lastModified());
+    }
+    if (res.cacheControl() != null) {
+      ex.getResponseHeaders().set("Cache-Control", res.cacheControl());
+    }
+    String inm = request.get("if-none-match");
+    String ims = request.get("if-modified-since");
+    boolean notModified = inm != null ? inm.equals(res.etag())
+        : ims != null && res.lastModified() != null && !parse(res.lastModified()).isAfter(parse(ims));
+    if (notModified) {
+      ex.sendResponseHeaders(304, -1);
+      return;
+    }
+    send(ex, 200, res.body(), 0);
+  }
+
+  private static java.time.Instant parse(String date) {
+    return java.time.ZonedDateTime.parse(date, java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
   }
 
   private static void send(HttpExchange ex, int status, byte[] body, int pauseMs) throws IOException {

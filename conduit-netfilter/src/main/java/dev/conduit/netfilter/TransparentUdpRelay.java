@@ -46,6 +46,10 @@ import org.slf4j.LoggerFactory;
  * and flows whose outbound has hops (only direct outbounds carry UDP here), are dropped and counted by
  * reason ({@link #drops()}).
  *
+ * <p>Bound to {@code [::]}, it serves both families: IPv4 on an epoll datagram channel, IPv6 on an
+ * IPv6-only transparent socket read with {@code recvmsg(2)} on a thread of its own (Netty does not hand
+ * over {@code IPV6_ORIGDSTADDR}).
+ *
  * <p>Bounded: at most {@code maxFlows} flows, each closed after {@code idleTimeout} without a datagram
  * either way, and at most {@code maxQueuedBytes} of datagrams waiting, in total, for their flow's
  * sockets; beyond that datagrams are dropped and counted. Linux with the epoll transport and
@@ -74,8 +78,11 @@ public final class TransparentUdpRelay implements AutoCloseable {
   private final EventLoop loop;
   private final Channel listener;
   private final UdpFlows flows;
+  private final Udp6Listener listener6;
 
-  private TransparentUdpRelay(Builder config, EventLoopGroup group, Channel listener, UdpFlows flows) {
+  private TransparentUdpRelay(Builder config, EventLoopGroup group, Channel listener, UdpFlows flows,
+      Udp6Listener listener6) {
+    this.listener6 = listener6;
     this.config = config;
     this.group = group;
     this.loop = listener.eventLoop();
@@ -128,6 +135,9 @@ public final class TransparentUdpRelay implements AutoCloseable {
   /** Closes the listener and every flow, and stops the event loop. */
   @Override
   public void close() {
+    if (listener6 != null) {
+      listener6.close();
+    }
     listener.close().syncUninterruptibly();
     loop.submit(flows::closeAll).syncUninterruptibly();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
@@ -305,13 +315,16 @@ public final class TransparentUdpRelay implements AutoCloseable {
       EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
       EventLoop loop = group.next();
       UdpFlows flows = new UdpFlows(this, loop);
+      // [::] means both families: IPv4 on Netty's channel, IPv6 on a socket read with recvmsg(2)
+      boolean both = bind.getAddress().isAnyLocalAddress() && !(bind.getAddress() instanceof Inet4Address);
+      InetSocketAddress netty = both ? new InetSocketAddress("0.0.0.0", bind.getPort()) : bind;
       ChannelFuture bound = new Bootstrap().group(loop)
-          .channelFactory(() -> new EpollDatagramChannel(family(bind.getAddress())))
+          .channelFactory(() -> new EpollDatagramChannel(family(netty.getAddress())))
           .option(ChannelOption.SO_REUSEADDR, true)
           .option(EpollChannelOption.IP_TRANSPARENT, true)
           .option(EpollChannelOption.IP_RECVORIGDSTADDR, true)
           .handler(new ListenerHandler(flows))
-          .bind(bind).awaitUninterruptibly();
+          .bind(netty).awaitUninterruptibly();
       if (!bound.isSuccess()) {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         throw new IllegalStateException("transparent UDP listener " + bind + ": " + bound.cause().getMessage()
@@ -324,10 +337,21 @@ public final class TransparentUdpRelay implements AutoCloseable {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         throw new IllegalStateException("transparent UDP listener " + bind + ": " + e.getMessage(), e);
       }
+      Udp6Listener listener6 = null;
+      if (both) {
+        try {
+          listener6 = new Udp6Listener(((InetSocketAddress) bound.channel().localAddress()).getPort(), loop, flows);
+        } catch (SocketOptionException | RuntimeException e) {
+          bound.channel().close();
+          group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+          throw new IllegalStateException("transparent UDP listener [::]:" + bind.getPort() + ": "
+              + e.getMessage(), e);
+        }
+      }
       long sweep = Math.max(50, idleTimeout.toMillis() / 4);
       loop.scheduleAtFixedRate(flows::expireIdle, sweep, sweep, TimeUnit.MILLISECONDS);
       log.info("transparent UDP listener on {}", bound.channel().localAddress());
-      return new TransparentUdpRelay(this, group, bound.channel(), flows);
+      return new TransparentUdpRelay(this, group, bound.channel(), flows, listener6);
     }
   }
 

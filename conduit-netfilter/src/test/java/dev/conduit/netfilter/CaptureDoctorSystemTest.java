@@ -27,8 +27,8 @@ class CaptureDoctorSystemTest {
     List<Check> checks = CaptureDoctor.of(CommandRunner.system(), List.of(), true).run();
     assertThat(checks).filteredOn(c -> c.status() == Status.FAIL).isEmpty();
     assertThat(checks).filteredOn(c -> c.name().startsWith("probe ") && c.status() == Status.PASS)
-        .extracting(Check::name).hasSize(5)
-        .anyMatch(n -> n.contains("TPROXY UDP IPv4"))
+        .extracting(Check::name).hasSize(6)
+        .anyMatch(n -> n.contains("TPROXY UDP IPv4")).anyMatch(n -> n.contains("TPROXY UDP IPv6"))
         .anyMatch(n -> n.contains("TPROXY TCP IPv4")).anyMatch(n -> n.contains("TPROXY TCP IPv6"))
         .anyMatch(n -> n.contains("REDIRECT TCP IPv4")).anyMatch(n -> n.contains("REDIRECT TCP IPv6"));
     assertThat(checks).filteredOn(c -> c.name().startsWith("probe ") && c.status() == Status.PASS)

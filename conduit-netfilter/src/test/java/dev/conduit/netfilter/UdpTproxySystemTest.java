@@ -11,8 +11,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * UDP through TPROXY on the real kernel (IPv4: Netty's epoll datagram channel does not hand over
- * IPv6's original destination yet, see the README): a client namespace, a gateway running conduit ({@link
+ * UDP through TPROXY on the real kernel, IPv4 and IPv6: a client namespace, a gateway running conduit ({@link
  * TransparentMain} with {@code -Dudp=true}: capture rules for TCP and UDP plus a {@link
  * TransparentUdpRelay}) and a server namespace with a UDP echo and dnsmasq. Needs root, iptables,
  * ipset, nft, ip, dig and dnsmasq (skips elsewhere; under CI=true it fails instead).
@@ -62,11 +61,13 @@ class UdpTproxySystemTest {
 
     // byte for byte both ways, answered from the address the client sent to; the server saw conduit
     assertThat(udp(c, "echo", "-", "0", "198.18.2.2", "7", "1200", "5")).as("%s", conduit.lines()).isEqualTo("OK 5");
-    assertThat(echo.lines()).filteredOn(l -> l.startsWith("PEER")).isNotEmpty().containsOnly("PEER 198.18.2.1");
+    assertThat(udp(c, "echo", "-", "0", "fd00:2::2", "7", "1400", "5")).as("%s", conduit.lines()).isEqualTo("OK 5");
+    assertThat(echo.lines()).filteredOn(l -> l.startsWith("PEER")).isNotEmpty()
+        .containsOnly("PEER 198.18.2.1", "PEER fd00:2:0:0:0:0:0:1");
 
     Process dnsmasq = new ProcessBuilder("ip", "netns", "exec", s.name, "dnsmasq", "--keep-in-foreground",
         "--log-facility=-", "--log-queries", "--no-resolv", "--no-hosts", "--port=53", "--bind-interfaces",
-        "--listen-address=198.18.2.2", "--address=/probe.test/198.18.7.7", "--pid-file=", "--user=root")
+        "--listen-address=198.18.2.2,fd00:2::2", "--address=/probe.test/198.18.7.7", "--pid-file=", "--user=root")
         .redirectErrorStream(true).start();
     closing(() -> {
       dnsmasq.destroyForcibly();
@@ -75,6 +76,8 @@ class UdpTproxySystemTest {
     // dig gets its answer from the server it asked, and that server was asked by conduit
     String answer = c.run("dig", "+short", "+time=3", "+tries=3", "@198.18.2.2", "probe.test", "A").strip();
     assertThat(answer).isEqualTo("198.18.7.7");
+    assertThat(c.run("dig", "+short", "+time=3", "+tries=3", "@fd00:2::2", "probe.test", "A").strip())
+        .isEqualTo("198.18.7.7");
 
     // two clients, same source port, different addresses: two flows, each answered
     List<Process> twins = new ArrayList<>();
@@ -102,7 +105,7 @@ class UdpTproxySystemTest {
     assertThat(udp(c, "echo", "-", "0", "198.18.2.2", "7", "64", "1")).isEqualTo("OK 1");
 
     String dnsLog = new String(readAvailable(dnsmasq));
-    assertThat(dnsLog).contains("query[A] probe.test from 198.18.2.1");
+    assertThat(dnsLog).contains("query[A] probe.test from 198.18.2.1").contains("query[A] probe.test from fd00:2::1");
     conduit.terminate();
   }
 

@@ -5,7 +5,11 @@ import dev.conduit.cli.config.CacheConfig;
 import dev.conduit.core.pki.Pem;
 import dev.conduit.mitm.MitmServer;
 import java.io.IOException;
+import dev.conduit.mitm.MitmService;
+import dev.conduit.mitm.cache.CacheAdminRoute;
+import dev.conduit.mitm.cache.CacheMetrics;
 import java.nio.file.Path;
+import java.util.function.Consumer;
 import java.security.cert.X509Certificate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,8 +32,14 @@ final class CacheRole {
    * @throws CliException naming what is wrong
    */
   static MitmServer open(CacheConfig c, String plainName, String tlsName) {
+    return open(c, plainName, tlsName, b -> { });
+  }
+
+  /** As {@link #open(CacheConfig, String, String)}, with settings the section does not carry (cache serve's flags). */
+  static MitmServer open(CacheConfig c, String plainName, String tlsName, Consumer<MitmServer.Builder> extra) {
     MitmServer.Builder b = MitmServer.builder();
     try {
+      extra.accept(b);
       if (plainName != null) {
         b.listenerNames(plainName, tlsName);
       }
@@ -54,5 +64,16 @@ final class CacheRole {
     } catch (IOException e) {
       throw CliException.failure("cache: " + Lifecycle.io(e), e);
     }
+  }
+
+  /**
+   * The cache's service: its admin route at {@value CacheAdminRoute#PREFIX} and, when the runtime has
+   * metrics, its meters on their registry.
+   */
+  static MitmService.Builder service(MitmServer server, MetricsService metrics) {
+    if (metrics != null) {
+      CacheMetrics.bind(server.cache(), metrics.registry());
+    }
+    return MitmService.builder(server).route(CacheAdminRoute.PREFIX, new CacheAdminRoute(server.cache()));
   }
 }

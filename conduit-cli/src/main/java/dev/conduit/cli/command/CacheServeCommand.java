@@ -15,7 +15,6 @@ import dev.conduit.core.runtime.ConduitService;
 import dev.conduit.core.runtime.ConfigSections;
 import dev.conduit.core.runtime.Service;
 import dev.conduit.mitm.MitmServer;
-import dev.conduit.mitm.MitmService;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -42,15 +41,14 @@ import picocli.CommandLine.Option;
         "      --listen 127.0.0.1:8000 --intercept '*.docker.io' --intercept quay.io --intercept '*.quay.io'",
         "  curl --cacert /var/lib/conduit/certs/ca.crt -x http://127.0.0.1:8000 https://some.thing/here.txz"})
 public final class CacheServeCommand extends BaseCommand implements Callable<Integer> {
-  @Option(names = "--cert-dir", paramLabel = "DIR", required = true,
-      description = "Where the CA lives (ca.crt, ca.key 0600, ca.p12); created on first start.")
+  @Option(names = "--cert-dir", paramLabel = "DIR",
+      description = "Where the CA lives (ca.crt, ca.key 0600, ca.p12); created on first start (default: certs next to the jar).")
   Path certDir;
 
-  @Option(names = "--cache-dir", paramLabel = "DIR", required = true, description = "The blob cache directory.")
+  @Option(names = "--cache-dir", paramLabel = "DIR", description = "The blob cache directory (default: files next to the jar).")
   Path cacheDir;
 
-  @Option(names = "--listen", paramLabel = "IP:PORT", defaultValue = "127.0.0.1:8000",
-      description = "Plain HTTP proxy listener (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--listen", paramLabel = "IP:PORT", description = "Plain HTTP proxy listener (default: 127.0.0.1:8000).")
   String listen;
 
   @Option(names = "--tls-listen", paramLabel = "IP:PORT",
@@ -87,8 +85,13 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
   @Mixin
   LogOptions logOptions = new LogOptions();
 
+  @Mixin
+  CacheServeOptions cacheOptions = new CacheServeOptions();
+
   @Override
   public Integer call() throws InterruptedException {
+    Optional<SeedToml> seed = SeedToml.load(cacheOptions.cfg);
+    seed.ifPresent(t -> logOptions.level = logOptions.level != null ? logOptions.level : t.logLevel);
     CacheConfig cache = toConfig();
     LogConfig logConfig;
     try {
@@ -98,12 +101,13 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
       throw CliException.usage(e.getMessage());
     }
     Logging.configure(logConfig);
+    seed.ifPresent(t -> t.notices.forEach(n -> err().println("notice: " + n)));
     ConduitRuntime.Builder runtime = ConduitRuntime.builder().sections(sections(cache))
         .drainTimeout(drainTimeout.plus(ProxyRole.DRAIN_MARGIN));
     ConduitResources resources = ConduitResources.builder().build();
     MitmServer server;
     try {
-      server = CacheRole.open(cache, null, null);
+      server = CacheRole.open(cache, null, null, b -> cacheOptions.customize(b, seed));
     } catch (RuntimeException e) {
       resources.close();
       throw e;
@@ -118,13 +122,14 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
     if (metrics != null) {
       runtime.service(metrics.of(conduit));
     }
-    runtime.service(MitmService.builder(server).section(CacheConfig.SECTION, cache).build());
+    runtime.service(CacheRole.service(server, metrics).section(CacheConfig.SECTION, cache).build());
     runtime.service(new ConduitService(conduit));
     if (adminListen != null) {
       runtime.admin(ProxyRole.admin(AdminConfig.of(adminListen))
           .config(() -> describe(cache), "text/yaml; charset=utf-8"));
     }
-    return Lifecycle.run(runtime.build(), context(), () -> sections(toConfig()), Lifecycle::startError);
+    return Lifecycle.run(runtime.build(), CacheAdminClient.advertising(context(), server.cache().config().root()),
+        () -> sections(toConfig()), Lifecycle::startError);
   }
 
   private static ConfigSections sections(CacheConfig cache) {
@@ -140,9 +145,16 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
         throw CliException.usage("--admin-listen: " + e.getMessage());
       }
     }
+    Optional<SeedToml> seed = SeedToml.load(cacheOptions.cfg); // flags win over the file, the file over defaults
+    Path certs = certDir != null ? certDir : seed.map(t -> t.certDir).orElse(SeedToml.home().resolve("certs"));
+    Path files = cacheDir != null ? cacheDir : seed.map(t -> t.fileDir).orElse(SeedToml.home().resolve("files"));
+    String plain = listen != null ? listen : seed.map(t -> t.tcpBind).orElse(CacheConfig.DEFAULT_LISTEN);
+    Optional<String> tls = tlsListen != null ? Optional.of(tlsListen) : seed.map(t -> t.tlsBind);
+    List<String> names = tlsName != null ? List.of(tlsName) : seed.map(t -> t.tlsNames).orElse(List.of());
+    List<String> hosts = !intercept.isEmpty() ? intercept : seed.map(t -> t.intercept).orElse(List.of());
+    List<String> paths = !filters.isEmpty() ? filters : seed.map(t -> t.filters).orElse(List.of());
     try {
-      return new CacheConfig(certDir.toString(), cacheDir.toString(), listen, Optional.ofNullable(tlsListen),
-          tlsName == null ? List.of() : List.of(tlsName), intercept, filters,
+      return new CacheConfig(certs.toString(), files.toString(), plain, tls, names, hosts, paths,
           upstreamCas.stream().map(Path::toString).toList(), maxCacheBytes);
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());

@@ -20,16 +20,10 @@ public final class Converters {
 
   /** A size in bytes: {@code 200000}, {@code 512k}, {@code 192m}, {@code 2g} (powers of 1024). */
   public static long bytes(String text) {
-    String t = text.trim().toLowerCase(java.util.Locale.ROOT);
-    int unit = t.isEmpty() ? -1 : "kmg".indexOf(t.charAt(t.length() - 1));
     try {
-      long n = Long.parseLong(unit < 0 ? t : t.substring(0, t.length() - 1).trim());
-      if (n < 0) {
-        throw new NumberFormatException();
-      }
-      return n << (10 * (unit + 1));
-    } catch (NumberFormatException e) {
-      throw new TypeConversionException("'" + text + "' (expected: bytes, e.g. 200000, 512k, 192m, 2g)");
+      return dev.conduit.cli.config.ByteSizes.parse(text);
+    } catch (IllegalArgumentException e) {
+      throw new TypeConversionException(e.getMessage());
     }
   }
 

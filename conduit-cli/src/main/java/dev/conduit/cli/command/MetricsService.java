@@ -59,6 +59,11 @@ final class MetricsService implements Service {
         .register(registry);
   }
 
+  /** The registry behind {@code /metrics}, for a role's own meters (the cache's). */
+  io.micrometer.core.instrument.MeterRegistry registry() {
+    return registry;
+  }
+
   /** The conduit built, for the draining gauge. */
   MetricsService of(Conduit built) {
     conduit.set(built);

@@ -5,6 +5,7 @@ import dev.conduit.cli.CliException;
 import dev.conduit.cli.config.AdminConfig;
 import dev.conduit.cli.config.ConduitConfig;
 import dev.conduit.cli.config.LogConfig;
+import dev.conduit.cli.logging.Logging;
 import dev.conduit.core.Conduit;
 import dev.conduit.core.ConduitBuilder;
 import dev.conduit.core.ConduitResources;
@@ -20,7 +21,6 @@ import dev.conduit.core.runtime.ServiceStartException;
 import dev.conduit.core.tunnel.MeshConfig;
 import dev.conduit.core.tunnel.MeshPlan;
 import dev.conduit.mitm.MitmServer;
-import dev.conduit.mitm.MitmService;
 import dev.conduit.netfilter.CaptureService;
 import dev.conduit.netfilter.ForwardTableCapture;
 import dev.conduit.netfilter.NetfilterBackend;
@@ -31,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,6 +45,9 @@ final class ProxyRole {
 
   /** The proxy role's section: the whole file as read by the config loader. */
   static final SectionKey<ConduitConfig> CONFIG = SectionKey.of("conduit", ConduitConfig.class);
+
+  /** How often the capture rules are checked for drift (and applied again when they vanished). */
+  static final Duration DRIFT_CHECK_INTERVAL = Duration.ofSeconds(2);
 
   /** How much longer than the conduit's own drain timeout the runtime waits at stop. */
   static final Duration DRAIN_MARGIN = Duration.ofSeconds(10);
@@ -60,12 +64,12 @@ final class ProxyRole {
    *
    * @param reread re-reads the configuration on reload (SIGHUP), or null when there is nothing to re-read
    */
-  static int run(ConduitConfig config, CliContext context, java.util.concurrent.Callable<ConduitConfig> reread)
+  static int run(ConduitConfig config, CliContext context, Callable<ConduitConfig> reread)
       throws InterruptedException {
-    dev.conduit.cli.logging.Logging.configure(config.log());
+    Logging.configure(config.log());
     ConduitRuntime.Builder runtime = ConduitRuntime.builder().sections(sections(config))
         .drainTimeout(config.timeouts().drain().plus(DRAIN_MARGIN));
-    Conduit conduit = assemble(config, context, runtime);
+    assemble(config, context, runtime);
     return Lifecycle.run(runtime.build(), context, reread == null ? null : () -> sections(reread.call()),
         ProxyRole::startError);
   }
@@ -110,7 +114,7 @@ final class ProxyRole {
         runtime.service(metrics.of(conduit));
       }
       if (cache != null) {
-        runtime.service(MitmService.of(cache));
+        runtime.service(CacheRole.service(cache, metrics).build()); // the /cache admin route and meters
       }
       if (plan != null) {
         runtime.service(Service.closing("mesh-plan", plan)); // the listeners' TLS files stay watched until the end
@@ -154,7 +158,7 @@ final class ProxyRole {
       }
     }, NetfilterBackend.iptables(context.commandRunner()), context.commandRunner())
         // rules flushed under conduit (iptables -F, a firewalld reload) are applied again, each repair logged
-        .watcher(c -> c.startDriftRepair(java.time.Duration.ofSeconds(2), what -> { }))
+        .watcher(c -> c.startDriftRepair(DRIFT_CHECK_INTERVAL, what -> { }))
         .description(p -> plan.captureEntries().size() + " forward_table entr"
             + (plan.captureEntries().size() == 1 ? "y" : "ies") + " redirected to "
             + conduit.address(MeshPlan.CLIENT_LISTENER))

@@ -252,9 +252,9 @@ public final class ConduitConfig {
     s.append("  dial: ").append(Durations.format(timeouts.dial())).append('\n');
     s.append("  negotiation: ").append(Durations.format(timeouts.negotiation())).append('\n');
     s.append("  http_idle: ").append(Durations.format(timeouts.httpIdle())).append('\n');
-    s.append("  http_response: ").append(Durations.format(timeouts.httpResponseHead())).append('\n');
     s.append("  relay_idle: ").append(Durations.format(timeouts.relayIdle())).append('\n');
     s.append("  drain: ").append(Durations.format(timeouts.drain())).append('\n');
+    s.append("  http_response: ").append(Durations.format(timeouts.httpResponseHead())).append('\n');
     s.append("tcp_keepalive: ").append(quote(tcpKeepAlive.toString())).append('\n');
     s.append("splice: ").append(splice).append('\n');
     s.append("overload: {memory_budget: ").append(overload.memoryBudget()).append(", fd_budget: ")

@@ -35,7 +35,6 @@ final class StandardSections {
         section("timeouts", StandardSections::readTimeouts),
         section("tcp_keepalive", StandardSections::readKeepAlive),
         section("splice", (node, config) -> config.splice(node.bool())),
-        section("overload", StandardSections::readOverload),
         section("dns", StandardSections::readDns),
         MeshSections.client(),
         MeshSections.server(),
@@ -44,7 +43,8 @@ final class StandardSections {
         ConfigSection.unsupported("manager", "seed 000's mesh manager; for now configure each host's client "
             + "peers and forward_table and its server by hand"),
         ConfigSection.typed(CacheConfig.SECTION, (node, config) -> readCache(node)),
-        ConfigSection.unsupported("transparent", "the transparent listener"));
+        ConfigSection.unsupported("transparent", "the transparent listener"),
+        section("overload", StandardSections::readOverload));
   }
 
   private static ConfigSection section(String name, java.util.function.BiConsumer<ConfigNode, ConduitConfig.Builder> reader) {
@@ -313,7 +313,7 @@ final class StandardSections {
     try {
       dev.conduit.core.overload.OverloadPolicy.Builder o = dev.conduit.core.overload.OverloadPolicy.builder();
       if (m.containsKey("memory_budget")) {
-        o.memoryBudget(dev.conduit.cli.command.Converters.bytes(m.get("memory_budget").string()));
+        o.memoryBudget(ByteSizes.parse(m.get("memory_budget").string()));
       }
       if (m.containsKey("fd_budget")) {
         o.fileBudget(Long.parseLong(m.get("fd_budget").string().trim()));
@@ -322,7 +322,7 @@ final class StandardSections {
         o.enabled(m.get("enabled").bool());
       }
       config.overload(o.build());
-    } catch (IllegalArgumentException | picocli.CommandLine.TypeConversionException e) {
+    } catch (IllegalArgumentException e) {
       throw node.error(e.getMessage());
     }
   }

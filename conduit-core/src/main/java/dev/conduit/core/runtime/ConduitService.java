@@ -13,7 +13,8 @@ import java.util.concurrent.CompletionStage;
  * admin endpoint's {@code /connections}, {@code /healthz} and {@code /readyz}.
  *
  * <p>Changing routes on reload is up to the role that owns them ({@link Conduit#update}); this
- * service itself has no section.
+ * service itself has no section. With several conduits in one runtime, the one added last is the one
+ * behind the admin endpoint's connection and health paths.
  */
 public final class ConduitService implements Service {
   private final String name;

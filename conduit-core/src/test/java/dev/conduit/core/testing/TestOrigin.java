@@ -65,6 +65,8 @@ public final class TestOrigin implements AutoCloseable {
           String q = ex.getRequestURI().getQuery();
           int n = Integer.parseInt(q.substring(q.indexOf("n=") + 2));
           body = bytes(n);
+          // fixed bytes: fresh for an hour, so a cache in front serves hits without revalidating
+          ex.getResponseHeaders().add("Cache-Control", "max-age=3600");
         } else if (path.equals("/hello")) {
           body = "hello".getBytes(StandardCharsets.US_ASCII);
         } else {

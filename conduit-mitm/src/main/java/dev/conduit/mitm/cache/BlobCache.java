@@ -3,28 +3,18 @@ package dev.conduit.mitm.cache;
 import static java.util.Objects.requireNonNull;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileTime;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -32,13 +22,10 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,10 +37,12 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li>Derive the key from the <em>original</em> request with {@link CachePolicy#keyFor}; keep it
  *       for the whole redirect chain.</li>
- *   <li>{@link #begin(CacheKey)} returns a {@link Flight}: a {@link Flight.Hit} to serve, a
- *       {@link Flight.Miss} whose {@link CacheWriter} this caller feeds from upstream, or a
- *       {@link Flight.Join} whose {@link CacheReader} streams another caller's download. Concurrent
- *       misses of one key therefore share one upstream download.</li>
+ *   <li>{@link #begin(CacheKey, boolean)} returns a {@link Flight}: a {@link Flight.Hit} to serve
+ *       (a fresh entry), a {@link Flight.Revalidate} whose stale entry this caller revalidates with
+ *       a conditional request, a {@link Flight.Miss} whose {@link CacheWriter} this caller feeds
+ *       from upstream, or a {@link Flight.Join} whose {@link CacheReader} streams another caller's
+ *       download or revalidation. Concurrent misses and revalidations of one key therefore make one
+ *       upstream request.</li>
  *   <li>Before storing, check the upstream response with
  *       {@link CachePolicy#uncacheableReason}; abort the writer if it is not cacheable.</li>
  * </ol>
@@ -71,38 +60,42 @@ import org.slf4j.LoggerFactory;
  * recorded size, so a crash at any point never yields a corrupt entry. The last access time is kept
  * as the body's modification time. One process at a time may open a root ({@code .lock}).
  *
+ * <h2>Freshness</h2>
+ * Each entry is {@linkplain Freshness of a kind}; {@link CachePolicy#freshUntil} says how long it is
+ * served without asking the origin. A stale entry stays listed: it is revalidated, refreshed by a
+ * {@code 304} ({@link CacheWriter#notModified}) without a download, replaced by a {@code 200}, and
+ * served by {@link #lookupStale} while the origin fails, for {@link CachePolicy#staleIfError()}.
+ *
  * <h2>Eviction</h2>
  * When the committed bodies exceed {@link BlobCacheConfig#maxSizeBytes()} the least recently
- * accessed entries are deleted until they fit; entries under a lease ({@link CacheEntry}, regions)
- * and downloads in progress are never evicted.
+ * accessed entries are deleted until they fit; {@linkplain #pin pinned} entries, entries under a
+ * lease ({@link CacheEntry}, regions) and downloads in progress are never evicted.
  */
 public final class BlobCache implements AutoCloseable {
 
   static final Logger LOG = LoggerFactory.getLogger(BlobCache.class);
-  static final String TEMP_SUFFIX = ".tmp";
-  private static final String DATA_SUFFIX = ".data";
-  private static final String META_SUFFIX = ".meta";
-  private static final String LOCK_FILE = ".lock";
+  static final String TEMP_SUFFIX = CacheFiles.TEMP_SUFFIX;
+  private static final String DATA_SUFFIX = CacheFiles.DATA_SUFFIX;
+  private static final String META_SUFFIX = CacheFiles.META_SUFFIX;
+  private static final String LOCK_FILE = CacheFiles.LOCK_FILE;
 
-  private final BlobCacheConfig config;
-  private final Path root;
+  final BlobCacheConfig config;
+  final Path root;
   private final ExecutorService ownExecutor;
   private final Executor executor;
   private final FileChannel lockChannel;
   private final FileLock lock;
-  private final ConcurrentHashMap<CacheKey, EntryRecord> index = new ConcurrentHashMap<>();
+  final ConcurrentHashMap<CacheKey, EntryRecord> index = new ConcurrentHashMap<>();
   /** Guarded by {@code this}; the decision hit / miss / join is atomic with publishing an entry. */
-  private final Map<CacheKey, FlightState> flights = new HashMap<>();
-  private final Object evictLock = new Object();
-  private final AtomicLong totalSize = new AtomicLong();
-  private final AtomicLong accessSeq = new AtomicLong();
-  private final LongAdder hits = new LongAdder();
-  private final LongAdder misses = new LongAdder();
-  private final LongAdder bytesServed = new LongAdder();
-  private final LongAdder bytesStored = new LongAdder();
-  private final LongAdder evictions = new LongAdder();
-  private final LongAdder digestMismatches = new LongAdder();
-  private volatile boolean closed;
+  final Map<CacheKey, FlightState> flights = new HashMap<>();
+  final Object evictLock = new Object();
+  final AtomicLong totalSize = new AtomicLong();
+  final AtomicLong accessSeq = new AtomicLong();
+  final CacheCounters counters = new CacheCounters();
+  final PackageIndex packages = new PackageIndex();
+  /** Committed entries by the SHA-256 of their body: one stored copy serves every mirror's URL. */
+  final ConcurrentHashMap<String, EntryRecord> bySha256 = new ConcurrentHashMap<>();
+  volatile boolean closed;
 
   private BlobCache(BlobCacheConfig config, FileChannel lockChannel, FileLock lock) {
     this.config = config;
@@ -151,11 +144,12 @@ public final class BlobCache implements AutoCloseable {
     }
     if (lock == null) {
       lockChannel.close();
-      throw new CacheException("cache directory " + config.root() + " is already open (" + LOCK_FILE + " is locked)");
+      throw new CacheException("cache directory " + config.root() + " is already open (" + LOCK_FILE
+          + " is locked): read it with BlobCache.listReadOnly or through the owner's admin endpoint");
     }
     BlobCache cache = new BlobCache(config, lockChannel, lock);
     try {
-      cache.load();
+      CacheHousekeeping.load(cache);
     } catch (IOException | RuntimeException e) {
       cache.close();
       throw e;
@@ -187,49 +181,142 @@ public final class BlobCache implements AutoCloseable {
     return Optional.empty();
   }
 
+  /** Whether the committed entry behind {@code entry} is fresh now (see {@link CachePolicy#freshUntil}). */
+  public boolean isFresh(CacheEntry entry) {
+    requireNonNull(entry, "entry");
+    return isFresh(entry.record(), false);
+  }
+
   /**
-   * Starts serving {@code key}: a {@link Flight.Hit} when committed, a {@link Flight.Join} when
-   * another caller is downloading it, else a {@link Flight.Miss} making this caller the single
-   * writer. The decision is immediate; the future completes on the cache executor once a writer's
-   * temp file exists (or at once for a hit or join).
+   * As {@link #begin(CacheKey, boolean) begin(key, false)}: the client did not ask for revalidation.
    *
    * @throws IllegalStateException if the cache is closed
    */
   public CompletableFuture<Flight> begin(CacheKey key) {
+    return begin(key, false);
+  }
+
+  /**
+   * Starts serving {@code key}: a {@link Flight.Hit} when committed and fresh, a {@link Flight.Join}
+   * when another caller is downloading or revalidating it, a {@link Flight.Revalidate} when it is
+   * committed but stale, else a {@link Flight.Miss} making this caller the single writer. The
+   * decision is immediate; the future completes on the cache executor once a writer's temp file
+   * exists (or at once for a hit or join).
+   *
+   * @param key the key
+   * @param clientWantsRevalidation the request asked for it ({@link CachePolicy#requestWantsRevalidation});
+   *     honoured for mutable entries only
+   * @throws IllegalStateException if the cache is closed
+   */
+  public CompletableFuture<Flight> begin(CacheKey key, boolean clientWantsRevalidation) {
     requireNonNull(key, "key");
     FlightState created;
     synchronized (this) {
       checkOpen();
       EntryRecord r = index.get(key);
-      if (r != null && r.tryRetain()) {
+      if (r != null && isFresh(r, clientWantsRevalidation) && r.tryRetain()) {
         return CompletableFuture.completedFuture(new Flight.Hit(hit(r)));
       }
       FlightState existing = flights.get(key);
       if (existing != null && existing.join()) {
-        misses.increment();
-        LOG.debug("cache miss (joining download): {}", key);
+        counters.misses.increment();
+        counters.joins.increment();
+        LOG.debug("cache join: {}", key);
         return CompletableFuture.completedFuture(new Flight.Join(new CacheReader(existing)));
+      }
+      if (r == null) {
+        Optional<CacheEntry> same = CacheHousekeeping.sameBytesElsewhere(this, key);
+        if (same.isPresent()) {
+          return CompletableFuture.completedFuture(new Flight.Hit(same.get()));
+        }
       }
       String hash = key.fileHash();
       Path dir = root.resolve(hash.substring(0, 2)).resolve(hash.substring(2, 4));
-      created = new FlightState(this, key, dir, hash + "-" + randomSuffix());
+      // a stale entry gets two leases: the flight's (released when it ends, or passed on by a 304)
+      // and the revalidating caller's
+      EntryRecord stale = null;
+      if (r != null && r.tryRetain()) {
+        if (r.tryRetain()) {
+          stale = r;
+        } else {
+          release(r);
+        }
+      }
+      created = new FlightState(this, key, dir, hash + "-" + CacheFiles.randomSuffix(), stale);
       flights.put(key, created);
     }
-    misses.increment();
-    LOG.debug("cache miss (downloading): {}", key);
     FlightState f = created;
+    if (f.stale == null) {
+      counters.misses.increment();
+    }
+    LOG.debug("cache {}: {}", f.stale == null ? "miss" : "revalidation", key);
     return CompletableFuture.supplyAsync(() -> {
       try {
         Files.createDirectories(f.dir);
         f.opened(FileChannel.open(f.temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
             StandardOpenOption.WRITE));
-        return (Flight) new Flight.Miss(new CacheWriter(f));
+        CacheWriter w = new CacheWriter(f);
+        return f.stale == null ? (Flight) new Flight.Miss(w) : new Flight.Revalidate(new CacheEntry(this, f.stale), w);
       } catch (IOException | RuntimeException e) {
         CacheException ce = new CacheException("cannot create " + f.temp + " for " + key, e);
         abortFlight(f, ce);
+        if (f.stale != null) {
+          release(f.stale);
+        }
         throw new CompletionException(ce);
       }
     }, executor);
+  }
+
+  /**
+   * A lease on the committed entry of {@code key} to serve in place of a failing origin: a mutable
+   * entry that went stale no longer than {@link CachePolicy#staleIfError()} ago. Counts a stale
+   * serve. Does no I/O.
+   */
+  public Optional<CacheEntry> lookupStale(CacheKey key) {
+    requireNonNull(key, "key");
+    checkOpen();
+    EntryRecord r = index.get(key);
+    if (r == null || Freshness.of(key) != Freshness.MUTABLE) {
+      return Optional.empty();
+    }
+    long until = policy().freshUntil(key, r.headers, r.validatedMillis);
+    long bound = until + policy().staleIfError().toMillis();
+    if (now() > (bound < until ? Long.MAX_VALUE : bound) || !r.tryRetain()) {
+      return Optional.empty();
+    }
+    counters.staleServes.increment();
+    LOG.debug("cache stale: {}", key);
+    return Optional.of(new CacheEntry(this, r));
+  }
+
+  /**
+   * Pins ({@code pinned = true}) or unpins every entry whose listing row matches {@code predicate}:
+   * a pinned entry is never evicted (a purge still removes it). Saved in the entry's metadata.
+   * Blocking file I/O.
+   *
+   * @return the number of entries changed
+   */
+  public int pin(Predicate<? super CacheEntryInfo> predicate, boolean pinned) {
+    requireNonNull(predicate, "predicate");
+    checkOpen();
+    return CacheHousekeeping.pin(this, predicate, pinned);
+  }
+
+  /**
+   * Lists the committed entries of a cache directory without opening it: no lock is taken and
+   * nothing is changed, so it works while a server holds the directory. Blocking file I/O.
+   *
+   * @throws IOException if the directory cannot be read
+   */
+  public static List<CacheEntryInfo> listReadOnly(Path root) throws IOException {
+    requireNonNull(root, "root");
+    Path dir = root.toAbsolutePath().normalize();
+    if (!Files.isDirectory(dir)) {
+      throw new CacheException(root + ": not a cache directory");
+    }
+    return CacheFiles.scan(dir).entries.stream().map(EntryRecord::info)
+        .sorted(Comparator.comparing(i -> i.key().value())).collect(Collectors.toList());
   }
 
   /** The committed entries, sorted by key. */
@@ -257,16 +344,7 @@ public final class BlobCache implements AutoCloseable {
   public int purge(Predicate<? super CacheEntryInfo> predicate) {
     requireNonNull(predicate, "predicate");
     checkOpen();
-    int n = 0;
-    for (EntryRecord r : new ArrayList<>(index.values())) {
-      if (predicate.test(r.info()) && index.remove(r.key, r)) {
-        totalSize.addAndGet(-r.size);
-        doom(r);
-        n++;
-        LOG.debug("cache purge: {}", r.key);
-      }
-    }
-    return n;
+    return CacheHousekeeping.purge(this, predicate);
   }
 
   /** Removes every entry (see {@link #purge(CacheKey)}); returns the number removed. */
@@ -276,8 +354,17 @@ public final class BlobCache implements AutoCloseable {
 
   /** A snapshot of the counters. */
   public CacheStats stats() {
-    return new CacheStats(hits.sum(), misses.sum(), bytesServed.sum(), bytesStored.sum(), evictions.sum(),
-        digestMismatches.sum(), index.size(), totalSize.get());
+    return counters.snapshot(index.size(), totalSize.get());
+  }
+
+  /** Counts {@code n} body bytes a proxy relayed from an origin (cached or not), for the metrics. */
+  public void recordUpstreamBytes(long n) {
+    counters.bytesFromUpstream.add(n);
+  }
+
+  /** Counts {@code n} body bytes a proxy served from a committed entry without a region (e.g. over TLS). */
+  public void recordServed(long n) {
+    counters.bytesServed.add(n);
   }
 
   /**
@@ -295,21 +382,7 @@ public final class BlobCache implements AutoCloseable {
       closed = true;
       open = new ArrayList<>(flights.values());
     }
-    CacheException cause = new CacheException("cache " + root + " closed");
-    for (FlightState f : open) {
-      failFlight(f, cause);
-    }
-    for (EntryRecord r : index.values()) {
-      if (r.hits.get() != r.hitsAtLoad && r.tryRetain()) {
-        try {
-          writeMeta(r.meta, metadataOf(r));
-        } catch (IOException e) {
-          LOG.debug("saving hit count of {} failed", r.key, e);
-        } finally {
-          r.release();
-        }
-      }
-    }
+    CacheHousekeeping.closing(this, open);
     try {
       lock.release();
       lockChannel.close();
@@ -332,10 +405,6 @@ public final class BlobCache implements AutoCloseable {
     return executor;
   }
 
-  void recordServed(long n) {
-    bytesServed.add(n);
-  }
-
   void release(EntryRecord r) {
     if (r.release()) {
       executor.execute(() -> deleteFiles(r));
@@ -344,294 +413,74 @@ public final class BlobCache implements AutoCloseable {
     }
   }
 
-  /** Runs on the executor, in order, for each chunk of a flight. */
-  void writeChunk(FlightState f, ByteBuffer[] buffers, MessageDigest sha256, MessageDigest keyDigest)
-      throws IOException {
-    if (f.state() != FlightState.State.OPEN) {
-      throw new CacheException("download of " + f.key + " was aborted", f.failure());
-    }
-    long n = 0;
-    for (ByteBuffer b : buffers) {
-      n += b.remaining();
-    }
-    long position = f.written();
-    if (position + n > config.maxSizeBytes()) {
-      throw new CacheException("body of " + f.key + " exceeds the cache size cap of "
-          + config.maxSizeBytes() + " bytes");
-    }
-    FileChannel ch = f.channel();
-    for (ByteBuffer b : buffers) {
-      sha256.update(b.duplicate());
-      if (keyDigest != null) {
-        keyDigest.update(b.duplicate());
-      }
-      ByteBuffer src = b.duplicate();
-      while (src.hasRemaining()) {
-        position += ch.write(src, position);
-      }
-    }
-    f.advance(n);
-  }
-
-  /** Runs on the executor after the last write; verifies, syncs and publishes. */
-  CacheEntry commitFlight(FlightState f, Map<String, String> headers, long expectedLength,
-      MessageDigest sha256, MessageDigest keyDigest) {
-    Path data = f.dir.resolve(f.fileStem + DATA_SUFFIX);
-    Path meta = f.dir.resolve(f.fileStem + META_SUFFIX);
-    boolean moved = false;
-    try {
-      if (f.state() != FlightState.State.OPEN) {
-        throw new CacheException("download of " + f.key + " was aborted", f.failure());
-      }
-      long size = f.written();
-      if (expectedLength >= 0 && size != expectedLength) {
-        throw new CacheException("incomplete body of " + f.key + ": " + size + " of " + expectedLength + " bytes");
-      }
-      String sha256Hex = hex(sha256.digest());
-      String actual = "sha256:" + sha256Hex;
-      Optional<String> want = f.key.digest();
-      if (want.isPresent()) {
-        String got = want.get().startsWith("sha256:") ? actual : "sha512:" + hex(keyDigest.digest());
-        verify(want.get(), got);
-      }
-      String announced = headers.get(StoredHeaders.DOCKER_CONTENT_DIGEST);
-      if (announced != null && announced.toLowerCase(Locale.ROOT).startsWith("sha256:")) {
-        verify(announced.toLowerCase(Locale.ROOT), actual);
-      }
-      f.channel().force(true);
-      move(f.temp, data);
-      moved = true;
-      Map<String, String> stored = new LinkedHashMap<>(headers);
-      stored.put(StoredHeaders.CONTENT_LENGTH, Long.toString(size));
-      long now = System.currentTimeMillis();
-      EntryRecord r = new EntryRecord(f.key, data, meta, size, now, sha256Hex, stored, 0, now,
-          accessSeq.incrementAndGet());
-      writeMeta(meta, metadataOf(r));
-      syncDirectory(f.dir);
-      r.tryRetain(); // the lease returned to the writer
-      publish(f, r);
-      f.finish(FlightState.State.COMMITTED, null);
-      if (f.markWriterDone()) {
-        f.releaseChannel();
-      }
-      bytesStored.add(size);
-      LOG.debug("cache store: {} ({} bytes)", f.key, size);
-      evictIfNeeded();
-      return new CacheEntry(this, r);
-    } catch (IOException | RuntimeException e) {
-      if (moved) {
-        deleteQuietly(meta);
-        deleteQuietly(data);
-      }
-      if (e instanceof DigestMismatchException) {
-        digestMismatches.increment();
-        LOG.warn("cache rejects {}: {}", f.key, e.getMessage());
-      }
-      throw new CompletionException(e);
-    }
-  }
-
-  /** Ends a flight as failed for its readers and unlists it; the temp file is left to abortFlight. */
   void failFlight(FlightState f, Throwable cause) {
-    synchronized (this) {
-      flights.remove(f.key, f);
-    }
-    if (f.finish(FlightState.State.ABORTED, cause)) {
-      LOG.debug("cache download of {} aborted: {}", f.key, cause.toString());
-    }
+    CacheHousekeeping.failFlight(this, f, cause);
   }
 
-  /** Fails the flight and removes its temp file; called once per writer that does not commit. */
   void abortFlight(FlightState f, Throwable cause) {
-    failFlight(f, cause);
-    if (f.markWriterDone()) {
-      deleteQuietly(f.temp);
-      f.releaseChannel();
-    }
+    CacheHousekeeping.abortFlight(this, f, cause);
+  }
+
+  void evictIfNeeded() {
+    CacheHousekeeping.evictIfNeeded(this);
+  }
+
+  void doom(EntryRecord r) {
+    CacheHousekeeping.doom(r);
+  }
+
+  void deleteFiles(EntryRecord r) {
+    CacheHousekeeping.deleteFiles(r);
   }
 
   // ---- internals ----
 
-  private CacheEntry hit(EntryRecord r) {
-    hits.increment();
-    r.hits.incrementAndGet();
-    r.lastAccessMillis = System.currentTimeMillis();
-    r.accessSeq = accessSeq.incrementAndGet();
-    LOG.debug("cache hit: {}", r.key);
-    long at = r.lastAccessMillis;
-    if (r.tryRetain()) {
-      executor.execute(() -> {
-        try {
-          Files.setLastModifiedTime(r.data, FileTime.fromMillis(at));
-        } catch (IOException e) {
-          LOG.debug("recording access time of {} failed", r.key, e);
-        } finally {
-          release(r);
-        }
-      });
+  boolean isFresh(EntryRecord r, boolean clientWantsRevalidation) {
+    if (clientWantsRevalidation && Freshness.of(r.key) == Freshness.MUTABLE) {
+      return false;
     }
-    return new CacheEntry(this, r);
+    return now() < policy().freshUntil(r.key, r.headers, r.validatedMillis);
   }
 
-  private synchronized void publish(FlightState f, EntryRecord r) {
+  long now() {
+    return config.clock().millis();
+  }
+
+  void saveMeta(EntryRecord r) {
+    saveMeta(r, true);
+  }
+
+  void saveMeta(EntryRecord r, boolean durable) {
+    try {
+      CacheFiles.writeMeta(r.meta, metadataOf(r), durable);
+    } catch (IOException e) {
+      LOG.debug("saving metadata of {} failed", r.key, e);
+    }
+  }
+
+  CacheEntry hit(EntryRecord r) {
+    return CacheHousekeeping.hit(this, r);
+  }
+
+  synchronized void publish(FlightState f, EntryRecord r) {
     flights.remove(f.key, f);
     totalSize.addAndGet(r.size);
     EntryRecord old = index.put(f.key, r);
     if (old != null) {
+      bySha256.remove(old.sha256, old);
       totalSize.addAndGet(-old.size);
       doom(old);
     }
+    bySha256.put(r.sha256, r);
   }
 
-  private void doom(EntryRecord r) {
-    r.doomed = true;
-    if (r.tryClaimForDelete()) {
-      deleteFiles(r);
-    }
+  EntryMetadata metadataOf(EntryRecord r) {
+    return new EntryMetadata(r.key, r.size, r.createdMillis, r.sha256, r.hits.get(), r.headers, r.validatedMillis,
+        r.pinned);
   }
 
-  private void evictIfNeeded() {
-    if (totalSize.get() <= config.maxSizeBytes()) {
-      return;
-    }
-    synchronized (evictLock) {
-      List<EntryRecord> byAge = new ArrayList<>(index.values());
-      byAge.sort(Comparator.comparingLong(r -> r.accessSeq));
-      for (EntryRecord r : byAge) {
-        if (totalSize.get() <= config.maxSizeBytes()) {
-          break;
-        }
-        if (r.tryClaimForDelete()) {
-          if (index.remove(r.key, r)) {
-            totalSize.addAndGet(-r.size);
-          }
-          evictions.increment();
-          LOG.debug("cache evict: {} ({} bytes)", r.key, r.size);
-          deleteFiles(r);
-        }
-      }
-    }
-  }
-
-  private void deleteFiles(EntryRecord r) {
-    deleteQuietly(r.meta); // the commit record goes first: a crash in between leaves an orphan body
-    deleteQuietly(r.data);
-  }
-
-  private void load() throws IOException {
-    Map<String, Path> datas = new HashMap<>();
-    List<Path> metas = new ArrayList<>();
-    try (Stream<Path> files = Files.walk(root, 3)) {
-      for (Path p : (Iterable<Path>) files::iterator) {
-        String name = p.getFileName().toString();
-        if (p.getParent().equals(root) || !Files.isRegularFile(p)) {
-          continue;
-        }
-        if (name.endsWith(TEMP_SUFFIX)) {
-          LOG.debug("deleting interrupted download {}", p);
-          deleteQuietly(p);
-        } else if (name.endsWith(DATA_SUFFIX)) {
-          datas.put(stem(name, DATA_SUFFIX), p);
-        } else if (name.endsWith(META_SUFFIX)) {
-          metas.add(p);
-        }
-      }
-    }
-    Set<String> valid = new HashSet<>();
-    List<EntryRecord> loaded = new ArrayList<>();
-    for (Path metaPath : metas) {
-      String stem = stem(metaPath.getFileName().toString(), META_SUFFIX);
-      Path data = datas.get(stem);
-      try {
-        EntryMetadata m = EntryMetadata.decode(Files.readAllBytes(metaPath));
-        String hash = m.key.fileHash();
-        if (data == null || !stem.startsWith(hash + "-")
-            || !metaPath.getParent().equals(root.resolve(hash.substring(0, 2)).resolve(hash.substring(2, 4)))
-            || Files.size(data) != m.size) {
-          throw new IOException("body missing, misplaced or not " + m.size + " bytes");
-        }
-        long lastAccess = Files.getLastModifiedTime(data).toMillis();
-        loaded.add(new EntryRecord(m.key, data, metaPath, m.size, m.createdMillis, m.sha256, m.headers,
-            m.hits, lastAccess, 0));
-        valid.add(stem);
-      } catch (IOException e) {
-        LOG.warn("deleting invalid cache entry {}: {}", metaPath, e.getMessage());
-        deleteQuietly(metaPath);
-      }
-    }
-    datas.forEach((stem, p) -> {
-      if (!valid.contains(stem)) {
-        LOG.debug("deleting uncommitted body {}", p);
-        deleteQuietly(p);
-      }
-    });
-    loaded.sort(Comparator.comparingLong((EntryRecord r) -> r.lastAccessMillis));
-    for (EntryRecord r : loaded) {
-      r.accessSeq = accessSeq.incrementAndGet();
-      EntryRecord old = index.put(r.key, r);
-      totalSize.addAndGet(r.size);
-      if (old != null) { // the same key committed twice: keep the newer
-        EntryRecord drop = old.createdMillis <= r.createdMillis ? old : r;
-        if (drop == r) {
-          index.put(r.key, old);
-        }
-        totalSize.addAndGet(-drop.size);
-        drop.tryClaimForDelete();
-        deleteFiles(drop);
-      }
-    }
-    LOG.debug("cache {} opened: {} entries, {} bytes", root, index.size(), totalSize.get());
-    evictIfNeeded();
-  }
-
-  private void verify(String expected, String actual) throws DigestMismatchException {
-    if (!MessageDigest.isEqual(expected.getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-        actual.getBytes(java.nio.charset.StandardCharsets.US_ASCII))) {
-      throw new DigestMismatchException(expected, actual);
-    }
-  }
-
-  private EntryMetadata metadataOf(EntryRecord r) {
-    return new EntryMetadata(r.key, r.size, r.createdMillis, r.sha256, r.hits.get(), r.headers);
-  }
-
-  private static void writeMeta(Path meta, EntryMetadata m) throws IOException {
-    Path tmp = meta.resolveSibling(meta.getFileName() + TEMP_SUFFIX);
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.TRUNCATE_EXISTING)) {
-      ByteBuffer b = ByteBuffer.wrap(m.encode());
-      while (b.hasRemaining()) {
-        ch.write(b);
-      }
-      ch.force(true);
-    }
-    move(tmp, meta);
-  }
-
-  private static void move(Path from, Path to) throws IOException {
-    try {
-      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
-    } catch (AtomicMoveNotSupportedException e) {
-      throw new CacheException("cannot rename " + from + " atomically", e);
-    }
-  }
-
-  private static void syncDirectory(Path dir) {
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
-    } catch (IOException e) {
-      LOG.trace("directory fsync not supported for {}", dir, e); // not possible on every platform
-    }
-  }
-
-  private static void deleteQuietly(Path p) {
-    try {
-      Files.deleteIfExists(p);
-    } catch (NoSuchFileException e) {
-      // already gone
-    } catch (IOException e) {
-      LOG.warn("cannot delete {}: {}", p, e.toString());
-    }
+  static void deleteQuietly(Path p) {
+    CacheFiles.deleteQuietly(p);
   }
 
   private void checkOpen() {
@@ -640,19 +489,4 @@ public final class BlobCache implements AutoCloseable {
     }
   }
 
-  private static String stem(String name, String suffix) {
-    return name.substring(0, name.length() - suffix.length());
-  }
-
-  private static String randomSuffix() {
-    return String.format("%016x", ThreadLocalRandom.current().nextLong());
-  }
-
-  static String hex(byte[] bytes) {
-    StringBuilder sb = new StringBuilder(bytes.length * 2);
-    for (byte b : bytes) {
-      sb.append(Character.forDigit((b >> 4) & 0xf, 16)).append(Character.forDigit(b & 0xf, 16));
-    }
-    return sb.toString();
-  }
 }

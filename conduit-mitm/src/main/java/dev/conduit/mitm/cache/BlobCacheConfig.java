@@ -3,6 +3,7 @@ package dev.conduit.mitm.cache;
 import static java.util.Objects.requireNonNull;
 
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 
@@ -16,8 +17,10 @@ public final class BlobCacheConfig {
   private final long maxSizeBytes;
   private final CachePolicy policy;
   private final Executor executor;
+  private final Clock clock;
 
   private BlobCacheConfig(Builder b) {
+    this.clock = b.clock;
     this.root = b.root;
     this.maxSizeBytes = b.maxSizeBytes;
     this.policy = b.policy;
@@ -52,6 +55,11 @@ public final class BlobCacheConfig {
     return Optional.ofNullable(executor);
   }
 
+  /** The clock of freshness and access times (default: the system clock). */
+  public Clock clock() {
+    return clock;
+  }
+
   @Override
   public String toString() {
     return "BlobCacheConfig{root=" + root + ", maxSizeBytes=" + maxSizeBytes + ", policy=" + policy
@@ -64,13 +72,20 @@ public final class BlobCacheConfig {
     private long maxSizeBytes = DEFAULT_MAX_SIZE_BYTES;
     private CachePolicy policy = CachePolicy.defaults();
     private Executor executor;
+    private Clock clock = Clock.systemUTC();
 
     private Builder() {
     }
 
-    /** Sets the cache directory (required). */
+    /** Sets the cache directory (required); a relative path is resolved against the working directory. */
     public Builder root(Path root) {
-      this.root = requireNonNull(root, "root");
+      this.root = requireNonNull(root, "root").toAbsolutePath().normalize();
+      return this;
+    }
+
+    /** Sets the clock of freshness and access times (default: the system clock), e.g. for tests. */
+    public Builder clock(Clock clock) {
+      this.clock = requireNonNull(clock, "clock");
       return this;
     }
 

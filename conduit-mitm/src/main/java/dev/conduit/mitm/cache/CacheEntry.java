@@ -32,6 +32,20 @@ public final class CacheEntry implements AutoCloseable {
     this.record = record;
   }
 
+  EntryRecord record() {
+    return record;
+  }
+
+  /** The entry's kind (see {@link Freshness#of}). */
+  public Freshness kind() {
+    return Freshness.of(record.key);
+  }
+
+  /** When the origin last sent or confirmed (304) the body. */
+  public Instant lastValidated() {
+    return Instant.ofEpochMilli(record.validatedMillis);
+  }
+
   /** The entry's key. */
   public CacheKey key() {
     return record.key;
@@ -49,7 +63,8 @@ public final class CacheEntry implements AutoCloseable {
 
   /**
    * The stored response headers in canonical spelling: {@code Content-Type}, {@code ETag},
-   * {@code Last-Modified}, {@code Docker-Content-Digest} when upstream sent them, and always
+   * {@code Last-Modified}, {@code Docker-Content-Digest}, {@code Cache-Control}, {@code Expires}
+   * and {@code Date} when upstream sent them (as refreshed by the last 304), and always
    * {@code Content-Length} (the stored length).
    */
   public Map<String, String> headers() {

@@ -116,7 +116,7 @@ public final class CacheWriter {
     Map<String, String> h = headers;
     long expected = expectedLength;
     CompletableFuture<CacheEntry> result = tail.thenApplyAsync(
-        v -> flight.cache.commitFlight(flight, h, expected, sha256, keyDigest), flight.cache.executor());
+        v -> FlightCompletion.commit(flight.cache, flight, h, expected, sha256, keyDigest), flight.cache.executor());
     tail = result.thenApply(e -> null);
     return result.whenComplete((e, t) -> {
       if (t != null) {
@@ -144,6 +144,54 @@ public final class CacheWriter {
     }, flight.cache.executor());
     tail = done;
     return done;
+  }
+
+  /**
+   * The validators for a conditional request revalidating the stale entry ({@code If-None-Match}
+   * from its {@code ETag}, {@code If-Modified-Since} from its {@code Last-Modified}); empty for a
+   * miss or an entry without validators (the origin then sends the whole body).
+   */
+  public Map<String, String> conditionalHeaders() {
+    Map<String, String> out = new java.util.LinkedHashMap<>();
+    if (flight.stale != null) {
+      Map<String, String> h = flight.stale.headers;
+      if (h.containsKey("ETag")) {
+        out.put("If-None-Match", h.get("ETag"));
+      }
+      if (h.containsKey("Last-Modified")) {
+        out.put("If-Modified-Since", h.get("Last-Modified"));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Ends a revalidation the origin answered with {@code 304 Not Modified}: the stale entry's headers
+   * are updated from {@code responseHeaders}, its validation time set to now and joined readers
+   * served its body; nothing is downloaded.
+   *
+   * @return the refreshed entry (a lease the caller must close), or a failure when the entry was
+   *     purged meanwhile
+   * @throws IllegalStateException if this writer does not revalidate an entry, or started or ended
+   */
+  public synchronized CompletableFuture<CacheEntry> notModified(
+      Iterable<? extends Map.Entry<String, String>> responseHeaders) {
+    requireNonNull(responseHeaders, "responseHeaders");
+    if (flight.stale == null) {
+      throw new IllegalStateException("notModified: " + flight.key + " is a miss, not a revalidation");
+    }
+    if (headers != null || ended) {
+      throw new IllegalStateException("notModified: the writer of " + flight.key + " already started or ended");
+    }
+    ended = true;
+    CompletableFuture<CacheEntry> result = tail.thenApplyAsync(
+        v -> FlightCompletion.refresh(flight.cache, flight, responseHeaders), flight.cache.executor());
+    tail = result.thenApply(e -> null);
+    return result.whenComplete((e, t) -> {
+      if (t != null) {
+        flight.cache.abortFlight(flight, unwrap(t));
+      }
+    });
   }
 
   /** Bytes handed to {@link #write} so far (written or queued). */
@@ -178,7 +226,7 @@ public final class CacheWriter {
           throw new CompletionException(new CacheException("body of " + flight.key
               + " exceeds Content-Length: " + acceptedNow + " > " + expected + " bytes"));
         }
-        flight.cache.writeChunk(flight, buffers, sha256, keyDigest);
+        FlightCompletion.writeChunk(flight.cache, flight, buffers, sha256, keyDigest);
         return null;
       } catch (java.io.IOException e) {
         throw new CompletionException(e);

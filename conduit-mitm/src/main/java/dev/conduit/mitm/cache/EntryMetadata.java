@@ -16,6 +16,8 @@ import java.util.Map;
  * created: 1700000000000
  * sha256: 9f86d0...
  * hits: 3
+ * validated: 1700000000000
+ * pinned: true
  * header: Content-Type: application/octet-stream
  * </pre>
  */
@@ -29,9 +31,13 @@ final class EntryMetadata {
   final String sha256;
   final long hits;
   final Map<String, String> headers;
+  final long validatedMillis;
+  final boolean pinned;
 
   EntryMetadata(CacheKey key, long size, long createdMillis, String sha256, long hits,
-      Map<String, String> headers) {
+      Map<String, String> headers, long validatedMillis, boolean pinned) {
+    this.validatedMillis = validatedMillis;
+    this.pinned = pinned;
     this.key = key;
     this.size = size;
     this.createdMillis = createdMillis;
@@ -48,6 +54,10 @@ final class EntryMetadata {
     sb.append("created: ").append(createdMillis).append('\n');
     sb.append("sha256: ").append(sha256).append('\n');
     sb.append("hits: ").append(hits).append('\n');
+    sb.append("validated: ").append(validatedMillis).append('\n');
+    if (pinned) {
+      sb.append("pinned: true\n");
+    }
     headers.forEach((k, v) -> sb.append("header: ").append(k).append(": ").append(v).append('\n'));
     return sb.toString().getBytes(StandardCharsets.UTF_8);
   }
@@ -62,6 +72,8 @@ final class EntryMetadata {
     long created = -1;
     String sha256 = null;
     long hits = 0;
+    long validated = -1;
+    boolean pinned = false;
     Map<String, String> headers = new LinkedHashMap<>();
     try {
       for (int i = 1; i < lines.length - 1; i++) {
@@ -88,6 +100,12 @@ final class EntryMetadata {
           case "hits":
             hits = Long.parseLong(value);
             break;
+          case "validated":
+            validated = Long.parseLong(value);
+            break;
+          case "pinned":
+            pinned = value.equals("true");
+            break;
           case "header":
             int c = value.indexOf(": ");
             if (c > 0) {
@@ -101,7 +119,9 @@ final class EntryMetadata {
       if (key == null || size < 0 || created < 0 || sha256 == null) {
         throw new IOException("metadata lacks key, size, created or sha256");
       }
-      return new EntryMetadata(CacheKey.parse(key), size, created, sha256, hits, headers);
+      // written before validation was recorded: the commit was the last validation
+      return new EntryMetadata(CacheKey.parse(key), size, created, sha256, hits, headers,
+          validated < 0 ? created : validated, pinned);
     } catch (IllegalArgumentException e) {
       throw new IOException("invalid metadata: " + e.getMessage(), e);
     }

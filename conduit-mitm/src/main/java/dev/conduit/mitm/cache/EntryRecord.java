@@ -14,7 +14,12 @@ final class EntryRecord {
   final long size;
   final long createdMillis;
   final String sha256;
-  final Map<String, String> headers;
+  /** Replaced when a 304 refreshes the entry. */
+  volatile Map<String, String> headers;
+  /** When the origin last sent or confirmed (304) the body. */
+  volatile long validatedMillis;
+  /** Never evicted while set (purges still remove it). */
+  volatile boolean pinned;
   final AtomicLong hits;
   final long hitsAtLoad;
   volatile long lastAccessMillis;
@@ -25,7 +30,8 @@ final class EntryRecord {
   private final AtomicInteger refs = new AtomicInteger();
 
   EntryRecord(CacheKey key, Path data, Path meta, long size, long createdMillis, String sha256,
-      Map<String, String> headers, long hits, long lastAccessMillis, long accessSeq) {
+      Map<String, String> headers, long hits, long lastAccessMillis, long accessSeq, long validatedMillis,
+      boolean pinned) {
     this.key = key;
     this.data = data;
     this.meta = meta;
@@ -37,6 +43,8 @@ final class EntryRecord {
     this.hitsAtLoad = hits;
     this.lastAccessMillis = lastAccessMillis;
     this.accessSeq = accessSeq;
+    this.validatedMillis = validatedMillis;
+    this.pinned = pinned;
   }
 
   boolean tryRetain() {
@@ -67,7 +75,8 @@ final class EntryRecord {
   }
 
   CacheEntryInfo info() {
-    return new CacheEntryInfo(key, size, java.time.Instant.ofEpochMilli(createdMillis),
-        java.time.Instant.ofEpochMilli(lastAccessMillis), hits.get());
+    return new CacheEntryInfo(key, Freshness.of(key), size, java.time.Instant.ofEpochMilli(createdMillis),
+        java.time.Instant.ofEpochMilli(lastAccessMillis), java.time.Instant.ofEpochMilli(validatedMillis),
+        hits.get(), pinned);
   }
 }

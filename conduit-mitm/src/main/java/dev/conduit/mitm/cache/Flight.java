@@ -7,12 +7,16 @@ package dev.conduit.mitm.cache;
  *   <li>{@link Miss}: nobody is downloading the key; this caller downloads it through the
  *       {@link CacheWriter} and must end with {@link CacheWriter#commit()} or
  *       {@link CacheWriter#abort(Throwable)};</li>
- *   <li>{@link Join}: another caller is downloading the key; stream it with the
- *       {@link CacheReader} as it arrives.</li>
+ *   <li>{@link Join}: another caller is downloading or revalidating the key; stream it with the
+ *       {@link CacheReader} as it arrives;</li>
+ *   <li>{@link Revalidate}: the key's entry is stale and nobody is revalidating it; this caller
+ *       asks the origin with {@link CacheWriter#conditionalHeaders()} and ends with
+ *       {@link CacheWriter#notModified} (304), the writer's {@code start}/{@code write}/{@code commit}
+ *       (a new body) or {@link CacheWriter#abort}.</li>
  * </ul>
  * Use with {@code instanceof} patterns, e.g. {@code if (flight instanceof Flight.Hit hit) …}.
  */
-public sealed interface Flight permits Flight.Hit, Flight.Miss, Flight.Join {
+public sealed interface Flight permits Flight.Hit, Flight.Miss, Flight.Join, Flight.Revalidate {
 
   /** The key this flight is for. */
   CacheKey key();
@@ -51,6 +55,20 @@ public sealed interface Flight permits Flight.Hit, Flight.Miss, Flight.Join {
     @Override
     public CacheKey key() {
       return reader.key();
+    }
+  }
+
+  /**
+   * The committed entry is stale: this caller revalidates it for everyone asking meanwhile.
+   *
+   * @param stale the stale entry, a lease the caller must close (it may serve it when the origin
+   *     fails, see {@link BlobCache#lookupStale})
+   * @param writer receives the outcome: {@link CacheWriter#notModified} or a new body
+   */
+  record Revalidate(CacheEntry stale, CacheWriter writer) implements Flight {
+    @Override
+    public CacheKey key() {
+      return writer.key();
     }
   }
 }

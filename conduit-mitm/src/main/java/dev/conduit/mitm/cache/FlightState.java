@@ -49,7 +49,11 @@ final class FlightState {
   private int channelRefs = 1;
   private boolean writerDone;
 
-  FlightState(BlobCache cache, CacheKey key, Path dir, String fileStem) {
+  /** The committed entry this flight revalidates (its lease held by the flight), or null for a miss. */
+  final EntryRecord stale;
+
+  FlightState(BlobCache cache, CacheKey key, Path dir, String fileStem, EntryRecord stale) {
+    this.stale = stale;
     this.cache = cache;
     this.key = key;
     this.dir = dir;

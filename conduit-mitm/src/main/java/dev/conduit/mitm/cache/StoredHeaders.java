@@ -14,7 +14,10 @@ final class StoredHeaders {
 
   /** Headers worth replaying on a hit, in their canonical spelling. */
   static final List<String> KEPT = List.of("Content-Type", "ETag", "Last-Modified", DOCKER_CONTENT_DIGEST,
-      CONTENT_LENGTH);
+      CONTENT_LENGTH, "Cache-Control", "Expires", "Date");
+
+  /** Kept for freshness arithmetic, never replayed: a hit is not the origin's answer of that time. */
+  static final String DATE = "Date";
 
   private StoredHeaders() {
   }
@@ -62,6 +65,21 @@ final class StoredHeaders {
       return -1;
     }
     return Long.parseLong(v);
+  }
+
+  /**
+   * The stored headers updated by a {@code 304 Not Modified} (RFC 9111 §4.3.4): its kept headers
+   * replace the stored ones, except {@code Content-Length}, which a 304 does not describe.
+   */
+  static Map<String, String> refreshed(Map<String, String> stored,
+      Iterable<? extends Map.Entry<String, String>> notModified) {
+    Map<String, String> out = new LinkedHashMap<>(stored);
+    select(notModified).forEach((k, v) -> {
+      if (!k.equals(CONTENT_LENGTH)) {
+        out.put(k, v);
+      }
+    });
+    return out;
   }
 
   static Map<String, String> unmodifiable(Map<String, String> headers) {

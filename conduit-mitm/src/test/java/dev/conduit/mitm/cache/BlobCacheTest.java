@@ -298,6 +298,44 @@ class BlobCacheTest {
     assertThat(filesEndingWith(".data")).isEmpty();
   }
 
+  @Test
+  void pinnedEntriesAreNotEvictedAndThePinSurvivesAReopen() throws Exception {
+    open(25_000);
+    store(cache, key("/p1.deb"), bytes(31, 10_000)).close();
+    store(cache, key("/p2.deb"), bytes(32, 10_000)).close();
+    assertThat(cache.pin(i -> i.key().equals(key("/p1.deb")), true)).isEqualTo(1);
+    store(cache, key("/p3.deb"), bytes(33, 10_000)).close(); // over the cap: the oldest unpinned goes
+    assertThat(keys()).containsExactlyInAnyOrder("/p1.deb", "/p3.deb");
+    cache.close();
+    open(25_000);
+    assertThat(cache.list()).filteredOn(CacheEntryInfo::pinned).extracting(i -> i.key().path().orElseThrow())
+        .containsExactly("/p1.deb");
+    assertThat(cache.pin(i -> true, false)).isEqualTo(1);
+  }
+
+  @Test
+  void aDirectoryInUseIsListedReadOnlyWithKindsAndNothingChanges() throws Exception {
+    open(1 << 30);
+    store(cache, key("/dists/stable/main/binary-amd64/Packages.gz"), bytes(41, 500)).close();
+    store(cache, key("/pool/main/h/hello_1.0_all.deb"), bytes(42, 700)).close();
+    assertThatThrownBy(() -> BlobCache.open(BlobCacheConfig.builder().root(root).build()))
+        .isInstanceOf(CacheException.class).hasMessageContaining("already open");
+    List<CacheEntryInfo> listed = BlobCache.listReadOnly(root);
+    assertThat(listed).extracting(CacheEntryInfo::kind).containsExactly(Freshness.MUTABLE, Freshness.IMMUTABLE);
+    assertThat(listed).extracting(CacheEntryInfo::size).containsExactly(500L, 700L);
+    assertThat(cache.list()).hasSize(2);
+  }
+
+  @Test
+  void aRelativeRootOpens() throws Exception {
+    Path relative = Path.of("target", "relative-cache-" + System.nanoTime());
+    try (BlobCache c = BlobCache.open(BlobCacheConfig.builder().root(relative).build())) {
+      assertThat(c.config().root()).isAbsolute();
+      assertThat(c.list()).isEmpty();
+      assertThat(BlobCache.listReadOnly(relative)).isEmpty();
+    }
+  }
+
   private List<String> keys() {
     return cache.list().stream().map(i -> i.key().path().orElseThrow()).collect(Collectors.toList());
   }

@@ -115,7 +115,7 @@ public final class DoctorProbes {
     List<String> probes = List.of(
         "tcp:" + SERVER4 + ":" + TPROXY_ECHO, "tcp:[" + SERVER6 + "]:" + TPROXY_ECHO,
         "tcp:" + SERVER4 + ":" + REDIRECT_ECHO, "tcp:[" + SERVER6 + "]:" + REDIRECT_ECHO,
-        "udp:" + SERVER4 + ":" + TPROXY_ECHO);
+        "udp:" + SERVER4 + ":" + TPROXY_ECHO, "udp:[" + SERVER6 + "]:" + TPROXY_ECHO);
     List<String> argv = new ArrayList<>(List.of("client"));
     argv.addAll(probes);
     Process client = java(ns.get(0), children, argv.toArray(String[]::new));
@@ -140,9 +140,6 @@ public final class DoctorProbes {
       checks.add(verdict(name, results.getOrDefault(probe, "FAIL no result"), v6 ? GATEWAY6 : GATEWAY4,
           tproxy));
     }
-    checks.add(DoctorChecks.warn("probe TPROXY UDP IPv6",
-        "not probed: conduit's UDP relay is IPv4 only (the IPv6 original destination is not read yet)",
-        "capture IPv6 UDP with another tool for now"));
     for (String family : List.of("IPv4", "IPv6")) {
       checks.add(DoctorChecks.warn("probe REDIRECT UDP " + family,
           "not probed: conduit captures UDP with TPROXY only (REDIRECT hides a datagram's original destination)",

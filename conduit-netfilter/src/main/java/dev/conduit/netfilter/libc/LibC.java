@@ -22,6 +22,26 @@ public interface LibC {
   @SaveError
   int setsockopt(int fd, int level, int optname, @In byte[] optval, int optlen);
 
+  /** {@code int socket(int domain, int type, int protocol)}. */
+  @SaveError
+  int socket(int domain, int type, int protocol);
+
+  /** {@code int bind(int fd, const struct sockaddr *addr, socklen_t addrlen)}. */
+  @SaveError
+  int bind(int fd, @In byte[] addr, int addrlen);
+
+  /** {@code ssize_t recvmsg(int fd, struct msghdr *msg, int flags)}. */
+  @SaveError
+  long recvmsg(int fd, jnr.ffi.Pointer msg, int flags);
+
+  /** {@code int shutdown(int fd, int how)}. */
+  @IgnoreError
+  int shutdown(int fd, int how);
+
+  /** {@code int close(int fd)}. */
+  @IgnoreError
+  int close(int fd);
+
   /** {@code char *strerror(int errnum)}. */
   @IgnoreError
   String strerror(int errnum);

@@ -18,6 +18,11 @@ public final class Native {
     return Holder.LIBC;
   }
 
+  /** Returns the jnr runtime of the binding (to allocate native memory for it). */
+  public static Runtime runtime() {
+    return Holder.RUNTIME;
+  }
+
   /** Returns the errno saved by the last {@code @SaveError} call on this thread. */
   public static int lastErrno() {
     return Holder.RUNTIME.getLastError();

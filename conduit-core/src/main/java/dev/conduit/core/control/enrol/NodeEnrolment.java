@@ -156,7 +156,8 @@ public final class NodeEnrolment implements AutoCloseable {
     }
     TlsMaterial renewed = store(current.privateKey(), answer.body(), trust.observedCa());
     material = renewed;
-    log.info("node {}: certificate renewed, valid until {}", config.name, renewed.certificate().getNotAfter().toInstant());
+    log.info("node {}: certificate renewed, valid until {}", config.name,
+        renewed.certificate().getNotAfter().toInstant());
     for (Consumer<TlsMaterial> listener : renewalListeners) {
       try {
         listener.accept(renewed);

@@ -154,7 +154,7 @@ public final class StoreConfig {
     return busyTimeout;
   }
 
-  /** Returns whether statements are logged at debug level (seed 000's {@code db.debug}). */
+  /** Returns whether each statement's SQL is logged (seed 000's {@code db.debug}). */
   public boolean debug() {
     return debug;
   }
@@ -213,7 +213,10 @@ public final class StoreConfig {
       return this;
     }
 
-    /** Logs statements at debug level when true. */
+    /**
+     * When true, logs each statement's SQL (never its values) on the {@code dev.conduit.core.control.store.sql}
+     * logger.
+     */
     public Builder debug(boolean debug) {
       this.debug = debug;
       return this;

@@ -12,8 +12,8 @@ import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.observe.Outcome;
 import dev.conduit.core.route.Router;
+import dev.conduit.core.internal.overload.BufferHolder;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * log needs when it closes. Touched only on the connection's event loop (fields need no volatile),
  * except for the read-only snapshot the admin API takes.
  */
-public final class ConnectionState implements InboundContext {
+public final class ConnectionState implements InboundContext, BufferHolder {
   private static final Logger log = LoggerFactory.getLogger(ConnectionState.class);
 
   private final Engine engine;
@@ -267,20 +267,18 @@ public final class ConnectionState implements InboundContext {
    * The bytes conduit holds for this connection: written to either side and not yet taken by its socket
    * (Netty's outbound buffers). Safe from any thread (the counts are volatile); a moment's value.
    */
+  @Override
   public long bufferedBytes() {
-    return pendingBytes(channel) + pendingBytes(upstream);
+    return BufferHolder.pendingBytes(channel) + BufferHolder.pendingBytes(upstream);
   }
 
-  /** Bytes written to {@code ch} that its socket has not taken yet; 0 for null or closed. */
-  public static long pendingBytes(Channel ch) {
-    if (ch == null) {
-      return 0;
-    }
-    ChannelOutboundBuffer buf = ch.unsafe().outboundBuffer();
-    return buf == null ? 0 : buf.totalPendingWriteBytes();
+  @Override
+  public String holderId() {
+    return info.id();
   }
 
   /** The upstream channel of the exchange or tunnel under way, if any. */
+  @Override
   public Channel upstreamChannel() {
     return upstream;
   }
@@ -291,6 +289,7 @@ public final class ConnectionState implements InboundContext {
   }
 
   /** The downstream channel. */
+  @Override
   public Channel channel() {
     return channel;
   }
@@ -301,6 +300,7 @@ public final class ConnectionState implements InboundContext {
   }
 
   /** Closes the connection on behalf of conduit (stop after drain, admin API). */
+  @Override
   public void closeByConduit(String why) {
     channel.eventLoop().execute(() -> {
       outcome(Outcome.CLOSED_BY_CONDUIT, why);

@@ -1,7 +1,6 @@
 package dev.conduit.core.internal.overload;
 
 import dev.conduit.core.Timeouts;
-import dev.conduit.core.internal.connection.ConnectionState;
 import dev.conduit.core.overload.OverloadLevel;
 import dev.conduit.core.overload.OverloadPolicy;
 import dev.conduit.core.overload.OverloadStatus;
@@ -47,7 +46,7 @@ public final class OverloadManager implements AutoCloseable {
   private static volatile boolean memoryShort;
 
   private final OverloadPolicy policy;
-  private final Supplier<Collection<ConnectionState>> connections;
+  private final Supplier<? extends Collection<? extends BufferHolder>> connections;
   private final Consumer<OverloadStatus> listener;
   private final Timeouts timeouts;
   private final Timeouts shortened;
@@ -67,7 +66,7 @@ public final class OverloadManager implements AutoCloseable {
    * @param connections the live connections, read from the check thread
    * @param listener told each reading (metrics), on the check thread
    */
-  public OverloadManager(OverloadPolicy policy, Timeouts timeouts, Supplier<Collection<ConnectionState>> connections,
+  public OverloadManager(OverloadPolicy policy, Timeouts timeouts, Supplier<? extends Collection<? extends BufferHolder>> connections,
       Consumer<OverloadStatus> listener) {
     this.policy = policy;
     this.timeouts = timeouts;
@@ -161,7 +160,7 @@ public final class OverloadManager implements AutoCloseable {
     admittedSinceCheck.set(0);
     List<Holder> holders = new ArrayList<>();
     long buffered = 0;
-    for (ConnectionState s : connections.get()) {
+    for (BufferHolder s : connections.get()) {
       long b = s.bufferedBytes();
       buffered += b;
       if (b >= HOLDER_FLOOR) {
@@ -220,7 +219,7 @@ public final class OverloadManager implements AutoCloseable {
 
   private void throttle(Channel ch) {
     if (ch == null || !ch.isOpen() || throttled.containsKey(ch)
-        || ConnectionState.pendingBytes(ch) < HOLDER_FLOOR / 2) {
+        || BufferHolder.pendingBytes(ch) < HOLDER_FLOOR / 2) {
       return;
     }
     throttled.put(ch, ch.config().getWriteBufferWaterMark());
@@ -252,7 +251,7 @@ public final class OverloadManager implements AutoCloseable {
       }
       freed += h.bytes;
       closed++;
-      log.debug("overload: closing connection {} holding {} bytes", h.state.connection().id(), h.bytes);
+      log.debug("overload: closing connection {} holding {} bytes", h.state.holderId(), h.bytes);
       h.state.closeByConduit("overloaded: closed holding " + h.bytes + " buffered bytes");
     }
     if (closed > 0) {
@@ -275,5 +274,5 @@ public final class OverloadManager implements AutoCloseable {
     return s.compareTo(Duration.ofSeconds(1)) < 0 ? (d.compareTo(Duration.ofSeconds(1)) < 0 ? d : Duration.ofSeconds(1)) : s;
   }
 
-  private record Holder(ConnectionState state, long bytes) {}
+  private record Holder(BufferHolder state, long bytes) {}
 }

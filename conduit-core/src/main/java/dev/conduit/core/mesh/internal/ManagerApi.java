@@ -320,7 +320,9 @@ public final class ManagerApi {
       }
       return node;
     } catch (IOException e) {
-      throw new EnrolmentException(400, "body: not valid JSON (" + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()) + ")");
+      String detail = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage()
+          : e.getMessage();
+      throw new EnrolmentException(400, "body: not valid JSON (" + detail + ")");
     }
   }
 

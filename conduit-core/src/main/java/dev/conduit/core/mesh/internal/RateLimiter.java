@@ -26,7 +26,7 @@ public final class RateLimiter {
     }
   };
 
-  /** Allows each source {@code perSourceRate} requests a second with bursts of {@code perSourceBurst}, all ten times that. */
+  /** Allows each source {@code perSourceRate} requests a second (bursts of {@code perSourceBurst}); all, ten times. */
   public RateLimiter(double perSourceRate, int perSourceBurst) {
     this.perSourceRate = perSourceRate;
     this.perSourceBurst = perSourceBurst;

@@ -192,6 +192,22 @@ class SqliteStoreTest {
   }
 
   @Test
+  void debugLogsStatementsWithoutValues() {
+    try (dev.conduit.core.testing.CapturedLog log = dev.conduit.core.testing.CapturedLog.of(
+        "dev.conduit.core.control.store.sql", ch.qos.logback.classic.Level.INFO);
+         ControlStore store = ControlStore.open(StoreConfig.sqlite(dir.resolve("debug.db")).debug(true).build())) {
+      store.createToken("secret-id", "secret-hash", Instant.now().plusSeconds(60), "admin", "");
+      assertThat(log.events()).anySatisfy(e -> assertThat(e.getFormattedMessage()).contains("INSERT INTO join_tokens"));
+      assertThat(log.events()).noneSatisfy(e -> assertThat(e.getFormattedMessage()).contains("secret-hash"));
+    }
+    try (dev.conduit.core.testing.CapturedLog log = dev.conduit.core.testing.CapturedLog.of(
+        "dev.conduit.core.control.store.sql", ch.qos.logback.classic.Level.INFO); ControlStore store = open()) {
+      store.createToken("quiet", "h", Instant.now().plusSeconds(60), "admin", "");
+      assertThat(log.events()).isEmpty();
+    }
+  }
+
+  @Test
   void mysqlIsRefusedClearly() {
     assertThatThrownBy(() -> StoreConfig.mysql("jdbc:mysql://db/conduit").build())
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("mysql/mariadb is not supported");

@@ -2,7 +2,6 @@ package dev.conduit.core.control.store.internal;
 
 import static java.util.Objects.requireNonNull;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.conduit.core.control.store.AuditEntry;
 import dev.conduit.core.control.store.ControlStore;
@@ -63,51 +62,22 @@ public final class JdbcControlStore implements ControlStore {
           Files.createDirectories(parent);
         }
       }
-      dataSource = new HikariDataSource(hikari(config));
+      dataSource = new HikariDataSource(DataSources.hikari(config));
       Migrations.migrate(dataSource, config.driver());
       JdbcControlStore store = new JdbcControlStore(config, dataSource, null);
       long version = store.version();
       ChangeFeed feed = config.driver() == StoreConfig.Driver.POSTGRES
           ? ChangeFeed.postgres(config, version, store::version) : ChangeFeed.local(version);
       JdbcControlStore started = new JdbcControlStore(config, dataSource, feed);
-      log.info("store: {} at version {}", describe(config), version);
+      log.info("store: {} at version {}", DataSources.describe(config), version);
       return started;
     } catch (StoreException e) {
       closeQuietly(dataSource);
       throw e;
     } catch (Exception e) {
       closeQuietly(dataSource);
-      throw new StoreException("store " + describe(config) + ": " + rootMessage(e), e);
+      throw new StoreException("store " + DataSources.describe(config) + ": " + rootMessage(e), e);
     }
-  }
-
-  private static HikariConfig hikari(StoreConfig config) {
-    HikariConfig hikari = new HikariConfig();
-    hikari.setPoolName("conduit-store");
-    hikari.setMaximumPoolSize(config.poolSize());
-    hikari.setMinimumIdle(1);
-    hikari.setConnectionTimeout(10_000);
-    hikari.setInitializationFailTimeout(10_000);
-    config.user().ifPresent(hikari::setUsername);
-    config.password().ifPresent(hikari::setPassword);
-    if (config.driver() == StoreConfig.Driver.SQLITE) {
-      hikari.setDriverClassName("org.sqlite.JDBC");
-      // WAL: readers do not block the writer; IMMEDIATE: a writing transaction takes the lock at BEGIN, so the
-      // busy timeout applies instead of failing at the first write of a transaction that read first
-      hikari.setJdbcUrl(config.url() + "?journal_mode=WAL&synchronous=NORMAL&foreign_keys=true"
-          + "&busy_timeout=" + config.busyTimeout().toMillis() + "&transaction_mode=IMMEDIATE");
-    } else {
-      hikari.setDriverClassName("org.postgresql.Driver");
-      hikari.setJdbcUrl(config.url());
-      hikari.addDataSourceProperty("socketTimeout", "60");
-      hikari.addDataSourceProperty("tcpKeepAlive", "true");
-    }
-    return hikari;
-  }
-
-  static String describe(StoreConfig config) {
-    return config.driver().name().toLowerCase(java.util.Locale.ROOT) + " " + config.url().replaceAll(
-        "(?i)(password=)[^&]*", "$1****");
   }
 
   @Override
@@ -435,17 +405,20 @@ public final class JdbcControlStore implements ControlStore {
 
   @Override
   public String toString() {
-    return "ControlStore{" + describe(config) + "}";
+    return "ControlStore{" + DataSources.describe(config) + "}";
   }
 
   // ---- internals
 
   private <T> T read(Sql.Work<T> work) {
+    Sql.DEBUG.set(config.debug());
     try (Connection c = dataSource.getConnection()) {
       c.setAutoCommit(true);
       return work.run(c);
     } catch (SQLException e) {
       throw new StoreException("store: " + e.getMessage(), e);
+    } finally {
+      Sql.DEBUG.remove();
     }
   }
 
@@ -458,6 +431,7 @@ public final class JdbcControlStore implements ControlStore {
    * otherwise, then tells subscribers of a new version.
    */
   private <T> T transaction(Sql.Work<T> work, java.util.function.Predicate<T> commitIf) {
+    Sql.DEBUG.set(config.debug());
     try (Connection c = dataSource.getConnection()) {
       c.setAutoCommit(false);
       T result;
@@ -485,6 +459,8 @@ public final class JdbcControlStore implements ControlStore {
       return result;
     } catch (SQLException e) {
       throw new StoreException("store: " + e.getMessage(), e);
+    } finally {
+      Sql.DEBUG.remove();
     }
   }
 

@@ -51,7 +51,8 @@ final class Rows {
       version = r.getLong(1);
     }
     if (postgres) {
-      try (PreparedStatement s = Sql.prepare(c, "SELECT pg_notify(?, ?)", JdbcControlStore.CHANNEL, Long.toString(version));
+      try (PreparedStatement s = Sql.prepare(c, "SELECT pg_notify(?, ?)", JdbcControlStore.CHANNEL,
+          Long.toString(version));
            ResultSet r = s.executeQuery()) {
         r.next();
       }

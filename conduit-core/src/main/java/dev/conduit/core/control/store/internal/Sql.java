@@ -11,6 +11,10 @@ import java.util.Optional;
 /** Small JDBC helpers: binding parameters and reading nullable columns. */
 final class Sql {
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger("dev.conduit.core.control.store.sql");
+  /** Set while a store with {@code debug} on runs work on this thread: its statements are logged (not values). */
+  static final ThreadLocal<Boolean> DEBUG = ThreadLocal.withInitial(() -> false);
+
   private Sql() {}
 
   /** A unit of work on one connection. */
@@ -20,6 +24,9 @@ final class Sql {
   }
 
   static PreparedStatement prepare(Connection connection, String sql, Object... parameters) throws SQLException {
+    if (DEBUG.get()) {
+      log.info("sql: {}", sql);
+    }
     PreparedStatement statement = connection.prepareStatement(sql);
     try {
       for (int i = 0; i < parameters.length; i++) {

@@ -1,0 +1,39 @@
+package dev.conduit.core.control.store.internal;
+
+import com.zaxxer.hikari.HikariConfig;
+import dev.conduit.core.control.store.StoreConfig;
+
+/** The connection pool's settings per database, and how a store is named in messages (password masked). */
+final class DataSources {
+
+  private DataSources() {}
+
+  static HikariConfig hikari(StoreConfig config) {
+    HikariConfig hikari = new HikariConfig();
+    hikari.setPoolName("conduit-store");
+    hikari.setMaximumPoolSize(config.poolSize());
+    hikari.setMinimumIdle(1);
+    hikari.setConnectionTimeout(10_000);
+    hikari.setInitializationFailTimeout(10_000);
+    config.user().ifPresent(hikari::setUsername);
+    config.password().ifPresent(hikari::setPassword);
+    if (config.driver() == StoreConfig.Driver.SQLITE) {
+      hikari.setDriverClassName("org.sqlite.JDBC");
+      // WAL: readers do not block the writer; IMMEDIATE: a writing transaction takes the lock at BEGIN, so the
+      // busy timeout applies instead of failing at the first write of a transaction that read first
+      hikari.setJdbcUrl(config.url() + "?journal_mode=WAL&synchronous=NORMAL&foreign_keys=true"
+          + "&busy_timeout=" + config.busyTimeout().toMillis() + "&transaction_mode=IMMEDIATE");
+    } else {
+      hikari.setDriverClassName("org.postgresql.Driver");
+      hikari.setJdbcUrl(config.url());
+      hikari.addDataSourceProperty("socketTimeout", "60");
+      hikari.addDataSourceProperty("tcpKeepAlive", "true");
+    }
+    return hikari;
+  }
+
+  static String describe(StoreConfig config) {
+    return config.driver().name().toLowerCase(java.util.Locale.ROOT) + " " + config.url().replaceAll(
+        "(?i)(password=)[^&]*", "$1****");
+  }
+}
