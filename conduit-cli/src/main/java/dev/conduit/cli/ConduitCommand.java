@@ -17,10 +17,13 @@ import dev.conduit.cli.command.ProxyCommand;
 import dev.conduit.cli.command.RunCommand;
 import dev.conduit.cli.command.VersionCommand;
 import dev.conduit.cli.config.ConfigException;
+import dev.conduit.cli.logging.JsonLayout;
+import dev.conduit.cli.logging.Logging;
 import dev.conduit.core.TcpKeepAlive;
 import dev.conduit.netfilter.NetfilterException;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -101,21 +104,14 @@ public final class ConduitCommand implements Runnable {
     cl.setCaseInsensitiveEnumValuesAllowed(true);
     cl.setParameterExceptionHandler((ex, args) -> {
       CommandLine where = ex.getCommandLine();
-      where.getErr().println(where.getCommandSpec().qualifiedName() + ": " + oneLine(ex.getMessage())
-          + " (see '" + where.getCommandSpec().qualifiedName() + " --help')");
-      if (verbose(args)) {
-        ex.printStackTrace(where.getErr());
-      }
-      where.getErr().flush();
+      error(where.getErr(), where.getCommandSpec().qualifiedName() + ": " + oneLine(ex.getMessage())
+          + " (see '" + where.getCommandSpec().qualifiedName() + " --help')", ex, args);
       return ExitCode.USAGE;
     });
     cl.setExecutionExceptionHandler((ex, where, parseResult) -> {
       int code = exitCode(ex);
-      where.getErr().println(where.getCommandSpec().qualifiedName() + ": " + oneLine(message(ex)));
-      if (verbose(parseResult.originalArgs().toArray(new String[0]))) {
-        ex.printStackTrace(where.getErr());
-      }
-      where.getErr().flush();
+      error(where.getErr(), where.getCommandSpec().qualifiedName() + ": " + oneLine(message(ex)), ex,
+          parseResult.originalArgs().toArray(new String[0]));
       return code;
     });
     cl.setExitCodeExceptionMapper(ConduitCommand::exitCode);
@@ -125,6 +121,7 @@ public final class ConduitCommand implements Runnable {
   /** {@link #newCommandLine} and {@link CommandLine#execute} with the shorthands expanded. */
   public static int execute(PrintWriter out, PrintWriter err, CliContext context, String... args) {
     CommandLine cl = newCommandLine(out, err, context);
+    Logging.forgetFormat();
     int code = cl.execute(expandShorthands(cl, args));
     out.flush();
     err.flush();
@@ -161,6 +158,33 @@ public final class ConduitCommand implements Runnable {
     List<String> out = new ArrayList<>(Arrays.asList(args));
     out.add(0, target);
     return out.toArray(new String[0]);
+  }
+
+  /**
+   * Prints the one-line error (and with {@code --verbose} the stack trace): as one JSON line when the
+   * log format is JSON (configured, or asked by {@code --log-format json}), so every line of the stream parses.
+   */
+  private static void error(PrintWriter err, String line, Throwable ex, String[] args) {
+    if (Logging.json() || jsonAsked(args)) {
+      StringWriter trace = null;
+      if (verbose(args)) {
+        trace = new StringWriter();
+        ex.printStackTrace(new PrintWriter(trace));
+      }
+      err.println(JsonLayout.line("ERROR", "conduit", line, trace == null ? null : trace.toString()));
+    } else {
+      err.println(line);
+      if (verbose(args)) {
+        ex.printStackTrace(err);
+      }
+    }
+    err.flush();
+  }
+
+  private static boolean jsonAsked(String[] args) {
+    List<String> list = Arrays.asList(args);
+    int i = list.indexOf("--log-format");
+    return list.contains("--log-format=json") || i >= 0 && i + 1 < list.size() && list.get(i + 1).equals("json");
   }
 
   private static boolean verbose(String[] args) {

@@ -169,7 +169,8 @@ final class ProxyRole {
   static AdminServer.Builder admin(AdminConfig a) {
     AdminServer.Builder ab;
     try {
-      ab = AdminServer.builder().bind(a.listen());
+      ab = AdminServer.builder().bind(a.listen())
+          .route(dev.conduit.cli.logging.LoggersRoute.PREFIX, new dev.conduit.cli.logging.LoggersRoute());
       Optional<String> token = a.token();
       if (a.tokenFile().isPresent()) {
         token = Optional.of(Files.readString(Path.of(a.tokenFile().get()), StandardCharsets.UTF_8).strip());

@@ -1,9 +1,12 @@
 package dev.conduit.cli.logging;
 
+import static java.util.Objects.requireNonNull;
+
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.CoreConstants;
 import ch.qos.logback.core.LayoutBase;
+import dev.conduit.core.observe.AccessLog;
 import java.time.Instant;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -11,6 +14,8 @@ import java.util.regex.Pattern;
 /**
  * One JSON object per line: {@code time}, {@code level}, {@code logger}, {@code thread}, {@code conn}
  * (the connection id when the message starts with {@code [id]}), {@code msg} and {@code error}.
+ * An access record written as JSON ({@value AccessLog#LOGGER}) is not nested in {@code msg}: its own
+ * fields (from {@code time} to {@code detail}) are the line's, followed by {@code level} and {@code logger}.
  */
 public final class JsonLayout extends LayoutBase<ILoggingEvent> {
 
@@ -18,6 +23,16 @@ public final class JsonLayout extends LayoutBase<ILoggingEvent> {
 
   @Override
   public String doLayout(ILoggingEvent event) {
+    String record = event.getFormattedMessage();
+    if (AccessLog.LOGGER.equals(event.getLoggerName()) && record != null && record.length() > 2
+        && record.startsWith("{\"") && record.endsWith("}") && event.getThrowableProxy() == null) {
+      // the access log's JSON format already escapes every value: its fields become the line's
+      StringBuilder s = new StringBuilder(record.length() + 64);
+      s.append(record, 0, record.length() - 1);
+      field(s, "level", event.getLevel().toString());
+      field(s, "logger", event.getLoggerName());
+      return s.append('}').append(CoreConstants.LINE_SEPARATOR).toString();
+    }
     StringBuilder s = new StringBuilder(256);
     s.append("{\"time\":\"").append(Instant.ofEpochMilli(event.getTimeStamp())).append('"');
     field(s, "level", event.getLevel().toString());
@@ -43,6 +58,23 @@ public final class JsonLayout extends LayoutBase<ILoggingEvent> {
     s.append(",\"").append(name).append("\":\"");
     escape(s, value);
     s.append('"');
+  }
+
+  /**
+   * One JSON line, as this layout writes an event, for text written outside logging (a fatal error
+   * printed by the command line): {@code time}, {@code level}, {@code logger}, {@code msg} and,
+   * when not null, {@code error}.
+   */
+  public static String line(String level, String logger, String message, String error) {
+    StringBuilder s = new StringBuilder(128);
+    s.append("{\"time\":\"").append(Instant.now()).append('"');
+    field(s, "level", requireNonNull(level, "level"));
+    field(s, "logger", requireNonNull(logger, "logger"));
+    field(s, "msg", requireNonNull(message, "message"));
+    if (error != null) {
+      field(s, "error", error);
+    }
+    return s.append('}').toString();
   }
 
   /** JSON string escaping (RFC 8259 section 7). */

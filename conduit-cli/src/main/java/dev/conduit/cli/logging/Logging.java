@@ -33,7 +33,22 @@ public final class Logging {
 
   private static final String ACCESS_APPENDER = "access-async";
 
+  private static volatile boolean json;
+
   private Logging() {}
+
+  /**
+   * Whether the last {@link #configure} of this process asked for JSON lines, so that errors written
+   * outside logging are JSON too (see {@link JsonLayout#line}).
+   */
+  public static boolean json() {
+    return json;
+  }
+
+  /** Forgets the format of an earlier {@link #configure} (a new command starts in text). */
+  public static void forgetFormat() {
+    json = false;
+  }
 
   /**
    * Replaces the logback configuration. Does nothing when slf4j is bound to another backend (an
@@ -45,6 +60,7 @@ public final class Logging {
     if (!(factory instanceof LoggerContext ctx)) {
       return;
     }
+    json = config.format().equals("json");
     ctx.reset();
     Encoder<ILoggingEvent> encoder = encoder(ctx, config.format());
     Appender<ILoggingEvent> appender = appender(ctx, config, encoder);

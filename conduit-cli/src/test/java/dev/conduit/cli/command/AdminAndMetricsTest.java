@@ -109,6 +109,81 @@ class AdminAndMetricsTest {
     }
   }
 
+  static HttpResponse<String> post(int port, String path, String token, String body) throws Exception {
+    HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.ofString(body))
+        .header("Content-Type", "application/json");
+    if (token != null) {
+      r.header("Authorization", "Bearer " + token);
+    }
+    return HTTP.send(r.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void loggersEndpointListsAndChangesLevelsBehindTheToken(@TempDir Path dir) throws Exception {
+    int adminPort = freePort();
+    Path yaml = dir.resolve("conduit.yaml");
+    Files.writeString(yaml, """
+        version: 1
+        listeners:
+          - {name: socks, type: socks5, listen: 127.0.0.1:0}
+        admin: {listen: 127.0.0.1:%d, token: t0ken}
+        """.formatted(adminPort));
+    try (Cli.Running running = Cli.start("run", "-c", yaml.toString())) {
+      running.conduit();
+      assertThat(get(adminPort, "/loggers", null).statusCode()).isEqualTo(401);
+      assertThat(post(adminPort, "/loggers/dev.conduit.core", null, "{\"configuredLevel\":\"DEBUG\"}").statusCode())
+          .isEqualTo(401);
+      HttpResponse<String> all = get(adminPort, "/loggers", "t0ken");
+      assertThat(all.statusCode()).isEqualTo(200);
+      assertThat(all.body()).contains("\"levels\":[\"OFF\",\"ERROR\",\"WARN\",\"INFO\",\"DEBUG\",\"TRACE\"]",
+          "\"ROOT\":{\"configuredLevel\":\"INFO\",\"effectiveLevel\":\"INFO\"}");
+      assertThat(org.slf4j.LoggerFactory.getLogger("dev.conduit.core.Conduit").isDebugEnabled()).isFalse();
+
+      HttpResponse<String> set = post(adminPort, "/loggers/dev.conduit.core", "t0ken", "{\"configuredLevel\": \"debug\"}");
+      assertThat(set.statusCode()).as(set.body()).isEqualTo(204);
+      assertThat(get(adminPort, "/loggers/dev.conduit.core", "t0ken").body())
+          .isEqualTo("{\"configuredLevel\":\"DEBUG\",\"effectiveLevel\":\"DEBUG\"}");
+      assertThat(get(adminPort, "/loggers/dev.conduit.core.Conduit", "t0ken").body())
+          .isEqualTo("{\"configuredLevel\":null,\"effectiveLevel\":\"DEBUG\"}");
+      assertThat(org.slf4j.LoggerFactory.getLogger("dev.conduit.core.Conduit").isDebugEnabled()).isTrue();
+
+      HttpResponse<String> bad = post(adminPort, "/loggers/dev.conduit.core", "t0ken", "{\"configuredLevel\":\"LOUD\"}");
+      assertThat(bad.statusCode()).isEqualTo(400);
+      assertThat(bad.body()).contains("configuredLevel: LOUD (expected: one of");
+      assertThat(post(adminPort, "/loggers/ROOT", "t0ken", "{\"configuredLevel\":null}").statusCode()).isEqualTo(400);
+
+      assertThat(post(adminPort, "/loggers/dev.conduit.core", "t0ken", "{\"configuredLevel\":null}").statusCode())
+          .isEqualTo(204);
+      assertThat(get(adminPort, "/loggers/dev.conduit.core", "t0ken").body())
+          .isEqualTo("{\"configuredLevel\":null,\"effectiveLevel\":\"INFO\"}");
+      // the proxy still serves its admin endpoint after the bad requests
+      assertThat(get(adminPort, "/healthz", "t0ken").statusCode()).isEqualTo(200);
+      assertThat(running.stop().exitCode()).isEqualTo(ExitCode.OK);
+    }
+  }
+
+  /** {@code promtool check metrics} over a scrape: required on CI, skipped where promtool is missing. */
+  static void promtoolAccepts(String exposition) throws Exception {
+    if (!Processes.available("promtool")) {
+      if ("true".equals(System.getenv("CI"))) {
+        throw new AssertionError("promtool is not installed (apt-get install prometheus); CI must have it");
+      }
+      return;
+    }
+    Path file = Files.createTempFile("conduit-metrics", ".txt");
+    try {
+      Files.writeString(file, exposition);
+      Process p = new ProcessBuilder("promtool", "check", "metrics").redirectInput(file.toFile())
+          .redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).as("promtool check metrics:\n" + out).isZero();
+    } finally {
+      Files.delete(file);
+    }
+  }
+
   @Test
   void proxyAdminListenFlag() throws Exception {
     int adminPort = freePort();
@@ -118,6 +193,13 @@ class AdminAndMetricsTest {
       HttpResponse<String> metrics = get(adminPort, "/metrics", null);
       assertThat(metrics.statusCode()).isEqualTo(200);
       assertThat(metrics.body()).contains("conduit_");
+      // the JVM's and the process's meters, and the build, by name
+      assertThat(metrics.body()).contains("jvm_memory_used_bytes{", "jvm_gc_", "jvm_threads_live_threads ",
+          "jvm_classes_loaded_classes ", "process_cpu_usage ", "process_uptime_seconds ", "process_files_open_files ",
+          "system_cpu_logical_processors ");
+      assertThat(sample(metrics.body(), "conduit_build_info", "version=\"" + VersionCommand.version() + "\""))
+          .as(metrics.body()).contains(1.0);
+      promtoolAccepts(metrics.body());
       assertThat(get(adminPort, "/config", null).body()).contains("access: off").contains("socks5");
     }
     Cli.Result bad = Cli.run("proxy", "--socks5-listen", "127.0.0.1:0", "--admin-listen", "nowhere");

@@ -164,14 +164,19 @@ class AdminServerTest {
         garbage.setSoTimeout(5000);
         garbage.getInputStream().readAllBytes(); // conduit closes it
       }
-      setup.awaitLogLines(5);
+      try (Socket silent = new Socket("127.0.0.1", setup.conduit.address("socks").getPort())) {
+        silent.shutdownOutput(); // a port probe, a browser's spare connection: not a byte sent
+        silent.setSoTimeout(5000);
+        assertThat(silent.getInputStream().readAllBytes()).isEmpty();
+      }
+      setup.awaitLogLines(6);
 
       HttpResponse<String> scrape = setup.get("/metrics");
       assertThat(scrape.statusCode()).isEqualTo(200);
       assertThat(scrape.headers().firstValue("content-type")).hasValue(AdminServer.PROMETHEUS_TEXT);
       Samples m = Samples.parse(scrape.body());
       String[] socks = {"listener", "socks", "protocol", "socks"};
-      assertThat(m.value("conduit_connections_accepted_total", socks)).isEqualTo(5);
+      assertThat(m.value("conduit_connections_accepted_total", socks)).isEqualTo(6);
       assertThat(m.value("conduit_connections_active", socks)).isZero();
       assertThat(m.value("conduit_connections_closed_total", "listener", "socks", "protocol", "socks", "outcome", "ok"))
           .as("%s", setup.json).isEqualTo(3);
@@ -181,6 +186,10 @@ class AdminServerTest {
           "outcome", "protocol_error")).isEqualTo(1);
       assertThat(m.value("conduit_handshake_failures_total", "listener", "socks", "protocol", "socks",
           "reason", "protocol_error")).isEqualTo(1);
+      assertThat(m.value("conduit_connections_closed_total", "listener", "socks", "protocol", "socks",
+          "outcome", "closed_before_request")).isEqualTo(1);
+      assertThat(scrape.body()).doesNotContain("reason=\"closed_before_request\"");
+      assertThat(setup.json).anySatisfy(line -> assertThat(line).contains("\"outcome\":\"closed_before_request\""));
       assertThat(m.value("conduit_dial_failures_total", "outbound", "direct", "reason", "connection_refused"))
           .isEqualTo(1);
       assertThat(m.value("conduit_dial_duration_seconds_count", "outbound", "direct", "result", "ok")).isEqualTo(3);
@@ -228,7 +237,7 @@ class AdminServerTest {
 
   private static void checkAccessLog(Setup setup, List<Map<String, Object>> lines, List<long[]> curlSizes,
       int closedPort) {
-    List<Map<String, Object>> ok = lines.stream().filter(l -> "OK".equals(l.get("outcome"))).toList();
+    List<Map<String, Object>> ok = lines.stream().filter(l -> "ok".equals(l.get("outcome"))).toList();
     assertThat(ok).hasSize(3);
     for (Map<String, Object> l : ok) {
       assertThat(l).containsEntry("listener", "socks").containsEntry("protocol", "socks")
@@ -245,17 +254,17 @@ class AdminServerTest {
       long seen = curlSizes.get(i)[0] + curlSizes.get(i)[1];
       assertThat(outs.get(i)).isBetween(seen, seen + 32);
     }
-    Map<String, Object> failed = lines.stream().filter(l -> "DIAL_FAILED".equals(l.get("outcome"))).findFirst()
+    Map<String, Object> failed = lines.stream().filter(l -> "dial_failed".equals(l.get("outcome"))).findFirst()
         .orElseThrow();
     assertThat(failed).containsEntry("destination", "127.0.0.1:" + closedPort).containsEntry("dialed", null)
         .containsEntry("outbound", null).containsEntry("rule", "loopback");
     assertThat((String) failed.get("detail")).isNotEmpty();
-    Map<String, Object> garbage = lines.stream().filter(l -> "PROTOCOL_ERROR".equals(l.get("outcome"))).findFirst()
+    Map<String, Object> garbage = lines.stream().filter(l -> "protocol_error".equals(l.get("outcome"))).findFirst()
         .orElseThrow();
     assertThat(garbage).containsEntry("destination", null).containsEntry("requests", BigDecimal.ZERO);
 
     // the logfmt lines carry the same records
-    assertThat(setup.logfmt).hasSize(5);
+    assertThat(setup.logfmt).hasSize(6);
     Map<String, Map<String, String>> byId = new HashMap<>();
     setup.logfmt.forEach(line -> {
       Map<String, String> f = MiniJson.logfmt(line);
@@ -312,7 +321,7 @@ class AdminServerTest {
       assertThat(c).containsEntry("listener", "socks").containsEntry("protocol", "socks")
           .containsEntry("destination", "127.0.0.1:" + origin.port()).containsEntry("rule", "loopback")
           .containsEntry("outbound", "direct").containsEntry("dialed", "127.0.0.1:" + origin.port())
-          .containsEntry("outcome", "OK");
+          .containsEntry("outcome", "ok");
       String id = (String) c.get("id");
       assertThat(setup.get("/connections/" + id).body()).contains("\"id\":\"" + id + "\"");
 
@@ -325,7 +334,7 @@ class AdminServerTest {
       assertThat(setup.send("DELETE", "/connections/" + id, TOKEN).statusCode()).isEqualTo(204);
       assertThat(in.read()).isEqualTo(-1);
       setup.awaitLogLines(1);
-      assertThat(MiniJson.object(setup.json.get(0))).containsEntry("outcome", "CLOSED_BY_CONDUIT")
+      assertThat(MiniJson.object(setup.json.get(0))).containsEntry("outcome", "closed_by_conduit")
           .containsEntry("id", id);
       assertThat(setup.send("DELETE", "/connections/" + id, TOKEN).statusCode()).isEqualTo(404);
       assertThat(setup.get("/connections/" + id).statusCode()).isEqualTo(404);

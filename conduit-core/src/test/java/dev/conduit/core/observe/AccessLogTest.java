@@ -44,7 +44,7 @@ class AccessLogTest {
         .containsEntry("requests", new BigDecimal(1))
         .containsEntry("negotiation_ms", new BigDecimal("1.234")).containsEntry("dial_ms", new BigDecimal("7.000"))
         .containsEntry("total_ms", new BigDecimal("2000.005"))
-        .containsEntry("outcome", "IDLE_TIMEOUT").containsEntry("detail", "idle for 300000 ms");
+        .containsEntry("outcome", "idle_timeout").containsEntry("detail", "idle for 300000 ms");
     assertThat(Instant.parse((String) m.get("time"))).isBeforeOrEqualTo(Instant.now());
   }
 
@@ -63,7 +63,7 @@ class AccessLogTest {
     log.closed(summary(Optional.of(NASTY), "idle for 300000 ms"));
     String line = lines.get(0);
     assertThat(line).doesNotContain("\n", "\r", "\u2028");
-    assertThat(line).contains(" id=k3 ", " client=127.0.0.1:40000 ", " outcome=IDLE_TIMEOUT ",
+    assertThat(line).contains(" id=k3 ", " client=127.0.0.1:40000 ", " outcome=idle_timeout ",
         " detail=\"idle for 300000 ms\"", " negotiation_ms=1.234 ");
     Map<String, String> m = MiniJson.logfmt(line);
     assertThat(m).containsEntry("principal", NASTY).containsEntry("destination", "[2001:db8::1]:443")

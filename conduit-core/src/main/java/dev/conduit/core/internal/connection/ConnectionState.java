@@ -95,7 +95,7 @@ public final class ConnectionState implements InboundContext, BufferHolder {
       if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
         inputShutdown = true;
         if (requestCount() == 0) {
-          outcome(Outcome.PROTOCOL_ERROR, "client closed before a complete request");
+          noRequest("client closed before a complete request");
           ctx.close();
           return;
         }
@@ -308,18 +308,27 @@ public final class ConnectionState implements InboundContext, BufferHolder {
     });
   }
 
+  /** A close with no request: silent clients (spare browser connections, port probes) are no protocol error. */
+  private void noRequest(String why) {
+    if (traffic.read() == 0) {
+      outcome(Outcome.CLOSED_BEFORE_REQUEST, "client closed without sending a byte");
+    } else {
+      outcome(Outcome.PROTOCOL_ERROR, why);
+    }
+  }
+
   private void closed() {
     negotiationTimer.cancel(false);
     if (requestCount() == 0 && outcome == Outcome.OK) {
       // a client that leaves (or is dropped) without one complete request was not served
-      outcome(Outcome.PROTOCOL_ERROR, "closed before a complete request");
+      noRequest("closed before a complete request");
     }
     engine.unregister(this);
     if (upstream != null && upstream.isOpen()) {
       upstream.close();
     }
     ConnectionSummary s = summary(Duration.ofNanos(System.nanoTime() - acceptedNanos));
-    log.debug("[{}] closed: {} {} in={} out={}", info.id(), s.outcome(), s.detail(), s.bytesFromClient(),
+    log.debug("[{}] closed: {} {} in={} out={}", info.id(), s.outcome().label(), s.detail(), s.bytesFromClient(),
         s.bytesToClient());
     engine.observer().closed(s);
   }

@@ -28,7 +28,7 @@ public final class SummaryFields {
         .millis("negotiation_ms", s.negotiation())
         .millis("dial_ms", s.dial())
         .millis("total_ms", s.total())
-        .string("outcome", s.outcome().name())
+        .string("outcome", s.outcome().label())
         .string("detail", s.detail().isEmpty() ? null : s.detail());
   }
 }
