@@ -13,6 +13,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -73,6 +74,8 @@ public final class TransparentUdpRelay implements AutoCloseable {
   /** Drop reason: the flow's sockets could not be opened. */
   public static final String DROP_SOCKET_FAILED = "flow socket failed";
 
+  /** The largest UDP payload (IPv6 without jumbograms): 65535 - 8 bytes of UDP header. */
+  static final int MAX_DATAGRAM = 65527;
   private final Builder config;
   private final EventLoopGroup group;
   private final EventLoop loop;
@@ -323,6 +326,7 @@ public final class TransparentUdpRelay implements AutoCloseable {
           .option(ChannelOption.SO_REUSEADDR, true)
           .option(EpollChannelOption.IP_TRANSPARENT, true)
           .option(EpollChannelOption.IP_RECVORIGDSTADDR, true)
+          .option(ChannelOption.RCVBUF_ALLOCATOR, whole())
           .handler(new ListenerHandler(flows))
           .bind(netty).awaitUninterruptibly();
       if (!bound.isSuccess()) {
@@ -353,6 +357,11 @@ public final class TransparentUdpRelay implements AutoCloseable {
       log.info("transparent UDP listener on {}", bound.channel().localAddress());
       return new TransparentUdpRelay(this, group, bound.channel(), flows, listener6);
     }
+  }
+
+  /** Reads whole datagrams: Netty's default 2048-byte buffer truncates larger ones. */
+  static FixedRecvByteBufAllocator whole() {
+    return new FixedRecvByteBufAllocator(MAX_DATAGRAM);
   }
 
   /** Routes a new flow: empty when it is relayed direct, else the drop reason. */

@@ -58,7 +58,7 @@ final class UdpFlows {
         drop(TransparentUdpRelay.DROP_QUEUE_FULL);
       } else {
         queuedBytes += payload.readableBytes();
-        pending.add(payload.retainedDuplicate());
+        pending.add(payload.copy()); // sized to the datagram, not to the 64 KiB read buffer
       }
     }
 
@@ -160,6 +160,7 @@ final class UdpFlows {
     InetSocketAddress any = new InetSocketAddress(v4 ? "0.0.0.0" : "::", 0);
     ChannelFuture up = new Bootstrap().group(loop)
         .channelFactory(() -> new EpollDatagramChannel(TransparentUdpRelay.family(key.target().getAddress())))
+        .option(ChannelOption.RCVBUF_ALLOCATOR, TransparentUdpRelay.whole())
         .handler(new Reader(flow, true))
         .bind(any);
     flow.upstream = up.channel();
@@ -183,6 +184,7 @@ final class UdpFlows {
         .channelFactory(() -> new EpollDatagramChannel(TransparentUdpRelay.family(key.target().getAddress())))
         .option(ChannelOption.SO_REUSEADDR, true)
         .option(EpollChannelOption.IP_TRANSPARENT, true)
+        .option(ChannelOption.RCVBUF_ALLOCATOR, TransparentUdpRelay.whole())
         .handler(new Reader(flow, false))
         .connect(key.client(), key.target());
     flow.reply = reply.channel();

@@ -41,6 +41,10 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       description = "Transparent listener for TPROXY rules (seed 001); needs root and epoll. See `conduit netfilter`.")
   String tproxyListen;
 
+  @Option(names = "--tproxy-udp", description = "Also relay UDP through TPROXY on the --tproxy-listen address"
+      + " (same rules as TCP; install the rules with netfilter apply --udp).")
+  boolean tproxyUdp;
+
   @Option(names = "--redirect-listen", paramLabel = "IP:PORT",
       description = "Transparent listener for iptables REDIRECT/DNAT rules (SO_ORIGINAL_DST); see `conduit netfilter`.")
   String redirectListen;
@@ -153,10 +157,16 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       throw CliException.usage("no listener (expected at least one of --http-listen, --socks5-listen, --mixed-listen,"
           + " --tproxy-listen, --redirect-listen)");
     }
-    if (socks5Udp && b.build().listeners().stream().noneMatch(ListenerConfig::udp)) {
+    if (tproxyUdp && (tproxyListen == null || tproxyListen.isBlank())) {
+      throw CliException.usage("--tproxy-udp needs --tproxy-listen");
+    }
+    if (socks5Udp && b.build().listeners().stream().noneMatch(l -> l.udp() && l.type() != ListenerConfig.Type.TPROXY)) {
       throw CliException.usage("--socks5-udp needs --socks5-listen or --mixed-listen");
     }
     upstream().ifPresent(o -> {
+      if (tproxyUdp) {
+        throw CliException.usage("--tproxy-udp cannot be combined with an upstream proxy (datagrams go direct only)");
+      }
       if (socks5Udp) {
         // every datagram would be routed to the upstream and dropped: UDP goes direct only
         throw CliException.usage("--socks5-udp cannot be combined with an upstream proxy (datagrams go direct only)");
@@ -199,7 +209,8 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
     if (listen == null || listen.isBlank()) {
       return; // seed 001: an empty value disables the listener
     }
-    boolean udp = socks5Udp && (type == ListenerConfig.Type.SOCKS || type == ListenerConfig.Type.MIXED);
+    boolean udp = socks5Udp && (type == ListenerConfig.Type.SOCKS || type == ListenerConfig.Type.MIXED)
+        || tproxyUdp && type == ListenerConfig.Type.TPROXY;
     ListenerConfig l = new ListenerConfig(name, type, listen, users, List.of(), udp);
     try {
       l.toListener();

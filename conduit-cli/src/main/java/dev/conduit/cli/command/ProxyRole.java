@@ -4,6 +4,7 @@ import dev.conduit.cli.CliContext;
 import dev.conduit.cli.CliException;
 import dev.conduit.cli.config.AdminConfig;
 import dev.conduit.cli.config.ConduitConfig;
+import dev.conduit.cli.config.ListenerConfig;
 import dev.conduit.cli.config.LogConfig;
 import dev.conduit.cli.logging.Logging;
 import dev.conduit.core.Conduit;
@@ -94,7 +95,8 @@ final class ProxyRole {
       if (config.cache().isPresent()) {
         cache = CacheRole.open(config.cache().get(), CacheRole.CACHE_LISTENER, CacheRole.CACHE_TLS_LISTENER);
       }
-      ConduitBuilder b = config.toConduitBuilder().resources(resources).router(ProxyRoutes.router(config, plan));
+      dev.conduit.core.route.Router router = ProxyRoutes.router(config, plan);
+      ConduitBuilder b = config.toConduitBuilder().resources(resources).router(router);
       if (plan != null) {
         plan.listeners().forEach(b::listener);
         plan.outbounds().forEach(b::outbound);
@@ -121,6 +123,12 @@ final class ProxyRole {
       }
       runtime.service(new ConduitService(conduit));
       runtime.service(new ProxyRoutes(conduit, config, plan, resolver));
+      for (ListenerConfig l : config.listeners()) {
+        if (l.type() == ListenerConfig.Type.TPROXY && l.udp()) { // UDP on the TPROXY address, same rules as TCP
+          runtime.service(new TproxyUdpService(l.name() + "-udp", l.listen(), router,
+              metrics == null ? null : metrics.registry()));
+        }
+      }
       if (captureOn) {
         runtime.service(captureService(plan, conduit, context));
       }
@@ -188,6 +196,9 @@ final class ProxyRole {
     if (e.service().equals("capture") && !(e.getCause() instanceof CliException)) {
       return CliException.failure("cannot install the forward table's capture rules: " + e.getCause().getMessage()
           + " (or set client.capture: false)", e.getCause());
+    }
+    if (e.service().equals("tproxy-udp")) {
+      return CliException.failure("cannot relay UDP on the TPROXY listener: " + e.getCause().getMessage(), e.getCause());
     }
     if (e.service().equals("admin") && e.getCause() instanceof IOException io) {
       return CliException.failure(Lifecycle.io(io), io);

@@ -23,7 +23,8 @@ import java.util.Locale;
  * @param listen {@code ip:port} or {@code [v6]:port}; {@code :port} means all IPv4 addresses
  * @param users the accepted users; empty means no authentication
  * @param allowSources client CIDRs allowed to connect; empty allows everyone
- * @param udp whether SOCKS5 UDP ASSOCIATE is served (socks and mixed listeners only)
+ * @param udp whether UDP is served too: SOCKS5 UDP ASSOCIATE (socks and mixed listeners), or UDP relayed
+ *     through TPROXY on the same address (tproxy listeners)
  */
 public record ListenerConfig(String name, Type type, String listen, List<Credentials> users,
     List<String> allowSources, boolean udp) {
@@ -71,7 +72,7 @@ public record ListenerConfig(String name, Type type, String listen, List<Credent
   /**
    * Checks the components.
    *
-   * @throws IllegalArgumentException when {@code udp} is set on a listener that does not speak SOCKS
+   * @throws IllegalArgumentException when {@code udp} is set on a listener that neither speaks SOCKS nor is TPROXY
    */
   public ListenerConfig {
     requireNonNull(name, "name");
@@ -79,8 +80,8 @@ public record ListenerConfig(String name, Type type, String listen, List<Credent
     listen = normalizeListen(requireNonNull(listen, "listen"));
     users = List.copyOf(users);
     allowSources = List.copyOf(allowSources);
-    if (udp && type != Type.SOCKS && type != Type.MIXED) {
-      throw new IllegalArgumentException("udp applies to socks and mixed listeners only");
+    if (udp && type != Type.SOCKS && type != Type.MIXED && type != Type.TPROXY) {
+      throw new IllegalArgumentException("udp applies to socks, mixed and tproxy listeners only");
     }
   }
 

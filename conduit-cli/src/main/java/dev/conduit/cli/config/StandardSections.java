@@ -93,8 +93,9 @@ final class StandardSections {
       List<Credentials> users = m.containsKey("auth") ? readAuth(m.get("auth")) : List.of();
       List<String> allow = m.containsKey("allow_sources") ? m.get("allow_sources").strings() : List.of();
       boolean udp = m.containsKey("udp") && m.get("udp").bool();
-      if (udp && type != ListenerConfig.Type.SOCKS && type != ListenerConfig.Type.MIXED) {
-        throw m.get("udp").error("'udp' applies to type: socks and mixed only");
+      if (udp && type != ListenerConfig.Type.SOCKS && type != ListenerConfig.Type.MIXED
+          && type != ListenerConfig.Type.TPROXY) {
+        throw m.get("udp").error("'udp' applies to type: socks, mixed and tproxy only");
       }
       ListenerConfig l = new ListenerConfig(name, type, listen, users, allow, udp);
       item.convert(l::toListener); // validates the address and CIDRs with this line

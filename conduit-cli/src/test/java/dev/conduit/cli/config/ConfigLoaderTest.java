@@ -208,7 +208,7 @@ class ConfigLoaderTest {
   @CsvSource(delimiter = '|', value = {
       "listeners:\\n  - name: a\\n    type: socks\\n    listen: {ip: 1}|conduit.yaml:5: listeners[0].listen: expected a string, got a mapping",
       "listeners: x|conduit.yaml:2: listeners: expected a list (- item lines or [a, b]), got 'x'",
-      "listeners:\\n  - {name: a, type: http, listen: 127.0.0.1:0, udp: true}|conduit.yaml:3: listeners[0].udp: 'udp' applies to type: socks and mixed only",
+      "listeners:\\n  - {name: a, type: http, listen: 127.0.0.1:0, udp: true}|conduit.yaml:3: listeners[0].udp: 'udp' applies to type: socks, mixed and tproxy only",
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0, udp: yes}|conduit.yaml:3: listeners[0].udp: expected true or false, got 'yes'",
       "listeners:\\n  - name: a\\n    type: ftp\\n    listen: 127.0.0.1:0|conduit.yaml:4: listeners[0].type: 'ftp' (expected: http, socks, mixed or transparent)",
       "listeners:\\n  - name: a\\n    type: socks|conduit.yaml:3: listeners[0]: missing 'listen'",
