@@ -2,6 +2,8 @@ package dev.conduit.mitm;
 
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
+import dev.conduit.core.DialException;
+import dev.conduit.core.DialFailure;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.observe.Outcome;
@@ -23,7 +25,9 @@ import org.slf4j.LoggerFactory;
 /**
  * A {@code CONNECT} on a {@link ProxyHandler}'s connection: to a host the proxy intercepts, the
  * tunnel is answered here and TLS is terminated with a leaf for the SNI name (or the CONNECT host),
- * decrypted requests then reach the handler; to any other host it becomes a blind relay.
+ * decrypted requests then reach the handler; to any other host it becomes a blind relay. While conduit
+ * is {@linkplain InboundContext#overloaded() overloaded} nothing is intercepted: such a CONNECT gets the
+ * busy reply ({@code 503}, {@code Retry-After}, {@code Proxy-Status}).
  */
 final class InterceptedConnect {
 
@@ -50,6 +54,12 @@ final class InterceptedConnect {
     ChannelHandlerContext ctx = handler.ctx();
     ChannelPipeline p = ctx.pipeline();
     MitmProxy proxy = handler.proxy();
+    if (proxy.intercepts(d.host()) && context.overloaded()) {
+      // interception holds TLS state, a leaf and cache buffers per connection: refused while overloaded
+      context.outcome(Outcome.REJECTED, "overloaded: CONNECT " + d + " not intercepted");
+      handler.sendOverloaded("conduit is overloaded; CONNECT " + d + " refused, try again later");
+      return;
+    }
     if (proxy.intercepts(d.host())) {
       String connectHost = d.host();
       p.remove(ProxyHandler.AGGREGATOR);
@@ -70,6 +80,11 @@ final class InterceptedConnect {
     }
     context.connect(ConnectRequest.of(context.connection(), d)).addListener((Future<Upstream> f) -> {
       if (!f.isSuccess()) {
+        if (f.cause() instanceof DialException e && e.failure() == DialFailure.OVERLOADED) {
+          context.outcome(Outcome.REJECTED, e.getMessage());
+          handler.sendOverloaded("cannot reach " + d + ": " + e.getMessage());
+          return;
+        }
         handler.sendError(ProxyHandler.dialStatus(f.cause()), "cannot reach " + d + ": " + f.cause().getMessage(), true);
         return;
       }

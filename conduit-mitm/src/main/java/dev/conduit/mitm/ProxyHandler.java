@@ -13,6 +13,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -316,6 +317,21 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   }
 
   void sendError(int status, String text, boolean close) {
+    sendError(status, text, close, HttpHeaders.EMPTY_HEADERS);
+  }
+
+  /**
+   * The truthful busy reply, as conduit's HTTP proxy gives it: {@code 503} with {@code Retry-After} and an
+   * RFC 9209 {@code Proxy-Status}, then the connection closes (freeing what it holds).
+   */
+  void sendOverloaded(String text) {
+    HttpHeaders h = new DefaultHttpHeaders();
+    h.set(HttpHeaderNames.RETRY_AFTER, "5");
+    h.set("Proxy-Status", "conduit; error=proxy_internal_response; details=\"conduit is overloaded\"");
+    sendError(503, text, true, h);
+  }
+
+  private void sendError(int status, String text, boolean close, HttpHeaders extra) {
     if (!ctx.channel().isActive()) {
       return;
     }
@@ -326,6 +342,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
         Unpooled.wrappedBuffer(body));
     resp.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+    resp.headers().add(extra);
     HttpUtil.setContentLength(resp, body.length);
     if (!keepAlive) {
       resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);

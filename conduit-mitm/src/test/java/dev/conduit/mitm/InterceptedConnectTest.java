@@ -2,6 +2,7 @@ package dev.conduit.mitm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.DialFailure;
 import dev.conduit.core.observe.Outcome;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.ssl.SniHandler;
@@ -49,6 +50,37 @@ class InterceptedConnectTest {
       h.context.dials = null; // dials fail at once, connection refused
       h.send("CONNECT down.test:443 HTTP/1.1\r\nHost: down.test:443\r\n\r\n");
       assertThat(h.written()).startsWith("HTTP/1.1 502").contains("cannot reach down.test:443");
+    }
+  }
+
+  @Test
+  void whileOverloadedAnInterceptedHostIsRefusedWith503AndNotIntercepted() {
+    try (MitmHarness h = new MitmHarness(ProxyHandlerTest.proxy())) {
+      h.context.overloaded = true;
+      h.send("CONNECT secure.test:443 HTTP/1.1\r\nHost: secure.test:443\r\n\r\n");
+      String reply = h.written();
+      assertThat(reply).startsWith("HTTP/1.1 503")
+          .containsIgnoringCase("retry-after: 5")
+          .containsIgnoringCase("proxy-status: conduit; error=proxy_internal_response")
+          .containsIgnoringCase("connection: close")
+          .contains("conduit is overloaded");
+      assertThat(h.context.outcomes).containsExactly(Outcome.REJECTED);
+      assertThat(h.context.requests).as("nothing dialed").isEmpty();
+      assertThat(h.client.pipeline().get(SniHandler.class)).as("no TLS termination").isNull();
+      assertThat(h.client.isOpen()).as("the refused connection closes").isFalse();
+    }
+  }
+
+  @Test
+  void anOverloadedDialOfABlindRelayIsTheSameBusyReply() {
+    try (MitmHarness h = new MitmHarness(ProxyHandlerTest.proxy())) {
+      h.context.dials = null; // dials fail at once, with the failure below
+      h.context.failure = DialFailure.OVERLOADED;
+      h.send("CONNECT other.test:8443 HTTP/1.1\r\nHost: other.test:8443\r\n\r\n");
+      assertThat(h.written()).startsWith("HTTP/1.1 503")
+          .containsIgnoringCase("retry-after: 5")
+          .containsIgnoringCase("proxy-status: conduit; error=proxy_internal_response");
+      assertThat(h.context.outcomes).containsExactly(Outcome.REJECTED);
     }
   }
 }

@@ -37,6 +37,8 @@ public final class RecordingInboundContext implements InboundContext {
   /** When set, dials return these promises for the test to complete. */
   public List<Promise<Upstream>> dials;
   public String principal;
+  /** What {@link #overloaded()} answers. */
+  public boolean overloaded;
 
   @Override
   public ConnectionInfo connection() {
@@ -72,6 +74,11 @@ public final class RecordingInboundContext implements InboundContext {
   public void outcome(Outcome outcome, String detail) {
     outcomes.add(outcome);
     details.add(detail);
+  }
+
+  @Override
+  public boolean overloaded() {
+    return overloaded;
   }
 
   @Override
