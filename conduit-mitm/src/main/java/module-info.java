@@ -9,6 +9,7 @@ module dev.conduit.mitm {
   requires transitive io.netty.codec.http;
   requires io.netty.codec;
   requires org.slf4j;
+  requires org.tukaani.xz; // Packages.xz, primary.xml.xz
   // optional: only dev.conduit.mitm.cache.CacheMetrics uses it
   requires static micrometer.core;
 

@@ -90,6 +90,28 @@ class PackageIndexTest {
   }
 
   @Test
+  void anXzIndexVerifiesPackagesAsAptFetchesIt() throws Exception {
+    // real Debian mirrors give apt Packages.xz: its digests must verify the .debs as the gzip index's do
+    byte[] good = Origin.data("zeta_1.0_amd64.deb", 100_000);
+    byte[] bad = Origin.data("xz tampered", 100_000);
+    String packages = stanza("zeta", "pool/main/x/zeta/zeta_1.0_amd64.deb", good)
+        + "\n" + stanza("omega", "pool/main/x/omega/omega_1.0_amd64.deb", Origin.data("omega", 30_000));
+    byte[] packagesXz = xz(packages);
+    mirrorA.resource("/xzrepo/dists/stable/main/binary-amd64/Packages.xz", Origin.Resource.of(packagesXz));
+    mirrorA.resource("/xzrepo/pool/main/x/zeta/zeta_1.0_amd64.deb", Origin.Resource.of(good));
+    mirrorA.resource("/xzrepo/pool/main/x/omega/omega_1.0_amd64.deb", Origin.Resource.of(bad));
+    assertThat(curl(mirrorA, "/xzrepo/dists/stable/main/binary-amd64/Packages.xz").exitCode()).isZero();
+
+    assertThat(curl(mirrorA, "/xzrepo/pool/main/x/zeta/zeta_1.0_amd64.deb").stdout()).isEqualTo(good);
+    assertThat(cache.list()).filteredOn(i -> i.key().value().endsWith("zeta_1.0_amd64.deb")).hasSize(1);
+    long mismatches = cache.stats().digestMismatches();
+    Processes.Result tampered = curl(mirrorA, "/xzrepo/pool/main/x/omega/omega_1.0_amd64.deb");
+    assertThat(tampered.exitCode()).as("curl must see a bad body").isNotZero();
+    assertThat(cache.stats().digestMismatches() - mismatches).isEqualTo(1);
+    assertThat(cache.list()).extracting(CacheEntryInfo::key).noneMatch(k -> k.value().contains("omega_1.0"));
+  }
+
+  @Test
   void rpmPackagesAreVerifiedAgainstPrimaryXml() throws Exception {
     byte[] good = Origin.data("hello-1.0-1.x86_64.rpm", 120_000);
     byte[] bad = Origin.data("evil.rpm", 120_000);
@@ -132,6 +154,14 @@ class PackageIndexTest {
     cmd.addAll(List.of(extra));
     cmd.add("http://127.0.0.1:" + origin.port() + path);
     return Processes.run(40, cmd);
+  }
+
+  private static byte[] xz(String text) throws Exception {
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    try (org.tukaani.xz.XZOutputStream z = new org.tukaani.xz.XZOutputStream(b, new org.tukaani.xz.LZMA2Options())) {
+      z.write(text.getBytes(StandardCharsets.UTF_8));
+    }
+    return b.toByteArray();
   }
 
   private static byte[] gzip(String text) throws Exception {

@@ -16,6 +16,7 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.GZIPInputStream;
+import org.tukaani.xz.XZInputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,10 +35,10 @@ final class PackageIndex {
 
   private static final Logger LOG = LoggerFactory.getLogger(PackageIndex.class);
   static final int MAX_PATHS = 250_000;
-  private static final Pattern DEB_INDEX = Pattern.compile("/dists/.+/(?:Packages|Sources)(?:\\.gz)?$");
+  private static final Pattern DEB_INDEX = Pattern.compile("/dists/.+/(?:Packages|Sources)(?:\\.gz|\\.xz)?$");
   private static final Pattern RELEASE = Pattern.compile("/dists/[^/]+/(?:InRelease|Release)$");
   private static final Pattern REPOMD = Pattern.compile("/repodata/repomd\\.xml$");
-  private static final Pattern PRIMARY = Pattern.compile("/repodata/[^/]*primary\\.xml(?:\\.gz)?$");
+  private static final Pattern PRIMARY = Pattern.compile("/repodata/[^/]*primary\\.xml(?:\\.gz|\\.xz)?$");
   private static final Pattern RPM_CHECKSUM = Pattern.compile("<checksum type=\"sha256\"[^>]*>([0-9a-f]{64})</checksum>");
   private static final Pattern RPM_LOCATION = Pattern.compile("<location (?:xml:base=\"[^\"]*\" )?href=\"([^\"]+)\"");
   private static final Pattern HEX = Pattern.compile("[0-9a-f]{64}");
@@ -94,10 +95,10 @@ final class PackageIndex {
         return learnRelease(prefix + path.substring(0, path.lastIndexOf('/') + 1), body);
       }
       if (DEB_INDEX.matcher(path).find()) {
-        return learnPackages(prefix + path.substring(0, path.indexOf("/dists/") + 1), body, path.endsWith(".gz"));
+        return learnPackages(prefix + path.substring(0, path.indexOf("/dists/") + 1), body, path);
       }
       if (REPOMD.matcher(path).find() || PRIMARY.matcher(path).find()) {
-        return learnRpm(prefix + path.substring(0, path.indexOf("/repodata/") + 1), body, path.endsWith(".gz"));
+        return learnRpm(prefix + path.substring(0, path.indexOf("/repodata/") + 1), body, path);
       }
     } catch (IOException | RuntimeException e) {
       LOG.warn("cannot read package index {}: {}", key, e.toString());
@@ -108,7 +109,7 @@ final class PackageIndex {
   /** {@code Release}: " <sha256> <size> <path>" lines under "SHA256:", paths relative to its directory. */
   private int learnRelease(String base, Path body) throws IOException {
     int n = 0;
-    try (BufferedReader r = reader(body, false)) {
+    try (BufferedReader r = reader(body, "")) {
       boolean inSha256 = false;
       for (String line; (line = r.readLine()) != null; ) {
         if (!line.startsWith(" ")) {
@@ -127,9 +128,9 @@ final class PackageIndex {
   }
 
   /** {@code Packages}: stanzas with "Filename:" (relative to the repository root) and "SHA256:". */
-  private int learnPackages(String root, Path body, boolean gzip) throws IOException {
+  private int learnPackages(String root, Path body, String urlPath) throws IOException {
     int n = 0;
-    try (BufferedReader r = reader(body, gzip)) {
+    try (BufferedReader r = reader(body, urlPath)) {
       String filename = null;
       String sha256 = null;
       for (String line; ; ) {
@@ -154,9 +155,9 @@ final class PackageIndex {
   }
 
   /** repomd.xml and primary.xml: each sha256 checksum with the location that follows it. */
-  private int learnRpm(String root, Path body, boolean gzip) throws IOException {
+  private int learnRpm(String root, Path body, String urlPath) throws IOException {
     int n = 0;
-    try (BufferedReader r = reader(body, gzip)) {
+    try (BufferedReader r = reader(body, urlPath)) {
       String sha256 = null;
       for (String line; (line = r.readLine()) != null; ) {
         Matcher c = RPM_CHECKSUM.matcher(line);
@@ -193,10 +194,12 @@ final class PackageIndex {
     return 1;
   }
 
-  private static BufferedReader reader(Path body, boolean gzip) throws IOException {
+  /** The index's text, decompressed by the URL path's suffix ({@code .gz}, {@code .xz}, or none). */
+  private static BufferedReader reader(Path body, String urlPath) throws IOException {
     InputStream in = Files.newInputStream(body);
     try {
-      InputStream s = gzip ? new GZIPInputStream(in, 65536) : in;
+      InputStream s = urlPath.endsWith(".gz") ? new GZIPInputStream(in, 65536)
+          : urlPath.endsWith(".xz") ? new XZInputStream(new java.io.BufferedInputStream(in, 65536)) : in;
       return new BufferedReader(new InputStreamReader(s, StandardCharsets.UTF_8), 65536);
     } catch (IOException e) {
       in.close();
