@@ -43,9 +43,6 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 final class MeshNodeRole {
 
-  /** The name of the IPv6 twin of the client listener. */
-  static final String CLIENT_LISTENER_V6 = MeshPlan.CLIENT_LISTENER + "-v6";
-
   private MeshNodeRole() {}
 
   /** Adds the role's services to {@code runtime}; returns the conduit. */
@@ -75,7 +72,7 @@ final class MeshNodeRole {
         b.listener(MeshTunnels.clientListener(mesh.client().listen(), resolver));
         v6Twin = captureOn && listen.host().equals("127.0.0.1");
         if (v6Twin) {
-          b.listener(MeshTunnels.clientListener(CLIENT_LISTENER_V6, "[::1]:" + listen.port(), resolver));
+          b.listener(MeshTunnels.clientListener(MeshTunnels.CLIENT_LISTENER_V6, "[::1]:" + listen.port(), resolver));
         }
       }
       if (serverOn) {
@@ -123,7 +120,7 @@ final class MeshNodeRole {
           List<InetSocketAddress> bound = new ArrayList<>();
           bound.add(conduit.address(MeshPlan.CLIENT_LISTENER));
           if (twin) {
-            bound.add(conduit.address(CLIENT_LISTENER_V6));
+            bound.add(conduit.address(MeshTunnels.CLIENT_LISTENER_V6));
           }
           return bound;
         }, NetfilterBackend.iptables(context.commandRunner()), context.commandRunner());

@@ -40,6 +40,9 @@ public final class MeshTunnels implements MembershipListener {
 
   private static final Logger log = LoggerFactory.getLogger(MeshTunnels.class);
 
+  /** The name of the client listener's IPv6 twin (on {@code [::1]} beside {@code 127.0.0.1}), if there is one. */
+  public static final String CLIENT_LISTENER_V6 = MeshPlan.CLIENT_LISTENER + "-v6";
+
   /** The outbound name prefix of a member's tunnel. */
   public static final String OUTBOUND_PREFIX = "member-";
 
@@ -149,7 +152,7 @@ public final class MeshTunnels implements MembershipListener {
       Rule.Builder r = Rule.builder(outbound).listener(MeshPlan.CLIENT_LISTENER).decision(RouteDecision.via(outbound));
       addresses.forEach(a -> r.destinationCidr(NetUtil.toAddressString(a)));
       router.rule(r.build());
-      Rule.Builder r6 = Rule.builder(outbound + "-v6").listener(MeshPlan.CLIENT_LISTENER + "-v6")
+      Rule.Builder r6 = Rule.builder(outbound + "-v6").listener(CLIENT_LISTENER_V6)
           .decision(RouteDecision.via(outbound));
       addresses.forEach(a -> r6.destinationCidr(NetUtil.toAddressString(a)));
       router.rule(r6.build());
