@@ -172,6 +172,46 @@ class MeshNodeTest {
     }
   }
 
+  @Test
+  void changedAddressesAreReportedAndReachTheOtherMembers() throws Exception {
+    ConduitResources resources = ConduitResources.create();
+    int pushPort = freePort();
+    MeshManagerService service = manager(pushPort, Duration.ofDays(30));
+    ConduitRuntime managerRuntime = ConduitRuntime.builder().service(service).build().start();
+    String mgr = ManagerFixture.address(service.manager());
+    BlockingQueue<MeshMembership> seen = new LinkedBlockingQueue<>();
+    try {
+      ManagerAdminClient admin = ManagerFixture.admin(service.manager());
+      MeshNode a = node(resources, mgr, pushPort, dir.resolve("a"), "host-a", "198.18.0.2", seen)
+          .token(admin.createToken(Duration.ofMinutes(10), null).get("token").asText()).build();
+      a.start();
+      try (NodeEnrolment d = ManagerFixture.node(service.manager(), dir.resolve("d"), "host-d", "198.18.0.7")
+          .role(NodeRole.CLIENT).token(admin.createToken(Duration.ofMinutes(10), null).get("token").asText())
+          .build()) {
+        d.start();
+        await(seen, m -> m.members().containsKey("host-d"));
+        // host-d moved: it reports its new addresses by renewing, and its certificate names them
+        var renewed = d.renewNow(List.of("198.18.0.8", "fd00::8"));
+        assertThat(dev.conduit.core.pki.CertificateInfo.subjectAlternativeNames(renewed.certificate()))
+            .extracting(Object::toString).anyMatch(n -> n.contains("198.18.0.8"))
+            .noneMatch(n -> n.contains("198.18.0.7"));
+        MeshMembership moved = await(seen, m -> m.member("host-d").map(x -> x.addresses().stream()
+            .anyMatch(ip -> ip.getHostAddress().equals("198.18.0.8"))).orElse(false));
+        assertThat(moved.members().get("host-d").addresses()).extracting(java.net.InetAddress::getHostAddress)
+            .doesNotContain("198.18.0.7");
+        assertThat(d.addresses()).containsExactly("198.18.0.8", "fd00::8");
+        // the manager refuses an empty report; the node keeps reporting what it had
+        assertThatThrownBy(() -> d.renewNow(List.of())).isInstanceOf(IllegalArgumentException.class);
+        assertThat(d.addresses()).containsExactly("198.18.0.8", "fd00::8");
+      } finally {
+        a.close();
+      }
+    } finally {
+      managerRuntime.stop();
+      resources.close();
+    }
+  }
+
   private static int freePort() throws java.io.IOException {
     try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
