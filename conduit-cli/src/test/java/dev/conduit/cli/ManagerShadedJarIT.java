@@ -73,6 +73,7 @@ class ManagerShadedJarIT {
   @Test
   void managerOnSqliteFromTheJar() throws Exception {
     runsAndAnswers(ManagerCommandTest.SEED_MANAGER_YAML.replace("0.0.0.0:5051", "127.0.0.1:" + freePort())
+        .replace("conduit_manager:\n", "conduit_manager:\n  push_listen: \"127.0.0.1:0\"\n")
         .replace("/opt/conduit/data/", dir.resolve("data") + "/")
         .replace("/opt/conduit/log/manager.log", dir.resolve("manager.log").toString()));
   }
@@ -86,6 +87,7 @@ class ManagerShadedJarIT {
       runsAndAnswers("""
           conduit_manager:
             listen: {network: tcp, addr: "127.0.0.1:%d"}
+            push_listen: "127.0.0.1:0"
             data_dir: %s
           db:
             driver: postgres

@@ -104,6 +104,7 @@ public class ManagerCommandTest {
     Path data = dir.resolve("data");
     Path file = dir.resolve("manager.yaml");
     Files.writeString(file, SEED_MANAGER_YAML.replace("0.0.0.0:5051", "127.0.0.1:" + port)
+        .replace("conduit_manager:\n", "conduit_manager:\n  push_listen: \"127.0.0.1:0\"\n")
         .replace("/opt/conduit/data/", data + "/").replace("/opt/conduit/log/manager.log", dir + "/manager.log"));
     String c = file.toString();
     try (Cli.Running manager = Cli.start("manager", "-c", c)) {
@@ -170,9 +171,7 @@ public class ManagerCommandTest {
       assertThat(stopped.exitCode()).isZero();
       assertThat(stopped.out()).contains("CA pin: " + caPin);
     }
-    // a restart keeps the CA and the nodes; this time with the membership push channel
-    Files.writeString(file, Files.readString(file).replace("conduit_manager:\n",
-        "conduit_manager:\n  push_listen: \"127.0.0.1:0\"\n"));
+    // a restart keeps the CA and the nodes, and runs the membership push channel again
     try (Cli.Running again = Cli.start("manager", "-c", c)) {
       again.conduit();
       assertThat(Cli.run("manager", "status", "-c", c).out()).contains("1 approved");
