@@ -42,13 +42,13 @@ public final class JdbcControlStore implements ControlStore {
   private final StoreConfig config;
   private final HikariDataSource dataSource;
   private final ChangeFeed feed;
-  private final boolean postgres;
+  private final Dialect dialect;
 
   private JdbcControlStore(StoreConfig config, HikariDataSource dataSource, ChangeFeed feed) {
     this.config = config;
     this.dataSource = dataSource;
     this.feed = feed;
-    this.postgres = config.driver() == StoreConfig.Driver.POSTGRES;
+    this.dialect = Dialect.of(config.driver());
   }
 
   /** Connects, migrates and starts the change feed; see {@link ControlStore#open(StoreConfig)}. */
@@ -63,11 +63,20 @@ public final class JdbcControlStore implements ControlStore {
         }
       }
       dataSource = new HikariDataSource(DataSources.hikari(config));
-      Migrations.migrate(dataSource, config.driver());
+      Migrations.migrate(dataSource, Dialect.of(config.driver()));
       JdbcControlStore store = new JdbcControlStore(config, dataSource, null);
       long version = store.version();
-      ChangeFeed feed = config.driver() == StoreConfig.Driver.POSTGRES
-          ? ChangeFeed.postgres(config, version, store::version) : ChangeFeed.local(version);
+      ChangeFeed feed;
+      switch (config.driver()) {
+        case POSTGRES:
+          feed = ChangeFeed.postgres(config, version);
+          break;
+        case MYSQL:
+          feed = ChangeFeed.polling(config, version);
+          break;
+        default:
+          feed = ChangeFeed.local(version);
+      }
       JdbcControlStore started = new JdbcControlStore(config, dataSource, feed);
       log.info("store: {} at version {}", DataSources.describe(config), version);
       return started;
@@ -122,7 +131,7 @@ public final class JdbcControlStore implements ControlStore {
       if (Rows.findNode(c, node.name()).isPresent()) {
         return false;
       }
-      long version = approved ? Rows.bump(c, postgres) : Rows.readVersion(c);
+      long version = approved ? dialect.bump(c) : Rows.readVersion(c);
       Rows.insert(c, node, approved ? NodeState.APPROVED : NodeState.PENDING, version);
       Rows.auditIn(c, actor, approved ? "node.admit" : "node.pending", node.name(),
           "addresses=" + node.addresses() + " role=" + node.role().text());
@@ -172,7 +181,7 @@ public final class JdbcControlStore implements ControlStore {
       if (changed != 1) {
         return TokenAdmission.USED;
       }
-      long version = Rows.bump(c, postgres);
+      long version = dialect.bump(c);
       if (pendingWithSameKey) {
         // a node that waited for approval and came back with a token: the token approves it
         Sql.update(c, "UPDATE nodes SET state = ?, updated_at = ?, changed_version = ? WHERE name = ?",
@@ -198,7 +207,7 @@ public final class JdbcControlStore implements ControlStore {
           to.name(), now, name, from.name()) != 1) {
         return false;
       }
-      long version = Rows.bump(c, postgres);
+      long version = dialect.bump(c);
       Sql.update(c, "UPDATE nodes SET changed_version = ? WHERE name = ?", version, name);
       if (to == NodeState.REVOKED) {
         Rows.revokeCertificates(c, name, now);
@@ -228,7 +237,7 @@ public final class JdbcControlStore implements ControlStore {
       if (Sql.update(c, "DELETE FROM nodes WHERE name = ?", name) != 1) {
         return false;
       }
-      Rows.bump(c, postgres);
+      dialect.bump(c);
       Rows.revokeCertificates(c, name, System.currentTimeMillis());
       Rows.auditIn(c, actor, "node.remove", name, "");
       return true;
@@ -250,7 +259,7 @@ public final class JdbcControlStore implements ControlStore {
       if (n.role() == role && n.addresses().equals(addresses) && n.serverAddress().equals(serverAddress)) {
         return false;
       }
-      long version = Rows.bump(c, postgres);
+      long version = dialect.bump(c);
       Sql.update(c, "UPDATE nodes SET role = ?, addresses = ?, server_address = ?, updated_at = ?, "
           + "changed_version = ? WHERE name = ?", role.name(), String.join(",", addresses),
           serverAddress.orElse(null), System.currentTimeMillis(), version, name);
@@ -352,13 +361,13 @@ public final class JdbcControlStore implements ControlStore {
   public boolean storeCertificateAuthorityIfAbsent(StoredCa ca) {
     requireNonNull(ca, "ca");
     return write(c -> {
-      int inserted = Sql.update(c, "INSERT INTO ca_material (id, certificate_pem, encrypted_key, key_fingerprint, "
-          + "created_at) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", ca.certificatePem(), ca.encryptedKey(),
+      boolean inserted = dialect.insertIfAbsent(c, "INSERT INTO ca_material (id, certificate_pem, encrypted_key, "
+          + "key_fingerprint, created_at) VALUES (1, ?, ?, ?, ?)", "id", ca.certificatePem(), ca.encryptedKey(),
           ca.keyFingerprint(), ca.createdAt());
-      if (inserted == 1) {
+      if (inserted) {
         Rows.auditIn(c, "manager", "ca.create", "", "");
       }
-      return inserted == 1;
+      return inserted;
     });
   }
 
