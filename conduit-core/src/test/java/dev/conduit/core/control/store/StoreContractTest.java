@@ -200,4 +200,46 @@ abstract class StoreContractTest {
       assertThat(stored.toString()).doesNotContain("pem1");
     }
   }
+
+  @Test
+  void concurrentChangesToOneNodeAllComplete() throws Exception {
+    try (ControlStore store = open()) {
+      ExecutorService pool = Executors.newFixedThreadPool(5);
+      try {
+        long bumps = 0;
+        for (int round = 0; round < 10; round++) {
+          String name = "busy" + round;
+          assertThat(store.insertNode(node(name, "198.18.3.1"), true, "test")).isTrue();
+          bumps++;
+          CountDownLatch go = new CountDownLatch(1);
+          String serial = "0b" + round;
+          List<Callable<Boolean>> work = List.of(
+              () -> store.updateReport(name, NodeRole.CLIENT, List.of("198.18.3.2"), java.util.Optional.empty()),
+              () -> store.changeState(name, NodeState.APPROVED, NodeState.REVOKED, "admin"),
+              () -> store.deleteNode(name, "admin"),
+              () -> {
+                store.recordCertificate(name, serial, Instant.now().plusSeconds(600), "sha256:" + name, "node");
+                return false; // no version bump
+              },
+              () -> store.updateReport(name, NodeRole.SERVER, List.of("198.18.3.3"), java.util.Optional.empty()));
+          List<Future<Boolean>> results = new ArrayList<>();
+          for (Callable<Boolean> w : work) {
+            results.add(pool.submit(() -> {
+              go.await();
+              return w.call();
+            }));
+          }
+          go.countDown();
+          for (Future<Boolean> f : results) {
+            // whatever the order, every change completes: none fails on a lock the others hold
+            bumps += f.get(60, java.util.concurrent.TimeUnit.SECONDS) ? 1 : 0;
+          }
+          assertThat(store.node(name)).as("removed, whatever ran before").isEmpty();
+        }
+        assertThat(store.version()).as("one version per change that happened").isEqualTo(bumps);
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
 }

@@ -34,6 +34,15 @@ enum Dialect {
     }
   }
 
+  /**
+   * Whether {@code e} says the database rolled the transaction back to break a deadlock or a serialization
+   * conflict (SQLSTATE 40001, PostgreSQL's 40P01), so that running it again is safe.
+   */
+  static boolean isDeadlock(Throwable e) {
+    return e instanceof SQLException && ("40001".equals(((SQLException) e).getSQLState())
+        || "40P01".equals(((SQLException) e).getSQLState()));
+  }
+
   /** The folder under {@code conduit-db/} holding this database's migrations. */
   String vendor() {
     return vendor;

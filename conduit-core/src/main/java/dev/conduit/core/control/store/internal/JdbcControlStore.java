@@ -38,6 +38,8 @@ public final class JdbcControlStore implements ControlStore {
 
   private static final Logger log = LoggerFactory.getLogger(JdbcControlStore.class);
   static final String CHANNEL = "conduit_state";
+  /** How often a transaction runs when the database keeps choosing it as a deadlock's victim. */
+  private static final int MAX_ATTEMPTS = 5;
 
   private final StoreConfig config;
   private final HikariDataSource dataSource;
@@ -85,7 +87,7 @@ public final class JdbcControlStore implements ControlStore {
       throw e;
     } catch (Exception e) {
       closeQuietly(dataSource);
-      throw new StoreException("store " + DataSources.describe(config) + ": " + rootMessage(e), e);
+      throw new StoreException("store " + DataSources.describe(config) + ": " + Sql.rootMessage(e), e);
     }
   }
 
@@ -440,6 +442,20 @@ public final class JdbcControlStore implements ControlStore {
    * otherwise, then tells subscribers of a new version.
    */
   private <T> T transaction(Sql.Work<T> work, java.util.function.Predicate<T> commitIf) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return transactionOnce(work, commitIf);
+      } catch (StoreException e) {
+        // the database chose this transaction as a deadlock's victim and rolled it back: run it again
+        if (attempt == MAX_ATTEMPTS || !Dialect.isDeadlock(e.getCause())) {
+          throw e;
+        }
+        log.debug("store: transaction retried after a deadlock ({})", e.getMessage());
+      }
+    }
+  }
+
+  private <T> T transactionOnce(Sql.Work<T> work, java.util.function.Predicate<T> commitIf) {
     Sql.DEBUG.set(config.debug());
     try (Connection c = dataSource.getConnection()) {
       c.setAutoCommit(false);
@@ -477,13 +493,5 @@ public final class JdbcControlStore implements ControlStore {
     if (dataSource != null) {
       dataSource.close();
     }
-  }
-
-  static String rootMessage(Throwable e) {
-    Throwable t = e;
-    while (t.getCause() != null && t.getCause() != t) {
-      t = t.getCause();
-    }
-    return t.getMessage() == null ? t.toString() : t.getMessage();
   }
 }

@@ -31,7 +31,7 @@ final class Migrations {
             result.migrationsExecuted);
       }
     } catch (RuntimeException e) {
-      throw new StoreException("store: schema migration failed: " + JdbcControlStore.rootMessage(e), e);
+      throw new StoreException("store: schema migration failed: " + Sql.rootMessage(e), e);
     }
   }
 }
