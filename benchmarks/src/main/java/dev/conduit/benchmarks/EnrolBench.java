@@ -20,8 +20,9 @@ import java.util.concurrent.TimeUnit;
  * Enrolment rate of the mesh manager: one {@link MeshManager} (auto-approve, no rate limit) and {@code nodes}
  * {@link NodeEnrolment}s, {@code concurrency} at a time, in one JVM on loopback. One enrolment is the whole path:
  * the node makes its key and CSR, the manager checks and signs it over HTTPS and records the node and its
- * certificate in the store, the node verifies the chain and writes its files. Run by
- * {@code benchmarks/enrol-bench.sh}.
+ * certificate in the store, the node verifies the chain and writes its files (each synced to disk, which
+ * dominates one node's latency; concurrent nodes overlap it). Nodes and manager share the JVM's cores, so the
+ * rate is a lower bound for a manager on its own host. Run by {@code benchmarks/enrol-bench.sh}.
  *
  * <p>Prints the enrolments (CSRs signed) per second after a warm-up of {@code concurrency * 4} nodes, the
  * p50/p99/max of one enrolment, and the manager JVM's heap after GC.

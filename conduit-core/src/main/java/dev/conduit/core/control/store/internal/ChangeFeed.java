@@ -165,10 +165,12 @@ final class ChangeFeed implements AutoCloseable {
 
   private void poll(Connection c, long intervalMillis) throws SQLException, InterruptedException {
     try (java.sql.PreparedStatement s = c.prepareStatement("SELECT version FROM state_version WHERE id = 1")) {
+      long seen = -1;
       while (!closed) {
         try (java.sql.ResultSet r = s.executeQuery()) {
-          if (r.next()) {
-            publish(r.getLong(1)); // publish ignores a version already delivered
+          if (r.next() && r.getLong(1) != seen) {
+            seen = r.getLong(1);
+            publish(seen); // the first read after a (re)connection resynchronises, as after LISTEN
           }
         }
         Thread.sleep(intervalMillis); // the polling interval: MySQL has no notifications to wait for
