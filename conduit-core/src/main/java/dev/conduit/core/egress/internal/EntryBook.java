@@ -52,6 +52,7 @@ public final class EntryBook {
   private final Runnable onChange;
   private final Map<String, EgressEntry> entries = new LinkedHashMap<>();
   private final Map<String, Instant> due = new HashMap<>();
+  private final Object tickLock = new Object();
 
   /**
    * Loads the stored entries.
@@ -175,6 +176,12 @@ public final class EntryBook {
 
   /** Resolves the domains that are due, lets expired grace addresses go, and reports a change once. */
   public void tick() {
+    synchronized (tickLock) { // one round at a time: the ticker's and a caller's never resolve an entry twice
+      tickOnce();
+    }
+  }
+
+  private void tickOnce() {
     Instant now = clock.instant();
     List<EgressEntry> dueNow = new ArrayList<>();
     synchronized (this) {
