@@ -34,6 +34,8 @@ import javax.sql.DataSource;
 public final class EgressStore {
 
   private final DataSource dataSource;
+  /** A null BIGINT parameter (PostgreSQL refuses an untyped null there). */
+  private static final Object NULL_TIME = new Object();
 
   /** Uses the tables of {@code store}'s database. */
   public EgressStore(ControlStore store) {
@@ -65,7 +67,7 @@ public final class EgressStore {
       update(c, "INSERT INTO egress_entries (id, entry_value, kind, ports, non_deletable, note, created_at, created_by,"
           + " last_resolved_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", e.id(), e.value().text(),
           e.value().kind().label(), e.ports().stream().map(String::valueOf).collect(Collectors.joining(",")),
-          e.nonDeletable(), e.comment(), e.createdAt(), e.createdBy(), e.lastResolvedAt().orElse(null),
+          e.nonDeletable(), e.comment(), e.createdAt(), e.createdBy(), time(e.lastResolvedAt()),
           e.lastError().orElse(null));
       writeAddresses(c, e.id(), e.addresses());
       auditIn(c, e.createdAt(), e.createdBy(), auditAction, e.value().text(), auditDetail);
@@ -90,7 +92,7 @@ public final class EgressStore {
       Collection<ResolvedAddress> addresses) {
     transaction(c -> {
       update(c, "UPDATE egress_entries SET last_resolved_at = ?, last_error = ? WHERE id = ?",
-          lastResolvedAt.orElse(null), lastError.map(m -> m.length() > 500 ? m.substring(0, 500) : m).orElse(null), id);
+          time(lastResolvedAt), lastError.map(m -> m.length() > 500 ? m.substring(0, 500) : m).orElse(null), id);
       update(c, "DELETE FROM egress_addresses WHERE entry_id = ?", id);
       writeAddresses(c, id, addresses);
       return null;
@@ -159,6 +161,10 @@ public final class EgressStore {
     });
   }
 
+  private static Object time(Optional<Instant> t) {
+    return t.isPresent() ? t.get() : NULL_TIME;
+  }
+
   private static EntryKind kind(String label) {
     return EntryKind.valueOf(label.toUpperCase(java.util.Locale.ROOT));
   }
@@ -168,7 +174,7 @@ public final class EgressStore {
     for (ResolvedAddress a : addresses) {
       update(c, "INSERT INTO egress_addresses (entry_id, address, first_seen, last_seen, grace_until)"
           + " VALUES (?, ?, ?, ?, ?)", id, a.address().toString(), a.firstSeen(), a.lastSeen(),
-          a.graceUntil().orElse(null));
+          time(a.graceUntil()));
     }
   }
 
@@ -203,7 +209,9 @@ public final class EgressStore {
     try {
       for (int i = 0; i < parameters.length; i++) {
         Object p = parameters[i];
-        if (p == null) {
+        if (p == NULL_TIME) {
+          s.setNull(i + 1, Types.BIGINT);
+        } else if (p == null) {
           s.setNull(i + 1, Types.VARCHAR); // as the control store does: untyped on PostgreSQL
         } else if (p instanceof Instant) {
           s.setLong(i + 1, ((Instant) p).toEpochMilli());
