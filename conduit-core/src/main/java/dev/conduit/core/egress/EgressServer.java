@@ -62,6 +62,7 @@ public final class EgressServer implements AutoCloseable {
   private final AdminServer http;
   private final ScheduledExecutorService ticker;
   private long version;
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private EgressServer(EgressServerConfig config, ControlStore controlStore) {
     this.config = config;
@@ -272,9 +273,12 @@ public final class EgressServer implements AutoCloseable {
     return a.compareTo(b) <= 0 ? a : b;
   }
 
-  /** Stops the resolver and the listeners and closes the store. Gateways keep enforcing what they have. */
+  /** Stops the resolver and the listeners and closes the store (once). Gateways keep enforcing what they have. */
   @Override
   public void close() {
+    if (closed.getAndSet(true)) {
+      return;
+    }
     ticker.shutdownNow();
     http.close();
     if (push != null) {

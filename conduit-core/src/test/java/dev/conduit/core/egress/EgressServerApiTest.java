@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.conduit.core.control.store.StoreConfig;
+import dev.conduit.core.testing.Dnsmasq;
 import dev.conduit.core.net.IpPrefixSet;
 import java.net.URI;
 import java.net.http.HttpClient;

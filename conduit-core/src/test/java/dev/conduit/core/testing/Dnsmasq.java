@@ -1,4 +1,4 @@
-package dev.conduit.core.egress;
+package dev.conduit.core.testing;
 
 import static org.assertj.core.api.Assertions.fail;
 
@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Assumptions;
  * Debian's dnsmasq, started by a test on a free loopback port, answering from a hosts file the test rewrites
  * ({@link #hosts}, then SIGHUP), with CNAMEs given at start. Its records carry the TTL given at start.
  */
-final class Dnsmasq implements AutoCloseable {
+public final class Dnsmasq implements AutoCloseable {
 
   private final Process process;
   private final Path hostsFile;
@@ -33,7 +33,7 @@ final class Dnsmasq implements AutoCloseable {
   }
 
   /** Starts dnsmasq; skips the test when it is not installed (fails under CI=true, where test.sh installs it). */
-  static Dnsmasq start(Path dir, String hosts, int ttlSeconds, String... cnames) throws Exception {
+  public static Dnsmasq start(Path dir, String hosts, int ttlSeconds, String... cnames) throws Exception {
     Path binary = Path.of("/usr/sbin/dnsmasq");
     if (!Files.isExecutable(binary)) {
       if ("true".equals(System.getenv("CI"))) {
@@ -64,18 +64,18 @@ final class Dnsmasq implements AutoCloseable {
     return dns;
   }
 
-  InetSocketAddress address() {
+  public InetSocketAddress address() {
     return address;
   }
 
   /** Rewrites the hosts file and makes dnsmasq read it again. */
-  void hosts(String hosts) throws IOException, InterruptedException {
+  public void hosts(String hosts) throws IOException, InterruptedException {
     Files.writeString(hostsFile, hosts);
     new ProcessBuilder("kill", "-HUP", Long.toString(process.pid())).inheritIO().start().waitFor();
   }
 
   /** Waits until a lookup of {@code name} gives exactly {@code address} (after {@link #hosts}). */
-  void awaitAnswer(String name, String expected) throws Exception {
+  public void awaitAnswer(String name, String expected) throws Exception {
     try (DnsLookup lookup = new DnsLookup(List.of(address), Duration.ofSeconds(2))) {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (true) {
@@ -112,7 +112,7 @@ final class Dnsmasq implements AutoCloseable {
   }
 
   /** Stops dnsmasq (a DNS failure, for the resolver). */
-  void stop() throws InterruptedException {
+  public void stop() throws InterruptedException {
     process.destroy();
     process.waitFor(10, TimeUnit.SECONDS);
   }
