@@ -280,6 +280,7 @@ public final class EgressServer implements AutoCloseable {
       return;
     }
     ticker.shutdownNow();
+    book.close();
     http.close();
     if (push != null) {
       push.close();

@@ -223,7 +223,7 @@ public final class EgressHttp implements AdminRoute {
       String token = loginToken(request);
       String name = tokenName(token).orElseThrow(() -> new HttpError(401, "login: unknown token"));
       Sessions.Session s = sessions.create(name);
-      store.audit(java.time.Instant.now(), "ui:" + name, "login", name, "web session");
+      store.audit(sessions.now(), "ui:" + name, "login", name, "web session");
       return AdminResponse.noContent().withHeader("Set-Cookie", Sessions.setCookies(s));
     }
     requireMethod(request.method(), "GET", "GET");

@@ -33,6 +33,11 @@ public final class Sessions {
     this.lifetime = lifetime;
   }
 
+  /** Returns the time on the sessions' clock. */
+  public Instant now() {
+    return clock.instant();
+  }
+
   /** Starts a session for the admin token called {@code name}. */
   public Session create(String name) {
     Instant now = clock.instant();
