@@ -96,7 +96,8 @@ public final class JdbcControlStore implements ControlStore {
     return config;
   }
 
-  DataSource dataSource() {
+  /** Returns the pool, for the roles that keep their own tables in the same database (the egress server). */
+  public DataSource dataSource() {
     return dataSource;
   }
 
