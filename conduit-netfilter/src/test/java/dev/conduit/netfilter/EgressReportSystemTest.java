@@ -3,7 +3,14 @@ package dev.conduit.netfilter;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.conduit.core.ConduitResources;
+import dev.conduit.core.control.push.PushClient;
+import dev.conduit.core.control.push.PushServer;
+import dev.conduit.core.control.push.PushState;
 import dev.conduit.core.net.IpPrefixSet;
+import dev.conduit.core.pki.CertificateAuthority;
+import dev.conduit.core.pki.TlsMaterial;
+import dev.conduit.netfilter.egress.EgressPushApplier;
 import dev.conduit.netfilter.egress.Allowlist;
 import dev.conduit.netfilter.egress.EgressGateway;
 import dev.conduit.netfilter.egress.EgressGatewayConfig;
@@ -11,11 +18,16 @@ import dev.conduit.netfilter.egress.EgressMode;
 import dev.conduit.netfilter.egress.EgressReporter;
 import dev.conduit.netfilter.egress.FlowLog;
 import dev.conduit.netfilter.egress.ProcessLauncher;
+import java.net.InetSocketAddress;
+import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.StreamSupport;
@@ -222,6 +234,62 @@ class EgressReportSystemTest {
       "s.recv(100)",
       "print('receiving', flush=True)",
       "sys.stdin.read()");
+
+  @Test
+  void theReportsReachTheServerThroughThePushChannelThatFeedsTheGateway() throws Exception {
+    CertificateAuthority ca = CertificateAuthority.builder().commonName("egress report test CA").build();
+    String token = "gateway-token-0123456789abcdef";
+    BlockingQueue<JsonNode> received = new LinkedBlockingQueue<>();
+    List<String> agents = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (ConduitResources resources = ConduitResources.create();
+        EgressGateway gw = EgressGateway.install(config().build(), Allowlist.empty(), lab.gateway.runner)) {
+      PushServer server = PushServer.builder(resources).bind(new InetSocketAddress("127.0.0.1", 0))
+          .tls(TlsMaterial.of(ca.mintServerLeaf("127.0.0.1"), ca.certificate()))
+          .allowBearerTokens(true)
+          .authorizer(peer -> peer.bearerToken().filter(token::equals).map(t -> "gw-lab"))
+          .reportListener((agent, payload) -> {
+            agents.add(agent);
+            received.add(payload);
+          }).build();
+      InetSocketAddress bound = server.start();
+      try {
+        server.publish(PushState.of(1, Map.of("198.19.2.2", com.fasterxml.jackson.databind.node.JsonNodeFactory
+            .instance.objectNode())));
+        PushClient client = PushClient.builder(resources)
+            .addresses(List.of(URI.create("wss://127.0.0.1:" + bound.getPort() + PushServer.DEFAULT_PATH)))
+            .trustAnchors(List.of(ca.certificate())).bearerToken(token).identity("gw-lab", "egress-gateway")
+            .backoff(Duration.ofMillis(50), Duration.ofMillis(500))
+            .applier(new EgressPushApplier(gw, LAB, Optional.empty())).build();
+        client.start();
+        try (EgressReporter reporter = new EgressReporter(gw, Optional.empty(), launcher, client::report,
+            new EgressReporter.Settings(Duration.ofMillis(200), 1000, 100), Clock.systemUTC())) {
+          lab.await(() -> !gw.allowlist().entries().isEmpty(), "the pushed allowlist installed");
+          assertThat(lab.fetch("198.19.2.2")).isEqualTo("200 " + EgressLab.BLOB_BYTES);
+          assertThat(lab.fetch("198.19.2.1")).startsWith("exit "); // not pushed: dropped
+          reporter.start();
+          JsonNode[] last = {null};
+          lab.await(() -> {
+            JsonNode r;
+            while ((r = received.poll()) != null) {
+              last[0] = r;
+            }
+            return last[0] != null && last[0].get("counters").size() == 1
+                && counter(last[0], "198.19.2.2").get("bytesIn").asLong() > EgressLab.BLOB_BYTES;
+          }, () -> "a report with the transfer's bytes at the server: " + last[0]);
+          assertThat(last[0].get("type").asText()).isEqualTo("egress-gateway");
+          assertThat(texts(last[0].get("denied").findValues("destination").stream()
+              .collect(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance::arrayNode,
+                  com.fasterxml.jackson.databind.node.ArrayNode::add,
+                  com.fasterxml.jackson.databind.node.ArrayNode::addAll))).contains("198.19.2.1");
+          assertThat(agents).allMatch("gw-lab"::equals);
+        } finally {
+          client.close();
+        }
+      } finally {
+        server.close();
+      }
+    }
+  }
 
   static JsonNode denied(JsonNode report, String destination) {
     for (JsonNode d : report.get("denied")) {
