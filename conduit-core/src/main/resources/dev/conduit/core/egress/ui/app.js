@@ -11,6 +11,8 @@
   let searchTimer = null;
   let loading = null;
   let again = false;
+  const armed = new Map(); // entry id -> time its delete button was clicked once
+  const rendered = new Map(); // table -> the JSON it shows: unchanged data is not redrawn
 
   class ApiError extends Error {
     constructor(status, message) {
@@ -165,7 +167,7 @@
     }
     cell(tr, created, 'created');
     cell(tr, entry.comment || '', 'comment');
-    const del = el('button', 'Delete', 'danger delete');
+    const del = el('button', isArmed(entry.id) ? 'Confirm delete' : 'Delete', 'danger delete');
     del.type = 'button';
     if (entry.nonDeletable) {
       del.disabled = true;
@@ -177,17 +179,25 @@
     return tr;
   }
 
+  function isArmed(id) {
+    const at = armed.get(id);
+    return at !== undefined && Date.now() - at < 5000;
+  }
+
   function confirmDelete(button, entry) {
-    if (button.dataset.armed !== 'true') {
+    if (!isArmed(entry.id)) {
       // a second click within 5 s deletes: no modal dialog, no accidental deletes
-      button.dataset.armed = 'true';
+      armed.set(entry.id, Date.now());
       button.textContent = 'Confirm delete';
       setTimeout(() => {
-        button.dataset.armed = 'false';
-        button.textContent = 'Delete';
-      }, 5000);
+        if (!isArmed(entry.id)) {
+          armed.delete(entry.id);
+          button.textContent = 'Delete';
+        }
+      }, 5100);
       return;
     }
+    armed.delete(entry.id);
     button.disabled = true;
     api('DELETE', '/api/v1/entries/' + encodeURIComponent(entry.id))
       .then(() => {
@@ -196,8 +206,18 @@
       })
       .catch((e) => {
         button.disabled = false;
+        button.textContent = 'Delete';
         setStatus('Cannot delete ' + entry.value + ': ' + e.message, true);
       });
+  }
+
+  function changed(table, data) {
+    const json = JSON.stringify(data);
+    if (rendered.get(table) === json) {
+      return false;
+    }
+    rendered.set(table, json);
+    return true;
   }
 
   function renderEntries(entries) {
@@ -325,11 +345,19 @@
       api('GET', '/api/v1/gateways'),
     ]);
     const [entries, traffic, learned, audit, gateways] = results;
-    if (entries.status === 'fulfilled') renderEntries(entries.value.entries || []);
-    if (traffic.status === 'fulfilled') renderTraffic(traffic.value.addresses || []);
-    if (learned.status === 'fulfilled') renderLearned(learned.value.learned || []);
-    if (audit.status === 'fulfilled') renderAudit(audit.value.audit || []);
-    if (gateways.status === 'fulfilled') renderGateways(gateways.value.gateways || []);
+    const show = (result, table, field, render) => {
+      if (result.status === 'fulfilled') {
+        const rows = (result.value && result.value[field]) || [];
+        if (changed(table, rows)) {
+          render(rows);
+        }
+      }
+    };
+    show(entries, 'entries', 'entries', renderEntries);
+    show(traffic, 'traffic', 'addresses', renderTraffic);
+    show(learned, 'learned', 'learned', renderLearned);
+    show(audit, 'audit', 'audit', renderAudit);
+    show(gateways, 'gateways', 'gateways', renderGateways);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
       setStatus('Cannot load: ' + failed.reason.message, true);
