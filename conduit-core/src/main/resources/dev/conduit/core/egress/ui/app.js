@@ -258,6 +258,7 @@
       $('learned-error').textContent = '';
       api('POST', '/api/v1/learned/adopt', { value })
         .then(() => {
+          b.textContent = 'Adopted ' + value;
           setStatus('Adopted ' + value);
           return refresh();
         })
