@@ -34,7 +34,8 @@ import java.util.Optional;
  * @param nodeLifetime the lifetime of node certificates
  * @param nodeOrganization their organization, if any
  * @param log logging
- * @param pushBind where the membership push channel listens ({@code conduit_manager.push_listen}), if it runs
+ * @param pushBind where the membership push channel listens ({@code conduit_manager.push_listen}; default: the
+ *     listen address with its port + 1; {@code off}: not at all), if it runs
  */
 public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomain, boolean autoApprove,
     Path dataDirectory, Optional<Path> adminTokenFile, List<String> serverNames, StoreConfig store,
@@ -160,9 +161,14 @@ public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomai
     int maxRolls = log.has("maxrolls") ? log.node("maxrolls").integer(0, 1000) : logConfig.maxBackups();
     logConfig = new LogConfig(logConfig.level(), logConfig.format(), logFile, maxSize, maxRolls, "off");
 
-    Optional<InetSocketAddress> pushBind = manager.has("push_listen")
-        ? Optional.of(manager.node("push_listen").convert(() -> address(manager.string("push_listen").get())))
-        : Optional.empty();
+    // on by default beside the API (port + 1), where seed 000's conduit.yaml, which names only the API, finds it
+    Optional<InetSocketAddress> pushBind = Optional.of(new InetSocketAddress(bind.getAddress(),
+        bind.getPort() == 0 || bind.getPort() == 65535 ? 0 : bind.getPort() + 1));
+    if (manager.has("push_listen")) {
+      String push = manager.string("push_listen").get();
+      pushBind = push.equals("off") ? Optional.empty()
+          : Optional.of(manager.node("push_listen").convert(() -> address(push)));
+    }
     List<String> serverNames = manager.has("server_names") ? manager.node("server_names").strings() : List.of();
     return new ManagerConfig(file, bind, trustDomain, autoApprove, dataDir.get(),
         manager.string("admin_token_file").map(base::resolve), serverNames, storeConfig, caLifetime,
