@@ -15,7 +15,9 @@ import dev.conduit.core.control.push.PushPeer;
 import dev.conduit.core.control.push.PushServer;
 import dev.conduit.core.control.push.PushState;
 import dev.conduit.core.control.store.NodeState;
+import dev.conduit.core.observe.CertificateExpiryGauges;
 import dev.conduit.core.pki.PeerIdentity;
+import dev.conduit.core.pki.RenewingTlsMaterial;
 import dev.conduit.core.pki.TlsMaterial;
 import dev.conduit.core.runtime.Service;
 import java.net.InetSocketAddress;
@@ -50,6 +52,7 @@ public final class MeshManagerService implements Service {
   private volatile MeshManager manager;
   private ConduitResources resources;
   private volatile PushServer push;
+  private volatile RenewingTlsMaterial pushTls;
   private MembershipPublisher publisher;
   private AutoCloseable evictions;
 
@@ -105,11 +108,13 @@ public final class MeshManagerService implements Service {
     if (!pushBind.getAddress().isAnyLocalAddress()) {
       names.add(pushBind.getAddress().getHostAddress());
     }
-    TlsMaterial tls = TlsMaterial.of(m.enrolment().issueManagerCertificate(names, PUSH_CERTIFICATE_LIFETIME),
-        m.enrolment().certificateAuthority().certificate());
+    // renewed at 2/3 of its lifetime: new handshakes get the new certificate, connected agents stay
+    pushTls = RenewingTlsMaterial.builder(() -> TlsMaterial.of(
+        m.enrolment().issueManagerCertificate(names, PUSH_CERTIFICATE_LIFETIME),
+        m.enrolment().certificateAuthority().certificate())).name("manager push server").build();
     MeshIdentity identity = m.enrolment().identity();
     AtomicReference<PushServer> server = new AtomicReference<>();
-    push = PushServer.builder(resources).bind(pushBind).tls(tls)
+    push = PushServer.builder(resources).bind(pushBind).tls(pushTls)
         .authorizer(peer -> authorize(identity, server.get(), peer)).build();
     server.set(push);
     push.start();
@@ -176,6 +181,23 @@ public final class MeshManagerService implements Service {
     return Optional.ofNullable(push);
   }
 
+  /**
+   * Gauges the mesh CA's certificate ({@code certificate="mesh-ca"}) and the push server's
+   * ({@code certificate="push-server"}, following its renewals) in {@code gauges}; read at each scrape, so this may
+   * be called before {@link #start()} (the gauges read NaN until then).
+   */
+  public void gaugeCertificates(CertificateExpiryGauges gauges) {
+    requireNonNull(gauges, "gauges");
+    gauges.watch("mesh-ca", () -> {
+      MeshManager m = manager;
+      return m == null ? null : m.enrolment().certificateAuthority().certificate();
+    });
+    gauges.watch("push-server", () -> {
+      RenewingTlsMaterial t = pushTls;
+      return t == null ? null : t.get().certificate();
+    });
+  }
+
   /** Mounts {@code /mesh}: the published version and every agent's acknowledged version, hash and lag. */
   @Override
   public void mount(AdminServer.Builder admin) {
@@ -218,6 +240,9 @@ public final class MeshManagerService implements Service {
     if (push != null) {
       push.close();
       push = null;
+    }
+    if (pushTls != null) {
+      pushTls.close();
     }
     if (resources != null) {
       resources.close();
