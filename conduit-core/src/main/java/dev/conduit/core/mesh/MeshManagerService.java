@@ -49,6 +49,7 @@ public final class MeshManagerService implements Service {
 
   private final MeshManager.Builder builder;
   private final InetSocketAddress pushBind;
+  private final MeshPolicy policy;
   private volatile MeshManager manager;
   private ConduitResources resources;
   private volatile PushServer push;
@@ -62,12 +63,13 @@ public final class MeshManagerService implements Service {
    * @param builder the manager's settings
    */
   public MeshManagerService(MeshManager.Builder builder) {
-    this(builder, null);
+    this(builder, null, MeshPolicy.builder().build());
   }
 
-  private MeshManagerService(MeshManager.Builder builder, InetSocketAddress pushBind) {
+  private MeshManagerService(MeshManager.Builder builder, InetSocketAddress pushBind, MeshPolicy policy) {
     this.builder = requireNonNull(builder, "builder");
     this.pushBind = pushBind;
+    this.policy = policy;
   }
 
   /**
@@ -77,7 +79,18 @@ public final class MeshManagerService implements Service {
    * @return the new service
    */
   public MeshManagerService withPush(InetSocketAddress bind) {
-    return new MeshManagerService(builder, requireNonNull(bind, "bind"));
+    return new MeshManagerService(builder, requireNonNull(bind, "bind"), policy);
+  }
+
+  /**
+   * Returns a service that publishes {@code policy} with the membership (on the push channel, see
+   * {@link #withPush}), so every server enforces it.
+   *
+   * @param policy which groups of nodes may reach which ports of which others
+   * @return the new service
+   */
+  public MeshManagerService withPolicy(MeshPolicy policy) {
+    return new MeshManagerService(builder, pushBind, requireNonNull(policy, "policy"));
   }
 
   @Override
@@ -118,7 +131,7 @@ public final class MeshManagerService implements Service {
         .authorizer(peer -> authorize(identity, server.get(), peer)).build();
     server.set(push);
     push.start();
-    publisher = MembershipPublisher.start(m.store(), push, identity, ACK_INTERVAL);
+    publisher = MembershipPublisher.start(m.store(), push, identity, ACK_INTERVAL, policy);
     PushServer p = push;
     evictions = m.store().subscribe(version -> disconnectNonMembers(m, identity, p));
   }
