@@ -6,6 +6,7 @@ import dev.conduit.core.control.enrol.CertificateLifetime;
 import dev.conduit.core.control.enrol.MeshIdentity;
 import dev.conduit.core.control.store.StoreConfig;
 import dev.conduit.core.mesh.MeshManager;
+import dev.conduit.core.mesh.MeshPolicy;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -36,16 +37,17 @@ import java.util.Optional;
  * @param log logging
  * @param pushBind where the membership push channel listens ({@code conduit_manager.push_listen}; default: the
  *     listen address with its port + 1; {@code off}: not at all), if it runs
+ * @param policy which groups of nodes may reach which ports of which others ({@code conduit_manager.policy})
  */
 public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomain, boolean autoApprove,
     Path dataDirectory, Optional<Path> adminTokenFile, List<String> serverNames, StoreConfig store,
     CertificateLifetime caLifetime, String caCommonName, Optional<String> caOrganization,
     CertificateLifetime nodeLifetime, Optional<String> nodeOrganization, LogConfig log,
-    Optional<InetSocketAddress> pushBind) {
+    Optional<InetSocketAddress> pushBind, MeshPolicy policy) {
 
   private static final List<String> TOP = List.of("conduit_manager", "db", "cert", "log");
   private static final List<String> MANAGER = List.of("listen", "trust_domain", "auto_approve", "data_dir",
-      "admin_token_file", "server_names", "push_listen");
+      "admin_token_file", "server_names", "push_listen", "policy");
   private static final List<String> LISTEN = List.of("network", "addr");
   private static final List<String> DB = List.of("driver", "address", "db", "debug", "url", "user", "username",
       "password", "password_file", "options", "max_open_conn", "max_idle_conn");
@@ -69,6 +71,7 @@ public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomai
     requireNonNull(nodeOrganization, "nodeOrganization");
     requireNonNull(log, "log");
     requireNonNull(pushBind, "pushBind");
+    requireNonNull(policy, "policy");
   }
 
   /**
@@ -173,7 +176,7 @@ public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomai
     return new ManagerConfig(file, bind, trustDomain, autoApprove, dataDir.get(),
         manager.string("admin_token_file").map(base::resolve), serverNames, storeConfig, caLifetime,
         ca.string("common_name").orElse("conduit mesh CA"), ca.string("organization"), nodeLifetime,
-        node.string("organization"), logConfig, pushBind);
+        node.string("organization"), logConfig, pushBind, ManagerPolicyConfig.parse(manager.node("policy")));
   }
 
   /** Returns a manager builder for this configuration; the approval hint names this file. */
