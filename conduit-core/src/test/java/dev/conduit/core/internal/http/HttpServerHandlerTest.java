@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.http;
 
+import dev.conduit.core.internal.proxy.ProxyHttp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.Authenticator;
@@ -209,15 +210,15 @@ class HttpServerHandlerTest {
         .add("X-Foo", "1").add("X-Bar", "2").add("Keep-Alive", "5").add("Proxy-Connection", "keep-alive")
         .add("TE", "trailers").add("Trailer", "X-T").add("Upgrade", "h2c").add("Proxy-Authorization", "Basic x")
         .add("Transfer-Encoding", "chunked").add("X-Kept", "3");
-    assertThat(HttpMessages.removeHopByHop(h, true)).isEqualTo(HttpMessages.CLOSE | HttpMessages.KEEP_ALIVE);
+    assertThat(ProxyHttp.removeHopByHop(h, true)).isEqualTo(ProxyHttp.CLOSE | ProxyHttp.KEEP_ALIVE);
     assertThat(h.names()).containsExactlyInAnyOrder("Transfer-Encoding", "X-Kept");
-    assertThat(HttpMessages.hasToken(" Upgrade ,x", "upgrade")).isTrue();
-    assertThat(HttpMessages.hasToken("upgrades", "upgrade")).isFalse();
+    assertThat(ProxyHttp.hasToken(" Upgrade ,x", "upgrade")).isTrue();
+    assertThat(ProxyHttp.hasToken("upgrades", "upgrade")).isFalse();
   }
 
   @Test
   void errorTextCannotSplitHeaders() {
-    assertThat(HttpMessages.proxyStatus("x", "a\r\nInjected: 1 \"q\"")).isEqualTo(
+    assertThat(ProxyHttp.proxyStatus("x", "a\r\nInjected: 1 \"q\"")).isEqualTo(
         "Proxy-Status: conduit; error=x; details=\"a??Injected: 1 \\\"q\\\"\"");
   }
 
