@@ -11,6 +11,7 @@ import dev.conduit.core.outbound.Hop;
 import io.netty.handler.ssl.SslContext;
 import java.util.List;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The parts of a conduit-to-conduit tunnel: HTTP/1.1 {@code CONNECT} over mutually authenticated TLS.
@@ -91,7 +92,7 @@ public final class Tunnel {
    * dial ({@code null}: plain TCP, readable and alterable by anyone on the path), sending the original
    * client in {@code Forwarded}. The endpoints are tried in order with failover.
    */
-  public static Hop clientHop(List<Destination> endpoints, Supplier<SslContext> tls) {
+  public static Hop clientHop(List<Destination> endpoints, @Nullable Supplier<SslContext> tls) {
     requireNonNull(endpoints, "endpoints");
     Hop.Builder b = Hop.builder(Hop.Protocol.HTTP).forwardClientAddress(true);
     endpoints.forEach(b::endpoint);
