@@ -30,6 +30,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The HTTP inbound's decoding and error paths, on an {@link EmbeddedChannel}. */
@@ -319,12 +320,12 @@ class HttpServerHandlerTest {
 
   /** A request head that does not complete within the negotiation timeout is answered 408 and closed. */
   @Test
-  void incompleteHeadIs408AfterTheNegotiationTimeout() throws InterruptedException {
+  void incompleteHeadIs408AfterTheNegotiationTimeout() {
     context.negotiation = Duration.ofMillis(50);
     EmbeddedChannel ch = channel(HttpInboundOptions.defaults());
     assertThat(exchange(ch, "GET http://example.com/ HTTP/1.1\r\nHost: exa")).isEmpty();
     assertThat(ch.isOpen()).isTrue();
-    Thread.sleep(200);
+    ch.advanceTimeBy(200, TimeUnit.MILLISECONDS); // the event loop's virtual time
     ch.runPendingTasks();
     assertThat(written(ch)).startsWith("HTTP/1.1 408 Request Timeout\r\n").contains("Connection: close\r\n")
         .contains("request head not complete within 50 ms");
