@@ -2,7 +2,7 @@ package dev.conduit.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.conduit.core.testing.LogWatch;
+import dev.conduit.core.testing.FileWatch;
 import dev.conduit.core.testing.Processes;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -68,6 +68,6 @@ class CacheServeIT {
   }
 
   private static int waitFor(Process p, Path log, Pattern line) throws Exception {
-    return LogWatch.awaitNumber(log, line, Duration.ofSeconds(30), p);
+    return FileWatch.awaitNumber(log, line, Duration.ofSeconds(30), p);
   }
 }

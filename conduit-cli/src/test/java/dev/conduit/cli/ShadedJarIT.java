@@ -2,7 +2,7 @@ package dev.conduit.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.conduit.core.testing.LogWatch;
+import dev.conduit.core.testing.FileWatch;
 import dev.conduit.core.testing.Processes;
 import dev.conduit.core.testing.TestOrigin;
 import dev.conduit.core.testing.UdpEcho;
@@ -48,17 +48,17 @@ class ShadedJarIT {
       Process p = new ProcessBuilder(java(), "-jar", jar().toString(), "proxy", "--socks5-listen", "127.0.0.1:0",
           "--drain-timeout", "20s").redirectErrorStream(true).redirectOutput(log.toFile()).start();
       try {
-        int port = LogWatch.awaitNumber(log, BOUND, Duration.ofSeconds(30), p);
+        int port = FileWatch.awaitNumber(log, BOUND, Duration.ofSeconds(30), p);
         Processes.Result curl = Processes.run("curl", "-sS", "--max-time", "10", "--socks5-hostname",
             "127.0.0.1:" + port, "http://localhost:" + origin.port() + "/hello");
         assertThat(curl.exitCode()).as(curl.stderr()).isZero();
         assertThat(curl.out()).isEqualTo("hello");
         // the access line is written when conduit sees the close
-        LogWatch.awaitText(log, "access - time=", Duration.ofSeconds(30), p);
+        FileWatch.awaitText(log, "access - time=", Duration.ofSeconds(30), p);
         try (Socket tunnel = socks5Tunnel(port, origin.port())) {
           Processes.Result kill = Processes.run(10, List.of("kill", "-" + signal, Long.toString(p.pid())));
           assertThat(kill.exitCode()).as(kill.stderr()).isZero();
-          LogWatch.awaitText(log, "SIG" + signal + " received", Duration.ofSeconds(30), p);
+          FileWatch.awaitText(log, "SIG" + signal + " received", Duration.ofSeconds(30), p);
           assertThat(Files.readString(log)).contains("SIG" + signal + " received: stopping");
           // stops accepting at once...
           Processes.Result refused = Processes.run("curl", "-sS", "--max-time", "10", "--socks5-hostname",
@@ -296,7 +296,7 @@ class ShadedJarIT {
   }
 
   private static int waitFor(Process p, Path log, Pattern line) throws Exception {
-    return LogWatch.awaitNumber(log, line, Duration.ofSeconds(30), p);
+    return FileWatch.awaitNumber(log, line, Duration.ofSeconds(30), p);
   }
 
   private static String roundTrip(java.net.Socket s, String text) throws java.io.IOException {

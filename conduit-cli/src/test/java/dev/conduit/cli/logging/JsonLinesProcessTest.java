@@ -2,7 +2,7 @@ package dev.conduit.cli.logging;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.conduit.core.testing.LogWatch;
+import dev.conduit.core.testing.FileWatch;
 import dev.conduit.core.testing.Processes;
 import dev.conduit.core.testing.TestOrigin;
 import java.io.File;
@@ -50,11 +50,11 @@ class JsonLinesProcessTest {
     try (TestOrigin origin = TestOrigin.start()) {
       Process p = start(log, "proxy", "--socks5-listen", "127.0.0.1:0", "--log-format", "json", "--access-log", "json");
       try {
-        int port = LogWatch.awaitNumber(log, BOUND, Duration.ofSeconds(60), p);
+        int port = FileWatch.awaitNumber(log, BOUND, Duration.ofSeconds(60), p);
         Processes.Result curl = Processes.run("curl", "-sS", "--max-time", "10", "--socks5-hostname",
             "127.0.0.1:" + port, "http://localhost:" + origin.port() + "/hello");
         assertThat(curl.exitCode()).as(curl.stderr()).isZero();
-        LogWatch.awaitText(log, "\"logger\":\"conduit.access\"", Duration.ofSeconds(60), p);
+        FileWatch.awaitText(log, "\"logger\":\"conduit.access\"", Duration.ofSeconds(60), p);
       } finally {
         p.destroy();
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();

@@ -65,7 +65,7 @@ public final class PostgresServer implements AutoCloseable {
         "-c", "fsync=off", "-c", "max_connections=60")
         .redirectErrorStream(true).redirectOutput(directory.resolve("server.log").toFile()).start();
     // the server says when it accepts connections; the wait wakes on the log's changes
-    LogWatch.awaitText(directory.resolve("server.log"), "ready to accept connections", Duration.ofSeconds(90), process);
+    FileWatch.awaitText(directory.resolve("server.log"), "ready to accept connections", Duration.ofSeconds(90), process);
     try (Connection c = connect("postgres")) {
       return;
     } catch (SQLException e) {

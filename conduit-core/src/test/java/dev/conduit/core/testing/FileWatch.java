@@ -1,6 +1,7 @@
 package dev.conduit.core.testing;
 
 import static java.nio.file.StandardWatchEventKinds.ENTRY_CREATE;
+import static java.nio.file.StandardWatchEventKinds.ENTRY_DELETE;
 import static java.nio.file.StandardWatchEventKinds.ENTRY_MODIFY;
 
 import java.io.IOException;
@@ -15,15 +16,16 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Waits for a line in a log file that a child process writes: the wait wakes on the file system's change
- * events (inotify on Linux) and reads the file again then, instead of sleeping between reads. It gives up
- * when the deadline passes or the process exits without writing it, with the log in the failure.
+ * Waits for what happens to files: a line in a log file that a child process writes, a file deleted by
+ * another thread. The wait wakes on the file system's change events (inotify on Linux) and looks again then,
+ * instead of sleeping between looks. It gives up when the deadline passes (or, for a log, the process exits
+ * without writing the line), with what it saw in the failure.
  */
-public final class LogWatch {
+public final class FileWatch {
   /** How long one wait for a change event lasts at most, so that a process's exit is noticed. */
   private static final long WAKE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
-  private LogWatch() {}
+  private FileWatch() {}
 
   /** The first match of {@code pattern} in {@code log}, waiting up to {@code timeout} while {@code process} lives. */
   public static Matcher await(Path log, Pattern pattern, Duration timeout, Process process)
@@ -63,6 +65,26 @@ public final class LogWatch {
   public static int awaitNumber(Path log, Pattern pattern, Duration timeout, Process process)
       throws IOException, InterruptedException {
     return Integer.parseInt(await(log, pattern, timeout, process).group(1));
+  }
+
+  /** Waits up to {@code timeout} until {@code file} no longer exists. */
+  public static void awaitDeleted(Path file, Duration timeout) throws IOException, InterruptedException {
+    Path dir = file.toAbsolutePath().getParent();
+    try (WatchService watch = dir.getFileSystem().newWatchService()) {
+      dir.register(watch, ENTRY_DELETE);
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (Files.exists(file)) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new AssertionError(file + " still exists after " + timeout);
+        }
+        WatchKey key = watch.poll(left, TimeUnit.NANOSECONDS);
+        if (key != null) {
+          key.pollEvents();
+          key.reset();
+        }
+      }
+    }
   }
 
   private static String read(Path log) throws IOException {
