@@ -19,7 +19,7 @@ import java.util.concurrent.CountDownLatch;
  * <p>Arguments: {@code <REDIRECT|TPROXY> <iptables|nftables> <port> <prefix> <ip:port>|net:<cidr>...}: the
  * endpoints and networks to capture (TPROXY: gateway capture, REDIRECT: local capture). {@code -Dquiet=true}
  * prints only READY/STOPPED (benchmarks); {@code -Ddrift.ms=N} repairs the rules every N ms and
- * prints {@code REPAIRED <what>} at each repair; {@code -Dudp=true} captures UDP too, relayed by a
+ * prints {@code REPAIRED <what>} and {@code DRIFT <repairs by table and chain>} at each repair; {@code -Dudp=true} captures UDP too, relayed by a
  * {@link TransparentUdpRelay} ({@code -Dudp.idle.ms}, {@code -Dudp.maxFlows}) that prints {@code UDP
  * flows=...} whenever its counters change; UDP to port 9 is rejected. {@code -Dudp.socks=<socks5 url>} routes
  * UDP to ports 7 and 53 through that SOCKS5 server ({@code UDP ASSOCIATE}); the line {@code DIRECT} on
@@ -147,8 +147,10 @@ public final class TransparentMain {
     }
     long driftMillis = Long.getLong("drift.ms", 0);
     if (driftMillis > 0) {
-      capture.startDriftRepair(java.time.Duration.ofMillis(driftMillis), what -> {
+      DriftRepair[] repair = new DriftRepair[1];
+      repair[0] = capture.startDriftRepair(java.time.Duration.ofMillis(driftMillis), what -> {
         System.out.println("REPAIRED " + what);
+        System.out.println("DRIFT " + (repair[0] == null ? "-" : repair[0].repairsByChain()));
         System.out.flush();
       });
     }

@@ -141,7 +141,7 @@ final class ProxyRole {
         }
       }
       if (captureOn) {
-        runtime.service(captureService(plan, conduit, context));
+        runtime.service(captureService(plan, conduit, context, metrics == null ? null : metrics.registry()));
       }
       config.admin().ifPresent(a -> runtime.admin(admin(a)));
       return conduit;
@@ -168,7 +168,8 @@ final class ProxyRole {
   }
 
   /** The forward table's capture rules, planned once the client listener is bound. */
-  private static CaptureService captureService(MeshPlan plan, Conduit conduit, CliContext context) {
+  private static CaptureService captureService(MeshPlan plan, Conduit conduit, CliContext context,
+      io.micrometer.core.instrument.MeterRegistry registry) {
     return CaptureService.builder(() -> {
       try {
         return ForwardTableCapture.plan(plan.captureEntries(), conduit.address(MeshPlan.CLIENT_LISTENER));
@@ -177,7 +178,8 @@ final class ProxyRole {
       }
     }, NetfilterBackend.iptables(context.commandRunner()), context.commandRunner())
         // rules flushed under conduit (iptables -F, a firewalld reload) are applied again, each repair logged
-        .watcher(c -> c.startDriftRepair(DRIFT_CHECK_INTERVAL, what -> { }))
+        // and counted by table and chain on /metrics
+        .watcher(c -> DriftMeters.start(c, DRIFT_CHECK_INTERVAL, registry))
         .description(p -> plan.captureEntries().size() + " forward_table entr"
             + (plan.captureEntries().size() == 1 ? "y" : "ies") + " redirected to "
             + conduit.address(MeshPlan.CLIENT_LISTENER))
