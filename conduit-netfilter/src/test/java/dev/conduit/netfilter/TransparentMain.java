@@ -101,7 +101,7 @@ public final class TransparentMain {
         .bypassMark(capturePlan.bypassMark())
         .idleTimeout(java.time.Duration.ofMillis(Long.getLong("udp.idle.ms", 60_000)))
         .maxFlows(Integer.getInteger("udp.maxFlows", 4096)).start();
-    if (relay != null) {
+    if (relay != null && !quiet) {
       Thread stats = new Thread(() -> {
         String last = "";
         while (true) {
