@@ -1,6 +1,7 @@
 package dev.conduit.core;
 
 import io.netty.channel.EventLoopGroup;
+import dev.conduit.core.internal.transport.NativeTransports;
 import dev.conduit.core.internal.transport.NettyVersions;
 import dev.conduit.core.internal.transport.RearmingEpollIoHandler;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -49,6 +50,9 @@ public final class ConduitResources implements AutoCloseable {
     NettyVersions.requireCompatible();
     int threads = b.ioThreads > 0 ? b.ioThreads : Runtime.getRuntime().availableProcessors();
     this.epoll = b.preferNative && Epoll.isAvailable();
+    if (b.preferNative && !epoll) {
+      NativeTransports.warnIfEpollUnavailable();
+    }
     DefaultThreadFactory threadFactory = new DefaultThreadFactory("conduit-io", true);
     this.group = new MultiThreadIoEventLoopGroup(
         threads, threadFactory, epoll ? RearmingEpollIoHandler.newFactory() : NioIoHandler.newFactory());
