@@ -2,8 +2,10 @@ package dev.conduit.netfilter;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.conduit.netfilter.internal.DriftSections;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
@@ -132,8 +134,11 @@ public final class TransparentCapture implements AutoCloseable {
     log.info("capture {} updated: {}", next.prefix(), next);
   }
 
+  /** A repair: "vanished" or "changed", and what changed by table and chain ("missing" or "altered"). */
+  record Drift(String what, Map<DriftSections.Section, String> sections) {}
+
   /** Applies the plan again when what is installed differs from what conduit installed. */
-  synchronized Optional<String> repairIfChanged() throws NetfilterException {
+  synchronized Optional<Drift> repairIfChanged() throws NetfilterException {
     if (closed) {
       return Optional.empty();
     }
@@ -141,10 +146,10 @@ public final class TransparentCapture implements AutoCloseable {
     if (now.equals(installed)) {
       return Optional.empty();
     }
-    String what = now.isEmpty() ? "vanished" : "changed";
+    Drift drift = new Drift(now.isEmpty() ? "vanished" : "changed", DriftSections.changes(installed, now));
     backend.apply(plan);
     installed = backend.show(plan.prefix());
-    return Optional.of(what);
+    return Optional.of(drift);
   }
 
   synchronized boolean isClosed() {

@@ -25,7 +25,9 @@ import org.snakeyaml.engine.v2.nodes.Node;
  * {@code version: 1}, except a seed 000 file (one with {@code client}, {@code server} or
  * {@code manager} sections), which has no version; every other top-level key is a registered
  * {@link ConfigSection}. Unknown keys
- * and wrong types fail with the file, the line and the expected keys or type.
+ * and wrong types fail with the file, the line and the expected keys or type. Environment variables
+ * override keys ({@code CONDUIT_LOG__LEVEL=debug}) and any value may read a secret from a file
+ * ({@code password: ${file:/run/secrets/alice}}); see {@link ConfigValues}.
  *
  * <pre>{@code
  * ConduitConfig config = ConfigLoader.standard().load(Path.of("conduit.yaml"));
@@ -38,9 +40,11 @@ public final class ConfigLoader {
   public static final int VERSION = 1;
 
   private final Map<String, ConfigSection> sections;
+  private final Map<String, String> environment;
 
-  private ConfigLoader(Map<String, ConfigSection> sections) {
+  private ConfigLoader(Map<String, ConfigSection> sections, Map<String, String> environment) {
     this.sections = sections;
+    this.environment = environment;
   }
 
   /** The sections this build supports, plus the known ones it does not run yet (seed 000's and 004's). */
@@ -49,7 +53,19 @@ public final class ConfigLoader {
     for (ConfigSection s : StandardSections.all()) {
       m.put(s.name(), s);
     }
-    return new ConfigLoader(m);
+    return new ConfigLoader(m, System.getenv());
+  }
+
+  /**
+   * A loader that reads its overriding variables ({@code CONDUIT_LOG__LEVEL=debug}, see the README's
+   * configuration section) and {@code ${env:NAME}} references from this environment instead of the
+   * process's.
+   *
+   * @param variables the environment, e.g. {@code Map.of("CONDUIT_LOG__LEVEL", "debug")}
+   * @return the loader
+   */
+  public ConfigLoader withEnvironment(Map<String, String> variables) {
+    return new ConfigLoader(sections, Map.copyOf(requireNonNull(variables, "variables")));
   }
 
   /** A loader with one more section (or one replaced), read after the existing ones. */
@@ -58,7 +74,7 @@ public final class ConfigLoader {
     Map<String, ConfigSection> m = new LinkedHashMap<>(sections);
     m.remove(section.name());
     m.put(section.name(), section);
-    return new ConfigLoader(m);
+    return new ConfigLoader(m, environment);
   }
 
   /** The top-level keys, in reading order. */
@@ -102,10 +118,12 @@ public final class ConfigLoader {
     } catch (YamlEngineException e) {
       throw new ConfigException(name, 0, "not valid YAML: " + e.getMessage());
     }
+    List<String> topKeys = new ArrayList<>(sections.keySet());
+    root = ConfigOverrides.apply(root, environment, topKeys);
     if (root.isEmpty()) {
       throw new ConfigException(name, 0, "empty (expected: version: " + VERSION + " and a listeners section)");
     }
-    ConfigNode top = ConfigNode.root(root.get(), name);
+    ConfigNode top = ConfigNode.root(root.get(), name, ConfigValues.of(environment));
     List<String> allowed = new ArrayList<>();
     allowed.add("version");
     allowed.addAll(sections.keySet());

@@ -197,7 +197,7 @@ class MeshRunTest {
     Path b = serverFile("b-check.yaml", tls("b"), "");
     Cli.Result ok = Cli.run("check", "-c", b.toString());
     assertThat(ok.exitCode()).as(ok.toString()).isEqualTo(ExitCode.OK);
-    assertThat(ok.out()).contains("server:").contains("addr: \"127.0.0.1:0\"");
+    assertThat(ok.out()).contains("server:").containsPattern("addr: '?127.0.0.1:0");
 
     Path m = dir.resolve("manager.yaml");
     Files.writeString(m, """

@@ -130,14 +130,15 @@ class ConfigLoaderTest {
   @Test
   void describeShowsTheEffectiveConfigWithSecretsMasked() {
     String d = load(FULL).describe();
-    assertThat(d).contains("password: \"****\"", "svc:****@", "u:****@", "{via: corp}", "dial: 5s",
-        "http_idle: 1h30m", "negotiation: 1500ms", "default: {reject: \"not allowed\"}", "tcp_keepalive: \"45:45:3\"",
+    assertThat(d).contains("password: '****'", "username: svc\n          password: '****'",
+        "username: u\n          password: '****'", "action:\n      via: corp", "dial: 5s",
+        "http_idle: 1h30m", "negotiation: 1500ms", "default:\n  reject: not allowed", "tcp_keepalive: 45:45:3",
         "splice: true");
     assertThat(d).doesNotContain("s3cret", "hunter2", ":pw@", ":p@");
     // the description is itself a valid configuration minus the masked secrets' meaning
     assertThat(load("version: 1\nlisteners:\n  - {name: a, type: mixed, listen: \":0\"}\n").describe())
-        .contains("listen: \"0.0.0.0:0\"", "timeouts:\n  dial: 10s\n  negotiation: 10s\n  http_idle: 4m\n"
-            + "  relay_idle: 0\n  drain: 30s\n", "default: direct", "tcp_keepalive: on", "splice: false");
+        .contains("listen: 0.0.0.0:0", "timeouts:\n  dial: 10s\n  negotiation: 10s\n  http_idle: 4m\n"
+            + "  relay_idle: '0'\n  drain: 30s\n", "default: direct", "tcp_keepalive: on", "splice: false");
   }
 
   @Test
@@ -151,7 +152,7 @@ class ConfigLoaderTest {
     assertThat(DnsConfig.server("[::1]:53")).isEqualTo(new java.net.InetSocketAddress("::1", 53));
     assertThat(dns.search()).contains(java.util.List.of("corp.example"));
     assertThat(dns.ndots()).hasValue(2);
-    assertThat(c.describe()).contains("dns:\n  servers: [\"127.0.0.1:5353\", \"10.0.0.2\", \"[::1]:53\"]\n"
+    assertThat(c.describe()).contains("dns:\n  servers: ['127.0.0.1:5353', 10.0.0.2, '[::1]:53']\n"
         + "  search: [corp.example]\n  ndots: 2\n");
     dev.conduit.core.ConduitResources resources = c.toResourcesBuilder().ioThreads(1).build();
     resources.close();
