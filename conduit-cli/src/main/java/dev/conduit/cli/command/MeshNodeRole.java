@@ -12,6 +12,7 @@ import dev.conduit.core.control.store.NodeRole;
 import dev.conduit.core.inbound.OriginalDestinationResolver;
 import dev.conduit.core.mesh.MeshNode;
 import dev.conduit.core.mesh.MeshTunnels;
+import dev.conduit.core.observe.CertificateExpiryGauges;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import dev.conduit.core.runtime.ConduitRuntime;
@@ -22,7 +23,6 @@ import dev.conduit.core.tunnel.MeshPlan;
 import dev.conduit.netfilter.ForwardTableCapture;
 import dev.conduit.netfilter.NetfilterBackend;
 import dev.conduit.netfilter.TransparentSockets;
-import io.micrometer.core.instrument.Gauge;
 import io.netty.util.NetUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -131,9 +131,9 @@ final class MeshNodeRole {
 
       runtime.service(Service.closing("event-loops", resources));
       if (metrics != null) {
-        Gauge.builder("conduit.certificate.expiry", built, MeshNode::certificateExpirySeconds)
-            .description("Seconds until this mesh node's certificate expires (negative once expired)")
-            .baseUnit("seconds").tag("certificate", "mesh-node").register(metrics.registry());
+        CertificateExpiryGauges expiry = CertificateExpiryGauges.create(metrics.registry());
+        expiry.watch("mesh-node", () -> built.tls().material().certificate()); // NaN until enrolled; follows renewals
+        expiry.watch("mesh-ca", () -> built.tls().material().trustedCertificates().get(0));
         runtime.service(metrics.of(conduit));
       }
       runtime.service(new ConduitService(conduit));
