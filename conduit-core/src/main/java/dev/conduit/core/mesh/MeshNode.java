@@ -280,7 +280,15 @@ public final class MeshNode implements Service {
 
   /** Stops watching and renewing; the membership stays installed (and saved) for the data plane. */
   @Override
-  public synchronized void close() {
+  public void close() {
+    NodeEnrolment waiting = enrolment;
+    if (waiting != null) {
+      waiting.close(); // first, without the lock: a start() waiting for approval holds it until this wakes it
+    }
+    closeRest();
+  }
+
+  private synchronized void closeRest() {
     if (addressChecks != null) {
       addressChecks.shutdownNow();
       addressChecks = null;

@@ -161,6 +161,19 @@ class MeshNodeTest {
       n.start();
       Instant expiry = n.certificateExpiry();
       n.close();
+      // a node waiting for approval can be stopped: close() wakes its start()
+      MeshNode pending = node(resources, mgr, pushPort, dir.resolve("p"), "host-p", "198.18.0.10", seen).build();
+      CompletableFuture<Void> waiting = CompletableFuture.runAsync(() -> {
+        try {
+          pending.start();
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      poll("host-p pending", () -> service.manager().store().node("host-p")
+          .map(x -> x.state() == NodeState.PENDING).orElse(false));
+      pending.close();
+      assertThatThrownBy(() -> waiting.get(30, TimeUnit.SECONDS)).hasRootCauseInstanceOf(InterruptedException.class);
       managerRuntime.stop();
       poll("certificate expired", () -> Instant.now().isAfter(expiry));
       MeshNode again = node(resources, mgr, pushPort, state, "host-s", "198.18.0.9", seen).build();
