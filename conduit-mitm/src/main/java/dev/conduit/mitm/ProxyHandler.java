@@ -258,12 +258,12 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     if (!h.contains(HttpHeaderNames.HOST) || tunnelHost == null) {
       h.set(HttpHeaderNames.HOST, authority);
     }
-    HttpExchange exchange = new HttpExchange(req.method().name(), URI.create(scheme + "://" + authority + target), h);
+    InterceptedExchange exchange = new InterceptedExchange(req.method().name(), URI.create(scheme + "://" + authority + target), h);
     for (HttpInterceptor i : proxy.interceptors()) {
       i.onRequest(exchange);
       if (exchange.synthetic().isPresent()) {
         req.release();
-        HttpExchange.Synthetic s = exchange.synthetic().get();
+        InterceptedExchange.Synthetic s = exchange.synthetic().get();
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
             HttpResponseStatus.valueOf(s.status()), Unpooled.wrappedBuffer(s.body()));
         resp.headers().set(HttpHeaderNames.CONTENT_TYPE, s.contentType());
@@ -302,7 +302,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  void writeHead(HttpResponse response, HttpExchange exchange, boolean fromCache) {
+  void writeHead(HttpResponse response, InterceptedExchange exchange, boolean fromCache) {
     exchange.response(response.status().code(), response.headers(), fromCache);
     for (HttpInterceptor i : proxy.interceptors()) {
       i.onResponse(exchange);

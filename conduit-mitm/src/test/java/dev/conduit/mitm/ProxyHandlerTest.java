@@ -65,7 +65,7 @@ class ProxyHandlerTest {
   void anInterceptorAnswersWithoutDialing() {
     HttpInterceptor answer = new HttpInterceptor() {
       @Override
-      public void onRequest(HttpExchange exchange) {
+      public void onRequest(InterceptedExchange exchange) {
         exchange.respond(403, "text/plain", "blocked");
       }
     };

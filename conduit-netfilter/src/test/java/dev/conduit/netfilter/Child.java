@@ -67,6 +67,24 @@ final class Child implements AutoCloseable {
     }
   }
 
+  /** Waits up to {@code seconds} until more than {@code count} lines match {@code test}; returns how many do. */
+  long awaitMoreThan(Predicate<String> test, long count, long seconds, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    synchronized (lines) {
+      while (true) {
+        long n = lines.stream().filter(test).count();
+        if (n > count) {
+          return n;
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new AssertionError("no more than " + count + " " + what + " within " + seconds + " s; output: " + lines);
+        }
+        lines.wait(Math.max(1, Math.min(200, TimeUnit.NANOSECONDS.toMillis(left))));
+      }
+    }
+  }
+
   String awaitPrefix(String prefix, long seconds) throws InterruptedException {
     return await(l -> l.startsWith(prefix), seconds, "line starting with '" + prefix + "'");
   }

@@ -49,7 +49,7 @@ public record AdminResponse(int status, @Nullable String contentType, byte[] bod
     return new AdminResponse(204, null, new byte[0], Map.of());
   }
 
-  /** This response with one more header. */
+  /** This response with one more header; several cookies go in one {@code Set-Cookie} value, one per line. */
   public AdminResponse withHeader(String name, String value) {
     java.util.HashMap<String, String> h = new java.util.HashMap<>(headers);
     h.put(requireNonNull(name, "name"), requireNonNull(value, "value"));

@@ -1,6 +1,9 @@
 package dev.conduit.core.tunnel;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.conduit.core.inbound.OriginalDestinationResolver;
+import dev.conduit.core.pki.PeerGuard;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -55,7 +58,21 @@ public record MeshConfig(@Nullable Client client, @Nullable Server server) {
    * @throws IOException if a PEM file cannot be read
    */
   public MeshPlan plan(OriginalDestinationResolver resolver, Duration tlsCheckInterval) throws IOException {
-    return MeshPlan.of(this, resolver, tlsCheckInterval);
+    return MeshPlan.of(this, resolver, tlsCheckInterval, null);
+  }
+
+  /**
+   * {@link #plan(OriginalDestinationResolver, Duration)} with {@code guard} judging the peer of every TLS tunnel,
+   * on the server's listener and on the client's peers (e.g. a {@link dev.conduit.core.pki.PeerDenyList} fed with
+   * the mesh's revoked nodes and certificates), so a revoked peer is refused and its open tunnels closed.
+   *
+   * @throws IllegalArgumentException naming the first invalid value
+   * @throws IOException if a PEM file cannot be read
+   */
+  public MeshPlan plan(OriginalDestinationResolver resolver, Duration tlsCheckInterval, PeerGuard guard)
+      throws IOException {
+    requireNonNull(guard, "guard");
+    return MeshPlan.of(this, resolver, tlsCheckInterval, guard);
   }
 
   /** {@link #plan(OriginalDestinationResolver, Duration)} without redirection support, files checked every 10 s. */
