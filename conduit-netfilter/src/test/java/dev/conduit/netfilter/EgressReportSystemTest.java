@@ -19,7 +19,6 @@ import dev.conduit.netfilter.egress.EgressMode;
 import dev.conduit.netfilter.egress.EgressReporter;
 import dev.conduit.netfilter.egress.FlowLog;
 import dev.conduit.netfilter.egress.ProcessLauncher;
-import dev.conduit.netfilter.testing.NetNs;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Clock;

@@ -20,7 +20,6 @@ import dev.conduit.netfilter.egress.EgressGatewayConfig;
 import dev.conduit.netfilter.egress.EgressPushApplier;
 import dev.conduit.netfilter.egress.RouteAgent;
 import dev.conduit.netfilter.egress.RouteAgentConfig;
-import dev.conduit.netfilter.testing.NetNs;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;

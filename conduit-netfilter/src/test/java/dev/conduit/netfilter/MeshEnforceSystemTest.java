@@ -9,7 +9,6 @@ import dev.conduit.core.pki.CertificateRequest;
 import dev.conduit.core.pki.CertificateRequest.Usage;
 import dev.conduit.netfilter.mesh.InboundEnforcement;
 import dev.conduit.netfilter.mesh.InboundEnforcementConfig;
-import dev.conduit.netfilter.testing.NetNs;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -4,7 +4,6 @@ import dev.conduit.netfilter.testing.NetNs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.testing.Processes;
-import dev.conduit.netfilter.testing.NetNs;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

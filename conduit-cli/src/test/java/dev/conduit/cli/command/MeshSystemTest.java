@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.conduit.cli.Main;
 import dev.conduit.cli.config.MeshNodeConfig;
 import dev.conduit.core.testing.Processes;
-import dev.conduit.netfilter.testing.NetNs;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
