@@ -198,9 +198,9 @@ class EgressWebPageBrowserTest {
     assertThat(text(shop + ".resolved")).contains("active");
 
     // a gateway connects over the push channel, receives the allowlist and reports traffic and a denied flow
-    ConduitResources resources = ConduitResources.create();
     int pushPort = server.pushAddress().orElseThrow().getPort();
-    try (PushClient gateway = PushClient.builder(resources)
+    try (ConduitResources resources = ConduitResources.create();
+        PushClient gateway = PushClient.builder(resources)
         .addresses(List.of(URI.create("wss://127.0.0.1:" + pushPort + PushServer.DEFAULT_PATH)))
         .trustAnchors(List.of(CA.certificate())).bearerToken(GATEWAY_TOKEN).identity("gw-1", "egress-gateway")
         .stateFile(dir.resolve("gateway-push-state.json"))
