@@ -9,8 +9,7 @@ cd "$(dirname "$0")"
 declare -A tools=(
   [curl]=curl [iptables]=iptables [ipset]=ipset [nft]=nftables [ip]=iproute2
   [socat]=socat [tinyproxy]=tinyproxy [haproxy]=haproxy [openssl]=openssl [python3]=python3
-  [promtool]=prometheus [systemd-analyze]=systemd [jq]=jq [man]=man-db [slowhttptest]=slowhttptest [dig]=dnsutils [dnsmasq]=dnsmasq-base [apt-ftparchive]=apt-utils [dpkg-deb]=dpkg [apt-get]=apt [skopeo]=skopeo
-  [conntrack]=conntrack [tcpdump]=tcpdump [chromium]=chromium [chromedriver]=chromium-driver
+  [promtool]=prometheus [systemd-analyze]=systemd [jq]=jq [man]=man-db [slowhttptest]=slowhttptest [dig]=dnsutils [dnsmasq]=dnsmasq-base [apt-ftparchive]=apt-utils [dpkg-deb]=dpkg [apt-get]=apt [skopeo]=skopeo [conntrack]=conntrack [tcpdump]=tcpdump [chromium]=chromium [chromedriver]=chromium-driver [danted]=dante-server
 )
 missing=()
 for tool in "${!tools[@]}"; do

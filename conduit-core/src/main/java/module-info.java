@@ -53,4 +53,6 @@ module dev.conduit.core {
   exports dev.conduit.core.route;
   exports dev.conduit.core.runtime;
   exports dev.conduit.core.tunnel;
+  // HTTP proxy basics (hop-by-hop headers, the CONNECT reply, Proxy-Status) the MITM proxy shares with core's
+  exports dev.conduit.core.internal.proxy to dev.conduit.mitm;
 }

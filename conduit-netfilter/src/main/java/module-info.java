@@ -13,6 +13,7 @@ module dev.conduit.netfilter {
 
   exports dev.conduit.netfilter;
   exports dev.conduit.netfilter.egress;
+  exports dev.conduit.netfilter.mesh;
 
   // jnr-ffi generates the LibC implementation in a class loader of its own (an unnamed module), and a
   // class can only implement an interface whose package is exported to it: unnamed modules cannot be

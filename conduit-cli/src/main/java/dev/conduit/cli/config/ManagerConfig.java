@@ -6,6 +6,7 @@ import dev.conduit.core.control.enrol.CertificateLifetime;
 import dev.conduit.core.control.enrol.MeshIdentity;
 import dev.conduit.core.control.store.StoreConfig;
 import dev.conduit.core.mesh.MeshManager;
+import dev.conduit.core.mesh.MeshPolicy;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -34,17 +35,19 @@ import java.util.Optional;
  * @param nodeLifetime the lifetime of node certificates
  * @param nodeOrganization their organization, if any
  * @param log logging
- * @param pushBind where the membership push channel listens ({@code conduit_manager.push_listen}), if it runs
+ * @param pushBind where the membership push channel listens ({@code conduit_manager.push_listen}; default: the
+ *     listen address with its port + 1; {@code off}: not at all), if it runs
+ * @param policy which groups of nodes may reach which ports of which others ({@code conduit_manager.policy})
  */
 public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomain, boolean autoApprove,
     Path dataDirectory, Optional<Path> adminTokenFile, List<String> serverNames, StoreConfig store,
     CertificateLifetime caLifetime, String caCommonName, Optional<String> caOrganization,
     CertificateLifetime nodeLifetime, Optional<String> nodeOrganization, LogConfig log,
-    Optional<InetSocketAddress> pushBind) {
+    Optional<InetSocketAddress> pushBind, MeshPolicy policy) {
 
   private static final List<String> TOP = List.of("conduit_manager", "db", "cert", "log");
   private static final List<String> MANAGER = List.of("listen", "trust_domain", "auto_approve", "data_dir",
-      "admin_token_file", "server_names", "push_listen");
+      "admin_token_file", "server_names", "push_listen", "policy");
   private static final List<String> LISTEN = List.of("network", "addr");
   private static final List<String> DB = List.of("driver", "address", "db", "debug", "url", "user", "username",
       "password", "password_file", "options", "max_open_conn", "max_idle_conn");
@@ -68,6 +71,7 @@ public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomai
     requireNonNull(nodeOrganization, "nodeOrganization");
     requireNonNull(log, "log");
     requireNonNull(pushBind, "pushBind");
+    requireNonNull(policy, "policy");
   }
 
   /**
@@ -160,14 +164,19 @@ public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomai
     int maxRolls = log.has("maxrolls") ? log.node("maxrolls").integer(0, 1000) : logConfig.maxBackups();
     logConfig = new LogConfig(logConfig.level(), logConfig.format(), logFile, maxSize, maxRolls, "off");
 
-    Optional<InetSocketAddress> pushBind = manager.has("push_listen")
-        ? Optional.of(manager.node("push_listen").convert(() -> address(manager.string("push_listen").get())))
-        : Optional.empty();
+    // on by default beside the API (port + 1), where seed 000's conduit.yaml, which names only the API, finds it
+    Optional<InetSocketAddress> pushBind = Optional.of(new InetSocketAddress(bind.getAddress(),
+        bind.getPort() == 0 || bind.getPort() == 65535 ? 0 : bind.getPort() + 1));
+    if (manager.has("push_listen")) {
+      String push = manager.string("push_listen").get();
+      pushBind = push.equals("off") ? Optional.empty()
+          : Optional.of(manager.node("push_listen").convert(() -> address(push)));
+    }
     List<String> serverNames = manager.has("server_names") ? manager.node("server_names").strings() : List.of();
     return new ManagerConfig(file, bind, trustDomain, autoApprove, dataDir.get(),
         manager.string("admin_token_file").map(base::resolve), serverNames, storeConfig, caLifetime,
         ca.string("common_name").orElse("conduit mesh CA"), ca.string("organization"), nodeLifetime,
-        node.string("organization"), logConfig, pushBind);
+        node.string("organization"), logConfig, pushBind, ManagerPolicyConfig.parse(manager.node("policy")));
   }
 
   /** Returns a manager builder for this configuration; the approval hint names this file. */
