@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
 public final class TransparentCapture implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TransparentCapture.class);
 
-  private final CapturePlan plan;
+  private volatile CapturePlan plan;
   private final NetfilterBackend backend;
   private final Thread shutdownHook;
   private boolean closed;
@@ -107,6 +107,31 @@ public final class TransparentCapture implements AutoCloseable {
       driftRepair = DriftRepair.start(this, interval, onRepair);
     }
     return driftRepair;
+  }
+
+  /**
+   * Replaces the installed plan with {@code next} of the same prefix (e.g. the addresses of a mesh whose
+   * membership changed): the backend removes the old rules and sets and installs the new ones in one apply, so
+   * the capture is replaced rather than dropped. Drift repair keeps the new plan from then on.
+   *
+   * @param next the new plan, with this capture's prefix
+   * @throws IllegalArgumentException if the prefix differs
+   * @throws IllegalStateException if the capture was closed
+   * @throws NetfilterException when a tool refuses (what is installed is then whatever the tool left: drift
+   *     repair, or the next update, applies it again)
+   */
+  public synchronized void update(CapturePlan next) throws NetfilterException {
+    requireNonNull(next, "next");
+    if (!next.prefix().equals(plan.prefix())) {
+      throw new IllegalArgumentException("next: prefix " + next.prefix() + " (expected: " + plan.prefix() + ")");
+    }
+    if (closed) {
+      throw new IllegalStateException("capture " + plan.prefix() + " is closed");
+    }
+    backend.apply(next);
+    plan = next;
+    installed = backend.show(next.prefix());
+    log.info("capture {} updated: {}", next.prefix(), next);
   }
 
   /** A repair: "vanished" or "changed", and what changed by table and chain ("missing" or "altered"). */

@@ -1,5 +1,6 @@
 package dev.conduit.netfilter;
 
+import dev.conduit.netfilter.testing.NetNs;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;

@@ -80,6 +80,9 @@ final class ProxyRole {
 
   /** Adds the role's services to {@code runtime}; returns the conduit. Closes what it opened on failure. */
   private static Conduit assemble(ConduitConfig config, CliContext context, ConduitRuntime.Builder runtime) {
+    if (config.meshNode().isPresent()) {
+      return MeshNodeRole.assemble(config, context, runtime); // mesh mode: the manager supplies peers and certificates
+    }
     ConduitResources resources = config.toResourcesBuilder().build();
     MeshPlan plan = null;
     MitmServer cache = null;

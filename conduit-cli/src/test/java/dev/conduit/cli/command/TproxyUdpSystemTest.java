@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.cli.Main;
 import dev.conduit.core.testing.Processes;
+import dev.conduit.netfilter.testing.NetNs;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +29,7 @@ class TproxyUdpSystemTest {
 
   @BeforeAll
   static void requireRoot() {
-    TestNetNs.requireRootAnd("ip", "iptables-save", "ipset");
+    NetNs.requireRootAnd("ip", "iptables-save", "ipset");
   }
 
   @AfterEach
@@ -40,9 +41,9 @@ class TproxyUdpSystemTest {
 
   @Test
   void cliRelaysUdpThroughTproxyByteExact() throws Exception {
-    TestNetNs c = closing(TestNetNs.create());
-    TestNetNs g = closing(TestNetNs.create());
-    TestNetNs s = closing(TestNetNs.create());
+    NetNs c = closing(NetNs.bare());
+    NetNs g = closing(NetNs.bare());
+    NetNs s = closing(NetNs.bare());
     link(c, "c0", "198.18.1.2/24", g, "g0", "198.18.1.1/24");
     link(g, "g1", "198.18.2.1/24", s, "s0", "198.18.2.2/24");
     c.run("ip", "route", "add", "default", "via", "198.18.1.1");
@@ -152,7 +153,7 @@ class TproxyUdpSystemTest {
     return resource;
   }
 
-  private static void link(TestNetNs a, String aName, String aAddress, TestNetNs b, String bName, String bAddress)
+  private static void link(NetNs a, String aName, String aAddress, NetNs b, String bName, String bAddress)
       throws Exception {
     a.run("ip", "link", "add", aName, "type", "veth", "peer", "name", bName, "netns", b.name);
     a.run("ip", "addr", "add", aAddress, "dev", aName);
@@ -162,7 +163,7 @@ class TproxyUdpSystemTest {
   }
 
   /** Starts a JVM of the test class path in {@code ns}, its output collected line by line; stopped at the end. */
-  private Child start(TestNetNs ns, String mainClass, String... args) throws Exception {
+  private Child start(NetNs ns, String mainClass, String... args) throws Exception {
     List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns.name));
     cmd.addAll(Processes.java());
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
