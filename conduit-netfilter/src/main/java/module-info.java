@@ -8,10 +8,12 @@ module dev.conduit.netfilter {
   requires io.netty.transport.unix.common;
   requires org.jnrproject.ffi;
   requires org.slf4j;
+  requires com.fasterxml.jackson.databind; // the egress gateway's reports
   requires jdk.httpserver; // the egress gateway's /metrics
 
   exports dev.conduit.netfilter;
   exports dev.conduit.netfilter.egress;
+  exports dev.conduit.netfilter.mesh;
 
   // jnr-ffi generates the LibC implementation in a class loader of its own (an unnamed module), and a
   // class can only implement an interface whose package is exported to it: unnamed modules cannot be

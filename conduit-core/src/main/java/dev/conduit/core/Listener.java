@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.conduit.core.inbound.InboundProtocol;
 import dev.conduit.core.internal.route.CidrSet;
 import dev.conduit.core.outbound.SocketCustomizer;
+import dev.conduit.core.pki.PeerGuard;
 import io.netty.handler.ssl.SslContext;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -41,6 +42,7 @@ public final class Listener {
   private final CidrSet allowed;
   private final Supplier<SslContext> tls;
   private final boolean acceptOnEveryLoop;
+  private final PeerGuard peerGuard;
 
   private Listener(Builder b) {
     this.name = b.name;
@@ -53,6 +55,7 @@ public final class Listener {
     this.allowed = cidrs.build();
     this.tls = b.tls;
     this.acceptOnEveryLoop = b.acceptOnEveryLoop;
+    this.peerGuard = b.peerGuard;
   }
 
   /** A builder for a listener with this name. */
@@ -96,6 +99,11 @@ public final class Listener {
     return Optional.ofNullable(tls);
   }
 
+  /** The guard asked about each TLS peer after its handshake ({@link Builder#peerGuard}), if any. */
+  public Optional<PeerGuard> peerGuard() {
+    return Optional.ofNullable(peerGuard);
+  }
+
   /**
    * Whether every event loop gets its own listening socket ({@code SO_REUSEPORT}, native transport
    * only), so each loop accepts and serves its own connections with no hand-off between threads.
@@ -123,6 +131,7 @@ public final class Listener {
     private final List<String> allowedSources = new ArrayList<>();
     private Supplier<SslContext> tls;
     private boolean acceptOnEveryLoop = true;
+    private PeerGuard peerGuard;
 
     private Builder(String name) {
       requireNonNull(name, "name");
@@ -173,6 +182,16 @@ public final class Listener {
     }
 
     /**
+     * Asks {@code guard} about every TLS peer once its certificate is verified, before the protocol reads a
+     * byte: a refused peer's connection is closed, and the guard may close admitted ones later (e.g. a
+     * {@link dev.conduit.core.pki.PeerDenyList} fed with the mesh's revoked certificates). Needs {@link #tls}.
+     */
+    public Builder peerGuard(PeerGuard guard) {
+      this.peerGuard = requireNonNull(guard, "guard");
+      return this;
+    }
+
+    /**
      * With the native (epoll) transport and several event loops, binds one listening socket per loop
      * with {@code SO_REUSEPORT} (default: true): the kernel spreads new connections over the loops, and
      * each connection stays on the loop that accepted it, which saves a cross-thread hand-off and wake-up
@@ -192,6 +211,9 @@ public final class Listener {
       }
       if (protocol == null) {
         throw new IllegalStateException("listener " + name + ": no protocol");
+      }
+      if (peerGuard != null && tls == null) {
+        throw new IllegalStateException("listener " + name + ": a peer guard without TLS (expected: tls(...) too)");
       }
       return new Listener(this);
     }

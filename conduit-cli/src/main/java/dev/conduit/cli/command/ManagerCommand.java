@@ -46,7 +46,7 @@ public final class ManagerCommand extends BaseCommand implements Callable<Intege
     }
     ManagerConfig cfg = ManagerConfig.load(config);
     Logging.configure(cfg.log());
-    MeshManagerService plain = new MeshManagerService(cfg.toBuilder());
+    MeshManagerService plain = new MeshManagerService(cfg.toBuilder()).withPolicy(cfg.policy());
     MeshManagerService service = cfg.pushBind().map(plain::withPush).orElse(plain);
     Service announce = new Service() {
       @Override

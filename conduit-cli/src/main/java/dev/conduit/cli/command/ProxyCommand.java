@@ -11,6 +11,7 @@ import dev.conduit.core.TcpKeepAlive;
 import dev.conduit.core.Timeouts;
 import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.route.RouteDecision;
+import dev.conduit.netfilter.TransparentUdpRelay;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -169,8 +170,9 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       throw CliException.usage("--socks5-udp needs --socks5-listen or --mixed-listen");
     }
     upstream().ifPresent(o -> {
-      if (tproxyUdp) {
-        throw CliException.usage("--tproxy-udp cannot be combined with an upstream proxy (datagrams go direct only)");
+      if (tproxyUdp && !TransparentUdpRelay.carriesUdp(o.toOutbound())) {
+        throw CliException.usage("--tproxy-udp with --upstream needs one socks5:// upstream (datagrams go direct or"
+            + " through SOCKS5 UDP ASSOCIATE)");
       }
       if (socks5Udp) {
         // every datagram would be routed to the upstream and dropped: UDP goes direct only

@@ -162,6 +162,11 @@ public final class ConduitConfig {
     return section(AdminConfig.SECTION);
   }
 
+  /** Seed 000's {@code manager} section (mesh mode), when it is enabled. */
+  public Optional<MeshNodeConfig> meshNode() {
+    return section(MeshNodeConfig.SECTION).filter(MeshNodeConfig::enable);
+  }
+
   /** Whether seed 000's client or server runs. */
   public boolean runsMesh() {
     return runsMesh(sections);

@@ -2,6 +2,8 @@ package dev.conduit.cli.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.conduit.core.tunnel.MeshConfig;
+import dev.conduit.core.tunnel.MeshPlan;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,7 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import dev.conduit.core.tunnel.MeshPlan;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
 import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
@@ -154,10 +155,52 @@ public final class ConfigLoader {
               : "no listener (expected: a listeners section with at least one listener, or a cache section)");
     }
     ConduitConfig result = config.build();
-    if (result.runsMesh()) {
+    if (result.meshNode().isPresent()) {
+      checkMeshNode(result, name, entries);
+    } else if (result.runsMesh()) {
       checkMesh(result, name, entries);
     }
     return result;
+  }
+
+  /**
+   * Checks the tunnel sections of a mesh member: the manager issues the certificates and the membership replaces
+   * the forward table and peers, so those keys are refused rather than ignored.
+   */
+  private static void checkMeshNode(ConduitConfig config, String name, Map<String, ConfigNode> entries) {
+    Optional<MeshConfig> mesh = config.mesh();
+    MeshConfig.Client client = mesh.map(MeshConfig::client).orElse(null);
+    MeshConfig.Server server = mesh.map(MeshConfig::server).orElse(null);
+    boolean clientOn = client != null && client.enable();
+    boolean serverOn = server != null && server.enable();
+    if (!clientOn && !serverOn) {
+      throw new ConfigException(name, entries.get("manager").line(), "manager.enable: true but neither client nor "
+          + "server is enabled (expected: client.enable: true and/or server.enable: true)");
+    }
+    if (clientOn) {
+      int line = entries.get("client").line();
+      if (!client.forwardTable().isEmpty() || !client.peers().isEmpty()) {
+        throw new ConfigException(name, line, "client.forward_table/peers: set with manager.enable: true (expected: "
+            + "none; in mesh mode every member's addresses are tunnelled to it, as the manager publishes them)");
+      }
+      if (client.listen() == null || client.listen().isBlank()) {
+        throw new ConfigException(name, line, "client.listen: empty (expected: ip:port, e.g. 127.0.0.1:5052)");
+      }
+    }
+    if (serverOn) {
+      int line = entries.get("server").line();
+      if (server.listen() == null || server.listen().addr() == null || server.listen().addr().isBlank()) {
+        throw new ConfigException(name, line, "server.listen.addr: empty (expected: ip:port, e.g. 172.168.0.11:5053)");
+      }
+      if (server.listen().tls() != null) {
+        throw new ConfigException(name, line, "server.listen.tls: set with manager.enable: true (expected: none; "
+            + "in mesh mode the manager issues the tunnel certificates)");
+      }
+      if (!server.allow().isEmpty()) {
+        throw new ConfigException(name, line, "server.allow: set with manager.enable: true (expected: none; a mesh "
+            + "member's server dials only its own host's addresses)");
+      }
+    }
   }
 
   /** Maps the tunnel sections as {@code run} will (reading the PEM files), naming the section's line. */

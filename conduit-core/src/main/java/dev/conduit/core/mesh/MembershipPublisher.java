@@ -33,12 +33,15 @@ public final class MembershipPublisher implements AutoCloseable {
   private final AutoCloseable subscription;
   private final ScheduledExecutorService acknowledgements;
   private final Map<String, Long> recorded = new HashMap<>();
+  private final MeshPolicy policy;
   private long published = -1;
 
-  private MembershipPublisher(ControlStore store, PushServer server, MeshIdentity identity, Duration ackInterval) {
+  private MembershipPublisher(ControlStore store, PushServer server, MeshIdentity identity, Duration ackInterval,
+      MeshPolicy policy) {
     this.store = store;
     this.server = server;
     this.identity = identity;
+    this.policy = policy;
     this.subscription = store.subscribe(version -> publishCurrent());
     publishCurrent(); // after subscribing: a change in between is not missed
     this.acknowledgements = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -57,6 +60,16 @@ public final class MembershipPublisher implements AutoCloseable {
    */
   public static MembershipPublisher start(ControlStore store, PushServer server, MeshIdentity identity,
       Duration ackInterval) {
+    return start(store, server, identity, ackInterval, MeshPolicy.builder().build());
+  }
+
+  /**
+   * As {@link #start(ControlStore, PushServer, MeshIdentity, Duration)}, publishing {@code policy} with the
+   * membership, so every server enforces it ({@link MeshPolicy#serverRouter}).
+   */
+  public static MembershipPublisher start(ControlStore store, PushServer server, MeshIdentity identity,
+      Duration ackInterval, MeshPolicy policy) {
+    requireNonNull(policy, "policy");
     requireNonNull(store, "store");
     requireNonNull(server, "server");
     requireNonNull(identity, "identity");
@@ -64,13 +77,13 @@ public final class MembershipPublisher implements AutoCloseable {
     if (ackInterval.toMillis() < 1) {
       throw new IllegalArgumentException("ackInterval: " + ackInterval + " (expected: at least 1ms)");
     }
-    return new MembershipPublisher(store, server, identity, ackInterval);
+    return new MembershipPublisher(store, server, identity, ackInterval, policy);
   }
 
   /** Publishes the store's current membership unless that version was published already. */
   public synchronized void publishCurrent() {
     try {
-      PushState state = MembershipState.read(store);
+      PushState state = MembershipState.read(store, policy.resources());
       if (state.version() > published) {
         server.publish(state);
         published = state.version();

@@ -2,6 +2,7 @@ package dev.conduit.core.mesh;
 
 import static java.util.Objects.requireNonNull;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.conduit.core.control.push.PushState;
@@ -38,13 +39,26 @@ public final class MembershipState {
    * @throws StoreException if the store fails, or keeps changing during ten attempts
    */
   public static PushState read(ControlStore store) {
+    return read(store, Map.of());
+  }
+
+  /**
+   * As {@link #read(ControlStore)}, with {@code extra} resources added (e.g. a {@link MeshPolicy}'s
+   * {@code group/} and {@code policy/} entries); the store's own keys win.
+   *
+   * @throws StoreException if the store fails, or keeps changing during ten attempts
+   */
+  public static PushState read(ControlStore store, Map<String, ? extends JsonNode> extra) {
     requireNonNull(store, "store");
+    requireNonNull(extra, "extra");
     for (int attempt = 0; attempt < 10; attempt++) {
       long before = store.version();
       List<NodeRecord> nodes = store.nodes();
       List<RevokedCertificate> revoked = store.revokedCertificates(Instant.now());
       if (store.version() == before) {
-        return PushState.of(before, resources(nodes, revoked));
+        Map<String, JsonNode> all = new LinkedHashMap<>(extra);
+        all.putAll(resources(nodes, revoked));
+        return PushState.of(before, all);
       }
     }
     throw new StoreException("membership: the store kept changing while it was read (ten attempts)");

@@ -15,7 +15,9 @@ import dev.conduit.core.control.push.PushPeer;
 import dev.conduit.core.control.push.PushServer;
 import dev.conduit.core.control.push.PushState;
 import dev.conduit.core.control.store.NodeState;
+import dev.conduit.core.observe.CertificateExpiryGauges;
 import dev.conduit.core.pki.PeerIdentity;
+import dev.conduit.core.pki.RenewingTlsMaterial;
 import dev.conduit.core.pki.TlsMaterial;
 import dev.conduit.core.runtime.Service;
 import java.net.InetSocketAddress;
@@ -47,9 +49,11 @@ public final class MeshManagerService implements Service {
 
   private final MeshManager.Builder builder;
   private final InetSocketAddress pushBind;
+  private final MeshPolicy policy;
   private volatile MeshManager manager;
   private ConduitResources resources;
   private volatile PushServer push;
+  private volatile RenewingTlsMaterial pushTls;
   private MembershipPublisher publisher;
   private AutoCloseable evictions;
 
@@ -59,12 +63,13 @@ public final class MeshManagerService implements Service {
    * @param builder the manager's settings
    */
   public MeshManagerService(MeshManager.Builder builder) {
-    this(builder, null);
+    this(builder, null, MeshPolicy.builder().build());
   }
 
-  private MeshManagerService(MeshManager.Builder builder, InetSocketAddress pushBind) {
+  private MeshManagerService(MeshManager.Builder builder, InetSocketAddress pushBind, MeshPolicy policy) {
     this.builder = requireNonNull(builder, "builder");
     this.pushBind = pushBind;
+    this.policy = policy;
   }
 
   /**
@@ -74,7 +79,18 @@ public final class MeshManagerService implements Service {
    * @return the new service
    */
   public MeshManagerService withPush(InetSocketAddress bind) {
-    return new MeshManagerService(builder, requireNonNull(bind, "bind"));
+    return new MeshManagerService(builder, requireNonNull(bind, "bind"), policy);
+  }
+
+  /**
+   * Returns a service that publishes {@code policy} with the membership (on the push channel, see
+   * {@link #withPush}), so every server enforces it.
+   *
+   * @param policy which groups of nodes may reach which ports of which others
+   * @return the new service
+   */
+  public MeshManagerService withPolicy(MeshPolicy policy) {
+    return new MeshManagerService(builder, pushBind, requireNonNull(policy, "policy"));
   }
 
   @Override
@@ -105,15 +121,17 @@ public final class MeshManagerService implements Service {
     if (!pushBind.getAddress().isAnyLocalAddress()) {
       names.add(pushBind.getAddress().getHostAddress());
     }
-    TlsMaterial tls = TlsMaterial.of(m.enrolment().issueManagerCertificate(names, PUSH_CERTIFICATE_LIFETIME),
-        m.enrolment().certificateAuthority().certificate());
+    // renewed at 2/3 of its lifetime: new handshakes get the new certificate, connected agents stay
+    pushTls = RenewingTlsMaterial.builder(() -> TlsMaterial.of(
+        m.enrolment().issueManagerCertificate(names, PUSH_CERTIFICATE_LIFETIME),
+        m.enrolment().certificateAuthority().certificate())).name("manager push server").build();
     MeshIdentity identity = m.enrolment().identity();
     AtomicReference<PushServer> server = new AtomicReference<>();
-    push = PushServer.builder(resources).bind(pushBind).tls(tls)
+    push = PushServer.builder(resources).bind(pushBind).tls(pushTls)
         .authorizer(peer -> authorize(identity, server.get(), peer)).build();
     server.set(push);
     push.start();
-    publisher = MembershipPublisher.start(m.store(), push, identity, ACK_INTERVAL);
+    publisher = MembershipPublisher.start(m.store(), push, identity, ACK_INTERVAL, policy);
     PushServer p = push;
     evictions = m.store().subscribe(version -> disconnectNonMembers(m, identity, p));
   }
@@ -176,6 +194,23 @@ public final class MeshManagerService implements Service {
     return Optional.ofNullable(push);
   }
 
+  /**
+   * Gauges the mesh CA's certificate ({@code certificate="mesh-ca"}) and the push server's
+   * ({@code certificate="push-server"}, following its renewals) in {@code gauges}; read at each scrape, so this may
+   * be called before {@link #start()} (the gauges read NaN until then).
+   */
+  public void gaugeCertificates(CertificateExpiryGauges gauges) {
+    requireNonNull(gauges, "gauges");
+    gauges.watch("mesh-ca", () -> {
+      MeshManager m = manager;
+      return m == null ? null : m.enrolment().certificateAuthority().certificate();
+    });
+    gauges.watch("push-server", () -> {
+      RenewingTlsMaterial t = pushTls;
+      return t == null ? null : t.get().certificate();
+    });
+  }
+
   /** Mounts {@code /mesh}: the published version and every agent's acknowledged version, hash and lag. */
   @Override
   public void mount(AdminServer.Builder admin) {
@@ -218,6 +253,9 @@ public final class MeshManagerService implements Service {
     if (push != null) {
       push.close();
       push = null;
+    }
+    if (pushTls != null) {
+      pushTls.close();
     }
     if (resources != null) {
       resources.close();

@@ -91,6 +91,13 @@ public final class MeterNames {
   /** Counter {@code conduit_overload_actions_total{action}}: {@code throttle}, {@code refuse}, {@code shed}. */
   public static final String OVERLOAD_ACTIONS = "conduit.overload.actions";
 
+  /**
+   * Gauge {@code conduit_certificate_expiry_seconds{certificate}}: seconds until a certificate conduit uses expires
+   * (negative once expired), one per named certificate ({@link CertificateExpiryGauges}): the tunnel server and
+   * client certificates, the mesh CA, the manager's push server certificate.
+   */
+  public static final String CERTIFICATE_EXPIRY = "conduit.certificate.expiry.seconds";
+
   /** Gauge {@code conduit_draining}: 1 while the conduit drains (stop called), 0 otherwise. */
   public static final String DRAINING = "conduit.draining";
 

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.Credentials;
 import dev.conduit.core.Destination;
+import dev.conduit.core.pki.PeerGuard;
 import io.netty.handler.ssl.SslContext;
 import java.net.URI;
 import java.net.URLDecoder;
@@ -45,6 +46,7 @@ public final class Hop {
   private final String tlsServerName;
   private final boolean forwardClientAddress;
   private final boolean multiplex;
+  private final PeerGuard peerGuard;
 
   private Hop(Builder b) {
     this.protocol = b.protocol;
@@ -55,6 +57,12 @@ public final class Hop {
     this.tlsServerName = b.tlsServerName;
     this.forwardClientAddress = b.forwardClientAddress;
     this.multiplex = b.multiplex;
+    this.peerGuard = b.peerGuard;
+  }
+
+  /** The guard asked about the server of each TLS connection to this hop ({@link Builder#peerGuard}), if any. */
+  public Optional<PeerGuard> peerGuard() {
+    return Optional.ofNullable(peerGuard);
   }
 
   /** A builder for a hop of this protocol. */
@@ -190,6 +198,7 @@ public final class Hop {
     private String tlsServerName;
     private boolean forwardClientAddress;
     private boolean multiplex;
+    private PeerGuard peerGuard;
 
     private Builder(Protocol protocol) {
       this.protocol = requireNonNull(protocol, "protocol");
@@ -262,6 +271,17 @@ public final class Hop {
     }
 
     /**
+     * Asks {@code guard} about the server of every TLS connection to this hop once its certificate is verified,
+     * before the {@code CONNECT} is answered: a refused server fails the dial, and the guard may close admitted
+     * connections later (e.g. a {@link dev.conduit.core.pki.PeerDenyList} fed with the mesh's revoked
+     * certificates), ending their tunnels. Needs TLS.
+     */
+    public Builder peerGuard(PeerGuard guard) {
+      this.peerGuard = requireNonNull(guard, "guard");
+      return this;
+    }
+
+    /**
      * Builds the hop.
      *
      * @throws IllegalStateException if no endpoint was given, SOCKS5 is combined with TLS, or a multiplexed hop
@@ -283,6 +303,9 @@ public final class Hop {
           throw new IllegalArgumentException("sslContext: offers no ALPN h2 (expected for multiplex: a context "
               + "such as TlsMaterial.multiplexClientContext())");
         }
+      }
+      if (peerGuard != null && !tls) {
+        throw new IllegalStateException("hop: a peer guard without TLS (expected: an sslContext too)");
       }
       if (protocol == Protocol.SOCKS5 && tls) {
         throw new IllegalStateException("hop: SOCKS5 over TLS is not supported (expected: http or https)");

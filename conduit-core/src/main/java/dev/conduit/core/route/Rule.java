@@ -67,6 +67,11 @@ public final class Rule {
   public RouteDecision decision() {
     return decision;
   }
+  /** The listeners the rule is scoped to; empty: every listener. */
+  public java.util.Set<String> listeners() {
+    return listeners;
+  }
+
 
   /** Whether every condition holds for the request. */
   public boolean matches(ConnectRequest request) {

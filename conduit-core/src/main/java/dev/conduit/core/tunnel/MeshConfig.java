@@ -1,9 +1,13 @@
 package dev.conduit.core.tunnel;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.conduit.core.inbound.OriginalDestinationResolver;
+import dev.conduit.core.pki.PeerGuard;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Seed 000's (moresec conduit) {@code client} and {@code server} sections, as written in its
@@ -41,7 +45,7 @@ import java.util.List;
  * @param client YAML {@code client}: the tunnel client (host A), or null
  * @param server YAML {@code server}: the tunnel server (host B), or null
  */
-public record MeshConfig(Client client, Server server) {
+public record MeshConfig(@Nullable Client client, @Nullable Server server) {
 
   /**
    * Maps the configuration; reads the PEM files (blocking I/O: call at start-up, not on an event loop) and
@@ -54,7 +58,21 @@ public record MeshConfig(Client client, Server server) {
    * @throws IOException if a PEM file cannot be read
    */
   public MeshPlan plan(OriginalDestinationResolver resolver, Duration tlsCheckInterval) throws IOException {
-    return MeshPlan.of(this, resolver, tlsCheckInterval);
+    return MeshPlan.of(this, resolver, tlsCheckInterval, null);
+  }
+
+  /**
+   * {@link #plan(OriginalDestinationResolver, Duration)} with {@code guard} judging the peer of every TLS tunnel,
+   * on the server's listener and on the client's peers (e.g. a {@link dev.conduit.core.pki.PeerDenyList} fed with
+   * the mesh's revoked nodes and certificates), so a revoked peer is refused and its open tunnels closed.
+   *
+   * @throws IllegalArgumentException naming the first invalid value
+   * @throws IOException if a PEM file cannot be read
+   */
+  public MeshPlan plan(OriginalDestinationResolver resolver, Duration tlsCheckInterval, PeerGuard guard)
+      throws IOException {
+    requireNonNull(guard, "guard");
+    return MeshPlan.of(this, resolver, tlsCheckInterval, guard);
   }
 
   /** {@link #plan(OriginalDestinationResolver, Duration)} without redirection support, files checked every 10 s. */
@@ -73,7 +91,7 @@ public record MeshConfig(Client client, Server server) {
    * @param forwardTable YAML {@code forward_table}
    * @param peers YAML {@code peers}
    */
-  public record Client(boolean enable, String network, String listen, int checkTime, List<Forward> forwardTable,
+  public record Client(boolean enable, @Nullable String network, @Nullable String listen, int checkTime, List<Forward> forwardTable,
       List<Peer> peers) {
     /** Replaces absent lists with empty ones. */
     public Client {
@@ -90,7 +108,7 @@ public record MeshConfig(Client client, Server server) {
    *     destination
    * @param peerIndex YAML {@code peer_index}: the {@link Peer#index()} to tunnel through
    */
-  public record Forward(String dst, String dstAs, int peerIndex) {}
+  public record Forward(@Nullable String dst, @Nullable String dstAs, int peerIndex) {}
 
   /**
    * A tunnel server the client can use.
@@ -100,7 +118,7 @@ public record MeshConfig(Client client, Server server) {
    * @param addresses YAML {@code addresses}: {@code host:port} of the server, tried in order with failover
    * @param tls YAML {@code tls}, or null for a plain TCP tunnel
    */
-  public record Peer(int index, String network, List<String> addresses, Tls tls) {
+  public record Peer(int index, @Nullable String network, List<String> addresses, @Nullable Tls tls) {
     /** Replaces an absent list with an empty one. */
     public Peer {
       addresses = addresses == null ? List.of() : List.copyOf(addresses);
@@ -141,7 +159,7 @@ public record MeshConfig(Client client, Server server) {
    * @param cert YAML {@code cert}: PEM certificate chain, leaf first
    * @param key YAML {@code key}: PEM private key (PKCS#8, SEC1 EC or PKCS#1 RSA)
    */
-  public record CertKey(String cert, String key) {}
+  public record CertKey(@Nullable String cert, @Nullable String key) {}
 
   /**
    * The tunnel server.
@@ -154,7 +172,7 @@ public record MeshConfig(Client client, Server server) {
    *     client-server example ({@code dst_as: 127.0.0.1:80}) as written and reaches services on host B,
    *     its stated purpose, without ever relaying to other hosts. Once given, only the listed entries apply.
    */
-  public record Server(boolean enable, Listen listen, List<Allow> allow) {
+  public record Server(boolean enable, @Nullable Listen listen, List<Allow> allow) {
     /** Replaces an absent list with an empty one. */
     public Server {
       allow = allow == null ? List.of() : List.copyOf(allow);
@@ -168,7 +186,7 @@ public record MeshConfig(Client client, Server server) {
    * @param addr YAML {@code addr}: {@code ip:port}
    * @param tls YAML {@code tls}, or null for a plain TCP tunnel server
    */
-  public record Listen(String network, String addr, Tls tls) {}
+  public record Listen(@Nullable String network, @Nullable String addr, @Nullable Tls tls) {}
 
   /**
    * What a peer may reach through the server; all listed kinds must hold (destination in {@code cidrs} or
@@ -181,7 +199,7 @@ public record MeshConfig(Client client, Server server) {
    * @param ports YAML {@code ports}: {@code "3306"} or {@code "8000-8099"}; empty for any port
    * @param domains YAML {@code domains}: exact names, or {@code .example.com} for the domain and its subdomains
    */
-  public record Allow(String peer, List<String> cidrs, List<String> ports, List<String> domains) {
+  public record Allow(@Nullable String peer, List<String> cidrs, List<String> ports, List<String> domains) {
     /** Replaces absent lists with empty ones. */
     public Allow {
       cidrs = cidrs == null ? List.of() : List.copyOf(cidrs);

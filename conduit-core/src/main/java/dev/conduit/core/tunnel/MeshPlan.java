@@ -10,6 +10,7 @@ import dev.conduit.core.inbound.OriginalDestinationResolver;
 import dev.conduit.core.net.PortRange;
 import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.outbound.Outbound;
+import dev.conduit.core.pki.PeerGuard;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import dev.conduit.core.route.Rule;
@@ -60,9 +61,11 @@ public final class MeshPlan implements AutoCloseable {
   private final Map<Hop, Duration> checks = new LinkedHashMap<>();
   private final List<TunnelHealthChecker> checkers = new ArrayList<>();
   private final MeshTls tlsFactory;
+  private final PeerGuard guard;
 
-  private MeshPlan(Duration tlsCheckInterval) {
+  private MeshPlan(Duration tlsCheckInterval, PeerGuard guard) {
     this.tlsFactory = new MeshTls(tlsCheckInterval, watchers, this::warn);
+    this.guard = guard;
   }
 
   /** The outbound name of a peer. */
@@ -70,12 +73,12 @@ public final class MeshPlan implements AutoCloseable {
     return "peer-" + index;
   }
 
-  static MeshPlan of(MeshConfig config, OriginalDestinationResolver resolver, Duration tlsCheckInterval)
-      throws IOException {
+  static MeshPlan of(MeshConfig config, OriginalDestinationResolver resolver, Duration tlsCheckInterval,
+      PeerGuard guard) throws IOException {
     requireNonNull(config, "config");
     requireNonNull(resolver, "resolver");
     requireNonNull(tlsCheckInterval, "tlsCheckInterval");
-    MeshPlan plan = new MeshPlan(tlsCheckInterval);
+    MeshPlan plan = new MeshPlan(tlsCheckInterval, guard);
     try {
       if (config.client() != null && config.client().enable()) {
         plan.mapClient(config.client(), resolver);
@@ -132,7 +135,9 @@ public final class MeshPlan implements AutoCloseable {
         warn("tunnel to peer " + peer.index() + " " + peer.addresses() + " is plain TCP: anyone on the path can "
             + "read and alter it, and the peer cannot tell who connects; add tls with mtls: true");
       }
-      Hop hop = multiplex ? Tunnel.multiplexedClientHop(endpoints, tls) : Tunnel.clientHop(endpoints, tls);
+      PeerGuard hopGuard = tls == null ? null : guard;
+      Hop hop = multiplex ? Tunnel.multiplexedClientHop(endpoints, tls, hopGuard)
+          : Tunnel.clientHop(endpoints, tls, hopGuard);
       String name = peerOutbound(peer.index());
       outbounds.add(Outbound.builder(name).hop(hop).build());
       peerNames.put(peer.index(), name);
@@ -226,6 +231,9 @@ public final class MeshPlan implements AutoCloseable {
           + "destinations, and the traffic is readable on the path; add tls with mtls: true");
     } else {
       lb.tls(tls);
+      if (guard != null) {
+        lb.peerGuard(guard);
+      }
     }
     Listener listener = lb.build();
     listeners.add(listener);

@@ -8,9 +8,11 @@ import dev.conduit.core.inbound.OriginalDestinationResolver;
 import dev.conduit.core.internal.tunnel.ForwardInbound;
 import dev.conduit.core.internal.tunnel.TunnelServerProtocol;
 import dev.conduit.core.outbound.Hop;
+import dev.conduit.core.pki.PeerGuard;
 import io.netty.handler.ssl.SslContext;
 import java.util.List;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The parts of a conduit-to-conduit tunnel: HTTP/1.1 {@code CONNECT} over mutually authenticated TLS.
@@ -91,12 +93,24 @@ public final class Tunnel {
    * dial ({@code null}: plain TCP, readable and alterable by anyone on the path), sending the original
    * client in {@code Forwarded}. The endpoints are tried in order with failover.
    */
-  public static Hop clientHop(List<Destination> endpoints, Supplier<SslContext> tls) {
+  public static Hop clientHop(List<Destination> endpoints, @Nullable Supplier<SslContext> tls) {
+    return clientHop(endpoints, tls, null);
+  }
+
+  /**
+   * {@link #clientHop(List, Supplier)} whose servers {@code guard} judges after each handshake (null: none; needs
+   * {@code tls}): a refused server fails the dial, and tunnels to a server denied later are closed.
+   */
+  public static Hop clientHop(List<Destination> endpoints, @Nullable Supplier<SslContext> tls,
+      @Nullable PeerGuard guard) {
     requireNonNull(endpoints, "endpoints");
     Hop.Builder b = Hop.builder(Hop.Protocol.HTTP).forwardClientAddress(true);
     endpoints.forEach(b::endpoint);
     if (tls != null) {
       b.sslContext(tls);
+    }
+    if (guard != null) {
+      b.peerGuard(guard);
     }
     return b.build();
   }
@@ -113,10 +127,24 @@ public final class Tunnel {
    * @throws IllegalArgumentException if {@code tls} offers no ALPN {@code h2}
    */
   public static Hop multiplexedClientHop(List<Destination> endpoints, Supplier<SslContext> tls) {
+    return multiplexedClientHop(endpoints, tls, null);
+  }
+
+  /**
+   * {@link #multiplexedClientHop(List, Supplier)} whose servers {@code guard} judges after each handshake (null:
+   * none): a refused server fails the dial, and the pooled connection to a server denied later is closed with
+   * all its streams.
+   *
+   * @throws IllegalArgumentException if {@code tls} offers no ALPN {@code h2}
+   */
+  public static Hop multiplexedClientHop(List<Destination> endpoints, Supplier<SslContext> tls, PeerGuard guard) {
     requireNonNull(endpoints, "endpoints");
     requireNonNull(tls, "tls");
     Hop.Builder b = Hop.builder(Hop.Protocol.HTTP).forwardClientAddress(true).multiplex(true).sslContext(tls);
     endpoints.forEach(b::endpoint);
+    if (guard != null) {
+      b.peerGuard(guard);
+    }
     return b.build();
   }
 }

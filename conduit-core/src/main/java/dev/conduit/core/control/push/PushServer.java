@@ -263,6 +263,16 @@ public final class PushServer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * As {@link #tls(TlsMaterial)}, from a supplier asked at every new connection (e.g. a
+     * {@link dev.conduit.core.pki.RenewingTlsMaterial}): a renewed certificate serves new handshakes, while agents
+     * already connected keep their connection.
+     */
+    public Builder tls(java.util.function.Supplier<TlsMaterial> material) {
+      this.tls = requireNonNull(material, "material");
+      return this;
+    }
+
     /** Decides which agents may connect (default: {@link PushAuthorizer#certificateIdentity()}). */
     public Builder authorizer(PushAuthorizer authorizer) {
       this.authorizer = requireNonNull(authorizer, "authorizer");

@@ -3,6 +3,7 @@ package dev.conduit.core.internal.connection;
 import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.Listener;
 import dev.conduit.core.observe.Outcome;
+import dev.conduit.core.internal.tls.PeerGuards;
 import dev.conduit.core.pki.PeerIdentity;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -69,6 +70,11 @@ final class TlsGate extends ChannelInboundHandlerAdapter {
     }
     SslHandler ssl = (SslHandler) ctx.pipeline().get(ConduitPipeline.TLS);
     PeerIdentity.of(ssl.engine().getSession()).ifPresent(id -> state.tlsPeer(id.value()));
+    if (listener.peerGuard().isPresent() && !PeerGuards.admit(listener.peerGuard().get(), ssl, ctx.channel())) {
+      state.outcome(Outcome.AUTH_FAILED, "TLS peer refused by the peer guard (revoked or denied)");
+      ctx.close();
+      return;
+    }
     ctx.pipeline().remove(this);
     // installed synchronously, so a request decrypted in the same read reaches the protocol
     ListenerInitializer.initProtocol(ctx.channel(), listener, state);

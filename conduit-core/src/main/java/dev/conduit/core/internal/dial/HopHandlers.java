@@ -3,6 +3,7 @@ package dev.conduit.core.internal.dial;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Credentials;
 import dev.conduit.core.Destination;
+import dev.conduit.core.internal.tls.PeerGuards;
 import dev.conduit.core.outbound.Hop;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
@@ -41,6 +42,7 @@ final class HopHandlers {
       params.setEndpointIdentificationAlgorithm("HTTPS");
       ssl.engine().setSSLParameters(params);
       ssl.setHandshakeTimeoutMillis(timeoutMillis);
+      hop.peerGuard().ifPresent(guard -> PeerGuards.refuseOnHandshake(guard, ssl));
       this.tls = ssl;
     } else {
       this.tls = null;

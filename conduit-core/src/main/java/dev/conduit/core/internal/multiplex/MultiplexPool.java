@@ -13,6 +13,7 @@ import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.internal.transport.ChannelTuning;
 import dev.conduit.core.internal.dial.DialErrors;
 import dev.conduit.core.internal.transport.TrafficCounter;
+import dev.conduit.core.internal.tls.PeerGuards;
 import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.outbound.SocketCustomizer;
 import io.netty.bootstrap.Bootstrap;
@@ -213,6 +214,12 @@ public final class MultiplexPool implements Multiplexer {
           }
           promise.tryFailure(new MultiplexFailure(new DialException(DialFailure.GENERAL, "TLS handshake with upstream proxy "
               + endpoint + " failed: " + DialErrors.describe(h.cause()), h.cause()), true, true));
+          return;
+        }
+        if (hop.peerGuard().isPresent() && !PeerGuards.admit(hop.peerGuard().get(), ssl, ch)) {
+          ch.close();
+          promise.tryFailure(new MultiplexFailure(new DialException(DialFailure.GENERAL, "TLS handshake with upstream "
+              + "proxy " + endpoint + " failed: " + PeerGuards.refused().getMessage()), true, true));
           return;
         }
         String alpn = ssl.applicationProtocol();
