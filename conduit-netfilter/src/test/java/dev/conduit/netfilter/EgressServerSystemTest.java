@@ -4,6 +4,7 @@ import dev.conduit.netfilter.testing.NetNs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.ConduitResources;
+import dev.conduit.netfilter.testing.NetNs;
 import dev.conduit.core.control.push.PushClient;
 import dev.conduit.core.control.push.PushServer;
 import dev.conduit.core.control.store.StoreConfig;

@@ -1,6 +1,7 @@
 package dev.conduit.cli.command;
 
 import dev.conduit.cli.CliException;
+import dev.conduit.cli.config.SeedDatabaseKeys;
 import dev.conduit.core.control.store.StoreConfig;
 import dev.conduit.core.control.store.StoreException;
 import dev.conduit.core.egress.EgressServer;
@@ -203,21 +204,11 @@ public final class EgressServerCommand extends BaseCommand implements Callable<I
 
   /** Seed 003's db_* keys as a MySQL/MariaDB store. */
   static StoreConfig seedStore(Map<String, Object> conf) {
-    Object server = conf.get("db_server");
-    Object name = conf.get("db_name");
-    if (server == null || name == null) {
-      throw new IllegalArgumentException("db_server and db_name are required (expected: seed 003's keys db_user,"
-          + " db_password, db_server, db_port, db_name)");
+    if (!SeedDatabaseKeys.present(conf)) {
+      throw new IllegalArgumentException("db_server: missing (expected: seed 003's keys db_user, db_password,"
+          + " db_server, db_port, db_name)");
     }
-    Object port = conf.getOrDefault("db_port", "3306");
-    StoreConfig.Builder b = StoreConfig.mysql("jdbc:mysql://" + server + ":" + port + "/" + name);
-    if (conf.get("db_user") != null) {
-      b.user(String.valueOf(conf.get("db_user")));
-    }
-    if (conf.get("db_password") != null) {
-      b.password(String.valueOf(conf.get("db_password")));
-    }
-    return b.build();
+    return SeedDatabaseKeys.mysql(conf).build();
   }
 
   @SuppressWarnings("unchecked")

@@ -5,6 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.conduit.cli.Cli;
+import dev.conduit.core.testing.MariaDbServer;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -18,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code conduit egress server} from the command line: it serves seed 003's API and conduit's, keeps its entries
- * across a restart, and refuses bad flags and bad seed configuration files with one line.
+ * across a restart, runs from seed 003's server configuration as written (on a MariaDB the test starts), and
+ * refuses bad flags and bad seed configuration files with one line.
  */
 class EgressServerCommandTest {
 
@@ -59,6 +64,34 @@ class EgressServerCommandTest {
       JsonNode all = JSON.readTree(curl(base + "/show-all"));
       assertThat(all.get("Records").findValuesAsText("IP")).containsExactly("198.18.0.7");
       assertThat(all.get("Records").get(0).get("IsNoDel").asBoolean()).isTrue();
+    }
+  }
+
+  @Test
+  void runsFromTheSeedsServerConfigAsWrittenOnMariaDb() throws Exception {
+    try (MariaDbServer db = MariaDbServer.start()) {
+      db.createDatabase("outputguard");
+      Path conf = dir.resolve("config.yaml");
+      Files.writeString(conf, "db_user: \"" + MariaDbServer.USER + "\"\ndb_password: \"" + MariaDbServer.PASSWORD
+          + "\"\ndb_server: \"127.0.0.1\"\ndb_port: \"" + db.port() + "\"\ndb_name: \"outputguard\"\n");
+      int port;
+      try (ServerSocket s = new ServerSocket(0)) {
+        port = s.getLocalPort();
+      }
+      String base = "http://127.0.0.1:" + port;
+      try (Cli.Running server = Cli.start("egress", "server", "-server-conf-path", conf.toString(), "--listen",
+          "127.0.0.1:" + port, "--allow-special", "198.18.0.0/15")) {
+        server.conduit();
+        assertThat(curl(base + "/api?add=198.18.0.9")).contains("\"status\":\"success\"");
+        assertThat(JSON.readTree(curl(base + "/show-all")).get("Records").findValuesAsText("IP"))
+            .containsExactly("198.18.0.9");
+      }
+      try (Connection c = db.connect("outputguard"); Statement s = c.createStatement();
+           ResultSet r = s.executeQuery("SELECT entry_value, created_by FROM egress_entries")) {
+        assertThat(r.next()).isTrue();
+        assertThat(r.getString(1)).isEqualTo("198.18.0.9");
+        assertThat(r.getString(2)).isEqualTo("seed-api");
+      }
     }
   }
 
