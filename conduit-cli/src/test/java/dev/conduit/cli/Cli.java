@@ -97,7 +97,7 @@ public final class Cli {
 
     /** The started conduit; fails with the command's output when it exited instead. */
     public Conduit conduit() throws InterruptedException, ExecutionException, TimeoutException {
-      CompletableFuture.anyOf(started, exit).get(20, TimeUnit.SECONDS);
+      CompletableFuture.anyOf(started, exit).get(120, TimeUnit.SECONDS);
       if (!started.isDone()) {
         throw new AssertionError("exited before starting: " + result(Duration.ofSeconds(1)));
       }
@@ -106,7 +106,7 @@ public final class Cli {
 
     /** What SIGHUP does: re-reads the configuration file and applies it (run -c only). */
     public void reload() throws Exception {
-      reload.get(20, TimeUnit.SECONDS).run();
+      reload.get(120, TimeUnit.SECONDS).run();
     }
 
     /** Asks the command to stop gracefully and returns its result. */
