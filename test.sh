@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 declare -A tools=(
   [curl]=curl [iptables]=iptables [ipset]=ipset [nft]=nftables [ip]=iproute2
   [socat]=socat [tinyproxy]=tinyproxy [haproxy]=haproxy [openssl]=openssl [python3]=python3
-  [promtool]=prometheus [systemd-analyze]=systemd [jq]=jq [man]=man-db [slowhttptest]=slowhttptest [dig]=dnsutils [dnsmasq]=dnsmasq-base [apt-ftparchive]=apt-utils [dpkg-deb]=dpkg [apt-get]=apt [skopeo]=skopeo
+  [promtool]=prometheus [systemd-analyze]=systemd [jq]=jq [man]=man-db [slowhttptest]=slowhttptest [dig]=dnsutils [dnsmasq]=dnsmasq-base [apt-ftparchive]=apt-utils [dpkg-deb]=dpkg [apt-get]=apt [skopeo]=skopeo [conntrack]=conntrack [tcpdump]=tcpdump [chromium]=chromium [chromedriver]=chromium-driver [danted]=dante-server
 )
 missing=()
 for tool in "${!tools[@]}"; do
@@ -19,6 +19,8 @@ done
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import socks' 2>/dev/null || missing+=(python3-socks)
 # PostgreSQL for the control-plane store tests (they run initdb and postgres themselves; not on the PATH)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# MariaDB for the MySQL/MariaDB store tests (they run mariadb-install-db and mariadbd themselves)
+[ -x /usr/sbin/mariadbd ] && [ -x /usr/bin/mariadb-install-db ] || missing+=(mariadb-server)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test tools: ${missing[*]}"
@@ -30,7 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 # packaged services must not run: tests start their own instances on free ports
-for svc in tinyproxy haproxy prometheus postgresql; do
+for svc in tinyproxy haproxy prometheus postgresql mariadb; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
 done
 

@@ -2,6 +2,7 @@
 # End-to-end benchmark of conduit against peer proxies, on 127.0.0.1 only.
 #
 #   benchmarks/e2e/run.sh [-n RUNS] [-t SECONDS] [-s "tcp http tunnels mem mtls mitm"] [--no-build] [--no-results]
+#   E2E_BASELINE_JAR=old/benchmarks.jar benchmarks/e2e/run.sh ...   # adds a row "baseline conduit HTTP" to scenario 2
 #
 # Builds benchmarks.jar, starts conduit (dev.conduit.benchmarks.BenchServer) and the peers (Debian
 # packages, installed when missing; LittleProxy from Maven Central), runs every scenario RUNS times
@@ -21,6 +22,9 @@ WRITE_RESULTS=1
 MEM_RUNS=${MEM_RUNS:-1}  # memory per tunnel barely varies between runs; opening ~10k tunnels takes a while
 MEM_TUNNELS=${MEM_TUNNELS:-}  # default: 10,000, or fewer when the fd hard limit is lower (2 fds per tunnel)
 LITTLEPROXY_VERSION=2.2.0
+# another build's benchmarks.jar (e.g. an older commit): its BenchServer runs next to this one and scenario 2 times
+# both in the same runs, interleaved, so a regression shows against the same machine state
+BASELINE_JAR=${E2E_BASELINE_JAR:-}
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -41,6 +45,7 @@ SOCAT_IPERF=25211
 DANTE=21081; SQUID=23128; TINYPROXY=28888; LITTLEPROXY=28889
 C_HTTP=23130; C_SOCKS=21080; C_MIXED=21082
 C_FWD_IPERF=25231; C_FWD_NGINX=25232  # conduit's fixed-destination TCP forward, HAProxy's job
+C_HTTP_BASELINE=23140  # E2E_BASELINE_JAR's HTTP proxy
 # scenario mitm: HTTPS origin, squid caching + ssl-bump, mitmproxy, conduit cache serve
 NGINX_TLS=28443; SQUID_BUMP=23131; SQUID_BUMP_PLAIN=23133; MITMPROXY=28090; C_MITM=23132
 # scenario 5, mTLS tunnel pairs: conduit A (one process per forward entry) -> conduit B; stunnel client -> server
@@ -101,7 +106,7 @@ wait_port() {  # name port
 ports_free() {  # every port this harness listens on must be free, or a stray server would answer for a peer
   local busy=() p
   for p in $IPERF $NGINX $HAPROXY_IPERF $HAPROXY_NGINX $SOCAT_IPERF $DANTE $SQUID $TINYPROXY $LITTLEPROXY \
-      $C_HTTP $C_SOCKS $C_MIXED $C_FWD_IPERF $C_FWD_NGINX $NGINX_TLS $SQUID_BUMP $SQUID_BUMP_PLAIN $MITMPROXY $C_MITM \
+      $C_HTTP $C_HTTP_BASELINE $C_SOCKS $C_MIXED $C_FWD_IPERF $C_FWD_NGINX $NGINX_TLS $SQUID_BUMP $SQUID_BUMP_PLAIN $MITMPROXY $C_MITM \
       $MTLS_B $MTLS_A_IPERF $MTLS_A_NGINX $MTLS_A_H2_IPERF $MTLS_A_H2_NGINX $STUNNEL_S_IPERF $STUNNEL_S_NGINX $STUNNEL_C_IPERF $STUNNEL_C_NGINX \
       $STUNNEL_C_NGINX_FULL; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then busy+=("$p"); fi
@@ -187,6 +192,13 @@ start_peer() {
       wait_port littleproxy $LITTLEPROXY ;;
   esac
 }
+start_baseline() {  # E2E_BASELINE_JAR's BenchServer: the HTTP proxy only
+  [[ -n $BASELINE_JAR ]] || return 0
+  [[ -f $BASELINE_JAR ]] || { log "E2E_BASELINE_JAR: $BASELINE_JAR (no such file)"; exit 1; }
+  start conduit-baseline java "${JVM_OPTS[@]}" ${CONDUIT_JVM_OPTS:-} -cp "$BASELINE_JAR" dev.conduit.benchmarks.BenchServer \
+    --http $C_HTTP_BASELINE ${CONDUIT_ARGS:-}
+  wait_port conduit-baseline $C_HTTP_BASELINE
+}
 pid_of() { echo "${PID[$1]:-}"; }
 
 # ------------------------------------------------------------------ scenarios
@@ -217,6 +229,7 @@ scenario_tcp() {
 scenario_http() {
   log "scenario 2: 1 KiB GETs through forward proxies, wrk -t2 -c64, $N x ${T}s"
   local rows=("direct" "conduit HTTP" "squid" "tinyproxy" "littleproxy")
+  [[ -n $BASELINE_JAR ]] && rows=("direct" "conduit HTTP" "baseline conduit HTTP" "squid" "tinyproxy" "littleproxy")
   local target="http://127.0.0.1:$NGINX/1k.bin"
   # warm-up, not recorded: the JVM proxies (conduit, LittleProxy) compile their HTTP paths here instead of
   # in the first timed run (whose p99 was otherwise ~130 ms of JIT compilation)
@@ -224,12 +237,17 @@ scenario_http() {
     >/dev/null 2>&1 || true
   wrk -t2 -c64 -d3s --timeout 5s -s "$HERE/wrk-report.lua" "http://127.0.0.1:$LITTLEPROXY/" -- "$target" "127.0.0.1:$NGINX" \
     >/dev/null 2>&1 || true
+  if [[ -n $BASELINE_JAR ]]; then
+    wrk -t2 -c64 -d3s --timeout 5s -s "$HERE/wrk-report.lua" "http://127.0.0.1:$C_HTTP_BASELINE/" -- "$target" \
+      "127.0.0.1:$NGINX" >/dev/null 2>&1 || true
+  fi
   for r in $(seq "$N"); do
     for row in "${rows[@]}"; do
       local pids="" url args=()
       case $row in
         direct) url="http://127.0.0.1:$NGINX/"; args=(/1k.bin) ;;
         conduit*) pids=$(pid_of conduit); url="http://127.0.0.1:$C_HTTP/"; args=("$target" "127.0.0.1:$NGINX") ;;
+        baseline*) pids=$(pid_of conduit-baseline); url="http://127.0.0.1:$C_HTTP_BASELINE/"; args=("$target" "127.0.0.1:$NGINX") ;;
         squid) pids=$(pid_of squid); url="http://127.0.0.1:$SQUID/"; args=("$target" "127.0.0.1:$NGINX") ;;
         tinyproxy) pids=$(pid_of tinyproxy); url="http://127.0.0.1:$TINYPROXY/"; args=("$target" "127.0.0.1:$NGINX") ;;
         littleproxy) pids=$(pid_of littleproxy); url="http://127.0.0.1:$LITTLEPROXY/"; args=("$target" "127.0.0.1:$NGINX") ;;
@@ -663,6 +681,7 @@ need_tools
 setup
 log "results: $OUT"
 for p in nginx iperf3 conduit haproxy socat dante squid tinyproxy littleproxy; do start_peer "$p"; done
+[[ " $SCENARIOS " == *" http "* ]] && start_baseline
 if [[ " $SCENARIOS " == *" mtls "* ]]; then start_peer mtls; fi
 log "started: $(for k in "${!PID[@]}"; do printf '%s=%s ' "$k" "${PID[$k]}"; done)"
 for s in $SCENARIOS; do

@@ -14,6 +14,7 @@ module dev.conduit.core {
   requires io.netty.handler.proxy;
   requires io.netty.resolver;
   requires io.netty.resolver.dns;
+  requires io.netty.codec.dns; // the egress server reads TTLs and CNAME chains
   requires io.netty.transport.classes.epoll;
   requires io.netty.transport.unix.common;
   requires org.bouncycastle.pkix;
@@ -41,6 +42,7 @@ module dev.conduit.core {
   exports dev.conduit.core.control.enrol;
   exports dev.conduit.core.control.push;
   exports dev.conduit.core.control.store;
+  exports dev.conduit.core.egress;
   exports dev.conduit.core.inbound;
   exports dev.conduit.core.mesh;
   exports dev.conduit.core.net;
@@ -51,4 +53,6 @@ module dev.conduit.core {
   exports dev.conduit.core.route;
   exports dev.conduit.core.runtime;
   exports dev.conduit.core.tunnel;
+  // HTTP proxy basics (hop-by-hop headers, the CONNECT reply, Proxy-Status) the MITM proxy shares with core's
+  exports dev.conduit.core.internal.proxy to dev.conduit.mitm;
 }

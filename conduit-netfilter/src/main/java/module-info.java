@@ -8,6 +8,7 @@ module dev.conduit.netfilter {
   requires io.netty.transport.unix.common;
   requires org.jnrproject.ffi;
   requires org.slf4j;
+  requires com.fasterxml.jackson.databind; // the egress gateway's reports
   requires jdk.httpserver; // the egress gateway's /metrics
 
   exports dev.conduit.netfilter;

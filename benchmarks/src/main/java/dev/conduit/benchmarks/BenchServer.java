@@ -5,6 +5,7 @@ import dev.conduit.core.ConduitBuilder;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.Listener;
 import dev.conduit.core.Timeouts;
+import dev.conduit.core.overload.OverloadPolicy;
 import dev.conduit.core.inbound.InboundProtocol;
 import dev.conduit.core.inbound.InboundProtocols;
 import dev.conduit.core.inbound.OriginalDestinationResolver;
@@ -24,8 +25,10 @@ import java.util.concurrent.CountDownLatch;
  * <pre>
  * java -cp benchmarks/target/benchmarks.jar dev.conduit.benchmarks.BenchServer \
  *     [--http PORT] [--socks PORT] [--mixed PORT] [--forward PORT=HOST:PORT] [--io-threads N] [--splice on|off]
+ *     [--overload on|off]
  * </pre>
  * {@code --splice on} relays tunnels with {@code splice(2)} (see {@code ConduitBuilder.splice}).
+ * {@code --overload off} runs without the overload manager (its default budgets otherwise), to measure what it costs.
  * A port of 0 picks a free port; a listener whose option is absent is not started. Prints one line
  * {@code ready http=P socks=P mixed=P} when every listener is bound, then runs until it is
  * signalled (SIGTERM/SIGINT), when it stops with a one-second drain.
@@ -42,6 +45,7 @@ public final class BenchServer {
     List<Listener> listeners = new ArrayList<>();
     int ioThreads = 0;
     boolean splice = false;
+    boolean overload = true;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       if (i + 1 >= args.length) {
@@ -62,6 +66,14 @@ public final class BenchServer {
             yield false;
           }
         };
+        case "--overload" -> overload = switch (v) {
+          case "on" -> true;
+          case "off" -> false;
+          default -> {
+            usage("--overload: " + v + " (expected: on or off)");
+            yield true;
+          }
+        };
         default -> usage("unknown option " + a);
       }
     }
@@ -71,7 +83,8 @@ public final class BenchServer {
     ConduitBuilder b = Conduit.builder()
         .resources(ConduitResources.builder().ioThreads(ioThreads).build())
         .timeouts(Timeouts.builder().drain(Duration.ofSeconds(1)).build())
-        .splice(splice);
+        .splice(splice)
+        .overload(overload ? OverloadPolicy.defaults() : OverloadPolicy.disabled());
     listeners.forEach(b::listener);
     Conduit conduit = b.build().start();
     CountDownLatch stopped = new CountDownLatch(1);
@@ -115,7 +128,7 @@ public final class BenchServer {
 
   private static void usage(String problem) {
     System.err.println("BenchServer: " + problem);
-    System.err.println("usage: BenchServer [--http PORT] [--socks PORT] [--mixed PORT] [--forward PORT=HOST:PORT] [--io-threads N] [--splice on|off]");
+    System.err.println("usage: BenchServer [--http PORT] [--socks PORT] [--mixed PORT] [--forward PORT=HOST:PORT] [--io-threads N] [--splice on|off] [--overload on|off]");
     System.exit(2);
   }
 }

@@ -40,7 +40,8 @@ import org.junit.jupiter.api.Test;
  *       out);</li>
  *   <li>a public type of an exported package shows no {@code internal} type in its API (supertypes, public and
  *       protected fields, methods and constructors);</li>
- *   <li>the roles (netfilter, mitm and the mesh manager {@code dev.conduit.core.mesh}) may use core's other
+ *   <li>the roles (netfilter, mitm, the mesh manager {@code dev.conduit.core.mesh} and the egress server
+ *       {@code dev.conduit.core.egress}) may use core's other
  *       packages, the control plane's parts ({@code dev.conduit.core.control}: store, enrolment, push channel,
  *       which the mesh manager and the egress guard share) included, but not each other, and core's other
  *       packages use none of them: the roles meet only in the CLI.</li>
@@ -50,7 +51,8 @@ class ArchitectureTest {
   private static final String NETFILTER = "dev.conduit.netfilter..";
   private static final String MITM = "dev.conduit.mitm..";
   private static final String MESH = "dev.conduit.core.mesh..";
-  private static final List<String> ROLES = List.of(NETFILTER, MITM, MESH);
+  private static final String EGRESS = "dev.conduit.core.egress..";
+  private static final List<String> ROLES = List.of(NETFILTER, MITM, MESH, EGRESS);
   private static final Set<String> ENTRY_POINTS = Set.of("dev.conduit.core", "dev.conduit.cli");
 
   private static JavaClasses classes;
@@ -149,7 +151,7 @@ class ArchitectureTest {
   @Test
   void coreUsesNoRole() {
     // the control plane's parts are core too: they use no role
-    noClasses().that().resideInAPackage("dev.conduit.core..").and().resideOutsideOfPackages(MESH)
+    noClasses().that().resideInAPackage("dev.conduit.core..").and().resideOutsideOfPackages(MESH, EGRESS)
         .should().dependOnClassesThat().resideInAnyPackage(ROLES.toArray(String[]::new))
         .because("roles plug into core, and meet only in the CLI")
         .check(classes);

@@ -2,6 +2,7 @@ package dev.conduit.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.testing.FileWatch;
 import dev.conduit.core.testing.Processes;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -12,7 +13,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -68,14 +68,6 @@ class CacheServeIT {
   }
 
   private static int waitFor(Process p, Path log, Pattern line) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (p.isAlive() && System.nanoTime() < deadline) {
-      Matcher m = line.matcher(Files.readString(log));
-      if (m.find()) {
-        return Integer.parseInt(m.group(1));
-      }
-      Thread.sleep(50);
-    }
-    throw new AssertionError("no line " + line + " in " + Files.readString(log));
+    return FileWatch.awaitNumber(log, line, Duration.ofSeconds(30), p);
   }
 }

@@ -3,6 +3,7 @@ package dev.conduit.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.cli.command.ManagerCommandTest;
+import dev.conduit.core.testing.MariaDbServer;
 import dev.conduit.core.testing.PostgresServer;
 import dev.conduit.core.testing.Processes;
 import java.net.ServerSocket;
@@ -15,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code conduit manager} from the shaded jar as a child process: Flyway finds its SQLite and PostgreSQL support
+ * {@code conduit manager} from the shaded jar as a child process: Flyway finds its SQLite, PostgreSQL and MariaDB support
  * (their META-INF/services entries merged), the JDBC drivers load, and the operator's commands reach it.
  */
 class ManagerShadedJarIT {
@@ -93,6 +94,27 @@ class ManagerShadedJarIT {
             user: %s
             password_file: %s
           """.formatted(freePort(), dir.resolve("data"), url, PostgresServer.USER, password));
+    }
+  }
+
+  @Test
+  void managerOnMariaDbFromTheJarWithTheSeedsKeys() throws Exception {
+    try (MariaDbServer server = MariaDbServer.start()) {
+      server.createDatabase("manager");
+      // seed 000's MySQL keys: address host:port, db, username, password
+      runsAndAnswers("""
+          conduit_manager:
+            listen: {network: tcp, addr: "127.0.0.1:%d"}
+            data_dir: %s
+          db:
+            driver: mysql
+            address: 127.0.0.1:%d
+            db: manager
+            username: %s
+            password: %s
+            options: parseTime=true
+            max_open_conn: 8
+          """.formatted(freePort(), dir.resolve("data"), server.port(), MariaDbServer.USER, MariaDbServer.PASSWORD));
     }
   }
 }

@@ -2,6 +2,7 @@ package dev.conduit.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.testing.FileWatch;
 import dev.conduit.core.testing.Processes;
 import dev.conduit.core.testing.TestOrigin;
 import dev.conduit.core.testing.UdpEcho;
@@ -10,9 +11,9 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -47,31 +48,17 @@ class ShadedJarIT {
       Process p = new ProcessBuilder(java(), "-jar", jar().toString(), "proxy", "--socks5-listen", "127.0.0.1:0",
           "--drain-timeout", "20s").redirectErrorStream(true).redirectOutput(log.toFile()).start();
       try {
-        int port = -1;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (port < 0 && p.isAlive() && System.nanoTime() < deadline) {
-          Matcher m = BOUND.matcher(Files.readString(log));
-          if (m.find()) {
-            port = Integer.parseInt(m.group(1));
-          } else {
-            Thread.sleep(100);
-          }
-        }
-        assertThat(port).as("no listener line in " + Files.readString(log)).isPositive();
+        int port = FileWatch.awaitNumber(log, BOUND, Duration.ofSeconds(30), p);
         Processes.Result curl = Processes.run("curl", "-sS", "--max-time", "10", "--socks5-hostname",
             "127.0.0.1:" + port, "http://localhost:" + origin.port() + "/hello");
         assertThat(curl.exitCode()).as(curl.stderr()).isZero();
         assertThat(curl.out()).isEqualTo("hello");
         // the access line is written when conduit sees the close
-        while (!Files.readString(log).contains("access - time=") && System.nanoTime() < deadline) {
-          Thread.sleep(50);
-        }
+        FileWatch.awaitText(log, "access - time=", Duration.ofSeconds(30), p);
         try (Socket tunnel = socks5Tunnel(port, origin.port())) {
           Processes.Result kill = Processes.run(10, List.of("kill", "-" + signal, Long.toString(p.pid())));
           assertThat(kill.exitCode()).as(kill.stderr()).isZero();
-          while (!Files.readString(log).contains("SIG" + signal + " received") && System.nanoTime() < deadline) {
-            Thread.sleep(50);
-          }
+          FileWatch.awaitText(log, "SIG" + signal + " received", Duration.ofSeconds(30), p);
           assertThat(Files.readString(log)).contains("SIG" + signal + " received: stopping");
           // stops accepting at once...
           Processes.Result refused = Processes.run("curl", "-sS", "--max-time", "10", "--socks5-hostname",
@@ -309,15 +296,7 @@ class ShadedJarIT {
   }
 
   private static int waitFor(Process p, Path log, Pattern line) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (p.isAlive() && System.nanoTime() < deadline) {
-      Matcher m = line.matcher(Files.readString(log));
-      if (m.find()) {
-        return Integer.parseInt(m.group(1));
-      }
-      Thread.sleep(50);
-    }
-    throw new AssertionError("no line " + line + " in " + Files.readString(log));
+    return FileWatch.awaitNumber(log, line, Duration.ofSeconds(30), p);
   }
 
   private static String roundTrip(java.net.Socket s, String text) throws java.io.IOException {

@@ -1,6 +1,8 @@
 package dev.conduit.core;
 
 import io.netty.channel.EventLoopGroup;
+import dev.conduit.core.internal.transport.NativeTransports;
+import dev.conduit.core.internal.transport.NettyVersions;
 import dev.conduit.core.internal.transport.RearmingEpollIoHandler;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -44,8 +46,13 @@ public final class ConduitResources implements AutoCloseable {
   private final AddressResolverGroup<InetSocketAddress> resolver;
 
   private ConduitResources(Builder b) {
+    // before any 4.2-only class: Netty 4.1 on the class path fails here, naming both versions
+    NettyVersions.requireCompatible();
     int threads = b.ioThreads > 0 ? b.ioThreads : Runtime.getRuntime().availableProcessors();
     this.epoll = b.preferNative && Epoll.isAvailable();
+    if (b.preferNative && !epoll) {
+      NativeTransports.warnIfEpollUnavailable();
+    }
     DefaultThreadFactory threadFactory = new DefaultThreadFactory("conduit-io", true);
     this.group = new MultiThreadIoEventLoopGroup(
         threads, threadFactory, epoll ? RearmingEpollIoHandler.newFactory() : NioIoHandler.newFactory());

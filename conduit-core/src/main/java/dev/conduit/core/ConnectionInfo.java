@@ -10,7 +10,8 @@ import java.time.Instant;
  *
  * @param id unique within the process, carried by every log line about the connection
  * @param listener the name of the listener that accepted it
- * @param protocol the listener's inbound protocol name ({@code http}, {@code socks}, {@code mixed}, ...)
+ * @param protocol the inbound protocol: the listener's ({@code http}, {@code socks}, ...), or on a mixed listener
+ *     the one detected from the first byte ({@code http} or {@code socks}; {@code mixed} until a byte arrived)
  * @param client the client's address
  * @param local the local address the client connected to
  * @param accepted when it was accepted

@@ -62,7 +62,7 @@ final class CacheServing {
     BlobCache cache = handler.proxy().cacheOrNull();
     FullHttpRequest req = r.request();
     HttpHeaders h = req.headers();
-    HttpExchange exchange = r.exchange();
+    InterceptedExchange exchange = r.exchange();
     if (!req.method().equals(HttpMethod.GET)) {
       Optional<CacheEntry> entry = cache.lookup(k);
       if (entry.isPresent() && cache.isFresh(entry.get())) {
@@ -165,7 +165,7 @@ final class CacheServing {
   }
 
   /** Serves a committed entry (owned); {@code range} is the client's Range header or null. */
-  void serveHit(CacheEntry entry, HttpExchange exchange, String range, boolean body, String xCache) {
+  void serveHit(CacheEntry entry, InterceptedExchange exchange, String range, boolean body, String xCache) {
     long length = entry.length();
     HttpResponse resp = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
     for (Map.Entry<String, String> e : entry.headers().entrySet()) {

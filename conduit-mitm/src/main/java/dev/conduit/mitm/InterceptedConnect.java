@@ -1,14 +1,14 @@
 package dev.conduit.mitm;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.Upstream;
+import dev.conduit.core.internal.proxy.ProxyHttp;
 import dev.conduit.core.observe.Outcome;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpObjectAggregator;
@@ -18,7 +18,6 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import java.nio.charset.StandardCharsets;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -64,14 +63,14 @@ final class InterceptedConnect {
       String connectHost = d.host();
       p.remove(ProxyHandler.AGGREGATOR);
       p.remove(ProxyHandler.CHUNKED);
-      p.addBefore(ProxyHandler.SELF, "mitm-sni", new SniHandler((String sni, Promise<SslContext> promise) -> {
+      p.addBefore(ProxyHandler.SELF, ConduitPipeline.MITM_SNI, new SniHandler((String sni, Promise<SslContext> promise) -> {
         proxy.leaves().contextFor(sni != null ? sni : connectHost, promise);
         return promise;
       }));
-      p.addBefore(ProxyHandler.SELF, "mitm-tls-codec", new HttpServerCodec());
-      p.addBefore(ProxyHandler.SELF, "mitm-tls-chunked", new ChunkedWriteHandler());
-      p.addBefore(ProxyHandler.SELF, "mitm-tls-aggregator", new HttpObjectAggregator(proxy.maxRequestBodyBytes()));
-      p.context(ProxyHandler.CODEC).writeAndFlush(connectEstablished());
+      p.addBefore(ProxyHandler.SELF, ConduitPipeline.MITM_TLS_CODEC, new HttpServerCodec());
+      p.addBefore(ProxyHandler.SELF, ConduitPipeline.MITM_TLS_CHUNKED, new ChunkedWriteHandler());
+      p.addBefore(ProxyHandler.SELF, ConduitPipeline.MITM_TLS_AGGREGATOR, new HttpObjectAggregator(proxy.maxRequestBodyBytes()));
+      p.context(ProxyHandler.CODEC).writeAndFlush(ProxyHttp.connectEstablished());
       p.remove(ProxyHandler.CODEC); // bytes it still held (an early ClientHello) flow on to the SNI handler
       log.debug("[{}] intercepting CONNECT {}", handler.id(), d);
       handler.intercepted(d.host(), d.port()); // the CONNECT is answered; decrypted requests follow
@@ -92,16 +91,12 @@ final class InterceptedConnect {
         f.getNow().channel().close();
         return;
       }
-      p.context(ProxyHandler.CODEC).writeAndFlush(connectEstablished());
+      p.context(ProxyHandler.CODEC).writeAndFlush(ProxyHttp.connectEstablished());
       context.relay(f.getNow());
       p.remove(handler);
       p.remove(ProxyHandler.AGGREGATOR);
       p.remove(ProxyHandler.CHUNKED);
       p.remove(ProxyHandler.CODEC);
     });
-  }
-
-  private static ByteBuf connectEstablished() {
-    return Unpooled.copiedBuffer("HTTP/1.1 200 Connection established\r\n\r\n", StandardCharsets.US_ASCII);
   }
 }

@@ -11,7 +11,7 @@ import io.netty.handler.codec.http.FullHttpRequest;
  * @param request the request in origin form, hop-by-hop headers removed
  * @param exchange what interceptors see
  */
-record ProxiedRequest(String scheme, String host, int port, FullHttpRequest request, HttpExchange exchange) {
+record ProxiedRequest(String scheme, String host, int port, FullHttpRequest request, InterceptedExchange exchange) {
   /** Retains the request once more (a sink that may follow redirects keeps it). */
   ProxiedRequest retained() {
     request.retain();

@@ -1,8 +1,10 @@
 package dev.conduit.mitm;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.DialException;
 import dev.conduit.core.inbound.DrainEvent;
 import dev.conduit.core.inbound.InboundContext;
+import dev.conduit.core.internal.proxy.ProxyHttp;
 import dev.conduit.core.observe.Outcome;
 import dev.conduit.mitm.cache.BlobCache;
 import dev.conduit.mitm.cache.CacheKey;
@@ -51,10 +53,11 @@ import org.slf4j.LoggerFactory;
 final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
-  static final String CODEC = "mitm-codec";
-  static final String CHUNKED = "mitm-chunked";
-  static final String AGGREGATOR = "mitm-aggregator";
-  static final String SELF = "mitm";
+  static final String CODEC = ConduitPipeline.MITM_CODEC;
+  static final String CHUNKED = ConduitPipeline.MITM_CHUNKED;
+  static final String AGGREGATOR = ConduitPipeline.MITM_AGGREGATOR;
+  static final String SELF = ConduitPipeline.MITM;
+  private static final String PROXY_STATUS = "Proxy-Status";
 
   private final InboundContext context;
   private final MitmProxy proxy;
@@ -239,25 +242,28 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
       sendError(400, "bad request target: " + e.getMessage(), true);
       return;
     }
+    if (context.overloaded()) {
+      // a request costs an upstream call or a cache read with its buffers: refused while overloaded, as an
+      // intercepted CONNECT is (and as conduit's HTTP proxy refuses the dial)
+      req.release();
+      context.outcome(Outcome.REJECTED, "overloaded: " + req.method() + " " + scheme + "://"
+          + authority(scheme, host, port) + target + " refused");
+      sendOverloaded("conduit is overloaded; request refused, try again later");
+      return;
+    }
     String authority = authority(scheme, host, port);
     req.setUri(target);
     HttpHeaders h = req.headers();
-    h.remove(HttpHeaderNames.PROXY_AUTHORIZATION);
-    h.remove("Proxy-Connection");
-    h.remove(HttpHeaderNames.KEEP_ALIVE);
-    h.remove(HttpHeaderNames.TE);
-    h.remove(HttpHeaderNames.TRAILER);
-    h.remove(HttpHeaderNames.UPGRADE);
-    h.remove(HttpHeaderNames.CONNECTION);
+    ProxyHttp.removeHopByHop(h, true);
     if (!h.contains(HttpHeaderNames.HOST) || tunnelHost == null) {
       h.set(HttpHeaderNames.HOST, authority);
     }
-    HttpExchange exchange = new HttpExchange(req.method().name(), URI.create(scheme + "://" + authority + target), h);
+    InterceptedExchange exchange = new InterceptedExchange(req.method().name(), URI.create(scheme + "://" + authority + target), h);
     for (HttpInterceptor i : proxy.interceptors()) {
       i.onRequest(exchange);
       if (exchange.synthetic().isPresent()) {
         req.release();
-        HttpExchange.Synthetic s = exchange.synthetic().get();
+        InterceptedExchange.Synthetic s = exchange.synthetic().get();
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
             HttpResponseStatus.valueOf(s.status()), Unpooled.wrappedBuffer(s.body()));
         resp.headers().set(HttpHeaderNames.CONTENT_TYPE, s.contentType());
@@ -288,9 +294,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
   void prepareResponse(HttpResponse response, ProxiedRequest r) {
     HttpHeaders h = response.headers();
-    h.remove(HttpHeaderNames.CONNECTION);
-    h.remove(HttpHeaderNames.KEEP_ALIVE);
-    h.remove("Proxy-Connection");
+    ProxyHttp.removeHopByHop(h, false);
     int code = response.status().code();
     boolean bodyless = r.request().method().equals(HttpMethod.HEAD) || code == 204 || code == 304;
     if (!bodyless && !HttpUtil.isContentLengthSet(response) && !HttpUtil.isTransferEncodingChunked(response)) {
@@ -298,7 +302,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  void writeHead(HttpResponse response, HttpExchange exchange, boolean fromCache) {
+  void writeHead(HttpResponse response, InterceptedExchange exchange, boolean fromCache) {
     exchange.response(response.status().code(), response.headers(), fromCache);
     for (HttpInterceptor i : proxy.interceptors()) {
       i.onResponse(exchange);
@@ -316,7 +320,12 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /** Answers with an error of conduit's own; a {@code 503} is the busy reply ({@link #sendOverloaded}). */
   void sendError(int status, String text, boolean close) {
+    if (status == 503) {
+      sendOverloaded(text);
+      return;
+    }
     sendError(status, text, close, HttpHeaders.EMPTY_HEADERS);
   }
 
@@ -327,7 +336,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   void sendOverloaded(String text) {
     HttpHeaders h = new DefaultHttpHeaders();
     h.set(HttpHeaderNames.RETRY_AFTER, "5");
-    h.set("Proxy-Status", "conduit; error=proxy_internal_response; details=\"conduit is overloaded\"");
+    h.set(PROXY_STATUS, ProxyHttp.proxyStatusValue("proxy_internal_response", "conduit is overloaded"));
     sendError(503, text, true, h);
   }
 

@@ -1,5 +1,6 @@
 package dev.conduit.mitm;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
 import dev.conduit.core.inbound.InboundContext;
@@ -77,8 +78,8 @@ final class UpstreamFetcher {
       Channel up = upstream.channel();
       if (scheme.equals("https")) {
         SslHandler ssl = handler.proxy().upstreamContext().newHandler(up.alloc(), host, port);
-        up.pipeline().addLast("mitm-upstream-tls", ssl);
-        up.pipeline().addLast("mitm-upstream-guard", new ChannelInboundHandlerAdapter() {
+        up.pipeline().addLast(ConduitPipeline.MITM_UPSTREAM_TLS, ssl);
+        up.pipeline().addLast(ConduitPipeline.MITM_UPSTREAM_GUARD, new ChannelInboundHandlerAdapter() {
           @Override
           public void exceptionCaught(ChannelHandlerContext c, Throwable cause) {
             // a handshake failure is reported through the handshake future; later ones close the call
@@ -119,13 +120,13 @@ final class UpstreamFetcher {
       handler.callStarted(call);
     }
     ChannelPipeline p = up.pipeline();
-    if (p.get("mitm-upstream-codec") == null) {
+    if (p.get(ConduitPipeline.MITM_UPSTREAM_CODEC) == null) {
       // a stalled origin must not hold a (possibly shared) download forever
-      p.addLast("mitm-upstream-timeout",
+      p.addLast(ConduitPipeline.MITM_UPSTREAM_TIMEOUT,
           new ReadTimeoutHandler(handler.context().timeouts().relayIdle().toMillis(), TimeUnit.MILLISECONDS));
-      p.addLast("mitm-upstream-codec", new HttpClientCodec());
+      p.addLast(ConduitPipeline.MITM_UPSTREAM_CODEC, new HttpClientCodec());
     }
-    p.addLast("mitm-upstream", call);
+    p.addLast(ConduitPipeline.MITM_UPSTREAM, call);
     up.writeAndFlush(retry != null ? request.retainedDuplicate() : request).addListener(w -> {
       if (!w.isSuccess()) {
         call.fail(502, "upstream write failed: " + w.cause().getMessage());

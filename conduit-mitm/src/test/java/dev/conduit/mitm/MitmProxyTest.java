@@ -60,7 +60,7 @@ class MitmProxyTest {
         .trustUpstreamCa(originCa.certificate())
         .interceptor(new HttpInterceptor() {
           @Override
-          public void onRequest(HttpExchange exchange) {
+          public void onRequest(InterceptedExchange exchange) {
             if (exchange.uri().getPath().equals("/blocked")) {
               exchange.respond(403, "text/plain", "blocked by the test interceptor");
             }
@@ -68,7 +68,7 @@ class MitmProxyTest {
           }
 
           @Override
-          public void onResponse(HttpExchange exchange) {
+          public void onResponse(InterceptedExchange exchange) {
             exchange.responseHeaders().set("X-Intercepted", exchange.method() + " " + exchange.uri());
           }
         })

@@ -65,7 +65,7 @@ class ProxyHandlerTest {
   void anInterceptorAnswersWithoutDialing() {
     HttpInterceptor answer = new HttpInterceptor() {
       @Override
-      public void onRequest(HttpExchange exchange) {
+      public void onRequest(InterceptedExchange exchange) {
         exchange.respond(403, "text/plain", "blocked");
       }
     };
@@ -82,6 +82,49 @@ class ProxyHandlerTest {
       h.send("GET http://o.test/x HTTP/1.1\r\nBad Header Line\r\n\r\n");
       assertThat(h.written()).startsWith("HTTP/1.1 400");
       assertThat(h.context.outcomes).contains(Outcome.PROTOCOL_ERROR);
+    }
+  }
+
+  @Test
+  void headersTheConnectionHeaderNamesAreNotForwardedEitherWay() {
+    try (MitmHarness h = new MitmHarness(proxy())) {
+      h.send("GET http://origin.test/a HTTP/1.1\r\nHost: origin.test\r\nConnection: keep-alive, X-Hop\r\n"
+          + "X-Hop: private\r\nX-Keep: yes\r\n\r\n");
+      EmbeddedChannel origin = h.answerDial(0);
+      assertThat(MitmHarness.request(origin)).contains("X-Keep: yes").doesNotContainIgnoringCase("x-hop")
+          .doesNotContainIgnoringCase("connection:");
+      h.respond(origin, "HTTP/1.1 200 OK\r\nConnection: X-Secret\r\nX-Secret: 1\r\nX-Shown: 2\r\n"
+          + "Content-Length: 5\r\n\r\nhello");
+      assertThat(h.awaitWritten("hello")).startsWith("HTTP/1.1 200 OK").contains("X-Shown: 2")
+          .doesNotContainIgnoringCase("x-secret");
+    }
+  }
+
+  @Test
+  void whileOverloadedAPlainHttpRequestIsRefusedWith503AndNothingDialed() {
+    try (MitmHarness h = new MitmHarness(proxy())) {
+      h.context.overloaded = true;
+      h.send("GET http://origin.test:8080/a HTTP/1.1\r\nHost: origin.test:8080\r\n\r\n");
+      assertThat(h.written()).startsWith("HTTP/1.1 503")
+          .containsIgnoringCase("retry-after: 5")
+          .containsIgnoringCase("proxy-status: conduit; error=proxy_internal_response; details=\"conduit is overloaded\"")
+          .containsIgnoringCase("connection: close")
+          .contains("conduit is overloaded");
+      assertThat(h.context.outcomes).containsExactly(Outcome.REJECTED);
+      assertThat(h.context.requests).as("nothing dialed").isEmpty();
+      assertThat(h.client.isOpen()).as("the refused connection closes").isFalse();
+    }
+  }
+
+  @Test
+  void anOverloadedDialOfAPlainRequestIsTheSameBusyReply() {
+    try (MitmHarness h = new MitmHarness(proxy())) {
+      h.context.dials = null; // dials fail at once, with the failure below (the descriptor budget's refusal)
+      h.context.failure = dev.conduit.core.DialFailure.OVERLOADED;
+      h.send("GET http://origin.test/a HTTP/1.1\r\nHost: origin.test\r\n\r\n");
+      assertThat(h.written()).startsWith("HTTP/1.1 503")
+          .containsIgnoringCase("retry-after: 5")
+          .containsIgnoringCase("proxy-status: conduit; error=proxy_internal_response");
     }
   }
 }

@@ -3,6 +3,9 @@ package dev.conduit.netfilter;
 import static java.util.Objects.requireNonNull;
 
 import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -17,6 +20,11 @@ import org.slf4j.LoggerFactory;
  * the plan again, logs the repair and counts it. Connections that were already captured resume once
  * the rules are back (TPROXY's socket match finds their transparent sockets again).
  *
+ * <p>Each repair is counted by where it happened ({@link #repairsByChain()}): per table and chain (an
+ * iptables table such as {@code ip/mangle} and its chain, an nft table and its chain or set, {@code ipset} and
+ * the set's name, {@code ip -4 rule} / {@code ip -4 route} for the policy routing) and whether that part was
+ * {@code missing} or {@code altered}.
+ *
  * <p>Started by {@link TransparentCapture#startDriftRepair}; runs on a daemon thread of its own (the
  * checks run iptables/nft); stopped by {@link #close()} or when the capture is closed.
  */
@@ -29,6 +37,7 @@ public final class DriftRepair implements AutoCloseable {
   private final AtomicLong checks = new AtomicLong();
   private final AtomicLong repairs = new AtomicLong();
   private final AtomicLong failures = new AtomicLong();
+  private final Map<Repair, AtomicLong> byChain = new ConcurrentHashMap<>();
   private final CountDownLatch stop = new CountDownLatch(1);
   private final Thread thread;
 
@@ -66,6 +75,23 @@ public final class DriftRepair implements AutoCloseable {
     return failures.get();
   }
 
+  /**
+   * Where repaired drift was found: a table, a chain (or set, or routing part) in it, and {@code missing} or
+   * {@code altered}.
+   *
+   * @param table the table, e.g. {@code ip/mangle}, {@code ip6/nat}, {@code inet conduit_cds}, {@code ipset}
+   * @param chain the chain, e.g. {@code PREROUTING}, {@code CDS_TPROXY}, {@code set cds_v4}, {@code table 100}
+   * @param change {@code missing} or {@code altered}
+   */
+  public record Repair(String table, String chain, String change) {}
+
+  /** Returns how many repairs found each table and chain missing or altered (one repair may count several). */
+  public Map<Repair, Long> repairsByChain() {
+    Map<Repair, Long> out = new TreeMap<>(java.util.Comparator.comparing(Repair::toString));
+    byChain.forEach((k, v) -> out.put(k, v.get()));
+    return out;
+  }
+
   /** Returns the check interval. */
   public Duration interval() {
     return interval;
@@ -89,11 +115,13 @@ public final class DriftRepair implements AutoCloseable {
       while (!stop.await(interval.toNanos(), TimeUnit.NANOSECONDS)) {
         try {
           checks.incrementAndGet();
-          capture.repairIfChanged().ifPresent(what -> {
+          capture.repairIfChanged().ifPresent(drift -> {
             long n = repairs.incrementAndGet();
-            log.warn("capture {}: rules {} under conduit; applied again (repair {})",
-                capture.plan().prefix(), what, n);
-            onRepair.accept(what);
+            drift.sections().forEach((section, change) -> byChain.computeIfAbsent(
+                new Repair(section.table(), section.chain(), change), r -> new AtomicLong()).incrementAndGet());
+            log.warn("capture {}: rules {} under conduit ({}); applied again (repair {})",
+                capture.plan().prefix(), drift.what(), drift.sections(), n);
+            onRepair.accept(drift.what());
           });
           if (capture.isClosed()) {
             return;

@@ -2,8 +2,10 @@ package dev.conduit.netfilter;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.conduit.netfilter.internal.DriftSections;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
@@ -29,7 +31,7 @@ import org.slf4j.LoggerFactory;
 public final class TransparentCapture implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TransparentCapture.class);
 
-  private final CapturePlan plan;
+  private volatile CapturePlan plan;
   private final NetfilterBackend backend;
   private final Thread shutdownHook;
   private boolean closed;
@@ -107,8 +109,36 @@ public final class TransparentCapture implements AutoCloseable {
     return driftRepair;
   }
 
+  /**
+   * Replaces the installed plan with {@code next} of the same prefix (e.g. the addresses of a mesh whose
+   * membership changed): the backend removes the old rules and sets and installs the new ones in one apply, so
+   * the capture is replaced rather than dropped. Drift repair keeps the new plan from then on.
+   *
+   * @param next the new plan, with this capture's prefix
+   * @throws IllegalArgumentException if the prefix differs
+   * @throws IllegalStateException if the capture was closed
+   * @throws NetfilterException when a tool refuses (what is installed is then whatever the tool left: drift
+   *     repair, or the next update, applies it again)
+   */
+  public synchronized void update(CapturePlan next) throws NetfilterException {
+    requireNonNull(next, "next");
+    if (!next.prefix().equals(plan.prefix())) {
+      throw new IllegalArgumentException("next: prefix " + next.prefix() + " (expected: " + plan.prefix() + ")");
+    }
+    if (closed) {
+      throw new IllegalStateException("capture " + plan.prefix() + " is closed");
+    }
+    backend.apply(next);
+    plan = next;
+    installed = backend.show(next.prefix());
+    log.info("capture {} updated: {}", next.prefix(), next);
+  }
+
+  /** A repair: "vanished" or "changed", and what changed by table and chain ("missing" or "altered"). */
+  record Drift(String what, Map<DriftSections.Section, String> sections) {}
+
   /** Applies the plan again when what is installed differs from what conduit installed. */
-  synchronized Optional<String> repairIfChanged() throws NetfilterException {
+  synchronized Optional<Drift> repairIfChanged() throws NetfilterException {
     if (closed) {
       return Optional.empty();
     }
@@ -116,10 +146,10 @@ public final class TransparentCapture implements AutoCloseable {
     if (now.equals(installed)) {
       return Optional.empty();
     }
-    String what = now.isEmpty() ? "vanished" : "changed";
+    Drift drift = new Drift(now.isEmpty() ? "vanished" : "changed", DriftSections.changes(installed, now));
     backend.apply(plan);
     installed = backend.show(plan.prefix());
-    return Optional.of(what);
+    return Optional.of(drift);
   }
 
   synchronized boolean isClosed() {

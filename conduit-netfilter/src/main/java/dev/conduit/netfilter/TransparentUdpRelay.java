@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.ConnectionInfo;
 import dev.conduit.core.Destination;
+import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.outbound.Outbound;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
@@ -28,6 +29,9 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -41,28 +45,42 @@ import org.slf4j.LoggerFactory;
  * UDP through TPROXY: a transparent UDP listener ({@code IP_TRANSPARENT}, {@code IP_RECVORIGDSTADDR}
  * / {@code IPV6_RECVORIGDSTADDR}) on the port a {@link CapturePlan} with {@link
  * CapturePlan#captureUdp()} diverts to. Each flow (client address and port, original destination) is
- * routed once by the rules: {@link RouteDecision.Direct direct} flows are relayed through a socket
- * carrying the bypass mark, and replies are sent from the original destination (a transparent socket
- * bound to it and connected to the client), so the client sees the server it addressed. Rejected flows,
- * and flows whose outbound has hops (only direct outbounds carry UDP here), are dropped and counted by
- * reason ({@link #drops()}).
+ * routed once by the rules, and replies are sent from the original destination (a transparent socket
+ * bound to it and connected to the client), so the client sees the server it addressed:
+ * <ul>
+ *   <li>{@link RouteDecision.Direct direct} flows are relayed through a socket carrying the bypass mark;
+ *   <li>flows via an outbound of one SOCKS5 hop (no TLS, {@link #carriesUdp}) are relayed through a {@code UDP
+ *       ASSOCIATE} of their own (RFC 1928 §7, username/password when the hop has credentials): the flow ends
+ *       when the server closes the association's control connection, and fragments are refused;
+ *   <li>rejected flows, and flows whose outbound cannot carry UDP (HTTP hops, chains, TLS), are dropped and
+ *       counted by reason ({@link #drops()}).
+ * </ul>
+ *
+ * <p>{@link #update} replaces the rules and outbounds for new flows; an open flow keeps the route it was
+ * opened with until it ends (idle, or its association closed), as established TCP connections do.
  *
  * <p>Bound to {@code [::]}, it serves both families: IPv4 on an epoll datagram channel, IPv6 on an
  * IPv6-only transparent socket read with {@code recvmsg(2)} on a thread of its own (Netty does not hand
  * over {@code IPV6_ORIGDSTADDR}).
  *
- * <p>Bounded: at most {@code maxFlows} flows, each closed after {@code idleTimeout} without a datagram
- * either way, and at most {@code maxQueuedBytes} of datagrams waiting, in total, for their flow's
- * sockets; beyond that datagrams are dropped and counted. Linux with the epoll transport and
- * CAP_NET_ADMIN only. Runs on an event loop of its own.
+ * <p>Bounded: at most {@code maxFlows} flows (each with at most one association), each closed after {@code
+ * idleTimeout} without a datagram either way, and at most {@code maxQueuedBytes} of datagrams waiting, in
+ * total, for their flow's sockets or association; beyond that datagrams are dropped and counted. Linux with
+ * the epoll transport and CAP_NET_ADMIN only. Runs on an event loop of its own.
  */
 public final class TransparentUdpRelay implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TransparentUdpRelay.class);
 
   /** Drop reason: a rule rejected the flow. */
   public static final String DROP_REJECTED = "rejected by a rule";
-  /** Drop reason: the flow's outbound has hops, which do not carry UDP. */
+  /** Drop reason: the flow's outbound cannot carry UDP (not direct, nor one SOCKS5 hop), or is unknown. */
   public static final String DROP_NO_UDP_OUTBOUND = "outbound cannot carry UDP";
+  /** Drop reason: the SOCKS5 server refused {@code UDP ASSOCIATE}, or could not be reached. */
+  public static final String DROP_ASSOCIATION_FAILED = "SOCKS5 association failed";
+  /** Drop reason: a fragment from the SOCKS5 relay (FRAG not 0), which conduit does not reassemble. */
+  public static final String DROP_FRAGMENT = "SOCKS5 fragment";
+  /** Drop reason: a datagram from the SOCKS5 relay without a valid header, or from another source. */
+  public static final String DROP_BAD_RELAY_DATAGRAM = "bad SOCKS5 datagram";
   /** Drop reason: the flow table is full. */
   public static final String DROP_TABLE_FULL = "flow table full";
   /** Drop reason: too many bytes wait for their flow's sockets. */
@@ -126,6 +144,36 @@ public final class TransparentUdpRelay implements AutoCloseable {
   /** Returns the datagrams relayed from destinations back to clients. */
   public long datagramsToClients() {
     return flows.toClients.get();
+  }
+
+  /** Returns the flows closed because their SOCKS5 association's control connection closed. */
+  public long associationsClosed() {
+    return flows.associationsClosed.get();
+  }
+
+  /**
+   * Replaces the rules and outbounds for new flows; open flows keep their route until they end.
+   *
+   * @param router the rules
+   * @param outbounds the outbounds the rules name ({@code direct} needs none)
+   */
+  public void update(Router router, List<Outbound> outbounds) {
+    flows.routing = Routing.of(requireNonNull(router, "router"), outbounds);
+  }
+
+  /**
+   * Returns whether flows through {@code outbound} are relayed: a direct outbound, or one of a single
+   * SOCKS5 hop without TLS or multiplexing ({@code UDP ASSOCIATE}).
+   *
+   * @param outbound the outbound
+   * @return whether it carries UDP
+   */
+  public static boolean carriesUdp(Outbound outbound) {
+    if (outbound.isDirect()) {
+      return true;
+    }
+    Hop hop = outbound.hops().get(0);
+    return outbound.hops().size() == 1 && hop.protocol() == Hop.Protocol.SOCKS5 && !hop.tls() && !hop.multiplex();
   }
 
   /** Returns the datagrams dropped, by reason (the {@code DROP_*} constants). */
@@ -205,6 +253,7 @@ public final class TransparentUdpRelay implements AutoCloseable {
   public static final class Builder {
     InetSocketAddress bind;
     Router router;
+    final List<Outbound> outbounds = new ArrayList<>();
     int bypassMark = 0x5a4;
     Duration idleTimeout = Duration.ofSeconds(60);
     int maxFlows = 4096;
@@ -236,6 +285,18 @@ public final class TransparentUdpRelay implements AutoCloseable {
      */
     public Builder router(Router router) {
       this.router = requireNonNull(router, "router");
+      return this;
+    }
+
+    /**
+     * Adds an outbound the rules name; flows through it are relayed when it {@linkplain #carriesUdp carries
+     * UDP}.
+     *
+     * @param outbound the outbound
+     * @return this builder
+     */
+    public Builder outbound(Outbound outbound) {
+      outbounds.add(requireNonNull(outbound, "outbound"));
       return this;
     }
 
@@ -317,7 +378,7 @@ public final class TransparentUdpRelay implements AutoCloseable {
       }
       EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
       EventLoop loop = group.next();
-      UdpFlows flows = new UdpFlows(this, loop);
+      UdpFlows flows = new UdpFlows(this, loop, Routing.of(router, outbounds));
       // [::] means both families: IPv4 on Netty's channel, IPv6 on a socket read with recvmsg(2)
       boolean both = bind.getAddress().isAnyLocalAddress() && !(bind.getAddress() instanceof Inet4Address);
       InetSocketAddress netty = both ? new InetSocketAddress("0.0.0.0", bind.getPort()) : bind;
@@ -364,18 +425,39 @@ public final class TransparentUdpRelay implements AutoCloseable {
     return new FixedRecvByteBufAllocator(MAX_DATAGRAM);
   }
 
-  /** Routes a new flow: empty when it is relayed direct, else the drop reason. */
-  static String route(Builder config, InetSocketAddress client, InetSocketAddress target, AtomicLong ids) {
+  /** The rules and outbounds in force, swapped together. */
+  record Routing(Router router, Map<String, Outbound> outbounds) {
+    static Routing of(Router router, List<Outbound> outbounds) {
+      Map<String, Outbound> byName = new HashMap<>();
+      for (Outbound o : outbounds) {
+        byName.put(o.name(), o);
+      }
+      return new Routing(router, Map.copyOf(byName));
+    }
+  }
+
+  /** A new flow's route: a drop reason, or relayed (through {@code socks} when not null). */
+  record FlowRoute(String dropReason, Hop socks) {
+    static final FlowRoute DIRECT = new FlowRoute(null, null);
+  }
+
+  /** Routes a new flow by the rules in force. */
+  static FlowRoute route(Routing routing, String listenerName, InetSocketAddress client, InetSocketAddress target,
+      AtomicLong ids) {
     ConnectRequest request = ConnectRequest.of(new ConnectionInfo("u" + Long.toString(ids.incrementAndGet(), 36),
-        config.listenerName, "tproxy-udp", client, target, Instant.now()), Destination.of(target));
-    RouteDecision decision = config.router.route(request).decision();
+        listenerName, "tproxy-udp", client, target, Instant.now()), Destination.of(target));
+    RouteDecision decision = routing.router().route(request).decision();
     if (decision instanceof RouteDecision.Reject) {
-      return DROP_REJECTED;
+      return new FlowRoute(DROP_REJECTED, null);
     }
     if (decision instanceof RouteDecision.Via via && !via.outbound().equals(Outbound.DIRECT)) {
-      return DROP_NO_UDP_OUTBOUND;
+      Outbound outbound = routing.outbounds().get(via.outbound());
+      if (outbound == null || !carriesUdp(outbound)) {
+        return new FlowRoute(DROP_NO_UDP_OUTBOUND, null);
+      }
+      return outbound.isDirect() ? FlowRoute.DIRECT : new FlowRoute(null, outbound.hops().get(0));
     }
-    return "";
+    return FlowRoute.DIRECT;
   }
 
   static void count(ConcurrentHashMap<String, LongAdder> drops, String reason) {

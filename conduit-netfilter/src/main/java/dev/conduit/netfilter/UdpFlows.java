@@ -1,5 +1,6 @@
 package dev.conduit.netfilter;
 
+import dev.conduit.core.outbound.Hop;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -30,6 +31,8 @@ import org.slf4j.LoggerFactory;
  */
 final class UdpFlows {
   private static final Logger log = LoggerFactory.getLogger(UdpFlows.class);
+  /** How long a flow waits for its SOCKS5 association. */
+  static final java.time.Duration ASSOCIATION_TIMEOUT = java.time.Duration.ofSeconds(10);
 
   private record Key(InetSocketAddress client, InetSocketAddress target) {}
 
@@ -39,6 +42,7 @@ final class UdpFlows {
     final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
     Channel upstream;
     Channel reply;
+    Socks5UdpAssociation socks;
     int opened;
     boolean closed;
     long lastActive = System.nanoTime();
@@ -53,7 +57,7 @@ final class UdpFlows {
         drop(TransparentUdpRelay.DROP_SOCKET_FAILED);
       } else if (opened == 2) {
         fromClients.incrementAndGet();
-        upstream.writeAndFlush(payload.retainedDuplicate()).addListener(sent);
+        upstream.writeAndFlush(outgoing(payload, true)).addListener(sent);
       } else if (queuedBytes + payload.readableBytes() > config.maxQueuedBytes) {
         drop(TransparentUdpRelay.DROP_QUEUE_FULL);
       } else {
@@ -70,9 +74,21 @@ final class UdpFlows {
       while ((b = pending.poll()) != null) {
         queuedBytes -= b.readableBytes();
         fromClients.incrementAndGet();
-        upstream.write(b).addListener(sent);
+        upstream.write(outgoing(b, false)).addListener(sent);
       }
       upstream.flush();
+    }
+
+    /** The datagram to send upstream: as is, or after a SOCKS5 UDP header (a copy). */
+    private ByteBuf outgoing(ByteBuf payload, boolean borrowed) {
+      if (socks == null) {
+        return borrowed ? payload.retainedDuplicate() : payload;
+      }
+      ByteBuf out = Socks5UdpAssociation.encode(upstream.alloc(), key.target(), payload);
+      if (!borrowed) {
+        payload.release();
+      }
+      return out;
     }
 
     void close() {
@@ -85,6 +101,9 @@ final class UdpFlows {
       while ((b = pending.poll()) != null) {
         queuedBytes -= b.readableBytes();
         b.release();
+      }
+      if (socks != null) {
+        socks.close();
       }
       if (upstream != null) {
         upstream.close();
@@ -113,10 +132,13 @@ final class UdpFlows {
   final AtomicLong expired = new AtomicLong();
   final AtomicLong fromClients = new AtomicLong();
   final AtomicLong toClients = new AtomicLong();
+  final AtomicLong associationsClosed = new AtomicLong();
+  volatile TransparentUdpRelay.Routing routing;
   final ConcurrentHashMap<String, LongAdder> drops = new ConcurrentHashMap<>();
 
-  UdpFlows(TransparentUdpRelay.Builder config, EventLoop loop) {
+  UdpFlows(TransparentUdpRelay.Builder config, EventLoop loop, TransparentUdpRelay.Routing routing) {
     this.config = config;
+    this.routing = routing;
     this.loop = loop;
   }
 
@@ -141,21 +163,53 @@ final class UdpFlows {
         drop(TransparentUdpRelay.DROP_TABLE_FULL);
         return;
       }
-      String refused = TransparentUdpRelay.route(config, client, target, ids);
-      if (!refused.isEmpty()) {
-        drop(refused);
+      TransparentUdpRelay.FlowRoute route = TransparentUdpRelay.route(routing, config.listenerName, client, target, ids);
+      if (route.dropReason() != null) {
+        drop(route.dropReason());
         return;
       }
-      flow = open(key);
+      flow = open(key, route.socks());
     }
     flow.send(payload);
   }
 
-  private Flow open(Key key) {
+  private Flow open(Key key, Hop socks) {
     Flow flow = new Flow(key);
     flows.put(key, flow);
     size.set(flows.size());
     peak.accumulateAndGet(flows.size(), Math::max);
+    if (socks != null) {
+      flow.socks = Socks5UdpAssociation.open(loop, socks, config.bypassMark, ASSOCIATION_TIMEOUT,
+          new Reader(flow, true), new Socks5UdpAssociation.Events() {
+            @Override
+            public void ready(Channel udp) {
+              flow.upstream = udp;
+              opened(flow, true, null);
+            }
+
+            @Override
+            public void failed(String why) {
+              log.info("UDP flow {} -> {} via {}: {}", key.client(), key.target(), socks, why);
+              flow.socks = null; // already closed
+              if (!flow.closed) {
+                drop(TransparentUdpRelay.DROP_ASSOCIATION_FAILED);
+                flow.close();
+                size.set(flows.size());
+              }
+            }
+
+            @Override
+            public void closed() {
+              if (!flow.closed) {
+                associationsClosed.incrementAndGet();
+                flow.close();
+                size.set(flows.size());
+              }
+            }
+          });
+      openReply(flow);
+      return flow;
+    }
     boolean v4 = key.target().getAddress() instanceof java.net.Inet4Address;
     InetSocketAddress any = new InetSocketAddress(v4 ? "0.0.0.0" : "::", 0);
     ChannelFuture up = new Bootstrap().group(loop)
@@ -179,7 +233,13 @@ final class UdpFlows {
         opened(flow, false, f.cause());
       }
     });
-    // replies leave from the original destination: a transparent socket bound to it, connected to the client
+    openReply(flow);
+    return flow;
+  }
+
+  /** Replies leave from the original destination: a transparent socket bound to it, connected to the client. */
+  private void openReply(Flow flow) {
+    Key key = flow.key;
     ChannelFuture reply = new Bootstrap().group(loop)
         .channelFactory(() -> new EpollDatagramChannel(TransparentUdpRelay.family(key.target().getAddress())))
         .option(ChannelOption.SO_REUSEADDR, true)
@@ -189,7 +249,6 @@ final class UdpFlows {
         .connect(key.client(), key.target());
     flow.reply = reply.channel();
     reply.addListener(f -> opened(flow, f.isSuccess(), f.cause()));
-    return flow;
   }
 
   private void opened(Flow flow, boolean success, Throwable cause) {
@@ -225,10 +284,25 @@ final class UdpFlows {
         return;
       }
       flow.lastActive = System.nanoTime();
-      if (flow.opened == 2) {
-        toClients.incrementAndGet();
-        flow.reply.writeAndFlush(packet.content().retainedDuplicate()).addListener(sent);
+      if (flow.opened < 2) {
+        return;
       }
+      ByteBuf payload = packet.content();
+      if (flow.socks != null) { // from the SOCKS5 relay: its header names the source, which must be the target
+        InetSocketAddress[] source = new InetSocketAddress[1];
+        int header = Socks5UdpAssociation.decode(payload, source);
+        if (header == Socks5UdpAssociation.FRAGMENT) {
+          drop(TransparentUdpRelay.DROP_FRAGMENT);
+          return;
+        }
+        if (header < 0 || !flow.key.target().equals(TransparentUdpRelay.unmap(source[0]))) {
+          drop(TransparentUdpRelay.DROP_BAD_RELAY_DATAGRAM);
+          return;
+        }
+        payload = payload.slice(payload.readerIndex() + header, payload.readableBytes() - header);
+      }
+      toClients.incrementAndGet();
+      flow.reply.writeAndFlush(payload.retainedDuplicate()).addListener(sent);
     }
 
     @Override

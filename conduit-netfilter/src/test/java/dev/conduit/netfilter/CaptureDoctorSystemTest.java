@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.netfilter.CaptureDoctor.Check;
 import dev.conduit.netfilter.CaptureDoctor.Status;
+import dev.conduit.netfilter.testing.NetNs;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;

@@ -7,6 +7,7 @@ import dev.conduit.core.admin.AdminServer;
 import dev.conduit.core.runtime.ConduitRuntime;
 import dev.conduit.core.runtime.ServiceStartException;
 import dev.conduit.core.tunnel.ForwardEntry;
+import dev.conduit.netfilter.testing.NetNs;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;

@@ -1,5 +1,6 @@
 package dev.conduit.netfilter;
 
+import dev.conduit.netfilter.testing.NetNs;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -60,6 +61,24 @@ final class Child implements AutoCloseable {
         long left = deadline - System.nanoTime();
         if (left <= 0 || (!process.isAlive() && left < TimeUnit.SECONDS.toNanos(seconds) - 1_000_000_000L)) {
           throw new AssertionError("no " + what + " within " + seconds + " s; output: " + lines);
+        }
+        lines.wait(Math.max(1, Math.min(200, TimeUnit.NANOSECONDS.toMillis(left))));
+      }
+    }
+  }
+
+  /** Waits up to {@code seconds} until more than {@code count} lines match {@code test}; returns how many do. */
+  long awaitMoreThan(Predicate<String> test, long count, long seconds, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    synchronized (lines) {
+      while (true) {
+        long n = lines.stream().filter(test).count();
+        if (n > count) {
+          return n;
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new AssertionError("no more than " + count + " " + what + " within " + seconds + " s; output: " + lines);
         }
         lines.wait(Math.max(1, Math.min(200, TimeUnit.NANOSECONDS.toMillis(left))));
       }

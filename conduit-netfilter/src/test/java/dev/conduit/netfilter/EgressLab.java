@@ -2,6 +2,7 @@ package dev.conduit.netfilter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.netfilter.testing.NetNs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -13,6 +13,7 @@ import dev.conduit.netfilter.egress.EgressGateway;
 import dev.conduit.netfilter.egress.EgressGatewayConfig;
 import dev.conduit.netfilter.egress.EgressPushApplier;
 import dev.conduit.netfilter.egress.EgressStateFile;
+import dev.conduit.netfilter.testing.NetNs;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;

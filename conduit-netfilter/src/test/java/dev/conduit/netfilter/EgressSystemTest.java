@@ -19,6 +19,7 @@ import dev.conduit.netfilter.egress.RouteAgentConfig;
 import dev.conduit.netfilter.egress.EgressMetrics;
 import dev.conduit.netfilter.egress.EgressMetricsServer;
 import dev.conduit.netfilter.egress.EgressMetricsTest;
+import dev.conduit.netfilter.testing.NetNs;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;

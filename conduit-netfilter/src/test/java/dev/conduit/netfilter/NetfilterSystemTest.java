@@ -2,6 +2,7 @@ package dev.conduit.netfilter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.netfilter.testing.NetNs;
 import java.util.List;
 import java.util.function.Function;
 import java.util.regex.Matcher;

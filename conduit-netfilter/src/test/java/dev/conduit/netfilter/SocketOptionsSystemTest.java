@@ -2,6 +2,7 @@ package dev.conduit.netfilter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.netfilter.testing.NetNs;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;

@@ -19,9 +19,11 @@ import java.util.concurrent.CountDownLatch;
  * <p>Arguments: {@code <REDIRECT|TPROXY> <iptables|nftables> <port> <prefix> <ip:port>|net:<cidr>...}: the
  * endpoints and networks to capture (TPROXY: gateway capture, REDIRECT: local capture). {@code -Dquiet=true}
  * prints only READY/STOPPED (benchmarks); {@code -Ddrift.ms=N} repairs the rules every N ms and
- * prints {@code REPAIRED <what>} at each repair; {@code -Dudp=true} captures UDP too, relayed by a
+ * prints {@code REPAIRED <what>} and {@code DRIFT <repairs by table and chain>} at each repair; {@code -Dudp=true} captures UDP too, relayed by a
  * {@link TransparentUdpRelay} ({@code -Dudp.idle.ms}, {@code -Dudp.maxFlows}) that prints {@code UDP
- * flows=...} whenever its counters change; UDP to port 9 is rejected.
+ * flows=...} whenever its counters change; UDP to port 9 is rejected. {@code -Dudp.socks=<socks5 url>} routes
+ * UDP to ports 7 and 53 through that SOCKS5 server ({@code UDP ASSOCIATE}); the line {@code DIRECT} on
+ * stdin then updates the relay's rules to relay them direct, and prints {@code UPDATED}.
  */
 public final class TransparentMain {
 
@@ -85,17 +87,27 @@ public final class TransparentMain {
         .observer(printer)
         .build()
         .start();
-    TransparentUdpRelay relay = !udp ? null : TransparentUdpRelay.builder().bind("[::]:" + port).router(router)
+    String socks = System.getProperty("udp.socks");
+    TransparentUdpRelay.Builder relayConfig = TransparentUdpRelay.builder().bind("[::]:" + port).router(router);
+    if (socks != null) {
+      relayConfig.outbound(dev.conduit.core.outbound.Outbound.builder("socks")
+          .hop(dev.conduit.core.outbound.Hop.parse(socks)).build());
+      relayConfig.router(Router.builder()
+          .rule(Rule.builder("no-udp-9").port(9).decision(RouteDecision.reject("port 9 is blocked")).build())
+          .rule(Rule.builder("echo-via-socks").port(7).decision(RouteDecision.via("socks")).build())
+          .rule(Rule.builder("dns-via-socks").port(53).decision(RouteDecision.via("socks")).build()).build());
+    }
+    TransparentUdpRelay relay = !udp ? null : relayConfig
         .bypassMark(capturePlan.bypassMark())
         .idleTimeout(java.time.Duration.ofMillis(Long.getLong("udp.idle.ms", 60_000)))
         .maxFlows(Integer.getInteger("udp.maxFlows", 4096)).start();
-    if (relay != null) {
+    if (relay != null && !quiet) {
       Thread stats = new Thread(() -> {
         String last = "";
         while (true) {
           String now = "UDP flows=" + relay.flows() + " peak=" + relay.peakFlows() + " expired="
               + relay.expiredFlows() + " in=" + relay.datagramsFromClients() + " out=" + relay.datagramsToClients()
-              + " drops=" + relay.drops();
+              + " assocClosed=" + relay.associationsClosed() + " drops=" + relay.drops();
           if (!now.equals(last)) {
             System.out.println(now);
             System.out.flush();
@@ -110,6 +122,21 @@ public final class TransparentMain {
       }, "udp-stats");
       stats.setDaemon(true);
       stats.start();
+      Thread commands = new Thread(() -> {
+        try (java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in))) {
+          for (String line; (line = in.readLine()) != null; ) {
+            if (line.strip().equals("DIRECT")) {
+              relay.update(router, java.util.List.of());
+              System.out.println("UPDATED");
+              System.out.flush();
+            }
+          }
+        } catch (java.io.IOException e) {
+          // stdin closed
+        }
+      }, "commands");
+      commands.setDaemon(true);
+      commands.start();
     }
     TransparentCapture capture;
     try {
@@ -120,8 +147,10 @@ public final class TransparentMain {
     }
     long driftMillis = Long.getLong("drift.ms", 0);
     if (driftMillis > 0) {
-      capture.startDriftRepair(java.time.Duration.ofMillis(driftMillis), what -> {
+      DriftRepair[] repair = new DriftRepair[1];
+      repair[0] = capture.startDriftRepair(java.time.Duration.ofMillis(driftMillis), what -> {
         System.out.println("REPAIRED " + what);
+        System.out.println("DRIFT " + (repair[0] == null ? "-" : repair[0].repairsByChain()));
         System.out.flush();
       });
     }

@@ -3,6 +3,7 @@ package dev.conduit.netfilter;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.testing.Processes;
+import dev.conduit.netfilter.testing.NetNs;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -252,6 +253,15 @@ class TransparentSystemTest {
     // iptables -F leaves conduit's empty chains, sets and routes: changed; nft's table is gone: vanished
     assertThat(conduit.awaitPrefix("REPAIRED", 30))
         .isEqualTo(backend.equals("iptables") ? "REPAIRED changed" : "REPAIRED vanished");
+    // counted where it happened: the flushed table's chains
+    String drift = conduit.awaitPrefix("DRIFT", 30);
+    if (backend.equals("iptables")) {
+      assertThat(drift).contains("Repair[table=ip/mangle, chain=PREROUTING, change=missing]=1")
+          .contains("Repair[table=ip/mangle, chain=CDT_PREROUTING, change=altered]=1").doesNotContain("ip -4");
+    } else {
+      assertThat(drift).contains("Repair[table=inet conduit_cdt, chain=prerouting, change=missing]=1")
+          .contains("Repair[table=inet conduit_cdt, chain=set dst_ipport4, change=missing]=1");
+    }
     // captured again: the origin sees the gateway, not the client
     assertThat(curl(c, "http://198.18.2.2/")).startsWith("peer=198.18.2.1:");
     // the transfer in flight completes through conduit

@@ -3,6 +3,7 @@ package dev.conduit.netfilter;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.testing.Processes;
+import dev.conduit.netfilter.testing.NetNs;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;

@@ -44,10 +44,38 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
 
   private static final Logger log = LoggerFactory.getLogger(EgressGatewayCommand.class);
 
-  @Option(names = {"-iptables-wss-server", "--server"}, paramLabel = "HOST:PORT",
-      description = "The egress server to take the allowlist from (arrives with 'conduit egress server';"
-          + " until then the allowlist comes from --allowlist, --allowlist-file and the state file).")
+  @Option(names = {"-iptables-wss-server", "--server"}, paramLabel = "HOST:PORT|URL",
+      description = "The egress server to take the allowlist from and report to, over TLS: HOST:PORT"
+          + " (wss://HOST:PORT/v1/push) or a wss:// URL. Needs --server-ca and --server-token-file (or"
+          + " --client-cert and --client-key). Without it the allowlist comes from --allowlist,"
+          + " --allowlist-file and the state file.")
   String server;
+
+  @Option(names = "--server-ca", paramLabel = "FILE",
+      description = "PEM certificates of the CA that signed the egress server's certificate.")
+  Path serverCa;
+
+  @Option(names = "--server-token-file", paramLabel = "FILE",
+      description = "A file holding this gateway's token for the egress server (one line).")
+  Path serverTokenFile;
+
+  @Option(names = "--client-cert", paramLabel = "FILE",
+      description = "This gateway's certificate chain (PEM) for the egress server, instead of a token.")
+  Path clientCert;
+
+  @Option(names = "--client-key", paramLabel = "FILE", description = "The private key of --client-cert (PEM).")
+  Path clientKey;
+
+  @Option(names = "--report-interval", paramLabel = "DURATION", defaultValue = "10s",
+      description = "How often counters, active flows and denied flows are reported to the egress server"
+          + " (default: ${DEFAULT-VALUE}).")
+  Duration reportInterval;
+
+  @Option(names = "--flow-log-group", paramLabel = "N", defaultValue = "0",
+      description = "Copy the first packets of denied flows to this NFLOG group and read it with tcpdump, so"
+          + " reports name their port and, in report-only mode, their TLS SNI or HTTP Host (0: off; default:"
+          + " ${DEFAULT-VALUE}).")
+  int flowLogGroup;
 
   @Option(names = "--protected-network", paramLabel = "CIDR", split = ",",
       description = "A network whose forwarded traffic is guarded; repeatable (default: 10.0.0.0/8,"
@@ -110,11 +138,8 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
     EgressGatewayConfig config = config();
     EgressStateFile state = new EgressStateFile(stateFile);
     Allowlist initial = initialAllowlist(special, state);
-    if (server != null) {
-      out().println("egress server " + server + ": the connection to the egress server arrives with"
-          + " 'conduit egress server'; until then this gateway enforces the allowlist from --allowlist,"
-          + " --allowlist-file and " + stateFile);
-    }
+    EgressGatewayPush.Settings push = server == null ? null : EgressGatewayPush.settings(server, serverCa,
+        serverTokenFile, clientCert, clientKey, hostname(), flowLogGroup, reportInterval);
     CommandRunner runner = context().commandRunner();
     List<Problem> problems = EgressGateway.check(config, runner);
     if (!problems.isEmpty()) {
@@ -124,8 +149,13 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
     InetSocketAddress bind = bind(metricsListen);
     EgressMetrics metrics = new EgressMetrics(hostname(), maxAddressLabels);
     EgressGatewayService gateway = new EgressGatewayService(config, initial, runner, bind, metrics);
-    ConduitRuntime runtime = ConduitRuntime.builder().service(gateway)
-        .service(background(gateway, state, initial, special)).build();
+    ConduitRuntime.Builder services = ConduitRuntime.builder().service(gateway)
+        .service(background(gateway, state, initial, special));
+    if (push != null) {
+      services.service(new EgressGatewayPush(gateway, push, special, state));
+      out().println("egress gateway: taking the allowlist from and reporting to " + push.server());
+    }
+    ConduitRuntime runtime = services.build();
     int code = Lifecycle.run(runtime, context(), null, e -> e.getCause() instanceof IOException io
         ? CliException.failure("--metrics-listen: " + io.getMessage()) : Lifecycle.startError(e));
     out().println("egress gateway: removed table inet " + config.table());
@@ -227,6 +257,9 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
       networks.forEach(b::protectedNetwork);
       if (outInterface != null) {
         b.outInterface(outInterface);
+      }
+      if (flowLogGroup != 0) {
+        b.flowLogGroup(flowLogGroup);
       }
       return b.build();
     } catch (IllegalArgumentException e) {

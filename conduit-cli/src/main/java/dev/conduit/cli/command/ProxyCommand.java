@@ -11,6 +11,7 @@ import dev.conduit.core.TcpKeepAlive;
 import dev.conduit.core.Timeouts;
 import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.route.RouteDecision;
+import dev.conduit.netfilter.TransparentUdpRelay;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,7 +68,8 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
 
   @Option(names = "--upstream", paramLabel = "URL",
       description = {"Upstream proxy URL: http://[user:pass@]host:port, https://..., socks5://...;",
-          "repeat for a chain (each hop reached through the previous one); direct:// for none."})
+          "repeat for a chain (each hop reached through the previous one); direct:// for none.",
+          "A password may be $${file:/run/secrets/pass} or $${env:VAR}, so that ps does not show it."})
   List<String> upstreams = new ArrayList<>();
 
   @Option(names = "--upstream-ca", paramLabel = "FILE",
@@ -76,8 +78,13 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
   java.nio.file.Path upstreamCa;
 
   @Option(names = "--proxy-user", paramLabel = "USER:PASS",
-      description = "Require this user on every listener (HTTP Basic, SOCKS5 username/password); repeatable.")
+      description = {"Require this user on every listener (HTTP Basic, SOCKS5 username/password); repeatable.",
+          "Keep the password out of ps: USER:$${file:/run/secrets/pass} or USER:$${env:VAR}, or --proxy-user-file."})
   List<String> proxyUsers = new ArrayList<>();
+
+  @Option(names = "--proxy-user-file", paramLabel = "FILE",
+      description = "Require the users in this file, one USER:PASS per line (# comments); repeatable.")
+  List<java.nio.file.Path> proxyUserFiles = new ArrayList<>();
 
   @Option(names = "--dial-timeout", paramLabel = "DURATION", defaultValue = "10s",
       description = "Bounds DNS lookups, TCP connect and upstream handshakes (default: ${DEFAULT-VALUE}).")
@@ -142,11 +149,10 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
     ConduitConfig.Builder b = ConduitConfig.builder();
     List<Credentials> users = new ArrayList<>();
     for (String u : proxyUsers) {
-      int colon = u.indexOf(':');
-      if (colon <= 0) {
-        throw CliException.usage("--proxy-user: '" + u + "' (expected: user:password)");
-      }
-      users.add(new Credentials(u.substring(0, colon), u.substring(colon + 1)));
+      users.add(user("--proxy-user", u, resolve("--proxy-user", u)));
+    }
+    for (java.nio.file.Path file : proxyUserFiles) {
+      users.addAll(usersFrom(file));
     }
     listener(b, "http", ListenerConfig.Type.HTTP, "--http-listen", httpListen, users);
     listener(b, "socks5", ListenerConfig.Type.SOCKS, "--socks5-listen", socks5Listen, users);
@@ -164,8 +170,9 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       throw CliException.usage("--socks5-udp needs --socks5-listen or --mixed-listen");
     }
     upstream().ifPresent(o -> {
-      if (tproxyUdp) {
-        throw CliException.usage("--tproxy-udp cannot be combined with an upstream proxy (datagrams go direct only)");
+      if (tproxyUdp && !TransparentUdpRelay.carriesUdp(o.toOutbound())) {
+        throw CliException.usage("--tproxy-udp with --upstream needs one socks5:// upstream (datagrams go direct or"
+            + " through SOCKS5 UDP ASSOCIATE)");
       }
       if (socks5Udp) {
         // every datagram would be routed to the upstream and dropped: UDP goes direct only
@@ -204,6 +211,58 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
     return b.build();
   }
 
+  /** The flag's value with its ${file:...} and ${env:...} references resolved. */
+  private static String resolve(String flag, String value) {
+    try {
+      return dev.conduit.cli.config.ConfigValues.of(System.getenv()).resolve(value);
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(flag + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * {@code user:password}; the message shows what the user typed (null: nothing, the text came from a
+   * file and may be a secret), never a password.
+   */
+  private static Credentials user(String where, String typed, String resolved) {
+    int colon = resolved.indexOf(':');
+    if (colon <= 0) {
+      throw CliException.usage(where + ": " + (typed == null ? "" : "'" + typed.replaceAll(":.*", ":****") + "' ")
+          + "(expected: user:password)");
+    }
+    try {
+      return new Credentials(resolved.substring(0, colon), resolved.substring(colon + 1));
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(where + ": " + e.getMessage());
+    }
+  }
+
+  /** The users of a {@code --proxy-user-file}: one {@code user:password} a line; blank lines and # comments skipped. */
+  private static List<Credentials> usersFrom(java.nio.file.Path file) {
+    List<String> lines;
+    try {
+      if (java.nio.file.Files.size(file) > 1 << 20) {
+        throw CliException.usage("--proxy-user-file: " + file + ": larger than 1 MiB (expected: user:password lines)");
+      }
+      lines = java.nio.file.Files.readAllLines(file, java.nio.charset.StandardCharsets.UTF_8);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw CliException.usage("--proxy-user-file: " + file + ": no such file");
+    } catch (java.io.IOException e) {
+      throw CliException.usage("--proxy-user-file: " + file + ": cannot read: " + e.getMessage());
+    }
+    List<Credentials> users = new ArrayList<>();
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i).strip();
+      if (!line.isEmpty() && !line.startsWith("#")) {
+        users.add(user("--proxy-user-file: " + file + ":" + (i + 1), null, line));
+      }
+    }
+    if (users.isEmpty()) {
+      throw CliException.usage("--proxy-user-file: " + file + ": no user (expected: user:password lines)");
+    }
+    return users;
+  }
+
   private void listener(ConduitConfig.Builder b, String name, ListenerConfig.Type type, String flag,
       String listen, List<Credentials> users) {
     if (listen == null || listen.isBlank()) {
@@ -234,7 +293,7 @@ public final class ProxyCommand extends BaseCommand implements Callable<Integer>
       for (String url : upstreams) {
         Hop hop;
         try {
-          hop = Hop.parse(url);
+          hop = Hop.parse(resolve("--upstream", url));
         } catch (IllegalArgumentException e) {
           throw CliException.usage("--upstream: " + e.getMessage());
         }

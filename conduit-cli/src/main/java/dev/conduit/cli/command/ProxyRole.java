@@ -13,6 +13,7 @@ import dev.conduit.core.ConduitResources;
 import dev.conduit.core.admin.AdminServer;
 import dev.conduit.core.inbound.OriginalDestinationResolver;
 import dev.conduit.core.observe.AccessLog;
+import dev.conduit.core.outbound.Outbound;
 import dev.conduit.core.runtime.ConduitRuntime;
 import dev.conduit.core.runtime.ConduitService;
 import dev.conduit.core.runtime.ConfigSections;
@@ -31,6 +32,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
@@ -77,6 +80,9 @@ final class ProxyRole {
 
   /** Adds the role's services to {@code runtime}; returns the conduit. Closes what it opened on failure. */
   private static Conduit assemble(ConduitConfig config, CliContext context, ConduitRuntime.Builder runtime) {
+    if (config.meshNode().isPresent()) {
+      return MeshNodeRole.assemble(config, context, runtime); // mesh mode: the manager supplies peers and certificates
+    }
     ConduitResources resources = config.toResourcesBuilder().build();
     MeshPlan plan = null;
     MitmServer cache = null;
@@ -126,15 +132,23 @@ final class ProxyRole {
       }
       MeshGuards.enforcement(config).ifPresent(runtime::service); // server.enforce: before the listeners open
       runtime.service(new ConduitService(conduit));
-      runtime.service(new ProxyRoutes(conduit, config, plan, resolver));
+      ProxyRoutes routes = new ProxyRoutes(conduit, config, plan, resolver);
+      runtime.service(routes);
+      List<Outbound> outbounds = new ArrayList<>();
+      config.outbounds().forEach(o -> outbounds.add(o.toOutbound()));
+      if (plan != null) {
+        outbounds.addAll(plan.outbounds());
+      }
       for (ListenerConfig l : config.listeners()) {
         if (l.type() == ListenerConfig.Type.TPROXY && l.udp()) { // UDP on the TPROXY address, same rules as TCP
-          runtime.service(new TproxyUdpService(l.name() + "-udp", l.listen(), router,
-              metrics == null ? null : metrics.registry()));
+          TproxyUdpService udp = new TproxyUdpService(l.name() + "-udp", l.listen(), router, outbounds,
+              metrics == null ? null : metrics.registry());
+          routes.follow(udp::update); // a reload's rules apply to new flows
+          runtime.service(udp);
         }
       }
       if (captureOn) {
-        runtime.service(captureService(plan, conduit, context));
+        runtime.service(captureService(plan, conduit, context, metrics == null ? null : metrics.registry()));
       }
       config.admin().ifPresent(a -> runtime.admin(admin(a)));
       return conduit;
@@ -161,7 +175,8 @@ final class ProxyRole {
   }
 
   /** The forward table's capture rules, planned once the client listener is bound. */
-  private static CaptureService captureService(MeshPlan plan, Conduit conduit, CliContext context) {
+  private static CaptureService captureService(MeshPlan plan, Conduit conduit, CliContext context,
+      io.micrometer.core.instrument.MeterRegistry registry) {
     return CaptureService.builder(() -> {
       try {
         return ForwardTableCapture.plan(plan.captureEntries(), conduit.address(MeshPlan.CLIENT_LISTENER));
@@ -170,7 +185,8 @@ final class ProxyRole {
       }
     }, NetfilterBackend.iptables(context.commandRunner()), context.commandRunner())
         // rules flushed under conduit (iptables -F, a firewalld reload) are applied again, each repair logged
-        .watcher(c -> c.startDriftRepair(DRIFT_CHECK_INTERVAL, what -> { }))
+        // and counted by table and chain on /metrics
+        .watcher(c -> DriftMeters.start(c, DRIFT_CHECK_INTERVAL, registry))
         .description(p -> plan.captureEntries().size() + " forward_table entr"
             + (plan.captureEntries().size() == 1 ? "y" : "ies") + " redirected to "
             + conduit.address(MeshPlan.CLIENT_LISTENER))

@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,6 +40,7 @@ final class ProxyRoutes implements Service {
   private final MeshPlan listenerPlan; // built the listeners: its TLS files stay watched until close
   private MeshPlan routePlan; // built the outbounds in use (the listener plan until a reload)
   private volatile ConduitConfig current;
+  private final List<BiConsumer<Router, List<Outbound>>> followers = new ArrayList<>();
 
   ProxyRoutes(Conduit conduit, ConduitConfig config, MeshPlan listenerPlan, OriginalDestinationResolver resolver) {
     this.conduit = requireNonNull(conduit, "conduit");
@@ -46,6 +48,12 @@ final class ProxyRoutes implements Service {
     this.listenerPlan = listenerPlan;
     this.routePlan = listenerPlan;
     this.resolver = requireNonNull(resolver, "resolver");
+  }
+
+  /** Adds a service that takes a reload's rules and outbounds too (the TPROXY UDP relay). */
+  synchronized ProxyRoutes follow(BiConsumer<Router, List<Outbound>> follower) {
+    followers.add(requireNonNull(follower, "follower"));
+    return this;
   }
 
   @Override
@@ -79,7 +87,9 @@ final class ProxyRoutes implements Service {
       if (nextPlan != null) {
         outbounds.addAll(nextPlan.outbounds());
       }
-      conduit.update(router(next, nextPlan), outbounds);
+      Router nextRouter = router(next, nextPlan);
+      conduit.update(nextRouter, outbounds);
+      followers.forEach(f -> f.accept(nextRouter, outbounds));
     } catch (Exception e) {
       if (nextPlan != null) {
         nextPlan.close();

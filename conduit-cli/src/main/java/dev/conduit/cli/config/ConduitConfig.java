@@ -6,7 +6,6 @@ import dev.conduit.core.Conduit;
 import dev.conduit.netfilter.TransparentSockets;
 import dev.conduit.core.ConduitBuilder;
 import dev.conduit.core.ConduitResources;
-import dev.conduit.core.Credentials;
 import dev.conduit.core.TcpKeepAlive;
 import dev.conduit.core.overload.OverloadPolicy;
 import dev.conduit.core.Timeouts;
@@ -163,6 +162,11 @@ public final class ConduitConfig {
     return section(AdminConfig.SECTION);
   }
 
+  /** Seed 000's {@code manager} section (mesh mode), when it is enabled. */
+  public Optional<MeshNodeConfig> meshNode() {
+    return section(MeshNodeConfig.SECTION).filter(MeshNodeConfig::enable);
+  }
+
   /** Whether seed 000's client or server runs. */
   public boolean runsMesh() {
     return runsMesh(sections);
@@ -197,98 +201,12 @@ public final class ConduitConfig {
     return b;
   }
 
-  /** The effective configuration as YAML, defaults filled in, passwords masked. */
+  /**
+   * The effective configuration as YAML, defaults filled in, secrets masked as {@code "****"}; the
+   * text loads back to the same configuration, secrets aside.
+   */
   public String describe() {
-    StringBuilder s = new StringBuilder("version: 1\n");
-    s.append("listeners:\n");
-    for (ListenerConfig l : listeners) {
-      s.append("  - name: ").append(l.name()).append('\n');
-      if (l.type().isTransparent()) {
-        s.append("    type: transparent\n    mode: ").append(l.type()).append('\n');
-      } else {
-        s.append("    type: ").append(l.type()).append('\n');
-      }
-      s.append("    listen: ").append(quote(l.listen())).append('\n');
-      if (!l.users().isEmpty()) {
-        s.append("    auth:\n      users:\n");
-        for (Credentials c : l.users()) {
-          s.append("        - {username: ").append(quote(c.username())).append(", password: \"****\"}\n");
-        }
-      }
-      list(s, "    ", "allow_sources", l.allowSources());
-      if (l.udp()) {
-        s.append("    udp: true\n");
-      }
-    }
-    s.append("outbounds:").append(outbounds.isEmpty() ? " []\n" : "\n");
-    for (OutboundConfig o : outbounds) {
-      s.append("  - name: ").append(o.name()).append('\n');
-      s.append("    hops:").append(o.hops().isEmpty() ? " []  # direct\n" : "\n");
-      for (HopConfig h : o.hops()) {
-        s.append("      - ").append(quote(h.toString())).append('\n');
-      }
-    }
-    s.append("rules:").append(rules.isEmpty() ? " []\n" : "\n");
-    for (RuleConfig r : rules) {
-      s.append("  - name: ").append(r.name()).append('\n');
-      s.append("    match:");
-      int before = s.length();
-      s.append('\n');
-      list(s, "      ", "domains", r.domains());
-      list(s, "      ", "domain_suffixes", r.domainSuffixes());
-      list(s, "      ", "cidrs", r.cidrs());
-      list(s, "      ", "ports", r.ports());
-      list(s, "      ", "source_cidrs", r.sourceCidrs());
-      list(s, "      ", "listeners", r.listeners());
-      list(s, "      ", "principals", r.principals());
-      if (s.length() == before + 1) {
-        s.setLength(before);
-        s.append(" {}  # everything\n");
-      }
-      s.append("    action: ").append(decision(r.action())).append('\n');
-    }
-    s.append("default: ").append(decision(defaultDecision)).append('\n');
-    s.append("timeouts:\n");
-    s.append("  dial: ").append(Durations.format(timeouts.dial())).append('\n');
-    s.append("  negotiation: ").append(Durations.format(timeouts.negotiation())).append('\n');
-    s.append("  http_idle: ").append(Durations.format(timeouts.httpIdle())).append('\n');
-    s.append("  relay_idle: ").append(Durations.format(timeouts.relayIdle())).append('\n');
-    s.append("  drain: ").append(Durations.format(timeouts.drain())).append('\n');
-    s.append("  http_response: ").append(Durations.format(timeouts.httpResponseHead())).append('\n');
-    s.append("tcp_keepalive: ").append(quote(tcpKeepAlive.toString())).append('\n');
-    s.append("splice: ").append(splice).append('\n');
-    s.append("overload: {memory_budget: ").append(overload.memoryBudget()).append(", fd_budget: ")
-        .append(overload.fileBudget()).append(", enabled: ").append(overload.enabled()).append("}\n");
-    dns.ifPresent(d -> {
-      s.append("dns:\n");
-      list(s, "  ", "servers", d.servers());
-      d.search().ifPresent(v -> s.append("  search: [").append(String.join(", ", v.stream().map(ConduitConfig::quote)
-          .toList())).append("]\n"));
-      d.ndots().ifPresent(n -> s.append("  ndots: ").append(n).append('\n'));
-    });
-    // each role's section describes itself, in the order the loader read them
-    sections.keys().forEach(k -> sections.get(k).filter(YamlSection.class::isInstance)
-        .ifPresent(v -> ((YamlSection) v).describeTo(s)));
-    s.append("log:\n");
-    s.append("  level: ").append(log.level()).append('\n');
-    s.append("  format: ").append(log.format()).append('\n');
-    log.file().ifPresent(f -> s.append("  file: ").append(quote(f)).append('\n'));
-    s.append("  access: ").append(log.access()).append('\n');
-    if (log.file().isPresent()) {
-      s.append("  maxsize: ").append(log.maxSizeMegabytes()).append('\n');
-      s.append("  maxrolls: ").append(log.maxBackups()).append('\n');
-    }
-    return s.toString();
-  }
-
-  static String decision(RouteDecision d) {
-    if (d instanceof RouteDecision.Via via) {
-      return "{via: " + quote(via.outbound()) + "}";
-    }
-    if (d instanceof RouteDecision.Reject r && !r.reason().startsWith(REJECT_REASON_PREFIX)) {
-      return "{reject: " + quote(r.reason()) + "}";
-    }
-    return d instanceof RouteDecision.Reject ? "reject" : "direct";
+    return EffectiveConfigYaml.write(this);
   }
 
   static void list(StringBuilder s, String indent, String key, List<String> values) {

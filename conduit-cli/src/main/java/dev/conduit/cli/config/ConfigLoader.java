@@ -2,6 +2,8 @@ package dev.conduit.cli.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.conduit.core.tunnel.MeshConfig;
+import dev.conduit.core.tunnel.MeshPlan;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,7 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import dev.conduit.core.tunnel.MeshPlan;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
 import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
@@ -24,7 +25,9 @@ import org.snakeyaml.engine.v2.nodes.Node;
  * {@code version: 1}, except a seed 000 file (one with {@code client}, {@code server} or
  * {@code manager} sections), which has no version; every other top-level key is a registered
  * {@link ConfigSection}. Unknown keys
- * and wrong types fail with the file, the line and the expected keys or type.
+ * and wrong types fail with the file, the line and the expected keys or type. Environment variables
+ * override keys ({@code CONDUIT_LOG__LEVEL=debug}) and any value may read a secret from a file
+ * ({@code password: ${file:/run/secrets/alice}}); see {@link ConfigValues}.
  *
  * <pre>{@code
  * ConduitConfig config = ConfigLoader.standard().load(Path.of("conduit.yaml"));
@@ -37,9 +40,11 @@ public final class ConfigLoader {
   public static final int VERSION = 1;
 
   private final Map<String, ConfigSection> sections;
+  private final Map<String, String> environment;
 
-  private ConfigLoader(Map<String, ConfigSection> sections) {
+  private ConfigLoader(Map<String, ConfigSection> sections, Map<String, String> environment) {
     this.sections = sections;
+    this.environment = environment;
   }
 
   /** The sections this build supports, plus the known ones it does not run yet (seed 000's and 004's). */
@@ -48,7 +53,19 @@ public final class ConfigLoader {
     for (ConfigSection s : StandardSections.all()) {
       m.put(s.name(), s);
     }
-    return new ConfigLoader(m);
+    return new ConfigLoader(m, System.getenv());
+  }
+
+  /**
+   * A loader that reads its overriding variables ({@code CONDUIT_LOG__LEVEL=debug}, see the README's
+   * configuration section) and {@code ${env:NAME}} references from this environment instead of the
+   * process's.
+   *
+   * @param variables the environment, e.g. {@code Map.of("CONDUIT_LOG__LEVEL", "debug")}
+   * @return the loader
+   */
+  public ConfigLoader withEnvironment(Map<String, String> variables) {
+    return new ConfigLoader(sections, Map.copyOf(requireNonNull(variables, "variables")));
   }
 
   /** A loader with one more section (or one replaced), read after the existing ones. */
@@ -57,7 +74,7 @@ public final class ConfigLoader {
     Map<String, ConfigSection> m = new LinkedHashMap<>(sections);
     m.remove(section.name());
     m.put(section.name(), section);
-    return new ConfigLoader(m);
+    return new ConfigLoader(m, environment);
   }
 
   /** The top-level keys, in reading order. */
@@ -101,10 +118,12 @@ public final class ConfigLoader {
     } catch (YamlEngineException e) {
       throw new ConfigException(name, 0, "not valid YAML: " + e.getMessage());
     }
+    List<String> topKeys = new ArrayList<>(sections.keySet());
+    root = ConfigOverrides.apply(root, environment, topKeys);
     if (root.isEmpty()) {
       throw new ConfigException(name, 0, "empty (expected: version: " + VERSION + " and a listeners section)");
     }
-    ConfigNode top = ConfigNode.root(root.get(), name);
+    ConfigNode top = ConfigNode.root(root.get(), name, ConfigValues.of(environment));
     List<String> allowed = new ArrayList<>();
     allowed.add("version");
     allowed.addAll(sections.keySet());
@@ -136,10 +155,52 @@ public final class ConfigLoader {
               : "no listener (expected: a listeners section with at least one listener, or a cache section)");
     }
     ConduitConfig result = config.build();
-    if (result.runsMesh()) {
+    if (result.meshNode().isPresent()) {
+      checkMeshNode(result, name, entries);
+    } else if (result.runsMesh()) {
       checkMesh(result, name, entries);
     }
     return result;
+  }
+
+  /**
+   * Checks the tunnel sections of a mesh member: the manager issues the certificates and the membership replaces
+   * the forward table and peers, so those keys are refused rather than ignored.
+   */
+  private static void checkMeshNode(ConduitConfig config, String name, Map<String, ConfigNode> entries) {
+    Optional<MeshConfig> mesh = config.mesh();
+    MeshConfig.Client client = mesh.map(MeshConfig::client).orElse(null);
+    MeshConfig.Server server = mesh.map(MeshConfig::server).orElse(null);
+    boolean clientOn = client != null && client.enable();
+    boolean serverOn = server != null && server.enable();
+    if (!clientOn && !serverOn) {
+      throw new ConfigException(name, entries.get("manager").line(), "manager.enable: true but neither client nor "
+          + "server is enabled (expected: client.enable: true and/or server.enable: true)");
+    }
+    if (clientOn) {
+      int line = entries.get("client").line();
+      if (!client.forwardTable().isEmpty() || !client.peers().isEmpty()) {
+        throw new ConfigException(name, line, "client.forward_table/peers: set with manager.enable: true (expected: "
+            + "none; in mesh mode every member's addresses are tunnelled to it, as the manager publishes them)");
+      }
+      if (client.listen() == null || client.listen().isBlank()) {
+        throw new ConfigException(name, line, "client.listen: empty (expected: ip:port, e.g. 127.0.0.1:5052)");
+      }
+    }
+    if (serverOn) {
+      int line = entries.get("server").line();
+      if (server.listen() == null || server.listen().addr() == null || server.listen().addr().isBlank()) {
+        throw new ConfigException(name, line, "server.listen.addr: empty (expected: ip:port, e.g. 172.168.0.11:5053)");
+      }
+      if (server.listen().tls() != null) {
+        throw new ConfigException(name, line, "server.listen.tls: set with manager.enable: true (expected: none; "
+            + "in mesh mode the manager issues the tunnel certificates)");
+      }
+      if (!server.allow().isEmpty()) {
+        throw new ConfigException(name, line, "server.allow: set with manager.enable: true (expected: none; a mesh "
+            + "member's server dials only its own host's addresses)");
+      }
+    }
   }
 
   /** Maps the tunnel sections as {@code run} will (reading the PEM files), naming the section's line. */

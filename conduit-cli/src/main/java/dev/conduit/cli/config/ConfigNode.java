@@ -26,16 +26,32 @@ public final class ConfigNode {
   private final Node node;
   private final String path;
   private final String file;
+  private final ConfigValues values;
 
-  private ConfigNode(Node node, String path, String file) {
+  private ConfigNode(Node node, String path, String file, ConfigValues values) {
     this.node = requireNonNull(node, "node");
     this.path = requireNonNull(path, "path");
-    this.file = requireNonNull(file, "file");
+    this.values = requireNonNull(values, "values");
+    // a node set by an environment variable names the variable in messages, not the file
+    this.file = node.getStartMark().map(org.snakeyaml.engine.v2.exceptions.Mark::getName)
+        .filter(n -> n.startsWith("$")).orElse(requireNonNull(file, "file"));
   }
 
-  /** The document's root node; {@code file} is the name used in messages. */
+  /** The document's root node; {@code file} is the name used in messages; no references are resolved. */
   static ConfigNode root(Node node, String file) {
-    return new ConfigNode(node, "", file);
+    return new ConfigNode(node, "", file, ConfigValues.of(Map.of()));
+  }
+
+  /**
+   * The document's root node whose scalars resolve {@code ${file:...}} and {@code ${env:...}}
+   * references ({@link ConfigValues}).
+   */
+  static ConfigNode root(Node node, String file, ConfigValues values) {
+    return new ConfigNode(node, "", file, values);
+  }
+
+  private ConfigNode child(Node child, String childPath) {
+    return new ConfigNode(child, childPath, file, values);
   }
 
   /** The path from the root, e.g. {@code rules[2].match.ports}; empty for the root. */
@@ -90,22 +106,22 @@ public final class ConfigNode {
     Map<String, Integer> lines = new LinkedHashMap<>();
     for (NodeTuple t : m.getValue()) {
       Node keyNode = t.getKeyNode();
-      ConfigNode key = new ConfigNode(keyNode, path, file);
+      ConfigNode key = child(keyNode, path);
       if (!(keyNode instanceof ScalarNode ks) || key.isNull()) {
         throw key.error("expected a plain key, got " + key.describe());
       }
       String name = ks.getValue();
       if (!allowedKeys.contains(name)) {
-        throw new ConfigException(file, key.line(), "unknown key '" + name + "' "
+        throw new ConfigException(key.file, key.line(), "unknown key '" + name + "' "
             + (path.isEmpty() ? "at the top level" : "in " + path)
             + " (expected one of: " + String.join(", ", allowedKeys) + ")");
       }
       if (lines.containsKey(name)) {
-        throw new ConfigException(file, key.line(), "duplicate key '" + name + "' "
+        throw new ConfigException(key.file, key.line(), "duplicate key '" + name + "' "
             + (path.isEmpty() ? "at the top level" : "in " + path) + " (first at line " + lines.get(name) + ")");
       }
       lines.put(name, key.line());
-      out.put(name, new ConfigNode(t.getValueNode(), path.isEmpty() ? name : path + "." + name, file));
+      out.put(name, child(t.getValueNode(), path.isEmpty() ? name : path + "." + name));
     }
     return out;
   }
@@ -135,7 +151,7 @@ public final class ConfigNode {
     List<ConfigNode> out = new ArrayList<>();
     List<Node> items = s.getValue();
     for (int i = 0; i < items.size(); i++) {
-      out.add(new ConfigNode(items.get(i), path + "[" + i + "]", file));
+      out.add(child(items.get(i), path + "[" + i + "]"));
     }
     return out;
   }
@@ -145,7 +161,20 @@ public final class ConfigNode {
     if (!isScalar()) {
       throw error("expected a string, got " + describe());
     }
-    return ((ScalarNode) node).getValue();
+    return text();
+  }
+
+  /**
+   * A scalar's text with its {@code ${file:...}} and {@code ${env:...}} references resolved; an error
+   * names the reference, never the value read.
+   */
+  private String text() {
+    String raw = ((ScalarNode) node).getValue();
+    try {
+      return values.resolve(raw);
+    } catch (IllegalArgumentException e) {
+      throw error(e.getMessage());
+    }
   }
 
   /** A list of strings: a sequence of scalars, or one scalar as a list of one. */
@@ -162,7 +191,7 @@ public final class ConfigNode {
 
   /** An integer in {@code min..max}. */
   public int integer(int min, int max) {
-    String text = isScalar() ? ((ScalarNode) node).getValue() : null;
+    String text = isScalar() ? text() : null;
     int value;
     try {
       value = Integer.parseInt(requireScalar("an integer", text));
@@ -177,7 +206,7 @@ public final class ConfigNode {
 
   /** {@code true} or {@code false}. */
   public boolean bool() {
-    String text = requireScalar("true or false", isScalar() ? ((ScalarNode) node).getValue() : null);
+    String text = requireScalar("true or false", isScalar() ? text() : null);
     if (text.equals("true")) {
       return true;
     }
@@ -192,7 +221,7 @@ public final class ConfigNode {
     if (!isScalar()) {
       throw error("expected a duration such as 10s, 500ms or 1h30m, got " + describe());
     }
-    String text = ((ScalarNode) node).getValue();
+    String text = text();
     if (node.getTag().equals(Tag.INT) && !text.equals("0")) {
       throw error("'" + text + "' has no unit (expected: a duration such as " + text + "s or " + text + "ms)");
     }

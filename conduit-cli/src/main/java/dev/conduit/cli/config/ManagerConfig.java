@@ -35,7 +35,8 @@ import java.util.Optional;
  * @param nodeLifetime the lifetime of node certificates
  * @param nodeOrganization their organization, if any
  * @param log logging
- * @param pushBind where the membership push channel listens ({@code conduit_manager.push_listen}), if it runs
+ * @param pushBind where the membership push channel listens ({@code conduit_manager.push_listen}; default: the
+ *     listen address with its port + 1; {@code off}: not at all), if it runs
  * @param policy which groups of nodes may reach which ports of which others ({@code conduit_manager.policy})
  */
 public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomain, boolean autoApprove,
@@ -48,7 +49,8 @@ public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomai
   private static final List<String> MANAGER = List.of("listen", "trust_domain", "auto_approve", "data_dir",
       "admin_token_file", "server_names", "push_listen", "policy");
   private static final List<String> LISTEN = List.of("network", "addr");
-  private static final List<String> DB = List.of("driver", "address", "db", "debug", "url", "user", "password_file");
+  private static final List<String> DB = List.of("driver", "address", "db", "debug", "url", "user", "username",
+      "password", "password_file", "options", "max_open_conn", "max_idle_conn");
   private static final List<String> CERT = List.of("ca", "cert");
   private static final List<String> CERT_ITEM = List.of("not_after", "common_name", "organization");
   private static final List<String> LOG = List.of("level", "format", "file", "maxsize", "maxrolls");
@@ -117,18 +119,27 @@ public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomai
             () -> db.nodeOr("driver", root).error("missing 'url' or 'address' (expected: the PostgreSQL server's host:port)")) + "/"
             + db.string("db").orElse("conduit"));
         store = db.nodeOr("url", root).convert(() -> StoreConfig.postgres(url));
-        db.string("user").ifPresent(store::user);
-        if (db.has("password_file")) {
-          String password = readSecret(base.resolve(db.string("password_file").get()), db.node("password_file"));
-          store.password(password);
-        }
+        credentials(db, store, base);
         if (dataDir.isEmpty()) {
           throw manager.nodeOr("listen", root).error("missing 'data_dir' (expected: where this manager keeps the CA key file; "
               + "with postgres every manager needs a copy of it)");
         }
       }
-      default -> throw driverNode.error("mysql/mariadb is not supported by this build of conduit yet "
-          + "(expected: sqlite for one manager, or postgres for several)");
+      default -> {
+        // seed 000's MySQL keys: address host:port, db, username, password
+        String url = db.string("url").orElseGet(() -> "jdbc:mysql://" + db.string("address").orElseThrow(
+            () -> db.nodeOr("driver", root).error("missing 'url' or 'address' (expected: the MySQL server's host:port)"))
+            + "/" + db.string("db").orElse("conduit"));
+        store = db.nodeOr(db.has("url") ? "url" : "address", root).convert(() -> StoreConfig.mysql(url));
+        credentials(db, store, base);
+        if (dataDir.isEmpty()) {
+          throw manager.nodeOr("listen", root).error("missing 'data_dir' (expected: where this manager keeps the CA key file; "
+              + "with mysql every manager needs a copy of it)");
+        }
+      }
+    }
+    if (db.has("max_open_conn")) {
+      store.poolSize(db.node("max_open_conn").integer(1, 64));
     }
     store.debug(db.has("debug") && db.node("debug").bool());
     StoreConfig storeConfig = store.build();
@@ -153,9 +164,14 @@ public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomai
     int maxRolls = log.has("maxrolls") ? log.node("maxrolls").integer(0, 1000) : logConfig.maxBackups();
     logConfig = new LogConfig(logConfig.level(), logConfig.format(), logFile, maxSize, maxRolls, "off");
 
-    Optional<InetSocketAddress> pushBind = manager.has("push_listen")
-        ? Optional.of(manager.node("push_listen").convert(() -> address(manager.string("push_listen").get())))
-        : Optional.empty();
+    // on by default beside the API (port + 1), where seed 000's conduit.yaml, which names only the API, finds it
+    Optional<InetSocketAddress> pushBind = Optional.of(new InetSocketAddress(bind.getAddress(),
+        bind.getPort() == 0 || bind.getPort() == 65535 ? 0 : bind.getPort() + 1));
+    if (manager.has("push_listen")) {
+      String push = manager.string("push_listen").get();
+      pushBind = push.equals("off") ? Optional.empty()
+          : Optional.of(manager.node("push_listen").convert(() -> address(push)));
+    }
     List<String> serverNames = manager.has("server_names") ? manager.node("server_names").strings() : List.of();
     return new ManagerConfig(file, bind, trustDomain, autoApprove, dataDir.get(),
         manager.string("admin_token_file").map(base::resolve), serverNames, storeConfig, caLifetime,
@@ -241,6 +257,16 @@ public record ManagerConfig(Path file, InetSocketAddress bind, String trustDomai
       throw new ConfigException(name, 0, "empty (expected: a conduit_manager section)");
     }
     return ConfigNode.root(root.get(), name);
+  }
+
+  /** The database user and password: {@code user} or seed 000's {@code username}; a password file or inline. */
+  private static void credentials(Map db, StoreConfig.Builder store, Path base) {
+    db.string("user").or(() -> db.string("username")).ifPresent(store::user);
+    if (db.has("password_file")) {
+      store.password(readSecret(base.resolve(db.string("password_file").get()), db.node("password_file")));
+    } else if (db.has("password")) {
+      store.password(db.string("password").get());
+    }
   }
 
   private static String readSecret(Path file, ConfigNode at) {

@@ -39,9 +39,8 @@ final class StandardSections {
         MeshSections.client(),
         MeshSections.server(),
         ConfigSection.typed(AdminConfig.SECTION, (node, config) -> readAdmin(node)),
+        MeshNodeConfig.section(),
         // known from the seeds, not runnable by this build yet
-        ConfigSection.unsupported("manager", "seed 000's mesh manager; for now configure each host's client "
-            + "peers and forward_table and its server by hand"),
         ConfigSection.typed(CacheConfig.SECTION, (node, config) -> readCache(node)),
         ConfigSection.unsupported("transparent", "the transparent listener"),
         section("overload", StandardSections::readOverload));

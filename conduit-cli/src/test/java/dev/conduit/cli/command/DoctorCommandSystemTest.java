@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.cli.Cli;
 import dev.conduit.core.testing.MiniJson;
+import dev.conduit.netfilter.testing.NetNs;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -19,13 +20,13 @@ class DoctorCommandSystemTest {
 
   @BeforeAll
   static void requireRoot() {
-    TestNetNs.requireRootAnd("iptables-save", "ip6tables-save", "ipset", "nft", "ip");
+    NetNs.requireRootAnd("iptables-save", "ip6tables-save", "ipset", "nft", "ip");
   }
 
   @Test
   @SuppressWarnings("unchecked")
   void jsonThenHumanOutputAndTheExitCodeFollowTheChecks() throws Exception {
-    try (TestNetNs ns = TestNetNs.create()) {
+    try (NetNs ns = NetNs.bare()) {
       Cli.Result clean = Cli.run(ns.runner, "doctor", "--no-probes", "--json");
       assertThat(clean.exitCode()).as("%s", clean).isZero();
       Map<String, Object> report = MiniJson.object(clean.out().strip());

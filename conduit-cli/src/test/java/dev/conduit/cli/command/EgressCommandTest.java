@@ -1,5 +1,17 @@
 package dev.conduit.cli.command;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.conduit.core.ConduitResources;
+import dev.conduit.core.control.push.PushServer;
+import dev.conduit.core.control.push.PushState;
+import dev.conduit.core.pki.CertificateAuthority;
+import dev.conduit.core.pki.Pem;
+import dev.conduit.core.pki.TlsMaterial;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -133,7 +145,7 @@ class EgressCommandTest {
     Path state = dir.resolve("state");
     String[] common = {"egress", "gateway", "--table", "cdt_egress", "--protected-network", "198.18.0.0/24",
         "--protected-network", "fd00::/64", "--state-file", state.toString(), "--metrics-listen",
-        "127.0.0.1:0", "--hostname", "gw-cli", "-iptables-wss-server", "198.18.0.9:8080"};
+        "127.0.0.1:0", "--hostname", "gw-cli"};
     String[] first = concat(common, "--allowlist", "8.8.8.8,2606:4700::/32");
     try (Running gw = new Running(first).awaitStarted()) {
       String table = inNs("nft", "list", "table", "inet", "cdt_egress");
@@ -146,8 +158,6 @@ class EgressCommandTest {
       assertThat(scrape.body()).contains(
           "iptables_bytes_count{ip=\"8.8.8.8\",type=\"OUTPUT\",hostname=\"gw-cli\"} 0",
           "conduit_egress_bytes_total{address=\"2606:4700::/32\",direction=\"in\",hostname=\"gw-cli\"} 0");
-      assertThat(gw.out.toString()).contains("egress server 198.18.0.9:8080: the connection to the egress"
-          + " server arrives with 'conduit egress server'");
       Cli.Result result = gw.stop();
       assertThat(result.exitCode()).as(result.toString()).isZero();
     }
@@ -159,6 +169,67 @@ class EgressCommandTest {
       assertThat(gw.out.toString()).contains("enforcing the 2 allowlist entries kept in " + state);
       assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow4_out")).contains("8.8.8.8");
       assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow6_in")).contains("2606:4700::/32");
+    }
+    assertThat(inNs("nft", "list", "tables")).doesNotContain("cdt_egress");
+  }
+
+  @Test
+  void gatewayTakesItsAllowlistFromTheEgressServerAndReportsBack(@TempDir Path dir) throws Exception {
+    CertificateAuthority ca = CertificateAuthority.builder().commonName("egress cli test CA").build();
+    Path caFile = Files.writeString(dir.resolve("ca.pem"), Pem.encodeCertificate(ca.certificate()));
+    Path tokenFile = Files.writeString(dir.resolve("token"), "gw-cli-token-0123456789abcdef\n");
+    BlockingQueue<JsonNode> reports = new LinkedBlockingQueue<>();
+    try (ConduitResources resources = ConduitResources.create()) {
+      PushServer server = PushServer.builder(resources).bind(new InetSocketAddress("127.0.0.1", 0))
+          .tls(TlsMaterial.of(ca.mintServerLeaf("127.0.0.1"), ca.certificate())).allowBearerTokens(true)
+          .authorizer(peer -> peer.bearerToken().filter("gw-cli-token-0123456789abcdef"::equals).map(t -> "gw-cli"))
+          .reportListener((agent, payload) -> reports.add(payload)).build();
+      int port = server.start().getPort();
+      try {
+        server.publish(PushState.of(7, Map.of("8.8.4.4", JsonNodeFactory.instance.objectNode())));
+        Path state = dir.resolve("state");
+        try (Running gw = new Running("egress", "gateway", "--table", "cdt_egress", "--protected-network",
+            "198.18.0.0/24", "--state-file", state.toString(), "--metrics-listen", "127.0.0.1:0", "--hostname",
+            "gw-cli", "-iptables-wss-server", "127.0.0.1:" + port, "--server-ca", caFile.toString(),
+            "--server-token-file", tokenFile.toString(), "--report-interval", "200ms").awaitStarted()) {
+          assertThat(gw.out.toString()).contains("taking the allowlist from and reporting to wss://127.0.0.1:"
+              + port + "/v1/push");
+          JsonNode report = null;
+          long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+          while (report == null || report.get("counters").findValuesAsText("address").isEmpty()) {
+            assertThat(System.nanoTime()).as("a report counting the pushed address").isLessThan(deadline);
+            report = reports.poll(1, TimeUnit.SECONDS);
+          }
+          assertThat(report.get("type").asText()).isEqualTo("egress-gateway");
+          assertThat(report.get("counters").findValuesAsText("address")).containsExactly("8.8.4.4");
+          assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow4_out")).contains("8.8.4.4");
+          assertThat(Files.readString(state)).contains("8.8.4.4");
+        }
+      } finally {
+        server.close();
+      }
+    }
+    assertThat(inNs("nft", "list", "tables")).doesNotContain("cdt_egress");
+  }
+
+  @Test
+  void gatewayRefusesAServerWithoutTlsTrustOrCredentials(@TempDir Path dir) throws Exception {
+    Path ca = Files.writeString(dir.resolve("ca.pem"), Pem.encodeCertificate(
+        CertificateAuthority.builder().commonName("x").build().certificate()));
+    for (String[] bad : List.of(new String[] {"--server", "198.18.0.9:8080", "--server-ca: required with --server"},
+        new String[] {"--server", "198.18.0.9:8080", "--server-ca", ca.toString(),
+            "--server: needs --server-token-file, or --client-cert and --client-key"},
+        new String[] {"--server", "ws://198.18.0.9:8080/", "--server-ca", ca.toString(),
+            "--server: ws://198.18.0.9:8080/ (expected: HOST:PORT or wss://HOST:PORT/PATH)"},
+        new String[] {"--server", "198.18.0.9:8080", "--server-ca", dir.resolve("none").toString(),
+            "--server-ca: cannot read"})) {
+      List<String> args = new java.util.ArrayList<>(List.of("egress", "gateway", "--table", "cdt_egress",
+          "--state-file", dir.resolve("state").toString()));
+      args.addAll(List.of(bad).subList(0, bad.length - 1));
+      Cli.Result r = Cli.run(runner, args.toArray(new String[0]));
+      assertThat(r.exitCode()).as(r.toString()).isEqualTo(ExitCode.USAGE);
+      assertThat(r.errLines()).as(r.toString()).hasSize(1);
+      assertThat(r.err()).contains(bad[bad.length - 1]);
     }
     assertThat(inNs("nft", "list", "tables")).doesNotContain("cdt_egress");
   }

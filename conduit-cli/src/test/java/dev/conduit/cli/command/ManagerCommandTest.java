@@ -74,12 +74,45 @@ public class ManagerCommandTest {
   }
 
   @Test
+  void seedMysqlKeysMapToTheStore() throws Exception {
+    Path file = dir.resolve("manager.yaml");
+    Files.writeString(file, SEED_MANAGER_YAML.replace("""
+          driver: sqlite
+          address: /opt/conduit/data/
+        """, """
+          driver: mysql
+          address: db.example:3307
+          db: conduit
+          username: conduit
+          password: "s3cret"
+          options: parseTime=true
+          max_open_conn: 12
+        """).replace("  db: manager.db\n", "").replace("conduit_manager:\n",
+        "conduit_manager:\n  data_dir: /var/lib/conduit\n"));
+    StoreConfig store = ManagerConfig.load(file).store();
+    assertThat(store.driver()).isEqualTo(StoreConfig.Driver.MYSQL);
+    assertThat(store.url()).isEqualTo("jdbc:mariadb://db.example:3307/conduit");
+    assertThat(store.user()).contains("conduit");
+    assertThat(store.password()).contains("s3cret");
+    assertThat(store.poolSize()).isEqualTo(12);
+    assertThat(store.toString()).doesNotContain("s3cret");
+  }
+
+  @Test
   void badManagerConfigurationsAreRefusedWithTheirLine() throws Exception {
     Path file = dir.resolve("manager.yaml");
-    Files.writeString(file, SEED_MANAGER_YAML.replace("driver: sqlite", "driver: mysql"));
-    Cli.Result mysql = Cli.run("manager", "-c", file.toString());
-    assertThat(mysql.exitCode()).isEqualTo(ExitCode.USAGE);
-    assertThat(mysql.err()).contains("manager.yaml:7:").contains("mysql/mariadb is not supported");
+    Files.writeString(file, SEED_MANAGER_YAML.replace("driver: sqlite", "driver: oracle"));
+    Cli.Result oracle = Cli.run("manager", "-c", file.toString());
+    assertThat(oracle.exitCode()).isEqualTo(ExitCode.USAGE);
+    assertThat(oracle.err()).contains("manager.yaml:7:").contains("expected: sqlite, postgres or mysql");
+    Files.writeString(file, SEED_MANAGER_YAML.replace("driver: sqlite", "driver: mysql")
+        .replace("address: /opt/conduit/data/", "address: db.example:3306?x"));
+    assertThat(Cli.run("manager", "-c", file.toString()).err()).contains("manager.yaml:8:")
+        .contains("expected: jdbc:mysql://HOST:PORT/DATABASE");
+    Files.writeString(file, SEED_MANAGER_YAML.replace("driver: sqlite", "driver: mysql")
+        .replace("address: /opt/conduit/data/", "address: db.example:3306"));
+    assertThat(Cli.run("manager", "-c", file.toString()).err()).contains("missing 'data_dir'")
+        .contains("with mysql every manager needs a copy of it");
     Files.writeString(file, SEED_MANAGER_YAML.replace("not_after: 1,0,0 # 1 year", "not_after: 1,0 # 1 year"));
     Cli.Result lifetime = Cli.run("manager", "-c", file.toString());
     assertThat(lifetime.exitCode()).isEqualTo(ExitCode.USAGE);

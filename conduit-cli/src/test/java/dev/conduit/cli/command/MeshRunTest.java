@@ -193,11 +193,11 @@ class MeshRunTest {
   }
 
   @Test
-  void checkAcceptsSeedFilesWithoutVersionAndRefusesManager() throws Exception {
+  void checkAcceptsSeedFilesWithoutVersionAndAMeshMember() throws Exception {
     Path b = serverFile("b-check.yaml", tls("b"), "");
     Cli.Result ok = Cli.run("check", "-c", b.toString());
     assertThat(ok.exitCode()).as(ok.toString()).isEqualTo(ExitCode.OK);
-    assertThat(ok.out()).contains("server:").contains("addr: \"127.0.0.1:0\"");
+    assertThat(ok.out()).contains("server:").containsPattern("addr: '?127.0.0.1:0");
 
     Path m = dir.resolve("manager.yaml");
     Files.writeString(m, """
@@ -211,9 +211,14 @@ class MeshRunTest {
           enable: true
           listen: {network: tcp, addr: "127.0.0.1:0"}
         """);
+    Cli.Result member = Cli.run("check", "-c", m.toString());
+    assertThat(member.exitCode()).as(member.toString()).isEqualTo(ExitCode.OK);
+    assertThat(member.out()).contains("manager:").contains("172.168.0.17:5051");
+
+    Files.writeString(m, Files.readString(m) + "  allow: [{cidrs: [10.0.0.0/8]}]\n");
     Cli.Result refused = Cli.run("check", "-c", m.toString());
     assertThat(refused.exitCode()).isEqualTo(ExitCode.USAGE);
-    assertThat(refused.err()).contains("manager").contains("not supported yet").hasLineCount(1);
+    assertThat(refused.err()).contains("server.allow: set with manager.enable: true").hasLineCount(1);
 
     Path bad = dir.resolve("bad.yaml");
     Files.writeString(bad, "client:\n  enable: true\n  listen: 127.0.0.1:0\n  forward_table: []\n");

@@ -3,6 +3,7 @@ package dev.conduit.cli.command;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.cli.Cli;
+import dev.conduit.netfilter.testing.NetNs;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -15,12 +16,12 @@ class NetfilterCommandSystemTest {
 
   @BeforeAll
   static void requireRoot() {
-    TestNetNs.requireRootAnd("iptables-save", "ip6tables-save", "ipset", "nft", "ip");
+    NetNs.requireRootAnd("iptables-save", "ip6tables-save", "ipset", "nft", "ip");
   }
 
   @Test
   void showAndClearFindNftRulesWithoutBeingToldTheBackend() throws Exception {
-    try (TestNetNs ns = TestNetNs.create()) {
+    try (NetNs ns = NetNs.bare()) {
       Cli.Result applied = Cli.run(ns.runner, "netfilter", "apply", "--backend", "nft", "--prefix", "CLI",
           "--port", "15001", "--capture-port", "80");
       assertThat(applied.exitCode()).as("%s", applied).isZero();
@@ -54,7 +55,7 @@ class NetfilterCommandSystemTest {
 
   @Test
   void ipv4OnlyGatewayCaptureNeedsNoIpv6Forwarding() throws Exception {
-    try (TestNetNs ns = TestNetNs.create()) {
+    try (NetNs ns = NetNs.bare()) {
       ns.run("sysctl", "-qw", "net.ipv4.ip_forward=1");
       ns.run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=0");
       Cli.Result v4 = Cli.run(ns.runner, "netfilter", "apply", "--mode", "tproxy", "--gateway", "--no-local",

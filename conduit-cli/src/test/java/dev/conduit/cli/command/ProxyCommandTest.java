@@ -50,7 +50,7 @@ class ProxyCommandTest {
     assertThat(hops.get(0).credentials().get().password()).isEqualTo("p@ss");
     assertThat(hops.get(1).tls()).isTrue();
     assertThat(hops.get(2).endpoints().get(0).host()).isEqualTo("fd00::1");
-    assertThat(c.describe()).doesNotContain("p@ss").contains("svc:****@");
+    assertThat(c.describe()).doesNotContain("p@ss").contains("username: svc\n          password: '****'");
   }
 
   @Test

@@ -53,7 +53,7 @@ class ReloadPlanTest {
       assertThat(router.rules()).extracting(r -> r.name()).containsExactly("tunnel-allow-local", "tunnel-deny", "all");
       assertThat(router.defaultDecision()).isEqualTo(both.defaultDecision());
     }
-    assertThat(both.describe()).contains("server:").contains("addr: \"127.0.0.1:15053\"").contains("name: s");
+    assertThat(both.describe()).contains("server:").containsPattern("addr: '?127.0.0.1:15053").contains("name: s");
   }
 
   @Test
@@ -64,7 +64,7 @@ class ReloadPlanTest {
         + "admin: {listen: \"127.0.0.1:0\", token: hunter2}\n");
     assertThat(t.admin().orElseThrow().token()).contains("hunter2");
     assertThat(t.admin().orElseThrow().toString()).doesNotContain("hunter2");
-    assertThat(t.describe()).contains("token: \"****\"").doesNotContain("hunter2");
+    assertThat(t.describe()).contains("token: '****'").doesNotContain("hunter2");
     assertThat(Optional.of(t.log().access())).contains("logfmt");
   }
 }

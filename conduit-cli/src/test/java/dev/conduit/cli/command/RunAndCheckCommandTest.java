@@ -83,7 +83,7 @@ class RunAndCheckCommandTest {
     Files.writeString(yaml, CONFIG);
     Cli.Result r = Cli.run("check", "-c", yaml.toString());
     assertThat(r.exitCode()).as(r.toString()).isZero();
-    assertThat(r.out()).contains(": OK", "name: mixed", "password: \"****\"", "dial: 5s", "default: reject",
+    assertThat(r.out()).contains(": OK", "name: mixed", "password: '****'", "dial: 5s", "default: reject",
         "allow_sources: [127.0.0.0/8]").doesNotContain("s3cret");
     assertThat(Cli.run("check", "-q", "-c", yaml.toString()).out()).isEmpty();
   }

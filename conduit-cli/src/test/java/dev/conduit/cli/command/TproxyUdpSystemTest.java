@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.cli.Main;
 import dev.conduit.core.testing.Processes;
+import dev.conduit.netfilter.testing.NetNs;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +29,7 @@ class TproxyUdpSystemTest {
 
   @BeforeAll
   static void requireRoot() {
-    TestNetNs.requireRootAnd("ip", "iptables-save", "ipset");
+    NetNs.requireRootAnd("ip", "iptables-save", "ipset");
   }
 
   @AfterEach
@@ -40,9 +41,9 @@ class TproxyUdpSystemTest {
 
   @Test
   void cliRelaysUdpThroughTproxyByteExact() throws Exception {
-    TestNetNs c = closing(TestNetNs.create());
-    TestNetNs g = closing(TestNetNs.create());
-    TestNetNs s = closing(TestNetNs.create());
+    NetNs c = closing(NetNs.bare());
+    NetNs g = closing(NetNs.bare());
+    NetNs s = closing(NetNs.bare());
     link(c, "c0", "198.18.1.2/24", g, "g0", "198.18.1.1/24");
     link(g, "g1", "198.18.2.1/24", s, "s0", "198.18.2.2/24");
     c.run("ip", "route", "add", "default", "via", "198.18.1.1");
@@ -75,12 +76,84 @@ class TproxyUdpSystemTest {
         .contains("conduit_tproxy_udp_flows{listener=\"tproxy-udp\"}");
   }
 
+  /**
+   * {@code conduit run -c FILE} with a tproxy listener relaying UDP, reloaded twice by SIGHUP: a rule sends the
+   * echo's port through a SOCKS5 outbound that refuses (the datagram is dropped and counted, never relayed
+   * direct); the reloaded file relays it direct; the next file rejects it, and a flow opened before keeps its
+   * route while a new one is rejected.
+   */
+  @Test
+  void reloadedRulesApplyToNewFlowsAndOpenFlowsKeepTheirs() throws Exception {
+    TestNetNs c = closing(TestNetNs.create());
+    TestNetNs g = closing(TestNetNs.create());
+    TestNetNs s = closing(TestNetNs.create());
+    link(c, "c0", "198.18.1.2/24", g, "g0", "198.18.1.1/24");
+    link(g, "g1", "198.18.2.1/24", s, "s0", "198.18.2.2/24");
+    c.run("ip", "route", "add", "default", "via", "198.18.1.1");
+    s.run("ip", "route", "add", "default", "via", "198.18.2.1");
+    g.run("sysctl", "-qw", "net.ipv4.ip_forward=1");
+    Child echo = start(s, UdpEchoPeer.class.getName(), "echo", "198.18.2.2", "7");
+    echo.await(l -> l.equals("READY"), "echo ready");
+    Child apply = start(g, Main.class.getName(), "netfilter", "apply", "--mode", "tproxy", "--port",
+        Integer.toString(PORT), "--gateway", "--udp", "--ipv4", "--capture-cidr", "198.18.2.0/24");
+    assertThat(apply.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(apply.process.exitValue()).as("%s", apply.lines).isZero();
+
+    java.nio.file.Path yaml = java.nio.file.Files.createTempFile("tproxy-udp", ".yaml");
+    closing(() -> java.nio.file.Files.deleteIfExists(yaml));
+    String head = """
+        version: 1
+        listeners:
+          - { name: tp, type: tproxy, listen: "0.0.0.0:%d", udp: true }
+        outbounds:
+          - { name: refusing, hops: ["socks5://198.18.2.2:1080"] }
+        admin: { listen: "127.0.0.1:9901" }
+        default: direct
+        """.formatted(PORT);
+    java.nio.file.Files.writeString(yaml, head
+        + "rules:\n  - { name: echo-via-socks, match: { ports: [7] }, action: { via: refusing } }\n");
+    Child proxy = start(g, Main.class.getName(), "run", "-c", yaml.toString());
+    proxy.await(l -> l.contains("transparent UDP listener on"), "UDP relay listening");
+
+    // through a SOCKS5 server that refuses: dropped and counted, never relayed direct instead
+    assertThat(send(c, 40000, 2)).isEqualTo("TIMEOUT");
+    assertThat(g.run("curl", "-sf", "http://127.0.0.1:9901/metrics")).containsPattern(
+        "conduit_tproxy_udp_dropped_total\\{listener=\"tp-udp\",reason=\"SOCKS5_association_failed\"} [1-9]");
+    assertThat(echo.lines).noneMatch(l -> l.startsWith("PEER"));
+
+    java.nio.file.Files.writeString(yaml, head);
+    reload(g, proxy, 1);
+    assertThat(send(c, 40001, 10)).as("proxy: %s", proxy.lines).isEqualTo("OK");
+
+    java.nio.file.Files.writeString(yaml, head
+        + "rules:\n  - { name: no-echo, match: { ports: [7] }, action: { reject: \"no echo\" } }\n");
+    reload(g, proxy, 2);
+    assertThat(send(c, 40001, 10)).as("the open flow keeps its route: %s", proxy.lines).isEqualTo("OK");
+    assertThat(send(c, 40002, 2)).isEqualTo("TIMEOUT");
+    assertThat(g.run("curl", "-sf", "http://127.0.0.1:9901/metrics")).containsPattern(
+        "conduit_tproxy_udp_dropped_total\\{listener=\"tp-udp\",reason=\"rejected_by_a_rule\"} [1-9]");
+  }
+
+  private String send(TestNetNs c, int sourcePort, int tries) throws Exception {
+    Child send = start(c, UdpEchoPeer.class.getName(), "send", "198.18.2.2", "7", "100", Integer.toString(sourcePort),
+        Integer.toString(tries));
+    assertThat(send.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    send.await(l -> l.equals("OK") || l.equals("TIMEOUT") || l.startsWith("MISMATCH"), "the sender's verdict");
+    return String.join("\n", send.lines);
+  }
+
+  /** SIGHUP to the CLI (by its PID), then waits for its {@code n}th "routes reloaded" line. */
+  private static void reload(TestNetNs g, Child proxy, int n) throws Exception {
+    g.run("kill", "-HUP", Long.toString(proxy.process.pid()));
+    proxy.await(l -> proxy.lines.stream().filter(x -> x.contains("routes reloaded:")).count() >= n, "reload " + n);
+  }
+
   private <T extends AutoCloseable> T closing(T resource) {
     cleanup.add(resource);
     return resource;
   }
 
-  private static void link(TestNetNs a, String aName, String aAddress, TestNetNs b, String bName, String bAddress)
+  private static void link(NetNs a, String aName, String aAddress, NetNs b, String bName, String bAddress)
       throws Exception {
     a.run("ip", "link", "add", aName, "type", "veth", "peer", "name", bName, "netns", b.name);
     a.run("ip", "addr", "add", aAddress, "dev", aName);
@@ -90,7 +163,7 @@ class TproxyUdpSystemTest {
   }
 
   /** Starts a JVM of the test class path in {@code ns}, its output collected line by line; stopped at the end. */
-  private Child start(TestNetNs ns, String mainClass, String... args) throws Exception {
+  private Child start(NetNs ns, String mainClass, String... args) throws Exception {
     List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns.name));
     cmd.addAll(Processes.java());
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));

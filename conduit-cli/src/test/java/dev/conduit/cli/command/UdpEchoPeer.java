@@ -11,8 +11,8 @@ import java.util.Random;
 /**
  * Both ends of a UDP exchange for {@link TproxyUdpSystemTest}, run in a namespace: {@code echo IP PORT} answers
  * every datagram with its bytes and prints {@code READY}, then {@code PEER ip} per sender; {@code send IP PORT
- * SIZE} sends random bytes (again until answered, 10 tries) and prints {@code OK} when the answer is the
- * same bytes from the address it sent to.
+ * SIZE [SOURCE_PORT [TRIES]]} sends random bytes (again until answered, 10 tries by default) and prints {@code
+ * OK} when the answer is the same bytes from the address it sent to, {@code TIMEOUT} when none came.
  */
 final class UdpEchoPeer {
   private UdpEchoPeer() {}
@@ -35,10 +35,12 @@ final class UdpEchoPeer {
     }
     byte[] payload = new byte[Integer.parseInt(args[3])];
     new Random().nextBytes(payload);
-    try (DatagramSocket socket = new DatagramSocket()) {
+    int sourcePort = args.length > 4 ? Integer.parseInt(args[4]) : 0;
+    int tries = args.length > 5 ? Integer.parseInt(args[5]) : 10;
+    try (DatagramSocket socket = new DatagramSocket(sourcePort)) {
       socket.setSoTimeout(2000);
       byte[] buf = new byte[65535];
-      for (int i = 0; i < 10; i++) {
+      for (int i = 0; i < tries; i++) {
         socket.send(new DatagramPacket(payload, payload.length, address));
         DatagramPacket p = new DatagramPacket(buf, buf.length);
         try {

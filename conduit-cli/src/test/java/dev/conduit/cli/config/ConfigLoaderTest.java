@@ -130,14 +130,15 @@ class ConfigLoaderTest {
   @Test
   void describeShowsTheEffectiveConfigWithSecretsMasked() {
     String d = load(FULL).describe();
-    assertThat(d).contains("password: \"****\"", "svc:****@", "u:****@", "{via: corp}", "dial: 5s",
-        "http_idle: 1h30m", "negotiation: 1500ms", "default: {reject: \"not allowed\"}", "tcp_keepalive: \"45:45:3\"",
+    assertThat(d).contains("password: '****'", "username: svc\n          password: '****'",
+        "username: u\n          password: '****'", "action:\n      via: corp", "dial: 5s",
+        "http_idle: 1h30m", "negotiation: 1500ms", "default:\n  reject: not allowed", "tcp_keepalive: 45:45:3",
         "splice: true");
     assertThat(d).doesNotContain("s3cret", "hunter2", ":pw@", ":p@");
     // the description is itself a valid configuration minus the masked secrets' meaning
     assertThat(load("version: 1\nlisteners:\n  - {name: a, type: mixed, listen: \":0\"}\n").describe())
-        .contains("listen: \"0.0.0.0:0\"", "timeouts:\n  dial: 10s\n  negotiation: 10s\n  http_idle: 4m\n"
-            + "  relay_idle: 0\n  drain: 30s\n", "default: direct", "tcp_keepalive: on", "splice: false");
+        .contains("listen: 0.0.0.0:0", "timeouts:\n  dial: 10s\n  negotiation: 10s\n  http_idle: 4m\n"
+            + "  relay_idle: '0'\n  drain: 30s\n", "default: direct", "tcp_keepalive: on", "splice: false");
   }
 
   @Test
@@ -151,7 +152,7 @@ class ConfigLoaderTest {
     assertThat(DnsConfig.server("[::1]:53")).isEqualTo(new java.net.InetSocketAddress("::1", 53));
     assertThat(dns.search()).contains(java.util.List.of("corp.example"));
     assertThat(dns.ndots()).hasValue(2);
-    assertThat(c.describe()).contains("dns:\n  servers: [\"127.0.0.1:5353\", \"10.0.0.2\", \"[::1]:53\"]\n"
+    assertThat(c.describe()).contains("dns:\n  servers: ['127.0.0.1:5353', 10.0.0.2, '[::1]:53']\n"
         + "  search: [corp.example]\n  ndots: 2\n");
     dev.conduit.core.ConduitResources resources = c.toResourcesBuilder().ioThreads(1).build();
     resources.close();
@@ -232,7 +233,8 @@ class ConfigLoaderTest {
       "client:\\n  enable: true\\n  capture: maybe|conduit.yaml:4: client.capture: expected true or false, got 'maybe'",
       "admin: {token: x, token_file: /t}|conduit.yaml:2: admin: token and token_file both set (expected: one of them)",
       "log: {access: xml}|conduit.yaml:2: log.access: access log: 'xml' (expected: logfmt, json or off)",
-      "manager:\\n  enable: true|conduit.yaml:3: section 'manager' (seed 000's mesh manager"})
+      "manager:\\n  enable: true|conduit.yaml:3: manager: dial.addresses: empty (expected: the manager's HOST:PORT",
+      "manager: {enable: true, dial: {addresses: [10.0.0.1:5051]}}|conduit.yaml: nothing to run (expected: client.enable: true or server.enable: true)"})
   void badFilesNameTheLineAndWhatIsExpected(String body, String expected) {
     assertThat(error("version: 1\n" + body.replace("\\n", "\n"))).startsWith(expected);
   }
@@ -246,9 +248,60 @@ class ConfigLoaderTest {
     assertThat(c.mesh().orElseThrow().server().listen().addr()).isEqualTo("172.168.0.11:5053");
     assertThat(c.log().file()).contains("/opt/conduit/log/conduit.log");
     assertThat(c.log().maxSizeMegabytes()).isEqualTo(10);
-    assertThat(error("manager:\n  enable: true\n")).startsWith("conduit.yaml:2: section 'manager' (seed 000's mesh"
-        + " manager; for now configure each host's client peers and forward_table and its server by hand) is not"
-        + " supported yet");
+  }
+
+  /** Seed 000's mesh conduit.yaml, as its README writes it. */
+  static final String SEED_MESH_CONDUIT_YAML = """
+      manager:
+        enable: true
+        dial:
+          network: tcp
+          addresses:
+            - 172.168.0.17:5051
+
+      server:
+        enable: true
+        listen:
+          network: tcp
+          addr: 172.168.0.11:5053
+
+      client:
+        enable: true
+        network: tcp
+        listen: 127.0.0.1:5052
+        check_time: 60
+
+      log:
+        maxsize: 10
+        level: debug
+        file: /opt/conduit/log/conduit.log
+      """;
+
+  @Test
+  void seed000MeshFileIsAMeshMember() {
+    ConduitConfig c = load(SEED_MESH_CONDUIT_YAML);
+    MeshNodeConfig node = c.meshNode().orElseThrow();
+    assertThat(node.dial()).containsExactly("172.168.0.17:5051");
+    assertThat(node.stateDirectory()).isEqualTo(MeshNodeConfig.DEFAULT_STATE_DIRECTORY);
+    assertThat(node.token()).isEmpty();
+    assertThat(c.mesh().orElseThrow().client().listen()).isEqualTo("127.0.0.1:5052");
+    assertThat(c.mesh().orElseThrow().server().listen().addr()).isEqualTo("172.168.0.11:5053");
+
+    ConduitConfig own = load(SEED_MESH_CONDUIT_YAML.replace("    network: tcp\n    addresses:",
+        "    network: tcp\n    addresses:").replace("  enable: true\n  dial:", "  enable: true\n  name: host-a\n"
+        + "  token: abcdef.0123456789abcdef\n  state_dir: /tmp/m\n  push: [172.168.0.17:6000]\n  dial:"));
+    assertThat(own.meshNode().orElseThrow().name()).contains("host-a");
+    assertThat(own.describe()).contains("token: \"****\"").doesNotContain("0123456789abcdef");
+    assertThat(own.meshNode().orElseThrow().toString()).doesNotContain("0123456789abcdef");
+
+    // the manager supplies peers and certificates: hand-written ones are refused, not ignored
+    assertThat(error(SEED_MESH_CONDUIT_YAML.replace("  check_time: 60\n", "  check_time: 60\n  forward_table:\n"
+        + "    - {dst: \":80\", peer_index: 1}\n"))).contains("client.forward_table/peers: set with manager.enable");
+    assertThat(error(SEED_MESH_CONDUIT_YAML.replace("    addr: 172.168.0.11:5053\n",
+        "    addr: 172.168.0.11:5053\n    tls: {enable: true}\n"))).contains("server.listen.tls: set with manager");
+    assertThat(error(SEED_MESH_CONDUIT_YAML.replace("- 172.168.0.17:5051", "- nowhere"))).contains("dial.addresses");
+    assertThat(error(SEED_MESH_CONDUIT_YAML.replace("  enable: true\n  dial:", "  enable: true\n  name: \"Not A"
+        + " Label\"\n  dial:"))).contains("manager.name");
   }
 
   @Test

@@ -2,6 +2,7 @@ package dev.conduit.cli.logging;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.testing.FileWatch;
 import dev.conduit.core.testing.Processes;
 import dev.conduit.core.testing.TestOrigin;
 import java.io.File;
@@ -9,11 +10,11 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
@@ -49,23 +50,11 @@ class JsonLinesProcessTest {
     try (TestOrigin origin = TestOrigin.start()) {
       Process p = start(log, "proxy", "--socks5-listen", "127.0.0.1:0", "--log-format", "json", "--access-log", "json");
       try {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        int port = -1;
-        while (port < 0 && p.isAlive() && System.nanoTime() < deadline) {
-          Matcher m = BOUND.matcher(Files.readString(log));
-          if (m.find()) {
-            port = Integer.parseInt(m.group(1));
-          } else {
-            Thread.sleep(50);
-          }
-        }
-        assertThat(port).as(Files.readString(log)).isPositive();
+        int port = FileWatch.awaitNumber(log, BOUND, Duration.ofSeconds(60), p);
         Processes.Result curl = Processes.run("curl", "-sS", "--max-time", "10", "--socks5-hostname",
             "127.0.0.1:" + port, "http://localhost:" + origin.port() + "/hello");
         assertThat(curl.exitCode()).as(curl.stderr()).isZero();
-        while (!Files.readString(log).contains("\"logger\":\"conduit.access\"") && System.nanoTime() < deadline) {
-          Thread.sleep(50);
-        }
+        FileWatch.awaitText(log, "\"logger\":\"conduit.access\"", Duration.ofSeconds(60), p);
       } finally {
         p.destroy();
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();

@@ -294,7 +294,15 @@ AdminHandler(AdminServer server) {
     ByteBuf content = Unpooled.wrappedBuffer(answer.body());
     FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(answer.status()),
         content);
-    answer.headers().forEach((name, value) -> r.headers().set(name, value));
+    answer.headers().forEach((name, value) -> {
+      if (name.equalsIgnoreCase("set-cookie")) { // one header line per cookie (AdminResponse#withHeader)
+        for (String cookie : value.split("\n")) {
+          r.headers().add(name, cookie);
+        }
+      } else {
+        r.headers().set(name, value);
+      }
+    });
     if (answer.contentType() != null) {
       r.headers().set(HttpHeaderNames.CONTENT_TYPE, answer.contentType());
     }

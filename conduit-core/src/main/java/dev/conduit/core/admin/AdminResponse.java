@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What an {@link AdminRoute} answers: a status, a content type and a body, plus extra headers.
@@ -13,7 +14,7 @@ import java.util.Map;
  * @param body the body
  * @param headers extra response headers (not {@code Content-Type} or {@code Content-Length})
  */
-public record AdminResponse(int status, String contentType, byte[] body, Map<String, String> headers) {
+public record AdminResponse(int status, @Nullable String contentType, byte[] body, Map<String, String> headers) {
   /** JSON's media type. */
   public static final String JSON = "application/json";
   /** Plain UTF-8 text's media type. */
@@ -39,7 +40,7 @@ public record AdminResponse(int status, String contentType, byte[] body, Map<Str
   }
 
   /** A response with this status, type and body. */
-  public static AdminResponse of(int status, String contentType, byte[] body) {
+  public static AdminResponse of(int status, @Nullable String contentType, byte[] body) {
     return new AdminResponse(status, contentType, body, Map.of());
   }
 
@@ -48,7 +49,7 @@ public record AdminResponse(int status, String contentType, byte[] body, Map<Str
     return new AdminResponse(204, null, new byte[0], Map.of());
   }
 
-  /** This response with one more header. */
+  /** This response with one more header; several cookies go in one {@code Set-Cookie} value, one per line. */
   public AdminResponse withHeader(String name, String value) {
     java.util.HashMap<String, String> h = new java.util.HashMap<>(headers);
     h.put(requireNonNull(name, "name"), requireNonNull(value, "value"));

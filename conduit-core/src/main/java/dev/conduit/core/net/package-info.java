@@ -6,5 +6,10 @@
  * minimal covers ({@link dev.conduit.core.net.IpPrefix}, {@link dev.conduit.core.net.IpPrefixSet}),
  * and classification after the IANA special-purpose registries, including the IPv4 addresses inside
  * IPv6 transition forms ({@link dev.conduit.core.net.AddressClassifier}).
+ *
+ * <p>Types and members here are non-null unless marked {@code @Nullable}.
  */
+@NullMarked
 package dev.conduit.core.net;
+
+import org.jspecify.annotations.NullMarked;

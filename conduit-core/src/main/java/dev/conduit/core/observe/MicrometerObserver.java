@@ -67,6 +67,7 @@ public final class MicrometerObserver implements ConnectionObserver, AutoCloseab
   private final MeterRegistry registry;
   private final Queue<Meter> meters = new ConcurrentLinkedQueue<>();
   private final ConcurrentHashMap<String, ListenerMeters> listeners = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, ListenerMeters> detected = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, OutboundMeters> outbounds = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Counter> rules = new ConcurrentHashMap<>();
   private final IpTraffic clientIps;
@@ -173,8 +174,9 @@ public final class MicrometerObserver implements ConnectionObserver, AutoCloseab
 
   @Override
   public void closed(ConnectionSummary s) {
-    ListenerMeters m = listener(s.connection());
-    m.active.decrementAndGet();
+    ListenerMeters own = listener(s.connection());
+    own.active.decrementAndGet();
+    ListenerMeters m = closing(s.connection(), own); // on a mixed listener: the detected protocol's
     int o = s.outcome().ordinal();
     m.closed.get(o, () -> m.counter(MeterNames.CONNECTIONS_CLOSED, "Connections closed by outcome", "outcome", OUTCOME_TAGS[o]))
         .increment();
@@ -288,9 +290,15 @@ public final class MicrometerObserver implements ConnectionObserver, AutoCloseab
   private ListenerMeters listener(ConnectionInfo c) {
     ListenerMeters m = listeners.get(c.listener());
     if (m == null) {
-      m = listeners.computeIfAbsent(c.listener(), l -> new ListenerMeters(l, c.protocol()));
+      m = listeners.computeIfAbsent(c.listener(), l -> new ListenerMeters(l, c.protocol(), true));
     }
     return m;
+  }
+
+  /** A closed connection's meters: per detected protocol on a mixed listener (accepted, active: the listener's). */
+  private ListenerMeters closing(ConnectionInfo c, ListenerMeters own) {
+    return own.protocol.equals(c.protocol()) ? own : detected.computeIfAbsent(c.listener() + "\u0000" + c.protocol(),
+        k -> new ListenerMeters(c.listener(), c.protocol(), false));
   }
 
   private OutboundMeters outbound(String name) {
@@ -337,9 +345,14 @@ public final class MicrometerObserver implements ConnectionObserver, AutoCloseab
     final LazyMeters<Counter> idleCloses = new LazyMeters<>(1);
     final ConcurrentHashMap<String, Counter[]> traffic = new ConcurrentHashMap<>();
 
-    ListenerMeters(String listener, String protocol) {
+    /** {@code accepting}: whether to register the accepted counter and the active gauge (the listener's own). */
+    ListenerMeters(String listener, String protocol, boolean accepting) {
       this.listener = listener;
       this.protocol = protocol;
+      if (!accepting) {
+        this.accepted = null;
+        return;
+      }
       this.accepted = register(Counter.builder(MeterNames.CONNECTIONS_ACCEPTED)
           .description("Connections accepted")
           .tag("listener", listener)

@@ -31,5 +31,10 @@
  *   <li>Private keys are written with mode 0600 set when the file is created, then renamed into place, so
  *       no reader ever sees a key with wider permissions or a half-written file.</li>
  * </ul>
+ *
+ * <p>Types and members here are non-null unless marked {@code @Nullable}.
  */
+@NullMarked
 package dev.conduit.core.pki;
+
+import org.jspecify.annotations.NullMarked;

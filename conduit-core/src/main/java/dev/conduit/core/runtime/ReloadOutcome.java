@@ -3,6 +3,7 @@ package dev.conduit.core.runtime;
 import static java.util.Objects.requireNonNull;
 
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a {@link Service} made of a reload.
@@ -52,7 +53,7 @@ public record ReloadOutcome(Kind kind, String detail) {
    * @param what names the section in the report
    * @return the outcome
    */
-  public static ReloadOutcome restartIfChanged(Object running, Object next, String what) {
+  public static ReloadOutcome restartIfChanged(@Nullable Object running, @Nullable Object next, String what) {
     return Objects.equals(running, next) ? unchanged() : restartNeeded(what);
   }
 

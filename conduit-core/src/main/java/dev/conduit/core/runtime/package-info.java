@@ -30,5 +30,10 @@
  * <p>Library services: {@link dev.conduit.core.runtime.ConduitService} (a conduit) here,
  * {@code dev.conduit.netfilter.CaptureService} (transparent capture) and {@code dev.conduit.mitm.MitmService}
  * (the caching MITM proxy) in their modules.
+ *
+ * <p>Types and members here are non-null unless marked {@code @Nullable}.
  */
+@NullMarked
 package dev.conduit.core.runtime;
+
+import org.jspecify.annotations.NullMarked;

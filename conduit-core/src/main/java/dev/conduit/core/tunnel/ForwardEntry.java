@@ -14,7 +14,8 @@ import java.util.Optional;
  * ({@code dst_as}; empty means the original destination).
  *
  * @param address the original destination's address, or empty for {@code :port}
- * @param port the original destination's port
+ * @param port the original destination's port, or 0 for any port (a mesh member's every address is captured,
+ *     whatever the port)
  * @param rewriteTo the destination the tunnel server dials ({@code dst_as}), if any
  */
 public record ForwardEntry(Optional<InetAddress> address, int port, Optional<Destination> rewriteTo) {
@@ -23,8 +24,8 @@ public record ForwardEntry(Optional<InetAddress> address, int port, Optional<Des
   public ForwardEntry {
     requireNonNull(address, "address");
     requireNonNull(rewriteTo, "rewriteTo");
-    if (port < 1 || port > 65535) {
-      throw new IllegalArgumentException("port: " + port + " (expected: 1-65535)");
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("port: " + port + " (expected: 1-65535, or 0 for any port)");
     }
   }
 
@@ -79,7 +80,7 @@ public record ForwardEntry(Optional<InetAddress> address, int port, Optional<Des
 
   /** Whether a connection originally addressed to {@code original} is taken by this entry. */
   public boolean matches(InetSocketAddress original) {
-    return original.getPort() == port && (address.isEmpty() || address.get().equals(original.getAddress()));
+    return (port == 0 || original.getPort() == port) && (address.isEmpty() || address.get().equals(original.getAddress()));
   }
 
   /** Where the tunnel server is asked to connect for {@code original}: {@code dst_as}, else the original. */
@@ -90,7 +91,9 @@ public record ForwardEntry(Optional<InetAddress> address, int port, Optional<Des
   /** Seed 000's notation: {@code :port} or {@code ip:port}, then {@code -> dst_as}. */
   @Override
   public String toString() {
-    String dst = address.map(a -> NetUtil.toSocketAddressString(new InetSocketAddress(a, port))).orElse(":" + port);
+    String p = port == 0 ? "*" : String.valueOf(port);
+    String dst = address.map(a -> (a instanceof java.net.Inet6Address ? "[" + NetUtil.toAddressString(a) + "]"
+        : NetUtil.toAddressString(a)) + ":" + p).orElse(":" + p);
     return dst + rewriteTo.map(r -> " -> " + r).orElse("");
   }
 }

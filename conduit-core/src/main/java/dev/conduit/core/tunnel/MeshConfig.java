@@ -7,6 +7,7 @@ import dev.conduit.core.pki.PeerGuard;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Seed 000's (moresec conduit) {@code client} and {@code server} sections, as written in its
@@ -44,7 +45,7 @@ import java.util.List;
  * @param client YAML {@code client}: the tunnel client (host A), or null
  * @param server YAML {@code server}: the tunnel server (host B), or null
  */
-public record MeshConfig(Client client, Server server) {
+public record MeshConfig(@Nullable Client client, @Nullable Server server) {
 
   /**
    * Maps the configuration; reads the PEM files (blocking I/O: call at start-up, not on an event loop) and
@@ -90,7 +91,7 @@ public record MeshConfig(Client client, Server server) {
    * @param forwardTable YAML {@code forward_table}
    * @param peers YAML {@code peers}
    */
-  public record Client(boolean enable, String network, String listen, int checkTime, List<Forward> forwardTable,
+  public record Client(boolean enable, @Nullable String network, @Nullable String listen, int checkTime, List<Forward> forwardTable,
       List<Peer> peers) {
     /** Replaces absent lists with empty ones. */
     public Client {
@@ -107,7 +108,7 @@ public record MeshConfig(Client client, Server server) {
    *     destination
    * @param peerIndex YAML {@code peer_index}: the {@link Peer#index()} to tunnel through
    */
-  public record Forward(String dst, String dstAs, int peerIndex) {}
+  public record Forward(@Nullable String dst, @Nullable String dstAs, int peerIndex) {}
 
   /**
    * A tunnel server the client can use.
@@ -117,7 +118,7 @@ public record MeshConfig(Client client, Server server) {
    * @param addresses YAML {@code addresses}: {@code host:port} of the server, tried in order with failover
    * @param tls YAML {@code tls}, or null for a plain TCP tunnel
    */
-  public record Peer(int index, String network, List<String> addresses, Tls tls) {
+  public record Peer(int index, @Nullable String network, List<String> addresses, @Nullable Tls tls) {
     /** Replaces an absent list with an empty one. */
     public Peer {
       addresses = addresses == null ? List.of() : List.copyOf(addresses);
@@ -158,7 +159,7 @@ public record MeshConfig(Client client, Server server) {
    * @param cert YAML {@code cert}: PEM certificate chain, leaf first
    * @param key YAML {@code key}: PEM private key (PKCS#8, SEC1 EC or PKCS#1 RSA)
    */
-  public record CertKey(String cert, String key) {}
+  public record CertKey(@Nullable String cert, @Nullable String key) {}
 
   /**
    * The tunnel server.
@@ -171,7 +172,7 @@ public record MeshConfig(Client client, Server server) {
    *     client-server example ({@code dst_as: 127.0.0.1:80}) as written and reaches services on host B,
    *     its stated purpose, without ever relaying to other hosts. Once given, only the listed entries apply.
    */
-  public record Server(boolean enable, Listen listen, List<Allow> allow) {
+  public record Server(boolean enable, @Nullable Listen listen, List<Allow> allow) {
     /** Replaces an absent list with an empty one. */
     public Server {
       allow = allow == null ? List.of() : List.copyOf(allow);
@@ -185,7 +186,7 @@ public record MeshConfig(Client client, Server server) {
    * @param addr YAML {@code addr}: {@code ip:port}
    * @param tls YAML {@code tls}, or null for a plain TCP tunnel server
    */
-  public record Listen(String network, String addr, Tls tls) {}
+  public record Listen(@Nullable String network, @Nullable String addr, @Nullable Tls tls) {}
 
   /**
    * What a peer may reach through the server; all listed kinds must hold (destination in {@code cidrs} or
@@ -198,7 +199,7 @@ public record MeshConfig(Client client, Server server) {
    * @param ports YAML {@code ports}: {@code "3306"} or {@code "8000-8099"}; empty for any port
    * @param domains YAML {@code domains}: exact names, or {@code .example.com} for the domain and its subdomains
    */
-  public record Allow(String peer, List<String> cidrs, List<String> ports, List<String> domains) {
+  public record Allow(@Nullable String peer, List<String> cidrs, List<String> ports, List<String> domains) {
     /** Replaces absent lists with empty ones. */
     public Allow {
       cidrs = cidrs == null ? List.of() : List.copyOf(cidrs);

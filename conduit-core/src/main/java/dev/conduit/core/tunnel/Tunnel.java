@@ -12,6 +12,7 @@ import dev.conduit.core.pki.PeerGuard;
 import io.netty.handler.ssl.SslContext;
 import java.util.List;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The parts of a conduit-to-conduit tunnel: HTTP/1.1 {@code CONNECT} over mutually authenticated TLS.
@@ -92,7 +93,7 @@ public final class Tunnel {
    * dial ({@code null}: plain TCP, readable and alterable by anyone on the path), sending the original
    * client in {@code Forwarded}. The endpoints are tried in order with failover.
    */
-  public static Hop clientHop(List<Destination> endpoints, Supplier<SslContext> tls) {
+  public static Hop clientHop(List<Destination> endpoints, @Nullable Supplier<SslContext> tls) {
     return clientHop(endpoints, tls, null);
   }
 
@@ -100,7 +101,8 @@ public final class Tunnel {
    * {@link #clientHop(List, Supplier)} whose servers {@code guard} judges after each handshake (null: none; needs
    * {@code tls}): a refused server fails the dial, and tunnels to a server denied later are closed.
    */
-  public static Hop clientHop(List<Destination> endpoints, Supplier<SslContext> tls, PeerGuard guard) {
+  public static Hop clientHop(List<Destination> endpoints, @Nullable Supplier<SslContext> tls,
+      @Nullable PeerGuard guard) {
     requireNonNull(endpoints, "endpoints");
     Hop.Builder b = Hop.builder(Hop.Protocol.HTTP).forwardClientAddress(true);
     endpoints.forEach(b::endpoint);

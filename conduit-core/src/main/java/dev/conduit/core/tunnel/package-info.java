@@ -8,5 +8,10 @@
  * <p>Authorization is by the peer certificate's identity: the tunnel listener's requests carry it as their
  * principal, and router rules on that listener say which destinations each principal may reach, ending in
  * a reject rule, so a tunnel server is never an open relay.
+ *
+ * <p>Types and members here are non-null unless marked {@code @Nullable}.
  */
+@NullMarked
 package dev.conduit.core.tunnel;
+
+import org.jspecify.annotations.NullMarked;

@@ -41,6 +41,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
@@ -74,6 +75,8 @@ class AdminServerTest {
   static final class Setup implements AutoCloseable {
     final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     final List<String> json = new CopyOnWriteArrayList<>();
+    /** One permit per JSON access-log line written. */
+    final Semaphore jsonLines = new Semaphore(0);
     final List<String> logfmt = new CopyOnWriteArrayList<>();
     final MicrometerObserver metrics;
     final Conduit conduit;
@@ -94,7 +97,10 @@ class AdminServerTest {
           .timeouts(timeouts)
           .observer(metrics)
           .observer(AccessLog.builder().format(AccessLog.Format.LOGFMT).sink(logfmt::add).build())
-          .observer(AccessLog.builder().sink(json::add).build());
+          .observer(AccessLog.builder().sink(line -> {
+            json.add(line);
+            jsonLines.release();
+          }).build());
       if (resources != null) {
         b.resources(resources);
       }
@@ -123,11 +129,9 @@ class AdminServerTest {
       return send("GET", path, TOKEN);
     }
 
+    /** Waits for the access log's {@code n} lines (its first, each setup writes n at most once). */
     void awaitLogLines(int n) throws InterruptedException {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (json.size() < n && System.nanoTime() < deadline) {
-        Thread.sleep(20);
-      }
+      jsonLines.tryAcquire(n, 10, TimeUnit.SECONDS);
       assertThat(json).as("access log lines").hasSize(n);
     }
 

@@ -64,20 +64,14 @@ public final class PostgresServer implements AutoCloseable {
         "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + directory,
         "-c", "fsync=off", "-c", "max_connections=60")
         .redirectErrorStream(true).redirectOutput(directory.resolve("server.log").toFile()).start();
-    long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-    SQLException last = null;
-    while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) {
-        throw new AssertionError("postgres exited: " + Files.readString(directory.resolve("server.log")));
-      }
-      try (Connection c = connect("postgres")) {
-        return;
-      } catch (SQLException e) {
-        last = e;
-      }
-      Thread.sleep(100); // polling for the server to accept connections, with a deadline
+    // the server says when it accepts connections; the wait wakes on the log's changes
+    FileWatch.awaitText(directory.resolve("server.log"), "ready to accept connections", Duration.ofSeconds(90), process);
+    try (Connection c = connect("postgres")) {
+      return;
+    } catch (SQLException e) {
+      throw new AssertionError("postgres said it was ready but refused a connection: "
+          + Files.readString(directory.resolve("server.log")), e);
     }
-    throw new AssertionError("postgres did not accept connections within 90 s", last);
   }
 
   /** Creates a database and returns its JDBC URL. */

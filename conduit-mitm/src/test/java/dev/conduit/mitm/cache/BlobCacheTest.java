@@ -8,6 +8,7 @@ import static dev.conduit.mitm.cache.TestData.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.conduit.core.testing.FileWatch;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.FileRegion;
@@ -20,6 +21,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.stream.Collectors;
@@ -372,11 +374,9 @@ class BlobCacheTest {
     }
   }
 
-  private static void waitUntilGone(Path p) throws InterruptedException {
-    // deletion of a released, purged entry runs on the cache executor; bounded wait
-    for (int i = 0; i < 500 && Files.exists(p); i++) {
-      Thread.sleep(10);
-    }
+  private static void waitUntilGone(Path p) throws IOException, InterruptedException {
+    // deletion of a released, purged entry runs on the cache executor: woken by the directory's delete event
+    FileWatch.awaitDeleted(p, Duration.ofSeconds(10));
     assertThat(p).doesNotExist();
   }
 }

@@ -6,6 +6,7 @@ import dev.conduit.core.net.IpPrefix;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /**
  * How an egress gateway enforces: the protected networks whose forwarded traffic it guards, the mode,
@@ -18,6 +19,7 @@ public final class EgressGatewayConfig {
   private final EgressMode mode;
   private final boolean masquerade;
   private final Optional<String> outInterface;
+  private final OptionalInt flowLogGroup;
 
   private EgressGatewayConfig(Builder b) {
     this.table = b.table;
@@ -25,6 +27,7 @@ public final class EgressGatewayConfig {
     this.mode = b.mode;
     this.masquerade = b.masquerade;
     this.outInterface = b.outInterface;
+    this.flowLogGroup = b.flowLogGroup;
     if (protectedNetworks.isEmpty()) {
       throw new IllegalArgumentException("protectedNetworks: [] (expected: at least one network, e.g."
           + " 10.0.0.0/8)");
@@ -62,6 +65,16 @@ public final class EgressGatewayConfig {
   }
 
   /**
+   * Returns the netlink log group (NFLOG) the gateway copies the first packets of denied flows to, if
+   * any: the SYN of every new flow outside the allowlist (its destination and port) and, in report-only
+   * mode, the first TLS ClientHello or HTTP request of such flows (their SNI or Host), each rate-limited.
+   * {@link FlowLog} reads them.
+   */
+  public OptionalInt flowLogGroup() {
+    return flowLogGroup;
+  }
+
+  /**
    * Returns a copy in another mode.
    *
    * @param other the mode
@@ -71,13 +84,15 @@ public final class EgressGatewayConfig {
     Builder b = builder().table(table).mode(other).masquerade(masquerade);
     protectedNetworks.forEach(b::protectedNetwork);
     outInterface.ifPresent(b::outInterface);
+    flowLogGroup.ifPresent(b::flowLogGroup);
     return b.build();
   }
 
   @Override
   public String toString() {
     return "EgressGatewayConfig[table=" + table + ", protectedNetworks=" + protectedNetworks + ", mode="
-        + mode + ", masquerade=" + masquerade + ", outInterface=" + outInterface.orElse("any") + "]";
+        + mode + ", masquerade=" + masquerade + ", outInterface=" + outInterface.orElse("any")
+        + (flowLogGroup.isPresent() ? ", flowLogGroup=" + flowLogGroup.getAsInt() : "") + "]";
   }
 
   /** Builds an {@link EgressGatewayConfig}. */
@@ -87,6 +102,7 @@ public final class EgressGatewayConfig {
     private EgressMode mode = EgressMode.ENFORCE;
     private boolean masquerade = true;
     private Optional<String> outInterface = Optional.empty();
+    private OptionalInt flowLogGroup = OptionalInt.empty();
 
     private Builder() {}
 
@@ -161,6 +177,21 @@ public final class EgressGatewayConfig {
         throw new IllegalArgumentException("outInterface: " + value + " (expected: an interface name)");
       }
       this.outInterface = Optional.of(value);
+      return this;
+    }
+
+    /**
+     * Copies the first packets of denied flows to this NFLOG group (see
+     * {@link EgressGatewayConfig#flowLogGroup()}; default: none).
+     *
+     * @param group the group, 1-65535
+     * @return this builder
+     */
+    public Builder flowLogGroup(int group) {
+      if (group < 1 || group > 65535) {
+        throw new IllegalArgumentException("flowLogGroup: " + group + " (expected: 1-65535)");
+      }
+      this.flowLogGroup = OptionalInt.of(group);
       return this;
     }
 

@@ -66,12 +66,14 @@ public final class NodeEnrolment implements AutoCloseable {
   private final List<Consumer<TlsMaterial>> renewalListeners = new CopyOnWriteArrayList<>();
   private final ScheduledExecutorService scheduler;
   private volatile TlsMaterial material;
+  private volatile List<String> addresses;
   private volatile ScheduledFuture<?> renewal;
   private volatile boolean closed;
   private final Object waiter = new Object();
 
   private NodeEnrolment(Builder config) {
     this.config = config;
+    this.addresses = config.addresses;
     this.scheduler = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "conduit-enrolment");
       t.setDaemon(true);
@@ -168,6 +170,33 @@ public final class NodeEnrolment implements AutoCloseable {
     return renewed;
   }
 
+  /** Returns the host addresses this node reports (those given, or the last passed to {@link #renewNow(List)}). */
+  public List<String> addresses() {
+    return addresses;
+  }
+
+  /**
+   * Reports new host addresses to the manager by renewing the certificate now with them (the certificate's IP
+   * names follow the addresses); the manager publishes them to the other members.
+   *
+   * @throws IllegalArgumentException if {@code newAddresses} is empty
+   * @throws EnrolmentException if the manager refuses
+   */
+  public TlsMaterial renewNow(List<String> newAddresses) throws IOException {
+    List<String> copy = List.copyOf(requireNonNull(newAddresses, "newAddresses"));
+    if (copy.isEmpty()) {
+      throw new IllegalArgumentException("addresses: none (expected: the node's host addresses)");
+    }
+    List<String> before = addresses;
+    addresses = copy;
+    try {
+      return renewNow();
+    } catch (IOException | RuntimeException e) {
+      addresses = before;
+      throw e;
+    }
+  }
+
   /** Stops renewals and any enrolment still waiting. */
   @Override
   public void close() {
@@ -250,10 +279,11 @@ public final class NodeEnrolment implements AutoCloseable {
     ObjectNode body = ManagerCalls.JSON.createObjectNode();
     body.put("name", config.name);
     body.put("role", config.role.text());
-    body.putArray("addresses").addAll(config.addresses.stream()
+    List<String> reported = addresses;
+    body.putArray("addresses").addAll(reported.stream()
         .map(ManagerCalls.JSON.getNodeFactory()::textNode).toList());
     config.serverAddress.ifPresent(s -> body.put("server_address", s));
-    body.put("csr", Csrs.csr(keys, config.name, List.of(), config.addresses));
+    body.put("csr", Csrs.csr(keys, config.name, List.of(), reported));
     if (withToken) {
       config.token.ifPresent(t -> body.put("token", t));
     }

@@ -121,6 +121,7 @@ public final class PushClient implements AutoCloseable {
     private Supplier<TlsMaterial> clientCertificate;
     private String bearerToken;
     private boolean verifyServerHostname = true;
+    private javax.net.ssl.X509TrustManager serverVerifier;
     private String name = "agent";
     private String role = "agent";
     private Path stateFile;
@@ -189,6 +190,16 @@ public final class PushClient implements AutoCloseable {
         throw new IllegalArgumentException("bearerToken: blank");
       }
       this.bearerToken = token;
+      return this;
+    }
+
+    /**
+     * Verifies the server's certificate chain with {@code verifier} instead of the trust anchors and host name, e.g.
+     * a check that it carries the manager's identity (a member's certificate from the same CA must not pose as the
+     * server). The trust anchors are then not needed.
+     */
+    public Builder serverVerifier(javax.net.ssl.X509TrustManager verifier) {
+      this.serverVerifier = requireNonNull(verifier, "verifier");
       return this;
     }
 
@@ -280,7 +291,7 @@ public final class PushClient implements AutoCloseable {
       if (addresses.isEmpty()) {
         throw new IllegalStateException("addresses: not set (expected: at least one wss:// URI)");
       }
-      if (trustAnchors == null) {
+      if (trustAnchors == null && serverVerifier == null) {
         throw new IllegalStateException("trustAnchors: not set (expected: the server's CA certificate)");
       }
       if (applier == null) {
@@ -292,7 +303,8 @@ public final class PushClient implements AutoCloseable {
       ExecutorService owned = applyExecutor == null
           ? Executors.newSingleThreadExecutor(new DefaultThreadFactory("conduit-push-apply", true)) : null;
       AgentCore core = new AgentCore(new AgentCore.Settings(resources, List.copyOf(addresses),
-          TlsContexts.client(clientCertificate, trustAnchors, verifyServerHostname), Optional.ofNullable(bearerToken),
+          serverVerifier != null ? TlsContexts.client(clientCertificate, serverVerifier)
+              : TlsContexts.client(clientCertificate, trustAnchors, verifyServerHostname), Optional.ofNullable(bearerToken),
           name, role, stateFile == null ? null : new StateFile(stateFile), applier,
           owned != null ? owned : applyExecutor, minBackoff, maxBackoff, connectTimeout, maxMessageBytes,
           pingInterval, idleTimeout));

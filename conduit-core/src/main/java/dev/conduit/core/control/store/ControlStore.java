@@ -9,14 +9,16 @@ import java.util.function.LongConsumer;
 /**
  * The control plane's state: nodes, join tokens, issued and revoked certificates, the certificate authority, a
  * monotonically increasing state version and an audit log. One implementation, JDBC: embedded SQLite by default,
- * PostgreSQL when several managers share state. The schema is migrated on {@link #open(StoreConfig)}.
+ * PostgreSQL or MySQL/MariaDB when several managers share state. The schema is migrated on
+ * {@link #open(StoreConfig)}.
  *
  * <p>Every change to the membership (a node admitted, approved, revoked, removed, or reporting new addresses)
  * increments the state version in the same transaction, and {@link #subscribe(LongConsumer) subscribers} hear
- * of the new version: from this process at once, and on PostgreSQL from every other manager on the database
- * through {@code LISTEN/NOTIFY}. A notification carries only the version; subscribers read the state they need.
- * After the notification connection is lost and re-established, subscribers are told the current version,
- * since notifications sent meanwhile are lost.
+ * of the new version: from this process at once, and from every other manager on the database through
+ * {@code LISTEN/NOTIFY} on PostgreSQL, or by polling the version row every
+ * {@link StoreConfig#changePollInterval()} on MySQL/MariaDB. A notification carries only the version;
+ * subscribers read the state they need. After the notification connection is lost and re-established,
+ * subscribers are told the current version, since notifications sent meanwhile are lost.
  *
  * <p>Thread-safe. All methods block on the database: call them off event loops. They throw
  * {@link StoreException} when the database fails.
@@ -33,8 +35,9 @@ public interface ControlStore extends AutoCloseable {
       return JdbcControlStore.open(config);
     } catch (NoClassDefFoundError e) {
       throw new StoreException("store: a library is missing from the class path (" + e.getMessage()
-          + "); conduit's store needs HikariCP, Flyway (with flyway-database-postgresql for PostgreSQL) and "
-          + "the JDBC driver (org.xerial:sqlite-jdbc or org.postgresql:postgresql)", e);
+          + "); conduit's store needs HikariCP, Flyway (with flyway-database-postgresql for PostgreSQL, "
+          + "flyway-mysql for MySQL/MariaDB) and the JDBC driver (org.xerial:sqlite-jdbc, org.postgresql:postgresql "
+          + "or org.mariadb.jdbc:mariadb-java-client)", e);
     }
   }
 

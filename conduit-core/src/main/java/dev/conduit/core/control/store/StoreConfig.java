@@ -8,14 +8,15 @@ import java.util.Locale;
 import java.util.Optional;
 
 /**
- * Where a {@link ControlStore} keeps its state: an embedded SQLite file (the default, for one manager) or a
- * PostgreSQL database (for several managers sharing state). Immutable; the password is masked in
- * {@link #toString()}.
+ * Where a {@link ControlStore} keeps its state: an embedded SQLite file (the default, for one manager), or a
+ * PostgreSQL or MySQL/MariaDB database (for several managers sharing state). Immutable; the password is masked
+ * in {@link #toString()}.
  *
  * <pre>{@code
  * StoreConfig sqlite = StoreConfig.sqlite(Path.of("/var/lib/conduit/manager.db")).build();
  * StoreConfig postgres = StoreConfig.postgres("jdbc:postgresql://db:5432/conduit")
  *     .user("conduit").password(secret).build();
+ * StoreConfig mysql = StoreConfig.mysql("db", 3306, "conduit").user("conduit").password(secret).build();
  * }</pre>
  */
 public final class StoreConfig {
@@ -26,7 +27,10 @@ public final class StoreConfig {
     SQLITE,
     /** PostgreSQL; several managers may share one database. */
     POSTGRES,
-    /** MySQL or MariaDB: recognised, not supported by this build yet. */
+    /**
+     * MySQL or MariaDB (through MariaDB Connector/J); several managers may share one database. Having no
+     * notifications, its change feed polls the state version every {@link #changePollInterval()}.
+     */
     MYSQL;
 
     /**
@@ -58,6 +62,10 @@ public final class StoreConfig {
   public static final Duration DEFAULT_BUSY_TIMEOUT = Duration.ofSeconds(10);
   /** Default number of pooled connections (PostgreSQL; SQLite uses as many, serialised by its lock). */
   public static final int DEFAULT_POOL_SIZE = 4;
+  /** How often a MySQL/MariaDB store reads the state version to hear of other managers' changes. */
+  public static final Duration DEFAULT_CHANGE_POLL_INTERVAL = Duration.ofMillis(250);
+  /** The port MySQL and MariaDB listen on by default. */
+  public static final int DEFAULT_MYSQL_PORT = 3306;
 
   private final Driver driver;
   private final String url;
@@ -66,6 +74,7 @@ public final class StoreConfig {
   private final String password;
   private final int poolSize;
   private final Duration busyTimeout;
+  private final Duration changePollInterval;
   private final boolean debug;
 
   private StoreConfig(Builder builder) {
@@ -76,6 +85,7 @@ public final class StoreConfig {
     this.password = builder.password;
     this.poolSize = builder.poolSize;
     this.busyTimeout = builder.busyTimeout;
+    this.changePollInterval = builder.changePollInterval;
     this.debug = builder.debug;
   }
 
@@ -110,13 +120,53 @@ public final class StoreConfig {
   }
 
   /**
-   * Returns a builder for a MySQL or MariaDB database. Building it fails for now with a message saying so:
-   * configurations that ask for MySQL get a clear answer rather than a surprise.
+   * Returns a builder for a MySQL or MariaDB database given by a JDBC URL ({@code jdbc:mariadb://host:port/db} or
+   * {@code jdbc:mysql://host:port/db}); {@code mysql://} and {@code mariadb://} URLs are accepted too. Every form
+   * is rewritten to {@code jdbc:mariadb://}, the scheme of the driver conduit uses for both servers.
+   *
+   * @throws IllegalArgumentException if the URL is not a MySQL or MariaDB URL, or names no database
    */
   public static Builder mysql(String url) {
+    requireNonNull(url, "url");
+    String jdbc = url.trim();
+    String rest = null;
+    for (String scheme : new String[] {"jdbc:mariadb://", "jdbc:mysql://", "mariadb://", "mysql://"}) {
+      if (jdbc.regionMatches(true, 0, scheme, 0, scheme.length())) {
+        rest = jdbc.substring(scheme.length());
+        break;
+      }
+    }
+    int slash = rest == null ? -1 : rest.indexOf('/');
+    if (slash <= 0 || slash == rest.length() - 1 || rest.charAt(slash + 1) == '?'
+        || !rest.substring(0, slash).matches("[A-Za-z0-9._:\\[\\],-]+")) {
+      throw new IllegalArgumentException("url: '" + url + "' (expected: jdbc:mysql://HOST:PORT/DATABASE or "
+          + "jdbc:mariadb://HOST:PORT/DATABASE)");
+    }
     Builder builder = new Builder(Driver.MYSQL);
-    builder.url = requireNonNull(url, "url");
+    builder.url = "jdbc:mariadb://" + rest;
     return builder;
+  }
+
+  /**
+   * Returns a builder for the MySQL or MariaDB database {@code database} on {@code host:port}.
+   *
+   * @throws IllegalArgumentException if the host or database name is empty or not plain, or the port is not 1-65535
+   */
+  public static Builder mysql(String host, int port, String database) {
+    requireNonNull(host, "host");
+    requireNonNull(database, "database");
+    String h = host.trim();
+    if (h.isEmpty() || !h.matches("[A-Za-z0-9._:\\[\\]-]+")) {
+      throw new IllegalArgumentException("host: '" + host + "' (expected: a host name or an IP address)");
+    }
+    if (port < 1 || port > 65535) {
+      throw new IllegalArgumentException("port: " + port + " (expected: 1-65535)");
+    }
+    if (!database.matches("[A-Za-z0-9_$]{1,64}")) {
+      throw new IllegalArgumentException("database: '" + database + "' (expected: 1-64 letters, digits, _ or $)");
+    }
+    String literal = h.indexOf(':') >= 0 && !h.startsWith("[") ? "[" + h + "]" : h;
+    return mysql("jdbc:mariadb://" + literal + ":" + port + "/" + database);
   }
 
   /** Returns the database kind. */
@@ -154,6 +204,14 @@ public final class StoreConfig {
     return busyTimeout;
   }
 
+  /**
+   * Returns how often a MySQL/MariaDB store reads the state version to hear of changes made by other managers
+   * (one primary-key read per interval on one connection); unused by the other databases.
+   */
+  public Duration changePollInterval() {
+    return changePollInterval;
+  }
+
   /** Returns whether each statement's SQL is logged (seed 000's {@code db.debug}). */
   public boolean debug() {
     return debug;
@@ -164,7 +222,7 @@ public final class StoreConfig {
   public String toString() {
     return "StoreConfig{driver=" + driver + ", url=" + url + ", user=" + user
         + ", password=" + (password == null ? "<none>" : "****") + ", poolSize=" + poolSize
-        + ", busyTimeout=" + busyTimeout + ", debug=" + debug + "}";
+        + ", busyTimeout=" + busyTimeout + ", changePollInterval=" + changePollInterval + ", debug=" + debug + "}";
   }
 
   /** Builds a {@link StoreConfig}. Not thread-safe. */
@@ -176,6 +234,7 @@ public final class StoreConfig {
     private String password;
     private int poolSize = DEFAULT_POOL_SIZE;
     private Duration busyTimeout = DEFAULT_BUSY_TIMEOUT;
+    private Duration changePollInterval = DEFAULT_CHANGE_POLL_INTERVAL;
     private boolean debug;
 
     private Builder(Driver driver) {
@@ -214,6 +273,20 @@ public final class StoreConfig {
     }
 
     /**
+     * Sets how often a MySQL/MariaDB store polls the state version for other managers' changes (default 250 ms,
+     * 10 ms to 1 minute). A change made through another manager reaches this one's subscribers within about
+     * this long.
+     */
+    public Builder changePollInterval(Duration changePollInterval) {
+      requireNonNull(changePollInterval, "changePollInterval");
+      if (changePollInterval.toMillis() < 10 || changePollInterval.compareTo(Duration.ofMinutes(1)) > 0) {
+        throw new IllegalArgumentException("changePollInterval: " + changePollInterval + " (expected: 10ms-1m)");
+      }
+      this.changePollInterval = changePollInterval;
+      return this;
+    }
+
+    /**
      * When true, logs each statement's SQL (never its values) on the {@code dev.conduit.core.control.store.sql}
      * logger.
      */
@@ -222,16 +295,8 @@ public final class StoreConfig {
       return this;
     }
 
-    /**
-     * Returns the configuration.
-     *
-     * @throws IllegalArgumentException for {@link Driver#MYSQL}, which this build does not support yet
-     */
+    /** Returns the configuration. */
     public StoreConfig build() {
-      if (driver == Driver.MYSQL) {
-        throw new IllegalArgumentException("driver: mysql/mariadb is not supported by this build of conduit yet "
-            + "(expected: sqlite for one manager, or postgres for several)");
-      }
       return new StoreConfig(this);
     }
   }

@@ -34,7 +34,8 @@ public final class ConnectionState implements InboundContext, BufferHolder {
 
   private final Engine engine;
   private final Channel channel;
-  private final ConnectionInfo info;
+  // replaced once when a mixed listener has detected the protocol; read by the admin endpoint's threads
+  private volatile ConnectionInfo info;
   private final TrafficCounter traffic;
   private final long acceptedNanos = System.nanoTime();
   private ScheduledFuture<?> negotiationTimer;
@@ -107,6 +108,15 @@ public final class ConnectionState implements InboundContext, BufferHolder {
   @Override
   public ConnectionInfo connection() {
     return info;
+  }
+
+  /**
+   * The protocol a mixed listener detected ({@code http} or {@code socks}): from now on the connection's
+   * info, its access-log line and its closing meters carry it instead of the listener's {@code mixed}.
+   */
+  public void protocolDetected(String protocol) {
+    ConnectionInfo i = info;
+    info = new ConnectionInfo(i.id(), i.listener(), protocol, i.client(), i.local(), i.accepted());
   }
 
   @Override

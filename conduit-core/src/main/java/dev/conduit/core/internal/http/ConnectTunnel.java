@@ -1,17 +1,16 @@
 package dev.conduit.core.internal.http;
 
+import dev.conduit.core.internal.proxy.ProxyHttp;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.observe.Outcome;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.concurrent.Future;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 
 /**
@@ -20,9 +19,6 @@ import java.util.ArrayDeque;
  * gone before the dial: bytes after the head belong to the tunnel.
  */
 final class ConnectTunnel {
-  private static final byte[] ESTABLISHED =
-      "HTTP/1.1 200 Connection established\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
-
   private final HttpServerHandler handler;
   private final InboundContext context;
   private final RequestTarget target = new RequestTarget();
@@ -94,7 +90,7 @@ final class ConnectTunnel {
   }
 
   private void established(ChannelHandlerContext ctx, Upstream up) {
-    ctx.writeAndFlush(Unpooled.wrappedBuffer(ESTABLISHED));
+    ctx.writeAndFlush(ProxyHttp.connectEstablished());
     Channel ch = up.channel();
     // early bytes go first, then the relay takes over
     while (early != null && !early.isEmpty()) {

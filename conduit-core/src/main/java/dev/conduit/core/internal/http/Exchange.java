@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.http;
 
+import dev.conduit.core.internal.proxy.ProxyHttp;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -56,9 +57,9 @@ final class Exchange {
     HttpHeaders headers = req.headers();
     boolean http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
     String upgrade = headers.get(HttpHeaderNames.UPGRADE);
-    int connection = HttpMessages.removeHopByHop(headers, true);
-    boolean keepAlive = http10 ? (connection & HttpMessages.KEEP_ALIVE) != 0 : (connection & HttpMessages.CLOSE) == 0;
-    boolean upgrading = (connection & HttpMessages.UPGRADE) != 0 && HttpMessages.hasToken(upgrade, "websocket");
+    int connection = ProxyHttp.removeHopByHop(headers, true);
+    boolean keepAlive = http10 ? (connection & ProxyHttp.KEEP_ALIVE) != 0 : (connection & ProxyHttp.CLOSE) == 0;
+    boolean upgrading = (connection & ProxyHttp.UPGRADE) != 0 && ProxyHttp.hasToken(upgrade, "websocket");
     if (upgrading) {
       headers.set(HttpHeaderNames.UPGRADE, upgrade);
       headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
@@ -90,7 +91,7 @@ final class Exchange {
       responseStarted = true;
       switching = true;
       String upgrade = headers.get(HttpHeaderNames.UPGRADE);
-      HttpMessages.removeHopByHop(headers, false);
+      ProxyHttp.removeHopByHop(headers, false);
       if (upgrade != null) {
         headers.set(HttpHeaderNames.UPGRADE, upgrade);
       }
@@ -103,18 +104,18 @@ final class Exchange {
     }
     if (code >= 100 && code < 200) {
       interim = true;
-      HttpMessages.removeHopByHop(headers, false);
+      ProxyHttp.removeHopByHop(headers, false);
       return Head.INTERIM;
     }
     responseStarted = true;
     interim = false;
     boolean upstreamHttp10 = res.protocolVersion().equals(HttpVersion.HTTP_1_0);
     boolean bodyless = request.method() == HttpMethod.HEAD || code == 204 || code == 304;
-    boolean chunked = HttpMessages.hasToken(headers.get(HttpHeaderNames.TRANSFER_ENCODING), "chunked");
+    boolean chunked = ProxyHttp.hasToken(headers.get(HttpHeaderNames.TRANSFER_ENCODING), "chunked");
     boolean delimited = bodyless || chunked || headers.contains(HttpHeaderNames.CONTENT_LENGTH);
-    int connection = HttpMessages.removeHopByHop(headers, false);
-    boolean upstreamKeepAlive = upstreamHttp10 ? (connection & HttpMessages.KEEP_ALIVE) != 0
-        : (connection & HttpMessages.CLOSE) == 0;
+    int connection = ProxyHttp.removeHopByHop(headers, false);
+    boolean upstreamKeepAlive = upstreamHttp10 ? (connection & ProxyHttp.KEEP_ALIVE) != 0
+        : (connection & ProxyHttp.CLOSE) == 0;
     if (!delimited) {
       // the body ends when the upstream closes: the upstream cannot be reused
       upstreamKeepAlive = false;

@@ -1,6 +1,7 @@
 package dev.conduit.core.internal.http;
 
 import dev.conduit.core.internal.overload.OverloadManager;
+import dev.conduit.core.internal.proxy.ProxyHttp;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
@@ -9,111 +10,16 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
-import java.util.List;
 
-/** Header rules of a forwarding proxy, and the responses conduit writes itself. */
+/**
+ * {@code Via}, Basic credentials, and the error responses conduit's HTTP proxy writes itself; the rules it shares
+ * with the MITM proxy are in {@link ProxyHttp}.
+ */
 final class HttpMessages {
-  static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
   static final AsciiString VIA_10 = AsciiString.cached("1.0 conduit");
   static final AsciiString VIA_11 = AsciiString.cached("1.1 conduit");
-  static final AsciiString WEBSOCKET = AsciiString.cached("websocket");
-
-  private static final AsciiString[] HOP_BY_HOP = {
-    HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE, PROXY_CONNECTION, HttpHeaderNames.PROXY_AUTHORIZATION,
-    HttpHeaderNames.PROXY_AUTHENTICATE, HttpHeaderNames.TE, HttpHeaderNames.TRAILER, HttpHeaderNames.UPGRADE,
-  };
 
   private HttpMessages() {}
-
-  /** {@code Connection: close} was present. */
-  static final int CLOSE = 1;
-  /** {@code Connection: keep-alive} (or {@code Proxy-Connection: keep-alive}) was present. */
-  static final int KEEP_ALIVE = 2;
-  /** {@code Connection: upgrade} was present. */
-  static final int UPGRADE = 4;
-
-  /**
-   * Removes hop-by-hop headers: the fixed list and every header the {@code Connection} header
-   * names. {@code Transfer-Encoding} stays: the codecs decode it and encode the body afresh.
-   *
-   * @param proxyConnection whether {@code Proxy-Connection} counts as {@code Connection} (requests)
-   * @return the {@link #CLOSE}, {@link #KEEP_ALIVE} and {@link #UPGRADE} options found
-   */
-  static int removeHopByHop(HttpHeaders headers, boolean proxyConnection) {
-    int options = 0;
-    if (headers.contains(HttpHeaderNames.CONNECTION)) {
-      List<String> values = headers.getAll(HttpHeaderNames.CONNECTION);
-      for (int i = 0; i < values.size(); i++) {
-        options |= connectionOptions(headers, values.get(i), true);
-      }
-    }
-    if (proxyConnection) {
-      String value = headers.get(PROXY_CONNECTION);
-      if (value != null) {
-        options |= connectionOptions(headers, value, false);
-      }
-    }
-    for (AsciiString name : HOP_BY_HOP) {
-      headers.remove(name);
-    }
-    return options;
-  }
-
-  private static int connectionOptions(HttpHeaders headers, String value, boolean removeNamed) {
-    int options = 0;
-    int len = value.length();
-    int start = 0;
-    while (start < len) {
-      int comma = value.indexOf(',', start);
-      int end = comma < 0 ? len : comma;
-      int s = start;
-      int e = end;
-      while (s < e && value.charAt(s) <= ' ') {
-        s++;
-      }
-      while (e > s && value.charAt(e - 1) <= ' ') {
-        e--;
-      }
-      int n = e - s;
-      if (n == 5 && value.regionMatches(true, s, "close", 0, 5)) {
-        options |= CLOSE;
-      } else if (n == 10 && value.regionMatches(true, s, "keep-alive", 0, 10)) {
-        options |= KEEP_ALIVE;
-      } else if (n == 7 && value.regionMatches(true, s, "upgrade", 0, 7)) {
-        options |= UPGRADE;
-      } else if (n > 0 && removeNamed && !(n == 17 && value.regionMatches(true, s, "transfer-encoding", 0, 17))) {
-        headers.remove(value.substring(s, e));
-      }
-      start = end + 1;
-    }
-    return options;
-  }
-
-  /** Whether a comma-separated header value holds {@code token}, ignoring case and spaces. */
-  static boolean hasToken(String value, String token) {
-    if (value == null) {
-      return false;
-    }
-    int len = value.length();
-    int start = 0;
-    while (start < len) {
-      int comma = value.indexOf(',', start);
-      int end = comma < 0 ? len : comma;
-      int s = start;
-      int e = end;
-      while (s < e && value.charAt(s) <= ' ') {
-        s++;
-      }
-      while (e > s && value.charAt(e - 1) <= ' ') {
-        e--;
-      }
-      if (e - s == token.length() && value.regionMatches(true, s, token, 0, token.length())) {
-        return true;
-      }
-      start = end + 1;
-    }
-    return false;
-  }
 
   /** Appends conduit to the {@code Via} header. */
   static void addVia(HttpHeaders headers, boolean http10) {
@@ -173,7 +79,7 @@ final class HttpMessages {
   static {
     for (int i = 0; i < PRESET_STATUSES.length; i++) {
       int status = PRESET_STATUSES[i];
-      String extra = status == 503 ? "Retry-After: 5\r\n" + proxyStatus("proxy_internal_response", "conduit is overloaded")
+      String extra = status == 503 ? "Retry-After: 5\r\n" + ProxyHttp.proxyStatus("proxy_internal_response", "conduit is overloaded")
           + "\r\n" : "";
       byte[] bytes = ("HTTP/1.1 " + status + " " + reason(status) + "\r\n"
           + "Content-Type: text/plain; charset=utf-8\r\n"
@@ -202,7 +108,7 @@ final class HttpMessages {
   }
 
   private static ByteBuf detailedErrorResponse(ByteBufAllocator alloc, int status, String body, String... extraHeaders) {
-    byte[] text = (sanitize(body) + "\n").getBytes(StandardCharsets.UTF_8);
+    byte[] text = (ProxyHttp.sanitize(body) + "\n").getBytes(StandardCharsets.UTF_8);
     StringBuilder sb = new StringBuilder(256)
         .append("HTTP/1.1 ").append(status).append(' ').append(reason(status)).append("\r\n")
         .append("Content-Type: text/plain; charset=utf-8\r\n")
@@ -217,32 +123,6 @@ final class HttpMessages {
     ByteBuf buf = alloc.buffer(head.length + text.length);
     buf.writeBytes(head).writeBytes(text);
     return buf;
-  }
-
-  /** An RFC 9209 {@code Proxy-Status} header line. */
-  static String proxyStatus(String errorType, String details) {
-    return "Proxy-Status: conduit; error=" + errorType + "; details=\"" + sanitize(details).replace("\\", "\\\\")
-        .replace("\"", "\\\"") + "\"";
-  }
-
-  /** Drops control characters and non-ASCII, so client-supplied text cannot split headers. */
-  static String sanitize(String s) {
-    if (s == null) {
-      return "";
-    }
-    StringBuilder sb = null;
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      boolean ok = c >= 0x20 && c < 0x7f;
-      if (!ok && sb == null) {
-        sb = new StringBuilder(s.length()).append(s, 0, i);
-      }
-      if (sb != null) {
-        sb.append(ok ? c : '?');
-      }
-    }
-    String out = sb == null ? s : sb.toString();
-    return out.length() > 300 ? out.substring(0, 300) + "..." : out;
   }
 
   static String reason(int status) {

@@ -1,7 +1,9 @@
 package dev.conduit.core.internal.http;
 
+import dev.conduit.core.internal.proxy.ProxyHttp;
 import dev.conduit.core.Destination;
 import dev.conduit.core.DialException;
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.DialFailure;
 import dev.conduit.core.inbound.DrainEvent;
 import dev.conduit.core.inbound.HttpInboundOptions;
@@ -193,7 +195,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter implements Ht
         if (phase == Phase.EXCHANGE && !ex.responseStarted) {
           String why = "no response head from upstream within " + context.timeouts().httpResponseHead().toMillis()
               + " ms";
-          fail(504, Outcome.ERROR, why, HttpMessages.proxyStatus("http_response_timeout", why));
+          fail(504, Outcome.ERROR, why, ProxyHttp.proxyStatus("http_response_timeout", why));
         }
       }
       default -> throw new IllegalStateException(String.valueOf(kind));
@@ -398,11 +400,11 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter implements Ht
 
   private void removeCodec() {
     ChannelPipeline p = ctx.pipeline();
-    if (p.get(HttpInbound.HEAD_WATCH) != null) {
-      p.remove(HttpInbound.HEAD_WATCH);
+    if (p.get(ConduitPipeline.HTTP_HEAD_WATCH) != null) {
+      p.remove(ConduitPipeline.HTTP_HEAD_WATCH);
     }
-    if (p.get(HttpInbound.CODEC) != null) {
-      p.remove(HttpInbound.CODEC);
+    if (p.get(ConduitPipeline.HTTP_CODEC) != null) {
+      p.remove(ConduitPipeline.HTTP_CODEC);
     }
   }
 
@@ -411,7 +413,7 @@ final class HttpServerHandler extends ChannelInboundHandlerAdapter implements Ht
   void dialFailed(Throwable cause) {
     DialFailure failure = cause instanceof DialException d ? d.failure() : DialFailure.GENERAL;
     String why = String.valueOf(cause.getMessage());
-    String proxyStatus = HttpMessages.proxyStatus(DialErrors.proxyStatusError(failure), why);
+    String proxyStatus = ProxyHttp.proxyStatus(DialErrors.proxyStatusError(failure), why);
     if (failure == DialFailure.NOT_ALLOWED) {
       fail(403, Outcome.REJECTED, why, proxyStatus);
     } else if (failure == DialFailure.OVERLOADED) {

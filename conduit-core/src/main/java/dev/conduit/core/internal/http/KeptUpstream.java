@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.http;
 
+import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.Destination;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.Upstream;
@@ -27,9 +28,9 @@ final class KeptUpstream {
   private static final Logger log = LoggerFactory.getLogger(KeptUpstream.class);
 
   /** Handler name on the upstream channel: the HTTP client codec. */
-  static final String CODEC = "http-upstream-codec";
+  static final String CODEC = ConduitPipeline.HTTP_UPSTREAM_CODEC;
   /** Handler name on the upstream channel: {@link UpstreamHandler}. */
-  static final String HANDLER = "http-upstream";
+  static final String HANDLER = ConduitPipeline.HTTP_UPSTREAM;
 
   /** What the upstream says, for the current upstream only, on the event loop. */
   interface Events {

@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.http;
 
+import dev.conduit.core.internal.proxy.ProxyHttp;
 import dev.conduit.core.Destination;
 import dev.conduit.core.inbound.InboundContext;
 import dev.conduit.core.inbound.Upstream;
@@ -130,7 +131,7 @@ final class ResponseRelay implements KeptUpstream.Events {
   /** The upstream failed during an exchange: 502 before the response started, a reset after. */
   private void upstreamBroke(String why, String proxyStatusError) {
     if (!handler.exchange().responseStarted) {
-      handler.fail(502, Outcome.ERROR, why, HttpMessages.proxyStatus(proxyStatusError, why));
+      handler.fail(502, Outcome.ERROR, why, ProxyHttp.proxyStatus(proxyStatusError, why));
     } else {
       // a response cut short: the client gets a reset, not a clean end it could take for a whole response
       log.debug("[{}] {}", handler.id(), why);

@@ -55,6 +55,9 @@ public final class MixedInbound implements InboundProtocol {
       byte first = in.getByte(in.readerIndex());
       Channel ch = ctx.channel();
       boolean isSocks = first == 4 || first == 5;
+      if (context instanceof ConnectionState state) {
+        state.protocolDetected(isSocks ? "socks" : "http"); // logs and meters say which one, not "mixed"
+      }
       try {
         (isSocks ? socks : http).accept(ch, context);
       } catch (RuntimeException e) {

@@ -107,6 +107,9 @@ public final class ForwardInbound implements InboundProtocol {
     }
     // an ip:port entry without dst_as names its own destination; ":port" alone names none
     int port = chosen.port();
+    if (port == 0) {
+      return null; // an any-port entry names no destination of its own
+    }
     return chosen.address().map(a -> Destination.of(new InetSocketAddress(a, port))).orElse(null);
   }
 

@@ -1,5 +1,6 @@
 package dev.conduit.core.internal.http;
 
+import dev.conduit.core.internal.proxy.ProxyHttp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.Authenticator;
@@ -29,6 +30,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The HTTP inbound's decoding and error paths, on an {@link EmbeddedChannel}. */
@@ -209,15 +211,15 @@ class HttpServerHandlerTest {
         .add("X-Foo", "1").add("X-Bar", "2").add("Keep-Alive", "5").add("Proxy-Connection", "keep-alive")
         .add("TE", "trailers").add("Trailer", "X-T").add("Upgrade", "h2c").add("Proxy-Authorization", "Basic x")
         .add("Transfer-Encoding", "chunked").add("X-Kept", "3");
-    assertThat(HttpMessages.removeHopByHop(h, true)).isEqualTo(HttpMessages.CLOSE | HttpMessages.KEEP_ALIVE);
+    assertThat(ProxyHttp.removeHopByHop(h, true)).isEqualTo(ProxyHttp.CLOSE | ProxyHttp.KEEP_ALIVE);
     assertThat(h.names()).containsExactlyInAnyOrder("Transfer-Encoding", "X-Kept");
-    assertThat(HttpMessages.hasToken(" Upgrade ,x", "upgrade")).isTrue();
-    assertThat(HttpMessages.hasToken("upgrades", "upgrade")).isFalse();
+    assertThat(ProxyHttp.hasToken(" Upgrade ,x", "upgrade")).isTrue();
+    assertThat(ProxyHttp.hasToken("upgrades", "upgrade")).isFalse();
   }
 
   @Test
   void errorTextCannotSplitHeaders() {
-    assertThat(HttpMessages.proxyStatus("x", "a\r\nInjected: 1 \"q\"")).isEqualTo(
+    assertThat(ProxyHttp.proxyStatus("x", "a\r\nInjected: 1 \"q\"")).isEqualTo(
         "Proxy-Status: conduit; error=x; details=\"a??Injected: 1 \\\"q\\\"\"");
   }
 
@@ -318,12 +320,12 @@ class HttpServerHandlerTest {
 
   /** A request head that does not complete within the negotiation timeout is answered 408 and closed. */
   @Test
-  void incompleteHeadIs408AfterTheNegotiationTimeout() throws InterruptedException {
+  void incompleteHeadIs408AfterTheNegotiationTimeout() {
     context.negotiation = Duration.ofMillis(50);
     EmbeddedChannel ch = channel(HttpInboundOptions.defaults());
     assertThat(exchange(ch, "GET http://example.com/ HTTP/1.1\r\nHost: exa")).isEmpty();
     assertThat(ch.isOpen()).isTrue();
-    Thread.sleep(200);
+    ch.advanceTimeBy(200, TimeUnit.MILLISECONDS); // the event loop's virtual time
     ch.runPendingTasks();
     assertThat(written(ch)).startsWith("HTTP/1.1 408 Request Timeout\r\n").contains("Connection: close\r\n")
         .contains("request head not complete within 50 ms");

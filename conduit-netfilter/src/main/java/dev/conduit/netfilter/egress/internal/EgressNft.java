@@ -30,6 +30,13 @@ public final class EgressNft {
   private static final Pattern ELEMENT = Pattern.compile(
       "([0-9a-fA-F:.]+(?:/\\d{1,3})?)[^,{}]*?counter packets (\\d+) bytes (\\d+)");
 
+  /** The bytes of a logged first payload packet handed to the flow log (a ClientHello's SNI is early). */
+  public static final int PAYLOAD_SNAPLEN = 2048;
+
+  // the first four bytes of HTTP/1 requests: "GET ", "POST", "HEAD", "PUT ", "DELE", "OPTI", "PATC", "CONN"
+  private static final String HTTP_METHODS = "0x47455420, 0x504f5354, 0x48454144, 0x50555420, 0x44454c45,"
+      + " 0x4f505449, 0x50415443, 0x434f4e4e";
+
   private EgressNft() {}
 
   /** The set names of one family. */
@@ -95,10 +102,30 @@ public final class EgressNft {
       s.append("    ").append(f.ip).append(" saddr @clients").append(f.suffix).append(' ').append(f.ip)
           .append(" daddr @clients").append(f.suffix).append(" accept\n");
     }
+    boolean report = config.mode() == EgressMode.REPORT_ONLY;
+    if (report && config.flowLogGroup().isPresent()) {
+      // the first TLS record or HTTP request of a flow outside the allowlist names its server (SNI, Host)
+      int group = config.flowLogGroup().getAsInt();
+      for (Family f : List.of(V4, V6)) {
+        s.append("    ").append(f.ip).append(" saddr @clients").append(f.suffix)
+            .append(" meta l4proto tcp @ih,0,16 0x1603 limit rate 100/second burst 200 packets log group ")
+            .append(group).append(" snaplen ").append(PAYLOAD_SNAPLEN).append('\n');
+        s.append("    ").append(f.ip).append(" saddr @clients").append(f.suffix)
+            .append(" meta l4proto tcp @ih,0,32 { ").append(HTTP_METHODS)
+            .append(" } limit rate 100/second burst 200 packets log group ").append(group).append(" snaplen ")
+            .append(PAYLOAD_SNAPLEN).append('\n');
+      }
+    }
     // flows that were allowed when they started go on after their address leaves the list
     s.append("    ct state established,related accept\n");
-    String verdict = config.mode() == EgressMode.ENFORCE ? "drop" : "accept";
+    String verdict = report ? "accept" : "drop";
     for (Family f : List.of(V4, V6)) {
+      if (config.flowLogGroup().isPresent()) {
+        // the first packet of a denied flow: its destination port (the set only keys the address)
+        s.append("    ").append(f.ip).append(" saddr @clients").append(f.suffix)
+            .append(" limit rate 200/second burst 400 packets log group ")
+            .append(config.flowLogGroup().getAsInt()).append(" snaplen 128\n");
+      }
       s.append("    ").append(f.ip).append(" saddr @clients").append(f.suffix).append(" update @denied")
           .append(f.suffix).append(" { ").append(f.ip).append(" daddr } ").append(verdict).append('\n');
     }

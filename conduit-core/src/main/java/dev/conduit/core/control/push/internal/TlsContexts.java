@@ -24,11 +24,13 @@ public final class TlsContexts {
   private final boolean clientCertificateRequired;
   private final List<X509Certificate> trustAnchors;
   private final boolean verifyHostname;
+  private final javax.net.ssl.TrustManager verifier;
   private TlsMaterial built;
   private SslContext context;
 
   private TlsContexts(Supplier<TlsMaterial> material, boolean server, boolean clientCertificateRequired,
-      List<X509Certificate> trustAnchors, boolean verifyHostname) {
+      List<X509Certificate> trustAnchors, boolean verifyHostname, javax.net.ssl.TrustManager verifier) {
+    this.verifier = verifier;
     this.material = material;
     this.server = server;
     this.clientCertificateRequired = clientCertificateRequired;
@@ -38,7 +40,7 @@ public final class TlsContexts {
 
   /** Server contexts: the certificate of {@code material}, clients verified against its trust roots. */
   public static TlsContexts server(Supplier<TlsMaterial> material, boolean clientCertificateRequired) {
-    return new TlsContexts(material, true, clientCertificateRequired, null, false);
+    return new TlsContexts(material, true, clientCertificateRequired, null, false, null);
   }
 
   /**
@@ -47,7 +49,15 @@ public final class TlsContexts {
    */
   public static TlsContexts client(Supplier<TlsMaterial> material, List<X509Certificate> trustAnchors,
       boolean verifyHostname) {
-    return new TlsContexts(material, false, false, List.copyOf(trustAnchors), verifyHostname);
+    return new TlsContexts(material, false, false, List.copyOf(trustAnchors), verifyHostname, null);
+  }
+
+  /**
+   * Client contexts whose server chain {@code verifier} checks (in place of trust anchors and the host name),
+   * presenting the certificate of {@code material}.
+   */
+  public static TlsContexts client(Supplier<TlsMaterial> material, javax.net.ssl.TrustManager verifier) {
+    return new TlsContexts(material, false, false, List.of(), false, verifier);
   }
 
   /** Returns the context for the current material. */
@@ -61,13 +71,14 @@ public final class TlsContexts {
   }
 
   /** Client contexts with the same material and anchors are shared: many agents in one process cost one. */
-  private record ClientKey(TlsMaterial material, List<X509Certificate> trustAnchors, boolean verifyHostname) {}
+  private record ClientKey(TlsMaterial material, List<X509Certificate> trustAnchors, boolean verifyHostname,
+      javax.net.ssl.TrustManager verifier) {}
 
   private static final Map<ClientKey, SslContext> CLIENT_CONTEXTS = new ConcurrentHashMap<>();
   private static final int MAX_SHARED = 64;
 
   private SslContext shared(TlsMaterial m) {
-    ClientKey key = new ClientKey(m, trustAnchors, verifyHostname);
+    ClientKey key = new ClientKey(m, trustAnchors, verifyHostname, verifier);
     SslContext existing = CLIENT_CONTEXTS.get(key);
     if (existing != null) {
       return existing;
@@ -87,8 +98,9 @@ public final class TlsContexts {
             .trustManager(m.trustedCertificates())
             .clientAuth(clientCertificateRequired ? ClientAuth.REQUIRE : ClientAuth.OPTIONAL);
       } else {
-        builder = SslContextBuilder.forClient().trustManager(trustAnchors)
-            .endpointIdentificationAlgorithm(verifyHostname ? "HTTPS" : null);
+        builder = verifier != null ? SslContextBuilder.forClient().trustManager(verifier)
+            : SslContextBuilder.forClient().trustManager(trustAnchors)
+                .endpointIdentificationAlgorithm(verifyHostname ? "HTTPS" : null);
         if (m != null) {
           builder.keyManager(m.privateKey(), m.certificateChain());
         }

@@ -13,7 +13,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
-import java.util.function.LongSupplier;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 import org.slf4j.Logger;
@@ -21,7 +20,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Tells subscribers of new state versions, in order, on one thread. Versions published by this process arrive
- * at once; on PostgreSQL a listener thread also receives other managers' versions through LISTEN/NOTIFY.
+ * at once; on PostgreSQL a listener thread also receives other managers' versions through LISTEN/NOTIFY, and on
+ * MySQL/MariaDB (which has no notifications) a poller reads the version row every
+ * {@link StoreConfig#changePollInterval()} on its own connection.
  */
 final class ChangeFeed implements AutoCloseable {
 
@@ -30,6 +31,8 @@ final class ChangeFeed implements AutoCloseable {
   static final int POLL_MILLIS = 1000;
   /** How often the idle listener proves its connection is alive. */
   static final long PING_MILLIS = 10_000;
+  /** The MySQL/MariaDB feed connection's {@code program_name} attribute. */
+  static final String FEED_NAME = "conduit-change-feed";
 
   private final AtomicLong delivered;
   private final List<LongConsumer> listeners = new CopyOnWriteArrayList<>();
@@ -52,13 +55,34 @@ final class ChangeFeed implements AutoCloseable {
   }
 
   /** A feed that also listens on PostgreSQL for other managers' changes. */
-  static ChangeFeed postgres(StoreConfig config, long version, LongSupplier currentVersion) {
+  static ChangeFeed postgres(StoreConfig config, long version) {
     ChangeFeed feed = new ChangeFeed(version);
-    Thread thread = new Thread(() -> feed.listen(config, currentVersion), "conduit-store-listen");
-    thread.setDaemon(true);
-    feed.listenerThread = thread;
-    thread.start();
+    feed.start(config, feed::listen, "conduit-store-listen");
     return feed;
+  }
+
+  /**
+   * A feed that also polls the version row for other managers' changes (MySQL/MariaDB). One primary-key read per
+   * interval on a dedicated connection: cheap for the database, and a change reaches subscribers within about
+   * one interval.
+   */
+  static ChangeFeed polling(StoreConfig config, long version) {
+    ChangeFeed feed = new ChangeFeed(version);
+    feed.start(config, c -> feed.poll(c, config.changePollInterval().toMillis()), "conduit-store-poll");
+    return feed;
+  }
+
+  /** What the feed does with its connection until it fails or the feed closes. */
+  @FunctionalInterface
+  private interface Session {
+    void run(Connection connection) throws SQLException, InterruptedException;
+  }
+
+  private void start(StoreConfig config, Session session, String name) {
+    Thread thread = new Thread(() -> reconnecting(config, session), name);
+    thread.setDaemon(true);
+    listenerThread = thread;
+    thread.start();
   }
 
   AutoCloseable subscribe(LongConsumer listener) {
@@ -90,32 +114,15 @@ final class ChangeFeed implements AutoCloseable {
     }
   }
 
-  private void listen(StoreConfig config, LongSupplier currentVersion) {
+  private void reconnecting(StoreConfig config, Session session) {
     long backoff = 500;
     while (!closed) {
       try (Connection c = connect(config)) {
         listenerConnection = c;
-        try (Statement s = c.createStatement()) {
-          s.execute("LISTEN " + JdbcControlStore.CHANNEL);
-        }
-        // notifications sent while we were not listening are lost: resynchronise from the table
-        publish(Rows.readVersion(c));
         backoff = 500;
-        PGConnection pg = c.unwrap(PGConnection.class);
-        long lastPing = System.nanoTime();
-        while (!closed) {
-          PGNotification[] notifications = pg.getNotifications(POLL_MILLIS);
-          if (notifications != null) {
-            for (PGNotification n : notifications) {
-              publish(parse(n.getParameter()));
-            }
-          } else if (System.nanoTime() - lastPing > TimeUnit.MILLISECONDS.toNanos(PING_MILLIS)) {
-            try (Statement s = c.createStatement()) {
-              s.execute("SELECT 1");
-            }
-            lastPing = System.nanoTime();
-          }
-        }
+        session.run(c);
+      } catch (InterruptedException e) {
+        return;
       } catch (SQLException | RuntimeException e) {
         if (closed) {
           return;
@@ -133,6 +140,44 @@ final class ChangeFeed implements AutoCloseable {
     }
   }
 
+  private void listen(Connection c) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      s.execute("LISTEN " + JdbcControlStore.CHANNEL);
+    }
+    // notifications sent while we were not listening are lost: resynchronise from the table
+    publish(Rows.readVersion(c));
+    PGConnection pg = c.unwrap(PGConnection.class);
+    long lastPing = System.nanoTime();
+    while (!closed) {
+      PGNotification[] notifications = pg.getNotifications(POLL_MILLIS);
+      if (notifications != null) {
+        for (PGNotification n : notifications) {
+          publish(parse(n.getParameter()));
+        }
+      } else if (System.nanoTime() - lastPing > TimeUnit.MILLISECONDS.toNanos(PING_MILLIS)) {
+        try (Statement s = c.createStatement()) {
+          s.execute("SELECT 1");
+        }
+        lastPing = System.nanoTime();
+      }
+    }
+  }
+
+  private void poll(Connection c, long intervalMillis) throws SQLException, InterruptedException {
+    try (java.sql.PreparedStatement s = c.prepareStatement("SELECT version FROM state_version WHERE id = 1")) {
+      long seen = -1;
+      while (!closed) {
+        try (java.sql.ResultSet r = s.executeQuery()) {
+          if (r.next() && r.getLong(1) != seen) {
+            seen = r.getLong(1);
+            publish(seen); // the first read after a (re)connection resynchronises, as after LISTEN
+          }
+        }
+        Thread.sleep(intervalMillis); // the polling interval: MySQL has no notifications to wait for
+      }
+    }
+  }
+
   private static long parse(String payload) {
     try {
       return Long.parseLong(payload.trim());
@@ -145,12 +190,22 @@ final class ChangeFeed implements AutoCloseable {
     Properties properties = new Properties();
     config.user().ifPresent(u -> properties.setProperty("user", u));
     config.password().ifPresent(p -> properties.setProperty("password", p));
-    properties.setProperty("socketTimeout", "30");
-    properties.setProperty("connectTimeout", "10");
     properties.setProperty("tcpKeepAlive", "true");
-    properties.setProperty("ApplicationName", "conduit change feed");
+    if (config.driver() == StoreConfig.Driver.MYSQL) {
+      properties.setProperty("socketTimeout", "30000");
+      properties.setProperty("connectTimeout", "10000");
+      // named, so that an operator (or a test) can tell the feed's session from the pool's
+      properties.setProperty("connectionAttributes", "program_name:" + FEED_NAME);
+    } else {
+      properties.setProperty("socketTimeout", "30");
+      properties.setProperty("connectTimeout", "10");
+      properties.setProperty("ApplicationName", "conduit change feed");
+    }
     Connection c = DriverManager.getConnection(config.url(), properties);
-    c.setAutoCommit(true); // a listener inside a transaction receives nothing
+    c.setAutoCommit(true); // a listener inside a transaction receives nothing; a poller would read one snapshot
+    if (config.driver() == StoreConfig.Driver.MYSQL) {
+      c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+    }
     return c;
   }
 

@@ -17,17 +17,29 @@ final class DataSources {
     hikari.setInitializationFailTimeout(10_000);
     config.user().ifPresent(hikari::setUsername);
     config.password().ifPresent(hikari::setPassword);
-    if (config.driver() == StoreConfig.Driver.SQLITE) {
-      hikari.setDriverClassName("org.sqlite.JDBC");
-      // WAL: readers do not block the writer; IMMEDIATE: a writing transaction takes the lock at BEGIN, so the
-      // busy timeout applies instead of failing at the first write of a transaction that read first
-      hikari.setJdbcUrl(config.url() + "?journal_mode=WAL&synchronous=NORMAL&foreign_keys=true"
-          + "&busy_timeout=" + config.busyTimeout().toMillis() + "&transaction_mode=IMMEDIATE");
-    } else {
-      hikari.setDriverClassName("org.postgresql.Driver");
-      hikari.setJdbcUrl(config.url());
-      hikari.addDataSourceProperty("socketTimeout", "60");
-      hikari.addDataSourceProperty("tcpKeepAlive", "true");
+    Dialect dialect = Dialect.of(config.driver());
+    hikari.setDriverClassName(dialect.driverClass());
+    switch (dialect) {
+      case SQLITE:
+        // WAL: readers do not block the writer; IMMEDIATE: a writing transaction takes the lock at BEGIN, so the
+        // busy timeout applies instead of failing at the first write of a transaction that read first
+        hikari.setJdbcUrl(config.url() + "?journal_mode=WAL&synchronous=NORMAL&foreign_keys=true"
+            + "&busy_timeout=" + config.busyTimeout().toMillis() + "&transaction_mode=IMMEDIATE");
+        break;
+      case POSTGRES:
+        hikari.setJdbcUrl(config.url());
+        hikari.addDataSourceProperty("socketTimeout", "60");
+        hikari.addDataSourceProperty("tcpKeepAlive", "true");
+        break;
+      default:
+        hikari.setJdbcUrl(config.url());
+        // READ COMMITTED: no gap locks, so concurrent inserts of different nodes do not deadlock each other;
+        // the single-use token and the version row are guarded by row locks all the same
+        hikari.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
+        hikari.addDataSourceProperty("socketTimeout", "60000");
+        hikari.addDataSourceProperty("connectTimeout", "10000");
+        hikari.addDataSourceProperty("tcpKeepAlive", "true");
+        break;
     }
     return hikari;
   }

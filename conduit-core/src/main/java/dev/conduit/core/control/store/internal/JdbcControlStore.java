@@ -38,17 +38,19 @@ public final class JdbcControlStore implements ControlStore {
 
   private static final Logger log = LoggerFactory.getLogger(JdbcControlStore.class);
   static final String CHANNEL = "conduit_state";
+  /** How often a transaction runs when the database keeps choosing it as a deadlock's victim. */
+  private static final int MAX_ATTEMPTS = 5;
 
   private final StoreConfig config;
   private final HikariDataSource dataSource;
   private final ChangeFeed feed;
-  private final boolean postgres;
+  private final Dialect dialect;
 
   private JdbcControlStore(StoreConfig config, HikariDataSource dataSource, ChangeFeed feed) {
     this.config = config;
     this.dataSource = dataSource;
     this.feed = feed;
-    this.postgres = config.driver() == StoreConfig.Driver.POSTGRES;
+    this.dialect = Dialect.of(config.driver());
   }
 
   /** Connects, migrates and starts the change feed; see {@link ControlStore#open(StoreConfig)}. */
@@ -63,11 +65,20 @@ public final class JdbcControlStore implements ControlStore {
         }
       }
       dataSource = new HikariDataSource(DataSources.hikari(config));
-      Migrations.migrate(dataSource, config.driver());
+      Migrations.migrate(dataSource, Dialect.of(config.driver()));
       JdbcControlStore store = new JdbcControlStore(config, dataSource, null);
       long version = store.version();
-      ChangeFeed feed = config.driver() == StoreConfig.Driver.POSTGRES
-          ? ChangeFeed.postgres(config, version, store::version) : ChangeFeed.local(version);
+      ChangeFeed feed;
+      switch (config.driver()) {
+        case POSTGRES:
+          feed = ChangeFeed.postgres(config, version);
+          break;
+        case MYSQL:
+          feed = ChangeFeed.polling(config, version);
+          break;
+        default:
+          feed = ChangeFeed.local(version);
+      }
       JdbcControlStore started = new JdbcControlStore(config, dataSource, feed);
       log.info("store: {} at version {}", DataSources.describe(config), version);
       return started;
@@ -76,7 +87,7 @@ public final class JdbcControlStore implements ControlStore {
       throw e;
     } catch (Exception e) {
       closeQuietly(dataSource);
-      throw new StoreException("store " + DataSources.describe(config) + ": " + rootMessage(e), e);
+      throw new StoreException("store " + DataSources.describe(config) + ": " + Sql.rootMessage(e), e);
     }
   }
 
@@ -85,7 +96,8 @@ public final class JdbcControlStore implements ControlStore {
     return config;
   }
 
-  DataSource dataSource() {
+  /** Returns the pool, for the roles that keep their own tables in the same database (the egress server). */
+  public DataSource dataSource() {
     return dataSource;
   }
 
@@ -122,7 +134,7 @@ public final class JdbcControlStore implements ControlStore {
       if (Rows.findNode(c, node.name()).isPresent()) {
         return false;
       }
-      long version = approved ? Rows.bump(c, postgres) : Rows.readVersion(c);
+      long version = approved ? dialect.bump(c) : Rows.readVersion(c);
       Rows.insert(c, node, approved ? NodeState.APPROVED : NodeState.PENDING, version);
       Rows.auditIn(c, actor, approved ? "node.admit" : "node.pending", node.name(),
           "addresses=" + node.addresses() + " role=" + node.role().text());
@@ -172,7 +184,7 @@ public final class JdbcControlStore implements ControlStore {
       if (changed != 1) {
         return TokenAdmission.USED;
       }
-      long version = Rows.bump(c, postgres);
+      long version = dialect.bump(c);
       if (pendingWithSameKey) {
         // a node that waited for approval and came back with a token: the token approves it
         Sql.update(c, "UPDATE nodes SET state = ?, updated_at = ?, changed_version = ? WHERE name = ?",
@@ -198,7 +210,7 @@ public final class JdbcControlStore implements ControlStore {
           to.name(), now, name, from.name()) != 1) {
         return false;
       }
-      long version = Rows.bump(c, postgres);
+      long version = dialect.bump(c);
       Sql.update(c, "UPDATE nodes SET changed_version = ? WHERE name = ?", version, name);
       if (to == NodeState.REVOKED) {
         Rows.revokeCertificates(c, name, now);
@@ -228,7 +240,7 @@ public final class JdbcControlStore implements ControlStore {
       if (Sql.update(c, "DELETE FROM nodes WHERE name = ?", name) != 1) {
         return false;
       }
-      Rows.bump(c, postgres);
+      dialect.bump(c);
       Rows.revokeCertificates(c, name, System.currentTimeMillis());
       Rows.auditIn(c, actor, "node.remove", name, "");
       return true;
@@ -250,7 +262,7 @@ public final class JdbcControlStore implements ControlStore {
       if (n.role() == role && n.addresses().equals(addresses) && n.serverAddress().equals(serverAddress)) {
         return false;
       }
-      long version = Rows.bump(c, postgres);
+      long version = dialect.bump(c);
       Sql.update(c, "UPDATE nodes SET role = ?, addresses = ?, server_address = ?, updated_at = ?, "
           + "changed_version = ? WHERE name = ?", role.name(), String.join(",", addresses),
           serverAddress.orElse(null), System.currentTimeMillis(), version, name);
@@ -352,13 +364,13 @@ public final class JdbcControlStore implements ControlStore {
   public boolean storeCertificateAuthorityIfAbsent(StoredCa ca) {
     requireNonNull(ca, "ca");
     return write(c -> {
-      int inserted = Sql.update(c, "INSERT INTO ca_material (id, certificate_pem, encrypted_key, key_fingerprint, "
-          + "created_at) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", ca.certificatePem(), ca.encryptedKey(),
+      boolean inserted = dialect.insertIfAbsent(c, "INSERT INTO ca_material (id, certificate_pem, encrypted_key, "
+          + "key_fingerprint, created_at) VALUES (1, ?, ?, ?, ?)", "id", ca.certificatePem(), ca.encryptedKey(),
           ca.keyFingerprint(), ca.createdAt());
-      if (inserted == 1) {
+      if (inserted) {
         Rows.auditIn(c, "manager", "ca.create", "", "");
       }
-      return inserted == 1;
+      return inserted;
     });
   }
 
@@ -431,6 +443,20 @@ public final class JdbcControlStore implements ControlStore {
    * otherwise, then tells subscribers of a new version.
    */
   private <T> T transaction(Sql.Work<T> work, java.util.function.Predicate<T> commitIf) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return transactionOnce(work, commitIf);
+      } catch (StoreException e) {
+        // the database chose this transaction as a deadlock's victim and rolled it back: run it again
+        if (attempt == MAX_ATTEMPTS || !Dialect.isDeadlock(e.getCause())) {
+          throw e;
+        }
+        log.debug("store: transaction retried after a deadlock ({})", e.getMessage());
+      }
+    }
+  }
+
+  private <T> T transactionOnce(Sql.Work<T> work, java.util.function.Predicate<T> commitIf) {
     Sql.DEBUG.set(config.debug());
     try (Connection c = dataSource.getConnection()) {
       c.setAutoCommit(false);
@@ -468,13 +494,5 @@ public final class JdbcControlStore implements ControlStore {
     if (dataSource != null) {
       dataSource.close();
     }
-  }
-
-  static String rootMessage(Throwable e) {
-    Throwable t = e;
-    while (t.getCause() != null && t.getCause() != t) {
-      t = t.getCause();
-    }
-    return t.getMessage() == null ? t.toString() : t.getMessage();
   }
 }

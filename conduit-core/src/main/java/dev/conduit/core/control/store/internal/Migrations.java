@@ -1,6 +1,5 @@
 package dev.conduit.core.control.store.internal;
 
-import dev.conduit.core.control.store.StoreConfig;
 import dev.conduit.core.control.store.StoreException;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
@@ -16,8 +15,8 @@ final class Migrations {
 
   private Migrations() {}
 
-  static void migrate(DataSource dataSource, StoreConfig.Driver driver) {
-    String vendor = driver == StoreConfig.Driver.POSTGRES ? "postgresql" : "sqlite";
+  static void migrate(DataSource dataSource, Dialect dialect) {
+    String vendor = dialect.vendor();
     try {
       Flyway flyway = Flyway.configure(Migrations.class.getClassLoader())
           .dataSource(dataSource)
@@ -32,7 +31,7 @@ final class Migrations {
             result.migrationsExecuted);
       }
     } catch (RuntimeException e) {
-      throw new StoreException("store: schema migration failed: " + JdbcControlStore.rootMessage(e), e);
+      throw new StoreException("store: schema migration failed: " + Sql.rootMessage(e), e);
     }
   }
 }

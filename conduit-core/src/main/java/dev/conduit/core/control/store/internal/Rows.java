@@ -41,25 +41,6 @@ final class Rows {
     Sql.update(c, "UPDATE certificates SET revoked_at = ? WHERE node_name = ? AND revoked_at IS NULL", now, name);
   }
 
-  /** Increments the state version; on PostgreSQL also queues the notification, sent at commit. */
-  static long bump(Connection c, boolean postgres) throws SQLException {
-    long version;
-    try (PreparedStatement s = c.prepareStatement(
-        "UPDATE state_version SET version = version + 1 WHERE id = 1 RETURNING version");
-         ResultSet r = s.executeQuery()) {
-      r.next();
-      version = r.getLong(1);
-    }
-    if (postgres) {
-      try (PreparedStatement s = Sql.prepare(c, "SELECT pg_notify(?, ?)", JdbcControlStore.CHANNEL,
-          Long.toString(version));
-           ResultSet r = s.executeQuery()) {
-        r.next();
-      }
-    }
-    return version;
-  }
-
   static void auditIn(Connection c, String actor, String action, String subject, String detail)
       throws SQLException {
     Sql.update(c, "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",

@@ -68,4 +68,13 @@ final class Sql {
   static Optional<String> string(ResultSet row, String column) throws SQLException {
     return Optional.ofNullable(row.getString(column));
   }
+
+  /** Returns the message of the innermost cause, the one that names what the database refused. */
+  static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t.getMessage() == null ? t.toString() : t.getMessage();
+  }
 }

@@ -1,24 +1,31 @@
-package dev.conduit.netfilter;
+package dev.conduit.netfilter.testing;
 
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.conduit.core.testing.Processes;
+import dev.conduit.netfilter.Command;
+import dev.conduit.netfilter.CommandRunner;
+import dev.conduit.netfilter.NetfilterException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * A network namespace made by a test ({@code cdt-<random>}), with {@code lo} up and a veth pair (cdt0, cdt1) whose cdt0 carries
- * carrying 198.18.0.1/24 and fd00::1/64, so 198.18.0.2 and fd00::2 are routable but reach nothing.
- * Deleted by {@link #close()}.
+ * A network namespace made by a test ({@code cdt-<random>}): {@link #create()} with {@code lo} up and a veth
+ * pair (cdt0, cdt1) whose cdt0 carries 198.18.0.1/24 and fd00::1/64, so 198.18.0.2 and fd00::2 are routable but
+ * reach nothing; {@link #bare()} with {@code lo} only. Deleted by {@link #close()}. In this module's test-jar:
+ * conduit-cli's system tests use it too.
  */
-final class NetNs implements AutoCloseable {
+public final class NetNs implements AutoCloseable {
 
-  private static final CommandRunner HOST = CommandRunner.system();
+  /** Runs commands on the host (outside any namespace made here). */
+  public static final CommandRunner HOST = CommandRunner.system();
 
-  final String name;
-  final CommandRunner runner;
+  /** The namespace's name. */
+  public final String name;
+  /** Runs commands inside the namespace. */
+  public final CommandRunner runner;
 
   private NetNs(String name) {
     this.name = name;
@@ -30,7 +37,7 @@ final class NetNs implements AutoCloseable {
    *
    * @param tools programs that must be on the PATH
    */
-  static void requireRootAnd(String... tools) {
+  public static void requireRootAnd(String... tools) {
     String reason = null;
     try {
       if (!HOST.run(List.of("id", "-u"), "").stdout().strip().equals("0")) {
@@ -52,7 +59,7 @@ final class NetNs implements AutoCloseable {
     }
   }
 
-  static NetNs create() throws NetfilterException {
+  public static NetNs create() throws NetfilterException {
     String name = "cdt-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 24));
     HOST.run(Command.of("ip", "netns", "add", name));
     NetNs ns = new NetNs(name);
@@ -71,7 +78,7 @@ final class NetNs implements AutoCloseable {
   }
 
   /** Creates a namespace with only {@code lo} up (link namespaces with {@link #link}). */
-  static NetNs bare() throws NetfilterException {
+  public static NetNs bare() throws NetfilterException {
     String name = "cdt-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 24));
     HOST.run(Command.of("ip", "netns", "add", name));
     NetNs ns = new NetNs(name);
@@ -88,7 +95,7 @@ final class NetNs implements AutoCloseable {
    * Connects two namespaces with a veth pair and gives each end its addresses (CIDR notation,
    * IPv6 without duplicate address detection).
    */
-  static void link(NetNs a, String ifA, List<String> addressesA, NetNs b, String ifB,
+  public static void link(NetNs a, String ifA, List<String> addressesA, NetNs b, String ifB,
       List<String> addressesB) throws NetfilterException {
     HOST.run(Command.of("ip", "link", "add", ifA, "netns", a.name, "type", "veth", "peer", "name", ifB,
         "netns", b.name));
@@ -106,17 +113,17 @@ final class NetNs implements AutoCloseable {
   }
 
   /** Runs a command in the namespace; fails on a non-zero exit. Returns stdout. */
-  String run(String... argv) throws NetfilterException {
+  public String run(String... argv) throws NetfilterException {
     return runner.run(Command.of(argv)).stdout();
   }
 
   /** Starts a JVM inside the namespace running a test main class. */
-  Process java(Class<?> main, String... args) throws java.io.IOException {
+  public Process java(Class<?> main, String... args) throws java.io.IOException {
     return java(List.of(), main, args);
   }
 
   /** Starts a JVM with extra options (e.g. {@code -Dname=value}) inside the namespace. */
-  Process java(List<String> jvmOptions, Class<?> main, String... args) throws java.io.IOException {
+  public Process java(List<String> jvmOptions, Class<?> main, String... args) throws java.io.IOException {
     List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", name));
     cmd.addAll(Processes.java());
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "-Xmx128m",

@@ -10,9 +10,10 @@ import java.util.Optional;
 
 /**
  * One request and, once it arrived, its response head, as an {@link HttpInterceptor} sees them.
- * Not thread-safe: used on one event loop.
+ * Not thread-safe: used on one event loop. (Named so that code importing both {@code dev.conduit.mitm.*}
+ * and the JDK's {@code com.sun.net.httpserver.*} has no ambiguous {@code HttpExchange}.)
  */
-public final class HttpExchange {
+public final class InterceptedExchange {
 
   private final String method;
   private final URI uri;
@@ -25,7 +26,7 @@ public final class HttpExchange {
   record Synthetic(int status, String contentType, byte[] body) {
   }
 
-  HttpExchange(String method, URI uri, HttpHeaders requestHeaders) {
+  InterceptedExchange(String method, URI uri, HttpHeaders requestHeaders) {
     this.method = requireNonNull(method, "method");
     this.uri = requireNonNull(uri, "uri");
     this.requestHeaders = requireNonNull(requestHeaders, "requestHeaders");
@@ -92,6 +93,6 @@ public final class HttpExchange {
 
   @Override
   public String toString() {
-    return "HttpExchange{" + method + " " + uri + (status == 0 ? "" : " -> " + status) + "}";
+    return "InterceptedExchange{" + method + " " + uri + (status == 0 ? "" : " -> " + status) + "}";
   }
 }

@@ -1,0 +1,34 @@
+-- conduit egress server, schema 20 (MySQL 8 / MariaDB 10.5 and later): allowlist entries, the addresses their
+-- names resolve to, and the egress audit log. Times are epoch milliseconds. utf8mb4_bin: values compare exactly.
+CREATE TABLE egress_entries (
+  id VARCHAR(32) PRIMARY KEY,
+  entry_value VARCHAR(260) NOT NULL,
+  kind VARCHAR(16) NOT NULL,
+  ports VARCHAR(400) NOT NULL,
+  non_deletable BOOLEAN NOT NULL,
+  note VARCHAR(500) NOT NULL,
+  created_at BIGINT NOT NULL,
+  created_by VARCHAR(255) NOT NULL,
+  last_resolved_at BIGINT,
+  last_error VARCHAR(500),
+  UNIQUE KEY egress_entries_value (entry_value)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+CREATE TABLE egress_addresses (
+  entry_id VARCHAR(32) NOT NULL,
+  address VARCHAR(45) NOT NULL,
+  first_seen BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL,
+  grace_until BIGINT,
+  PRIMARY KEY (entry_id, address),
+  CONSTRAINT egress_addresses_entry FOREIGN KEY (entry_id) REFERENCES egress_entries (id) ON DELETE CASCADE
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+CREATE TABLE egress_audit (
+  id BIGINT AUTO_INCREMENT PRIMARY KEY,
+  at BIGINT NOT NULL,
+  actor VARCHAR(255) NOT NULL,
+  action VARCHAR(32) NOT NULL,
+  subject VARCHAR(300),
+  detail TEXT
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

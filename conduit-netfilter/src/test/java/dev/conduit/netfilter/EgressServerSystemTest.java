@@ -1,0 +1,129 @@
+package dev.conduit.netfilter;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conduit.core.ConduitResources;
+import dev.conduit.core.control.push.PushClient;
+import dev.conduit.core.control.push.PushServer;
+import dev.conduit.core.control.store.StoreConfig;
+import dev.conduit.core.testing.Dnsmasq;
+import dev.conduit.core.egress.EgressServer;
+import dev.conduit.core.egress.EgressServerConfig;
+import dev.conduit.core.net.IpPrefix;
+import dev.conduit.core.net.IpPrefixSet;
+import dev.conduit.core.pki.CertificateAuthority;
+import dev.conduit.core.pki.TlsMaterial;
+import dev.conduit.netfilter.egress.Allowlist;
+import dev.conduit.netfilter.egress.EgressGateway;
+import dev.conduit.netfilter.egress.EgressGatewayConfig;
+import dev.conduit.netfilter.egress.EgressPushApplier;
+import dev.conduit.netfilter.egress.RouteAgent;
+import dev.conduit.netfilter.egress.RouteAgentConfig;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The egress guard end to end, in namespaces ({@link EgressLab}): a client host routed by the route agent, a gateway
+ * taking its allowlist from the egress server over the TLS push channel (token), an internet with four servers that
+ * answers un-NATed traffic too, and a dnsmasq the test rewrites. An allowlisted domain works, an unlisted address
+ * gets nothing, a DNS change is enforced within one re-resolution and the old address goes after its grace period,
+ * and with the server gone the gateway enforces on unchanged. Needs root, nft, ip, curl, ss, python3 and dnsmasq.
+ */
+class EgressServerSystemTest {
+
+  private static final IpPrefixSet LAB = IpPrefixSet.parse("198.18.0.0/15", "fd00::/8");
+  private static final String ADMIN = "admin-token-0123456789abcdef";
+  private static final String GATEWAY = "gateway-token-0123456789abcdef";
+  private static final CertificateAuthority CA = CertificateAuthority.builder().commonName("egress e2e CA").build();
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void anAllowlistedDomainWorksAndFollowsItsDnsChanges() throws Exception {
+    NetNs.requireRootAnd("nft", "ip", "curl", "ss", "/usr/bin/python3", "/usr/sbin/dnsmasq");
+    try (EgressLab lab = EgressLab.create();
+         RouteAgent agent = RouteAgent.start(RouteAgentConfig.builder().gateway("198.18.1.1").gateway("fd00:1::1")
+             .extraPrefix("198.19.2.0/24").extraPrefix("fd00:3::/64").checkInterval(Duration.ofMillis(200)).build(),
+             lab.client.runner);
+         Dnsmasq dns = Dnsmasq.start(dir, "198.19.2.1 api.example.com\nfd00:3::1 api.example.com\n", 1);
+         EgressGateway gateway = EgressGateway.install(EgressGatewayConfig.builder().table("egress_e2e")
+             .protectedNetwork("198.18.1.0/24").protectedNetwork("fd00:1::/64").build(), Allowlist.empty(),
+             lab.gateway.runner);
+         ConduitResources resources = ConduitResources.create()) {
+      EgressServer server = EgressServer.start(EgressServerConfig.builder(
+              StoreConfig.sqlite(dir.resolve("egress.db")).build())
+          .http(new InetSocketAddress("127.0.0.1", 0))
+          .adminToken("ops", ADMIN)
+          .push(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(CA.mintServerLeaf("127.0.0.1"),
+              CA.certificate()))
+          .gatewayToken("gw", GATEWAY)
+          .dnsServers(List.of(dns.address()))
+          .allowedSpecial(LAB)
+          .resolveInterval(Duration.ofSeconds(2))
+          .minResolveInterval(Duration.ofSeconds(1))
+          .gracePeriod(Duration.ofSeconds(2))
+          .tickInterval(Duration.ofMillis(200))
+          .build());
+      try (PushClient client = PushClient.builder(resources)
+          .addresses(List.of(URI.create("wss://127.0.0.1:" + server.pushAddress().orElseThrow().getPort()
+              + PushServer.DEFAULT_PATH)))
+          .trustAnchors(List.of(CA.certificate()))
+          .bearerToken(GATEWAY)
+          .identity("gw", "egress-gateway")
+          .applier(new EgressPushApplier(gateway, LAB, Optional.empty()))
+          .backoff(Duration.ofMillis(50), Duration.ofMillis(500))
+          .build()) {
+        client.start();
+        HttpResponse<String> added = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+            "http://127.0.0.1:" + server.httpAddress().getPort() + "/api/v1/entries"))
+            .header("Authorization", "Bearer " + ADMIN)
+            .POST(HttpRequest.BodyPublishers.ofString("{\"value\":\"api.example.com\"}")).build(),
+            HttpResponse.BodyHandlers.ofString());
+        assertThat(added.statusCode()).as(added.body()).isEqualTo(201);
+
+        String blob = "200 " + EgressLab.BLOB_BYTES;
+        lab.await(() -> fetch(lab, "198.19.2.1").equals(blob), "the allowlisted domain's address works");
+        assertThat(fetch(lab, "fd00:3::1")).isEqualTo(blob);
+        assertThat(fetch(lab, "198.19.2.2")).as("an unlisted address gets nothing").startsWith("exit");
+        assertThat(fetch(lab, "fd00:3::2")).startsWith("exit");
+
+        dns.hosts("198.19.2.2 api.example.com\nfd00:3::1 api.example.com\n");
+        lab.await(() -> fetch(lab, "198.19.2.2").equals(blob), "the new address works after a re-resolution");
+        lab.await(() -> !installed(gateway).contains("198.19.2.1/32"),
+            () -> "the old address goes after its grace period: " + installed(gateway));
+        assertThat(fetch(lab, "198.19.2.1")).startsWith("exit");
+
+        server.close(); // the server fails: the gateway enforces on what it has
+        assertThat(fetch(lab, "198.19.2.2")).isEqualTo(blob);
+        assertThat(fetch(lab, "198.19.2.1")).startsWith("exit");
+        assertThat(installed(gateway)).contains("198.19.2.2/32", "fd00:3::1/128");
+      } finally {
+        server.close();
+      }
+      gateway.close();
+    }
+  }
+
+  private static String fetch(EgressLab lab, String server) {
+    try {
+      return lab.fetch(server);
+    } catch (Exception e) {
+      return "error " + e;
+    }
+  }
+
+  private static List<String> installed(EgressGateway gateway) {
+    return gateway.allowlist().entries().stream().map(IpPrefix::toString).collect(Collectors.toList());
+  }
+}
