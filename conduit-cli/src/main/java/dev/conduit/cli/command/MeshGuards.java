@@ -33,6 +33,16 @@ final class MeshGuards {
         });
   }
 
+  /**
+   * Gauges a mesh node's certificate ({@code mesh-node}: its tunnel server and client certificate, following
+   * renewals) and the mesh CA it trusts ({@code mesh-ca}).
+   */
+  static void gaugeNode(MetricsService metrics, dev.conduit.core.mesh.MeshNode node) {
+    CertificateExpiryGauges gauges = CertificateExpiryGauges.create(metrics.registry());
+    gauges.watch("mesh-node", () -> node.tls().material().certificate()); // throws (NaN) before start
+    gauges.watch("mesh-ca", () -> node.tls().material().trustedCertificates().get(0));
+  }
+
   /** Gauges the certificates of {@code plan}'s tunnels in the metrics' registry. */
   static void gaugeCertificates(MetricsService metrics, MeshPlan plan) {
     CertificateExpiryGauges gauges = CertificateExpiryGauges.create(metrics.registry());

@@ -22,7 +22,6 @@ import dev.conduit.core.tunnel.MeshPlan;
 import dev.conduit.netfilter.ForwardTableCapture;
 import dev.conduit.netfilter.NetfilterBackend;
 import dev.conduit.netfilter.TransparentSockets;
-import io.micrometer.core.instrument.Gauge;
 import io.netty.util.NetUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -77,7 +76,7 @@ final class MeshNodeRole {
       }
       if (serverOn) {
         b.listener(MeshTunnels.serverListener(mesh.server().listen().addr(),
-            () -> node.get().tls().tunnelServerContext()));
+            () -> node.get().tls().tunnelServerContext(), tunnels.denyList())); // revoked members refused
       }
       if (captureOn) {
         b.outboundSocketCustomizer(TransparentSockets.outboundMark(ForwardTableCapture.BYPASS_MARK));
@@ -131,11 +130,10 @@ final class MeshNodeRole {
 
       runtime.service(Service.closing("event-loops", resources));
       if (metrics != null) {
-        Gauge.builder("conduit.certificate.expiry", built, MeshNode::certificateExpirySeconds)
-            .description("Seconds until this mesh node's certificate expires (negative once expired)")
-            .baseUnit("seconds").tag("certificate", "mesh-node").register(metrics.registry());
+        MeshGuards.gaugeNode(metrics, built);
         runtime.service(metrics.of(conduit));
       }
+      MeshGuards.enforcement(config).ifPresent(runtime::service); // server.enforce: before the listeners open
       runtime.service(new ConduitService(conduit));
       runtime.service(new NodeService(built, tunnels, conduit, capture));
       config.admin().ifPresent(a -> runtime.admin(ProxyRole.admin(a)));
