@@ -1,5 +1,6 @@
 package dev.conduit.netfilter;
 
+import dev.conduit.netfilter.testing.NetNs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;

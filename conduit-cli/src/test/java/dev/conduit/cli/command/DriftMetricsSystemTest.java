@@ -1,5 +1,6 @@
 package dev.conduit.cli.command;
 
+import dev.conduit.netfilter.testing.NetNs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.cli.Main;
@@ -27,7 +28,7 @@ class DriftMetricsSystemTest {
 
   @BeforeAll
   static void requireRoot() {
-    TestNetNs.requireRootAnd("ip", "iptables-save", "ipset", "curl");
+    NetNs.requireRootAnd("ip", "iptables-save", "ipset", "curl");
   }
 
   @AfterEach
@@ -39,7 +40,7 @@ class DriftMetricsSystemTest {
 
   @Test
   void repairsAreCountedByTableAndChainOnMetrics() throws Exception {
-    TestNetNs ns = TestNetNs.create();
+    NetNs ns = NetNs.bare();
     cleanup.add(ns);
     Path yaml = Files.createTempFile("drift", ".yaml");
     cleanup.add(() -> Files.deleteIfExists(yaml));
@@ -92,7 +93,7 @@ class DriftMetricsSystemTest {
   }
 
   /** Polls {@code /metrics} until a line matches {@code pattern} (a repair runs every 2 s). */
-  private static String awaitMetrics(TestNetNs ns, Process conduit, Path log, String pattern) throws Exception {
+  private static String awaitMetrics(NetNs ns, Process conduit, Path log, String pattern) throws Exception {
     Pattern p = Pattern.compile(pattern);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     String last = "";

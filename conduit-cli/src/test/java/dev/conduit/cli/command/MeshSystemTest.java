@@ -3,6 +3,7 @@ package dev.conduit.cli.command;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.cli.Main;
+import dev.conduit.netfilter.testing.NetNs;
 import dev.conduit.cli.config.MeshNodeConfig;
 import dev.conduit.core.testing.Processes;
 import java.io.BufferedReader;
@@ -42,7 +43,7 @@ class MeshSystemTest {
 
   @BeforeAll
   static void requireRoot() {
-    TestNetNs.requireRootAnd("ip", "iptables-save", "ip6tables-save", "ipset");
+    NetNs.requireRootAnd("ip", "iptables-save", "ip6tables-save", "ipset");
   }
 
   @AfterEach
@@ -55,13 +56,13 @@ class MeshSystemTest {
   @Test
   @Timeout(value = 15, unit = TimeUnit.MINUTES) // five JVMs started and restarted on a shared machine
   void seedMeshTunnelsEveryHostOverIpv4AndIpv6AndOutlivesTheManager() throws Exception {
-    TestNetNs sw = closing(TestNetNs.create());
+    NetNs sw = closing(NetNs.bare());
     sw.run("ip", "link", "add", "br0", "type", "bridge");
     sw.run("ip", "link", "set", "br0", "up");
-    TestNetNs m = host(sw, "1");
-    TestNetNs a = host(sw, "2");
-    TestNetNs b = host(sw, "3");
-    TestNetNs c = host(sw, "4");
+    NetNs m = host(sw, "1");
+    NetNs a = host(sw, "2");
+    NetNs b = host(sw, "3");
+    NetNs c = host(sw, "4");
 
     Path managerYaml = dir.resolve("manager.yaml");
     Files.writeString(managerYaml, ManagerCommandTest.SEED_MANAGER_YAML
@@ -133,14 +134,14 @@ class MeshSystemTest {
     assertThat(hostB.process.isAlive()).as("%s", hostB.lines).isTrue();
   }
 
-  private Child startManager(TestNetNs m, Path managerYaml) throws Exception {
+  private Child startManager(NetNs m, Path managerYaml) throws Exception {
     Child manager = start(m, Map.of(), Main.class.getName(), "manager", "-c", managerYaml.toString());
     manager.await(l -> l.contains("membership push channel on"), "the manager's push channel");
     return manager;
   }
 
   /** A single-use join token, created with the operator's command in the manager's namespace. */
-  private String token(TestNetNs m, Path managerYaml) throws Exception {
+  private String token(NetNs m, Path managerYaml) throws Exception {
     Child create = start(m, Map.of(), Main.class.getName(), "manager", "token", "create", "--ttl", "10m", "-c",
         managerYaml.toString());
     create.awaitExit("token create");
@@ -181,7 +182,7 @@ class MeshSystemTest {
   }
 
   /** Waits until A's ipsets list every address of {@code present} and none of {@code absent}. */
-  private static void awaitSets(TestNetNs ns, List<String> present, List<String> absent, Child host)
+  private static void awaitSets(NetNs ns, List<String> present, List<String> absent, Child host)
       throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
     String sets = "";
@@ -203,7 +204,7 @@ class MeshSystemTest {
   }
 
   /** An application on {@code ns} sends {@code size} bytes to the echo at {@code address} and gets them back. */
-  private void send(TestNetNs ns, String address, int size, Child host) throws Exception {
+  private void send(NetNs ns, String address, int size, Child host) throws Exception {
     Child send = start(ns, Map.of(), TcpEchoPeer.class.getName(), "send", address, Integer.toString(ECHO),
         Integer.toString(size));
     send.awaitExit("send to " + address);
@@ -211,8 +212,8 @@ class MeshSystemTest {
   }
 
   /** A namespace on the bridge with 198.18.0.N/24 and fd00::N/64. */
-  private TestNetNs host(TestNetNs sw, String n) throws Exception {
-    TestNetNs ns = closing(TestNetNs.create());
+  private NetNs host(NetNs sw, String n) throws Exception {
+    NetNs ns = closing(NetNs.bare());
     sw.run("ip", "link", "add", "h" + n, "type", "veth", "peer", "name", "eth0", "netns", ns.name);
     sw.run("ip", "link", "set", "h" + n, "master", "br0");
     sw.run("ip", "link", "set", "h" + n, "up");
@@ -238,7 +239,7 @@ class MeshSystemTest {
   }
 
   /** Starts a JVM of the test class path in {@code ns}, its output collected line by line; stopped at the end. */
-  private Child start(TestNetNs ns, Map<String, String> env, String mainClass, String... args) throws Exception {
+  private Child start(NetNs ns, Map<String, String> env, String mainClass, String... args) throws Exception {
     List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns.name));
     cmd.addAll(Processes.java());
     cmd.addAll(List.of("-Xmx256m", "-cp", System.getProperty("java.class.path"), mainClass));

@@ -84,9 +84,9 @@ class TproxyUdpSystemTest {
    */
   @Test
   void reloadedRulesApplyToNewFlowsAndOpenFlowsKeepTheirs() throws Exception {
-    TestNetNs c = closing(TestNetNs.create());
-    TestNetNs g = closing(TestNetNs.create());
-    TestNetNs s = closing(TestNetNs.create());
+    NetNs c = closing(NetNs.bare());
+    NetNs g = closing(NetNs.bare());
+    NetNs s = closing(NetNs.bare());
     link(c, "c0", "198.18.1.2/24", g, "g0", "198.18.1.1/24");
     link(g, "g1", "198.18.2.1/24", s, "s0", "198.18.2.2/24");
     c.run("ip", "route", "add", "default", "via", "198.18.1.1");
@@ -134,7 +134,7 @@ class TproxyUdpSystemTest {
         "conduit_tproxy_udp_dropped_total\\{listener=\"tp-udp\",reason=\"rejected_by_a_rule\"} [1-9]");
   }
 
-  private String send(TestNetNs c, int sourcePort, int tries) throws Exception {
+  private String send(NetNs c, int sourcePort, int tries) throws Exception {
     Child send = start(c, UdpEchoPeer.class.getName(), "send", "198.18.2.2", "7", "100", Integer.toString(sourcePort),
         Integer.toString(tries));
     assertThat(send.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
@@ -143,7 +143,7 @@ class TproxyUdpSystemTest {
   }
 
   /** SIGHUP to the CLI (by its PID), then waits for its {@code n}th "routes reloaded" line. */
-  private static void reload(TestNetNs g, Child proxy, int n) throws Exception {
+  private static void reload(NetNs g, Child proxy, int n) throws Exception {
     g.run("kill", "-HUP", Long.toString(proxy.process.pid()));
     proxy.await(l -> proxy.lines.stream().filter(x -> x.contains("routes reloaded:")).count() >= n, "reload " + n);
   }
