@@ -17,9 +17,10 @@ module dev.conduit.core {
   requires io.netty.codec.dns; // the egress server reads TTLs and CNAME chains
   requires io.netty.transport.classes.epoll;
   requires io.netty.transport.unix.common;
-  requires org.bouncycastle.pkix;
-  requires org.bouncycastle.provider;
-  requires org.bouncycastle.util;
+  // optional: certificate issuance and legacy key files (pki, control plane, mesh TLS); a plain proxy needs none
+  requires static org.bouncycastle.pkix;
+  requires static org.bouncycastle.provider;
+  requires static org.bouncycastle.util;
   requires org.slf4j;
   requires transitive org.jspecify; // @NullMarked API packages, @Nullable where null is allowed
   requires jdk.net; // TCP keep-alive timers on the NIO transport

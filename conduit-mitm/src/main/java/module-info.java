@@ -9,6 +9,9 @@ module dev.conduit.mitm {
   requires transitive io.netty.codec.http;
   requires io.netty.codec;
   requires org.slf4j;
+  // conduit-core's PKI, which MITM uses to issue certificates, needs them (optional in conduit-core)
+  requires org.bouncycastle.pkix;
+  requires org.bouncycastle.provider;
   requires org.tukaani.xz; // Packages.xz, primary.xml.xz
   // optional: only dev.conduit.mitm.cache.CacheMetrics uses it
   requires static micrometer.core;

@@ -34,6 +34,52 @@ class ShadedJarIT {
     return Path.of(System.getProperty("java.home"), "bin", "java").toString();
   }
 
+  /** Runs a prepared process (its environment set) to its end; output and errors read from files. */
+  private static Processes.Result run(ProcessBuilder pb) throws Exception {
+    Path out = Files.createTempFile("conduit-out", ".txt");
+    Path err = Files.createTempFile("conduit-err", ".txt");
+    Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+    try {
+      assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("exits within 60 s").isTrue();
+      return new Processes.Result(p.exitValue(), Files.readAllBytes(out), Files.readString(err));
+    } finally {
+      p.destroyForcibly();
+      Files.deleteIfExists(out);
+      Files.deleteIfExists(err);
+    }
+  }
+
+  /**
+   * Operators' configuration in a real process: environment variables override keys, a password comes from a
+   * file, {@code check -c} prints the effective configuration without the secret, and that output, checked in
+   * turn, prints the same; a bad variable is a usage error that names it.
+   */
+  @Test
+  void environmentOverridesSecretFilesAndTheCheckRoundTrip() throws Exception {
+    Path dir = Files.createTempDirectory("conduit-env");
+    Path secret = Files.writeString(dir.resolve("alice"), "s3cret-from-file\n");
+    Path yaml = Files.writeString(dir.resolve("conduit.yaml"), "version: 1\nlisteners:\n"
+        + "  - {name: mixed, type: mixed, listen: 127.0.0.1:1080,\n"
+        + "     auth: {users: [{username: alice, password: \"${file:" + secret + "}\"}]}}\nlog: {level: info}\n");
+    ProcessBuilder check = new ProcessBuilder(java(), "-jar", jar().toString(), "check", "-c", yaml.toString());
+    check.environment().put("CONDUIT_LOG__LEVEL", "debug");
+    check.environment().put("CONDUIT_LISTENERS__0__LISTEN", "127.0.0.1:0");
+    Processes.Result first = run(check);
+    assertThat(first.exitCode()).as(first.stderr()).isZero();
+    assertThat(first.out()).contains("level: debug", "listen: 127.0.0.1:0", "username: alice", "password: '****'")
+        .doesNotContain("s3cret");
+    Path printed = Files.writeString(dir.resolve("printed.yaml"), first.out());
+    Processes.Result second = Processes.run(60, List.of(java(), "-jar", jar().toString(), "check", "-c",
+        printed.toString()));
+    assertThat(second.exitCode()).as(second.stderr()).isZero();
+    assertThat(second.out().lines().skip(1).toList()).isEqualTo(first.out().lines().skip(1).toList());
+
+    check.environment().put("CONDUIT_LOG__LEVEL", "loud");
+    Processes.Result bad = run(check);
+    assertThat(bad.exitCode()).isEqualTo(ExitCode.USAGE);
+    assertThat(bad.stderr()).contains("$CONDUIT_LOG__LEVEL: log.level: ");
+  }
+
   /**
    * The jar serves curl, and SIGTERM or SIGINT stops it gracefully: the listener closes at once (a new client is
    * refused), a tunnel opened before the signal still carries a request, and the process exits 0.

@@ -8,6 +8,10 @@ import dev.conduit.core.ConduitResources;
 import dev.conduit.core.control.push.PushClient;
 import dev.conduit.core.control.push.PushServer;
 import dev.conduit.core.control.push.PushState;
+import dev.conduit.core.control.store.StoreConfig;
+import dev.conduit.core.egress.EgressServer;
+import dev.conduit.core.egress.EgressServerConfig;
+import dev.conduit.core.testing.Dnsmasq;
 import dev.conduit.core.net.IpPrefixSet;
 import dev.conduit.core.pki.CertificateAuthority;
 import dev.conduit.core.pki.TlsMaterial;
@@ -21,6 +25,10 @@ import dev.conduit.netfilter.egress.FlowLog;
 import dev.conduit.netfilter.egress.ProcessLauncher;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -35,6 +43,7 @@ import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The gateway's reports to the egress server, for real in namespaces ({@link EgressLab}): a long flow in
@@ -221,6 +230,122 @@ class EgressReportSystemTest {
       assertThat(denied(report, "fd00:3::2").get("sni").isNull()).isTrue();
       assertThat(denied(report, "198.19.2.1")).as("allowlisted: not denied").isNull();
       assertThat(flowLog.running()).isTrue();
+    }
+  }
+
+  /**
+   * Requests /blob, reads its first bytes, stalls with a small window until a line arrives on its input, then reads
+   * the rest and prints how many bytes it got.
+   */
+  static final String LONG = String.join("\n",
+      "import socket, sys",
+      "host = sys.argv[1]",
+      "s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)",
+      "s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)",
+      "s.connect((host, 8000))",
+      "s.sendall(b'GET /blob HTTP/1.1\\r\\nHost: lab\\r\\nConnection: close\\r\\n\\r\\n')",
+      "got = len(s.recv(100))",
+      "print('receiving', flush=True)",
+      "sys.stdin.readline()",
+      "while True:",
+      "    b = s.recv(65536)",
+      "    if not b:",
+      "        break",
+      "    got += len(b)",
+      "print('done', got, flush=True)");
+
+  @Test
+  void aLongTransferToAnAddressTheDnsDroppedCompletesBeforeTheServerRemovesIt(@TempDir Path dir) throws Exception {
+    NetNs.requireRootAnd("/usr/sbin/dnsmasq");
+    CertificateAuthority ca = CertificateAuthority.builder().commonName("egress grace test CA").build();
+    String admin = "admin-token-0123456789abcdef";
+    String token = "gateway-token-0123456789abcdef";
+    HttpClient http = HttpClient.newHttpClient();
+    try (Dnsmasq dns = Dnsmasq.start(dir, "198.19.2.1 api.example.com\n", 1);
+        ConduitResources resources = ConduitResources.create();
+        EgressGateway gw = EgressGateway.install(config().build(), Allowlist.empty(), lab.gateway.runner);
+        EgressServer server = EgressServer.start(EgressServerConfig.builder(
+                StoreConfig.sqlite(dir.resolve("egress.db")).build())
+            .http(new InetSocketAddress("127.0.0.1", 0)).adminToken("ops", admin)
+            .push(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(ca.mintServerLeaf("127.0.0.1"),
+                ca.certificate()))
+            .gatewayToken("gw", token).dnsServers(List.of(dns.address())).allowedSpecial(LAB)
+            .resolveInterval(Duration.ofSeconds(2)).minResolveInterval(Duration.ofSeconds(1))
+            .gracePeriod(Duration.ofSeconds(2)).tickInterval(Duration.ofMillis(200)).build());
+        PushClient client = PushClient.builder(resources)
+            .addresses(List.of(URI.create("wss://127.0.0.1:" + server.pushAddress().orElseThrow().getPort()
+                + PushServer.DEFAULT_PATH)))
+            .trustAnchors(List.of(ca.certificate())).bearerToken(token).identity("gw", "egress-gateway")
+            .applier(new EgressPushApplier(gw, LAB, Optional.empty()))
+            .backoff(Duration.ofMillis(50), Duration.ofMillis(500)).build();
+        EgressReporter reporter = new EgressReporter(gw, Optional.empty(), launcher, client::report,
+            new EgressReporter.Settings(Duration.ofMillis(200), 1000, 100), Clock.systemUTC())) {
+      client.start();
+      reporter.start();
+      String api = "http://127.0.0.1:" + server.httpAddress().getPort() + "/api/v1/entries";
+      HttpResponse<String> added = http.send(HttpRequest.newBuilder(URI.create(api))
+          .header("Authorization", "Bearer " + admin)
+          .POST(HttpRequest.BodyPublishers.ofString("{\"value\":\"api.example.com\"}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(added.statusCode()).as(added.body()).isEqualTo(201);
+      String blob = "200 " + EgressLab.BLOB_BYTES;
+      lab.await(() -> fetchQuietly("198.19.2.1").equals(blob), "the domain's address allowlisted");
+
+      Process transfer = new ProcessBuilder("ip", "netns", "exec", lab.client.name, "/usr/bin/python3", "-c", LONG,
+          "198.19.2.1").redirectErrorStream(true).start();
+      try {
+        java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(
+            transfer.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+        assertThat(out.readLine()).isEqualTo("receiving");
+        dns.hosts("198.19.2.2 api.example.com\n");
+        lab.await(() -> fetchQuietly("198.19.2.2").equals(blob), "the new address allowlisted");
+        // the old address's grace period is over, yet the server keeps it: the gateway reports the flow
+        String[] last = {""};
+        lab.await(() -> {
+          try {
+            last[0] = http.send(HttpRequest.newBuilder(URI.create(api)).header("Authorization", "Bearer " + admin)
+                .build(), HttpResponse.BodyHandlers.ofString()).body();
+            JsonNode entry = new com.fasterxml.jackson.databind.ObjectMapper().readTree(last[0]).get("entries").get(0);
+            for (JsonNode a : entry.get("addresses")) {
+              if (a.get("address").asText().equals("198.19.2.1") && a.get("graceUntil").isTextual()
+                  && java.time.Instant.parse(a.get("graceUntil").asText()).isBefore(java.time.Instant.now()
+                      .minusSeconds(1))) {
+                return true;
+              }
+            }
+            return false;
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        }, () -> "198.19.2.1 held past its grace period: " + last[0]);
+        assertThat(lab.gateway.run("nft", "list", "set", "inet", "egress_r", "allow4_out")).contains("198.19.2.1");
+        assertThat(transfer.isAlive()).isTrue();
+        // the transfer resumes and completes: then the address goes
+        transfer.getOutputStream().write('\n');
+        transfer.getOutputStream().flush();
+        String done = out.readLine();
+        assertThat(done).startsWith("done ");
+        assertThat(Long.parseLong(done.substring(5))).isGreaterThan(EgressLab.BLOB_BYTES);
+        lab.await(() -> {
+          try {
+            return !lab.gateway.run("nft", "list", "set", "inet", "egress_r", "allow4_out").contains("198.19.2.1");
+          } catch (NetfilterException e) {
+            throw new IllegalStateException(e);
+          }
+        }, "198.19.2.1 removed once its flow ended");
+        assertThat(fetchQuietly("198.19.2.1")).startsWith("exit");
+      } finally {
+        transfer.destroy();
+        transfer.waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  static String fetchQuietly(String server) {
+    try {
+      return lab.fetch(server);
+    } catch (Exception e) {
+      return "error " + e;
     }
   }
 

@@ -33,11 +33,11 @@ class SocketOptionsSystemTest {
         ns.run("iptables", "-t", "raw", "-A", chain, "-d", "127.0.0.2", "-j", "CT", "--notrack");
       }
       List<String> seen = exchange(ns, "REDIRECT", List.of(
-          List.of("socat", "-T", "5", "-", "TCP4:198.18.0.2:80"),
-          List.of("socat", "-T", "5", "-", "TCP6:[fd00::2]:80"),
+          List.of("socat", "-t", "60", "-T", "60", "-", "TCP4:198.18.0.2:80"),
+          List.of("socat", "-t", "60", "-T", "60", "-", "TCP6:[fd00::2]:80"),
           // not redirected: conntrack's original destination is the listener itself
-          List.of("socat", "-T", "5", "-", "TCP4:127.0.0.1:15001"),
-          List.of("socat", "-T", "5", "-", "TCP4:127.0.0.2:15001")));
+          List.of("socat", "-t", "60", "-T", "60", "-", "TCP4:127.0.0.1:15001"),
+          List.of("socat", "-t", "60", "-T", "60", "-", "TCP4:127.0.0.2:15001")));
       assertThat(seen).hasSize(4);
       assertThat(seen.subList(0, 3))
           .containsExactly("dst=198.18.0.2:80", "dst=fd00:0:0:0:0:0:0:2:80", "dst=127.0.0.1:15001");
@@ -56,13 +56,17 @@ class SocketOptionsSystemTest {
       NetfilterBackend.nftables(ns.runner).apply(CapturePlan.builder().mode(CaptureMode.TPROXY)
           .targetPort(15001).captureAddress("198.18.0.2").capturePort(80).build());
       assertThat(exchange(ns, "TPROXY", List.of(
-          List.of("socat", "-T", "5", "-", "TCP4:198.18.0.2:80"),
-          List.of("socat", "-T", "5", "-", "TCP6:[fd00::2]:80"))))
+          List.of("socat", "-t", "60", "-T", "60", "-", "TCP4:198.18.0.2:80"),
+          List.of("socat", "-t", "60", "-T", "60", "-", "TCP6:[fd00::2]:80"))))
           .containsExactly("dst=198.18.0.2:80", "dst=fd00:0:0:0:0:0:0:2:80");
     }
   }
 
-  /** Starts the server in the namespace, runs each client, returns each client's output line. */
+  /**
+   * Starts the server in the namespace, runs each client, returns each client's output line. The clients are
+   * socat with {@code -t 60}: after its stdin's end socat waits only 0.5 s for the reply by default, less than a
+   * cold server's first answer takes on a loaded machine.
+   */
   private static List<String> exchange(NetNs ns, String mode, List<List<String>> clients)
       throws Exception {
     Process server = ns.java(OriginalDestinationServer.class, "15001", mode);

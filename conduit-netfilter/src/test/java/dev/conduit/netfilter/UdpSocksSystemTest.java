@@ -1,9 +1,9 @@
 package dev.conduit.netfilter;
 
-import dev.conduit.netfilter.testing.NetNs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.testing.Processes;
+import dev.conduit.netfilter.testing.NetNs;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

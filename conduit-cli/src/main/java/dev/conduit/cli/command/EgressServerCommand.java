@@ -201,23 +201,9 @@ public final class EgressServerCommand extends BaseCommand implements Callable<I
     }
   }
 
-  /** Seed 003's db_* keys as a MySQL/MariaDB store. */
+  /** Seed 003's db_* keys as a MySQL/MariaDB store (a bad key is named: "db_port: 'x' (expected: 1-65535)"). */
   static StoreConfig seedStore(Map<String, Object> conf) {
-    Object server = conf.get("db_server");
-    Object name = conf.get("db_name");
-    if (server == null || name == null) {
-      throw new IllegalArgumentException("db_server and db_name are required (expected: seed 003's keys db_user,"
-          + " db_password, db_server, db_port, db_name)");
-    }
-    Object port = conf.getOrDefault("db_port", "3306");
-    StoreConfig.Builder b = StoreConfig.mysql("jdbc:mysql://" + server + ":" + port + "/" + name);
-    if (conf.get("db_user") != null) {
-      b.user(String.valueOf(conf.get("db_user")));
-    }
-    if (conf.get("db_password") != null) {
-      b.password(String.valueOf(conf.get("db_password")));
-    }
-    return b.build();
+    return dev.conduit.cli.config.SeedDatabaseKeys.mysql(conf).build();
   }
 
   @SuppressWarnings("unchecked")

@@ -81,6 +81,11 @@ class EgressServerCommandTest {
     Cli.Result keys = Cli.run("egress", "server", "-server-conf-path", missing.toString());
     assertThat(keys.exitCode()).isNotZero();
     assertThat(keys.err()).contains("db_server");
+    Path port = dir.resolve("port.yaml");
+    Files.writeString(port, "db_server: \"db\"\ndb_port: \"your_db_port\"\ndb_name: \"egress\"\n");
+    Cli.Result badPort = Cli.run("egress", "server", "-server-conf-path", port.toString());
+    assertThat(badPort.exitCode()).isNotZero();
+    assertThat(badPort.err()).contains("db_port: 'your_db_port' (expected: 1-65535)");
 
     Path tokens = dir.resolve("short-tokens");
     Files.writeString(tokens, "ops:short\n");

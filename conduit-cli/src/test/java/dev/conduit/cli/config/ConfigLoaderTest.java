@@ -291,7 +291,7 @@ class ConfigLoaderTest {
         "    network: tcp\n    addresses:").replace("  enable: true\n  dial:", "  enable: true\n  name: host-a\n"
         + "  token: abcdef.0123456789abcdef\n  state_dir: /tmp/m\n  push: [172.168.0.17:6000]\n  dial:"));
     assertThat(own.meshNode().orElseThrow().name()).contains("host-a");
-    assertThat(own.describe()).contains("token: \"****\"").doesNotContain("0123456789abcdef");
+    assertThat(own.describe()).contains("token: '****'").doesNotContain("0123456789abcdef");
     assertThat(own.meshNode().orElseThrow().toString()).doesNotContain("0123456789abcdef");
 
     // the manager supplies peers and certificates: hand-written ones are refused, not ignored

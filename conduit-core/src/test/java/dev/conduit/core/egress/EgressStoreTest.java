@@ -7,6 +7,7 @@ import dev.conduit.core.control.store.ControlStore;
 import dev.conduit.core.control.store.StoreConfig;
 import dev.conduit.core.egress.internal.EgressStore;
 import dev.conduit.core.net.IpAddress;
+import dev.conduit.core.testing.MariaDbServer;
 import dev.conduit.core.testing.PostgresServer;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -34,6 +35,14 @@ class EgressStoreTest {
     try (PostgresServer server = PostgresServer.start()) {
       exercise(StoreConfig.postgres(server.createDatabase("egress")).user(PostgresServer.USER)
           .password(PostgresServer.PASSWORD).build());
+    }
+  }
+
+  @Test
+  void mariadb() throws Exception {
+    try (MariaDbServer server = MariaDbServer.start()) {
+      exercise(StoreConfig.mysql(server.createDatabase("egress")).user(MariaDbServer.USER)
+          .password(MariaDbServer.PASSWORD).build());
     }
   }
 

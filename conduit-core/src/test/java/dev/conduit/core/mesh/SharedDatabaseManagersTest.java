@@ -148,8 +148,9 @@ abstract class SharedDatabaseManagersTest {
       assertThat(last.state()).isEqualTo(published);
       assertThat(last.state().resources()).containsKey("node/host-a").doesNotContainKeys("node/host-b",
           "node/host-c").containsKey("denied/host-c");
-      assertThat(client.state().version()).isEqualTo(current);
-      assertThat(client.installedHash()).isEqualTo(published.hash());
+      // the applier saw it; the client records it as installed once the applier has returned
+      poll("the agent recorded version " + current, () -> client.state().version() == current
+          && client.installedHash().equals(published.hash()));
       assertThat(MembershipState.read(b.store()).resources()).isEqualTo(published.resources());
       poll("the agent's acknowledgement recorded", () -> b.store().node("host-a").orElseThrow().appliedVersion()
           .orElse(0) == current);

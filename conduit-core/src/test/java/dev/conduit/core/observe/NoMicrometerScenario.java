@@ -12,6 +12,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Runs a conduit with an access log but no metrics and one SOCKS5 request through it; returns the
@@ -21,11 +23,15 @@ public final class NoMicrometerScenario implements Callable<List<String>> {
   @Override
   public List<String> call() throws Exception {
     List<String> lines = new CopyOnWriteArrayList<>();
+    CountDownLatch logged = new CountDownLatch(1);
     try (TestOrigin origin = TestOrigin.start();
         ConduitResources resources = ConduitResources.builder().ioThreads(1).preferNativeTransport(false).build()) {
       Conduit conduit = Conduit.builder().resources(resources)
           .listener(Listener.builder("socks").bind("127.0.0.1:0").protocol(InboundProtocols.socks()).build())
-          .observer(AccessLog.builder().sink(lines::add).build())
+          .observer(AccessLog.builder().sink(line -> {
+            lines.add(line);
+            logged.countDown();
+          }).build())
           .build().start();
       try (Socket s = new Socket("127.0.0.1", conduit.address("socks").getPort())) {
         s.setSoTimeout(5000);
@@ -42,10 +48,8 @@ public final class NoMicrometerScenario implements Callable<List<String>> {
           throw new AssertionError("unexpected response: " + response);
         }
       }
-      long deadline = System.nanoTime() + 5_000_000_000L;
-      while (lines.isEmpty() && System.nanoTime() < deadline) {
-        Thread.sleep(10);
-      }
+      // the access line is written when conduit sees the close
+      logged.await(5, TimeUnit.SECONDS);
       conduit.close();
     }
     return lines;

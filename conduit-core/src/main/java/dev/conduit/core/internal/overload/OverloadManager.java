@@ -51,6 +51,8 @@ public final class OverloadManager implements AutoCloseable {
   private final Timeouts timeouts;
   private final Timeouts shortened;
   private final MemoryGauge memory = new MemoryGauge();
+  /** Open descriptors: listed now and then, moved with the connections' channels in between. */
+  private final OpenFiles fileCount = new OpenFiles();
   private final AtomicInteger admittedSinceCheck = new AtomicInteger();
   private final LongAdder refused = new LongAdder();
   /** Throttled channels and the water mark to give back; touched by the check thread only. */
@@ -155,18 +157,20 @@ public final class OverloadManager implements AutoCloseable {
   public void check() {
     long mem = memory.usedBytes();
     long directLimit = memory.directLimit();
-    long files = OpenFiles.count();
-    openFiles = files;
-    admittedSinceCheck.set(0);
     List<Holder> holders = new ArrayList<>();
     long buffered = 0;
+    long channels = 0;
     for (BufferHolder s : connections.get()) {
       long b = s.bufferedBytes();
       buffered += b;
+      channels += s.upstreamChannel() == null ? 1 : 2;
       if (b >= HOLDER_FLOOR) {
         holders.add(new Holder(s, b));
       }
     }
+    long files = fileCount.count(channels, policy.fileBudget());
+    openFiles = files;
+    admittedSinceCheck.set(0);
     holders.sort((a, b) -> Long.compare(b.bytes, a.bytes));
     long budget = policy.memoryBudget();
     // the budget bounds what conduit buffers (its connections' outbound buffers, which grow with slow peers);
