@@ -4,12 +4,14 @@ import dev.conduit.netfilter.testing.NetNs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.ConduitResources;
+import dev.conduit.netfilter.testing.NetNs;
 import dev.conduit.core.control.push.PushClient;
 import dev.conduit.core.control.push.PushServer;
 import dev.conduit.core.control.store.StoreConfig;
 import dev.conduit.core.testing.Dnsmasq;
 import dev.conduit.core.egress.EgressServer;
 import dev.conduit.core.egress.EgressServerConfig;
+import dev.conduit.core.net.IpAddress;
 import dev.conduit.core.net.IpPrefix;
 import dev.conduit.core.net.IpPrefixSet;
 import dev.conduit.core.pki.CertificateAuthority;
@@ -18,6 +20,8 @@ import dev.conduit.netfilter.egress.Allowlist;
 import dev.conduit.netfilter.egress.EgressGateway;
 import dev.conduit.netfilter.egress.EgressGatewayConfig;
 import dev.conduit.netfilter.egress.EgressPushApplier;
+import dev.conduit.netfilter.egress.EgressReporter;
+import dev.conduit.netfilter.egress.ProcessLauncher;
 import dev.conduit.netfilter.egress.RouteAgent;
 import dev.conduit.netfilter.egress.RouteAgentConfig;
 import java.net.InetSocketAddress;
@@ -25,7 +29,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.concurrent.TimeUnit;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -36,9 +44,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The egress guard end to end, in namespaces ({@link EgressLab}): a client host routed by the route agent, a gateway
  * taking its allowlist from the egress server over the TLS push channel (token), an internet with four servers that
- * answers un-NATed traffic too, and a dnsmasq the test rewrites. An allowlisted domain works, an unlisted address
- * gets nothing, a DNS change is enforced within one re-resolution and the old address goes after its grace period,
- * and with the server gone the gateway enforces on unchanged. Needs root, nft, ip, curl, ss, python3 and dnsmasq.
+ * answers un-NATed traffic too, and a dnsmasq the test rewrites; the gateway reports its flows (conntrack). An
+ * allowlisted domain works, an unlisted address gets nothing, a DNS change is enforced after a re-resolution, a long
+ * transfer to the old address keeps it in the kernel's set past its grace period and completes, the old address goes
+ * once that flow ended, and with the server gone the gateway enforces on unchanged. Needs root, nft, ip, curl, ss,
+ * conntrack, python3 and dnsmasq.
  */
 class EgressServerSystemTest {
 
@@ -52,7 +62,7 @@ class EgressServerSystemTest {
 
   @Test
   void anAllowlistedDomainWorksAndFollowsItsDnsChanges() throws Exception {
-    NetNs.requireRootAnd("nft", "ip", "curl", "ss", "/usr/bin/python3", "/usr/sbin/dnsmasq");
+    NetNs.requireRootAnd("nft", "ip", "curl", "ss", "conntrack", "/usr/bin/python3", "/usr/sbin/dnsmasq");
     try (EgressLab lab = EgressLab.create();
          RouteAgent agent = RouteAgent.start(RouteAgentConfig.builder().gateway("198.18.1.1").gateway("fd00:1::1")
              .extraPrefix("198.19.2.0/24").extraPrefix("fd00:3::/64").checkInterval(Duration.ofMillis(200)).build(),
@@ -86,6 +96,10 @@ class EgressServerSystemTest {
           .backoff(Duration.ofMillis(50), Duration.ofMillis(500))
           .build()) {
         client.start();
+        EgressReporter reporter = new EgressReporter(gateway, Optional.empty(),
+            ProcessLauncher.system().inNetworkNamespace(lab.gateway.name), client::report,
+            new EgressReporter.Settings(Duration.ofMillis(200), 1000, 100), Clock.systemUTC());
+        reporter.start();
         HttpResponse<String> added = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
             "http://127.0.0.1:" + server.httpAddress().getPort() + "/api/v1/entries"))
             .header("Authorization", "Bearer " + ADMIN)
@@ -99,11 +113,31 @@ class EgressServerSystemTest {
         assertThat(fetch(lab, "198.19.2.2")).as("an unlisted address gets nothing").startsWith("exit");
         assertThat(fetch(lab, "fd00:3::2")).startsWith("exit");
 
+        // a long transfer from the address the name is about to leave (10 KB/s: 30 s for the blob)
+        Process slow = new ProcessBuilder("ip", "netns", "exec", lab.client.name, "curl", "-sS", "-o", "/dev/null",
+            "--limit-rate", "10k", "-w", "%{http_code} %{size_download}", "http://198.19.2.1:8000/blob")
+            .redirectErrorStream(true).start();
+        lab.await(() -> server.activeFlows().contains(IpAddress.parse("198.19.2.1")),
+            "the gateway reports the transfer as an established flow");
+
         dns.hosts("198.19.2.2 api.example.com\nfd00:3::1 api.example.com\n");
         lab.await(() -> fetch(lab, "198.19.2.2").equals(blob), "the new address works after a re-resolution");
-        lab.await(() -> !installed(gateway).contains("198.19.2.1/32"),
-            () -> "the old address goes after its grace period: " + installed(gateway));
+        boolean heldAfterGrace = false;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (slow.isAlive() && System.nanoTime() < deadline) {
+          if (graceOver(server, "198.19.2.1")) {
+            heldAfterGrace = true;
+            assertThat(nftSet(lab)).as("a flow uses it: it stays after its grace period").contains("198.19.2.1");
+          }
+          Thread.sleep(200);
+        }
+        assertThat(slow.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(new String(slow.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isEqualTo(blob);
+        assertThat(heldAfterGrace).as("the grace period ended while the transfer ran").isTrue();
+        lab.await(() -> !nftSet(lab).contains("198.19.2.1"),
+            () -> "the old address goes once its flow ended: " + installed(gateway));
         assertThat(fetch(lab, "198.19.2.1")).startsWith("exit");
+        reporter.close();
 
         server.close(); // the server fails: the gateway enforces on what it has
         assertThat(fetch(lab, "198.19.2.2")).isEqualTo(blob);
@@ -122,6 +156,22 @@ class EgressServerSystemTest {
     } catch (Exception e) {
       return "error " + e;
     }
+  }
+
+  /** The gateway's allowlist as the kernel holds it. */
+  private static String nftSet(EgressLab lab) {
+    try {
+      return lab.gateway.run("nft", "list", "table", "inet", "egress_e2e");
+    } catch (NetfilterException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static boolean graceOver(EgressServer server, String address) {
+    Instant now = Instant.now();
+    return server.entries().stream().flatMap(e -> e.addresses().stream())
+        .anyMatch(a -> a.address().toString().equals(address) && a.graceUntil().isPresent()
+            && a.graceUntil().get().isBefore(now.minusSeconds(1)));
   }
 
   private static List<String> installed(EgressGateway gateway) {

@@ -1,6 +1,7 @@
 package dev.conduit.cli.command;
 
 import dev.conduit.cli.CliException;
+import dev.conduit.cli.config.SeedDatabaseKeys;
 import dev.conduit.core.control.store.StoreConfig;
 import dev.conduit.core.control.store.StoreException;
 import dev.conduit.core.egress.EgressServer;
@@ -203,7 +204,11 @@ public final class EgressServerCommand extends BaseCommand implements Callable<I
 
   /** Seed 003's db_* keys as a MySQL/MariaDB store (a bad key is named: "db_port: 'x' (expected: 1-65535)"). */
   static StoreConfig seedStore(Map<String, Object> conf) {
-    return dev.conduit.cli.config.SeedDatabaseKeys.mysql(conf).build();
+    if (!SeedDatabaseKeys.present(conf)) {
+      throw new IllegalArgumentException("db_server: missing (expected: seed 003's keys db_user, db_password,"
+          + " db_server, db_port, db_name)");
+    }
+    return SeedDatabaseKeys.mysql(conf).build();
   }
 
   @SuppressWarnings("unchecked")

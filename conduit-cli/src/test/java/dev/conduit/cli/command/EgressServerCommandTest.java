@@ -5,6 +5,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.conduit.cli.Cli;
+import dev.conduit.core.ConduitResources;
+import dev.conduit.core.control.push.PushClient;
+import dev.conduit.core.control.push.PushServer;
+import dev.conduit.core.control.push.PushState;
+import dev.conduit.core.pki.CertificateAuthority;
+import dev.conduit.core.pki.IssuedCertificate;
+import dev.conduit.core.pki.Pem;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import dev.conduit.core.testing.MariaDbServer;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -18,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code conduit egress server} from the command line: it serves seed 003's API and conduit's, keeps its entries
- * across a restart, and refuses bad flags and bad seed configuration files with one line.
+ * across a restart, runs from seed 003's server configuration as written (on a MariaDB the test starts), and
+ * refuses bad flags and bad seed configuration files with one line.
  */
 class EgressServerCommandTest {
 
@@ -59,6 +76,78 @@ class EgressServerCommandTest {
       JsonNode all = JSON.readTree(curl(base + "/show-all"));
       assertThat(all.get("Records").findValuesAsText("IP")).containsExactly("198.18.0.7");
       assertThat(all.get("Records").get(0).get("IsNoDel").asBoolean()).isTrue();
+    }
+  }
+
+  @Test
+  void runsFromTheSeedsServerConfigAsWrittenOnMariaDb() throws Exception {
+    try (MariaDbServer db = MariaDbServer.start()) {
+      db.createDatabase("outputguard");
+      Path conf = dir.resolve("config.yaml");
+      Files.writeString(conf, "db_user: \"" + MariaDbServer.USER + "\"\ndb_password: \"" + MariaDbServer.PASSWORD
+          + "\"\ndb_server: \"127.0.0.1\"\ndb_port: \"" + db.port() + "\"\ndb_name: \"outputguard\"\n");
+      int port;
+      try (ServerSocket s = new ServerSocket(0)) {
+        port = s.getLocalPort();
+      }
+      String base = "http://127.0.0.1:" + port;
+      try (Cli.Running server = Cli.start("egress", "server", "-server-conf-path", conf.toString(), "--listen",
+          "127.0.0.1:" + port, "--allow-special", "198.18.0.0/15")) {
+        server.conduit();
+        assertThat(curl(base + "/api?add=198.18.0.9")).contains("\"status\":\"success\"");
+        assertThat(JSON.readTree(curl(base + "/show-all")).get("Records").findValuesAsText("IP"))
+            .containsExactly("198.18.0.9");
+      }
+      try (Connection c = db.connect("outputguard"); Statement s = c.createStatement();
+           ResultSet r = s.executeQuery("SELECT entry_value, created_by FROM egress_entries")) {
+        assertThat(r.next()).isTrue();
+        assertThat(r.getString(1)).isEqualTo("198.18.0.9");
+        assertThat(r.getString(2)).isEqualTo("seed-api");
+      }
+    }
+  }
+
+  @Test
+  void pushesTheAllowlistToAGatewayOverTlsWithItsToken() throws Exception {
+    CertificateAuthority ca = CertificateAuthority.builder().commonName("egress cli CA").build();
+    IssuedCertificate leaf = ca.mintServerLeaf("127.0.0.1");
+    Path cert = Files.writeString(dir.resolve("server.pem"), leaf.chainPem());
+    Path key = Files.writeString(dir.resolve("server.key"), leaf.privateKeyPem());
+    Path caFile = Files.writeString(dir.resolve("ca.pem"), Pem.encodeCertificate(ca.certificate()));
+    Path gatewayTokens = Files.writeString(dir.resolve("gateway-tokens"), "gw1:gateway-token-0123456789\n");
+    int http;
+    int push;
+    try (ServerSocket a = new ServerSocket(0); ServerSocket b = new ServerSocket(0)) {
+      http = a.getLocalPort();
+      push = b.getLocalPort();
+    }
+    try (Cli.Running server = Cli.start("egress", "server", "--store", dir.resolve("egress.db").toString(),
+            "--listen", "127.0.0.1:" + http, "--push-listen", "127.0.0.1:" + push, "--tls-cert", cert.toString(),
+            "--tls-key", key.toString(), "--tls-ca", caFile.toString(), "--gateway-token-file",
+            gatewayTokens.toString(), "--allow-special", "198.18.0.0/15");
+         ConduitResources resources = ConduitResources.create()) {
+      server.conduit();
+      AtomicReference<PushState> got = new AtomicReference<>(PushState.empty());
+      try (PushClient gateway = PushClient.builder(resources)
+          .addresses(List.of(URI.create("wss://127.0.0.1:" + push + PushServer.DEFAULT_PATH)))
+          .trustAnchors(List.of(ca.certificate()))
+          .bearerToken("gateway-token-0123456789")
+          .identity("gw1", "egress-gateway")
+          .applier(update -> {
+            got.set(update.state());
+            return update.state().hash();
+          })
+          .backoff(Duration.ofMillis(50), Duration.ofMillis(500))
+          .build()) {
+        gateway.start();
+        assertThat(curl("http://127.0.0.1:" + http + "/api?add=198.18.3.0/24")).contains("success");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!got.get().resources().containsKey("198.18.3.0/24")) {
+          assertThat(System.nanoTime()).as("the gateway gets the entry; it has " + got.get()).isLessThan(deadline);
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+        }
+      }
+      assertThat(server.stop().out()).contains("gateways on wss://127.0.0.1:" + push + "/v1/push");
     }
   }
 

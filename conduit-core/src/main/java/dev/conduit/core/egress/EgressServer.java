@@ -210,6 +210,14 @@ public final class EgressServer implements AutoCloseable {
     book.resolveAllNow();
   }
 
+  /**
+   * Returns the destinations gateways reported an established flow to in their latest reports (reports older than
+   * {@link EgressServerConfig#reportStaleAfter()} left out): addresses that stay allowlisted past their grace period.
+   */
+  public java.util.Set<dev.conduit.core.net.IpAddress> activeFlows() {
+    return java.util.Set.copyOf(reports.activeFlows());
+  }
+
   /** Takes a gateway's report (as the push channel delivers it). */
   public void onReport(String gateway, JsonNode payload) {
     reports.ingest(requireNonNull(gateway, "gateway"), requireNonNull(payload, "payload"));

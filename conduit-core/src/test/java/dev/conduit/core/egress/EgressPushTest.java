@@ -102,6 +102,14 @@ class EgressPushTest {
         JsonNode learned = api("/api/v1/learned").get("learned").get(0);
         assertThat(learned.get("destination").asText()).isEqualTo("198.18.0.99");
         assertThat(learned.get("sni").asText()).isEqualTo("unlisted.example.com");
+        HttpResponse<String> adopted = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+            + current.httpAddress().getPort() + "/api/v1/learned/adopt")).header("Authorization", "Bearer " + ADMIN)
+            .POST(HttpRequest.BodyPublishers.ofString("{\"value\":\"198.18.0.99\"}")).build(),
+            HttpResponse.BodyHandlers.ofString());
+        assertThat(adopted.statusCode()).as(adopted.body()).isEqualTo(201);
+        assertThat(JSON.readTree(adopted.body()).get("comment").asText()).contains("learned");
+        assertThat(api("/api/v1/audit?limit=1").get("audit").get(0).get("action").asText()).isEqualTo("adopt");
+        await("the adopted address reaches the gateways", () -> byToken.get().resources().containsKey("198.18.0.99"));
         await("acknowledged", () -> {
           JsonNode gateways = api("/api/v1/gateways").get("gateways");
           for (JsonNode g : gateways) {

@@ -211,6 +211,26 @@ class EgressServerApiTest {
         .contains("seed-api");
   }
 
+  @Test
+  void servesTheWebPageFromTheJarWithItsSecurityHeaders() throws Exception {
+    HttpResponse<String> index = get("/ui/", Optional.empty());
+    assertThat(index.statusCode()).isEqualTo(200);
+    assertThat(index.headers().firstValue("content-type")).contains("text/html; charset=utf-8");
+    assertThat(index.headers().firstValue("content-security-policy")).contains("default-src 'self'");
+    assertThat(index.headers().firstValue("x-frame-options")).contains("DENY");
+    assertThat(index.body()).contains("app.js");
+    assertThat(get("/ui/app.js", Optional.empty()).headers().firstValue("content-type"))
+        .contains("text/javascript; charset=utf-8");
+    assertThat(get("/ui/app.css", Optional.empty()).headers().firstValue("content-type"))
+        .contains("text/css; charset=utf-8");
+    HttpResponse<String> bare = get("/ui", Optional.empty());
+    assertThat(bare.statusCode()).isEqualTo(308);
+    assertThat(bare.headers().firstValue("location")).contains("/ui/");
+    assertThat(get("/ui/nothing.js", Optional.empty()).statusCode()).isEqualTo(404);
+    assertThat(curl("--path-as-is", base + "/ui/../../etc/passwd")).doesNotContain("root:");
+    assertThat(get("/ui/%2e%2e%2fEgressServer.class", Optional.empty()).statusCode()).isEqualTo(404);
+  }
+
   private void assertRefused(String value, int status, String message) throws Exception {
     HttpResponse<String> r = post("/api/v1/entries", JSON.createObjectNode().put("value", value).toString(), bearer());
     assertThat(r.statusCode()).as(value + " -> " + r.body()).isEqualTo(status);
@@ -244,8 +264,10 @@ class EgressServerApiTest {
     return client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
   }
 
-  private static String curl(String url) throws Exception {
-    Process p = new ProcessBuilder("curl", "-sS", "-g", url).redirectErrorStream(true).start();
+  private static String curl(String... args) throws Exception {
+    List<String> command = new java.util.ArrayList<>(List.of("curl", "-sS", "-g"));
+    command.addAll(List.of(args));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.waitFor()).as(out).isEqualTo(0);
     return out;
