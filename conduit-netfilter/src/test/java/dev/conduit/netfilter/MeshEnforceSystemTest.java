@@ -70,9 +70,14 @@ class MeshEnforceSystemTest {
           assertThat(refused6.exitCode()).as("curl exit %s", refused6.stderr()).isEqualTo(7);
 
           // through the mesh: P's conduit tunnels to S's, which dials the service on its own host
-          CommandRunner.Result viaLoopback = curl(p, "--socks5", "127.0.0.1:1080",
-              "http://127.0.0.1:" + SERVICE + "/");
-          assertThat(viaLoopback.stdout()).as(viaLoopback.stderr()).startsWith("peer=127.0.0.1:");
+          // the first tunnel warms two cold JVMs up: on a busy machine its dial may time out, so retry to a deadline
+          CommandRunner.Result viaLoopback = curl(p, "--socks5", "127.0.0.1:1080", "http://127.0.0.1:" + SERVICE + "/");
+          long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(90);
+          while (!viaLoopback.stdout().startsWith("peer=") && System.nanoTime() < deadline) {
+            viaLoopback = curl(p, "--socks5", "127.0.0.1:1080", "http://127.0.0.1:" + SERVICE + "/");
+          }
+          assertThat(viaLoopback.stdout()).as("%s\nclient: %s\nserver: %s", viaLoopback.stderr(), client.lines(),
+              server.lines()).startsWith("peer=127.0.0.1:");
           CommandRunner.Result viaOwnAddress = curl(p, "--socks5", "127.0.0.1:1080", direct4);
           assertThat(viaOwnAddress.stdout()).as(viaOwnAddress.stderr()).startsWith("peer=" + S4 + ":");
           // S's own processes keep reaching it

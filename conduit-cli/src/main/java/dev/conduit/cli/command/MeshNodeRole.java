@@ -77,7 +77,7 @@ final class MeshNodeRole {
       }
       if (serverOn) {
         b.listener(MeshTunnels.serverListener(mesh.server().listen().addr(),
-            () -> node.get().tls().tunnelServerContext()));
+            () -> node.get().tls().tunnelServerContext(), tunnels.denyList())); // revoked members refused
       }
       if (captureOn) {
         b.outboundSocketCustomizer(TransparentSockets.outboundMark(ForwardTableCapture.BYPASS_MARK));
@@ -131,11 +131,10 @@ final class MeshNodeRole {
 
       runtime.service(Service.closing("event-loops", resources));
       if (metrics != null) {
-        CertificateExpiryGauges expiry = CertificateExpiryGauges.create(metrics.registry());
-        expiry.watch("mesh-node", () -> built.tls().material().certificate()); // NaN until enrolled; follows renewals
-        expiry.watch("mesh-ca", () -> built.tls().material().trustedCertificates().get(0));
+        MeshGuards.gaugeNode(metrics, built);
         runtime.service(metrics.of(conduit));
       }
+      MeshGuards.enforcement(config).ifPresent(runtime::service); // server.enforce: before the listeners open
       runtime.service(new ConduitService(conduit));
       runtime.service(new NodeService(built, tunnels, conduit, capture));
       config.admin().ifPresent(a -> runtime.admin(ProxyRole.admin(a)));

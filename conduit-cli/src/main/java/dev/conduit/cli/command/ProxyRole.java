@@ -126,7 +126,11 @@ final class ProxyRole {
       }
       if (plan != null) {
         runtime.service(Service.closing("mesh-plan", plan)); // the listeners' TLS files stay watched until the end
+        if (metrics != null) {
+          MeshGuards.gaugeCertificates(metrics, plan);
+        }
       }
+      MeshGuards.enforcement(config).ifPresent(runtime::service); // server.enforce: before the listeners open
       runtime.service(new ConduitService(conduit));
       ProxyRoutes routes = new ProxyRoutes(conduit, config, plan, resolver);
       runtime.service(routes);

@@ -20,7 +20,8 @@ final class MeshSections {
   private static final List<String> TLS_KEYS = List.of("enable", "mtls", "cas", "certs", "insecure_skip_verify",
       "multiplex");
   private static final List<String> CERT_KEYS = List.of("cert", "key");
-  private static final List<String> SERVER_KEYS = List.of("enable", "listen", "allow");
+  private static final List<String> SERVER_KEYS = List.of("enable", "listen", "allow", "enforce");
+  private static final List<String> ENFORCE_KEYS = List.of("ports", "allow_sources");
   private static final List<String> LISTEN_KEYS = List.of("network", "addr", "tls");
   private static final List<String> ALLOW_KEYS = List.of("peer", "cidrs", "ports", "domains");
 
@@ -63,7 +64,25 @@ final class MeshSections {
         allow.add(new MeshConfig.Allow(string(am, "peer"), strings(am, "cidrs"), strings(am, "ports"),
             strings(am, "domains")));
       }
-      return new MeshServerSection(new MeshConfig.Server(bool(m, "enable"), listen, allow));
+      List<String> enforcePorts = List.of();
+      List<String> enforceSources = List.of();
+      if (m.containsKey("enforce") && !m.get("enforce").isNull()) {
+        ConfigNode e = m.get("enforce");
+        Map<String, ConfigNode> em = e.mapping(ENFORCE_KEYS);
+        enforcePorts = strings(em, "ports");
+        if (enforcePorts.isEmpty()) {
+          throw e.error("no ports (expected: ports: [\"3306\", ...], the local TCP ports only the mesh reaches)");
+        }
+        for (String p : enforcePorts) {
+          em.get("ports").convert(() -> dev.conduit.core.net.PortRange.parse(p));
+        }
+        enforceSources = strings(em, "allow_sources");
+        for (String c : enforceSources) {
+          em.get("allow_sources").convert(() -> dev.conduit.netfilter.IpNetwork.parse(c));
+        }
+      }
+      return new MeshServerSection(new MeshConfig.Server(bool(m, "enable"), listen, allow), enforcePorts,
+          enforceSources);
     });
   }
 

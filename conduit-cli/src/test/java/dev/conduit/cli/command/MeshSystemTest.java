@@ -4,6 +4,7 @@ import dev.conduit.netfilter.testing.NetNs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.cli.Main;
+import dev.conduit.netfilter.testing.NetNs;
 import dev.conduit.cli.config.MeshNodeConfig;
 import dev.conduit.core.testing.Processes;
 import dev.conduit.netfilter.testing.NetNs;

@@ -35,6 +35,10 @@ final class TcpEchoPeer {
         }
       }
     }
+    if (args[0].equals("hold")) {
+      hold(args[1], Integer.parseInt(args[2]));
+      return;
+    }
     byte[] sent = new byte[Integer.parseInt(args[3])];
     new Random().nextBytes(sent);
     try (Socket s = new Socket()) {
@@ -56,6 +60,36 @@ final class TcpEchoPeer {
       writer.join();
       System.out.println(Arrays.equals(sent, got.toByteArray()) ? "OK" : "MISMATCH " + got.size() + " of "
           + sent.length);
+    } catch (java.io.IOException e) {
+      System.out.println("FAILED " + e);
+    }
+  }
+
+  /**
+   * {@code hold IP PORT}: exchanges one line, prints {@code HELD}, then waits (up to 5 minutes) for the connection
+   * to end and prints {@code CLOSED} (or {@code FAILED} when the first exchange fails).
+   */
+  private static void hold(String ip, int port) {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(InetAddress.getByName(ip), port), 20_000);
+      s.setSoTimeout(300_000);
+      s.getOutputStream().write("ping\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      byte[] back = s.getInputStream().readNBytes(5);
+      if (!new String(back, java.nio.charset.StandardCharsets.US_ASCII).equals("ping\n")) {
+        System.out.println("FAILED no echo");
+        return;
+      }
+      System.out.println("HELD");
+      System.out.flush();
+      try {
+        while (s.getInputStream().read() >= 0) {
+          // nothing more is sent: any byte would be a surprise, the end is what this waits for
+        }
+      } catch (java.net.SocketException reset) {
+        // a reset ends it too
+      }
+      System.out.println("CLOSED");
     } catch (java.io.IOException e) {
       System.out.println("FAILED " + e);
     }

@@ -93,6 +93,7 @@ class ConfigReferenceTest {
           tls: {enable: false, mtls: false, cas: [ca.crt], certs: [{cert: s.crt, key: s.key}],
                 insecure_skip_verify: false, multiplex: false}
         allow: [{peer: "*", cidrs: [10.0.0.0/8], ports: [80], domains: [intranet]}]
+        enforce: {ports: ["3306", "8000-8099"], allow_sources: [10.0.0.0/8]}
       admin: {listen: 127.0.0.1:0, token_file: /etc/conduit/token}
       manager:
         enable: false

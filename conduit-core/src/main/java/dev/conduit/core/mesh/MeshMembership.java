@@ -27,9 +27,10 @@ import org.slf4j.LoggerFactory;
  * @param members the approved members by name (sorted)
  * @param deniedIdentities identities of revoked nodes, refused whatever certificate they show
  * @param revokedSerials serials (lower-case hex) of revoked certificates not yet expired
+ * @param policy which groups of members may reach which ports of which others (empty: none published)
  */
 public record MeshMembership(long version, Map<String, MeshMember> members, Set<String> deniedIdentities,
-    Set<String> revokedSerials) {
+    Set<String> revokedSerials, MeshPolicy policy) {
 
   private static final Logger log = LoggerFactory.getLogger(MeshMembership.class);
 
@@ -39,6 +40,13 @@ public record MeshMembership(long version, Map<String, MeshMember> members, Set<
         "members"))));
     deniedIdentities = Set.copyOf(requireNonNull(deniedIdentities, "deniedIdentities"));
     revokedSerials = Set.copyOf(requireNonNull(revokedSerials, "revokedSerials"));
+    requireNonNull(policy, "policy");
+  }
+
+  /** A membership without a policy. */
+  public MeshMembership(long version, Map<String, MeshMember> members, Set<String> deniedIdentities,
+      Set<String> revokedSerials) {
+    this(version, members, deniedIdentities, revokedSerials, MeshPolicy.builder().build());
   }
 
   /**
@@ -64,7 +72,16 @@ public record MeshMembership(long version, Map<String, MeshMember> members, Set<
         log.warn("mesh: membership entry {} skipped: {}", key, e.getMessage());
       }
     });
-    return new MeshMembership(state.version(), members, denied, serials);
+    MeshPolicy policy;
+    try {
+      policy = MeshPolicy.of(state);
+    } catch (IllegalArgumentException e) {
+      // a server that cannot read the policy refuses every tunnel rather than fall back to allowing them all
+      log.warn("mesh: the policy is unreadable ({}); tunnels to this node are refused until it is fixed",
+          e.getMessage());
+      policy = MeshPolicy.denyAll();
+    }
+    return new MeshMembership(state.version(), members, denied, serials, policy);
   }
 
   /** Returns the members other than {@code self}. */

@@ -62,10 +62,12 @@ public final class MeshPolicy {
 
   private final Map<String, Set<String>> groups;
   private final List<Allow> allows;
+  private final boolean denyAll;
 
-  private MeshPolicy(Map<String, Set<String>> groups, List<Allow> allows) {
+  private MeshPolicy(Map<String, Set<String>> groups, List<Allow> allows, boolean denyAll) {
     this.groups = groups;
     this.allows = allows;
+    this.denyAll = denyAll;
   }
 
   /** Returns a builder. */
@@ -96,7 +98,12 @@ public final class MeshPolicy {
 
   /** Returns whether the policy grants nothing (servers then keep their own rules). */
   public boolean isEmpty() {
-    return allows.isEmpty();
+    return allows.isEmpty() && !denyAll;
+  }
+
+  /** A policy that grants nothing and is not empty: servers refuse every tunnel (used when one is unreadable). */
+  static MeshPolicy denyAll() {
+    return new MeshPolicy(Map.of(), List.of(), true);
   }
 
   /** Returns the groups and their node names. */
@@ -133,9 +140,19 @@ public final class MeshPolicy {
    * @param localAddresses this host's addresses (IPs); loopback is always included
    */
   public List<Rule> serverRules(String listener, String localNode, MeshIdentity identity, List<String> localAddresses) {
+    requireNonNull(identity, "identity");
+    return serverRules(listener, localNode, identity::node, localAddresses);
+  }
+
+  /**
+   * As {@link #serverRules(String, String, MeshIdentity, List)}, with each node's identity from {@code identityOf}
+   * (e.g. the members' published identities); a node it maps to null is left out.
+   */
+  public List<Rule> serverRules(String listener, String localNode, java.util.function.Function<String, String> identityOf,
+      List<String> localAddresses) {
     requireNonNull(listener, "listener");
     requireNonNull(localNode, "localNode");
-    requireNonNull(identity, "identity");
+    requireNonNull(identityOf, "identityOf");
     requireNonNull(localAddresses, "localAddresses");
     List<Rule> rules = new ArrayList<>();
     for (Allow a : allows) {
@@ -149,7 +166,17 @@ public final class MeshPolicy {
       Rule.Builder r = Rule.builder("policy-" + a.name()).listener(listener).decision(RouteDecision.direct())
           .destinationCidr("127.0.0.0/8").destinationCidr("::1/128").domain("localhost");
       localAddresses.forEach(r::destinationCidr);
-      clients.forEach(n -> r.principal(identity.node(n)));
+      boolean any = false;
+      for (String n : clients) {
+        String id = identityOf.apply(n);
+        if (id != null) { // a node that is not a member (pending, revoked, removed) gets nothing
+          r.principal(id);
+          any = true;
+        }
+      }
+      if (!any) {
+        continue;
+      }
       a.ports().forEach(p -> r.portRange(p.first(), p.last()));
       rules.add(r.build());
     }
@@ -247,7 +274,7 @@ public final class MeshPolicy {
     private MeshPolicy buildUnchecked() {
       Map<String, Set<String>> copy = new LinkedHashMap<>();
       groups.forEach((k, v) -> copy.put(k, Set.copyOf(v)));
-      return new MeshPolicy(java.util.Collections.unmodifiableMap(copy), List.copyOf(allows));
+      return new MeshPolicy(java.util.Collections.unmodifiableMap(copy), List.copyOf(allows), false);
     }
   }
 }

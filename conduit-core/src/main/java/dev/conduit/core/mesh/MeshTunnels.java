@@ -7,6 +7,8 @@ import dev.conduit.core.Destination;
 import dev.conduit.core.Listener;
 import dev.conduit.core.inbound.OriginalDestinationResolver;
 import dev.conduit.core.outbound.Outbound;
+import dev.conduit.core.pki.PeerDenyList;
+import dev.conduit.core.pki.PeerGuard;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import dev.conduit.core.route.Rule;
@@ -49,6 +51,7 @@ public final class MeshTunnels implements MembershipListener {
   private final String self;
   private final Supplier<SslContext> clientTls;
   private final Supplier<List<String>> ownAddresses;
+  private final PeerDenyList denied = PeerDenyList.create();
   private volatile Conduit conduit;
   private volatile MeshMembership pending;
 
@@ -87,6 +90,24 @@ public final class MeshTunnels implements MembershipListener {
   }
 
   /**
+   * The server listener guarded by {@code guard} (e.g. {@link #denyList()}): revoked members are refused at the
+   * handshake and their open tunnels closed.
+   */
+  public static Listener serverListener(String bind, Supplier<SslContext> serverTls, PeerGuard guard) {
+    return Listener.builder(MeshPlan.SERVER_LISTENER).bind(bind).protocol(Tunnel.serverProtocol()).tls(serverTls)
+        .peerGuard(guard).build();
+  }
+
+  /**
+   * The deny list every membership refreshes (revoked nodes' identities, revoked certificate serials): it guards
+   * this node's tunnels to members, and should guard its server listener
+   * ({@link #serverListener(String, Supplier, PeerGuard)}).
+   */
+  public PeerDenyList denyList() {
+    return denied;
+  }
+
+  /**
    * Starts updating {@code target}; a membership installed before is applied now. The conduit must have the
    * listeners of {@link #clientListener} and/or {@link #serverListener}.
    */
@@ -99,6 +120,15 @@ public final class MeshTunnels implements MembershipListener {
   @Override
   public synchronized void membershipChanged(MeshMembership membership) {
     requireNonNull(membership, "membership");
+    try {
+      int closed = denied.replace(membership.revokedSerials(), membership.deniedIdentities());
+      if (closed > 0) {
+        log.warn("mesh: closed {} connection(s) of revoked member(s) at membership version {}", closed,
+            membership.version());
+      }
+    } catch (IllegalArgumentException e) {
+      log.warn("mesh: deny list at membership version {} not applied: {}", membership.version(), e.getMessage());
+    }
     pending = membership;
     Conduit c = conduit;
     if (c != null) {
@@ -148,7 +178,7 @@ public final class MeshTunnels implements MembershipListener {
         continue;
       }
       String outbound = OUTBOUND_PREFIX + m.name();
-      outbounds.add(Outbound.builder(outbound).hop(Tunnel.clientHop(List.of(server), clientTls)).build());
+      outbounds.add(Outbound.builder(outbound).hop(Tunnel.clientHop(List.of(server), clientTls, denied)).build());
       Rule.Builder r = Rule.builder(outbound).listener(MeshPlan.CLIENT_LISTENER).decision(RouteDecision.via(outbound));
       addresses.forEach(a -> r.destinationCidr(NetUtil.toAddressString(a)));
       router.rule(r.build());
@@ -157,11 +187,17 @@ public final class MeshTunnels implements MembershipListener {
       addresses.forEach(a -> r6.destinationCidr(NetUtil.toAddressString(a)));
       router.rule(r6.build());
     }
-    Rule.Builder local = Rule.builder("mesh-local").listener(MeshPlan.SERVER_LISTENER)
-        .destinationCidr("127.0.0.0/8").destinationCidr("::1/128").domain("localhost")
-        .decision(RouteDecision.direct());
-    own.forEach(local::destinationCidr);
-    router.rule(local.build());
+    if (membership.policy().isEmpty()) {
+      Rule.Builder local = Rule.builder("mesh-local").listener(MeshPlan.SERVER_LISTENER)
+          .destinationCidr("127.0.0.0/8").destinationCidr("::1/128").domain("localhost")
+          .decision(RouteDecision.direct());
+      own.forEach(local::destinationCidr);
+      router.rule(local.build());
+    } else {
+      // the manager's policy: only granted groups, on granted ports, still only on this host
+      membership.policy().serverRules(MeshPlan.SERVER_LISTENER, self,
+          n -> membership.member(n).map(MeshMember::identity).orElse(null), List.copyOf(own)).forEach(router::rule);
+    }
     router.rule(Rule.builder("mesh-server-deny").listener(MeshPlan.SERVER_LISTENER)
         .decision(RouteDecision.reject("destination not on this mesh member's host")).build());
     target.update(router.build(), outbounds);

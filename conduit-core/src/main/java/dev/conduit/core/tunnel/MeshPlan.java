@@ -328,6 +328,28 @@ public final class MeshPlan implements AutoCloseable {
     return List.copyOf(captureEntries);
   }
 
+  /**
+   * The certificates the plan's tunnels present, by the name conduit_certificate_expiry_seconds labels them with
+   * ({@code tunnel-server}; {@code tunnel-client} for the first peer, {@code tunnel-client-<index>} for others),
+   * each returning the certificate in use now (the PEM files are re-read when they change). Mutual TLS only.
+   */
+  public java.util.Map<String, java.util.function.Supplier<java.security.cert.X509Certificate>> certificates() {
+    java.util.Map<String, java.util.function.Supplier<java.security.cert.X509Certificate>> out =
+        new java.util.LinkedHashMap<>();
+    tlsFactory.watched.forEach((where, files) -> {
+      String name;
+      if (where.startsWith("server.")) {
+        name = "tunnel-server";
+      } else if (!out.containsKey("tunnel-client")) {
+        name = "tunnel-client";
+      } else {
+        name = "tunnel-client-" + where.replaceAll("\\D+", "");
+      }
+      out.put(name, () -> files.material().certificate());
+    });
+    return out;
+  }
+
   /** The warnings logged while mapping (plain TCP tunnels, unverified peers). */
   public List<String> warnings() {
     return List.copyOf(warnings);

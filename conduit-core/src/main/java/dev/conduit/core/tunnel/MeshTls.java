@@ -33,6 +33,8 @@ final class MeshTls {
   private final Duration checkInterval;
   private final List<AutoCloseable> watchers;
   private final Consumer<String> warn;
+  /** The watched materials by where they were configured ({@code server.listen.tls}, {@code client.peers[0].tls}). */
+  final java.util.Map<String, ReloadingTlsMaterial> watched = new java.util.LinkedHashMap<>();
 
   MeshTls(Duration checkInterval, List<AutoCloseable> watchers, Consumer<String> warn) {
     this.checkInterval = checkInterval;
@@ -123,6 +125,7 @@ final class MeshTls {
       throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
     }
     watchers.add(files);
+    watched.put(where, files);
     return files;
   }
 

@@ -1,0 +1,60 @@
+package dev.conduit.core.tunnel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conduit.core.inbound.OriginalDestinationResolver;
+import dev.conduit.core.observe.CertificateExpiryGauges;
+import dev.conduit.core.pki.CertificateAuthority;
+import dev.conduit.core.pki.CertificateRequest;
+import dev.conduit.core.pki.CertificateRequest.Usage;
+import dev.conduit.core.pki.PeerDenyList;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A mesh plan names the certificates its tunnels present for the expiry gauge, and follows renewed files. */
+class MeshPlanCertificatesTest {
+  static final CertificateAuthority CA = CertificateAuthority.builder().commonName("mesh CA").build();
+
+  @TempDir
+  Path dir;
+
+  MeshConfig.Tls mtls(String name) {
+    return new MeshConfig.Tls(true, true, List.of(dir.resolve("ca.pem").toString()),
+        List.of(new MeshConfig.CertKey(dir.resolve(name + ".pem").toString(), dir.resolve(name + ".key").toString())),
+        false);
+  }
+
+  @Test
+  void tunnelCertificatesAreGaugedAndRenewalsShow() throws Exception {
+    TunnelTestPki.write(dir, CA, "ca", null);
+    TunnelTestPki.write(dir, CA, "b", CertificateRequest.builder().commonName("b").addIpAddress("127.0.0.1")
+        .usages(Usage.SERVER, Usage.CLIENT).validity(Duration.ofDays(10)).build());
+    MeshConfig config = new MeshConfig(
+        new MeshConfig.Client(true, "tcp", "127.0.0.1:0", 0, List.of(new MeshConfig.Forward(":80", null, 1)),
+            List.of(new MeshConfig.Peer(1, "tcp", List.of("127.0.0.1:5053"), mtls("b")))),
+        new MeshConfig.Server(true, new MeshConfig.Listen("tcp", "127.0.0.1:0", mtls("b")), List.of()));
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    try (MeshPlan plan = config.plan(OriginalDestinationResolver.NONE, Duration.ofMillis(50), PeerDenyList.create())) {
+      assertThat(plan.certificates()).containsOnlyKeys("tunnel-server", "tunnel-client");
+      assertThat(plan.listeners().get(1).peerGuard()).isPresent();
+      assertThat(plan.outbounds().get(0).hops().get(0).peerGuard()).isPresent();
+      CertificateExpiryGauges gauges = CertificateExpiryGauges.create(registry);
+      plan.certificates().forEach(gauges::watch);
+      assertThat(gauges.secondsLeft("tunnel-server")).isBetween(9.0 * 86400, 10.0 * 86400);
+
+      TunnelTestPki.write(dir, CA, "b", CertificateRequest.builder().commonName("b").addIpAddress("127.0.0.1")
+          .usages(Usage.SERVER, Usage.CLIENT).validity(Duration.ofDays(30)).build());
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (gauges.secondsLeft("tunnel-server") < 29.0 * 86400) {
+        assertThat(System.nanoTime()).as("the renewed file is read within 30 s").isLessThan(deadline);
+        Thread.sleep(50); // polling the file watcher's result with a deadline
+      }
+      assertThat(registry.scrape()).contains("conduit_certificate_expiry_seconds{certificate=\"tunnel-client\"}");
+    }
+  }
+}
