@@ -12,7 +12,6 @@ import dev.conduit.core.control.store.NodeRole;
 import dev.conduit.core.inbound.OriginalDestinationResolver;
 import dev.conduit.core.mesh.MeshNode;
 import dev.conduit.core.mesh.MeshTunnels;
-import dev.conduit.core.observe.CertificateExpiryGauges;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import dev.conduit.core.runtime.ConduitRuntime;
