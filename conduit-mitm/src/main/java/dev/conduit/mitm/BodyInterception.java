@@ -3,6 +3,7 @@ package dev.conduit.mitm;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -59,6 +60,8 @@ final class BodyInterception {
     /** The head held while the body is collected, else null. */
     private HttpResponse held;
     private CompositeByteBuf collected;
+    /** Releases what was collected when the client goes away (the upstream call is aborted then). */
+    private final ChannelFutureListener onClientClosed = f -> releaseCollected();
 
     Relay(ProxyHandler handler, ProxiedRequest r) {
       super(handler, r);
@@ -79,8 +82,7 @@ final class BodyInterception {
         } else {
           held = response;
           collected = handler.ctx().alloc().compositeBuffer(Integer.MAX_VALUE);
-          // the client went away mid-collection: the upstream call is aborted and content stops coming
-          handler.ctx().channel().closeFuture().addListener(f -> releaseCollected());
+          handler.ctx().channel().closeFuture().addListener(onClientClosed);
           call.readMore();
           return;
         }
@@ -109,6 +111,7 @@ final class BodyInterception {
         held = null;
         handler.writeInterceptedHead(head);
         headSent = true;
+        handler.ctx().channel().closeFuture().removeListener(onClientClosed);
         handler.ctx().write(new DefaultHttpContent(collected));
         collected = null;
         super.content(content, call);
@@ -155,13 +158,19 @@ final class BodyInterception {
 
     private void tooLarge(long size) {
       InterceptedBody body = InterceptedBody.tooLarge(size);
-      for (HttpInterceptor i : handler.proxy().interceptors()) {
-        i.onResponseBody(r.exchange(), body);
+      try {
+        for (HttpInterceptor i : handler.proxy().interceptors()) {
+          i.onResponseBody(r.exchange(), body);
+        }
+      } catch (RuntimeException e) {
+        // nothing of the body is changed: it streams on regardless
+        log.warn("[{}] response body interceptor failed for {}", handler.id(), r.exchange(), e);
       }
     }
 
     private void releaseCollected() {
       if (collected != null) {
+        handler.ctx().channel().closeFuture().removeListener(onClientClosed);
         collected.release();
         collected = null;
       }

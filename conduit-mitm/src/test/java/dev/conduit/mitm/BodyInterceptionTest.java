@@ -8,6 +8,7 @@ import dev.conduit.core.Listener;
 import dev.conduit.core.Timeouts;
 import dev.conduit.core.pki.CertificateAuthority;
 import dev.conduit.core.testing.LeakDetectionExtension;
+import io.netty.channel.embedded.EmbeddedChannel;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -171,6 +172,52 @@ class BodyInterceptionTest {
     HttpResponse<byte[]> chunked = get("/chunked/large?n=" + n);
     assertThat(chunked.body()).isEqualTo(Origin.data("/chunked/large", n));
     assertThat(seen).contains("response /chunked/large: TOO LARGE -1");
+  }
+
+  static MitmHarness harness(HttpInterceptor interceptor) {
+    return new MitmHarness(MitmProxy.builder().certificateAuthority(mitmCa).interceptHost("secure.test")
+        .interceptedBodyLimit(LIMIT).interceptor(interceptor).build());
+  }
+
+  static final HttpInterceptor ASKS_FOR_RESPONSE_BODY = new HttpInterceptor() {
+    @Override
+    public void onResponse(InterceptedExchange exchange) {
+      exchange.receiveResponseBody();
+    }
+  };
+
+  @Test
+  void aClientLeavingWhileTheBodyIsCollectedReleasesItAndEndsTheUpstreamCall() {
+    try (MitmHarness h = harness(ASKS_FOR_RESPONSE_BODY)) {
+      h.send("GET http://o.test/x HTTP/1.1\r\nHost: o.test\r\n\r\n");
+      EmbeddedChannel origin = h.answerDial(0);
+      h.respond(origin, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+      assertThat(h.written()).as("the head is held until the body is complete").isEmpty();
+      h.client.close();
+      h.awaitTrue(() -> !origin.isOpen());
+    } // the leak detector fails the class if the collected chunk was not released
+  }
+
+  @Test
+  void anInterceptorFailingOnTheBodyIsA502() {
+    HttpInterceptor failing = new HttpInterceptor() {
+      @Override
+      public void onResponse(InterceptedExchange exchange) {
+        exchange.receiveResponseBody();
+      }
+
+      @Override
+      public void onResponseBody(InterceptedExchange exchange, InterceptedBody body) {
+        throw new IllegalStateException("test interceptor refuses");
+      }
+    };
+    try (MitmHarness h = harness(failing)) {
+      h.send("GET http://o.test/x HTTP/1.1\r\nHost: o.test\r\n\r\n");
+      EmbeddedChannel origin = h.answerDial(0);
+      h.respond(origin, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+      assertThat(h.awaitWritten("refuses")).startsWith("HTTP/1.1 502")
+          .contains("response body interceptor failed: test interceptor refuses").doesNotContain("hello");
+    }
   }
 
   @Test
