@@ -22,6 +22,8 @@ public final class InterceptedExchange {
   private HttpHeaders responseHeaders;
   private boolean fromCache;
   private Synthetic synthetic;
+  private boolean requestBodyWanted;
+  private boolean responseBodyWanted;
 
   record Synthetic(int status, String contentType, byte[] body) {
   }
@@ -61,6 +63,31 @@ public final class InterceptedExchange {
     requireNonNull(contentType, "contentType");
     requireNonNull(body, "body");
     this.synthetic = new Synthetic(status, contentType, body.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Asks for the request body: called from {@link HttpInterceptor#onRequest}, the body then goes to
+   * {@link HttpInterceptor#onRequestBody} before it is forwarded.
+   */
+  public void receiveRequestBody() {
+    requestBodyWanted = true;
+  }
+
+  /**
+   * Asks for the response body: called from {@link HttpInterceptor#onResponse} (or earlier), the body of
+   * a response relayed from upstream then goes to {@link HttpInterceptor#onResponseBody} before the client
+   * gets it. Responses served from conduit's cache are not offered.
+   */
+  public void receiveResponseBody() {
+    responseBodyWanted = true;
+  }
+
+  boolean requestBodyWanted() {
+    return requestBodyWanted;
+  }
+
+  boolean responseBodyWanted() {
+    return responseBodyWanted;
   }
 
   /** The response status, or 0 before the response arrived. */

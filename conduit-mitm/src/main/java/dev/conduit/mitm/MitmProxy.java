@@ -57,12 +57,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * are in force: after a reload ({@code Conduit.update}) the next request is routed again, and dials anew.
  *
  * <h2>Limits</h2>
- * Request bodies are buffered up to {@link Builder#maxRequestBodyBytes} (413 beyond). Client connections
+ * Request bodies are buffered up to {@link Builder#maxRequestBodyBytes} (413 beyond). Bodies an
+ * {@link HttpInterceptor} asks for are handed to it up to {@link Builder#interceptedBodyLimit} and streamed
+ * through unchanged beyond (it is told). Client connections
  * are kept alive. A cache download is dialed detached from the client that started it
  * ({@code InboundContext.connectDetached}): when that client disconnects the download goes on for
  * the clients that joined it and for the cache.
  */
 public final class MitmProxy implements InboundProtocol {
+
+  /** The hard cap of {@link Builder#interceptedBodyLimit}: 64 MiB. */
+  public static final int MAX_INTERCEPTED_BODY_LIMIT = 64 << 20;
 
   private final CertificateAuthority ca;
   private final HostSet intercepted;
@@ -72,6 +77,7 @@ public final class MitmProxy implements InboundProtocol {
   private final List<HttpInterceptor> interceptors;
   private final Duration leafValidity;
   private final int maxRequestBodyBytes;
+  private final int interceptedBodyLimit;
   private final int maxRedirects;
   private final Executor executor;
   private final LeafContexts leaves;
@@ -87,6 +93,7 @@ public final class MitmProxy implements InboundProtocol {
     this.interceptors = List.copyOf(b.interceptors);
     this.leafValidity = b.leafValidity;
     this.maxRequestBodyBytes = b.maxRequestBodyBytes;
+    this.interceptedBodyLimit = b.interceptedBodyLimit;
     this.maxRedirects = b.maxRedirects;
     this.executor = b.executor != null ? b.executor : defaultExecutor();
     this.leaves = new LeafContexts(ca, leafValidity, executor, b.maxLeaves);
@@ -164,6 +171,10 @@ public final class MitmProxy implements InboundProtocol {
     return maxRequestBodyBytes;
   }
 
+  int interceptedBodyLimit() {
+    return interceptedBodyLimit;
+  }
+
   int maxRedirects() {
     return maxRedirects;
   }
@@ -202,6 +213,7 @@ public final class MitmProxy implements InboundProtocol {
     private final List<HttpInterceptor> interceptors = new ArrayList<>();
     private Duration leafValidity = Duration.ofDays(1);
     private int maxRequestBodyBytes = 16 << 20;
+    private int interceptedBodyLimit = 1 << 20;
     private int maxRedirects = 5;
     private int maxLeaves = 1024;
     private Duration upstreamIdleTimeout = Duration.ofSeconds(30);
@@ -285,6 +297,20 @@ public final class MitmProxy implements InboundProtocol {
         throw new IllegalArgumentException("maxRequestBodyBytes: " + bytes + " (expected: >= 0)");
       }
       this.maxRequestBodyBytes = bytes;
+      return this;
+    }
+
+    /**
+     * The largest body handed to {@link HttpInterceptor#onRequestBody} or {@link HttpInterceptor#onResponseBody}
+     * (default 1 MiB, at most {@value MitmProxy#MAX_INTERCEPTED_BODY_LIMIT}); a larger one streams through unchanged
+     * and the interceptor is told it was too large. Each exchange buffers at most this much.
+     */
+    public Builder interceptedBodyLimit(int bytes) {
+      if (bytes < 0 || bytes > MAX_INTERCEPTED_BODY_LIMIT) {
+        throw new IllegalArgumentException("interceptedBodyLimit: " + bytes + " (expected: 0-"
+            + MAX_INTERCEPTED_BODY_LIMIT + ")");
+      }
+      this.interceptedBodyLimit = bytes;
       return this;
     }
 

@@ -273,6 +273,9 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         return;
       }
     }
+    if (exchange.requestBodyWanted()) {
+      req = BodyInterception.requestBody(req, exchange, proxy);
+    }
     ProxiedRequest r = new ProxiedRequest(scheme, host, port, req, exchange);
     BlobCache cache = proxy.cacheOrNull();
     if (cache != null && (req.method().equals(HttpMethod.GET) || req.method().equals(HttpMethod.HEAD))) {
@@ -287,7 +290,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         return;
       }
     }
-    fetcher.fetch(r, new RelaySink(this, r));
+    // an interceptor may ask for the response body once it sees the head
+    fetcher.fetch(r, proxy.interceptors().isEmpty() ? new RelaySink(this, r) : new BodyInterception.Relay(this, r));
   }
 
   // --- helpers
@@ -303,10 +307,20 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   }
 
   void writeHead(HttpResponse response, InterceptedExchange exchange, boolean fromCache) {
+    interceptHead(response, exchange, fromCache);
+    writeInterceptedHead(response);
+  }
+
+  /** Shows the response head to the interceptors. */
+  void interceptHead(HttpResponse response, InterceptedExchange exchange, boolean fromCache) {
     exchange.response(response.status().code(), response.headers(), fromCache);
     for (HttpInterceptor i : proxy.interceptors()) {
       i.onResponse(exchange);
     }
+  }
+
+  /** Writes a response head the interceptors have seen. */
+  void writeInterceptedHead(HttpResponse response) {
     if (!keepAlive) {
       response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }

@@ -169,7 +169,7 @@ final class Origin implements AutoCloseable {
     try (ex) {
       String path = ex.getRequestURI().getRawPath();
       requests.computeIfAbsent(path, p -> new AtomicInteger()).incrementAndGet();
-      ex.getRequestBody().readAllBytes();
+      byte[] requestBody = ex.getRequestBody().readAllBytes();
       Map<String, String> q = query(ex.getRequestURI().getRawQuery());
       Map<String, String> headers = new java.util.TreeMap<>();
       ex.getRequestHeaders().forEach((k, v) -> headers.put(k.toLowerCase(java.util.Locale.ROOT), v.get(0)));
@@ -183,6 +183,11 @@ final class Origin implements AutoCloseable {
           ex.getResponseHeaders().set("X-Seen-Test", seen);
         }
         send(ex, 200, "hello".getBytes(StandardCharsets.UTF_8), 0);
+      } else if (path.equals("/echo")) {
+        send(ex, 200, requestBody, 0);
+      } else if (path.startsWith("/chunked/")) {
+        ex.sendResponseHeaders(200, 0); // no length: sent chunked
+        ex.getResponseBody().write(data(path, Integer.parseInt(q.getOrDefault("n", "1000"))));
       } else if (path.startsWith("/files/")) {
         int n = Integer.parseInt(q.getOrDefault("n", "1000"));
         ex.getResponseHeaders().set("Content-Type", "application/octet-stream");
