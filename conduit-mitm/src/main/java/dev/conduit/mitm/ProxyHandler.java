@@ -68,6 +68,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
   /** The client half-closed: answer what it sent, then close. */
   private boolean inputEnded;
   private boolean busy;
+  /** The request being handled, released if handling it fails. */
+  private FullHttpRequest inHand;
   /** conduit is stopping: the current response is the connection's last, an idle one closes now. */
   private boolean draining;
   private final ArrayDeque<FullHttpRequest> pending = new ArrayDeque<>();
@@ -162,11 +164,13 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     busy = true;
     // a whole request arrived: the proxy may answer it without dialing (cache hit, interceptor)
     context.negotiated();
+    inHand = req;
     try {
       handle(req);
     } catch (RuntimeException e) {
       log.warn("[{}] request {} {} failed", context.connection().id(), req.method(), req.uri(), e);
-      ReferenceCountUtil.safeRelease(req);
+      // the request in hand: an interceptor's replacement once the original was released for it
+      ReferenceCountUtil.safeRelease(inHand);
       sendError(500, "proxy error: " + e.getMessage(), true);
     }
   }
@@ -275,6 +279,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
     if (exchange.requestBodyWanted()) {
       req = BodyInterception.requestBody(req, exchange, proxy);
+      inHand = req;
     }
     ProxiedRequest r = new ProxiedRequest(scheme, host, port, req, exchange);
     BlobCache cache = proxy.cacheOrNull();
