@@ -1,6 +1,5 @@
 package dev.conduit.netfilter;
 
-import dev.conduit.netfilter.testing.NetNs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.ConduitResources;
@@ -24,6 +23,8 @@ import dev.conduit.netfilter.egress.EgressReporter;
 import dev.conduit.netfilter.egress.ProcessLauncher;
 import dev.conduit.netfilter.egress.RouteAgent;
 import dev.conduit.netfilter.egress.RouteAgentConfig;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -56,6 +57,22 @@ class EgressServerSystemTest {
   private static final String ADMIN = "admin-token-0123456789abcdef";
   private static final String GATEWAY = "gateway-token-0123456789abcdef";
   private static final CertificateAuthority CA = CertificateAuthority.builder().commonName("egress e2e CA").build();
+
+  /** Connects to argv[1]:argv[2], says so, waits for a line on stdin, then GETs /blob: "CODE SIZE". */
+  private static final String HELD_FETCH = String.join("\n",
+      "import socket, sys",
+      "s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=300)",
+      "print('connected', flush=True)",
+      "sys.stdin.readline()",
+      "s.sendall(b'GET /blob HTTP/1.0\\r\\nHost: ' + sys.argv[1].encode() + b'\\r\\n\\r\\n')",
+      "data = b''",
+      "while True:",
+      "    chunk = s.recv(65536)",
+      "    if not chunk:",
+      "        break",
+      "    data += chunk",
+      "head, _, body = data.partition(b'\\r\\n\\r\\n')",
+      "print(head.split()[1].decode(), len(body), flush=True)");
 
   @TempDir
   Path dir;
@@ -113,27 +130,25 @@ class EgressServerSystemTest {
         assertThat(fetch(lab, "198.19.2.2")).as("an unlisted address gets nothing").startsWith("exit");
         assertThat(fetch(lab, "fd00:3::2")).startsWith("exit");
 
-        // a long transfer from the address the name is about to leave (10 KB/s: 30 s for the blob)
-        Process slow = new ProcessBuilder("ip", "netns", "exec", lab.client.name, "curl", "-sS", "-o", "/dev/null",
-            "--limit-rate", "10k", "-w", "%{http_code} %{size_download}", "http://198.19.2.1:8000/blob")
-            .redirectErrorStream(true).start();
+        // a long transfer from the address the name is about to leave: its connection is open (ESTABLISHED
+        // through the gateway) before the DNS change, and it fetches the blob only once the address's grace
+        // period is over, so the flow outlives the grace whatever the machine's speed
+        Process slow = new ProcessBuilder("ip", "netns", "exec", lab.client.name, "python3", "-c", HELD_FETCH,
+            "198.19.2.1", "8000").redirectErrorStream(true).start();
+        BufferedReader slowOut = new BufferedReader(new InputStreamReader(slow.getInputStream(),
+            StandardCharsets.UTF_8));
+        assertThat(slowOut.readLine()).isEqualTo("connected");
         lab.await(() -> server.activeFlows().contains(IpAddress.parse("198.19.2.1")),
-            "the gateway reports the transfer as an established flow");
+            "the gateway reports the held connection as an established flow");
 
         dns.hosts("198.19.2.2 api.example.com\nfd00:3::1 api.example.com\n");
         lab.await(() -> fetch(lab, "198.19.2.2").equals(blob), "the new address works after a re-resolution");
-        boolean heldAfterGrace = false;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (slow.isAlive() && System.nanoTime() < deadline) {
-          if (graceOver(server, "198.19.2.1")) {
-            heldAfterGrace = true;
-            assertThat(nftSet(lab)).as("a flow uses it: it stays after its grace period").contains("198.19.2.1");
-          }
-          Thread.sleep(200);
-        }
-        assertThat(slow.waitFor(10, TimeUnit.SECONDS)).isTrue();
-        assertThat(new String(slow.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isEqualTo(blob);
-        assertThat(heldAfterGrace).as("the grace period ended while the transfer ran").isTrue();
+        lab.await(() -> graceOver(server, "198.19.2.1"), "the old address's grace period ends");
+        assertThat(nftSet(lab)).as("a flow uses it: it stays after its grace period").contains("198.19.2.1");
+        slow.getOutputStream().write("go\n".getBytes(StandardCharsets.US_ASCII));
+        slow.getOutputStream().flush();
+        assertThat(slow.waitFor(120, TimeUnit.SECONDS)).as("the held transfer ends").isTrue();
+        assertThat(slowOut.readLine()).as("the whole blob over the held connection").isEqualTo(blob);
         lab.await(() -> !nftSet(lab).contains("198.19.2.1"),
             () -> "the old address goes once its flow ended: " + installed(gateway));
         assertThat(fetch(lab, "198.19.2.1")).startsWith("exit");

@@ -1,6 +1,5 @@
 package dev.conduit.cli.command;
 
-import dev.conduit.netfilter.testing.NetNs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.cli.Main;
