@@ -73,9 +73,9 @@ public final class EntryBook {
     this.activeFlows = requireNonNull(activeFlows, "activeFlows");
     this.onChange = requireNonNull(onChange, "onChange");
     Instant now = clock.instant();
-    for (EgressEntry e : store.entries()) {
+    for (EgressEntry e : store.entries()) { // resolved lately (by this or another server): not again before due
       entries.put(e.id(), e);
-      due.put(e.id(), now);
+      due.put(e.id(), dueAfter(e, now));
     }
   }
 
@@ -231,7 +231,7 @@ public final class EntryBook {
       for (EgressEntry e : store.entries()) {
         fresh.put(e.id(), e);
         EgressEntry known = entries.get(e.id());
-        Instant resolvedDue = e.lastResolvedAt().map(t -> t.plus(timing.interval())).orElse(now);
+        Instant resolvedDue = dueAfter(e, now);
         if (known == null) {
           due.put(e.id(), resolvedDue);
         } else if (e.lastResolvedAt().isPresent() && !e.lastResolvedAt().equals(known.lastResolvedAt())) {
@@ -387,6 +387,14 @@ public final class EntryBook {
       }
       return new Allowed(names, union);
     }
+  }
+
+  /** When an entry loaded from the store is due: one interval after its stored resolution, or now. */
+  private Instant dueAfter(EgressEntry e, Instant now) {
+    if (e.lastError().isPresent()) {
+      return now; // the last resolution failed or left an address out: try again
+    }
+    return e.lastResolvedAt().map(t -> t.plus(timing.interval())).filter(t -> t.isAfter(now)).orElse(now);
   }
 
   private Duration next(long ttlSeconds) {
