@@ -45,6 +45,10 @@ import org.slf4j.LoggerFactory;
  * established flow to it; an address two entries share stays until neither has it; a DNS failure never empties an
  * entry.
  *
+ * <p>Several servers may share one PostgreSQL or MySQL/MariaDB store: a change through one bumps the store's
+ * version, and the others reload the stored entries and addresses (without resolving them again) and push the new
+ * allowlist to their gateways.
+ *
  * <p>Thread-safe. {@link #close()} stops the listeners and the resolver and closes the store.
  */
 public final class EgressServer implements AutoCloseable {
@@ -62,6 +66,7 @@ public final class EgressServer implements AutoCloseable {
   private final AdminServer http;
   private final ScheduledExecutorService ticker;
   private long version;
+  private volatile AutoCloseable changes;
   private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private EgressServer(EgressServerConfig config, ControlStore controlStore) {
@@ -126,6 +131,7 @@ public final class EgressServer implements AutoCloseable {
       throw e;
     }
     try {
+      server.changes = controlStore.subscribe(stored -> server.reloadQuietly());
       server.publish();
       if (server.push != null) {
         server.push.start();
@@ -231,6 +237,14 @@ public final class EgressServer implements AutoCloseable {
     }
   }
 
+  private void reloadQuietly() {
+    try {
+      book.reload();
+    } catch (RuntimeException e) {
+      log.warn("egress: reloading the entries after a change in the store failed: {}", e.toString());
+    }
+  }
+
   private synchronized PushState state() {
     Map<String, JsonNode> resources = new LinkedHashMap<>();
     book.effective().forEach((key, allowed) -> {
@@ -286,6 +300,13 @@ public final class EgressServer implements AutoCloseable {
   public void close() {
     if (closed.getAndSet(true)) {
       return;
+    }
+    if (changes != null) {
+      try {
+        changes.close();
+      } catch (Exception e) {
+        log.debug("egress: closing the change subscription: {}", e.toString());
+      }
     }
     ticker.shutdownNow();
     book.close();

@@ -65,7 +65,7 @@ class EgressStoreTest {
       assertThat(store.entries()).containsExactly(domain, prefix);
 
       ResolvedAddress moved = new ResolvedAddress(IpAddress.parse("198.18.0.11"), t1, t1, Optional.empty());
-      store.resolved("e1", Optional.of(t1), Optional.of("resolves to 10.0.0.1: left out"), List.of(moved));
+      store.resolved("e1", Optional.of(t1), Optional.of("resolves to 10.0.0.1: left out"), List.of(moved), true);
       EgressEntry read = store.entries().get(0);
       assertThat(read.addresses()).containsExactly(moved);
       assertThat(read.lastResolvedAt()).contains(t1);

@@ -6,6 +6,7 @@ import dev.conduit.core.control.store.AuditEntry;
 import dev.conduit.core.control.store.ControlStore;
 import dev.conduit.core.control.store.StoreException;
 import dev.conduit.core.control.store.internal.JdbcControlStore;
+import dev.conduit.core.control.store.internal.VersionBumps;
 import dev.conduit.core.egress.EgressEntry;
 import dev.conduit.core.egress.EntryKind;
 import dev.conduit.core.egress.EntryValue;
@@ -24,15 +25,19 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import javax.sql.DataSource;
 
 /**
  * The egress server's tables in the control plane's database ({@code egress_entries}, {@code egress_addresses},
- * {@code egress_audit}, created by the store's migrations). Thread-safe; every call blocks on the database.
+ * {@code egress_audit}, created by the store's migrations). Thread-safe; every call blocks on the database. Changes
+ * to entries and their addresses bump the store's state version, so that every egress server on the database hears
+ * of them through {@link ControlStore#subscribe}.
  */
 public final class EgressStore {
 
+  private final JdbcControlStore controlStore;
   private final DataSource dataSource;
   /** A null BIGINT parameter (PostgreSQL refuses an untyped null there). */
   private static final Object NULL_TIME = new Object();
@@ -43,7 +48,8 @@ public final class EgressStore {
     if (!(store instanceof JdbcControlStore)) {
       throw new IllegalArgumentException("store: " + store.getClass().getName() + " (expected: a JDBC store)");
     }
-    this.dataSource = ((JdbcControlStore) store).dataSource();
+    this.controlStore = (JdbcControlStore) store;
+    this.dataSource = controlStore.dataSource();
   }
 
   @FunctionalInterface
@@ -72,7 +78,7 @@ public final class EgressStore {
       writeAddresses(c, e.id(), e.addresses());
       auditIn(c, e.createdAt(), e.createdBy(), auditAction, e.value().text(), auditDetail);
       return true;
-    });
+    }, inserted -> inserted);
   }
 
   /** Deletes an entry and its addresses and writes an audit line; returns false if there was no such entry. */
@@ -84,19 +90,23 @@ public final class EgressStore {
       }
       auditIn(c, at, actor, "delete", subject, "");
       return true;
-    });
+    }, deleted -> deleted);
   }
 
-  /** Replaces an entry's addresses and resolution status. */
+  /**
+   * Replaces an entry's addresses and resolution status.
+   *
+   * @param announce whether the addresses changed, so that other servers on the database should reload them
+   */
   public void resolved(String id, Optional<Instant> lastResolvedAt, Optional<String> lastError,
-      Collection<ResolvedAddress> addresses) {
+      Collection<ResolvedAddress> addresses, boolean announce) {
     transaction(c -> {
       update(c, "UPDATE egress_entries SET last_resolved_at = ?, last_error = ? WHERE id = ?",
           time(lastResolvedAt), lastError.map(m -> m.length() > 500 ? m.substring(0, 500) : m).orElse(null), id);
       update(c, "DELETE FROM egress_addresses WHERE entry_id = ?", id);
       writeAddresses(c, id, addresses);
-      return null;
-    });
+      return announce;
+    }, changed -> changed);
   }
 
   /** Returns every entry with its addresses, in order of creation. */
@@ -189,12 +199,21 @@ public final class EgressStore {
   }
 
   private <T> T transaction(Work<T> work) {
+    return transaction(work, result -> false);
+  }
+
+  /** Runs {@code work} in one transaction, bumping the store's version in it when {@code bumpIf} accepts the result. */
+  private <T> T transaction(Work<T> work, Predicate<T> bumpIf) {
+    long version = -1;
+    T result;
     try (Connection c = dataSource.getConnection()) {
       c.setAutoCommit(false);
       try {
-        T result = work.run(c);
+        result = work.run(c);
+        if (bumpIf.test(result)) {
+          version = VersionBumps.bump(controlStore, c);
+        }
         c.commit();
-        return result;
       } catch (SQLException | RuntimeException e) {
         c.rollback();
         throw e;
@@ -202,6 +221,10 @@ public final class EgressStore {
     } catch (SQLException e) {
       throw new StoreException("egress store: " + e.getMessage(), e);
     }
+    if (version >= 0) {
+      VersionBumps.announce(controlStore, version);
+    }
+    return result;
   }
 
   private static PreparedStatement prepare(Connection c, String sql, Object... parameters) throws SQLException {

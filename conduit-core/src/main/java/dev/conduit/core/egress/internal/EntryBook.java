@@ -73,9 +73,9 @@ public final class EntryBook {
     this.activeFlows = requireNonNull(activeFlows, "activeFlows");
     this.onChange = requireNonNull(onChange, "onChange");
     Instant now = clock.instant();
-    for (EgressEntry e : store.entries()) {
+    for (EgressEntry e : store.entries()) { // resolved lately (by this or another server): not again before due
       entries.put(e.id(), e);
-      due.put(e.id(), now);
+      due.put(e.id(), dueAfter(e, now));
     }
   }
 
@@ -218,6 +218,33 @@ public final class EntryBook {
     }
   }
 
+  /**
+   * Reloads the entries from the store after another server on the same database changed them, and reports a
+   * change. The stored addresses are taken as they are: an entry another server added or resolved is not resolved
+   * again here before its interval from that resolution is over, so servers sharing a database do not resolve
+   * everything twice.
+   */
+  public void reload() {
+    synchronized (this) { // our own writes commit under this lock, so the store holds all of them
+      Instant now = clock.instant();
+      Map<String, EgressEntry> fresh = new LinkedHashMap<>();
+      for (EgressEntry e : store.entries()) {
+        fresh.put(e.id(), e);
+        EgressEntry known = entries.get(e.id());
+        Instant resolvedDue = dueAfter(e, now);
+        if (known == null) {
+          due.put(e.id(), resolvedDue);
+        } else if (e.lastResolvedAt().isPresent() && !e.lastResolvedAt().equals(known.lastResolvedAt())) {
+          due.merge(e.id(), resolvedDue, (a, b) -> a.isAfter(b) ? a : b);
+        }
+      }
+      due.keySet().retainAll(fresh.keySet());
+      entries.clear();
+      entries.putAll(fresh);
+    }
+    onChange.run();
+  }
+
   /** Stops the lookup threads. */
   public void close() {
     lookupPool.shutdownNow();
@@ -271,7 +298,7 @@ public final class EntryBook {
       if (accepted.isEmpty()) { // a failure never empties an entry
         log.warn("egress: resolving {}: {}", name, error);
         EgressEntry next = with(e, e.lastResolvedAt(), Optional.ofNullable(error), e.addresses());
-        store.resolved(id, next.lastResolvedAt(), next.lastError(), next.addresses());
+        store.resolved(id, next.lastResolvedAt(), next.lastError(), next.addresses(), false);
         entries.put(id, next);
         due.put(id, now.plus(timing.retry()));
         return false;
@@ -294,7 +321,7 @@ public final class EntryBook {
         }
       }
       EgressEntry next = with(e, Optional.of(now), Optional.ofNullable(error), List.copyOf(merged.values()));
-      store.resolved(id, next.lastResolvedAt(), next.lastError(), next.addresses());
+      store.resolved(id, next.lastResolvedAt(), next.lastError(), next.addresses(), changed);
       entries.put(id, next);
       due.put(id, now.plus(next(answer.minTtlSeconds())));
       return changed;
@@ -324,7 +351,7 @@ public final class EntryBook {
       }
       if (kept.size() != e.addresses().size()) {
         EgressEntry next = with(e, e.lastResolvedAt(), e.lastError(), kept);
-        store.resolved(e.id(), next.lastResolvedAt(), next.lastError(), kept);
+        store.resolved(e.id(), next.lastResolvedAt(), next.lastError(), kept, true);
         entries.put(e.id(), next);
       }
     }
@@ -360,6 +387,14 @@ public final class EntryBook {
       }
       return new Allowed(names, union);
     }
+  }
+
+  /** When an entry loaded from the store is due: one interval after its stored resolution, or now. */
+  private Instant dueAfter(EgressEntry e, Instant now) {
+    if (e.lastError().isPresent()) {
+      return now; // the last resolution failed or left an address out: try again
+    }
+    return e.lastResolvedAt().map(t -> t.plus(timing.interval())).filter(t -> t.isAfter(now)).orElse(now);
   }
 
   private Duration next(long ttlSeconds) {

@@ -43,8 +43,8 @@ public final class JdbcControlStore implements ControlStore {
 
   private final StoreConfig config;
   private final HikariDataSource dataSource;
-  private final ChangeFeed feed;
-  private final Dialect dialect;
+  final ChangeFeed feed; // package-private for VersionBumps
+  final Dialect dialect;
 
   private JdbcControlStore(StoreConfig config, HikariDataSource dataSource, ChangeFeed feed) {
     this.config = config;
