@@ -42,6 +42,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -87,8 +88,14 @@ class MeshRenewalTest {
       List<BigInteger> bAll = new java.util.concurrent.CopyOnWriteArrayList<>();
 
       // B: a mesh node whose tunnel server follows its membership and its renewed certificate
-      MeshTunnels tunnelsB = new MeshTunnels("host-b", () -> null, () -> List.of("198.18.0.31", "fd00::31"));
-      MeshNode b = node(resources, mgr, pushPort, "host-b", "198.18.0.31", admin).listener(tunnelsB).build();
+      // B's own tunnels dial with B's renewed certificate: read lazily, the node is built after its listener
+      BlockingQueue<MeshMembership> appliedOnB = new LinkedBlockingQueue<>();
+      AtomicReference<MeshNode> nodeB = new AtomicReference<>();
+      MeshTunnels tunnelsB = new MeshTunnels("host-b", () -> nodeB.get().tls().clientContext(),
+          () -> List.of("198.18.0.31", "fd00::31"));
+      MeshNode b = node(resources, mgr, pushPort, "host-b", "198.18.0.31", admin).listener(tunnelsB)
+          .listener(appliedOnB::add).build(); // after tunnelsB: hears only what it applied without failing
+      nodeB.set(b);
       b.onRenewed(t -> {
         bAll.add(t.certificate().getSerialNumber());
         bRenewed.add(t.certificate().getSerialNumber());
@@ -127,6 +134,15 @@ class MeshRenewalTest {
               .decision(RouteDecision.via("member-host-b")).build()).build())
           .build().start();
       closing.add(clientA);
+
+      // B's tunnels applied the membership naming A (with an outbound to A dialling with B's certificate)
+      while (true) {
+        MeshMembership applied = appliedOnB.poll(30, TimeUnit.SECONDS);
+        assertThat(applied).as("B applied a membership with host-a within 30 s").isNotNull();
+        if (applied.members().containsKey("host-a")) {
+          break;
+        }
+      }
 
       TlsMaterial firstA = a.tls().material();
       TlsMaterial firstB = b.tls().material();
