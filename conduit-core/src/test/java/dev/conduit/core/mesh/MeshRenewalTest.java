@@ -204,7 +204,8 @@ class MeshRenewalTest {
     return MeshNode.builder(resources, List.of(manager), dir.resolve(name)).name(name).role(NodeRole.BOTH)
         .addresses(List.of(ip, "fd00::" + ip.substring(ip.lastIndexOf('.') + 1))).serverAddress(ip + ":5053")
         .pushAddresses(List.of(URI.create("wss://127.0.0.1:" + pushPort + PushServer.DEFAULT_PATH)))
-        .backoff(Duration.ofMillis(50), Duration.ofMillis(500)).token(token);
+        .backoff(Duration.ofMillis(50), Duration.ofMillis(500)).token(token)
+        .renewAt(2.0 / 3, 0.05); // the second renewal then comes after the first certificate's end (12 x 2 x 0.617)
   }
 
   /**
