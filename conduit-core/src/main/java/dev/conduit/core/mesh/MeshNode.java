@@ -66,6 +66,7 @@ public final class MeshNode implements Service {
 
   private final Builder config;
   private final List<MembershipListener> listeners;
+  private final List<java.util.function.Consumer<TlsMaterial>> renewalListeners = new CopyOnWriteArrayList<>();
   private volatile NodeEnrolment enrolment;
   private volatile ReloadingTlsMaterial tls;
   private volatile PushClient push;
@@ -124,7 +125,10 @@ public final class MeshNode implements Service {
       TlsMaterial first = e.start();
       tls = ReloadingTlsMaterial.builder(dir.resolve(NodeEnrolment.CERTIFICATE_FILE),
           dir.resolve(NodeEnrolment.KEY_FILE), dir.resolve(NodeEnrolment.CA_FILE)).build();
-      e.onRenewed(m -> tls.reloadIfChanged());
+      e.onRenewed(m -> {
+        tls.reloadIfChanged();
+        renewalListeners.forEach(l -> l.accept(tls.material()));
+      });
       long days = Duration.between(Instant.now(), e.certificateExpiry()).toDays();
       if (days < 2) {
         log.warn("mesh node {}: certificate expires at {} (renewal is due)", config.name, e.certificateExpiry());
@@ -263,6 +267,14 @@ public final class MeshNode implements Service {
     TlsMaterial renewed = requireStartedEnrolment().renewNow();
     tls.reloadIfChanged();
     return renewed;
+  }
+
+  /**
+   * Adds a listener of renewals: it is called with the new material once {@link #tls()} follows it (new
+   * handshakes use the new certificate), on the renewal thread; it must not block.
+   */
+  public void onRenewed(java.util.function.Consumer<TlsMaterial> listener) {
+    renewalListeners.add(requireNonNull(listener, "listener"));
   }
 
   /** Adds a listener; it hears the next membership installed. */
