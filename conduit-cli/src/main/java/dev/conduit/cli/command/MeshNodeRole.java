@@ -122,7 +122,9 @@ final class MeshNodeRole {
             bound.add(conduit.address(MeshTunnels.CLIENT_LISTENER_V6));
           }
           return bound;
-        }, NetfilterBackend.iptables(context.commandRunner()), context.commandRunner());
+        }, NetfilterBackend.iptables(context.commandRunner()), context.commandRunner(),
+            () -> MeshCapture.managerAddresses(nc), metrics == null ? null : metrics.registry(),
+            ProxyRole.DRIFT_CHECK_INTERVAL);
         nb.listener(capture);
       }
       MeshNode built = nb.build();
