@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * no rule is installed. The rules are removed at {@link #close()}.
  *
  * <p>Drift repair runs on the installed rules (rules flushed under conduit are applied again, counted on
- * {@code /metrics} as {@code conduit_capture_drift_*{prefix="CDS"}}); it applies the current plan, which
+ * {@code /metrics} as {@code conduit_capture_drift_*}); it applies the current plan, which
  * {@link TransparentCapture#update} replaces under the same lock, so a repair never brings back an old membership.
  *
  * <p>The manager's addresses ({@code dial.addresses}, {@code push}) are never captured, even when a member has one:
