@@ -214,6 +214,11 @@ class EgressServerCommandTest {
       assertThat(stopped.exitCode()).as(stopped.toString()).isZero();
     }
 
+    Cli.Result run = Cli.run("run", "-c", yaml.toString());
+    assertThat(run.exitCode()).isNotZero();
+    assertThat(run.errLines()).hasSize(1);
+    assertThat(run.err()).contains("conduit egress server -c");
+
     Path unknown = dir.resolve("unknown.yaml");
     Files.writeString(unknown, "version: 1\negress_server:\n  listen: 127.0.0.1:0\n  lisen: 127.0.0.1:1\n");
     Cli.Result refused = Cli.run("egress", "server", "-c", unknown.toString());
