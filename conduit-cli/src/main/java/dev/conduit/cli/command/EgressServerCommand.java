@@ -1,6 +1,8 @@
 package dev.conduit.cli.command;
 
 import dev.conduit.cli.CliException;
+import dev.conduit.cli.config.ConfigLoader;
+import dev.conduit.cli.config.EgressServerSection;
 import dev.conduit.cli.config.SeedDatabaseKeys;
 import dev.conduit.core.control.store.StoreConfig;
 import dev.conduit.core.control.store.StoreException;
@@ -32,6 +34,10 @@ import picocli.CommandLine.Option;
     description = "Keep the egress allowlist (domains, *.suffix, addresses, CIDRs), resolve the domains, push the"
         + " allowlist to gateways over TLS, and serve the API and the web page. Runs until SIGTERM.")
 public final class EgressServerCommand extends BaseCommand implements Callable<Integer> {
+
+  @Option(names = {"-c", "--config"}, paramLabel = "FILE",
+      description = "A conduit.yaml whose egress_server section gives these settings; a flag given wins.")
+  Path configFile;
 
   @Option(names = "-server-conf-path", paramLabel = "FILE",
       description = "Seed 003's server configuration (YAML: db_user, db_password, db_server, db_port, db_name):"
@@ -137,7 +143,10 @@ public final class EgressServerCommand extends BaseCommand implements Callable<I
     });
   }
 
-  private EgressServerConfig config() {
+  private EgressServerConfig config() throws IOException {
+    if (configFile != null) {
+      ConfigLoader.standard().load(configFile).section(EgressServerSection.SECTION).ifPresent(this::apply);
+    }
     try {
       EgressServerConfig.Builder b = EgressServerConfig.builder(storeConfig())
           .http(EgressGatewayCommand.bind(listen))
@@ -168,6 +177,37 @@ public final class EgressServerCommand extends BaseCommand implements Callable<I
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());
     }
+  }
+
+  /** The file's settings, except where the command line gave the flag. */
+  private void apply(EgressServerSection file) {
+    file.setting("listen").filter(v -> unset("--listen")).ifPresent(v -> listen = v);
+    file.setting("store").filter(v -> unset("--store")).ifPresent(v -> store = v);
+    file.setting("store_user").filter(v -> unset("--store-user")).ifPresent(v -> storeUser = v);
+    file.setting("store_password_file").filter(v -> unset("--store-password-file"))
+        .ifPresent(v -> storePasswordFile = Path.of(v));
+    file.setting("admin_token_file").filter(v -> unset("--admin-token-file")).ifPresent(v -> adminTokenFile = Path.of(v));
+    file.setting("max_request_bytes").filter(v -> unset("--max-request-bytes"))
+        .ifPresent(v -> maxRequestBytes = Integer.parseInt(v.trim()));
+    file.setting("push_listen").filter(v -> unset("--push-listen")).ifPresent(v -> pushListen = v);
+    file.setting("tls_cert").filter(v -> unset("--tls-cert")).ifPresent(v -> tlsCert = Path.of(v));
+    file.setting("tls_key").filter(v -> unset("--tls-key")).ifPresent(v -> tlsKey = Path.of(v));
+    file.setting("tls_ca").filter(v -> unset("--tls-ca")).ifPresent(v -> tlsCa = Path.of(v));
+    file.setting("gateway_token_file").filter(v -> unset("--gateway-token-file"))
+        .ifPresent(v -> gatewayTokenFile = Path.of(v));
+    if (!file.dnsServers().isEmpty() && unset("--dns-server")) {
+      dnsServers = new ArrayList<>(file.dnsServers());
+    }
+    if (!file.allowSpecial().isEmpty() && unset("--allow-special")) {
+      allowSpecial = new ArrayList<>(file.allowSpecial());
+    }
+    file.resolveInterval().filter(v -> unset("--resolve-interval")).ifPresent(v -> resolveInterval = v);
+    file.gracePeriod().filter(v -> unset("--grace-period")).ifPresent(v -> gracePeriod = v);
+    file.exposeSeedApi().filter(v -> unset("--expose-seed-api")).ifPresent(v -> exposeSeedApi = v);
+  }
+
+  private boolean unset(String flag) {
+    return !spec.commandLine().getParseResult().hasMatchedOption(flag);
   }
 
   private StoreConfig storeConfig() {

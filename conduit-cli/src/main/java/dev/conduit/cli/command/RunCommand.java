@@ -29,6 +29,11 @@ public final class RunCommand extends BaseCommand implements Callable<Integer> {
   /** Reads the file; flags win over it. */
   private ConduitConfig load() throws java.io.IOException {
     ConduitConfig loaded = ConfigLoader.standard().load(config);
+    if (loaded.listeners().isEmpty() && !loaded.runsMesh() && loaded.cache().isEmpty()) {
+      // the loader accepts a file whose only role is egress_server: that role has its own command
+      throw dev.conduit.cli.CliException.usage(config + ": nothing for conduit run (expected: listeners; run the"
+          + " egress_server section with: conduit egress server -c " + config + ")");
+    }
     ConduitConfig.Builder b = ConduitConfig.builder().from(loaded);
     try {
       b.log(logOptions.apply(loaded.log()));

@@ -149,10 +149,12 @@ public final class ConfigLoader {
         section.read(node, config);
       }
     }
-    if (config.build().listeners().isEmpty() && !config.runsMesh() && config.build().cache().isEmpty()) {
+    if (config.build().listeners().isEmpty() && !config.runsMesh() && config.build().cache().isEmpty()
+        && config.section(EgressServerSection.SECTION).isEmpty()) {
       throw new ConfigException(name, entries.containsKey("listeners") ? entries.get("listeners").line() : 0,
           seed000 ? "nothing to run (expected: client.enable: true or server.enable: true)"
-              : "no listener (expected: a listeners section with at least one listener, or a cache section)");
+              : "no listener (expected: a listeners section with at least one listener, or a cache or egress_server"
+                  + " section)");
     }
     ConduitConfig result = config.build();
     if (result.meshNode().isPresent()) {

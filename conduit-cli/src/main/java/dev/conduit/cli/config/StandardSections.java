@@ -40,6 +40,7 @@ final class StandardSections {
         MeshSections.server(),
         ConfigSection.typed(AdminConfig.SECTION, (node, config) -> readAdmin(node)),
         MeshNodeConfig.section(),
+        EgressServerSection.section(),
         // known from the seeds, not runnable by this build yet
         ConfigSection.typed(CacheConfig.SECTION, (node, config) -> readCache(node)),
         ConfigSection.unsupported("transparent", "the transparent listener"),

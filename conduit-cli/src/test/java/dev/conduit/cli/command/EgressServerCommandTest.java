@@ -184,6 +184,49 @@ class EgressServerCommandTest {
     assertThat(shortToken.err()).contains("line 1", "at least 16");
   }
 
+  @Test
+  void runsFromTheEgressServerSectionOfAConfigFile() throws Exception {
+    Path tokens = dir.resolve("admin-tokens");
+    Files.writeString(tokens, "ops:" + TOKEN + "\n");
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    Path yaml = dir.resolve("conduit.yaml");
+    Files.writeString(yaml, "version: 1\negress_server:\n  listen: 127.0.0.1:" + port + "\n  store: "
+        + dir.resolve("egress.db") + "\n  admin_token_file: " + tokens + "\n  allow_special: [198.18.0.0/15]\n"
+        + "  resolve_interval: 1m\n  grace_period: 10m\n  max_request_bytes: 32768\n  expose_seed_api: false\n");
+    String base = "http://127.0.0.1:" + port;
+    try (Cli.Running server = Cli.start("egress", "server", "-c", yaml.toString())) {
+      server.conduit();
+      assertThat(curl(base + "/ping")).isEqualTo("{\"message\":\"pong\"}");
+      HttpClient client = HttpClient.newHttpClient();
+      HttpResponse<String> added = client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/entries"))
+          .header("Authorization", "Bearer " + TOKEN).header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"value\":\"198.18.0.9\"}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(added.statusCode()).as(added.body()).isEqualTo(201);
+      HttpResponse<String> listed = client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/entries"))
+          .header("Authorization", "Bearer " + TOKEN).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(listed.statusCode()).isEqualTo(200);
+      assertThat(JSON.readTree(listed.body()).get("entries").findValuesAsText("value")).containsExactly("198.18.0.9");
+      Cli.Result stopped = server.stop();
+      assertThat(stopped.exitCode()).as(stopped.toString()).isZero();
+    }
+
+    Cli.Result run = Cli.run("run", "-c", yaml.toString());
+    assertThat(run.exitCode()).isNotZero();
+    assertThat(run.errLines()).hasSize(1);
+    assertThat(run.err()).contains("conduit egress server -c");
+
+    Path unknown = dir.resolve("unknown.yaml");
+    Files.writeString(unknown, "version: 1\negress_server:\n  listen: 127.0.0.1:0\n  lisen: 127.0.0.1:1\n");
+    Cli.Result refused = Cli.run("egress", "server", "-c", unknown.toString());
+    assertThat(refused.exitCode()).isNotZero();
+    assertThat(refused.errLines()).hasSize(1);
+    assertThat(refused.err()).contains("lisen");
+  }
+
   private static String curl(String url) throws Exception {
     Process p = new ProcessBuilder("curl", "-sS", "-g", url).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -227,7 +227,7 @@ class ConfigLoaderTest {
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\ndefault: {via: x, reject: y}|conduit.yaml:4: default: expected one of direct, reject",
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\nlog:\\n  maxsize: ten|conduit.yaml:5: log.maxsize: expected an integer, got 'ten'",
       "listeners:\\n  - {name: a, type: socks, listen: 127.0.0.1:0}\\nlisteners: []|conduit.yaml:4: duplicate key 'listeners' at the top level (first at line 2)",
-      "listeners: []|conduit.yaml:2: no listener (expected: a listeners section with at least one listener, or a cache section)",
+      "listeners: []|conduit.yaml:2: no listener (expected: a listeners section with at least one listener, or a cache or egress_server section)",
       "listeners:\\n  - {name: a, type: socks, listen: [127.0.0.1:0|conduit.yaml:3: not valid YAML: expected ',' or ']'",
       "client:\\n  enable: true\\nlog: {level: debug}|conduit.yaml:3: client.listen: empty (expected: ip:port)",
       "client:\\n  enable: true\\n  capture: maybe|conduit.yaml:4: client.capture: expected true or false, got 'maybe'",

@@ -104,6 +104,23 @@ class ConfigReferenceTest {
         state_dir: /var/lib/conduit/mesh
         push: ["10.0.0.17:5052"]
         addresses: [10.0.0.11]
+      egress_server:
+        listen: 127.0.0.1:0
+        store: /tmp/egress.db
+        store_user: egress
+        store_password_file: /etc/conduit/egress-db-password
+        admin_token_file: /etc/conduit/admin-tokens
+        max_request_bytes: 65536
+        push_listen: 127.0.0.1:0
+        tls_cert: /etc/conduit/push.crt
+        tls_key: /etc/conduit/push.key
+        tls_ca: /etc/conduit/gateways-ca.crt
+        gateway_token_file: /etc/conduit/gateway-tokens
+        dns_servers: ["127.0.0.1:53"]
+        resolve_interval: 5m
+        grace_period: 15m
+        allow_special: [198.18.0.0/15]
+        expose_seed_api: false
       cache: {cert_dir: /tmp/certs, cache_dir: /tmp/cache, listen: 127.0.0.1:0, tls_listen: 127.0.0.1:0,
               tls_names: [localhost], intercept: [quay.io], filters: ['\\.deb$'], trust_upstream_cas: [],
               max_cache_size: 1000000}

@@ -13,7 +13,6 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.util.NetUtil;
@@ -142,7 +141,7 @@ public final class AdminServer implements AutoCloseable {
             ch.pipeline()
                 .addLast(ConduitPipeline.ADMIN_CODEC, new HttpServerCodec(4096, 8192, 8192))
                 .addLast(ConduitPipeline.ADMIN_KEEP_ALIVE, new HttpServerKeepAliveHandler())
-                .addLast(ConduitPipeline.ADMIN_AGGREGATOR, new HttpObjectAggregator(maxRequestBytes))
+                .addLast(ConduitPipeline.ADMIN_AGGREGATOR, new AdminAggregator(maxRequestBytes))
                 .addLast(ConduitPipeline.ADMIN, new AdminHandler(AdminServer.this));
           }
         })

@@ -122,9 +122,13 @@ class EgressServerApiTest {
     assertThat(post("/api/v1/entries", "{\"value\":", bearer()).body()).contains("malformed JSON");
     assertThat(post("/api/v1/entries", "[1,2]", bearer()).body()).contains("expected a JSON object");
     assertThat(post("/api/v1/entries", "{\"value\":42}", bearer()).body()).contains("value: number");
-    HttpResponse<String> enormous = post("/api/v1/entries", "{\"value\":\"" + "a".repeat(100_000) + ".com\"}",
-        bearer());
+    String enormousBody = "{\"value\":\"" + "a".repeat(100_000) + ".com\"}";
+    HttpResponse<String> enormous = post("/api/v1/entries", enormousBody, bearer());
     assertThat(enormous.statusCode()).isEqualTo(413);
+    assertThat(enormous.headers().firstValue("content-type")).hasValue("application/json");
+    assertThat(enormous.headers().firstValue("connection")).hasValue("close");
+    assertThat(JSON.readTree(enormous.body()).get("error").asText())
+        .isEqualTo("request body: " + enormousBody.length() + " bytes (expected: at most " + 16 * 1024 + ")");
     assertThat(server.entries()).hasSize(before);
     assertThat(get("/ping", Optional.empty()).body()).isEqualTo("{\"message\":\"pong\"}");
   }
