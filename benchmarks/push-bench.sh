@@ -33,7 +33,9 @@ trap cleanup EXIT
 java -Xmx1g -cp "$JAR" dev.conduit.benchmarks.PushFanoutBench server "$DIR" "$PORT" "$AGENTS" "$MEMBERS" "$CHANGES" \
   > "$DIR/server.log" 2>&1 &
 SERVER_PID=$!
-java -Xmx3g -cp "$JAR" dev.conduit.benchmarks.PushFanoutBench agents "$DIR" "$PORT" "$AGENTS" \
+# the simulated agents each keep the whole membership: about 1 GiB per thousand (3 GiB stalled at 4,000)
+AGENT_HEAP=${AGENT_HEAP:-$(( AGENTS / 1000 + 3 ))g}
+java -Xmx"$AGENT_HEAP" -cp "$JAR" dev.conduit.benchmarks.PushFanoutBench agents "$DIR" "$PORT" "$AGENTS" \
   > "$DIR/agents.log" 2>&1 &
 AGENTS_PID=$!
 # the server exits when it has measured every change (its own deadlines bound that)
