@@ -4,6 +4,7 @@ import static dev.conduit.core.mesh.ManagerFixture.ADMIN_TOKEN;
 import static dev.conduit.core.mesh.ManagerFixture.node;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.testing.Poll;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.control.enrol.CertificateLifetime;
@@ -75,12 +76,8 @@ class MeshManagerServiceTest {
     }
   }
 
-  private static void poll(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!condition.getAsBoolean()) {
-      assertThat(System.nanoTime()).as(what + " within 30 s").isLessThan(deadline);
-      Thread.sleep(50); // polling a condition with a deadline
-    }
+  private static void poll(String what, BooleanSupplier condition) {
+    Poll.until(what, java.time.Duration.ofSeconds(30), condition);
   }
 
   @Test

@@ -4,6 +4,7 @@ import static dev.conduit.core.mesh.ManagerFixture.ADMIN_TOKEN;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.conduit.core.testing.Poll;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.control.enrol.CertificateLifetime;
 import dev.conduit.core.control.enrol.NodeEnrolment;
@@ -245,11 +246,7 @@ class MeshNodeTest {
     }
   }
 
-  private static void poll(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!condition.getAsBoolean()) {
-      assertThat(System.nanoTime()).as(what + " within 30 s").isLessThan(deadline);
-      Thread.sleep(50); // polling a condition with a deadline
-    }
+  private static void poll(String what, BooleanSupplier condition) {
+    Poll.until(what, java.time.Duration.ofSeconds(30), condition);
   }
 }

@@ -81,20 +81,8 @@ public final class MariaDbServer implements AutoCloseable {
         // performance_schema: connection attributes tell the store's change-feed session from its pool
         "--performance-schema=ON")
         .redirectErrorStream(true).redirectOutput(directory.resolve("server.log").toFile()).start();
-    long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-    SQLException last = null;
-    while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) {
-        throw new AssertionError("mariadbd exited: " + Files.readString(directory.resolve("server.log")));
-      }
-      try (Connection c = connect("")) {
-        return;
-      } catch (SQLException e) {
-        last = e;
-      }
-      Thread.sleep(100); // polling for the server to accept connections, with a deadline
-    }
-    throw new AssertionError("mariadbd did not accept connections within 120 s", last);
+    // mariadbd says so once the init file has run and the port is open
+    FileWatch.awaitText(directory.resolve("server.log"), "ready for connections", Duration.ofSeconds(120), process);
   }
 
   /** Returns the port the server listens on (127.0.0.1). */

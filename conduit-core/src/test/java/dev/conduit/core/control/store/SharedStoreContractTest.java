@@ -3,12 +3,12 @@ package dev.conduit.core.control.store;
 import static dev.conduit.core.control.store.StoreFixtures.node;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.testing.Poll;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -68,11 +68,16 @@ abstract class SharedStoreContractTest extends StoreContractTest {
     }
   }
 
-  private void awaitChangeFeedSessions(int expected) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (changeFeedSessions() != expected) {
-      assertThat(System.nanoTime()).as(expected + " change feeds connected within 30 s").isLessThan(deadline);
-      Thread.sleep(50); // polling the server's session list with a deadline
+  private void awaitChangeFeedSessions(int expected) {
+    Poll.until(expected + " change feeds connected", java.time.Duration.ofSeconds(30),
+        () -> sessions() == expected);
+  }
+
+  private int sessions() {
+    try {
+      return changeFeedSessions();
+    } catch (Exception e) {
+      throw new IllegalStateException("listing the database's sessions failed", e);
     }
   }
 
