@@ -17,7 +17,7 @@ import dev.conduit.core.route.Router;
 import dev.conduit.core.runtime.ConduitRuntime;
 import dev.conduit.core.runtime.ConduitService;
 import dev.conduit.core.runtime.Service;
-import dev.conduit.core.tunnel.MeshConfig;
+import dev.conduit.cli.config.MeshConfig;
 import dev.conduit.core.tunnel.MeshPlan;
 import dev.conduit.netfilter.ForwardTableCapture;
 import dev.conduit.netfilter.NetfilterBackend;

@@ -20,7 +20,7 @@ import dev.conduit.core.runtime.ConfigSections;
 import dev.conduit.core.runtime.SectionKey;
 import dev.conduit.core.runtime.Service;
 import dev.conduit.core.runtime.ServiceStartException;
-import dev.conduit.core.tunnel.MeshConfig;
+import dev.conduit.cli.config.MeshConfig;
 import dev.conduit.core.tunnel.MeshPlan;
 import dev.conduit.mitm.MitmServer;
 import dev.conduit.netfilter.CaptureService;

@@ -13,7 +13,7 @@ import dev.conduit.core.route.Router;
 import dev.conduit.core.runtime.ConfigSections;
 import dev.conduit.core.runtime.ReloadOutcome;
 import dev.conduit.core.runtime.Service;
-import dev.conduit.core.tunnel.MeshConfig;
+import dev.conduit.cli.config.MeshConfig;
 import dev.conduit.core.tunnel.MeshPlan;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -13,7 +13,6 @@ import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import dev.conduit.core.runtime.ConfigSections;
 import dev.conduit.core.runtime.SectionKey;
-import dev.conduit.core.tunnel.MeshConfig;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;

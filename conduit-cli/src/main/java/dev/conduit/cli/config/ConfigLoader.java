@@ -2,7 +2,6 @@ package dev.conduit.cli.config;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.conduit.core.tunnel.MeshConfig;
 import dev.conduit.core.tunnel.MeshPlan;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,5 @@
 package dev.conduit.cli.config;
 
-import dev.conduit.core.tunnel.MeshConfig;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

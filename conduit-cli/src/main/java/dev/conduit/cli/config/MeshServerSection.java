@@ -5,7 +5,6 @@ import static dev.conduit.cli.config.ConduitConfig.quote;
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.runtime.SectionKey;
-import dev.conduit.core.tunnel.MeshConfig;
 
 /**
  * Seed 000's {@code server} section (the tunnel server) with conduit's {@code server.allow} and

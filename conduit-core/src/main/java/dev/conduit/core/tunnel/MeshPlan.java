@@ -7,7 +7,6 @@ import dev.conduit.core.ConduitBuilder;
 import dev.conduit.core.Destination;
 import dev.conduit.core.Listener;
 import dev.conduit.core.inbound.OriginalDestinationResolver;
-import dev.conduit.core.net.PortRange;
 import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.outbound.Outbound;
 import dev.conduit.core.pki.PeerGuard;
@@ -17,13 +16,14 @@ import dev.conduit.core.route.Rule;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.NetUtil;
 import java.io.IOException;
+import org.jspecify.annotations.Nullable;
 import java.net.InetSocketAddress;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -31,18 +31,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A {@link MeshConfig} mapped onto conduit: the listeners, outbounds and rules to add to a
+ * Point-to-point tunnels mapped onto conduit: the listeners, outbounds and rules to add to a
  * {@link ConduitBuilder}, the health checks to start once the conduit runs, and the PEM file watchers to
- * close with it.
+ * close with it. Built from typed settings ({@link #builder()}); the CLI maps its configuration file onto them.
  *
- * <p>Client side: listener {@value #CLIENT_LISTENER} speaks {@link Tunnel#forwardProtocol}; each peer is an
- * outbound {@code peer-<index>} with one {@link Tunnel#clientHop} (or {@link Tunnel#multiplexedClientHop} with
- * {@code tls.multiplex: true}); each forward entry is a rule on that
- * listener sending its destination ({@code dst_as}, else the original one) to its peer; anything else on
+ * <p>Client side: listener {@value #CLIENT_LISTENER} speaks {@link Tunnel#forwardProtocol}; each
+ * {@link TunnelPeer} is an outbound {@code peer-<index>} with one {@link Tunnel#clientHop} (or
+ * {@link Tunnel#multiplexedClientHop} when multiplexed); each forward entry is a rule on that
+ * listener sending its destination (the entry's rewrite, else the original one) to its peer; anything else on
  * the listener is rejected. Server side: listener {@value #SERVER_LISTENER} speaks
- * {@link Tunnel#serverProtocol()} over TLS offering ALPN {@code h2} and {@code http/1.1}; each {@code allow} entry (or the default, see
- * {@link MeshConfig.Server#allow()}) is a rule allowing direct dials; a final rule rejects everything
+ * {@link Tunnel#serverProtocol()} over TLS offering ALPN {@code h2} and {@code http/1.1}; each {@link TunnelAllow}
+ * is a rule allowing direct dials (without any, see {@link Builder#allow}); a final rule rejects everything
  * else on the listener, so the server is never an open relay.
+ *
+ * <pre>{@code
+ * MeshPlan plan = MeshPlan.builder().client("127.0.0.1:5052").healthCheckInterval(Duration.ofSeconds(60))
+ *     .peer(TunnelPeer.builder(1).endpoint(Destination.of("198.18.0.11", 5053)).tls(tls).build())
+ *     .forward(ForwardEntry.parse(":3306", "127.0.0.1:3306"), 1)
+ *     .build();
+ * plan.apply(Conduit.builder());
+ * }</pre>
  */
 public final class MeshPlan implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(MeshPlan.class);
@@ -73,18 +81,19 @@ public final class MeshPlan implements AutoCloseable {
     return "peer-" + index;
   }
 
-  static MeshPlan of(MeshConfig config, OriginalDestinationResolver resolver, Duration tlsCheckInterval,
-      PeerGuard guard) throws IOException {
-    requireNonNull(config, "config");
-    requireNonNull(resolver, "resolver");
-    requireNonNull(tlsCheckInterval, "tlsCheckInterval");
-    MeshPlan plan = new MeshPlan(tlsCheckInterval, guard);
+  /** Returns a builder of a plan with neither side; add {@link Builder#client} and/or {@link Builder#server}. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  private static MeshPlan of(Builder b) throws IOException {
+    MeshPlan plan = new MeshPlan(b.tlsCheckInterval, b.guard);
     try {
-      if (config.client() != null && config.client().enable()) {
-        plan.mapClient(config.client(), resolver);
+      if (b.clientBind != null) {
+        plan.mapClient(b);
       }
-      if (config.server() != null && config.server().enable()) {
-        plan.mapServer(config.server());
+      if (b.serverBind != null) {
+        plan.mapServer(b);
       }
     } catch (IOException | RuntimeException e) {
       plan.close();
@@ -95,84 +104,51 @@ public final class MeshPlan implements AutoCloseable {
 
   // ---- client
 
-  private void mapClient(MeshConfig.Client client, OriginalDestinationResolver resolver) throws IOException {
-    checkNetwork(client.network(), "client.network");
-    if (client.listen() == null || client.listen().isBlank()) {
-      throw new IllegalArgumentException("client.listen: empty (expected: ip:port)");
-    }
-    if (client.checkTime() < 0) {
-      throw new IllegalArgumentException("client.check_time: " + client.checkTime() + " (expected: >= 0 seconds, 0 disables)");
-    }
-    if (client.forwardTable().isEmpty()) {
-      throw new IllegalArgumentException("client.forward_table: empty (expected: at least one entry)");
+  private void mapClient(Builder b) throws IOException {
+    if (b.forwards.isEmpty()) {
+      throw new IllegalArgumentException("client: no forward entry (expected: at least one)");
     }
     Map<Integer, String> peerNames = new HashMap<>();
-    for (int i = 0; i < client.peers().size(); i++) {
-      MeshConfig.Peer peer = client.peers().get(i);
-      String where = "client.peers[" + i + "]";
-      checkNetwork(peer.network(), where + ".network");
+    for (TunnelPeer peer : b.peers) {
       if (peerNames.containsKey(peer.index())) {
-        throw new IllegalArgumentException(where + ".index: " + peer.index() + " used twice (expected: unique)");
+        throw new IllegalArgumentException("peer " + peer.index() + ": used twice (expected: unique indexes)");
       }
-      if (peer.addresses().isEmpty()) {
-        throw new IllegalArgumentException(where + ".addresses: empty (expected: at least one host:port)");
-      }
-      List<Destination> endpoints = new ArrayList<>();
-      for (String a : peer.addresses()) {
-        try {
-          endpoints.add(Destination.parse(a, -1));
-        } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException(where + ".addresses: " + a + " (expected: host:port)", e);
-        }
-      }
-      boolean multiplex = peer.tls() != null && peer.tls().multiplex();
-      if (multiplex && !peer.tls().enable()) {
-        throw new IllegalArgumentException(where + ".tls.multiplex: true without TLS (expected: enable: true; "
-            + "multiplexed tunnels are HTTP/2 negotiated with TLS ALPN)");
-      }
-      Supplier<SslContext> tls = tlsFactory.client(peer.tls(), where + ".tls");
+      String name = peerOutbound(peer.index());
+      String certificate = peerNames.isEmpty() ? CLIENT_LISTENER : CLIENT_LISTENER + "-" + peer.index();
+      Supplier<SslContext> tls = tlsFactory.client(peer.tls().orElse(null), peer.multiplex(), certificate,
+          "peer " + peer.index() + " tls");
       if (tls == null) {
-        warn("tunnel to peer " + peer.index() + " " + peer.addresses() + " is plain TCP: anyone on the path can "
+        warn("tunnel to peer " + peer.index() + " " + peer.endpoints() + " is plain TCP: anyone on the path can "
             + "read and alter it, and the peer cannot tell who connects; add tls with mtls: true");
       }
       PeerGuard hopGuard = tls == null ? null : guard;
-      Hop hop = multiplex ? Tunnel.multiplexedClientHop(endpoints, tls, hopGuard)
-          : Tunnel.clientHop(endpoints, tls, hopGuard);
-      String name = peerOutbound(peer.index());
+      Hop hop = peer.multiplex() ? Tunnel.multiplexedClientHop(peer.endpoints(), tls, hopGuard)
+          : Tunnel.clientHop(peer.endpoints(), tls, hopGuard);
       outbounds.add(Outbound.builder(name).hop(hop).build());
       peerNames.put(peer.index(), name);
-      checks.put(hop, Duration.ofSeconds(client.checkTime()));
+      checks.put(hop, b.healthCheckInterval);
     }
     List<ForwardEntry> entries = new ArrayList<>();
     List<Integer> peers = new ArrayList<>();
     List<Rule> specific = new ArrayList<>();
     List<Rule> anyAddress = new ArrayList<>();
-    for (int i = 0; i < client.forwardTable().size(); i++) {
-      MeshConfig.Forward f = client.forwardTable().get(i);
-      String where = "client.forward_table[" + i + "]";
-      if (f.dst() == null) {
-        throw new IllegalArgumentException(where + ".dst: empty (expected: :port or ip:port)");
-      }
-      ForwardEntry entry;
-      try {
-        entry = ForwardEntry.parse(f.dst(), f.dstAs());
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(where + "." + e.getMessage(), e);
-      }
-      String outbound = peerNames.get(f.peerIndex());
+    for (int i = 0; i < b.forwards.size(); i++) {
+      ForwardEntry entry = b.forwards.get(i);
+      int peerIndex = b.forwardPeers.get(i);
+      String outbound = peerNames.get(peerIndex);
       if (outbound == null) {
-        throw new IllegalArgumentException(where + ".peer_index: " + f.peerIndex() + " (expected one of "
-            + peerNames.keySet() + ")");
+        throw new IllegalArgumentException("forward entry " + i + " (" + entry + "): peer " + peerIndex
+            + " (expected one of " + peerNames.keySet() + ")");
       }
       for (int j = 0; j < entries.size(); j++) {
-        if (peers.get(j) != f.peerIndex() && overlap(entries.get(j), entry)) {
-          throw new IllegalArgumentException(where + ": " + entry + " via peer " + f.peerIndex()
+        if (peers.get(j) != peerIndex && overlap(entries.get(j), entry)) {
+          throw new IllegalArgumentException("forward entry " + i + ": " + entry + " via peer " + peerIndex
               + " overlaps entry " + j + " (" + entries.get(j) + ") via peer " + peers.get(j)
               + " (expected: one peer per destination)");
         }
       }
       entries.add(entry);
-      peers.add(f.peerIndex());
+      peers.add(peerIndex);
       Rule.Builder r = Rule.builder("forward-" + i).listener(CLIENT_LISTENER).decision(RouteDecision.via(outbound));
       Optional<String> host = effectiveHost(entry);
       r.port(entry.rewriteTo().map(Destination::port).orElse(entry.port()));
@@ -192,8 +168,8 @@ public final class MeshPlan implements AutoCloseable {
     rules.addAll(anyAddress);
     rules.add(Rule.builder("forward-deny").listener(CLIENT_LISTENER)
         .decision(RouteDecision.reject("no forward_table entry")).build());
-    listeners.add(Listener.builder(CLIENT_LISTENER).bind(client.listen())
-        .protocol(Tunnel.forwardProtocol(entries, resolver)).build());
+    listeners.add(Listener.builder(CLIENT_LISTENER).bind(b.clientBind)
+        .protocol(Tunnel.forwardProtocol(entries, b.resolver)).build());
   }
 
   private static Optional<String> effectiveHost(ForwardEntry e) {
@@ -217,17 +193,12 @@ public final class MeshPlan implements AutoCloseable {
 
   // ---- server
 
-  private void mapServer(MeshConfig.Server server) throws IOException {
-    MeshConfig.Listen listen = server.listen();
-    if (listen == null || listen.addr() == null || listen.addr().isBlank()) {
-      throw new IllegalArgumentException("server.listen.addr: empty (expected: ip:port)");
-    }
-    checkNetwork(listen.network(), "server.listen.network");
-    Listener.Builder lb = Listener.builder(SERVER_LISTENER).bind(listen.addr()).protocol(Tunnel.serverProtocol());
-    Supplier<SslContext> tls = tlsFactory.server(listen.tls(), "server.listen.tls");
-    boolean authenticated = listen.tls() != null && listen.tls().enable() && listen.tls().mtls();
+  private void mapServer(Builder b) throws IOException {
+    Listener.Builder lb = Listener.builder(SERVER_LISTENER).bind(b.serverBind).protocol(Tunnel.serverProtocol());
+    Supplier<SslContext> tls = tlsFactory.server(b.serverTls, SERVER_LISTENER, "tunnel server tls");
+    boolean authenticated = b.serverTls != null && b.serverTls.mutual();
     if (tls == null) {
-      warn("tunnel server " + listen.addr() + " is plain TCP: anyone who reaches it can use it within the allowed "
+      warn("tunnel server " + b.serverBind + " is plain TCP: anyone who reaches it can use it within the allowed "
           + "destinations, and the traffic is readable on the path; add tls with mtls: true");
     } else {
       lb.tls(tls);
@@ -237,7 +208,7 @@ public final class MeshPlan implements AutoCloseable {
     }
     Listener listener = lb.build();
     listeners.add(listener);
-    if (server.allow().isEmpty()) {
+    if (b.allow.isEmpty()) {
       Rule.Builder r = Rule.builder("tunnel-allow-local").listener(SERVER_LISTENER)
           .destinationCidr("127.0.0.0/8").destinationCidr("::1/128").domain("localhost")
           .decision(RouteDecision.direct());
@@ -247,39 +218,14 @@ public final class MeshPlan implements AutoCloseable {
       }
       rules.add(r.build());
     }
-    for (int i = 0; i < server.allow().size(); i++) {
-      MeshConfig.Allow a = server.allow().get(i);
-      String where = "server.allow[" + i + "]";
-      if (a.cidrs().isEmpty() && a.domains().isEmpty()) {
-        throw new IllegalArgumentException(where + ": no cidrs and no domains (expected: at least one; "
-            + "write cidrs [0.0.0.0/0, ::/0] to allow every address explicitly)");
+    for (int i = 0; i < b.allow.size(); i++) {
+      TunnelAllow a = b.allow.get(i);
+      if (a.principal().isPresent() && !authenticated) {
+        warn("allow entry " + i + ": peer " + a.principal().get() + " never matches: the server does not require "
+            + "client certificates (mutual TLS)");
       }
       Rule.Builder r = Rule.builder("tunnel-allow-" + i).listener(SERVER_LISTENER).decision(RouteDecision.direct());
-      if (a.peer() != null && !a.peer().isBlank() && !a.peer().equals("*")) {
-        if (!authenticated) {
-          warn(where + ".peer: " + a.peer() + " never matches: the server does not require client certificates "
-              + "(tls.mtls: true)");
-        }
-        r.principal(a.peer());
-      }
-      try {
-        a.cidrs().forEach(r::destinationCidr);
-        for (String d : a.domains()) {
-          if (d.startsWith("*.")) {
-            r.domainSuffix(d.substring(2));
-          } else if (d.startsWith(".")) {
-            r.domainSuffix(d.substring(1));
-          } else {
-            r.domain(d);
-          }
-        }
-        for (String p : a.ports()) {
-          PortRange range = PortRange.parse(p);
-          r.portRange(range.first(), range.last());
-        }
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
-      }
+      a.applyTo(r);
       rules.add(r.build());
     }
     rules.add(Rule.builder("tunnel-deny").listener(SERVER_LISTENER)
@@ -287,16 +233,6 @@ public final class MeshPlan implements AutoCloseable {
   }
 
   // ---- helpers
-
-  private static void checkNetwork(String network, String where) {
-    if (network == null || network.isBlank()) {
-      return;
-    }
-    String n = network.trim().toLowerCase(Locale.ROOT);
-    if (!n.equals("tcp") && !n.equals("tcp4") && !n.equals("tcp6")) {
-      throw new IllegalArgumentException(where + ": " + network + " (expected: tcp)");
-    }
-  }
 
   private void warn(String message) {
     log.warn(message);
@@ -333,20 +269,9 @@ public final class MeshPlan implements AutoCloseable {
    * ({@code tunnel-server}; {@code tunnel-client} for the first peer, {@code tunnel-client-<index>} for others),
    * each returning the certificate in use now (the PEM files are re-read when they change). Mutual TLS only.
    */
-  public java.util.Map<String, java.util.function.Supplier<java.security.cert.X509Certificate>> certificates() {
-    java.util.Map<String, java.util.function.Supplier<java.security.cert.X509Certificate>> out =
-        new java.util.LinkedHashMap<>();
-    tlsFactory.watched.forEach((where, files) -> {
-      String name;
-      if (where.startsWith("server.")) {
-        name = "tunnel-server";
-      } else if (!out.containsKey("tunnel-client")) {
-        name = "tunnel-client";
-      } else {
-        name = "tunnel-client-" + where.replaceAll("\\D+", "");
-      }
-      out.put(name, () -> files.material().certificate());
-    });
+  public Map<String, Supplier<X509Certificate>> certificates() {
+    Map<String, Supplier<X509Certificate>> out = new LinkedHashMap<>();
+    tlsFactory.watched.forEach((name, files) -> out.put(name, () -> files.material().certificate()));
     return out;
   }
 
@@ -391,6 +316,110 @@ public final class MeshPlan implements AutoCloseable {
       }
     }
     watchers.clear();
+  }
+
+  /** Builds a {@link MeshPlan}: a client side, a server side, or both. */
+  public static final class Builder {
+    private @Nullable String clientBind;
+    private Duration healthCheckInterval = Duration.ZERO;
+    private final List<TunnelPeer> peers = new ArrayList<>();
+    private final List<ForwardEntry> forwards = new ArrayList<>();
+    private final List<Integer> forwardPeers = new ArrayList<>();
+    private @Nullable String serverBind;
+    private @Nullable TunnelTls serverTls;
+    private final List<TunnelAllow> allow = new ArrayList<>();
+    private OriginalDestinationResolver resolver = OriginalDestinationResolver.NONE;
+    private Duration tlsCheckInterval = Duration.ofSeconds(10);
+    private @Nullable PeerGuard guard;
+
+    private Builder() {}
+
+    /** Runs the tunnel client, its plain TCP listener on {@code bind} ({@code ip:port}, the capture's target). */
+    public Builder client(String bind) {
+      this.clientBind = requireNonNull(bind, "bind");
+      return this;
+    }
+
+    /** How often each peer is checked actively (default {@link Duration#ZERO}: no checks). */
+    public Builder healthCheckInterval(Duration interval) {
+      requireNonNull(interval, "interval");
+      if (interval.isNegative()) {
+        throw new IllegalArgumentException("healthCheckInterval: " + interval + " (expected: >= 0, 0 disables)");
+      }
+      this.healthCheckInterval = interval;
+      return this;
+    }
+
+    /** Adds a tunnel server the client can use. */
+    public Builder peer(TunnelPeer peer) {
+      peers.add(requireNonNull(peer, "peer"));
+      return this;
+    }
+
+    /** Adds a forward entry: connections it takes are tunnelled through peer {@code peerIndex}. */
+    public Builder forward(ForwardEntry entry, int peerIndex) {
+      forwards.add(requireNonNull(entry, "entry"));
+      forwardPeers.add(peerIndex);
+      return this;
+    }
+
+    /** Runs the tunnel server on {@code bind} ({@code ip:port}). */
+    public Builder server(String bind) {
+      this.serverBind = requireNonNull(bind, "bind");
+      return this;
+    }
+
+    /** The tunnel server's TLS (default: none, a plain TCP tunnel server). */
+    public Builder serverTls(TunnelTls tls) {
+      this.serverTls = requireNonNull(tls, "tls");
+      return this;
+    }
+
+    /**
+     * Adds what peers may reach through the server. Without any entry the server allows only destinations on its
+     * own host: loopback ({@code 127.0.0.0/8}, {@code ::1}, {@code localhost}) and the address it listens on, any
+     * port, never relaying to other hosts. Once one is given, only the listed entries apply.
+     */
+    public Builder allow(TunnelAllow entry) {
+      allow.add(requireNonNull(entry, "entry"));
+      return this;
+    }
+
+    /**
+     * Tells redirected connections' original destinations (conduit-netfilter); default
+     * {@link OriginalDestinationResolver#NONE}.
+     */
+    public Builder resolver(OriginalDestinationResolver value) {
+      this.resolver = requireNonNull(value, "value");
+      return this;
+    }
+
+    /** How often the PEM files are checked for changes (default 10 s). */
+    public Builder tlsCheckInterval(Duration interval) {
+      this.tlsCheckInterval = requireNonNull(interval, "interval");
+      return this;
+    }
+
+    /**
+     * Judges the peer of every TLS tunnel, on the server's listener and on the client's peers (e.g. a
+     * {@link dev.conduit.core.pki.PeerDenyList} fed with the mesh's revoked nodes), so a revoked peer is refused
+     * and its open tunnels closed. Default: none.
+     */
+    public Builder peerGuard(PeerGuard value) {
+      this.guard = requireNonNull(value, "value");
+      return this;
+    }
+
+    /**
+     * Maps the settings; reads the PEM files (blocking I/O: call at start-up, not on an event loop) and starts
+     * watching them. Logs a WARN for every plain TCP tunnel.
+     *
+     * @throws IllegalArgumentException naming the first invalid value
+     * @throws IOException if a PEM file cannot be read
+     */
+    public MeshPlan build() throws IOException {
+      return of(this);
+    }
   }
 
   @Override

@@ -17,7 +17,7 @@ import javax.net.ssl.SSLException;
 import java.util.function.Consumer;
 
 /**
- * The TLS contexts of a {@link MeshPlan}'s tunnels, from the configuration's PEM file paths: mutual TLS
+ * The TLS contexts of a {@link MeshPlan}'s tunnels, from {@link TunnelTls}' PEM file paths: mutual TLS
  * contexts that reload when the files change (their watchers are added to the plan's, closed with it),
  * server-only and client-only TLS, and the multiplexing client's ALPN.
  */
@@ -33,7 +33,7 @@ final class MeshTls {
   private final Duration checkInterval;
   private final List<AutoCloseable> watchers;
   private final Consumer<String> warn;
-  /** The watched materials by where they were configured ({@code server.listen.tls}, {@code client.peers[0].tls}). */
+  /** The watched materials by the name {@link MeshPlan#certificates()} gives them. */
   final java.util.Map<String, ReloadingTlsMaterial> watched = new java.util.LinkedHashMap<>();
 
   MeshTls(Duration checkInterval, List<AutoCloseable> watchers, Consumer<String> warn) {
@@ -42,98 +42,70 @@ final class MeshTls {
     this.warn = warn;
   }
 
-  Supplier<SslContext> client(MeshConfig.Tls tls, String where) throws IOException {
-    if (tls == null || !tls.enable()) {
+  /**
+   * The client context of a peer's tunnels, or null for plain TCP.
+   *
+   * @param name the name {@link MeshPlan#certificates()} gives a mutual TLS certificate
+   * @param where how errors name the settings
+   */
+  Supplier<SslContext> client(TunnelTls tls, boolean multiplex, String name, String where) throws IOException {
+    if (tls == null) {
       return null;
     }
-    if (tls.cas().size() > 1) {
-      throw new IllegalArgumentException(where + ".cas: " + tls.cas().size() + " files (expected: one PEM file; "
-          + "concatenate the CA certificates)");
-    }
-    if (tls.certs().size() > 1) {
-      throw new IllegalArgumentException(where + ".certs: " + tls.certs().size() + " pairs (expected: one)");
-    }
     if (tls.insecureSkipVerify()) {
-      warn(where + ".insecure_skip_verify: true: the peer's certificate is not verified (testing only)");
+      warn(where + ": insecure_skip_verify: the peer's certificate is not verified (testing only)");
     }
-    if (tls.mtls()) {
-      if (tls.certs().isEmpty() || tls.cas().isEmpty()) {
-        throw new IllegalArgumentException(where + ": mtls needs certs (this side's certificate and key) and cas");
-      }
-      MeshConfig.CertKey ck = tls.certs().get(0);
-      ReloadingTlsMaterial files = watch(ck, tls.cas().get(0), where);
+    if (tls.mutual()) {
+      ReloadingTlsMaterial files = watch(tls.certificate().orElseThrow(), tls.key().orElseThrow(),
+          tls.trust().orElseThrow(), name, where);
       if (!tls.insecureSkipVerify()) {
-        return tls.multiplex() ? files::multiplexClientContext : files::clientContext;
+        return multiplex ? files::multiplexClientContext : files::clientContext;
       }
       return derived(files, m -> build(SslContextBuilder.forClient().keyManager(m.privateKey(), m.certificateChain())
-          .trustManager(InsecureTrustManagerFactory.INSTANCE), tls.multiplex() ? CLIENT_H2 : null));
+          .trustManager(InsecureTrustManagerFactory.INSTANCE), multiplex ? CLIENT_H2 : null));
     }
     // TLS without a client certificate: loaded once, nothing secret to renew
     SslContextBuilder b = SslContextBuilder.forClient();
-    if (!tls.certs().isEmpty()) {
-      MeshConfig.CertKey ck = tls.certs().get(0);
-      b.keyManager(Pem.readPrivateKey(path(ck.key(), where + ".certs[0].key")),
-          Pem.readCertificates(path(ck.cert(), where + ".certs[0].cert")));
+    if (tls.certificate().isPresent()) {
+      b.keyManager(Pem.readPrivateKey(tls.key().orElseThrow()), Pem.readCertificates(tls.certificate().get()));
     }
     if (tls.insecureSkipVerify()) {
       b.trustManager(InsecureTrustManagerFactory.INSTANCE);
-    } else if (!tls.cas().isEmpty()) {
-      b.trustManager(Pem.readCertificates(path(tls.cas().get(0), where + ".cas[0]")));
+    } else if (tls.trust().isPresent()) {
+      b.trustManager(Pem.readCertificates(tls.trust().get()));
     }
-    SslContext context = build(b, tls.multiplex() ? CLIENT_H2 : null);
+    SslContext context = build(b, multiplex ? CLIENT_H2 : null);
     return () -> context;
   }
 
-  Supplier<SslContext> server(MeshConfig.Tls tls, String where) throws IOException {
-    if (tls == null || !tls.enable()) {
+  /** The tunnel server's context, or null for plain TCP. */
+  Supplier<SslContext> server(TunnelTls tls, String name, String where) throws IOException {
+    if (tls == null) {
       return null;
     }
-    if (tls.certs().size() != 1) {
-      throw new IllegalArgumentException(where + ".certs: " + tls.certs().size() + " pairs (expected: one {cert, key})");
+    if (tls.certificate().isEmpty()) {
+      throw new IllegalArgumentException(where + ": no certificate (expected: the server's certificate and key)");
     }
-    if (tls.cas().size() > 1) {
-      throw new IllegalArgumentException(where + ".cas: " + tls.cas().size() + " files (expected: one PEM file; "
-          + "concatenate the CA certificates)");
-    }
-    if (tls.multiplex()) {
-      throw new IllegalArgumentException(where + ".multiplex: true (expected: only in client peers[].tls; the "
-          + "server offers HTTP/2 and HTTP/1.1 and each client's ALPN decides)");
-    }
-    MeshConfig.CertKey ck = tls.certs().get(0);
-    if (tls.mtls()) {
-      if (tls.cas().isEmpty()) {
-        throw new IllegalArgumentException(where + ".cas: empty (expected: the CA file client certificates are "
-            + "verified against when mtls is true)");
-      }
-      return watch(ck, tls.cas().get(0), where)::tunnelServerContext;
+    Path cert = tls.certificate().get();
+    Path key = tls.key().orElseThrow();
+    if (tls.mutual()) {
+      return watch(cert, key, tls.trust().orElseThrow(), name, where)::tunnelServerContext;
     }
     // server authentication only: the trust file is not used, the certificate file stands in for it
-    ReloadingTlsMaterial files = watch(ck, tls.cas().isEmpty() ? ck.cert() : tls.cas().get(0), where);
+    ReloadingTlsMaterial files = watch(cert, key, tls.trust().orElse(cert), name, where);
     return derived(files, m -> build(SslContextBuilder.forServer(m.privateKey(), m.certificateChain()), SERVER_H2));
   }
 
-  private ReloadingTlsMaterial watch(MeshConfig.CertKey ck, String trust, String where) throws IOException {
-    if (ck == null) {
-      throw new IllegalArgumentException(where + ".certs[0]: empty (expected: {cert, key})");
-    }
+  private ReloadingTlsMaterial watch(Path cert, Path key, Path trust, String name, String where) throws IOException {
     ReloadingTlsMaterial files;
     try {
-      files = ReloadingTlsMaterial.builder(path(ck.cert(), where + ".certs[0].cert"),
-          path(ck.key(), where + ".certs[0].key"), path(trust, where + ".cas[0]"))
-          .checkInterval(checkInterval).build();
+      files = ReloadingTlsMaterial.builder(cert, key, trust).checkInterval(checkInterval).build();
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
     }
     watchers.add(files);
-    watched.put(where, files);
+    watched.put(name, files);
     return files;
-  }
-
-  private static Path path(String file, String where) {
-    if (file == null || file.isBlank()) {
-      throw new IllegalArgumentException(where + ": empty (expected: a PEM file path)");
-    }
-    return Path.of(file);
   }
 
   /** A context made from the watched material, remade when the files were reloaded. */

@@ -1,9 +1,10 @@
 /**
  * conduit-to-conduit tunnels: HTTP/1.1 {@code CONNECT} over mutually authenticated TLS 1.3
  * ({@link dev.conduit.core.tunnel.Tunnel}), active peer health checks
- * ({@link dev.conduit.core.tunnel.TunnelHealthChecker}), and seed 000's (moresec conduit) {@code client} /
- * {@code server} configuration ({@link dev.conduit.core.tunnel.MeshConfig}) mapped onto listeners, outbounds
- * and rules ({@link dev.conduit.core.tunnel.MeshPlan}).
+ * ({@link dev.conduit.core.tunnel.TunnelHealthChecker}), and point-to-point tunnel settings (peers, forward
+ * entries, the server's TLS and allow list: {@link dev.conduit.core.tunnel.TunnelPeer},
+ * {@link dev.conduit.core.tunnel.TunnelTls}, {@link dev.conduit.core.tunnel.TunnelAllow}) mapped onto listeners,
+ * outbounds and rules ({@link dev.conduit.core.tunnel.MeshPlan}).
  *
  * <p>Authorization is by the peer certificate's identity: the tunnel listener's requests carry it as their
  * principal, and router rules on that listener say which destinations each principal may reach, ending in

@@ -2,6 +2,7 @@ package dev.conduit.core.tunnel;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.Destination;
 import dev.conduit.core.testing.Poll;
 import dev.conduit.core.inbound.OriginalDestinationResolver;
 import dev.conduit.core.observe.CertificateExpiryGauges;
@@ -24,10 +25,9 @@ class MeshPlanCertificatesTest {
   @TempDir
   Path dir;
 
-  MeshConfig.Tls mtls(String name) {
-    return new MeshConfig.Tls(true, true, List.of(dir.resolve("ca.pem").toString()),
-        List.of(new MeshConfig.CertKey(dir.resolve(name + ".pem").toString(), dir.resolve(name + ".key").toString())),
-        false);
+  TunnelTls mtls(String name) {
+    return TunnelTls.builder().certificate(dir.resolve(name + ".pem"), dir.resolve(name + ".key"))
+        .trust(dir.resolve("ca.pem")).mutual(true).build();
   }
 
   @Test
@@ -35,13 +35,15 @@ class MeshPlanCertificatesTest {
     TunnelTestPki.write(dir, CA, "ca", null);
     TunnelTestPki.write(dir, CA, "b", CertificateRequest.builder().commonName("b").addIpAddress("127.0.0.1")
         .usages(Usage.SERVER, Usage.CLIENT).validity(Duration.ofDays(10)).build());
-    MeshConfig config = new MeshConfig(
-        new MeshConfig.Client(true, "tcp", "127.0.0.1:0", 0, List.of(new MeshConfig.Forward(":80", null, 1)),
-            List.of(new MeshConfig.Peer(1, "tcp", List.of("127.0.0.1:5053"), mtls("b")))),
-        new MeshConfig.Server(true, new MeshConfig.Listen("tcp", "127.0.0.1:0", mtls("b")), List.of()));
+    MeshPlan.Builder config = MeshPlan.builder().client("127.0.0.1:0")
+        .peer(TunnelPeer.builder(1).endpoint(Destination.of("127.0.0.1", 5053)).tls(mtls("b")).build())
+        .peer(TunnelPeer.builder(7).endpoint(Destination.of("127.0.0.1", 5054)).tls(mtls("b")).build())
+        .forward(ForwardEntry.parse(":80", null), 1)
+        .server("127.0.0.1:0").serverTls(mtls("b"));
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    try (MeshPlan plan = config.plan(OriginalDestinationResolver.NONE, Duration.ofMillis(50), PeerDenyList.create())) {
-      assertThat(plan.certificates()).containsOnlyKeys("tunnel-server", "tunnel-client");
+    try (MeshPlan plan = config.resolver(OriginalDestinationResolver.NONE)
+        .tlsCheckInterval(Duration.ofMillis(50)).peerGuard(PeerDenyList.create()).build()) {
+      assertThat(plan.certificates()).containsOnlyKeys("tunnel-server", "tunnel-client", "tunnel-client-7");
       assertThat(plan.listeners().get(1).peerGuard()).isPresent();
       assertThat(plan.outbounds().get(0).hops().get(0).peerGuard()).isPresent();
       CertificateExpiryGauges gauges = CertificateExpiryGauges.create(registry);

@@ -7,6 +7,10 @@ import dev.conduit.core.Conduit;
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.ConnectionInfo;
 import dev.conduit.core.Destination;
+import dev.conduit.core.net.PortRange;
+import dev.conduit.core.outbound.Hop;
+import dev.conduit.core.pki.CertificateAuthority;
+import dev.conduit.core.pki.CertificateRequest;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import java.io.IOException;
@@ -14,16 +18,22 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** The mapping of seed 000's sections, its validation, and the tunnel server's replies to bad requests. */
+/** The mapping of typed tunnel settings, their validation, and the tunnel server's replies to bad requests. */
 class MeshPlanTest {
 
-  static MeshConfig.Server plainServer(List<MeshConfig.Allow> allow) {
-    return new MeshConfig.Server(true, new MeshConfig.Listen("tcp", "127.0.0.1:0", null), allow);
+  @TempDir
+  Path dir;
+
+  static MeshPlan.Builder plainServer() {
+    return MeshPlan.builder().server("127.0.0.1:0");
   }
 
   static RouteDecision route(MeshPlan plan, String listener, String principal, String host, int port) {
@@ -37,7 +47,7 @@ class MeshPlanTest {
 
   @Test
   void defaultAllowsOnlyTheServersOwnHost() throws IOException {
-    try (MeshPlan plan = new MeshConfig(null, plainServer(null)).plan()) {
+    try (MeshPlan plan = plainServer().build()) {
       assertThat(route(plan, MeshPlan.SERVER_LISTENER, null, "127.0.0.1", 80)).isInstanceOf(RouteDecision.Direct.class);
       assertThat(route(plan, MeshPlan.SERVER_LISTENER, null, "::1", 6379)).isInstanceOf(RouteDecision.Direct.class);
       assertThat(route(plan, MeshPlan.SERVER_LISTENER, null, "localhost", 3306)).isInstanceOf(RouteDecision.Direct.class);
@@ -48,9 +58,10 @@ class MeshPlanTest {
 
   @Test
   void allowEntriesAreScopedToTheirPeer() throws IOException {
-    try (MeshPlan plan = new MeshConfig(null, plainServer(List.of(
-        new MeshConfig.Allow("spiffe://mesh/a", List.of("198.18.0.0/24"), List.of("3306", "8000-8099"), List.of()),
-        new MeshConfig.Allow(null, List.of(), List.of(), List.of(".svc.internal"))))).plan()) {
+    try (MeshPlan plan = plainServer()
+        .allow(TunnelAllow.builder().principal("spiffe://mesh/a").cidr("198.18.0.0/24").ports(PortRange.of(3306))
+            .ports(PortRange.parse("8000-8099")).build())
+        .allow(TunnelAllow.builder().domainSuffix("svc.internal").build()).build()) {
       assertThat(route(plan, MeshPlan.SERVER_LISTENER, "spiffe://mesh/a", "198.18.0.7", 8050))
           .isInstanceOf(RouteDecision.Direct.class);
       assertThat(route(plan, MeshPlan.SERVER_LISTENER, "spiffe://mesh/b", "198.18.0.7", 8050))
@@ -68,11 +79,9 @@ class MeshPlanTest {
 
   @Test
   void clientRulesSendEachForwardEntryToItsPeer() throws IOException {
-    MeshConfig.Client client = new MeshConfig.Client(true, "", "127.0.0.1:0", 0,
-        List.of(new MeshConfig.Forward(":80", "127.0.0.1:8080", 1), new MeshConfig.Forward(":5432", null, 2)),
-        List.of(new MeshConfig.Peer(1, "tcp", List.of("127.0.0.1:5053"), null),
-            new MeshConfig.Peer(2, "tcp", List.of("127.0.0.1:5054"), null)));
-    try (MeshPlan plan = new MeshConfig(client, null).plan()) {
+    try (MeshPlan plan = MeshPlan.builder().client("127.0.0.1:0").peer(peer(1, 5053)).peer(peer(2, 5054))
+        .forward(ForwardEntry.parse(":80", "127.0.0.1:8080"), 1).forward(ForwardEntry.parse(":5432", null), 2)
+        .build()) {
       assertThat(route(plan, MeshPlan.CLIENT_LISTENER, null, "127.0.0.1", 8080)).isEqualTo(RouteDecision.via("peer-1"));
       assertThat(route(plan, MeshPlan.CLIENT_LISTENER, null, "198.18.0.3", 5432)).isEqualTo(RouteDecision.via("peer-2"));
       assertThat(route(plan, MeshPlan.CLIENT_LISTENER, null, "198.18.0.3", 22)).isInstanceOf(RouteDecision.Reject.class);
@@ -81,81 +90,71 @@ class MeshPlanTest {
     }
   }
 
-  @Test
-  void invalidConfigurationsNameTheirField() {
-    MeshConfig.Peer peer = new MeshConfig.Peer(1, "tcp", List.of("127.0.0.1:5053"), null);
-    assertThatThrownBy(() -> new MeshConfig(new MeshConfig.Client(true, "tcp", "127.0.0.1:0", -1,
-        List.of(new MeshConfig.Forward(":80", "127.0.0.1:80", 1)), List.of(peer)), null).plan())
-        .hasMessageContaining("client.check_time: -1");
-    assertThatThrownBy(() -> new MeshConfig(new MeshConfig.Client(true, "tcp", "127.0.0.1:0", 0,
-        List.of(new MeshConfig.Forward(":80", "127.0.0.1:80", 7)), List.of(peer)), null).plan())
-        .hasMessageContaining("client.forward_table[0].peer_index: 7");
-    assertThatThrownBy(() -> new MeshConfig(new MeshConfig.Client(true, "tcp", "127.0.0.1:0", 0,
-        List.of(new MeshConfig.Forward(":80", "127.0.0.1:80", 1)), List.of(peer, peer)), null).plan())
-        .hasMessageContaining("client.peers[1].index: 1 used twice");
-    assertThatThrownBy(() -> new MeshConfig(new MeshConfig.Client(true, "udp", "127.0.0.1:0", 0,
-        List.of(new MeshConfig.Forward(":80", "127.0.0.1:80", 1)), List.of(peer)), null).plan())
-        .hasMessageContaining("client.network: udp");
-    assertThatThrownBy(() -> new MeshConfig(new MeshConfig.Client(true, "tcp", "127.0.0.1:0", 0,
-        List.of(new MeshConfig.Forward(":80", "127.0.0.1:80", 1), new MeshConfig.Forward("198.18.0.1:81",
-            "127.0.0.1:80", 2)), List.of(peer, new MeshConfig.Peer(2, "tcp", List.of("127.0.0.1:5054"), null))),
-        null).plan())
-        .hasMessageContaining("overlaps entry 0");
-    assertThatThrownBy(() -> new MeshConfig(new MeshConfig.Client(true, "tcp", "127.0.0.1:0", 0,
-        List.of(new MeshConfig.Forward("db:80", null, 1)), List.of(peer)), null).plan())
-        .hasMessageContaining("client.forward_table[0].dst: db:80");
-    assertThatThrownBy(() -> new MeshConfig(null, plainServer(List.of(
-        new MeshConfig.Allow("x", List.of(), List.of("80"), List.of())))).plan())
-        .hasMessageContaining("server.allow[0]: no cidrs and no domains");
-    assertThatThrownBy(() -> new MeshConfig(null, new MeshConfig.Server(true, new MeshConfig.Listen("tcp", "127.0.0.1:0",
-        new MeshConfig.Tls(true, true, List.of(), List.of(new MeshConfig.CertKey("/nonexistent.pem", "/x.key")),
-            false)), null)).plan())
-        .hasMessageContaining("server.listen.tls.cas: empty");
+  static TunnelPeer peer(int index, int port) {
+    return TunnelPeer.builder(index).endpoint(Destination.of("127.0.0.1", port)).build();
   }
 
   @Test
-  void multiplexKeyMakesAMultiplexedPeerHopAndIsValidated() throws IOException {
-    dev.conduit.core.pki.CertificateAuthority ca = dev.conduit.core.pki.CertificateAuthority.builder()
-        .commonName("mesh CA").build();
-    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("meshplan");
-    try {
-      TunnelTestPki.write(dir, ca, "ca", null);
-      TunnelTestPki.write(dir, ca, "a", dev.conduit.core.pki.CertificateRequest.builder().commonName("a")
-          .addUri("spiffe://mesh/a").usages(dev.conduit.core.pki.CertificateRequest.Usage.CLIENT).build());
-      List<String> cas = List.of(dir.resolve("ca.pem").toString());
-      List<MeshConfig.CertKey> certs = List.of(new MeshConfig.CertKey(dir.resolve("a.pem").toString(),
-          dir.resolve("a.key").toString()));
-      for (MeshConfig.Tls tls : List.of(new MeshConfig.Tls(true, true, cas, certs, false, true),
-          new MeshConfig.Tls(true, true, cas, certs, true, true), new MeshConfig.Tls(true, false, cas, List.of(), false,
-              true))) {
-        try (MeshPlan plan = new MeshConfig(client(tls), null).plan()) {
-          dev.conduit.core.outbound.Hop hop = plan.outbounds().get(0).hops().get(0);
-          assertThat(hop.multiplex()).as(tls.toString()).isTrue();
-          assertThat(hop.sslContext().orElseThrow().applicationProtocolNegotiator().protocols()).containsExactly("h2");
-        }
+  void invalidSettingsAreNamed() {
+    assertThatThrownBy(() -> MeshPlan.builder().client("127.0.0.1:0").peer(peer(1, 5053))
+        .forward(ForwardEntry.parse(":80", "127.0.0.1:80"), 7).build())
+        .hasMessageContaining("forward entry 0 (:80 -> 127.0.0.1:80): peer 7 (expected one of [1])");
+    assertThatThrownBy(() -> MeshPlan.builder().client("127.0.0.1:0").peer(peer(1, 5053)).peer(peer(1, 5054))
+        .forward(ForwardEntry.parse(":80", null), 1).build())
+        .hasMessageContaining("peer 1: used twice");
+    assertThatThrownBy(() -> MeshPlan.builder().client("127.0.0.1:0").peer(peer(1, 5053)).peer(peer(2, 5054))
+        .forward(ForwardEntry.parse(":80", "127.0.0.1:80"), 1)
+        .forward(ForwardEntry.parse("198.18.0.1:81", "127.0.0.1:80"), 2).build())
+        .hasMessageContaining("forward entry 1: ").hasMessageContaining("overlaps entry 0");
+    assertThatThrownBy(() -> MeshPlan.builder().client("127.0.0.1:0").peer(peer(1, 5053)).build())
+        .hasMessageContaining("client: no forward entry");
+    assertThatThrownBy(() -> MeshPlan.builder().healthCheckInterval(Duration.ofSeconds(-1)))
+        .hasMessageContaining("healthCheckInterval: PT-1S");
+    assertThatThrownBy(() -> TunnelAllow.builder().ports(PortRange.of(80)).build())
+        .hasMessageContaining("allow: no cidrs and no domains");
+    assertThatThrownBy(() -> TunnelAllow.builder().cidr("10.0.0.0/99").build())
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> TunnelPeer.builder(3).build()).hasMessageContaining("peer 3: no endpoint");
+    assertThatThrownBy(() -> TunnelPeer.builder(3).endpoint(Destination.of("127.0.0.1", 5053)).multiplex(true).build())
+        .hasMessageContaining("peer 3: multiplex without TLS");
+    assertThatThrownBy(() -> TunnelTls.builder().mutual(true).trust(Path.of("ca.pem")).build())
+        .hasMessageContaining("tls: mutual without a certificate");
+    assertThatThrownBy(() -> TunnelTls.builder().mutual(true).certificate(Path.of("a.pem"), Path.of("a.key")).build())
+        .hasMessageContaining("tls: mutual without trust");
+    assertThatThrownBy(() -> plainServer().serverTls(TunnelTls.builder().trust(Path.of("ca.pem")).build()).build())
+        .hasMessageContaining("tunnel server tls: no certificate");
+    assertThatThrownBy(() -> plainServer().serverTls(TunnelTls.builder()
+        .certificate(Path.of("/nonexistent.pem"), Path.of("/x.key")).build()).build())
+        .isInstanceOf(IOException.class);
+  }
+
+  @Test
+  void multiplexedPeerHopsNegotiateH2() throws IOException {
+    CertificateAuthority ca = CertificateAuthority.builder().commonName("mesh CA").build();
+    TunnelTestPki.write(dir, ca, "ca", null);
+    TunnelTestPki.write(dir, ca, "a", CertificateRequest.builder().commonName("a").addUri("spiffe://mesh/a")
+        .usages(CertificateRequest.Usage.CLIENT).build());
+    TunnelTls mtls = TunnelTls.builder().certificate(dir.resolve("a.pem"), dir.resolve("a.key"))
+        .trust(dir.resolve("ca.pem")).mutual(true).build();
+    for (TunnelTls tls : List.of(mtls, TunnelTls.builder().certificate(dir.resolve("a.pem"), dir.resolve("a.key"))
+        .trust(dir.resolve("ca.pem")).mutual(true).insecureSkipVerify(true).build(),
+        TunnelTls.builder().trust(dir.resolve("ca.pem")).build())) {
+      try (MeshPlan plan = client(tls, true)) {
+        Hop hop = plan.outbounds().get(0).hops().get(0);
+        assertThat(hop.multiplex()).as(tls.toString()).isTrue();
+        assertThat(hop.sslContext().orElseThrow().applicationProtocolNegotiator().protocols()).containsExactly("h2");
       }
-      try (MeshPlan plan = new MeshConfig(client(new MeshConfig.Tls(true, true, cas, certs, false)), null).plan()) {
-        assertThat(plan.outbounds().get(0).hops().get(0).multiplex()).isFalse();
-      }
-      assertThatThrownBy(() -> new MeshConfig(client(new MeshConfig.Tls(false, false, List.of(), List.of(), false,
-          true)), null).plan())
-          .isInstanceOf(IllegalArgumentException.class)
-          .hasMessageContaining("client.peers[0].tls.multiplex: true without TLS");
-      assertThatThrownBy(() -> new MeshConfig(null, new MeshConfig.Server(true, new MeshConfig.Listen("tcp",
-          "127.0.0.1:0", new MeshConfig.Tls(true, true, cas, certs, false, true)), null)).plan())
-          .isInstanceOf(IllegalArgumentException.class)
-          .hasMessageContaining("server.listen.tls.multiplex: true (expected: only in client peers[].tls");
-    } finally {
-      for (String f : List.of("ca.pem", "a.pem", "a.key")) {
-        java.nio.file.Files.deleteIfExists(dir.resolve(f));
-      }
-      java.nio.file.Files.deleteIfExists(dir);
+    }
+    try (MeshPlan plan = client(mtls, false)) {
+      assertThat(plan.outbounds().get(0).hops().get(0).multiplex()).isFalse();
+      assertThat(plan.certificates()).containsOnlyKeys(MeshPlan.CLIENT_LISTENER);
     }
   }
 
-  private static MeshConfig.Client client(MeshConfig.Tls tls) {
-    return new MeshConfig.Client(true, "tcp", "127.0.0.1:0", 0, List.of(new MeshConfig.Forward(":80", "127.0.0.1:80", 1)),
-        List.of(new MeshConfig.Peer(1, "tcp", List.of("127.0.0.1:5053"), tls)));
+  private static MeshPlan client(TunnelTls tls, boolean multiplex) throws IOException {
+    return MeshPlan.builder().client("127.0.0.1:0")
+        .peer(TunnelPeer.builder(1).endpoint(Destination.of("127.0.0.1", 5053)).tls(tls).multiplex(multiplex).build())
+        .forward(ForwardEntry.parse(":80", "127.0.0.1:80"), 1).build();
   }
 
   @Test
@@ -181,7 +180,7 @@ class MeshPlanTest {
 
   @Test
   void tunnelServerAnswersBadRequestsWithAStatus() throws Exception {
-    try (MeshPlan plan = new MeshConfig(null, plainServer(null)).plan();
+    try (MeshPlan plan = plainServer().build();
         Conduit server = plan.apply(Conduit.builder()).build().start()) {
       InetSocketAddress address = server.address(MeshPlan.SERVER_LISTENER);
       assertThat(ask(address, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")).startsWith("HTTP/1.1 405 ").contains("Allow: CONNECT");

@@ -6,6 +6,8 @@ import static dev.conduit.core.tunnel.TunnelTest.withInbounds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.Conduit;
+import dev.conduit.core.Destination;
+import dev.conduit.core.net.PortRange;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConnectionInfo;
 import dev.conduit.core.Listener;
@@ -113,7 +115,7 @@ class MultiplexTunnelTest {
 
     // one event loop: every tunnel's stream goes on that loop's pooled connection
     resourcesA = ConduitResources.builder().ioThreads(1).build();
-    planA = clientPlan(mtls("a", true), List.of(bAddress()));
+    planA = clientPlan(mtls("a"), true, List.of(bAddress()));
     a = withInbounds(planA, resourcesA).build().start();
   }
 
@@ -139,24 +141,24 @@ class MultiplexTunnelTest {
     return "127.0.0.1:" + b.address(MeshPlan.SERVER_LISTENER).getPort();
   }
 
-  static MeshConfig.Tls mtls(String name, boolean multiplex) {
-    return new MeshConfig.Tls(true, true, List.of(dir.resolve("ca.pem").toString()),
-        List.of(new MeshConfig.CertKey(dir.resolve(name + ".pem").toString(), dir.resolve(name + ".key").toString())),
-        false, multiplex);
+  static TunnelTls mtls(String name) {
+    return TunnelTls.builder().certificate(dir.resolve(name + ".pem"), dir.resolve(name + ".key"))
+        .trust(dir.resolve("ca.pem")).mutual(true).build();
   }
 
   static MeshPlan serverPlan(String listen) throws IOException {
-    return new MeshConfig(null, new MeshConfig.Server(true, new MeshConfig.Listen("tcp", listen, mtls("b", false)),
-        List.of(new MeshConfig.Allow(PEER_A, List.of("127.0.0.1/32"),
-            List.of(String.valueOf(origin.port()), String.valueOf(echo.port())), List.of()))))
-        .plan(OriginalDestinationResolver.NONE, Duration.ofSeconds(10));
+    return MeshPlan.builder().server(listen).serverTls(mtls("b"))
+        .allow(TunnelAllow.builder().principal(PEER_A).cidr("127.0.0.1/32").ports(PortRange.of(origin.port()))
+            .ports(PortRange.of(echo.port())).build())
+        .build();
   }
 
-  static MeshPlan clientPlan(MeshConfig.Tls tls, List<String> peerAddresses) throws IOException {
-    return new MeshConfig(new MeshConfig.Client(true, "tcp", "127.0.0.1:0", 0,
-        List.of(new MeshConfig.Forward(":80", "127.0.0.1:" + origin.port(), 1)),
-        List.of(new MeshConfig.Peer(1, "tcp", peerAddresses, tls))), null)
-        .plan(OriginalDestinationResolver.NONE, Duration.ofSeconds(10));
+  static MeshPlan clientPlan(TunnelTls tls, boolean multiplex, List<String> peerAddresses) throws IOException {
+    TunnelPeer.Builder peer = TunnelPeer.builder(1).tls(tls).multiplex(multiplex);
+    peerAddresses.forEach(a -> peer.endpoint(Destination.parse(a, -1)));
+    return MeshPlan.builder().client("127.0.0.1:0").peer(peer.build())
+        .forward(ForwardEntry.parse(":80", "127.0.0.1:" + origin.port()), 1).resolver(OriginalDestinationResolver.NONE)
+        .build();
   }
 
   static int pooledConnections(Conduit c) {
@@ -279,12 +281,11 @@ class MultiplexTunnelTest {
       // a pair of conduits of their own on one event loop: the warm-up below allocates that thread's buffers,
       // so the measurement sees what the tunnel holds, not the allocator's first chunks
       try (ConduitResources resources = ConduitResources.builder().ioThreads(1).build();
-          MeshPlan serverPlan = new MeshConfig(null, new MeshConfig.Server(true,
-              new MeshConfig.Listen("tcp", "127.0.0.1:0", mtls("b", false)),
-              List.of(new MeshConfig.Allow(PEER_A, List.of("127.0.0.1/32"),
-                  List.of(String.valueOf(source.getLocalPort()), String.valueOf(origin.port())), List.of())))).plan();
+          MeshPlan serverPlan = MeshPlan.builder().server("127.0.0.1:0").serverTls(mtls("b"))
+              .allow(TunnelAllow.builder().principal(PEER_A).cidr("127.0.0.1/32")
+                  .ports(PortRange.of(source.getLocalPort())).ports(PortRange.of(origin.port())).build()).build();
           Conduit b2 = serverPlan.apply(Conduit.builder().resources(resources)).build().start();
-          MeshPlan clientPlan = clientPlan(mtls("a", true),
+          MeshPlan clientPlan = clientPlan(mtls("a"), true,
               List.of("127.0.0.1:" + b2.address(MeshPlan.SERVER_LISTENER).getPort()));
           Conduit a2 = withInbounds(clientPlan, resources).build().start()) {
         Processes.requireTool("curl");
@@ -352,10 +353,9 @@ class MultiplexTunnelTest {
   @Test
   void peersWithoutValidCertificateAreRefused() throws Exception {
     int before = echo.accepted();
-    MeshConfig.Tls noCertificate = new MeshConfig.Tls(true, false, List.of(dir.resolve("ca.pem").toString()),
-        List.of(), false, true);
-    for (MeshConfig.Tls tls : List.of(noCertificate, mtls("stranger", true))) {
-      try (MeshPlan plan = clientPlan(tls, List.of(bAddress()));
+    TunnelTls noCertificate = TunnelTls.builder().trust(dir.resolve("ca.pem")).build();
+    for (TunnelTls tls : List.of(noCertificate, mtls("stranger"))) {
+      try (MeshPlan plan = clientPlan(tls, true, List.of(bAddress()));
           Conduit c = withInbounds(plan, null).build().start()) {
         assertThat(socks5Connect(c, echo.port())).as("SOCKS5 reply: general failure").isEqualTo(1);
       }
@@ -370,7 +370,7 @@ class MultiplexTunnelTest {
       port = probe.getLocalPort();
     }
     String address = "127.0.0.1:" + port;
-    try (MeshPlan plan = clientPlan(mtls("a", true), List.of(address));
+    try (MeshPlan plan = clientPlan(mtls("a"), true, List.of(address));
         Conduit c = withInbounds(plan, resourcesA).build().start()) {
       try (MeshPlan first = serverPlan(address); Conduit b1 = first.apply(Conduit.builder()).build().start()) {
         try (Socket s = (Socket) socks5Connect(c, echo.port())) {
@@ -399,7 +399,7 @@ class MultiplexTunnelTest {
     try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       dead = probe.getLocalPort();
     }
-    try (MeshPlan plan = clientPlan(mtls("a", true), List.of("127.0.0.1:" + dead, bAddress()));
+    try (MeshPlan plan = clientPlan(mtls("a"), true, List.of("127.0.0.1:" + dead, bAddress()));
         Conduit c = withInbounds(plan, null).build().start()) {
       for (int i = 0; i < 3; i++) {
         try (Socket s = (Socket) socks5Connect(c, echo.port())) {
@@ -470,7 +470,7 @@ class MultiplexTunnelTest {
       io.netty.channel.Channel server = smallServer(group, 2, connections);
       String address = "127.0.0.1:" + ((InetSocketAddress) server.localAddress()).getPort();
       List<Socket> open = new ArrayList<>();
-      try (MeshPlan plan = clientPlan(mtls("a", true), List.of(address));
+      try (MeshPlan plan = clientPlan(mtls("a"), true, List.of(address));
           Conduit c = withInbounds(plan, resourcesA).build().start()) {
         for (int i = 0; i < 3; i++) {
           open.add((Socket) socks5Connect(c, echo.port()));
@@ -501,7 +501,7 @@ class MultiplexTunnelTest {
   @Test
   void http11ClientStillWorksAgainstTheSameServer() throws Exception {
     int from = acceptedOnB.size();
-    try (MeshPlan plan = clientPlan(mtls("a", false), List.of(bAddress()));
+    try (MeshPlan plan = clientPlan(mtls("a"), false, List.of(bAddress()));
         Conduit c = withInbounds(plan, null).build().start()) {
       for (int i = 0; i < 2; i++) {
         try (Socket s = (Socket) socks5Connect(c, echo.port())) {
@@ -523,7 +523,7 @@ class MultiplexTunnelTest {
                 .tls(material::serverContext).build())
             .router(Router.builder().rule(Rule.builder("all").decision(RouteDecision.direct()).build()).build())
             .build().start();
-        MeshPlan plan = clientPlan(mtls("a", true), List.of("127.0.0.1:" + h1Only.address("tunnel").getPort()));
+        MeshPlan plan = clientPlan(mtls("a"), true, List.of("127.0.0.1:" + h1Only.address("tunnel").getPort()));
         Conduit c = withInbounds(plan, null).observer(new ConnectionObserver() {
           @Override
           public void dialFailed(dev.conduit.core.ConnectRequest request, String outbound,

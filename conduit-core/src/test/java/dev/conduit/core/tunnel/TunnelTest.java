@@ -3,6 +3,8 @@ package dev.conduit.core.tunnel;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.Conduit;
+import dev.conduit.core.Destination;
+import dev.conduit.core.net.PortRange;
 import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConduitBuilder;
 import dev.conduit.core.Listener;
@@ -70,13 +72,12 @@ class TunnelTest {
         .addUri("spiffe://mesh/b").usages(Usage.SERVER, Usage.CLIENT).build());
     writePem(CA, "a", CertificateRequest.builder().commonName("a").addUri(PEER_A).usages(Usage.CLIENT).build());
 
-    MeshConfig.Tls tlsB = mtls("b");
-    planB = new MeshConfig(null, new MeshConfig.Server(true, new MeshConfig.Listen("tcp", "127.0.0.1:0", tlsB),
-        List.of(new MeshConfig.Allow(PEER_A, List.of("127.0.0.1/32"),
-                List.of(String.valueOf(origin.port()), String.valueOf(echo.port())), List.of()),
-            new MeshConfig.Allow(PEER_A_RENEWED, List.of("127.0.0.1/32"), List.of(String.valueOf(echo.port())),
-                List.of()))))
-        .plan(dev.conduit.core.inbound.OriginalDestinationResolver.NONE, Duration.ofMillis(100));
+    planB = MeshPlan.builder().server("127.0.0.1:0").serverTls(mtls("b"))
+        .allow(TunnelAllow.builder().principal(PEER_A).cidr("127.0.0.1/32").ports(PortRange.of(origin.port()))
+            .ports(PortRange.of(echo.port())).build())
+        .allow(TunnelAllow.builder().principal(PEER_A_RENEWED).cidr("127.0.0.1/32").ports(PortRange.of(echo.port()))
+            .build())
+        .tlsCheckInterval(Duration.ofMillis(100)).build();
     b = planB.apply(Conduit.builder()
             .timeouts(Timeouts.builder().negotiation(Duration.ofSeconds(2)).build())
             .observer(new ConnectionObserver() {
@@ -116,18 +117,26 @@ class TunnelTest {
     TunnelTestPki.write(dir, ca, name, request);
   }
 
-  static MeshConfig.Tls mtls(String name) {
-    return new MeshConfig.Tls(true, true, List.of(dir.resolve("ca.pem").toString()),
-        List.of(new MeshConfig.CertKey(dir.resolve(name + ".pem").toString(), dir.resolve(name + ".key").toString())),
-        false);
+  static TunnelTls mtls(String name) {
+    return TunnelTls.builder().certificate(dir.resolve(name + ".pem"), dir.resolve(name + ".key"))
+        .trust(dir.resolve("ca.pem")).mutual(true).build();
+  }
+
+  static TunnelPeer peer(List<String> addresses, TunnelTls tls) {
+    TunnelPeer.Builder p = TunnelPeer.builder(1);
+    addresses.forEach(a -> p.endpoint(Destination.parse(a, -1)));
+    if (tls != null) {
+      p.tls(tls);
+    }
+    return p.build();
   }
 
   /** A client plan: forward entry ":80 -> origin" (as in seed 000) and one peer with these addresses. */
   static MeshPlan clientPlan(String certName, List<String> peerAddresses, int checkTime) throws IOException {
-    return new MeshConfig(new MeshConfig.Client(true, "tcp", "127.0.0.1:0", checkTime,
-        List.of(new MeshConfig.Forward(":80", "127.0.0.1:" + origin.port(), 1)),
-        List.of(new MeshConfig.Peer(1, "tcp", peerAddresses, certName == null ? null : mtls(certName)))), null)
-        .plan(dev.conduit.core.inbound.OriginalDestinationResolver.NONE, Duration.ofMillis(100));
+    return MeshPlan.builder().client("127.0.0.1:0").healthCheckInterval(Duration.ofSeconds(checkTime))
+        .peer(peer(peerAddresses, certName == null ? null : mtls(certName)))
+        .forward(ForwardEntry.parse(":80", "127.0.0.1:" + origin.port()), 1)
+        .tlsCheckInterval(Duration.ofMillis(100)).build();
   }
 
   /**
@@ -223,11 +232,10 @@ class TunnelTest {
     Processes.requireTool("curl");
     // as if netfilter had redirected a connection for 198.18.0.9:3306 to the client listener
     InetSocketAddress original = new InetSocketAddress("198.18.0.9", 3306);
-    try (MeshPlan plan = new MeshConfig(new MeshConfig.Client(true, "tcp", "127.0.0.1:0", 0,
-        List.of(new MeshConfig.Forward(":80", "127.0.0.1:" + echo.port(), 1),
-            new MeshConfig.Forward("198.18.0.9:3306", "127.0.0.1:" + origin.port(), 1)),
-        List.of(new MeshConfig.Peer(1, "tcp", List.of(bAddress()), mtls("a")))), null)
-        .plan(ch -> java.util.Optional.of(original), Duration.ofSeconds(10));
+    try (MeshPlan plan = MeshPlan.builder().client("127.0.0.1:0").peer(peer(List.of(bAddress()), mtls("a")))
+        .forward(ForwardEntry.parse(":80", "127.0.0.1:" + echo.port()), 1)
+        .forward(ForwardEntry.parse("198.18.0.9:3306", "127.0.0.1:" + origin.port()), 1)
+        .resolver(ch -> java.util.Optional.of(original)).build();
         Conduit c = plan.apply(Conduit.builder()).build().start()) {
       int port = c.address(MeshPlan.CLIENT_LISTENER).getPort();
       Processes.Result r = Processes.run("curl", "-sS", "--max-time", "10", "http://127.0.0.1:" + port + "/hello");
@@ -351,10 +359,8 @@ class TunnelTest {
         assertThat(exchange(s, "via second")).isEqualTo("via second");
       }
       // the first address comes back: a second tunnel server on it
-      MeshConfig.Tls tlsB = mtls("b");
-      try (MeshPlan planB2 = new MeshConfig(null, new MeshConfig.Server(true,
-          new MeshConfig.Listen("tcp", first, tlsB), List.of(new MeshConfig.Allow(PEER_A, List.of("127.0.0.1"),
-          List.of(), List.of())))).plan();
+      try (MeshPlan planB2 = MeshPlan.builder().server(first).serverTls(mtls("b"))
+          .allow(TunnelAllow.builder().principal(PEER_A).cidr("127.0.0.1").build()).build();
           Conduit b2 = planB2.apply(Conduit.builder().observer(new ConnectionObserver() {
             @Override
             public void closed(ConnectionSummary summary) {
@@ -404,13 +410,12 @@ class TunnelTest {
   @Test
   void seed000PlainExampleRunsAsWrittenWithWarnings() throws Exception {
     Processes.requireTool("curl");
-    try (MeshPlan server = new MeshConfig(null, new MeshConfig.Server(true,
-        new MeshConfig.Listen("tcp", "127.0.0.1:0", null), null)).plan();
+    try (MeshPlan server = MeshPlan.builder().server("127.0.0.1:0").build();
         Conduit plainB = server.apply(Conduit.builder()).build().start()) {
       String addr = "127.0.0.1:" + plainB.address(MeshPlan.SERVER_LISTENER).getPort();
-      try (MeshPlan client = new MeshConfig(new MeshConfig.Client(true, "tcp", "127.0.0.1:0", 60,
-          List.of(new MeshConfig.Forward(":80", "127.0.0.1:" + origin.port(), 1)),
-          List.of(new MeshConfig.Peer(1, "tcp", List.of(addr), null))), null).plan();
+      try (MeshPlan client = MeshPlan.builder().client("127.0.0.1:0").healthCheckInterval(Duration.ofSeconds(60))
+          .peer(peer(List.of(addr), null)).forward(ForwardEntry.parse(":80", "127.0.0.1:" + origin.port()), 1)
+          .build();
           Conduit plainA = client.apply(Conduit.builder()).build().start()) {
         client.startHealthChecks(plainA, Duration.ofSeconds(2));
         assertThat(server.warnings()).singleElement().asString().contains("plain TCP");

@@ -1,18 +1,19 @@
-package dev.conduit.core.tunnel;
+package dev.conduit.cli.config;
 
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.inbound.OriginalDestinationResolver;
 import dev.conduit.core.pki.PeerGuard;
+import dev.conduit.core.tunnel.MeshPlan;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Seed 000's (moresec conduit) {@code client} and {@code server} sections, as written in its
- * {@code conduit.yaml}, plus conduit's {@code allow} list; {@link #plan} maps them onto conduit listeners,
- * outbounds and rules. Each component's javadoc names its YAML key. Absent sections and lists are
+ * The {@code client} and {@code server} sections of {@code conduit.yaml} as written (seed 000's keys), plus
+ * conduit's {@code allow} list; {@link #plan} checks them, naming the YAML key of the first invalid value, and maps
+ * them onto core's typed tunnel settings ({@link MeshPlan#builder()}). Each component's javadoc names its YAML key. Absent sections and lists are
  * {@code null} or empty; absent numbers and booleans are 0 and false, as in seed 000.
  *
  * <pre>{@code
@@ -58,7 +59,7 @@ public record MeshConfig(@Nullable Client client, @Nullable Server server) {
    * @throws IOException if a PEM file cannot be read
    */
   public MeshPlan plan(OriginalDestinationResolver resolver, Duration tlsCheckInterval) throws IOException {
-    return MeshPlan.of(this, resolver, tlsCheckInterval, null);
+    return MeshConfigMapping.plan(this, resolver, tlsCheckInterval, null);
   }
 
   /**
@@ -72,7 +73,7 @@ public record MeshConfig(@Nullable Client client, @Nullable Server server) {
   public MeshPlan plan(OriginalDestinationResolver resolver, Duration tlsCheckInterval, PeerGuard guard)
       throws IOException {
     requireNonNull(guard, "guard");
-    return MeshPlan.of(this, resolver, tlsCheckInterval, guard);
+    return MeshConfigMapping.plan(this, resolver, tlsCheckInterval, guard);
   }
 
   /** {@link #plan(OriginalDestinationResolver, Duration)} without redirection support, files checked every 10 s. */
@@ -135,7 +136,7 @@ public record MeshConfig(@Nullable Client client, @Nullable Server server) {
    * @param insecureSkipVerify YAML {@code insecure_skip_verify}: client side only, accept any server
    *     certificate (testing only; logged as a WARN)
    * @param multiplex YAML {@code multiplex} (conduit extension): client side ({@code peers[].tls}) only, carry
-   *     the tunnels to this peer as HTTP/2 streams over pooled connections ({@link Tunnel#multiplexedClientHop})
+   *     the tunnels to this peer as HTTP/2 streams over pooled connections ({@link dev.conduit.core.tunnel.Tunnel#multiplexedClientHop})
    *     instead of one TLS connection each; needs {@code enable: true}. Servers need no setting: they offer
    *     HTTP/2 and HTTP/1.1 and the client's ALPN decides
    */
