@@ -1,40 +1,29 @@
 package dev.conduit.cli.command;
 
+import static dev.conduit.cli.command.MeshLab.ECHO;
+import static dev.conduit.cli.command.MeshLab.awaitSets;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.conduit.cli.Main;
+import dev.conduit.cli.command.MeshLab.Child;
 import dev.conduit.netfilter.testing.NetNs;
-import dev.conduit.cli.config.MeshNodeConfig;
-import dev.conduit.core.testing.Processes;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The mesh's guarantees from the CLI, in network namespaces on one bridge: a manager whose {@code manager.yaml}
- * grants group {@code apps} (host A) port 7000 of group {@code db} (host B); B runs with {@code server.enforce}
- * on port 7000; C is a member outside {@code apps}; O is a host outside the mesh. A reaches B's service through the
- * mesh (the service sees B itself); C's tunnel is refused by the policy; O connecting in clear is refused by the
- * enforcement table; {@code conduit manager nodes revoke a} closes A's open tunnel and A's next one is refused.
- * Needs root, ip, iptables, ipset and nft (skips elsewhere; under CI=true it fails instead).
+ * The mesh's guarantees from the CLI, in network namespaces on one bridge ({@link MeshLab}): a manager whose
+ * {@code manager.yaml} grants group {@code apps} (host A) port 7000 of group {@code db} (host B); B runs with
+ * {@code server.enforce} on port 7000; C is a member outside {@code apps}; O is a host outside the mesh. A reaches
+ * B's service through the mesh (the service sees B itself); C's tunnel is refused by the policy; O connecting in
+ * clear is refused by the enforcement table; {@code conduit manager nodes revoke a} closes A's open tunnel and A's
+ * next one is refused. Needs root, ip, iptables, ipset and nft (skips elsewhere; under CI=true it fails instead).
  */
 class MeshGuardSystemTest {
-  private static final int ECHO = 7000;
-  private final List<AutoCloseable> cleanup = new ArrayList<>();
-  private final List<Child> children = new CopyOnWriteArrayList<>();
 
   @TempDir
   Path dir;
@@ -44,246 +33,59 @@ class MeshGuardSystemTest {
     NetNs.requireRootAnd("ip", "iptables-save", "ip6tables-save", "ipset", "nft");
   }
 
-  @AfterEach
-  void cleanUp() throws Exception {
-    for (int i = cleanup.size() - 1; i >= 0; i--) {
-      cleanup.get(i).close();
-    }
-  }
-
   @Test
   @Timeout(value = 15, unit = TimeUnit.MINUTES) // five JVMs on a shared machine
   void policyEnforcementAndRevocationHoldEndToEnd() throws Exception {
-    NetNs sw = closing(NetNs.bare());
-    sw.run("ip", "link", "add", "br0", "type", "bridge");
-    sw.run("ip", "link", "set", "br0", "up");
-    NetNs m = host(sw, "1");
-    NetNs a = host(sw, "2");
-    NetNs b = host(sw, "3");
-    NetNs c = host(sw, "4");
-    NetNs o = host(sw, "5");
+    try (MeshLab lab = new MeshLab(dir)) {
+      NetNs m = lab.host(1);
+      NetNs a = lab.host(2);
+      NetNs b = lab.host(3);
+      NetNs c = lab.host(4);
+      NetNs o = lab.host(5);
 
-    Path managerYaml = dir.resolve("manager.yaml");
-    Files.writeString(managerYaml, ManagerCommandTest.SEED_MANAGER_YAML
-        .replace("/opt/conduit/data/", dir.resolve("data") + "/")
-        .replace("/opt/conduit/log/manager.log", dir.resolve("manager.log").toString())
-        .replace("conduit_manager:\n", """
-            conduit_manager:
-              auto_approve: true
-              policy:
-                groups:
-                  apps: [a]
-                  db: [b]
-                allow:
-                  - {name: apps-to-db, from: apps, to: db, ports: ["%d"]}
-            """.formatted(ECHO)));
-    Child manager = start(m, Map.of(), Main.class.getName(), "manager", "-c", managerYaml.toString());
-    manager.await(l -> l.contains("membership push channel on"), "the manager's push channel");
-    Child hostB = start(b, Map.of(), Main.class.getName(), "-c", hostYaml("b", "198.18.0.3",
-        "  enforce:\n    ports: [\"" + ECHO + "\"]\n").toString());
-    Child echoB = start(b, Map.of(), TcpEchoPeer.class.getName(), "echo", Integer.toString(ECHO));
-    echoB.await(l -> l.equals("READY"), "B's echo");
-    hostB.await(l -> l.contains("mesh node b: membership version"), "B enrolled and watching");
-    Child hostA = start(a, Map.of(), Main.class.getName(), "-c", hostYaml("a", "198.18.0.2", "").toString());
-    Child hostC = start(c, Map.of(), Main.class.getName(), "-c", hostYaml("c", "198.18.0.4", "").toString());
-    awaitSets(a, List.of("198.18.0.3", "fd00::3"), List.of(), hostA);
-    awaitSets(c, List.of("198.18.0.3", "fd00::3"), List.of(), hostC);
+      Path managerYaml = lab.managerYaml("""
+            auto_approve: true
+            policy:
+              groups:
+                apps: [a]
+                db: [b]
+              allow:
+                - {name: apps-to-db, from: apps, to: db, ports: ["%d"]}
+          """.formatted(ECHO));
+      Child manager = lab.manager(m, managerYaml);
+      Child hostB = lab.conduit(b, Map.of(), lab.hostYaml("b", "198.18.0.3",
+          "  enforce:\n    ports: [\"" + ECHO + "\"]\n"));
+      Child echoB = lab.echo(b);
+      hostB.await("mesh node b: membership version", "B enrolled and watching");
+      Child hostA = lab.conduit(a, Map.of(), lab.hostYaml("a", "198.18.0.2", ""));
+      Child hostC = lab.conduit(c, Map.of(), lab.hostYaml("c", "198.18.0.4", ""));
+      awaitSets(a, List.of("198.18.0.3", "fd00::3"), List.of(), hostA);
+      awaitSets(c, List.of("198.18.0.3", "fd00::3"), List.of(), hostC);
 
-    // granted: A reaches B's service through the mesh, over both families; the service sees B itself
-    assertThat(send(a, "198.18.0.3", 100_000)).isEqualTo("OK");
-    assertThat(send(a, "fd00::3", 100_000)).isEqualTo("OK");
-    assertThat(echoB.lines).filteredOn(l -> l.startsWith("PEER")).containsExactly("PEER 198.18.0.3",
-        "PEER fd00:0:0:0:0:0:0:3");
-    // C is a member but not in group apps: B's policy refuses its tunnel
-    assertThat(send(c, "198.18.0.3", 1000)).as("C through the mesh; %s", logs()).isNotEqualTo("OK");
-    // O is outside the mesh: the enforced port refuses it in clear
-    assertThat(send(o, "198.18.0.3", 1000)).contains("Connection refused");
-    assertThat(send(o, "fd00::3", 1000)).contains("Connection refused");
-    assertThat(echoB.lines).filteredOn(l -> l.startsWith("PEER")).hasSize(2);
+      // granted: A reaches B's service through the mesh, over both families; the service sees B itself
+      assertThat(lab.send(a, "198.18.0.3", 100_000)).isEqualTo("OK");
+      assertThat(lab.send(a, "fd00::3", 100_000)).isEqualTo("OK");
+      assertThat(echoB.lines()).filteredOn(l -> l.startsWith("PEER")).containsExactly("PEER 198.18.0.3",
+          "PEER fd00:0:0:0:0:0:0:3");
+      // C is a member but not in group apps: B's policy refuses its tunnel
+      assertThat(lab.send(c, "198.18.0.3", 1000)).as("C through the mesh; %s", lab.logs()).isNotEqualTo("OK");
+      // O is outside the mesh: the enforced port refuses it in clear
+      assertThat(lab.send(o, "198.18.0.3", 1000)).contains("Connection refused");
+      assertThat(lab.send(o, "fd00::3", 1000)).contains("Connection refused");
+      assertThat(echoB.lines()).filteredOn(l -> l.startsWith("PEER")).hasSize(2);
 
-    // revocation: A's open tunnel closes, its next one is refused, whatever its certificate's lifetime
-    Child held = start(a, Map.of(), TcpEchoPeer.class.getName(), "hold", "198.18.0.3", Integer.toString(ECHO));
-    held.await(l -> l.equals("HELD"), "A's long-lived connection");
-    Child revoke = start(m, Map.of(), Main.class.getName(), "manager", "nodes", "revoke", "a", "-c",
-        managerYaml.toString());
-    revoke.awaitExit("revoke a");
-    held.await(l -> l.equals("CLOSED"), "A's tunnel closed after the revocation");
-    assertThat(send(a, "198.18.0.3", 1000)).as("A after its revocation").isNotEqualTo("OK");
-    assertThat(hostB.process.isAlive()).as("%s", hostB.lines).isTrue();
+      // revocation: A's open tunnel closes, its next one is refused, whatever its certificate's lifetime
+      Child held = lab.start(a, Map.of(), TcpEchoPeer.class.getName(), "hold", "198.18.0.3", Integer.toString(ECHO));
+      held.await("HELD", "A's long-lived connection");
+      lab.operator(m, managerYaml, "nodes", "revoke", "a");
+      held.await("CLOSED", "A's tunnel closed after the revocation");
+      assertThat(lab.send(a, "198.18.0.3", 1000)).as("A after its revocation").isNotEqualTo("OK");
+      assertThat(hostB.process.isAlive()).as("%s", hostB.output()).isTrue();
 
-    // B stops: its enforcement table goes with it
-    hostB.stop();
-    assertThat(b.run("nft", "list", "tables")).doesNotContain("conduit_enforce");
-    manager.stop();
-  }
-
-  /** An application on {@code ns} sends {@code size} bytes to the echo at {@code address}: OK, or what went wrong. */
-  private String send(NetNs ns, String address, int size) throws Exception {
-    Child send = start(ns, Map.of(), TcpEchoPeer.class.getName(), "send", address, Integer.toString(ECHO),
-        Integer.toString(size));
-    send.awaitExit("send to " + address);
-    return String.join("\n", send.lines);
-  }
-
-  /** Seed 000's mesh conduit.yaml for one host, plus conduit's name and state directory and server extras. */
-  private Path hostYaml(String name, String address, String serverExtra) throws Exception {
-    Path file = dir.resolve(name + ".yaml");
-    Files.writeString(file, """
-        manager:
-          enable: true
-          dial:
-            network: tcp
-            addresses:
-              - 198.18.0.1:5051
-          name: %s
-          state_dir: %s
-
-        server:
-          enable: true
-          listen:
-            network: tcp
-            addr: %s:5053
-        %s
-        client:
-          enable: true
-          network: tcp
-          listen: 127.0.0.1:5052
-          check_time: 60
-
-        log:
-          maxsize: 10
-          level: info
-        """.formatted(name, dir.resolve("state-" + name), address, serverExtra));
-    return file;
-  }
-
-  /** Waits until A's ipsets list every address of {@code present} and none of {@code absent}. */
-  private static void awaitSets(NetNs ns, List<String> present, List<String> absent, Child host)
-      throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-    String sets = "";
-    while (System.nanoTime() < deadline) {
-      sets = ns.run("ipset", "list");
-      String listed = sets;
-      if (present.stream().allMatch(p -> member(listed, p)) && absent.stream().noneMatch(p -> member(listed, p))) {
-        assertThat(sets).contains("Name: CONDUIT");
-        return;
-      }
-      host.process.waitFor(100, TimeUnit.MILLISECONDS); // polling the kernel's sets with a deadline
-    }
-    throw new AssertionError("ipsets never had " + present + " without " + absent + ":\n" + sets + "\nhost: "
-        + host.output());
-  }
-
-  private static boolean member(String ipsetList, String address) {
-    return ipsetList.lines().map(String::strip).anyMatch(l -> l.equals(address) || l.startsWith(address + " "));
-  }
-
-  /** A namespace on the bridge with 198.18.0.N/24 and fd00::N/64. */
-  private NetNs host(NetNs sw, String n) throws Exception {
-    NetNs ns = closing(NetNs.bare());
-    sw.run("ip", "link", "add", "h" + n, "type", "veth", "peer", "name", "eth0", "netns", ns.name);
-    sw.run("ip", "link", "set", "h" + n, "master", "br0");
-    sw.run("ip", "link", "set", "h" + n, "up");
-    ns.run("ip", "addr", "add", "198.18.0." + n + "/24", "dev", "eth0");
-    ns.run("ip", "-6", "addr", "add", "fd00::" + n + "/64", "dev", "eth0", "nodad");
-    ns.run("ip", "link", "set", "eth0", "up");
-    return ns;
-  }
-
-  /** Every process's output, for failure messages. */
-  private String logs() {
-    StringBuilder b = new StringBuilder();
-    for (Child c : children) {
-      b.append("=== ").append(c.label).append(c.process.isAlive() ? "" : " (exited)").append('\n')
-          .append(c.output()).append('\n');
-    }
-    return b.toString();
-  }
-
-  private <T extends AutoCloseable> T closing(T resource) {
-    cleanup.add(resource);
-    return resource;
-  }
-
-  /** Starts a JVM of the test class path in {@code ns}, its output collected line by line; stopped at the end. */
-  private Child start(NetNs ns, Map<String, String> env, String mainClass, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns.name));
-    cmd.addAll(Processes.java());
-    cmd.addAll(List.of("-Xmx256m", "-cp", System.getProperty("java.class.path"), mainClass));
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().remove(MeshNodeConfig.TOKEN_ENV);
-    pb.environment().putAll(env);
-    Process p = pb.start();
-    p.getOutputStream().close();
-    Child child = new Child(p, ns.name + " " + mainClass.substring(mainClass.lastIndexOf('.') + 1) + " "
-        + String.join(" ", args));
-    children.add(child);
-    Thread reader = new Thread(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line; (line = r.readLine()) != null; ) {
-          child.lines.add(line);
-        }
-      } catch (java.io.IOException e) {
-        child.lines.add("READ FAILED " + e);
-      }
-    }, "output-" + p.pid());
-    reader.setDaemon(true);
-    reader.start();
-    closing(() -> {
-      child.stop();
-      reader.join(10_000);
-    });
-    return child;
-  }
-
-  private static final class Child {
-    final Process process;
-    final String label;
-    final List<String> lines = new CopyOnWriteArrayList<>();
-
-    Child(Process process, String label) {
-      this.process = process;
-      this.label = label;
-    }
-
-    /** The output without logback's own status lines, the last 60 lines. */
-    String output() {
-      List<String> own = lines.stream().filter(l -> !l.contains(" |-")).toList();
-      return String.join("\n", own.subList(Math.max(0, own.size() - 60), own.size()));
-    }
-
-    void await(Predicate<String> line, String what) throws InterruptedException {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-      while (lines.stream().noneMatch(line)) {
-        assertThat(process.isAlive() || lines.stream().anyMatch(line)).as("exited before %s: %s", what, lines)
-            .isTrue();
-        assertThat(System.nanoTime() < deadline).as("no %s within 90 s: %s", what, lines).isTrue();
-        process.waitFor(50, TimeUnit.MILLISECONDS); // returns early when the process exits
-      }
-    }
-
-    void awaitExit(String what) throws InterruptedException {
-      assertThat(process.waitFor(90, TimeUnit.SECONDS)).as("%s within 90 s: %s", what, lines).isTrue();
-      assertThat(process.exitValue()).as("%s: %s", what, lines).isZero();
-    }
-
-    /** SIGTERM: the process stops gracefully (a conduit removes its capture rules). */
-    void stop() throws InterruptedException {
-      if (process.isAlive()) {
-        process.destroy();
-        if (!process.waitFor(30, TimeUnit.SECONDS)) {
-          process.destroyForcibly();
-          process.waitFor(10, TimeUnit.SECONDS);
-        }
-      }
-    }
-
-    /** SIGKILL: nothing is cleaned up. */
-    void kill() throws InterruptedException {
-      process.destroyForcibly();
-      process.waitFor(30, TimeUnit.SECONDS);
+      // B stops: its enforcement table goes with it
+      hostB.stop();
+      assertThat(b.run("nft", "list", "tables")).doesNotContain("conduit_enforce");
+      manager.stop();
     }
   }
 }
