@@ -9,7 +9,7 @@ import java.net.InetSocketAddress;
 import java.util.Optional;
 
 /**
- * One line of a forward table (seed 000's {@code forward_table}): which original destinations it
+ * One line of a tunnel client's forward table: which original destinations it
  * takes ({@code ip:port}, or {@code :port} for any address) and where the far end dials instead
  * ({@code dst_as}; empty means the original destination).
  *
@@ -30,7 +30,7 @@ public record ForwardEntry(Optional<InetAddress> address, int port, Optional<Des
   }
 
   /**
-   * Parses seed 000's {@code dst} ({@code ":80"}, {@code "10.0.0.9:3306"}, {@code "[fd00::9]:3306"}) and
+   * Parses the configuration's {@code dst} ({@code ":80"}, {@code "10.0.0.9:3306"}, {@code "[fd00::9]:3306"}) and
    * optional {@code dst_as} ({@code "127.0.0.1:80"}, {@code "db.internal:5432"}; null or blank for none).
    *
    * @throws IllegalArgumentException naming the malformed value
@@ -88,7 +88,7 @@ public record ForwardEntry(Optional<InetAddress> address, int port, Optional<Des
     return rewriteTo.orElseGet(() -> Destination.of(original));
   }
 
-  /** Seed 000's notation: {@code :port} or {@code ip:port}, then {@code -> dst_as}. */
+  /** The configuration's notation: {@code :port} or {@code ip:port}, then {@code -> dst_as}. */
   @Override
   public String toString() {
     String p = port == 0 ? "*" : String.valueOf(port);

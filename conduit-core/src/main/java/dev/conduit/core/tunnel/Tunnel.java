@@ -74,8 +74,8 @@ public final class Tunnel {
   }
 
   /**
-   * The tunnel client's plain TCP listener protocol: the destination comes from {@code entries} (seed
-   * 000's forward table), by the original destination when {@code resolver} reports a redirection, else
+   * The tunnel client's plain TCP listener protocol: the destination comes from {@code entries} (the
+   * forward table), by the original destination when {@code resolver} reports a redirection, else
    * by the listener's own port (or the only entry). Route the resulting destinations to a tunnel
    * outbound with rules on this listener.
    */

@@ -29,11 +29,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Active health check of a tunnel hop's endpoints (seed 000's {@code check_time}): every interval it
+ * Active health check of a tunnel hop's endpoints ({@code check_time} in the configuration): every interval it
  * opens a connection to each endpoint, completes the TLS handshake when the hop uses TLS, and closes it;
  * an endpoint that fails is marked down in the conduit's dialer (skipped by new tunnels while other
  * endpoints answer) and one that answers is marked up (used again at once, in its configured order).
- * A zero interval disables checking (seed 000 crashed on {@code check_time: 0}).
+ * A zero interval disables checking.
  */
 public final class TunnelHealthChecker implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TunnelHealthChecker.class);
