@@ -88,6 +88,11 @@ final class MeshLab implements AutoCloseable {
 
   /** Seed 000's mesh {@code conduit.yaml} for host {@code name} ({@code 198.18.0.N}), with server extras. */
   Path hostYaml(String name, String address, String serverExtra) throws IOException {
+    return hostYaml(name, address, serverExtra, "");
+  }
+
+  /** As {@link #hostYaml(String, String, String)}, with top-level sections of conduit's added (e.g. admin). */
+  Path hostYaml(String name, String address, String serverExtra, String sections) throws IOException {
     Path file = dir.resolve(name + ".yaml");
     Files.writeString(file, """
         manager:
@@ -114,7 +119,7 @@ final class MeshLab implements AutoCloseable {
         log:
           maxsize: 10
           level: info
-        """.formatted(name, stateDir(name), address, serverExtra));
+        %s""".formatted(name, stateDir(name), address, serverExtra, sections));
     return file;
   }
 

@@ -26,22 +26,27 @@ import org.junit.jupiter.api.io.TempDir;
  * manager issuing node certificates for {@value #LIFETIME} ({@code cert.cert.not_after}), hosts A and B running
  * {@code conduit -c conduit.yaml}, each renewing at about 2/3 of the lifetime. An application on A streams to B's
  * echo service through the mesh tunnel A → B (captured by A's ipsets), every chunk compared byte for byte, while
- * both nodes renew at least twice (their first certificates expire meanwhile); then a new connection A → B works,
+ * both nodes renew at least twice (their first certificates expire meanwhile, their expiry gauges follow the renewed
+ * ones); then a new connection A → B works,
  * which its handshake allows only with renewed certificates on both sides, and the transfer ends clean: complete,
  * never reset, one tunnel throughout. Every wait is for a line in a process's output. Needs root, ip, iptables and
- * ipset (skips elsewhere; under CI=true it fails instead).
+ * ipset and curl (skips elsewhere; under CI=true it fails instead).
  */
 class MeshRenewalSystemTest {
   /** The node certificates' lifetime: short enough to renew twice in a test, long enough for a busy machine. */
   private static final String LIFETIME = "30s";
   private static final long AT_LEAST = 4L * 1024 * 1024;
+  /** Each host's admin endpoint, for its certificate expiry gauge. */
+  private static final String ADMIN = "admin: {listen: 127.0.0.1:9901}\n";
+  private static final Pattern EXPIRY =
+      Pattern.compile("conduit_certificate_expiry_seconds\\{certificate=\"mesh-node\"} (\\S+)");
 
   @TempDir
   Path dir;
 
   @BeforeAll
   static void requireRoot() {
-    NetNs.requireRootAnd("ip", "iptables-save", "ip6tables-save", "ipset");
+    NetNs.requireRootAnd("ip", "iptables-save", "ip6tables-save", "ipset", "curl");
   }
 
   @Test
@@ -55,10 +60,10 @@ class MeshRenewalSystemTest {
       Path managerYaml = lab.managerYaml("  auto_approve: true\n", "not_after: 1,0,0\n",
           "not_after: " + LIFETIME + "\n");
       lab.manager(m, managerYaml);
-      Child hostB = lab.conduit(b, Map.of(), lab.hostYaml("b", "198.18.0.3", ""));
+      Child hostB = lab.conduit(b, Map.of(), lab.hostYaml("b", "198.18.0.3", "", ADMIN));
       Child echoB = lab.echo(b);
       hostB.await("mesh node b: membership version", "B enrolled and watching");
-      Child hostA = lab.conduit(a, Map.of(), lab.hostYaml("a", "198.18.0.2", ""));
+      Child hostA = lab.conduit(a, Map.of(), lab.hostYaml("a", "198.18.0.2", "", ADMIN));
       awaitSets(a, List.of("198.18.0.3", "fd00::3"), List.of(), hostA);
 
       Child stream = lab.start(a, Map.of(), TcpEchoPeer.class.getName(), "stream", "198.18.0.3",
@@ -81,6 +86,9 @@ class MeshRenewalSystemTest {
           .doesNotContain(firstA.getSerialNumber(), firstB.getSerialNumber());
       // a second renewal comes after 2 x ~2/3 of the lifetime: the first certificates have expired by now
       assertThat(Instant.now()).isAfter(firstA.getNotAfter().toInstant()).isAfter(firstB.getNotAfter().toInstant());
+      // and the expiry gauges (read at each scrape) show the renewed certificates' time left, not the first ones'
+      assertThat(expirySeconds(a)).as("A's mesh-node certificate expiry").isPositive();
+      assertThat(expirySeconds(b)).as("B's mesh-node certificate expiry").isPositive();
 
       // a new tunnel: its handshake verifies both certificates' validity, so only renewed ones can open it
       lab.sendOk(a, "198.18.0.3", 100_000);
@@ -102,6 +110,14 @@ class MeshRenewalSystemTest {
   /** The node's certificate as its state directory holds it now. */
   private static X509Certificate certificate(MeshLab lab, String node) throws Exception {
     return Pem.readCertificates(lab.stateDir(node).resolve(NodeEnrolment.CERTIFICATE_FILE)).get(0);
+  }
+
+  /** The seconds left on the node's certificate as its admin endpoint's gauge says now. */
+  private static double expirySeconds(NetNs host) throws Exception {
+    String metrics = host.run("curl", "-sS", "--max-time", "30", "http://127.0.0.1:9901/metrics");
+    Matcher m = EXPIRY.matcher(metrics);
+    assertThat(m.find()).as("the mesh-node expiry gauge in:\n%s", metrics).isTrue();
+    return Double.parseDouble(m.group(1));
   }
 
   private static int renewals(Child host, String node) {
