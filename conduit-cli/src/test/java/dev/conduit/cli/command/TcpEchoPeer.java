@@ -143,7 +143,7 @@ final class TcpEchoPeer {
         }
         total += sent.length;
         // paces the sender (a chunk at a time, slowly) and wakes at once when the test says it is done
-        done.await(20, java.util.concurrent.TimeUnit.MILLISECONDS);
+        done.await(50, java.util.concurrent.TimeUnit.MILLISECONDS);
       }
       s.shutdownOutput();
       int end = in.read();
