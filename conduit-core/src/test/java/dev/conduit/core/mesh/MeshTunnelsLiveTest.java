@@ -11,6 +11,7 @@ import dev.conduit.core.control.store.NodeRole;
 import dev.conduit.core.inbound.InboundProtocols;
 import dev.conduit.core.observe.ConnectionObserver;
 import dev.conduit.core.observe.ConnectionSummary;
+import dev.conduit.core.outbound.SocketCustomizer;
 import dev.conduit.core.pki.CertificateAuthority;
 import dev.conduit.core.pki.CertificateRequest;
 import dev.conduit.core.pki.TlsMaterial;
@@ -100,7 +101,12 @@ class MeshTunnelsLiveTest {
   /** A client host: SOCKS5 on the mesh client listener, so each connection names its destination. */
   private Conduit client(MeshTunnels tunnels, ConduitResources resources, ConnectionObserver observer)
       throws IOException {
-    Conduit a = Conduit.builder().resources(resources)
+    return client(tunnels, resources, observer, SocketCustomizer.NONE);
+  }
+
+  private Conduit client(MeshTunnels tunnels, ConduitResources resources, ConnectionObserver observer,
+      SocketCustomizer customizer) throws IOException {
+    Conduit a = Conduit.builder().resources(resources).outboundSocketCustomizer(customizer)
         .listener(Listener.builder(MeshPlan.CLIENT_LISTENER).bind("127.0.0.1:0").protocol(InboundProtocols.socks())
             .build())
         .router(Router.builder().defaultDecision(RouteDecision.reject("not a member yet")).build())
@@ -233,7 +239,8 @@ class MeshTunnelsLiveTest {
       deadPort = s.getLocalPort(); // closed again: nothing answers there
     }
     MeshTunnels onA = new MeshTunnels("host-a", aTls::clientContext, () -> List.of(A_ADDRESS));
-    Conduit a = client(onA, resources(1), ConnectionObserver.NONE);
+    AtomicInteger customized = new AtomicInteger(); // A's own sockets' options (the capture's bypass mark)
+    Conduit a = client(onA, resources(1), ConnectionObserver.NONE, channel -> customized.incrementAndGet());
     MeshMembership v1 = new MeshMembership(1, members(b,
         member("host-d", NodeRole.SERVER, "198.18.0.93", "127.0.0.1:" + deadPort)), Set.of(), Set.of());
     onA.membershipChanged(v1);
@@ -248,6 +255,7 @@ class MeshTunnelsLiveTest {
     assertThat(a.endpointHealth().isBackedOff(Destination.of("127.0.0.1",
         b.address(MeshPlan.SERVER_LISTENER).getPort()))).isFalse();
     assertThat(a.connections()).isEmpty();
+    assertThat(customized.get()).as("check sockets with A's outbound socket options").isPositive();
 
     // a member that leaves is no longer checked; check_time 0 stops every check
     onA.membershipChanged(new MeshMembership(2, members(b), Set.of(), Set.of()));
