@@ -58,6 +58,7 @@ public final class Conduit implements AutoCloseable {
   private final boolean ownsResources;
   private final List<Listener> listeners;
   private final Engine engine;
+  private final dev.conduit.core.outbound.SocketCustomizer outboundSocketCustomizer;
   private final ConnectionObserver observer;
   private final ChannelGroup connections = new DefaultChannelGroup("conduit-connections", GlobalEventExecutor.INSTANCE);
   private final Map<String, List<Channel>> serverChannels = new LinkedHashMap<>();
@@ -70,6 +71,7 @@ public final class Conduit implements AutoCloseable {
     this.ownsResources = b.ownsResources;
     this.listeners = List.copyOf(b.listeners);
     this.observer = ConnectionObserver.composite(b.observers);
+    this.outboundSocketCustomizer = b.outboundSocketCustomizer;
     this.engine = new Engine(resources, b.timeouts, b.keepAlive, observer,
         b.outboundSocketCustomizer, b.router, b.outbounds);
     engine.splice(b.splice);
@@ -313,6 +315,14 @@ public final class Conduit implements AutoCloseable {
    */
   public EndpointHealth endpointHealth() {
     return engine.dialer().health();
+  }
+
+  /**
+   * What this conduit sets on its own outbound sockets (e.g. the capture rules' bypass mark); services that dial on
+   * its behalf (health checks) set it too, so that the capture never takes their connections back to conduit.
+   */
+  public dev.conduit.core.outbound.SocketCustomizer outboundSocketCustomizer() {
+    return outboundSocketCustomizer;
   }
 
   /** The dialer this conduit uses, for services that reach destinations the same way. */

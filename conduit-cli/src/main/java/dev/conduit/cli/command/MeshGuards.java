@@ -23,13 +23,18 @@ final class MeshGuards {
 
   /** The enforcement service of {@code server.enforce}, when the tunnel server runs and enforces ports. */
   static Optional<Service> enforcement(ConduitConfig config) {
+    return enforcementConfig(config).map(c -> new InboundEnforcementService(c, CommandRunner.system()));
+  }
+
+  /** The enforced ports of {@code server.enforce}, when the tunnel server runs and enforces ports. */
+  static Optional<InboundEnforcementConfig> enforcementConfig(ConduitConfig config) {
     return config.section(MeshServerSection.SECTION)
         .filter(s -> s.server().enable() && !s.enforcePorts().isEmpty())
         .map(s -> {
           InboundEnforcementConfig.Builder b = InboundEnforcementConfig.builder();
           s.enforcePorts().forEach(p -> b.port(PortRange.parse(p)));
           s.enforceAllowSources().forEach(c -> b.allowSource(IpNetwork.parse(c)));
-          return new InboundEnforcementService(b.build(), CommandRunner.system());
+          return b.build();
         });
   }
 

@@ -16,12 +16,15 @@ import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import dev.conduit.core.runtime.ConduitRuntime;
 import dev.conduit.core.runtime.ConduitService;
+import dev.conduit.core.runtime.ConfigSections;
+import dev.conduit.core.runtime.ReloadOutcome;
 import dev.conduit.core.runtime.Service;
 import dev.conduit.cli.config.MeshConfig;
 import dev.conduit.core.tunnel.MeshPlan;
 import dev.conduit.netfilter.ForwardTableCapture;
 import dev.conduit.netfilter.NetfilterBackend;
 import dev.conduit.netfilter.TransparentSockets;
+import dev.conduit.netfilter.mesh.InboundEnforcementService;
 import io.netty.util.NetUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -31,6 +34,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -62,7 +66,9 @@ final class MeshNodeRole {
       String name = nc.name().orElseGet(MeshNodeRole::hostName);
       AtomicReference<MeshNode> node = new AtomicReference<>();
       MeshTunnels tunnels = new MeshTunnels(name, () -> node.get().tls().clientContext(),
-          () -> node.get().addresses());
+          () -> node.get().tls().multiplexClientContext(), () -> node.get().addresses());
+      // client.check_time and client.multiplex, as a client's peers have them
+      tunnels.clientOptions(MeshNodeReload.clientOptions(config, config.timeouts().dial()));
       ConduitBuilder b = config.toConduitBuilder().resources(resources)
           .router(Router.builder().defaultDecision(RouteDecision.reject("not a mesh member yet")).build());
       boolean v6Twin = false;
@@ -135,9 +141,11 @@ final class MeshNodeRole {
         MeshGuards.gaugeNode(metrics, built);
         runtime.service(metrics.of(conduit));
       }
-      MeshGuards.enforcement(config).ifPresent(runtime::service); // server.enforce: before the listeners open
+      Optional<Service> enforcement = MeshGuards.enforcement(config);
+      enforcement.ifPresent(runtime::service); // server.enforce: before the listeners open
       runtime.service(new ConduitService(conduit));
-      runtime.service(new NodeService(built, tunnels, conduit, capture));
+      runtime.service(new NodeService(built, tunnels, conduit, capture, new MeshNodeReload(config, tunnels,
+          enforcement.map(InboundEnforcementService.class::cast))));
       config.admin().ifPresent(a -> runtime.admin(ProxyRole.admin(a)));
       return conduit;
     } catch (IllegalArgumentException | IllegalStateException e) {
@@ -166,12 +174,20 @@ final class MeshNodeRole {
     private final MeshTunnels tunnels;
     private final Conduit conduit;
     private final MeshCapture capture;
+    private final MeshNodeReload reload;
 
-    NodeService(MeshNode node, MeshTunnels tunnels, Conduit conduit, MeshCapture capture) {
+    NodeService(MeshNode node, MeshTunnels tunnels, Conduit conduit, MeshCapture capture, MeshNodeReload reload) {
       this.node = node;
       this.tunnels = tunnels;
       this.conduit = conduit;
       this.capture = capture;
+      this.reload = reload;
+    }
+
+    /** SIGHUP: the tunnels' client options, {@code server.enforce} and the log level apply; the rest needs a restart. */
+    @Override
+    public ReloadOutcome reload(ConfigSections sections) throws Exception {
+      return reload.reload(sections);
     }
 
     @Override
@@ -192,13 +208,17 @@ final class MeshNodeRole {
             + node.membership().map(m -> m.version()).orElse(0L) + ", \"members\": "
             + node.membership().map(m -> m.members().keySet().stream().map(n -> "\"" + n + "\"").toList().toString())
                 .orElse("[]") + ", \"certificate_expiry\": \"" + node.certificateExpiry() + "\", \"connected\": "
-            + node.connectedTo().isPresent() + "}\n";
+            + node.connectedTo().isPresent() + ", \"client\": {\"check_time_seconds\": "
+            + tunnels.clientOptions().checkInterval().toSeconds() + ", \"multiplex\": "
+            + tunnels.clientOptions().multiplex() + ", \"checked_members\": "
+            + tunnels.checkedMembers().stream().sorted().map(n -> "\"" + n + "\"").toList() + "}}\n";
         return dev.conduit.core.admin.AdminResponse.json(200, body);
       });
     }
 
     @Override
     public void close() {
+      tunnels.close(); // the health checks
       node.close();
       if (capture != null) {
         capture.close();

@@ -107,7 +107,7 @@ public final class ConduitConfig {
    * Seed 000's {@code client} and {@code server} sections, when the file has either (enabled or not).
    */
   public Optional<MeshConfig> mesh() {
-    Optional<MeshConfig.Client> client = section(MeshClientSection.SECTION).map(MeshClientSection::client);
+    Optional<MeshConfig.Client> client = section(MeshClientSection.SECTION).map(MeshClientSection::effectiveClient);
     Optional<MeshConfig.Server> server = section(MeshServerSection.SECTION).map(MeshServerSection::server);
     if (client.isEmpty() && server.isEmpty()) {
       return Optional.empty();

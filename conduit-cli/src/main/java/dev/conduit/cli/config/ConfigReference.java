@@ -183,7 +183,9 @@ public final class ConfigReference {
                 key("network", Kind.STRING, "tcp.").orNull(),
                 key("addresses", Kind.STRINGS, "ip:port of the peer's servers, tried in order."),
                 meshTls()),
-            key("capture", Kind.BOOLEAN, "Install the capture rules (default: when root; conduit's extension).").orNull()),
+            key("capture", Kind.BOOLEAN, "Install the capture rules (default: when root; conduit's extension).").orNull(),
+            key("multiplex", Kind.BOOLEAN, "Tunnels to every mesh member (or TLS peer) as HTTP/2 streams over pooled "
+                + "connections (conduit's extension).").orNull()),
         mapping("server", "Seed 000's tunnel server.",
             key("enable", Kind.BOOLEAN, "Run the server."),
             mapping("listen", "Where tunnels arrive.",

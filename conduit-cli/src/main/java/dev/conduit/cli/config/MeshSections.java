@@ -7,13 +7,13 @@ import java.util.Optional;
 
 /**
  * Seed 000's {@code client} and {@code server} sections, read as written in its {@code conduit.yaml}
- * into {@link MeshConfig} records (as {@link MeshClientSection} and {@link MeshServerSection}), plus conduit's extensions {@code client.capture} and
- * {@code server.allow}.
+ * into {@link MeshConfig} records (as {@link MeshClientSection} and {@link MeshServerSection}), plus conduit's extensions
+ * {@code client.capture}, {@code client.multiplex} and {@code server.allow}.
  */
 final class MeshSections {
 
   private static final List<String> CLIENT_KEYS = List.of("enable", "network", "listen", "check_time",
-      "forward_table", "peers", "capture");
+      "forward_table", "peers", "capture", "multiplex");
   private static final List<String> FORWARD_KEYS = List.of("dst", "dst_as", "peer_index");
   private static final List<String> PEER_KEYS = List.of("index", "network", "addresses", "tls");
   private static final List<String> TLS_KEYS = List.of("enable", "mtls", "cas", "certs", "insecure_skip_verify",
@@ -45,7 +45,7 @@ final class MeshSections {
           table, peers);
       Optional<Boolean> capture = m.containsKey("capture") && !m.get("capture").isNull()
           ? Optional.of(m.get("capture").bool()) : Optional.empty();
-      return new MeshClientSection(client, capture);
+      return new MeshClientSection(client, capture, bool(m, "multiplex"));
     });
   }
 

@@ -82,7 +82,26 @@ public final class Logging {
     access.setAdditive(false);
     access.setLevel(Level.INFO); // switched by log.access, not by the level
     access.addAppender(async);
-    // Netty's own debug output is noise unless tracing
+    nettyLevel(ctx, level);
+  }
+
+  /**
+   * Changes the level of a running configuration (a reload's {@code log.level}), keeping its appenders. Does nothing
+   * when slf4j is bound to another backend.
+   *
+   * @param level {@code trace}, {@code debug}, {@code info}, {@code warn} or {@code error}
+   */
+  public static void level(String level) {
+    LogConfig.checkLevel(level);
+    if (LoggerFactory.getILoggerFactory() instanceof LoggerContext ctx) {
+      Level l = Level.toLevel(level, Level.INFO);
+      ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).setLevel(l);
+      nettyLevel(ctx, l);
+    }
+  }
+
+  /** Netty's own debug output is noise unless tracing. */
+  private static void nettyLevel(LoggerContext ctx, Level level) {
     ctx.getLogger("io.netty").setLevel(level.isGreaterOrEqual(Level.INFO) || level == Level.TRACE ? level : Level.INFO);
   }
 

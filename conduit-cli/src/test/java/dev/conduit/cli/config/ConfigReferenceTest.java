@@ -85,6 +85,7 @@ class ConfigReferenceTest {
             tls: {enable: false, mtls: false, cas: [ca.crt], certs: [{cert: a.crt, key: a.key}],
                   insecure_skip_verify: false, multiplex: false}
         capture: false
+        multiplex: false
       server:
         enable: false
         listen:

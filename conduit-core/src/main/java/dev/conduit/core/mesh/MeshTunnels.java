@@ -3,9 +3,12 @@ package dev.conduit.core.mesh;
 import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.Conduit;
+import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.Destination;
 import dev.conduit.core.Listener;
 import dev.conduit.core.inbound.OriginalDestinationResolver;
+import dev.conduit.core.observe.ConnectionSummary;
+import dev.conduit.core.outbound.Hop;
 import dev.conduit.core.outbound.Outbound;
 import dev.conduit.core.pki.PeerDenyList;
 import dev.conduit.core.pki.PeerGuard;
@@ -15,15 +18,20 @@ import dev.conduit.core.route.Rule;
 import dev.conduit.core.tunnel.ForwardEntry;
 import dev.conduit.core.tunnel.MeshPlan;
 import dev.conduit.core.tunnel.Tunnel;
+import dev.conduit.core.tunnel.TunnelHealthChecker;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.NetUtil;
 import java.net.InetAddress;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,7 +44,15 @@ import org.slf4j.LoggerFactory;
  * their original destination; the server listener ({@value MeshPlan#SERVER_LISTENER}) accepts tunnels from
  * members (client certificates from the mesh CA) and dials only destinations on its own host (loopback and the
  * node's own addresses), never an open relay. Each membership replaces the router and outbounds for new
- * connections; open tunnels keep theirs.
+ * connections; open tunnels keep theirs, except that the server closes those the membership no longer allows: the
+ * peer guard ({@link #denyList()}) closes revoked members' connections, and under a policy ({@link MeshPolicy})
+ * every open tunnel on the server listener is judged again by the new rules and closed when they refuse it.
+ *
+ * <p>The tunnels to members are dialed as {@link ClientOptions} say ({@link #clientOptions}): health checks of each
+ * member's server every {@link ClientOptions#checkInterval()} ({@link TunnelHealthChecker}, as seed 000's
+ * {@code check_time} does for a client's peers) and HTTP/2 multiplexing ({@link Tunnel#multiplexedClientHop}). A
+ * member whose identity the membership denies gets no outbound: connections to its addresses are refused by a rule,
+ * without a dial.
  */
 public final class MeshTunnels implements MembershipListener {
 
@@ -48,10 +64,44 @@ public final class MeshTunnels implements MembershipListener {
   /** The outbound name prefix of a member's tunnel. */
   public static final String OUTBOUND_PREFIX = "member-";
 
+  /**
+   * How a node dials its tunnels to members.
+   *
+   * @param checkInterval how often each member's tunnel server is health-checked (a TCP connection and a TLS
+   *     handshake; a server that fails is marked down in the conduit's dialer); zero: never
+   * @param checkTimeout how long one check may take
+   * @param multiplex whether tunnels are HTTP/2 streams over pooled connections (one per event loop and member)
+   *     instead of one TLS connection each
+   */
+  public record ClientOptions(Duration checkInterval, Duration checkTimeout, boolean multiplex) {
+    /** No health checks, 10 s check timeout, one TLS connection per tunnel. */
+    public static final ClientOptions DEFAULTS = new ClientOptions(Duration.ZERO, Duration.ofSeconds(10), false);
+
+    /** Checks the durations. */
+    public ClientOptions {
+      requireNonNull(checkInterval, "checkInterval");
+      requireNonNull(checkTimeout, "checkTimeout");
+      if (checkInterval.isNegative()) {
+        throw new IllegalArgumentException("checkInterval: " + checkInterval + " (expected: >= 0, 0 disables)");
+      }
+      if (checkTimeout.isNegative() || checkTimeout.isZero()) {
+        throw new IllegalArgumentException("checkTimeout: " + checkTimeout + " (expected: > 0)");
+      }
+    }
+  }
+
+  /** A member's tunnel hop, kept across memberships while its server address and the options stay. */
+  private record MemberHop(Destination server, boolean multiplex, Hop hop) {}
+
   private final String self;
   private final Supplier<SslContext> clientTls;
+  private final @Nullable Supplier<SslContext> multiplexTls;
   private final Supplier<List<String>> ownAddresses;
   private final PeerDenyList denied = PeerDenyList.create();
+  private final Map<String, MemberHop> hops = new LinkedHashMap<>();
+  private final Map<String, TunnelHealthChecker> checkers = new LinkedHashMap<>();
+  private ClientOptions options = ClientOptions.DEFAULTS;
+  private MeshPolicy appliedPolicy = MeshPolicy.builder().build();
   private volatile Conduit conduit;
   private volatile MeshMembership pending;
 
@@ -64,8 +114,23 @@ public final class MeshTunnels implements MembershipListener {
    * @param ownAddresses the node's host addresses now, the only destinations its server dials besides loopback
    */
   public MeshTunnels(String self, Supplier<SslContext> clientTls, Supplier<List<String>> ownAddresses) {
+    this(self, clientTls, null, ownAddresses);
+  }
+
+  /**
+   * Creates the tunnels of node {@code self}, able to multiplex them ({@link ClientOptions#multiplex()}).
+   *
+   * @param self the node's name (its own entry is not a tunnel destination)
+   * @param clientTls the client context tunnels dial with, e.g. {@code node.tls()::clientContext}
+   * @param multiplexTls the same asking for ALPN {@code h2}, e.g. {@code node.tls()::multiplexClientContext}; null:
+   *     tunnels are never multiplexed
+   * @param ownAddresses the node's host addresses now, the only destinations its server dials besides loopback
+   */
+  public MeshTunnels(String self, Supplier<SslContext> clientTls, @Nullable Supplier<SslContext> multiplexTls,
+      Supplier<List<String>> ownAddresses) {
     this.self = requireNonNull(self, "self");
     this.clientTls = requireNonNull(clientTls, "clientTls");
+    this.multiplexTls = multiplexTls;
     this.ownAddresses = requireNonNull(ownAddresses, "ownAddresses");
   }
 
@@ -117,6 +182,49 @@ public final class MeshTunnels implements MembershipListener {
     update(target, m == null ? new MeshMembership(0, java.util.Map.of(), Set.of(), Set.of()) : m);
   }
 
+  /** The options the tunnels to members are dialed with. */
+  public synchronized ClientOptions clientOptions() {
+    return options;
+  }
+
+  /**
+   * Dials new tunnels to members with {@code next}: a change of {@link ClientOptions#multiplex()} builds new
+   * outbounds (open tunnels keep theirs), a change of the check interval or timeout restarts the health checks.
+   *
+   * @throws IllegalArgumentException if {@code next} multiplexes and this was created without a multiplexing context
+   */
+  public synchronized void clientOptions(ClientOptions next) {
+    requireNonNull(next, "next");
+    if (next.multiplex() && multiplexTls == null) {
+      throw new IllegalArgumentException("multiplex: no multiplexing TLS context (expected: MeshTunnels created with "
+          + "one)");
+    }
+    if (next.equals(options)) {
+      return;
+    }
+    ClientOptions before = options;
+    options = next;
+    stopChecks();
+    if (before.multiplex() != next.multiplex()) {
+      hops.clear(); // new hops, and with them new pools; tunnels open on the old ones stay until they end
+    }
+    Conduit c = conduit;
+    if (c != null) {
+      MeshMembership m = pending;
+      update(c, m == null ? new MeshMembership(0, java.util.Map.of(), Set.of(), Set.of()) : m);
+    }
+  }
+
+  /** The members whose tunnel server is health-checked now, by name. */
+  public synchronized Set<String> checkedMembers() {
+    return Set.copyOf(checkers.keySet());
+  }
+
+  /** Stops the health checks; the outbounds stay (a later membership starts them again). */
+  public synchronized void close() {
+    stopChecks();
+  }
+
   @Override
   public synchronized void membershipChanged(MeshMembership membership) {
     requireNonNull(membership, "membership");
@@ -136,7 +244,10 @@ public final class MeshTunnels implements MembershipListener {
     }
   }
 
-  /** The addresses of the members this node tunnels to: what the capture rules divert. */
+  /**
+   * The addresses of the members this node tunnels to: what the capture rules divert. A member whose identity is
+   * denied stays diverted, so that connections to it are refused here rather than sent in clear.
+   */
   public List<InetAddress> tunnelledAddresses(MeshMembership membership) {
     Set<InetAddress> out = new LinkedHashSet<>();
     Set<String> own = new LinkedHashSet<>(ownAddresses.get());
@@ -155,6 +266,7 @@ public final class MeshTunnels implements MembershipListener {
   private void update(Conduit target, MeshMembership membership) {
     Router.Builder router = Router.builder().defaultDecision(RouteDecision.reject("no mesh rule"));
     List<Outbound> outbounds = new ArrayList<>();
+    Map<String, MemberHop> kept = new LinkedHashMap<>();
     Set<String> own = new LinkedHashSet<>(ownAddresses.get());
     membership.member(self).ifPresent(m -> m.addresses().forEach(a -> own.add(NetUtil.toAddressString(a))));
     for (MeshMember m : membership.peersOf(self)) {
@@ -178,14 +290,24 @@ public final class MeshTunnels implements MembershipListener {
         continue;
       }
       String outbound = OUTBOUND_PREFIX + m.name();
-      outbounds.add(Outbound.builder(outbound).hop(Tunnel.clientHop(List.of(server), clientTls, denied)).build());
-      Rule.Builder r = Rule.builder(outbound).listener(MeshPlan.CLIENT_LISTENER).decision(RouteDecision.via(outbound));
-      addresses.forEach(a -> r.destinationCidr(NetUtil.toAddressString(a)));
-      router.rule(r.build());
-      Rule.Builder r6 = Rule.builder(outbound + "-v6").listener(CLIENT_LISTENER_V6)
-          .decision(RouteDecision.via(outbound));
-      addresses.forEach(a -> r6.destinationCidr(NetUtil.toAddressString(a)));
-      router.rule(r6.build());
+      if (membership.deniedIdentities().contains(m.identity())) {
+        // no outbound to a denied member: refused here, without a dial the peer guard would have to refuse
+        RouteDecision refuse = RouteDecision.reject("mesh member " + m.name() + " is denied");
+        router.rule(clientRule(outbound + "-denied", MeshPlan.CLIENT_LISTENER, addresses, refuse));
+        router.rule(clientRule(outbound + "-denied-v6", CLIENT_LISTENER_V6, addresses, refuse));
+        continue;
+      }
+      Hop hop;
+      try {
+        hop = hop(m.name(), server);
+      } catch (RuntimeException e) {
+        log.warn("mesh: no tunnel to member {}: {}", m.name(), e.getMessage());
+        continue;
+      }
+      kept.put(m.name(), hops.get(m.name()));
+      outbounds.add(Outbound.builder(outbound).hop(hop).build());
+      router.rule(clientRule(outbound, MeshPlan.CLIENT_LISTENER, addresses, RouteDecision.via(outbound)));
+      router.rule(clientRule(outbound + "-v6", CLIENT_LISTENER_V6, addresses, RouteDecision.via(outbound)));
     }
     if (membership.policy().isEmpty()) {
       Rule.Builder local = Rule.builder("mesh-local").listener(MeshPlan.SERVER_LISTENER)
@@ -200,8 +322,85 @@ public final class MeshTunnels implements MembershipListener {
     }
     router.rule(Rule.builder("mesh-server-deny").listener(MeshPlan.SERVER_LISTENER)
         .decision(RouteDecision.reject("destination not on this mesh member's host")).build());
-    target.update(router.build(), outbounds);
+    Router next = router.build();
+    target.update(next, outbounds);
+    hops.keySet().retainAll(kept.keySet());
+    followChecks(target);
     log.info("mesh: tunnels to {} member(s) at membership version {}", outbounds.size(), membership.version());
+    boolean policed = !appliedPolicy.isEmpty() || !membership.policy().isEmpty();
+    appliedPolicy = membership.policy();
+    if (policed) {
+      int closed = closeRefused(target, next);
+      if (closed > 0) {
+        log.warn("mesh: closed {} tunnel(s) the policy no longer allows at membership version {}", closed,
+            membership.version());
+      }
+    }
+  }
+
+  private static Rule clientRule(String name, String listener, List<InetAddress> addresses, RouteDecision decision) {
+    Rule.Builder r = Rule.builder(name).listener(listener).decision(decision);
+    addresses.forEach(a -> r.destinationCidr(NetUtil.toAddressString(a)));
+    return r.build();
+  }
+
+  /** The member's hop: the one it had while its server address and the multiplexing stay, else a new one. */
+  private Hop hop(String member, Destination server) {
+    MemberHop h = hops.get(member);
+    if (h != null && h.server().equals(server) && h.multiplex() == options.multiplex()) {
+      return h.hop();
+    }
+    Hop hop = options.multiplex() ? Tunnel.multiplexedClientHop(List.of(server), multiplexTls, denied)
+        : Tunnel.clientHop(List.of(server), clientTls, denied);
+    TunnelHealthChecker old = checkers.remove(member);
+    if (old != null) {
+      old.close();
+    }
+    hops.put(member, new MemberHop(server, options.multiplex(), hop));
+    return hop;
+  }
+
+  /** Health checks for the current hops (started for new ones, stopped for members gone). */
+  private void followChecks(Conduit target) {
+    checkers.entrySet().removeIf(e -> {
+      if (hops.containsKey(e.getKey())) {
+        return false;
+      }
+      e.getValue().close();
+      return true;
+    });
+    if (options.checkInterval().isZero()) {
+      return;
+    }
+    hops.forEach((member, h) -> checkers.computeIfAbsent(member,
+        k -> TunnelHealthChecker.start(target, h.hop(), options.checkInterval(), options.checkTimeout())));
+  }
+
+  private void stopChecks() {
+    checkers.values().forEach(TunnelHealthChecker::close);
+    checkers.clear();
+  }
+
+  /**
+   * Judges the open tunnels on the server listener again by {@code router} (the principal and destination each was
+   * opened with) and closes those it refuses: a policy that no longer grants a member, or a port, ends its tunnels
+   * (HTTP/2 streams one by one).
+   */
+  private static int closeRefused(Conduit target, Router router) {
+    int closed = 0;
+    for (ConnectionSummary s : target.connections()) {
+      if (!s.connection().listener().equals(MeshPlan.SERVER_LISTENER) || s.destination().isEmpty()) {
+        continue; // not a tunnel, or one not routed yet (it is routed by the new rules)
+      }
+      Router.Match m = router.route(new ConnectRequest(s.connection(), s.destination().get(), s.principal(),
+          Optional.empty()));
+      if (m.decision() instanceof RouteDecision.Reject && target.closeConnection(s.connection().id())) {
+        log.info("mesh: closing tunnel {} of {} to {}: {}", s.connection().id(), s.principal().orElse("?"),
+            s.destination().get(), m.decision());
+        closed++;
+      }
+    }
+    return closed;
   }
 
   @Override

@@ -32,7 +32,9 @@ import org.slf4j.LoggerFactory;
  * Active health check of a tunnel hop's endpoints ({@code check_time} in the configuration): every interval it
  * opens a connection to each endpoint, completes the TLS handshake when the hop uses TLS, and closes it;
  * an endpoint that fails is marked down in the conduit's dialer (skipped by new tunnels while other
- * endpoints answer) and one that answers is marked up (used again at once, in its configured order).
+ * endpoints answer) and one that answers is marked up (used again at once, in its configured order). Its
+ * sockets carry the conduit's {@linkplain Conduit#outboundSocketCustomizer() outbound socket options}, as the
+ * conduit's own dials do.
  * A zero interval disables checking.
  */
 public final class TunnelHealthChecker implements AutoCloseable {
@@ -138,7 +140,9 @@ public final class TunnelHealthChecker implements AutoCloseable {
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
         .handler(new ChannelInitializer<Channel>() {
           @Override
-          protected void initChannel(Channel ch) {
+          protected void initChannel(Channel ch) throws java.io.IOException {
+            // conduit's own socket: a check of a captured address is not taken back to conduit (bypass mark)
+            conduit.outboundSocketCustomizer().customize(ch);
             if (ssl[0] != null) {
               ch.pipeline().addLast(ssl[0]);
             }
