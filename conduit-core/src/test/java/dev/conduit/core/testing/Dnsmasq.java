@@ -45,10 +45,7 @@ public final class Dnsmasq implements AutoCloseable {
     Path hostsFile = dir.resolve("hosts");
     Files.writeString(hostsFile, hosts);
     Files.setPosixFilePermissions(hostsFile, PosixFilePermissions.fromString("rw-r--r--"));
-    int port;
-    try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
+    int port = freeUdpAndTcpPort();
     List<String> command = new ArrayList<>(List.of(binary.toString(), "--keep-in-foreground", "--conf-file=/dev/null",
         "--no-resolv", "--no-hosts", "--addn-hosts=" + hostsFile, "--listen-address=127.0.0.1", "--bind-interfaces",
         "--port=" + port, "--local-ttl=" + ttlSeconds, "--pid-file=", "--log-facility=-",
@@ -62,6 +59,22 @@ public final class Dnsmasq implements AutoCloseable {
     Dnsmasq dns = new Dnsmasq(process, hostsFile, new InetSocketAddress("127.0.0.1", port));
     dns.awaitAnswering();
     return dns;
+  }
+
+  /** A port free for UDP and TCP both: dnsmasq binds both, and exits when the TCP one is taken. */
+  private static int freeUdpAndTcpPort() throws IOException {
+    for (int attempt = 0; ; attempt++) {
+      try (DatagramSocket udp = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+        int port = udp.getLocalPort();
+        try (java.net.ServerSocket tcp = new java.net.ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+          return port;
+        } catch (IOException taken) {
+          if (attempt == 20) {
+            throw taken;
+          }
+        }
+      }
+    }
   }
 
   public InetSocketAddress address() {
