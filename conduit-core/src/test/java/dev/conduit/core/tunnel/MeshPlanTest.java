@@ -121,7 +121,7 @@ class MeshPlanTest {
     try {
       TunnelTestPki.write(dir, ca, "ca", null);
       TunnelTestPki.write(dir, ca, "a", dev.conduit.core.pki.CertificateRequest.builder().commonName("a")
-          .addUri("spiffe://mesh/a").usages(dev.conduit.core.pki.CertificateRequest.Usage.CLIENT).build());
+          .uri("spiffe://mesh/a").usages(dev.conduit.core.pki.CertificateRequest.Usage.CLIENT).build());
       List<String> cas = List.of(dir.resolve("ca.pem").toString());
       List<MeshConfig.CertKey> certs = List.of(new MeshConfig.CertKey(dir.resolve("a.pem").toString(),
           dir.resolve("a.key").toString()));

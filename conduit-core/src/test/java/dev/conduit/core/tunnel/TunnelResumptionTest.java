@@ -52,9 +52,9 @@ class TunnelResumptionTest {
       assumeTrue(available, "netty-tcnative (OpenSSL) with TLS 1.3 is not available on this platform");
     }
     TlsMaterial serverMaterial = TlsMaterial.of(CA.issue(CertificateRequest.builder().commonName("b")
-        .addIpAddress("127.0.0.1").usages(Usage.SERVER).build()), CA.certificate());
+        .ipAddress("127.0.0.1").usages(Usage.SERVER).build()), CA.certificate());
     TlsMaterial clientMaterial = TlsMaterial.of(CA.issue(CertificateRequest.builder().commonName("a")
-        .addUri("spiffe://mesh/a").usages(Usage.CLIENT).build()), CA.certificate());
+        .uri("spiffe://mesh/a").usages(Usage.CLIENT).build()), CA.certificate());
     SslContext serverContext = serverMaterial.serverContext(provider);
     // the server's engine of each tunnel, in accept order
     BlockingQueue<SSLEngine> serverEngines = new LinkedBlockingQueue<>();
