@@ -90,21 +90,17 @@ public final class Dnsmasq implements AutoCloseable {
   /** Waits until a lookup of {@code name} gives exactly {@code address} (after {@link #hosts}). */
   public void awaitAnswer(String name, String expected) throws Exception {
     try (DnsLookup lookup = new DnsLookup(List.of(address), Duration.ofSeconds(2))) {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (true) {
+      // dnsmasq rereads its hosts file on SIGHUP and says nothing: its answers are the state to poll
+      Poll.until("dnsmasq answering " + name + " with " + expected, Duration.ofSeconds(30), () -> {
         try {
-          String got = lookup.lookup(name).addresses().toString();
-          if (got.equals("[" + expected + "]")) {
-            return;
-          }
+          return lookup.lookup(name).addresses().toString().equals("[" + expected + "]");
         } catch (IOException e) {
-          // not answering yet
+          return false; // not answering yet
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new AssertionError("interrupted", e);
         }
-        if (System.nanoTime() > deadline) {
-          fail("dnsmasq did not answer " + name + " with " + expected);
-        }
-        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
-      }
+      });
     }
   }
 
