@@ -119,8 +119,10 @@ class TunnelResumptionTest {
       SSLSession session = engine.getSession();
       handshake = new Handshake(session.getProtocol(), resumed(engine, earlier), session.getCreationTime());
     }
-    // a later tunnel starts at least a millisecond later, so creation times of full handshakes differ
-    Thread.sleep(20);
+    // a later tunnel starts once the millisecond clock has moved on, so creation times of full handshakes differ
+    while (System.currentTimeMillis() <= handshake.creationTime()) {
+      Thread.onSpinWait();
+    }
     return handshake;
   }
 
