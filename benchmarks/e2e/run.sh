@@ -2,7 +2,7 @@
 # End-to-end benchmark of conduit against peer proxies, on 127.0.0.1 only.
 #
 #   benchmarks/e2e/run.sh [-n RUNS] [-t SECONDS] [-s "tcp http tunnels mem mtls mitm"] [--no-build] [--no-results]
-#   E2E_BASELINE_JAR=old/benchmarks.jar benchmarks/e2e/run.sh ...   # adds a row "baseline conduit HTTP" to scenario 2
+#   E2E_BASELINE_JAR=old/benchmarks.jar benchmarks/e2e/run.sh ...   # adds "baseline conduit" rows to scenarios 2 and 3
 #
 # Builds benchmarks.jar, starts conduit (dev.conduit.benchmarks.BenchServer) and the peers (Debian
 # packages, installed when missing; LittleProxy from Maven Central), runs every scenario RUNS times
@@ -45,7 +45,7 @@ SOCAT_IPERF=25211
 DANTE=21081; SQUID=23128; TINYPROXY=28888; LITTLEPROXY=28889
 C_HTTP=23130; C_SOCKS=21080; C_MIXED=21082
 C_FWD_IPERF=25231; C_FWD_NGINX=25232  # conduit's fixed-destination TCP forward, HAProxy's job
-C_HTTP_BASELINE=23140  # E2E_BASELINE_JAR's HTTP proxy
+C_HTTP_BASELINE=23140; C_SOCKS_BASELINE=21140  # E2E_BASELINE_JAR's HTTP and SOCKS5 proxies
 # scenario mitm: HTTPS origin, squid caching + ssl-bump, mitmproxy, conduit cache serve
 NGINX_TLS=28443; SQUID_BUMP=23131; SQUID_BUMP_PLAIN=23133; MITMPROXY=28090; C_MITM=23132
 # scenario 5, mTLS tunnel pairs: conduit A (one process per forward entry) -> conduit B; stunnel client -> server
@@ -106,7 +106,7 @@ wait_port() {  # name port
 ports_free() {  # every port this harness listens on must be free, or a stray server would answer for a peer
   local busy=() p
   for p in $IPERF $NGINX $HAPROXY_IPERF $HAPROXY_NGINX $SOCAT_IPERF $DANTE $SQUID $TINYPROXY $LITTLEPROXY \
-      $C_HTTP $C_HTTP_BASELINE $C_SOCKS $C_MIXED $C_FWD_IPERF $C_FWD_NGINX $NGINX_TLS $SQUID_BUMP $SQUID_BUMP_PLAIN $MITMPROXY $C_MITM \
+      $C_HTTP $C_HTTP_BASELINE $C_SOCKS_BASELINE $C_SOCKS $C_MIXED $C_FWD_IPERF $C_FWD_NGINX $NGINX_TLS $SQUID_BUMP $SQUID_BUMP_PLAIN $MITMPROXY $C_MITM \
       $MTLS_B $MTLS_A_IPERF $MTLS_A_NGINX $MTLS_A_H2_IPERF $MTLS_A_H2_NGINX $STUNNEL_S_IPERF $STUNNEL_S_NGINX $STUNNEL_C_IPERF $STUNNEL_C_NGINX \
       $STUNNEL_C_NGINX_FULL; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then busy+=("$p"); fi
@@ -192,12 +192,13 @@ start_peer() {
       wait_port littleproxy $LITTLEPROXY ;;
   esac
 }
-start_baseline() {  # E2E_BASELINE_JAR's BenchServer: the HTTP proxy only
+start_baseline() {  # E2E_BASELINE_JAR's BenchServer: the HTTP and SOCKS5 proxies
   [[ -n $BASELINE_JAR ]] || return 0
   [[ -f $BASELINE_JAR ]] || { log "E2E_BASELINE_JAR: $BASELINE_JAR (no such file)"; exit 1; }
   start conduit-baseline java "${JVM_OPTS[@]}" ${CONDUIT_JVM_OPTS:-} -cp "$BASELINE_JAR" dev.conduit.benchmarks.BenchServer \
-    --http $C_HTTP_BASELINE ${CONDUIT_ARGS:-}
+    --http $C_HTTP_BASELINE --socks $C_SOCKS_BASELINE ${CONDUIT_ARGS:-}
   wait_port conduit-baseline $C_HTTP_BASELINE
+  wait_port conduit-baseline $C_SOCKS_BASELINE
 }
 pid_of() { echo "${PID[$1]:-}"; }
 
@@ -262,8 +263,14 @@ scenario_tunnels() {
   log "scenario 3: new tunnels/s (tunnel + GET of 1 byte, HTTP/1.0), 2 client processes x 16, $N x ${T}s"
   local rows=("direct" "conduit CONNECT" "conduit SOCKS5" "conduit TCP forward" "haproxy (TCP relay)" "squid (CONNECT)"
     "dante (SOCKS5)")
+  local warm=(http:127.0.0.1:$C_HTTP socks5:127.0.0.1:$C_SOCKS relay:127.0.0.1:$C_FWD_NGINX)
+  if [[ -n $BASELINE_JAR ]]; then
+    rows=("direct" "conduit CONNECT" "baseline conduit CONNECT" "conduit SOCKS5" "baseline conduit SOCKS5"
+      "conduit TCP forward" "haproxy (TCP relay)" "squid (CONNECT)" "dante (SOCKS5)")
+    warm+=(http:127.0.0.1:$C_HTTP_BASELINE socks5:127.0.0.1:$C_SOCKS_BASELINE)
+  fi
   # warm-up, not recorded: run 1 would otherwise time the JIT compiling the tunnel paths (when scenario 2 did not run)
-  for via in http:127.0.0.1:$C_HTTP socks5:127.0.0.1:$C_SOCKS relay:127.0.0.1:$C_FWD_NGINX; do
+  for via in "${warm[@]}"; do
     timeout 60 "${TOOL[@]}" connrate --scenario warmup --row conduit --out "$RUN/warmup.jsonl" --via "$via" \
       --target 127.0.0.1:$NGINX --duration 3 --concurrency 32 --procs 2 >/dev/null || true
   done
@@ -274,6 +281,8 @@ scenario_tunnels() {
         direct) via=direct ;;
         "conduit CONNECT") pids=$(pid_of conduit); via=http:127.0.0.1:$C_HTTP ;;
         "conduit SOCKS5") pids=$(pid_of conduit); via=socks5:127.0.0.1:$C_SOCKS ;;
+        "baseline conduit CONNECT") pids=$(pid_of conduit-baseline); via=http:127.0.0.1:$C_HTTP_BASELINE ;;
+        "baseline conduit SOCKS5") pids=$(pid_of conduit-baseline); via=socks5:127.0.0.1:$C_SOCKS_BASELINE ;;
         "conduit TCP forward") pids=$(pid_of conduit); via=relay:127.0.0.1:$C_FWD_NGINX ;;
         haproxy*) pids=$(pid_of haproxy); via=relay:127.0.0.1:$HAPROXY_NGINX ;;
         squid*) pids=$(pid_of squid); via=http:127.0.0.1:$SQUID ;;
@@ -681,7 +690,7 @@ need_tools
 setup
 log "results: $OUT"
 for p in nginx iperf3 conduit haproxy socat dante squid tinyproxy littleproxy; do start_peer "$p"; done
-[[ " $SCENARIOS " == *" http "* ]] && start_baseline
+if [[ " $SCENARIOS " == *" http "* || " $SCENARIOS " == *" tunnels "* ]]; then start_baseline; fi
 if [[ " $SCENARIOS " == *" mtls "* ]]; then start_peer mtls; fi
 log "started: $(for k in "${!PID[@]}"; do printf '%s=%s ' "$k" "${PID[$k]}"; done)"
 for s in $SCENARIOS; do

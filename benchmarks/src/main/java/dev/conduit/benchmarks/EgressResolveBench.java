@@ -57,7 +57,7 @@ public final class EgressResolveBench {
         .start();
     try (EgressServer server = EgressServer.start(EgressServerConfig.builder(
             StoreConfig.sqlite(dir.resolve("egress.db")).build())
-        .http(new InetSocketAddress("127.0.0.1", 0))
+        .bind(new InetSocketAddress("127.0.0.1", 0))
         .dnsServers(List.of(new InetSocketAddress("127.0.0.1", port)))
         .allowedSpecial(IpPrefixSet.parse("198.18.0.0/15"))
         .tickInterval(Duration.ofHours(1))

@@ -40,15 +40,8 @@ class CacheServeIT {
 
       Processes.Result hup = Processes.run(10, List.of("kill", "-HUP", Long.toString(p.pid())));
       assertThat(hup.exitCode()).as(hup.stderr()).isZero();
-      String status = "";
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (!status.contains("last_reload") && System.nanoTime() < deadline) {
-        status = get(base + "/runtime").body();
-        if (!status.contains("last_reload")) {
-          Thread.sleep(50); // polling the process for the reload's report
-        }
-      }
-      assertThat(status).contains("\"cache\":\"UNCHANGED\"");
+      FileWatch.await(log, Pattern.compile("reload done: .*\\bcache unchanged"), Duration.ofSeconds(30), p);
+      assertThat(get(base + "/runtime").body()).contains("last_reload").contains("\"cache\":\"UNCHANGED\"");
       assertThat(p.isAlive()).isTrue();
       assertThat(get(base + "/readyz").statusCode()).isEqualTo(200);
 

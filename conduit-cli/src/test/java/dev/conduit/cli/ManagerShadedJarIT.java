@@ -3,12 +3,14 @@ package dev.conduit.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.cli.command.ManagerCommandTest;
+import dev.conduit.core.testing.FileWatch;
 import dev.conduit.core.testing.MariaDbServer;
 import dev.conduit.core.testing.PostgresServer;
 import dev.conduit.core.testing.Processes;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -45,13 +47,7 @@ class ManagerShadedJarIT {
     Process p = new ProcessBuilder(conduit("manager", "-c", file.toString())).redirectErrorStream(true)
         .redirectOutput(log.toFile()).start();
     try {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-      while (!Files.readString(log).contains("CA pin: sha256:")) {
-        assertThat(p.isAlive()).as("manager running: %s", Files.readString(log)).isTrue();
-        assertThat(System.nanoTime()).as("manager started within 90 s: %s", Files.readString(log))
-            .isLessThan(deadline);
-        Thread.sleep(100); // polling the child's output with a deadline
-      }
+      FileWatch.awaitText(log, "CA pin: sha256:", Duration.ofSeconds(90), p);
       Processes.Result token = Processes.run(60, conduit("manager", "token", "create", "--ttl", "10m", "-c",
           file.toString()));
       assertThat(token.exitCode()).as(token.stderr()).isZero();
@@ -107,6 +103,7 @@ class ManagerShadedJarIT {
       runsAndAnswers("""
           conduit_manager:
             listen: {network: tcp, addr: "127.0.0.1:%d"}
+            push_listen: "127.0.0.1:0"
             data_dir: %s
           db:
             driver: mysql

@@ -285,7 +285,7 @@ class ShadedJarIT {
     try {
       Processes.run(10, List.of("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"));
       Files.writeString(dir.resolve("index.html"), "behind the tunnel\n");
-      origin = new ProcessBuilder("ip", "netns", "exec", ns, "python3", "-m", "http.server", "18080", "--bind",
+      origin = new ProcessBuilder("ip", "netns", "exec", ns, "python3", "-u", "-m", "http.server", "18080", "--bind",
           "127.0.0.1", "--directory", dir.toString()).redirectErrorStream(true)
           .redirectOutput(dir.resolve("origin.log").toFile()).start();
       Path yaml = dir.resolve("conduit.yaml");
@@ -308,15 +308,10 @@ class ShadedJarIT {
       p = new ProcessBuilder("ip", "netns", "exec", ns, java(), "-jar", jar().toAbsolutePath().toString(), "-c",
           yaml.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
       waitFor(p, log, Pattern.compile("capture: (\\d+) forward_table entry"));
-      Processes.Result curl = null;
-      for (int i = 0; i < 50; i++) { // python may still be starting
-        curl = Processes.run(20, List.of("ip", "netns", "exec", ns, "curl", "-sS", "--max-time", "5",
-            "http://127.0.0.1:80/index.html"));
-        if (curl.exitCode() == 0) {
-          break;
-        }
-        Thread.sleep(100);
-      }
+      // python's http.server says so once it listens (-u: unbuffered, as the output is a file)
+      FileWatch.awaitText(dir.resolve("origin.log"), "Serving HTTP on", Duration.ofSeconds(30), origin);
+      Processes.Result curl = Processes.run(40, List.of("ip", "netns", "exec", ns, "curl", "-sS", "--max-time", "30",
+          "http://127.0.0.1:80/index.html"));
       assertThat(curl.exitCode()).as(curl.stderr() + Files.readString(log)).isZero();
       assertThat(curl.out()).isEqualTo("behind the tunnel\n");
       assertThat(Processes.run(10, List.of("ip", "netns", "exec", ns, "iptables-save", "-t", "nat")).out())

@@ -3,6 +3,7 @@ package dev.conduit.core;
 import dev.conduit.core.observe.ConnectionObserver;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.route.Router;
+import dev.conduit.core.testing.Poll;
 import java.io.Closeable;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -140,14 +141,8 @@ final class Net {
   }
 
   /** Waits until {@code condition} holds or fails after {@code timeout}. */
-  static void await(Duration timeout, String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out after " + timeout.toMillis() + " ms waiting for " + what);
-      }
-      Thread.sleep(10);
-    }
+  static void await(Duration timeout, String what, BooleanSupplier condition) {
+    Poll.until(what, timeout, condition);
   }
 
   /** Writes {@code bytes} one a second until done or the connection fails, counting what went. */

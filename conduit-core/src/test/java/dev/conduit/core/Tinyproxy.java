@@ -1,9 +1,8 @@
 package dev.conduit.core;
 
+import dev.conduit.core.testing.FileWatch;
 import dev.conduit.core.testing.Processes;
 import java.io.Closeable;
-import java.io.IOException;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,19 +37,15 @@ final class Tinyproxy implements Closeable {
     Process p = new ProcessBuilder("tinyproxy", "-d", "-c", conf.toString())
         .redirectErrorStream(true).redirectOutput(dir.resolve("tinyproxy.out").toFile()).start();
     Tinyproxy t = new Tinyproxy(p, port, log);
-    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (true) {
-      try (Socket s = new Socket(Net.LOOPBACK, port)) {
-        return t;
-      } catch (IOException e) {
-        if (!p.isAlive() || System.nanoTime() > deadline) {
-          t.close();
-          throw new AssertionError("tinyproxy did not start on port " + port + ": "
-              + Files.readString(dir.resolve("tinyproxy.out")));
-        }
-        Thread.sleep(20);
-      }
+    try {
+      // tinyproxy logs this once its socket listens
+      FileWatch.awaitText(log, "Accepting connections", Duration.ofSeconds(30), p);
+    } catch (AssertionError e) {
+      t.close();
+      throw new AssertionError("tinyproxy did not start on port " + port + ": "
+          + Files.readString(dir.resolve("tinyproxy.out")), e);
     }
+    return t;
   }
 
   int port() {

@@ -24,15 +24,16 @@ import javax.net.ssl.SSLException;
 
 /**
  * A caching MITM proxy set up from dduct-like settings (seed 004) in a few lines: the CA in
- * {@code certDir} ({@link MitmCa}), the blob cache in {@code fileDir}, a plain proxy listener on
- * {@code tcpBind} and optionally an HTTPS proxy listener on {@code tlsBind}.
+ * {@code certDir} ({@link MitmCa}), the blob cache in {@code fileDir}, a plain proxy listener on the
+ * {@linkplain Builder#bind bound} address and optionally an HTTPS proxy listener on the {@linkplain Builder#bindTls
+ * TLS} one.
  *
  * <pre>{@code
  * MitmServer server = MitmServer.builder()
  *     .certDir(Path.of("/var/tmp/conduit/certs")).fileDir(Path.of("/var/tmp/conduit/files"))
- *     .tcpBind("127.0.0.1:8000").tlsBind("0.0.0.0:4430")
+ *     .bind("127.0.0.1:8000").bindTls("0.0.0.0:4430")
  *     .intercept("*.docker.io").intercept("quay.io")
- *     .open();
+ *     .build();
  * ConduitBuilder builder = Conduit.builder();
  * server.listeners().forEach(builder::listener);
  * Conduit conduit = builder.build().start();
@@ -96,8 +97,8 @@ public final class MitmServer implements AutoCloseable {
   public static final class Builder {
     private Path certDir;
     private Path fileDir;
-    private String tcpBind = "127.0.0.1:8000";
-    private String tlsBind;
+    private String bind = "127.0.0.1:8000";
+    private String bindTls;
     private String plainListenerName = "tcp";
     private String tlsListenerName = "tls";
     private final List<String> tlsNames = new ArrayList<>(List.of("localhost", "127.0.0.1"));
@@ -130,8 +131,8 @@ public final class MitmServer implements AutoCloseable {
     }
 
     /** The plain HTTP proxy listener's address (default {@code 127.0.0.1:8000}). */
-    public Builder tcpBind(String hostPort) {
-      this.tcpBind = requireNonNull(hostPort, "tcpBind");
+    public Builder bind(String hostPort) {
+      this.bind = requireNonNull(hostPort, "bind");
       return this;
     }
 
@@ -151,8 +152,8 @@ public final class MitmServer implements AutoCloseable {
     }
 
     /** Adds an HTTPS proxy listener on {@code hostPort} (none by default). */
-    public Builder tlsBind(String hostPort) {
-      this.tlsBind = requireNonNull(hostPort, "tlsBind");
+    public Builder bindTls(String hostPort) {
+      this.bindTls = requireNonNull(hostPort, "bindTls");
       return this;
     }
 
@@ -245,7 +246,7 @@ public final class MitmServer implements AutoCloseable {
      *
      * @throws IOException if the CA or the cache cannot be opened
      */
-    public MitmServer open() throws IOException {
+    public MitmServer build() throws IOException {
       if (certDir == null || fileDir == null) {
         throw new IllegalStateException("certDir and fileDir: both required (got certDir=" + certDir
             + ", fileDir=" + fileDir + ")");
@@ -273,10 +274,10 @@ public final class MitmServer implements AutoCloseable {
         interceptors.forEach(pb::interceptor);
         MitmProxy proxy = pb.build();
         List<Listener> listeners = new ArrayList<>();
-        listeners.add(Listener.builder(plainListenerName).bind(tcpBind).protocol(proxy).build());
-        if (tlsBind != null) {
+        listeners.add(Listener.builder(plainListenerName).bind(bind).protocol(proxy).build());
+        if (bindTls != null) {
           SslContext tls = proxyServerContext(ca, tlsNames);
-          listeners.add(Listener.builder(tlsListenerName).bind(tlsBind).protocol(proxy).tls(() -> tls).build());
+          listeners.add(Listener.builder(tlsListenerName).bind(bindTls).protocol(proxy).tls(() -> tls).build());
         }
         return new MitmServer(ca, cache, proxy, List.copyOf(listeners));
       } catch (RuntimeException e) {
@@ -290,9 +291,9 @@ public final class MitmServer implements AutoCloseable {
           .usages(CertificateRequest.Usage.SERVER).validity(Duration.ofDays(90));
       for (String n : names) {
         if (n.indexOf(':') >= 0 || n.chars().allMatch(c -> Character.isDigit(c) || c == '.')) {
-          req.addIpAddress(n);
+          req.ipAddress(n);
         } else {
-          req.addDnsName(n);
+          req.dnsName(n);
         }
       }
       IssuedCertificate cert = ca.issue(req.build());

@@ -4,23 +4,25 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.ConnectRequest;
 import dev.conduit.core.inbound.Upstream;
+import dev.conduit.core.testing.Poll;
 import dev.conduit.core.testing.RecordingInboundContext;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.FileRegion;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Promise;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import io.netty.util.concurrent.Promise;
 
 /**
  * A {@link ProxyHandler} on an {@link EmbeddedChannel} (the client side) whose dials the test
@@ -124,21 +126,12 @@ final class MitmHarness implements AutoCloseable {
 
   /** Polls (running the embedded loops' tasks) until {@code condition} holds, for up to 30 s. */
   void awaitTrue(BooleanSupplier condition) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (true) {
+    // cache I/O completes on the cache's executor, and its results run as the embedded loops' tasks
+    Poll.until("condition", Duration.ofSeconds(30), () -> {
       client.runPendingTasks();
       upstreams.forEach(EmbeddedChannel::runPendingTasks);
-      if (condition.getAsBoolean()) {
-        return;
-      }
-      assertThat(System.nanoTime()).as("condition not met within 30 s").isLessThan(deadline);
-      try {
-        TimeUnit.MILLISECONDS.sleep(2); // cache I/O completes on the cache's executor
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AssertionError(e);
-      }
-    }
+      return condition.getAsBoolean();
+    });
   }
 
   /** Waits until the client received text containing {@code part}; returns all of it. */

@@ -31,10 +31,10 @@ class MitmServerTest {
       for (int start = 0; start < 2; start++) {
         try (MitmServer server = MitmServer.builder()
             .certDir(dir.resolve("certs")).fileDir(dir.resolve("files"))
-            .tcpBind("127.0.0.1:0").tlsBind("127.0.0.1:0")
+            .bind("127.0.0.1:0").bindTls("127.0.0.1:0")
             .intercept("*.localhost").intercept("localhost")
             .trustUpstreamCa(originCa.certificate())
-            .open()) {
+            .build()) {
           ConduitBuilder b = Conduit.builder().timeouts(Timeouts.builder().drain(Duration.ZERO).build());
           server.listeners().forEach(b::listener);
           try (Conduit conduit = b.build().start()) {

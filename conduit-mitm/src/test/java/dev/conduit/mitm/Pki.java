@@ -26,9 +26,9 @@ final class Pki {
         .usages(CertificateRequest.Usage.SERVER);
     for (String n : names) {
       if (Character.isDigit(n.charAt(0))) {
-        b.addIpAddress(n);
+        b.ipAddress(n);
       } else {
-        b.addDnsName(n);
+        b.dnsName(n);
       }
     }
     return ca.issue(b.build());

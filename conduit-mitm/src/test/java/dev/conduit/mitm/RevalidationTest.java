@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.conduit.core.Conduit;
 import dev.conduit.core.Listener;
 import dev.conduit.core.pki.CertificateAuthority;
+import dev.conduit.core.testing.Poll;
 import dev.conduit.core.testing.Processes;
 import dev.conduit.mitm.cache.BlobCache;
 import dev.conduit.mitm.cache.BlobCacheConfig;
@@ -78,7 +79,7 @@ class RevalidationTest {
     CertificateAuthority ca = Pki.ca("revalidation test CA");
     origin = Origin.http();
     cache = BlobCache.open(BlobCacheConfig.builder().root(dir.resolve("cache")).clock(clock)
-        .policy(CachePolicy.builder().addFilter("^/mut/").staleIfError(Duration.ofHours(1)).build()).build());
+        .policy(CachePolicy.builder().filter("^/mut/").staleIfError(Duration.ofHours(1)).build()).build());
     MitmProxy proxy = MitmProxy.builder().certificateAuthority(ca).cache(cache).build();
     conduit = Conduit.builder()
         .listener(Listener.builder("plain").bind("127.0.0.1:0").protocol(proxy).build())
@@ -313,14 +314,7 @@ class RevalidationTest {
     return b.toByteArray();
   }
 
-  static void awaitTrue(BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("condition not met within 30 s");
-      }
-      Thread.onSpinWait();
-      TimeUnit.MILLISECONDS.sleep(10); // polling a condition with a deadline, not waiting a fixed time
-    }
+  static void awaitTrue(BooleanSupplier condition) {
+    Poll.until("condition", Duration.ofSeconds(30), condition);
   }
 }

@@ -249,7 +249,7 @@ public final class TransparentUdpRelay implements AutoCloseable {
     return address instanceof Inet4Address ? SocketProtocolFamily.INET : SocketProtocolFamily.INET6;
   }
 
-  /** Configures and starts a {@link TransparentUdpRelay}. */
+  /** Configures a {@link TransparentUdpRelay}; {@link #build()} binds and starts it. */
   public static final class Builder {
     InetSocketAddress bind;
     Router router;
@@ -367,12 +367,13 @@ public final class TransparentUdpRelay implements AutoCloseable {
     }
 
     /**
-     * Binds the listener and starts relaying.
+     * Builds the relay: binds the listener and starts relaying (the relay has no separate start; {@link
+     * TransparentUdpRelay#close()} stops it).
      *
      * @return the running relay
      * @throws IllegalStateException when the listener cannot be bound (not root, no epoll)
      */
-    public TransparentUdpRelay start() {
+    public TransparentUdpRelay build() {
       if (bind == null || router == null) {
         throw new IllegalArgumentException("bind and router are required");
       }

@@ -2,10 +2,12 @@ package dev.conduit.netfilter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.testing.Poll;
 import dev.conduit.netfilter.testing.NetNs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
@@ -135,14 +137,12 @@ final class EgressLab implements AutoCloseable {
     await(condition, () -> what);
   }
 
-  /** Polls a condition every 50 ms for up to 30 s; fails with the description computed then. */
+  /** Polls a condition (state in the kernel or a store, which announces no event) for up to 30 s. */
   void await(BooleanSupplier condition, java.util.function.Supplier<String> what) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("not within 30 s: " + what.get());
-      }
-      Thread.sleep(50);
+    try {
+      Poll.until("condition", Duration.ofSeconds(30), condition);
+    } catch (AssertionError e) {
+      throw new AssertionError("not within 30 s: " + what.get(), e);
     }
   }
 

@@ -80,7 +80,7 @@ class EgressReportSystemTest {
   }
 
   static Allowlist allow(String... entries) {
-    return Allowlist.builder(LAB).addAll(List.of(entries)).build();
+    return Allowlist.builder(LAB).entries(List.of(entries)).build();
   }
 
   static EgressReporter reporter(EgressGateway gw, Optional<FlowLog> flowLog, List<JsonNode> sent) {
@@ -266,8 +266,8 @@ class EgressReportSystemTest {
         EgressGateway gw = EgressGateway.install(config().build(), Allowlist.empty(), lab.gateway.runner);
         EgressServer server = EgressServer.start(EgressServerConfig.builder(
                 StoreConfig.sqlite(dir.resolve("egress.db")).build())
-            .http(new InetSocketAddress("127.0.0.1", 0)).adminToken("ops", admin)
-            .push(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(ca.mintServerLeaf("127.0.0.1"),
+            .bind(new InetSocketAddress("127.0.0.1", 0)).adminToken("ops", admin)
+            .bindPush(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(ca.mintServerLeaf("127.0.0.1"),
                 ca.certificate()))
             .gatewayToken("gw", token).dnsServers(List.of(dns.address())).allowedSpecial(LAB)
             .resolveInterval(Duration.ofSeconds(2)).minResolveInterval(Duration.ofSeconds(1))

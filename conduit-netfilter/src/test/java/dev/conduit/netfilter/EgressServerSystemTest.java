@@ -91,9 +91,9 @@ class EgressServerSystemTest {
          ConduitResources resources = ConduitResources.create()) {
       EgressServer server = EgressServer.start(EgressServerConfig.builder(
               StoreConfig.sqlite(dir.resolve("egress.db")).build())
-          .http(new InetSocketAddress("127.0.0.1", 0))
+          .bind(new InetSocketAddress("127.0.0.1", 0))
           .adminToken("ops", ADMIN)
-          .push(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(CA.mintServerLeaf("127.0.0.1"),
+          .bindPush(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(CA.mintServerLeaf("127.0.0.1"),
               CA.certificate()))
           .gatewayToken("gw", GATEWAY)
           .dnsServers(List.of(dns.address()))

@@ -78,7 +78,7 @@ class EgressSystemTest {
   }
 
   static Allowlist allow(String... entries) {
-    return Allowlist.builder(LAB).addAll(List.of(entries)).build();
+    return Allowlist.builder(LAB).entries(List.of(entries)).build();
   }
 
   static Map<String, AddressCounters> byLabel(List<AddressCounters> counters) {

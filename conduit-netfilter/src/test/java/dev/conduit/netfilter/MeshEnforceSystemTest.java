@@ -42,9 +42,9 @@ class MeshEnforceSystemTest {
     NetNs.requireRootAnd("nft", "curl");
     CertificateAuthority ca = CertificateAuthority.builder().commonName("mesh CA").build();
     Files.writeString(dir.resolve("ca.pem"), ca.certificatePem());
-    ca.issue(CertificateRequest.builder().commonName("s").addUri("spiffe://mesh/node/s").addIpAddress(S4)
+    ca.issue(CertificateRequest.builder().commonName("s").uri("spiffe://mesh/node/s").ipAddress(S4)
         .usages(Usage.SERVER, Usage.CLIENT).build()).writeTo(dir.resolve("s.pem"), dir.resolve("s.key"));
-    ca.issue(CertificateRequest.builder().commonName("p").addUri("spiffe://mesh/node/p").usages(Usage.CLIENT)
+    ca.issue(CertificateRequest.builder().commonName("p").uri("spiffe://mesh/node/p").usages(Usage.CLIENT)
         .build()).writeTo(dir.resolve("p.pem"), dir.resolve("p.key"));
 
     try (NetNs s = NetNs.bare(); NetNs p = NetNs.bare()) {

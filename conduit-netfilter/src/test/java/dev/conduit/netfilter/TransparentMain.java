@@ -100,7 +100,7 @@ public final class TransparentMain {
     TransparentUdpRelay relay = !udp ? null : relayConfig
         .bypassMark(capturePlan.bypassMark())
         .idleTimeout(java.time.Duration.ofMillis(Long.getLong("udp.idle.ms", 60_000)))
-        .maxFlows(Integer.getInteger("udp.maxFlows", 4096)).start();
+        .maxFlows(Integer.getInteger("udp.maxFlows", 4096)).build();
     if (relay != null && !quiet) {
       Thread stats = new Thread(() -> {
         String last = "";

@@ -63,8 +63,8 @@ public final class TwoRoles {
    */
   public static ConduitRuntime build(String proxyListen, String cacheListen, String adminListen, Path certDir,
       Path cacheDir, List<String> cachedPaths, ProxySettings settings) throws IOException {
-    MitmServer cache = MitmServer.builder().certDir(certDir).fileDir(cacheDir).tcpBind(cacheListen)
-        .filters(cachedPaths).open();
+    MitmServer cache = MitmServer.builder().certDir(certDir).fileDir(cacheDir).bind(cacheListen)
+        .filters(cachedPaths).build();
     ConduitBuilder cacheConduit = Conduit.builder();
     cache.listeners().forEach(cacheConduit::listener);
     Conduit proxy = Conduit.builder()
@@ -77,7 +77,7 @@ public final class TwoRoles {
         .service(new ConduitService("proxy", proxy))             // role 2
         .service(new ProxyRules(proxy, settings))                // reloads role 2's section
         .admin(AdminServer.builder().bind(adminListen))          // /runtime, /proxy, ...
-        .sections(ConfigSections.builder().put(PROXY, settings).build())
+        .sections(ConfigSections.builder().section(PROXY, settings).build())
         .drainTimeout(Duration.ofSeconds(30))
         .build();
   }

@@ -46,7 +46,7 @@ class TwoRolesTest {
       assertThat(get(admin + "/proxy")).isEqualTo("{\"blocked\":[\"169.254.0.0/16\"]}");
 
       ReloadReport report = runtime.reload(ConfigSections.builder()
-          .put(TwoRoles.PROXY, new TwoRoles.ProxySettings(List.of("127.0.0.0/8"))).build());
+          .section(TwoRoles.PROXY, new TwoRoles.ProxySettings(List.of("127.0.0.0/8"))).build());
       assertThat(report.succeeded()).isTrue();
       assertThat(report.outcomes().get("proxy-rules").detail()).isEqualTo("1 blocked network(s)");
       assertThat(curlStatus(proxyUrl, url)).isEqualTo("403");

@@ -43,9 +43,9 @@ final class CacheRole {
       if (plainName != null) {
         b.listenerNames(plainName, tlsName);
       }
-      b.certDir(Path.of(c.certDir())).fileDir(Path.of(c.cacheDir())).tcpBind(c.listen())
+      b.certDir(Path.of(c.certDir())).fileDir(Path.of(c.cacheDir())).bind(c.listen())
           .maxCacheBytes(c.maxCacheBytes());
-      c.tlsListen().ifPresent(b::tlsBind);
+      c.tlsListen().ifPresent(b::bindTls);
       c.tlsNames().forEach(b::tlsName);
       c.intercept().forEach(b::intercept);
       if (!c.filters().isEmpty()) {
@@ -56,7 +56,7 @@ final class CacheRole {
           b.trustUpstreamCa(cert);
         }
       }
-      MitmServer server = b.open();
+      MitmServer server = b.build();
       log.info("cache: CA {}, cache {}; trust {}/ca.crt in clients", c.certDir(), c.cacheDir(), c.certDir());
       return server;
     } catch (IllegalArgumentException | IllegalStateException e) {

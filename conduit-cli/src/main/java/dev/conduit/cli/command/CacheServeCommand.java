@@ -133,7 +133,7 @@ public final class CacheServeCommand extends BaseCommand implements Callable<Int
   }
 
   private static ConfigSections sections(CacheConfig cache) {
-    return ConfigSections.builder().put(CacheConfig.SECTION, cache).build();
+    return ConfigSections.builder().section(CacheConfig.SECTION, cache).build();
   }
 
   /** The flags as the {@code cache} section they stand for. */

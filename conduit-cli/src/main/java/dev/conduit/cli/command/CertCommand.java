@@ -87,10 +87,10 @@ public final class CertCommand {
         b.organization(organization);
       }
       if (sans.isEmpty()) {
-        b.addSubjectAlternativeName(SubjectAlternativeName.parse(name));
+        b.subjectAlternativeName(SubjectAlternativeName.parse(name));
       }
       for (String san : sans) {
-        b.addSubjectAlternativeName(SubjectAlternativeName.parse(san));
+        b.subjectAlternativeName(SubjectAlternativeName.parse(san));
       }
       if (usage != null) {
         b.usages(usage.client ? CertificateRequest.Usage.CLIENT : CertificateRequest.Usage.SERVER);

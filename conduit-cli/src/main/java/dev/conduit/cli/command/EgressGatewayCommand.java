@@ -295,14 +295,14 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
     Allowlist.Builder b = Allowlist.builder(special);
     for (String entry : allowlist) {
       try {
-        b.add(entry.strip());
+        b.entry(entry.strip());
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("--allowlist: " + e.getMessage(), e);
       }
     }
     if (file.isPresent()) {
       try {
-        Allowlist.parse(file.get(), special).entries().forEach(b::add);
+        Allowlist.parse(file.get(), special).entries().forEach(b::entry);
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("--allowlist-file " + allowlistFile + ": " + e.getMessage(), e);
       }

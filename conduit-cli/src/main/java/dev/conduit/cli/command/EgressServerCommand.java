@@ -149,7 +149,7 @@ public final class EgressServerCommand extends BaseCommand implements Callable<I
     }
     try {
       EgressServerConfig.Builder b = EgressServerConfig.builder(storeConfig())
-          .http(EgressGatewayCommand.bind(listen))
+          .bind(EgressGatewayCommand.bind(listen))
           .exposeSeedApi(exposeSeedApi)
           .maxRequestBytes(maxRequestBytes)
           .resolveInterval(resolveInterval)
@@ -168,7 +168,7 @@ public final class EgressServerCommand extends BaseCommand implements Callable<I
           throw CliException.usage("--tls-cert, --tls-key and --tls-ca go together (the push listener's TLS)");
         }
         try {
-          b.push(EgressGatewayCommand.bind(pushListen), TlsMaterial.load(tlsCert, tlsKey, tlsCa));
+          b.bindPush(EgressGatewayCommand.bind(pushListen), TlsMaterial.load(tlsCert, tlsKey, tlsCa));
         } catch (IOException e) {
           throw CliException.usage("--tls-cert/--tls-key/--tls-ca: " + e.getMessage());
         }

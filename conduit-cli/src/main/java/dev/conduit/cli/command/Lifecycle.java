@@ -9,6 +9,7 @@ import dev.conduit.cli.RunControl;
 import dev.conduit.cli.logging.Logging;
 import dev.conduit.core.runtime.ConduitRuntime;
 import dev.conduit.core.runtime.ConfigSections;
+import dev.conduit.core.runtime.ReloadReport;
 import dev.conduit.core.runtime.ServiceStartException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -77,7 +78,13 @@ final class Lifecycle {
       return false;
     }
     try {
-      return runtime.reload(next).succeeded();
+      ReloadReport report = runtime.reload(next);
+      // one line per reload, also when every service was unchanged (which logs nothing of its own)
+      log.info("reload done: {}", report.outcomes().entrySet().stream()
+          .map(e -> e.getKey() + " " + e.getValue().kind().name().toLowerCase(java.util.Locale.ROOT))
+          .collect(java.util.stream.Collectors.joining(", ")) + (report.succeeded() ? "" : ", failed: "
+          + String.join(", ", report.failures().keySet())));
+      return report.succeeded();
     } catch (IllegalStateException stopping) {
       return false; // stopped meanwhile
     }

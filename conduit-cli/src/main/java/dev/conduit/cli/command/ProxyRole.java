@@ -60,7 +60,7 @@ final class ProxyRole {
 
   /** The runtime's configuration for {@code config}: the roles' sections, and the whole file for the routes. */
   static ConfigSections sections(ConduitConfig config) {
-    return config.sections().toBuilder().put(CONFIG, config).build();
+    return config.sections().toBuilder().section(CONFIG, config).build();
   }
 
   /**

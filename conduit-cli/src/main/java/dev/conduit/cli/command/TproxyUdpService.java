@@ -59,7 +59,7 @@ final class TproxyUdpService implements Service {
     TransparentUdpRelay.Builder b = TransparentUdpRelay.builder().bind(listen).router(router)
         .bypassMark(ForwardTableCapture.BYPASS_MARK).listenerName(listenerName);
     outbounds.forEach(b::outbound);
-    TransparentUdpRelay r = b.start();
+    TransparentUdpRelay r = b.build();
     relay = r;
     if (registry != null) {
       Gauge.builder("conduit.tproxy.udp.flows", r, TransparentUdpRelay::flows)

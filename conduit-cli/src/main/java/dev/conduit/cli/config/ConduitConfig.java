@@ -279,7 +279,7 @@ public final class ConduitConfig {
      * @return this
      */
     public <T> Builder section(SectionKey<T> key, T value) {
-      sections.put(key, value);
+      sections.section(key, value);
       return this;
     }
 

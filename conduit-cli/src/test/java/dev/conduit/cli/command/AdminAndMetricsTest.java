@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.cli.Cli;
 import dev.conduit.cli.ExitCode;
+import dev.conduit.core.testing.Poll;
 import dev.conduit.core.testing.Processes;
 import dev.conduit.core.testing.TestOrigin;
 import java.io.IOException;
@@ -84,16 +85,10 @@ class AdminAndMetricsTest {
         assertThat(curl.out()).isEqualTo("hello");
       }
       assertThat(get(adminPort, "/metrics", null).statusCode()).isEqualTo(401);
-      String scrape = "";
-      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-      // closes are counted when conduit sees them, just after curl exits
-      while (System.nanoTime() < deadline
-          && sample(scrape, "conduit_connections_closed_total", "listener=\"web\"", "outcome=\"ok\"").orElse(0.0) < 3) {
-        HttpResponse<String> metrics = get(adminPort, "/metrics", "s3cret-token");
-        assertThat(metrics.statusCode()).isEqualTo(200);
-        scrape = metrics.body();
-        Thread.sleep(50);
-      }
+      // closes are counted when conduit sees them, just after curl exits; a counter announces no event
+      Poll.until("3 closes counted", Duration.ofSeconds(30), () -> sample(scrape(adminPort),
+          "conduit_connections_closed_total", "listener=\"web\"", "outcome=\"ok\"").orElse(0.0) >= 3);
+      String scrape = scrape(adminPort);
       assertThat(sample(scrape, "conduit_connections_accepted_total", "listener=\"web\"")).as(scrape).contains(3.0);
       assertThat(sample(scrape, "conduit_connections_closed_total", "listener=\"web\"", "outcome=\"ok\""))
           .as(scrape).contains(3.0);
@@ -106,6 +101,16 @@ class AdminAndMetricsTest {
           .contains("admin:").contains("access: json").doesNotContain("pa55word").doesNotContain("s3cret-token");
       assertThat(get(adminPort, "/readyz", "s3cret-token").statusCode()).isEqualTo(200);
       assertThat(running.stop().exitCode()).isEqualTo(ExitCode.OK);
+    }
+  }
+
+  private static String scrape(int adminPort) {
+    try {
+      HttpResponse<String> metrics = get(adminPort, "/metrics", "s3cret-token");
+      assertThat(metrics.statusCode()).isEqualTo(200);
+      return metrics.body();
+    } catch (Exception e) {
+      throw new AssertionError("GET /metrics: " + e, e);
     }
   }
 

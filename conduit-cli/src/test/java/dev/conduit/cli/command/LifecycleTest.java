@@ -79,7 +79,7 @@ class LifecycleTest {
     };
     ConduitRuntime runtime = ConduitRuntime.builder().service(role).build();
     int exit = Lifecycle.run(runtime, new CliContext(control, CommandRunner.system()),
-        () -> ConfigSections.builder().put(ROLE, "v2").build(), Lifecycle::startError);
+        () -> ConfigSections.builder().section(ROLE, "v2").build(), Lifecycle::startError);
     assertThat(exit).isEqualTo(ExitCode.OK);
     assertThat(seen.get()).isSameAs(runtime);
     assertThat(role.journal).containsExactly("start", "reload v2", "close");
@@ -95,7 +95,7 @@ class LifecycleTest {
         throw new IOException("conduit.yaml: line 3: bad indentation");
       })).isFalse();
       assertThat(role.journal).containsExactly("start");
-      assertThat(Lifecycle.reload(runtime, () -> ConfigSections.builder().put(ROLE, "v3").build())).isTrue();
+      assertThat(Lifecycle.reload(runtime, () -> ConfigSections.builder().section(ROLE, "v3").build())).isTrue();
     } finally {
       runtime.stop();
     }

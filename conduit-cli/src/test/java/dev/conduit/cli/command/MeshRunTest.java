@@ -42,10 +42,10 @@ class MeshRunTest {
     echo = new EchoServer();
     CertificateAuthority ca = CertificateAuthority.builder().commonName("mesh CA").build();
     Files.writeString(dir.resolve("ca.pem"), ca.certificatePem());
-    ca.issue(CertificateRequest.builder().commonName("b").addIpAddress("127.0.0.1")
+    ca.issue(CertificateRequest.builder().commonName("b").ipAddress("127.0.0.1")
             .usages(CertificateRequest.Usage.SERVER).build())
         .writeTo(dir.resolve("b.pem"), dir.resolve("b.key"));
-    ca.issue(CertificateRequest.builder().commonName("a").addUri("spiffe://mesh/a")
+    ca.issue(CertificateRequest.builder().commonName("a").uri("spiffe://mesh/a")
             .usages(CertificateRequest.Usage.CLIENT).build())
         .writeTo(dir.resolve("a.pem"), dir.resolve("a.key"));
   }

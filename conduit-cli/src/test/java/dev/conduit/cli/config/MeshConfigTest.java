@@ -98,7 +98,7 @@ class MeshConfigTest {
   void multiplexKeyMakesAMultiplexedPeerHopAndIsValidated() throws IOException {
     CertificateAuthority ca = CertificateAuthority.builder().commonName("mesh CA").build();
     Files.writeString(dir.resolve("ca.pem"), ca.certificatePem());
-    ca.issue(CertificateRequest.builder().commonName("a").addUri("spiffe://mesh/a")
+    ca.issue(CertificateRequest.builder().commonName("a").uri("spiffe://mesh/a")
         .usages(CertificateRequest.Usage.CLIENT).build()).writeTo(dir.resolve("a.pem"), dir.resolve("a.key"));
     List<String> cas = List.of(dir.resolve("ca.pem").toString());
     List<MeshConfig.CertKey> certs = List.of(new MeshConfig.CertKey(dir.resolve("a.pem").toString(),

@@ -20,7 +20,7 @@ import java.util.Optional;
  * <pre>{@code
  * EgressServerConfig config = EgressServerConfig.builder(StoreConfig.sqlite(Path.of("egress.db")).build())
  *     .adminToken("ops", opsToken)
- *     .push(new InetSocketAddress("0.0.0.0", 8701), TlsMaterial.load(cert, key, ca))
+ *     .bindPush(new InetSocketAddress("0.0.0.0", 8701), TlsMaterial.load(cert, key, ca))
  *     .gatewayToken("gw1", gatewayToken)
  *     .build();
  * }</pre>
@@ -158,8 +158,8 @@ public final class EgressServerConfig {
       this.store = requireNonNull(store, "store");
     }
 
-    /** The HTTP listener (default: 127.0.0.1:8700). */
-    public Builder http(InetSocketAddress address) {
+    /** The HTTP listener's address (default: 127.0.0.1:8700). */
+    public Builder bind(InetSocketAddress address) {
       this.http = requireNonNull(address, "address");
       return this;
     }
@@ -189,7 +189,7 @@ public final class EgressServerConfig {
     }
 
     /** Serves gateways on {@code address} over TLS with {@code tls} (default: no push listener). */
-    public Builder push(InetSocketAddress address, TlsMaterial tls) {
+    public Builder bindPush(InetSocketAddress address, TlsMaterial tls) {
       this.push = requireNonNull(address, "address");
       this.pushTls = requireNonNull(tls, "tls");
       return this;

@@ -56,7 +56,7 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  *     .build();
  * ca.save(Path.of("/etc/conduit/pki"));            // ca.crt, ca.key (0600)
  * IssuedCertificate node = ca.issue(CertificateRequest.builder()
- *     .commonName("node-a").addUri("spiffe://conduit/node/a").build());
+ *     .commonName("node-a").uri("spiffe://conduit/node/a").build());
  * }</pre>
  */
 public final class CertificateAuthority {

@@ -37,8 +37,8 @@ import org.bouncycastle.pkcs.PKCSException;
  * <pre>{@code
  * CertificateRequest request = CertificateRequest.builder()
  *     .commonName("node-a")
- *     .addSubjectAlternativeName(SubjectAlternativeName.uri("spiffe://conduit/node/a"))
- *     .addSubjectAlternativeName(SubjectAlternativeName.dns("node-a.mesh.internal"))
+ *     .subjectAlternativeName(SubjectAlternativeName.uri("spiffe://conduit/node/a"))
+ *     .subjectAlternativeName(SubjectAlternativeName.dns("node-a.mesh.internal"))
  *     .usages(CertificateRequest.Usage.SERVER, CertificateRequest.Usage.CLIENT)
  *     .validity(Duration.ofDays(90))
  *     .build();
@@ -119,7 +119,7 @@ public final class CertificateRequest {
         Extension.subjectAlternativeName);
     if (names != null) {
       for (GeneralName name : names.getNames()) {
-        builder.addSubjectAlternativeName(fromGeneralName(name));
+        builder.subjectAlternativeName(fromGeneralName(name));
       }
     }
     return builder;
@@ -226,24 +226,24 @@ public final class CertificateRequest {
     }
 
     /** Adds a subject alternative name; duplicates are ignored. */
-    public Builder addSubjectAlternativeName(SubjectAlternativeName name) {
+    public Builder subjectAlternativeName(SubjectAlternativeName name) {
       subjectAlternativeNames.add(requireNonNull(name, "name"));
       return this;
     }
 
     /** Adds a DNS subject alternative name; shorthand for {@link SubjectAlternativeName#dns(String)}. */
-    public Builder addDnsName(String name) {
-      return addSubjectAlternativeName(SubjectAlternativeName.dns(name));
+    public Builder dnsName(String name) {
+      return subjectAlternativeName(SubjectAlternativeName.dns(name));
     }
 
     /** Adds an IP subject alternative name; shorthand for {@link SubjectAlternativeName#ip(String)}. */
-    public Builder addIpAddress(String address) {
-      return addSubjectAlternativeName(SubjectAlternativeName.ip(address));
+    public Builder ipAddress(String address) {
+      return subjectAlternativeName(SubjectAlternativeName.ip(address));
     }
 
     /** Adds a URI subject alternative name; shorthand for {@link SubjectAlternativeName#uri(String)}. */
-    public Builder addUri(String uri) {
-      return addSubjectAlternativeName(SubjectAlternativeName.uri(uri));
+    public Builder uri(String uri) {
+      return subjectAlternativeName(SubjectAlternativeName.uri(uri));
     }
 
     /** Removes all subject alternative names added so far (e.g. those requested by a CSR). */

@@ -13,7 +13,7 @@ import java.util.Set;
  * {@link ConduitRuntime} hands every {@link Service} on reload. Immutable.
  *
  * <pre>{@code
- * ConfigSections sections = ConfigSections.builder().put(CACHE, cacheSettings).put(MESH, meshSettings).build();
+ * ConfigSections sections = ConfigSections.builder().section(CACHE, cacheSettings).section(MESH, meshSettings).build();
  * sections.get(CACHE).ifPresent(...);
  * }</pre>
  */
@@ -77,14 +77,14 @@ public final class ConfigSections {
     private Builder() {}
 
     /**
-     * Puts a section, replacing one under the same key.
+     * Adds a section, replacing one under the same key.
      *
      * @param key the section's key
      * @param value the section
      * @param <T> the section's type
      * @return this
      */
-    public <T> Builder put(SectionKey<T> key, T value) {
+    public <T> Builder section(SectionKey<T> key, T value) {
       requireNonNull(key, "key");
       values.put(key, key.type().cast(requireNonNull(value, "value")));
       return this;

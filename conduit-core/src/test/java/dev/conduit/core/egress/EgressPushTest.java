@@ -48,9 +48,9 @@ class EgressPushTest {
   void gatewaysReceiveTheAllowlistAndReport() throws Exception {
     try (EgressServer server = EgressServer.start(EgressServerConfig.builder(
             StoreConfig.sqlite(dir.resolve("egress.db")).build())
-            .http(new InetSocketAddress("127.0.0.1", 0))
+            .bind(new InetSocketAddress("127.0.0.1", 0))
             .adminToken("ops", ADMIN)
-            .push(new InetSocketAddress("127.0.0.1", 0),
+            .bindPush(new InetSocketAddress("127.0.0.1", 0),
                 TlsMaterial.of(CA.mintServerLeaf("127.0.0.1"), CA.certificate()))
             .gatewayToken("gw1", GATEWAY)
             .allowedSpecial(IpPrefixSet.parse("198.18.0.0/15"))
@@ -64,7 +64,7 @@ class EgressPushTest {
       AtomicReference<PushState> refused = new AtomicReference<>(PushState.empty());
       try (PushClient tokenGateway = gateway(resources, uri, byToken).bearerToken(GATEWAY).build();
            PushClient certGateway = gateway(resources, uri, byCert).clientCertificate(TlsMaterial.of(
-               CA.issue(CertificateRequest.builder().commonName("gw2").addUri("spiffe://egress.test/gw2").build()),
+               CA.issue(CertificateRequest.builder().commonName("gw2").uri("spiffe://egress.test/gw2").build()),
                CA.certificate())).build();
            PushClient wrongToken = gateway(resources, uri, refused).bearerToken("not-the-gateway-token-000").build();
            PushClient wrongCa = gateway(resources, uri, refused).clientCertificate(TlsMaterial.of(

@@ -101,7 +101,7 @@ class EgressResolverTest {
 
   private EgressServerConfig.Builder config(Dnsmasq dns, MutableClock clock) {
     return EgressServerConfig.builder(StoreConfig.sqlite(dir.resolve("egress.db")).build())
-        .http(new InetSocketAddress("127.0.0.1", 0))
+        .bind(new InetSocketAddress("127.0.0.1", 0))
         .dnsServers(List.of(dns.address()))
         .allowedSpecial(IpPrefixSet.parse("198.18.0.0/15"))
         .gracePeriod(Duration.ofMinutes(10))

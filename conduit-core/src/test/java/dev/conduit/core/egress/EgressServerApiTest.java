@@ -43,7 +43,7 @@ class EgressServerApiTest {
         + "fd00::10 api.example.com\n10.0.0.5 evil.example.com\n127.0.0.1 rebind.example.com\n"
         + "198.18.0.12 cdn.example.net\n", 60, "www.example.com,cdn.example.net");
     server = EgressServer.start(EgressServerConfig.builder(StoreConfig.sqlite(dir.resolve("egress.db")).build())
-        .http(new java.net.InetSocketAddress("127.0.0.1", 0))
+        .bind(new java.net.InetSocketAddress("127.0.0.1", 0))
         .adminToken("ops", TOKEN)
         .maxRequestBytes(16 * 1024)
         .dnsServers(List.of(dns.address()))

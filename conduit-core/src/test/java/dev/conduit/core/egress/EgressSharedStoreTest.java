@@ -112,9 +112,9 @@ class EgressSharedStoreTest {
 
   private static EgressServerConfig config(StoreConfig store, InetSocketAddress dns) {
     return EgressServerConfig.builder(store)
-        .http(new InetSocketAddress("127.0.0.1", 0))
+        .bind(new InetSocketAddress("127.0.0.1", 0))
         .adminToken("ops", ADMIN)
-        .push(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(CA.mintServerLeaf("127.0.0.1"), CA.certificate()))
+        .bindPush(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(CA.mintServerLeaf("127.0.0.1"), CA.certificate()))
         .gatewayToken("gw", GATEWAY)
         .dnsServers(List.of(dns))
         .allowedSpecial(IpPrefixSet.parse("198.18.0.0/15"))

@@ -80,11 +80,11 @@ class EgressWebPageBrowserTest {
     dns = Dnsmasq.start(dir, "198.18.0.10 shop.example.com\n198.18.0.11 shop.example.com\n"
         + "198.18.0.20 learned.example.com\n", 60);
     server = EgressServer.start(EgressServerConfig.builder(StoreConfig.sqlite(dir.resolve("egress.db")).build())
-        .http(new InetSocketAddress("127.0.0.1", 0))
+        .bind(new InetSocketAddress("127.0.0.1", 0))
         .adminToken("ops", TOKEN)
         .dnsServers(List.of(dns.address()))
         .allowedSpecial(IpPrefixSet.parse("198.18.0.0/15", "fd00::/8"))
-        .push(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(CA.mintServerLeaf("127.0.0.1"), CA.certificate()))
+        .bindPush(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(CA.mintServerLeaf("127.0.0.1"), CA.certificate()))
         .gatewayToken("gw-1", GATEWAY_TOKEN)
         .build());
     base = "http://127.0.0.1:" + server.httpAddress().getPort();

@@ -117,7 +117,7 @@ class ManagerBadInputTest {
       Path ca = dir.resolve("m").resolve(MeshManager.CA_FILE);
       CertificateAuthority other = CertificateAuthority.builder().commonName("not the mesh").build();
       IssuedCertificate forged = other.issue(dev.conduit.core.pki.CertificateRequest.builder().commonName("host-x")
-          .addUri("spiffe://test.mesh/node/host-x").addUri("spiffe://test.mesh/admin/root").build());
+          .uri("spiffe://test.mesh/node/host-x").uri("spiffe://test.mesh/admin/root").build());
       forged.writeTo(dir.resolve("x.crt"), dir.resolve("x.key"));
       KeyPair keys = Csrs.generateKeyPair();
       String csr = Csrs.csr(keys, "host-x", List.of(), List.of("198.18.0.30"));

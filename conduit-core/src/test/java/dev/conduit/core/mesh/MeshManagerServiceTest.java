@@ -129,7 +129,7 @@ class MeshManagerServiceTest {
           PushClient clientB = client(resources, service, bMaterial, dir.resolve("b/push-state.json"), bSeen);
           CertificateAuthority other = CertificateAuthority.builder().commonName("not the mesh").build();
           TlsMaterial forged = TlsMaterial.of(other.issue(CertificateRequest.builder().commonName("host-a")
-              .addUri("spiffe://test.mesh/node/host-a").build()), other.certificate());
+              .uri("spiffe://test.mesh/node/host-a").build()), other.certificate());
           BlockingQueue<PushUpdate> xSeen = new LinkedBlockingQueue<>();
           PushClient refusedX = client(resources, service, forged, dir.resolve("x-push-state.json"), xSeen);
           clientB.start();

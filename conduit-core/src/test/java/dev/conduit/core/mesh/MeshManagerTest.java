@@ -6,6 +6,7 @@ import static dev.conduit.core.mesh.ManagerFixture.node;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.Level;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.conduit.core.control.enrol.CaPin;
 import dev.conduit.core.control.enrol.EnrolmentException;
@@ -18,7 +19,7 @@ import dev.conduit.core.pki.PeerIdentity;
 import dev.conduit.core.pki.SubjectAlternativeName;
 import dev.conduit.core.pki.TlsMaterial;
 import dev.conduit.core.testing.CapturedLog;
-import ch.qos.logback.classic.Level;
+import dev.conduit.core.testing.Poll;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -135,18 +136,12 @@ class MeshManagerTest {
           throw new IllegalStateException(e);
         }
       });
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (manager.store().node("host-d").isEmpty()) {
-        assertThat(System.nanoTime()).as("node registered as pending within 30 s").isLessThan(deadline);
-        Thread.sleep(20); // polling the store with a deadline
-      }
+      Poll.until("host-d registered as pending", Duration.ofSeconds(30),
+          () -> manager.store().node("host-d").isPresent());
       assertThat(manager.store().node("host-d").orElseThrow().state()).isEqualTo(NodeState.PENDING);
       assertThat(enrolled).isNotDone();
-      while (log.events().stream().noneMatch(e -> e.getFormattedMessage()
-          .contains("to admit it run: conduit manager nodes approve host-d"))) {
-        assertThat(System.nanoTime()).as("the approve command logged within 30 s").isLessThan(deadline);
-        Thread.sleep(20); // polling the log with a deadline
-      }
+      Poll.until("the approve command logged", Duration.ofSeconds(30), () -> log.events().stream()
+          .anyMatch(e -> e.getFormattedMessage().contains("to admit it run: conduit manager nodes approve host-d")));
       assertThat(admin(manager).node("host-d").get("state").asText()).isEqualTo("pending");
 
       admin(manager).approve("host-d");
@@ -169,11 +164,7 @@ class MeshManagerTest {
           throw new IllegalStateException(e);
         }
       });
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (manager.store().node("host-p").isEmpty()) {
-        assertThat(System.nanoTime()).as("pending within 30 s").isLessThan(deadline);
-        Thread.sleep(20); // polling the store with a deadline
-      }
+      Poll.until("host-p pending", Duration.ofSeconds(30), () -> manager.store().node("host-p").isPresent());
       waiting.close(); // the node stops waiting (a restart), keeping its key
       assertThat(first).failsWithin(Duration.ofSeconds(30));
       String token = admin(manager).createToken(Duration.ofMinutes(5), null).get("token").asText();

@@ -34,8 +34,8 @@ class MeshPolicyTest {
   static final MeshIdentity IDENTITY = new MeshIdentity("test.mesh");
 
   static TlsMaterial node(String name, Usage... usages) {
-    return TlsMaterial.of(CA.issue(CertificateRequest.builder().commonName(name).addUri(IDENTITY.node(name))
-        .addIpAddress("127.0.0.1").usages(usages).build()), CA.certificate());
+    return TlsMaterial.of(CA.issue(CertificateRequest.builder().commonName(name).uri(IDENTITY.node(name))
+        .ipAddress("127.0.0.1").usages(usages).build()), CA.certificate());
   }
 
   static Conduit client(TlsMaterial tls, int tunnelPort) throws java.io.IOException {

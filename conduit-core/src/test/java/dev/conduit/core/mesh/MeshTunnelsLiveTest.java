@@ -72,8 +72,8 @@ class MeshTunnelsLiveTest {
   }
 
   private TlsMaterial node(String name) {
-    return TlsMaterial.of(ca.issue(CertificateRequest.builder().commonName(name).addUri(identity(name))
-        .addIpAddress("127.0.0.1").usages(CertificateRequest.Usage.SERVER, CertificateRequest.Usage.CLIENT)
+    return TlsMaterial.of(ca.issue(CertificateRequest.builder().commonName(name).uri(identity(name))
+        .ipAddress("127.0.0.1").usages(CertificateRequest.Usage.SERVER, CertificateRequest.Usage.CLIENT)
         .build()), ca.certificate());
   }
 

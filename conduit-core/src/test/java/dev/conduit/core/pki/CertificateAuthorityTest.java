@@ -127,7 +127,7 @@ class CertificateAuthorityTest {
     assertThat(pkcs1).contains("BEGIN RSA PRIVATE KEY");
 
     CertificateAuthority ca = CertificateAuthority.fromPem(Pem.encodeCertificate(rsaCa), pkcs1);
-    IssuedCertificate issued = ca.issue(CertificateRequest.builder().commonName("node").addDnsName("node.test").build());
+    IssuedCertificate issued = ca.issue(CertificateRequest.builder().commonName("node").dnsName("node.test").build());
 
     assertThat(issued.certificate().getSigAlgName()).isEqualTo("SHA256withRSA");
     assertThat(issued.certificate().getNotAfter()).isBeforeOrEqualTo(rsaCa.getNotAfter()); // capped at the CA's

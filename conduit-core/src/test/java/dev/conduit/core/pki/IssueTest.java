@@ -47,10 +47,10 @@ class IssueTest {
     IssuedCertificate issued = CA.issue(CertificateRequest.builder()
         .commonName("node-a")
         .organization("conduit")
-        .addUri("spiffe://conduit/node/a")
-        .addDnsName("Node-A.Mesh.Internal.")
-        .addIpAddress("198.18.0.1")
-        .addIpAddress("[fd00::1]")
+        .uri("spiffe://conduit/node/a")
+        .dnsName("Node-A.Mesh.Internal.")
+        .ipAddress("198.18.0.1")
+        .ipAddress("[fd00::1]")
         .usages(Usage.SERVER, Usage.CLIENT)
         .build());
     X509Certificate certificate = issued.certificate();
@@ -87,7 +87,7 @@ class IssueTest {
 
   @Test
   void sanOnlyCertificateHasEmptySubjectAndCriticalSan() throws Exception {
-    X509Certificate certificate = CA.issue(CertificateRequest.builder().addUri("spiffe://conduit/node/b").build())
+    X509Certificate certificate = CA.issue(CertificateRequest.builder().uri("spiffe://conduit/node/b").build())
         .certificate();
 
     assertThat(certificate.getSubjectX500Principal().getName()).isEmpty();
@@ -135,7 +135,7 @@ class IssueTest {
     // DER works as well, and the authority may override the requested names
     byte[] der = Pem.readCsr(csrPem);
     CertificateRequest overridden = CertificateRequest.fromCsr(der).clearSubjectAlternativeNames()
-        .addUri("spiffe://conduit/node/c2").build();
+        .uri("spiffe://conduit/node/c2").build();
     assertThat(PeerIdentity.of(CA.issue(overridden).certificate()).value()).isEqualTo("spiffe://conduit/node/c2");
   }
 
@@ -163,13 +163,13 @@ class IssueTest {
         .hasMessage("validity: PT19824H (expected: > 0 and <= 825 days)");
     assertThatThrownBy(() -> CertificateRequest.builder().validity(Duration.ofSeconds(-1)))
         .hasMessageStartingWith("validity: PT-1S");
-    assertThatThrownBy(() -> CertificateRequest.builder().addDnsName(""))
+    assertThatThrownBy(() -> CertificateRequest.builder().dnsName(""))
         .hasMessageStartingWith("dns name: \"\"");
-    assertThatThrownBy(() -> CertificateRequest.builder().addDnsName("bad name.example"))
+    assertThatThrownBy(() -> CertificateRequest.builder().dnsName("bad name.example"))
         .hasMessageStartingWith("dns name: \"bad name.example\"");
-    assertThatThrownBy(() -> CertificateRequest.builder().addIpAddress("300.1.1.1"))
+    assertThatThrownBy(() -> CertificateRequest.builder().ipAddress("300.1.1.1"))
         .hasMessage("ip: \"300.1.1.1\" (expected: an IPv4 or IPv6 literal)");
-    assertThatThrownBy(() -> CertificateRequest.builder().addUri("no-scheme"))
+    assertThatThrownBy(() -> CertificateRequest.builder().uri("no-scheme"))
         .hasMessageContaining("expected: an absolute URI");
     assertThatThrownBy(() -> CertificateRequest.builder().usages())
         .hasMessageStartingWith("usages: none");

@@ -41,7 +41,7 @@ class PemAndInfoTest {
   @Test
   void describesCertificate() throws Exception {
     X509Certificate certificate = CA.issue(CertificateRequest.builder().commonName("node-a").organization("acme")
-        .addUri("spiffe://conduit/node/a").addDnsName("node-a.mesh").addIpAddress("198.18.0.1").build())
+        .uri("spiffe://conduit/node/a").dnsName("node-a.mesh").ipAddress("198.18.0.1").build())
         .certificate();
 
     String description = CertificateInfo.describe(certificate);
@@ -86,17 +86,17 @@ class PemAndInfoTest {
 
   @Test
   void peerIdentityPrefersUriThenDnsThenCommonName() {
-    X509Certificate all = CA.issue(CertificateRequest.builder().commonName("cn").addDnsName("dns.test")
-        .addUri("spiffe://conduit/node/u").build()).certificate();
-    X509Certificate dnsAndIp = CA.issue(CertificateRequest.builder().commonName("cn").addIpAddress("198.18.0.2")
-        .addDnsName("dns.test").build()).certificate();
+    X509Certificate all = CA.issue(CertificateRequest.builder().commonName("cn").dnsName("dns.test")
+        .uri("spiffe://conduit/node/u").build()).certificate();
+    X509Certificate dnsAndIp = CA.issue(CertificateRequest.builder().commonName("cn").ipAddress("198.18.0.2")
+        .dnsName("dns.test").build()).certificate();
     X509Certificate commonNameOnly = CA.issue(CertificateRequest.builder().commonName("cn")
-        .addIpAddress("198.18.0.3").build()).certificate();
+        .ipAddress("198.18.0.3").build()).certificate();
 
     assertThat(PeerIdentity.of(all)).isEqualTo(new PeerIdentity(PeerIdentity.Kind.URI, "spiffe://conduit/node/u"));
     assertThat(PeerIdentity.of(dnsAndIp)).isEqualTo(new PeerIdentity(PeerIdentity.Kind.DNS, "dns.test"));
     assertThat(PeerIdentity.of(commonNameOnly)).isEqualTo(new PeerIdentity(PeerIdentity.Kind.COMMON_NAME, "cn"));
-    X509Certificate ipOnly = CA.issue(CertificateRequest.builder().addIpAddress("198.18.0.4").build()).certificate();
+    X509Certificate ipOnly = CA.issue(CertificateRequest.builder().ipAddress("198.18.0.4").build()).certificate();
     assertThatThrownBy(() -> PeerIdentity.of(ipOnly)).hasMessageContaining("no URI or DNS name and no common name");
   }
 

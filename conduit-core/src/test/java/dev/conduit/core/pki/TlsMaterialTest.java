@@ -79,7 +79,7 @@ class TlsMaterialTest {
   void mutualTlsHandshakeExposesClientIdentity() throws Exception {
     startServer(serverMaterial(CA, "127.0.0.1")::serverContext);
     TlsMaterial client = TlsMaterial.of(CA.issue(CertificateRequest.builder()
-        .commonName("client").addUri("spiffe://conduit/node/client").usages(Usage.CLIENT).build()), CA.certificate());
+        .commonName("client").uri("spiffe://conduit/node/client").usages(Usage.CLIENT).build()), CA.certificate());
 
     Connection connection = connect(client.clientContext());
 
@@ -96,7 +96,7 @@ class TlsMaterialTest {
   @Test
   void tls12ClientIsAccepted() throws Exception {
     startServer(serverMaterial(CA, "127.0.0.1")::serverContext);
-    IssuedCertificate client = CA.issue(CertificateRequest.builder().addDnsName("client.test").build());
+    IssuedCertificate client = CA.issue(CertificateRequest.builder().dnsName("client.test").build());
     SslContext tls12 = SslContextBuilder.forClient()
         .keyManager(client.privateKey().orElseThrow(), client.chain())
         .trustManager(CA.certificate())
@@ -128,7 +128,7 @@ class TlsMaterialTest {
   void clientWithCertificateFromAnotherCaIsRefused() throws Exception {
     startServer(serverMaterial(CA, "127.0.0.1")::serverContext);
     // the client trusts the server's CA, but its own certificate comes from another CA
-    IssuedCertificate foreign = OTHER_CA.issue(CertificateRequest.builder().addUri("spiffe://evil/node").build());
+    IssuedCertificate foreign = OTHER_CA.issue(CertificateRequest.builder().uri("spiffe://evil/node").build());
     TlsMaterial client = TlsMaterial.of(foreign.privateKey().orElseThrow(), foreign.chain(),
         List.of(CA.certificate()));
 
@@ -175,7 +175,7 @@ class TlsMaterialTest {
     Files.writeString(trust, CA.certificatePem());
     IssuedCertificate first = serverCertificate(CA, "127.0.0.1");
     first.writeTo(cert, key);
-    TlsMaterial client = TlsMaterial.of(CA.issue(CertificateRequest.builder().addUri("spiffe://conduit/c").build()),
+    TlsMaterial client = TlsMaterial.of(CA.issue(CertificateRequest.builder().uri("spiffe://conduit/c").build()),
         CA.certificate());
 
     // the checks run on this executor, which counts each one: the test waits for checks, not for time
@@ -246,7 +246,7 @@ class TlsMaterialTest {
 
   private static IssuedCertificate serverCertificate(CertificateAuthority ca, String name) {
     return ca.issue(CertificateRequest.builder().commonName("server")
-        .addSubjectAlternativeName(SubjectAlternativeName.parse(name)).usages(Usage.SERVER).build());
+        .subjectAlternativeName(SubjectAlternativeName.parse(name)).usages(Usage.SERVER).build());
   }
 
   private static TlsMaterial serverMaterial(CertificateAuthority ca, String name) {

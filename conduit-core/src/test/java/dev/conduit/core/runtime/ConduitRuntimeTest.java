@@ -156,7 +156,7 @@ class ConduitRuntimeTest {
     };
     try (ConduitRuntime runtime = ConduitRuntime.builder().service(new Recording("a", journal)).service(fixed)
         .service(new Recording("b", journal)).build().start()) {
-      ConfigSections next = ConfigSections.builder().put(GREETING, "bonjour").build();
+      ConfigSections next = ConfigSections.builder().section(GREETING, "bonjour").build();
       ReloadReport report = runtime.reload(next);
       assertThat(journal).containsExactly("start a", "start b", "reload a", "reload b");
       assertThat(report.succeeded()).isTrue();
@@ -168,7 +168,7 @@ class ConduitRuntimeTest {
       ReloadReport same = runtime.reload(next);
       assertThat(same.outcomes().get("b").kind()).isEqualTo(ReloadOutcome.Kind.UNCHANGED);
 
-      ReloadReport bad = runtime.reload(ConfigSections.builder().put(GREETING, "bad").build());
+      ReloadReport bad = runtime.reload(ConfigSections.builder().section(GREETING, "bad").build());
       assertThat(bad.succeeded()).isFalse();
       assertThat(bad.failures()).containsOnlyKeys("a", "b").containsEntry("a", "greeting: bad");
       assertThat(bad.outcomes()).containsOnlyKeys("fixed");
@@ -233,7 +233,7 @@ class ConduitRuntimeTest {
           .header("Authorization", "Bearer t0k").build(), HttpResponse.BodyHandlers.ofString());
       assertThat(r.statusCode()).isEqualTo(200);
       assertThat(r.body()).isEqualTo("{\"role\":\"up\"}");
-      runtime.reload(ConfigSections.builder().put(GREETING, "hi").build());
+      runtime.reload(ConfigSections.builder().section(GREETING, "hi").build());
       HttpResponse<String> status = http.send(HttpRequest.newBuilder(URI.create(base + ConduitRuntime.STATUS_PATH))
           .header("Authorization", "Bearer t0k").build(), HttpResponse.BodyHandlers.ofString());
       assertThat(status.body()).contains("\"state\":\"running\"").contains("\"services\":[\"role\",\"admin\"]")
@@ -292,7 +292,7 @@ class ConduitRuntimeTest {
     heard.clear();
     ConduitRuntime runtime = ConduitRuntime.builder().listener(listener).service(new Recording("c", journal))
         .build().start();
-    runtime.reload(ConfigSections.builder().put(GREETING, "hej").build());
+    runtime.reload(ConfigSections.builder().section(GREETING, "hej").build());
     runtime.stop();
     assertThat(heard).containsExactly("STARTING", "started c", "RUNNING", "reloaded c APPLIED", "STOPPING",
         "drained c true", "closed c", "STOPPED");

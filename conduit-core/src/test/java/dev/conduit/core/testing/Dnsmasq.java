@@ -45,10 +45,7 @@ public final class Dnsmasq implements AutoCloseable {
     Path hostsFile = dir.resolve("hosts");
     Files.writeString(hostsFile, hosts);
     Files.setPosixFilePermissions(hostsFile, PosixFilePermissions.fromString("rw-r--r--"));
-    int port;
-    try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
+    int port = freeUdpAndTcpPort();
     List<String> command = new ArrayList<>(List.of(binary.toString(), "--keep-in-foreground", "--conf-file=/dev/null",
         "--no-resolv", "--no-hosts", "--addn-hosts=" + hostsFile, "--listen-address=127.0.0.1", "--bind-interfaces",
         "--port=" + port, "--local-ttl=" + ttlSeconds, "--pid-file=", "--log-facility=-",
@@ -64,6 +61,22 @@ public final class Dnsmasq implements AutoCloseable {
     return dns;
   }
 
+  /** A port free for UDP and TCP both: dnsmasq binds both, and exits when the TCP one is taken. */
+  private static int freeUdpAndTcpPort() throws IOException {
+    for (int attempt = 0; ; attempt++) {
+      try (DatagramSocket udp = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+        int port = udp.getLocalPort();
+        try (java.net.ServerSocket tcp = new java.net.ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+          return port;
+        } catch (IOException taken) {
+          if (attempt == 20) {
+            throw taken;
+          }
+        }
+      }
+    }
+  }
+
   public InetSocketAddress address() {
     return address;
   }
@@ -77,21 +90,17 @@ public final class Dnsmasq implements AutoCloseable {
   /** Waits until a lookup of {@code name} gives exactly {@code address} (after {@link #hosts}). */
   public void awaitAnswer(String name, String expected) throws Exception {
     try (DnsLookup lookup = new DnsLookup(List.of(address), Duration.ofSeconds(2))) {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (true) {
+      // dnsmasq rereads its hosts file on SIGHUP and says nothing: its answers are the state to poll
+      Poll.until("dnsmasq answering " + name + " with " + expected, Duration.ofSeconds(30), () -> {
         try {
-          String got = lookup.lookup(name).addresses().toString();
-          if (got.equals("[" + expected + "]")) {
-            return;
-          }
+          return lookup.lookup(name).addresses().toString().equals("[" + expected + "]");
         } catch (IOException e) {
-          // not answering yet
+          return false; // not answering yet
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new AssertionError("interrupted", e);
         }
-        if (System.nanoTime() > deadline) {
-          fail("dnsmasq did not answer " + name + " with " + expected);
-        }
-        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
-      }
+      });
     }
   }
 

@@ -33,7 +33,7 @@ class MeshPlanCertificatesTest {
   @Test
   void tunnelCertificatesAreGaugedAndRenewalsShow() throws Exception {
     TunnelTestPki.write(dir, CA, "ca", null);
-    TunnelTestPki.write(dir, CA, "b", CertificateRequest.builder().commonName("b").addIpAddress("127.0.0.1")
+    TunnelTestPki.write(dir, CA, "b", CertificateRequest.builder().commonName("b").ipAddress("127.0.0.1")
         .usages(Usage.SERVER, Usage.CLIENT).validity(Duration.ofDays(10)).build());
     MeshPlan.Builder config = MeshPlan.builder().client("127.0.0.1:0")
         .peer(TunnelPeer.builder(1).endpoint(Destination.of("127.0.0.1", 5053)).tls(mtls("b")).build())
@@ -50,7 +50,7 @@ class MeshPlanCertificatesTest {
       plan.certificates().forEach(gauges::watch);
       assertThat(gauges.secondsLeft("tunnel-server")).isBetween(9.0 * 86400, 10.0 * 86400);
 
-      TunnelTestPki.write(dir, CA, "b", CertificateRequest.builder().commonName("b").addIpAddress("127.0.0.1")
+      TunnelTestPki.write(dir, CA, "b", CertificateRequest.builder().commonName("b").ipAddress("127.0.0.1")
           .usages(Usage.SERVER, Usage.CLIENT).validity(Duration.ofDays(30)).build());
       Poll.until("the renewed file read", Duration.ofSeconds(30),
           () -> gauges.secondsLeft("tunnel-server") >= 29.0 * 86400);

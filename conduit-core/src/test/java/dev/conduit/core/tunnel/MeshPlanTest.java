@@ -132,7 +132,7 @@ class MeshPlanTest {
   void multiplexedPeerHopsNegotiateH2() throws IOException {
     CertificateAuthority ca = CertificateAuthority.builder().commonName("mesh CA").build();
     TunnelTestPki.write(dir, ca, "ca", null);
-    TunnelTestPki.write(dir, ca, "a", CertificateRequest.builder().commonName("a").addUri("spiffe://mesh/a")
+    TunnelTestPki.write(dir, ca, "a", CertificateRequest.builder().commonName("a").uri("spiffe://mesh/a")
         .usages(CertificateRequest.Usage.CLIENT).build());
     TunnelTls mtls = TunnelTls.builder().certificate(dir.resolve("a.pem"), dir.resolve("a.key"))
         .trust(dir.resolve("ca.pem")).mutual(true).build();

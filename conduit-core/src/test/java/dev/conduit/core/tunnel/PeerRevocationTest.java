@@ -54,10 +54,10 @@ class PeerRevocationTest {
   @BeforeEach
   void start() throws Exception {
     echo = new EchoServer();
-    certB = CA.issue(CertificateRequest.builder().commonName("b").addUri(ID_B).addIpAddress("127.0.0.1")
+    certB = CA.issue(CertificateRequest.builder().commonName("b").uri(ID_B).ipAddress("127.0.0.1")
         .usages(Usage.SERVER, Usage.CLIENT).build());
-    certA = CA.issue(CertificateRequest.builder().commonName("a").addUri(ID_A).usages(Usage.CLIENT).build());
-    certC = CA.issue(CertificateRequest.builder().commonName("c").addUri(ID_C).usages(Usage.CLIENT).build());
+    certA = CA.issue(CertificateRequest.builder().commonName("a").uri(ID_A).usages(Usage.CLIENT).build());
+    certC = CA.issue(CertificateRequest.builder().commonName("c").uri(ID_C).usages(Usage.CLIENT).build());
     deniedOnB = PeerDenyList.create();
     deniedOnA = PeerDenyList.create();
     deniedOnC = PeerDenyList.create();

@@ -52,9 +52,9 @@ class TunnelResumptionTest {
       assumeTrue(available, "netty-tcnative (OpenSSL) with TLS 1.3 is not available on this platform");
     }
     TlsMaterial serverMaterial = TlsMaterial.of(CA.issue(CertificateRequest.builder().commonName("b")
-        .addIpAddress("127.0.0.1").usages(Usage.SERVER).build()), CA.certificate());
+        .ipAddress("127.0.0.1").usages(Usage.SERVER).build()), CA.certificate());
     TlsMaterial clientMaterial = TlsMaterial.of(CA.issue(CertificateRequest.builder().commonName("a")
-        .addUri("spiffe://mesh/a").usages(Usage.CLIENT).build()), CA.certificate());
+        .uri("spiffe://mesh/a").usages(Usage.CLIENT).build()), CA.certificate());
     SslContext serverContext = serverMaterial.serverContext(provider);
     // the server's engine of each tunnel, in accept order
     BlockingQueue<SSLEngine> serverEngines = new LinkedBlockingQueue<>();
@@ -119,8 +119,10 @@ class TunnelResumptionTest {
       SSLSession session = engine.getSession();
       handshake = new Handshake(session.getProtocol(), resumed(engine, earlier), session.getCreationTime());
     }
-    // a later tunnel starts at least a millisecond later, so creation times of full handshakes differ
-    Thread.sleep(20);
+    // a later tunnel starts once the millisecond clock has moved on, so creation times of full handshakes differ
+    while (System.currentTimeMillis() <= handshake.creationTime()) {
+      Thread.onSpinWait();
+    }
     return handshake;
   }
 

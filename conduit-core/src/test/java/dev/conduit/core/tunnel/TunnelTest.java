@@ -68,9 +68,9 @@ class TunnelTest {
     echo = new EchoServer();
     forbidden = new EchoServer();
     writePem(CA, "ca", null);
-    writePem(CA, "b", CertificateRequest.builder().commonName("b").addIpAddress("127.0.0.1")
-        .addUri("spiffe://mesh/b").usages(Usage.SERVER, Usage.CLIENT).build());
-    writePem(CA, "a", CertificateRequest.builder().commonName("a").addUri(PEER_A).usages(Usage.CLIENT).build());
+    writePem(CA, "b", CertificateRequest.builder().commonName("b").ipAddress("127.0.0.1")
+        .uri("spiffe://mesh/b").usages(Usage.SERVER, Usage.CLIENT).build());
+    writePem(CA, "a", CertificateRequest.builder().commonName("a").uri(PEER_A).usages(Usage.CLIENT).build());
 
     planB = MeshPlan.builder().server("127.0.0.1:0").serverTls(mtls("b"))
         .allow(TunnelAllow.builder().principal(PEER_A).cidr("127.0.0.1/32").ports(PortRange.of(origin.port()))
@@ -267,9 +267,9 @@ class TunnelTest {
   @Test
   void peersWithoutValidCertificateAreRefusedBeforeAnyByteReachesTheDestination() throws Exception {
     Processes.requireTool("curl");
-    writePem(OTHER_CA, "stranger", CertificateRequest.builder().commonName("a").addUri(PEER_A)
+    writePem(OTHER_CA, "stranger", CertificateRequest.builder().commonName("a").uri(PEER_A)
         .usages(Usage.CLIENT).build());
-    writePem(CA, "expired", CertificateRequest.builder().commonName("a").addUri(PEER_A).usages(Usage.CLIENT)
+    writePem(CA, "expired", CertificateRequest.builder().commonName("a").uri(PEER_A).usages(Usage.CLIENT)
         .notBefore(Instant.now().minus(Duration.ofDays(10))).validity(Duration.ofDays(1)).build());
     String target = "http://127.0.0.1:" + echo.port() + "/";
     int before = echo.accepted();
@@ -383,11 +383,11 @@ class TunnelTest {
 
   @Test
   void reloadedCertificateIsUsedByNewTunnelsWhileOpenOnesKeepWorking() throws Exception {
-    writePem(CA, "r", CertificateRequest.builder().commonName("a").addUri(PEER_A).usages(Usage.CLIENT).build());
+    writePem(CA, "r", CertificateRequest.builder().commonName("a").uri(PEER_A).usages(Usage.CLIENT).build());
     try (MeshPlan plan = clientPlan("r", List.of(bAddress()), 0); Conduit c = withInbounds(plan, null).build().start()) {
       try (Socket open = (Socket) socks5Connect(c, echo.port())) {
         assertThat(exchange(open, "before")).isEqualTo("before");
-        writePem(CA, "r", CertificateRequest.builder().commonName("a").addUri(PEER_A_RENEWED)
+        writePem(CA, "r", CertificateRequest.builder().commonName("a").uri(PEER_A_RENEWED)
             .usages(Usage.CLIENT).build());
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         boolean renewedSeen = false;

@@ -274,7 +274,7 @@ public final class CachePolicy {
      *
      * @throws IllegalArgumentException if the pattern does not compile
      */
-    public Builder addFilter(String regex) {
+    public Builder filter(String regex) {
       filters.add(compile(regex));
       return this;
     }

@@ -33,7 +33,7 @@ class CachePolicyTest {
     assertThat(p.keyFor(URI.create("https://h/artifacts/a?b=1"))).hasValueSatisfying(
         k -> assertThat(k.value()).isEqualTo("https://h/artifacts/a"));
     assertThat(p.keyFor(URI.create("https://h/x.deb"))).isEmpty();
-    assertThatThrownBy(() -> CachePolicy.builder().addFilter("(")).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> CachePolicy.builder().filter("(")).isInstanceOf(IllegalArgumentException.class)
         .hasMessageStartingWith("filter: ( (invalid regular expression");
   }
 

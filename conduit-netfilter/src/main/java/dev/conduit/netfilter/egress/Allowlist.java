@@ -69,7 +69,7 @@ public final class Allowlist {
         continue;
       }
       try {
-        b.add(entry);
+        b.entry(entry);
       } catch (IllegalArgumentException e) {
         problems.add("line " + number + ": " + e.getMessage());
       }
@@ -82,7 +82,7 @@ public final class Allowlist {
   }
 
   /**
-   * Validates one entry as {@link Builder#add(String)} would, without building anything.
+   * Validates one entry as {@link Builder#entry(String)} would, without building anything.
    *
    * @param entry the entry text
    * @param allowedSpecial special-purpose space that may be allowlisted
@@ -223,17 +223,17 @@ public final class Allowlist {
      * @return this builder
      * @throws IllegalArgumentException when the entry is malformed or not public
      */
-    public Builder add(String entry) {
-      return add(validate(entry, allowedSpecial));
+    public Builder entry(String entry) {
+      return entry(validate(entry, allowedSpecial));
     }
 
     /**
-     * Adds a prefix, validated as {@link #add(String)} does.
+     * Adds a prefix, validated as {@link #entry(String)} does.
      *
      * @param prefix the prefix
      * @return this builder
      */
-    public Builder add(IpPrefix prefix) {
+    public Builder entry(IpPrefix prefix) {
       requireNonNull(prefix, "prefix");
       if (!allowed(prefix, allowedSpecial)) {
         validate(prefix.toString(), allowedSpecial); // throws with the reason
@@ -251,8 +251,8 @@ public final class Allowlist {
      * @param all the entries
      * @return this builder
      */
-    public Builder addAll(Collection<String> all) {
-      requireNonNull(all, "all").forEach(this::add);
+    public Builder entries(Collection<String> all) {
+      requireNonNull(all, "all").forEach(this::entry);
       return this;
     }
 

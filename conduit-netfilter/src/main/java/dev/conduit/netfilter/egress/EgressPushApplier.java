@@ -55,7 +55,7 @@ public final class EgressPushApplier implements PushApplier {
     List<String> problems = new ArrayList<>();
     for (String entry : update.state().resources().keySet()) {
       try {
-        b.add(entry);
+        b.entry(entry);
       } catch (IllegalArgumentException e) {
         problems.add(e.getMessage());
       }

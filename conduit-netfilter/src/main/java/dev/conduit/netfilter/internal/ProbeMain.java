@@ -98,7 +98,7 @@ public final class ProbeMain {
         .build()
         .start();
     TransparentUdpRelay udp = TransparentUdpRelay.builder().bind("[::]:" + tproxyPort).router(Router.direct())
-        .bypassMark(mark).start();
+        .bypassMark(mark).build();
     System.out.println("READY");
     System.out.flush();
     while (System.in.read() >= 0) {

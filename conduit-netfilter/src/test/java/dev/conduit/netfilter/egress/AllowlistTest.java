@@ -36,25 +36,25 @@ class AllowlistTest {
       "8.8.8.8:53|expected: an IPv4 literal",
       "224.0.0.1|is multicast"})
   void refusesMalformedAndNonPublicEntriesSayingWhy(String entry, String reason) {
-    assertThatThrownBy(() -> Allowlist.builder(IpPrefixSet.empty()).add(entry))
+    assertThatThrownBy(() -> Allowlist.builder(IpPrefixSet.empty()).entry(entry))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(reason);
   }
 
   @Test
   void refusesEnormousEntries() {
-    assertThatThrownBy(() -> Allowlist.builder(IpPrefixSet.empty()).add("1".repeat(100_000)))
+    assertThatThrownBy(() -> Allowlist.builder(IpPrefixSet.empty()).entry("1".repeat(100_000)))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("100000 chars");
   }
 
   @Test
   void specialSpaceIsAllowedOnlyWhereExplicitlyAllowed() {
     IpPrefixSet lab = IpPrefixSet.parse("198.18.0.0/15");
-    assertThat(Allowlist.builder(lab).add("198.18.3.4").build().entries())
+    assertThat(Allowlist.builder(lab).entry("198.18.3.4").build().entries())
         .containsExactly(IpPrefix.parse("198.18.3.4/32"));
-    assertThat(Allowlist.builder(lab).add("198.16.0.0/13").build().size()).isOne();
-    assertThatThrownBy(() -> Allowlist.builder(lab).add("198.0.0.0/8"))
+    assertThat(Allowlist.builder(lab).entry("198.16.0.0/13").build().size()).isOne();
+    assertThatThrownBy(() -> Allowlist.builder(lab).entry("198.0.0.0/8"))
         .hasMessageContaining("covers non-public addresses, e.g. 198.51.100.0 (documentation)");
-    assertThatThrownBy(() -> Allowlist.builder(IpPrefixSet.empty()).add("198.18.3.4"))
+    assertThatThrownBy(() -> Allowlist.builder(IpPrefixSet.empty()).entry("198.18.3.4"))
         .hasMessageContaining("198.18.3.4 is benchmarking");
   }
 

@@ -257,7 +257,7 @@ public final class EnrolmentService {
   /** Issues an operator certificate ({@code spiffe://<trust-domain>/admin/<name>}, client use) with a new key. */
   public IssuedCertificate issueAdminCertificate(String name, Duration validity) {
     IssuedCertificate issued = ca.issue(CertificateRequest.builder().commonName(MeshIdentity.checkName(name))
-        .addUri(identity.admin(name)).usages(CertificateRequest.Usage.CLIENT).validity(validity).build());
+        .uri(identity.admin(name)).usages(CertificateRequest.Usage.CLIENT).validity(validity).build());
     store.audit("manager", "admin.certificate", name, "serial=" + serial(issued.certificate()));
     return issued;
   }
@@ -265,9 +265,9 @@ public final class EnrolmentService {
   /** Issues the manager's own server certificate for the given IPs or DNS names, with a new key. */
   public IssuedCertificate issueManagerCertificate(List<String> names, Duration validity) {
     CertificateRequest.Builder b = CertificateRequest.builder().commonName("conduit manager")
-        .addUri(identity.manager()).usages(CertificateRequest.Usage.SERVER).validity(validity);
+        .uri(identity.manager()).usages(CertificateRequest.Usage.SERVER).validity(validity);
     for (String n : names) {
-      b.addSubjectAlternativeName(SubjectAlternativeName.parse(n));
+      b.subjectAlternativeName(SubjectAlternativeName.parse(n));
     }
     return ca.issue(b.build());
   }
@@ -288,14 +288,14 @@ public final class EnrolmentService {
 
   private EnrolmentResult.Issued issue(String name, CertificateRequest csr, List<String> addresses, String actor) {
     CertificateRequest.Builder b = CertificateRequest.builder().publicKey(csr.publicKey().orElseThrow())
-        .commonName(name).addUri(identity.node(name))
+        .commonName(name).uri(identity.node(name))
         .usages(CertificateRequest.Usage.SERVER, CertificateRequest.Usage.CLIENT)
         .validity(capped(nodeLifetime.from(clock.instant())));
     if (organization != null) {
       b.organization(organization);
     }
     for (String address : addresses) {
-      b.addIpAddress(address);
+      b.ipAddress(address);
     }
     IssuedCertificate issued = ca.issue(b.build());
     Instant notAfter = issued.certificate().getNotAfter().toInstant();

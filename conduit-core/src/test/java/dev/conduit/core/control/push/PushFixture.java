@@ -9,6 +9,7 @@ import dev.conduit.core.pki.CertificateAuthority;
 import dev.conduit.core.pki.CertificateRequest;
 import dev.conduit.core.pki.IssuedCertificate;
 import dev.conduit.core.pki.TlsMaterial;
+import dev.conduit.core.testing.Poll;
 import java.io.ByteArrayInputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -48,7 +49,7 @@ final class PushFixture {
 
   static IssuedCertificate nodeCertificate(CertificateAuthority ca, String name) {
     return ca.issue(CertificateRequest.builder().commonName(name)
-        .addUri("spiffe://conduit.test/node/" + name).build());
+        .uri("spiffe://conduit.test/node/" + name).build());
   }
 
   static TlsMaterial nodeMaterial(String name) {
@@ -87,14 +88,8 @@ final class PushFixture {
     return PushState.of(version, resources);
   }
 
-  static void await(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + DEADLINE.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for " + what);
-      }
-      Thread.sleep(10);
-    }
+  static void await(String what, BooleanSupplier condition) {
+    Poll.until(what, DEADLINE, condition);
   }
 
   static PushAgentStatus status(PushServer server, String name) {
