@@ -3,7 +3,6 @@ package dev.conduit.cli.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.conduit.core.tunnel.MeshConfig;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
