@@ -87,7 +87,8 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
   List<String> allowlist = new ArrayList<>();
 
   @Option(names = "--allowlist-file", paramLabel = "FILE",
-      description = "A file of allowlisted addresses and prefixes, one per line (# comments); re-read when it changes.")
+      description = "A file of allowlisted addresses and prefixes, one per line, each optionally followed by the"
+          + " TCP/UDP ports it allows (198.51.100.7 443,8443; # comments); re-read when it changes.")
   Path allowlistFile;
 
   @Option(names = "--allow-special", paramLabel = "CIDR", split = ",",
@@ -302,7 +303,7 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
     }
     if (file.isPresent()) {
       try {
-        Allowlist.parse(file.get(), special).entries().forEach(b::add);
+        b.addAll(Allowlist.parse(file.get(), special));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("--allowlist-file " + allowlistFile + ": " + e.getMessage(), e);
       }
