@@ -92,7 +92,8 @@ public final class Allowlist {
   }
 
   /**
-   * Validates one entry as {@link Builder#add(String)} would, without building anything.
+   * Validates the address or CIDR of one entry (without its ports) as {@link Builder#add(String)} would,
+   * without building anything.
    *
    * @param entry the entry text
    * @param allowedSpecial special-purpose space that may be allowlisted
