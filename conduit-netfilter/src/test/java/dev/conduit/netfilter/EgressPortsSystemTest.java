@@ -11,11 +11,14 @@ import dev.conduit.netfilter.egress.EgressGateway;
 import dev.conduit.netfilter.egress.EgressGatewayConfig;
 import dev.conduit.netfilter.egress.EgressMode;
 import dev.conduit.netfilter.egress.EgressStateFile;
+import dev.conduit.netfilter.egress.FlowLog;
+import dev.conduit.netfilter.egress.ProcessLauncher;
 import dev.conduit.netfilter.testing.NetNs;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -28,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Per-entry ports at the gateway, for real ({@link EgressLab}): the internet's servers answer HTTP on
  * port 8000 (the lab's) and 8443 (started here), and 198.19.2.1 answers UDP on 8053. An entry with ports
  * lets those ports through and drops the others of the same address; an entry without ports lets every
- * port through; IPv4 and IPv6, TCP and UDP. Needs root, nft, ip, curl, ss, socat and python3.
+ * port through; IPv4 and IPv6, TCP and UDP; report-only and the flow log see the refused port. Needs root, nft,
+ * ip, curl, ss, socat and python3 (and tcpdump for the flow log).
  */
 class EgressPortsSystemTest {
 
@@ -250,6 +254,33 @@ class EgressPortsSystemTest {
       assertRefused("fd00:3::1", 8000);
       assertThat(gw.counters()).extracting(AddressCounters::label)
           .contains("198.19.2.0/24", "198.19.2.1", "fd00:3::/64", "fd00:3::2");
+    }
+  }
+
+  @Test
+  void theFlowLogNamesThePortAndHostOfAFlowToAnotherPort() throws Exception {
+    NetNs.requireRootAnd("tcpdump");
+    try (EgressGateway gw = EgressGateway.install(gatewayConfig().mode(EgressMode.REPORT_ONLY).flowLogGroup(18)
+        .build(), allow("198.19.2.1 8000"), lab.gateway.runner);
+        FlowLog flowLog = FlowLog.start(18, ProcessLauncher.system().inNetworkNamespace(lab.gateway.name), 100)) {
+      // tcpdump binds the group a moment after it starts: flows before that are not seen
+      lab.await(() -> {
+        try {
+          return lab.gateway.run("cat", "/proc/net/netfilter/nfnetlink_log").lines()
+              .anyMatch(l -> l.strip().startsWith("18 "));
+        } catch (NetfilterException e) {
+          return false;
+        }
+      }, () -> "tcpdump listening on NFLOG group 18 (" + flowLog + ")");
+      assertThat(fetch("198.19.2.1", 8000)).isEqualTo(OK);
+      assertThat(lab.client.runner.run(List.of("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+          "-H", "Host: other-port.example.com", "http://198.19.2.1:" + OTHER_PORT + "/blob"), "").stdout())
+          .isEqualTo("200");
+      lab.await(() -> flowLog.snapshot().stream().anyMatch(d -> d.port() == OTHER_PORT
+          && d.host().equals(Optional.of("other-port.example.com"))),
+          () -> "the flow to port " + OTHER_PORT + " with its Host in " + flowLog.snapshot());
+      assertThat(flowLog.snapshot()).allMatch(d -> d.destination().equals(IpAddress.parse("198.19.2.1"))
+          && d.port() == OTHER_PORT, "only the flow to the port the entry does not allow");
     }
   }
 
