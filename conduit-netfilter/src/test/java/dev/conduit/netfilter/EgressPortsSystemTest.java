@@ -2,7 +2,17 @@ package dev.conduit.netfilter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.ConduitResources;
+import dev.conduit.core.control.push.PushClient;
+import dev.conduit.core.control.push.PushServer;
+import dev.conduit.core.control.store.StoreConfig;
+import dev.conduit.core.egress.EgressServer;
+import dev.conduit.core.egress.EgressServerConfig;
 import dev.conduit.core.net.IpAddress;
+import dev.conduit.core.net.IpPrefix;
+import dev.conduit.core.pki.CertificateAuthority;
+import dev.conduit.core.pki.TlsMaterial;
+import dev.conduit.core.testing.Dnsmasq;
 import dev.conduit.core.net.IpPrefixSet;
 import dev.conduit.netfilter.egress.AddressCounters;
 import dev.conduit.netfilter.egress.Allowlist;
@@ -10,12 +20,19 @@ import dev.conduit.netfilter.egress.DeniedDestination;
 import dev.conduit.netfilter.egress.EgressGateway;
 import dev.conduit.netfilter.egress.EgressGatewayConfig;
 import dev.conduit.netfilter.egress.EgressMode;
+import dev.conduit.netfilter.egress.EgressPushApplier;
 import dev.conduit.netfilter.egress.EgressStateFile;
 import dev.conduit.netfilter.egress.FlowLog;
 import dev.conduit.netfilter.egress.ProcessLauncher;
 import dev.conduit.netfilter.testing.NetNs;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -31,8 +48,9 @@ import org.junit.jupiter.api.io.TempDir;
  * Per-entry ports at the gateway, for real ({@link EgressLab}): the internet's servers answer HTTP on
  * port 8000 (the lab's) and 8443 (started here), and 198.19.2.1 answers UDP on 8053. An entry with ports
  * lets those ports through and drops the others of the same address; an entry without ports lets every
- * port through; IPv4 and IPv6, TCP and UDP; report-only and the flow log see the refused port. Needs root, nft,
- * ip, curl, ss, socat and python3 (and tcpdump for the flow log).
+ * port through; IPv4 and IPv6, TCP and UDP; report-only and the flow log see the refused port; the egress server's
+ * entries with ports (a domain on one port, through dnsmasq) reach the gateway over the push channel and are
+ * enforced. Needs root, nft, ip, curl, ss, socat and python3 (tcpdump for the flow log, dnsmasq for the server).
  */
 class EgressPortsSystemTest {
 
@@ -255,6 +273,58 @@ class EgressPortsSystemTest {
       assertThat(gw.counters()).extracting(AddressCounters::label)
           .contains("198.19.2.0/24", "198.19.2.1", "fd00:3::/64", "fd00:3::2");
     }
+  }
+
+  @Test
+  void theEgressServersEntriesWithPortsAreEnforcedAndSharedAddressesAddTheirPortsUp(@TempDir Path tmp)
+      throws Exception {
+    NetNs.requireRootAnd("/usr/sbin/dnsmasq");
+    CertificateAuthority ca = CertificateAuthority.builder().commonName("egress ports CA").build();
+    String admin = "admin-token-0123456789abcdef";
+    String token = "gateway-token-0123456789abcdef";
+    try (Dnsmasq dns = Dnsmasq.start(tmp, "198.19.2.1 api.example.com\nfd00:3::1 api.example.com\n", 1);
+        EgressGateway gw = EgressGateway.install(gatewayConfig().build(), Allowlist.empty(), lab.gateway.runner);
+        ConduitResources resources = ConduitResources.create();
+        EgressServer server = EgressServer.start(EgressServerConfig.builder(
+                StoreConfig.sqlite(tmp.resolve("egress.db")).build())
+            .http(new InetSocketAddress("127.0.0.1", 0)).adminToken("ops", admin)
+            .push(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(ca.mintServerLeaf("127.0.0.1"),
+                ca.certificate()))
+            .gatewayToken("gw", token).dnsServers(List.of(dns.address())).allowedSpecial(LAB).build());
+        PushClient client = PushClient.builder(resources)
+            .addresses(List.of(URI.create("wss://127.0.0.1:" + server.pushAddress().orElseThrow().getPort()
+                + PushServer.DEFAULT_PATH)))
+            .trustAnchors(List.of(ca.certificate())).bearerToken(token).identity("gw", "egress-gateway")
+            .applier(new EgressPushApplier(gw, LAB, Optional.empty()))
+            .backoff(Duration.ofMillis(50), Duration.ofMillis(500)).build()) {
+      client.start();
+      // the seed's example: a domain on one port (its IPv4 and IPv6 addresses), an address on every port
+      add(server, admin, "{\"value\":\"api.example.com\",\"ports\":[8000]}");
+      add(server, admin, "{\"value\":\"198.19.2.2\"}");
+      lab.await(() -> gw.allowlist().size() == 3, () -> "the pushed allowlist installed: " + gw.allowlist());
+      for (String a : List.of("198.19.2.1", "fd00:3::1")) {
+        assertThat(fetch(a, 8000)).as(a).isEqualTo(OK);
+        assertRefused(a, OTHER_PORT);
+      }
+      assertThat(fetch("198.19.2.2", 8000)).isEqualTo(OK);
+      assertThat(fetch("198.19.2.2", OTHER_PORT)).isEqualTo(OK);
+
+      // another entry on another port of the same address: the ports add up
+      add(server, admin, "{\"value\":\"198.19.2.1\",\"ports\":[8443]}");
+      lab.await(() -> gw.allowlist().ports(IpPrefix.parse("198.19.2.1")).size() == 2,
+          () -> "the union of the ports pushed: " + gw.allowlist().toText());
+      assertThat(fetch("198.19.2.1", 8000)).isEqualTo(OK);
+      assertThat(fetch("198.19.2.1", OTHER_PORT)).isEqualTo(OK);
+      assertRefused("fd00:3::1", OTHER_PORT);
+    }
+  }
+
+  private static void add(EgressServer server, String admin, String body) throws Exception {
+    HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+            "http://127.0.0.1:" + server.httpAddress().getPort() + "/api/v1/entries"))
+        .header("Authorization", "Bearer " + admin).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
   }
 
   @Test
