@@ -83,7 +83,8 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
   List<String> protectedNetworks = new ArrayList<>();
 
   @Option(names = "--allowlist", paramLabel = "IP|CIDR", split = ",",
-      description = "An allowlisted address or prefix; repeatable.")
+      description = "An allowlisted address or prefix, optionally with one TCP/UDP port (\"198.51.100.7 443\";"
+          + " more ports: --allowlist-file); repeatable.")
   List<String> allowlist = new ArrayList<>();
 
   @Option(names = "--allowlist-file", paramLabel = "FILE",
