@@ -17,8 +17,9 @@ import org.slf4j.LoggerFactory;
  * Installs the allowlist an egress server pushes ({@link dev.conduit.core.control.push.PushClient}) on an
  * {@link EgressGateway}: each resource key of the pushed state is an allowlist entry (an address or a
  * CIDR), and its value's {@code ports} array the TCP/UDP ports it allows (missing or empty: every port;
- * other fields are ignored, so a value from an older or newer server still reads). The whole state is validated first: one bad entry rejects the update (the client reports it
- * to the server and the gateway keeps enforcing what it had). An accepted state is applied as a diff
+ * other fields are ignored, so a value from an older or newer server still reads). The whole state is
+ * validated first: one bad entry or port rejects the update (the client reports it to the server and the
+ * gateway keeps enforcing what it had). An accepted state is applied as a diff
  * and kept in the state file, so a restarted gateway enforces it before the server answers.
  */
 public final class EgressPushApplier implements PushApplier {
