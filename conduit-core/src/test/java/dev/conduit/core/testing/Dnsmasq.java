@@ -45,10 +45,23 @@ public final class Dnsmasq implements AutoCloseable {
     Path hostsFile = dir.resolve("hosts");
     Files.writeString(hostsFile, hosts);
     Files.setPosixFilePermissions(hostsFile, PosixFilePermissions.fromString("rw-r--r--"));
-    int port;
-    try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
+    // a port free for UDP may be a busy machine's TCP port (dnsmasq binds both): then it exits, and we try another
+    for (int attempt = 1; ; attempt++) {
+      Dnsmasq dns = launch(binary, dir, hostsFile, freePort(), ttlSeconds, cnames);
+      if (dns.awaitAnswering(attempt == 5)) {
+        return dns;
+      }
     }
+  }
+
+  private static int freePort() throws IOException {
+    try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static Dnsmasq launch(Path binary, Path dir, Path hostsFile, int port, int ttlSeconds, String... cnames)
+      throws IOException {
     List<String> command = new ArrayList<>(List.of(binary.toString(), "--keep-in-foreground", "--conf-file=/dev/null",
         "--no-resolv", "--no-hosts", "--addn-hosts=" + hostsFile, "--listen-address=127.0.0.1", "--bind-interfaces",
         "--port=" + port, "--local-ttl=" + ttlSeconds, "--pid-file=", "--log-facility=-",
@@ -59,9 +72,7 @@ public final class Dnsmasq implements AutoCloseable {
     }
     Process process = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(dir.resolve("dnsmasq.log").toFile()).start();
-    Dnsmasq dns = new Dnsmasq(process, hostsFile, new InetSocketAddress("127.0.0.1", port));
-    dns.awaitAnswering();
-    return dns;
+    return new Dnsmasq(process, hostsFile, new InetSocketAddress("127.0.0.1", port));
   }
 
   public InetSocketAddress address() {
@@ -95,14 +106,18 @@ public final class Dnsmasq implements AutoCloseable {
     }
   }
 
-  private void awaitAnswering() throws Exception {
+  /** Returns whether dnsmasq answers; false when it exited (its port was taken) and {@code last} is false. */
+  private boolean awaitAnswering(boolean last) throws Exception {
     try (DnsLookup lookup = new DnsLookup(List.of(address), Duration.ofMillis(500))) {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (true) {
         try {
           lookup.lookup("probe.example.com");
-          return;
+          return true;
         } catch (IOException e) {
+          if (!process.isAlive() && !last) {
+            return false;
+          }
           if (!process.isAlive() || System.nanoTime() > deadline) {
             fail("dnsmasq did not start: " + e.getMessage());
           }
