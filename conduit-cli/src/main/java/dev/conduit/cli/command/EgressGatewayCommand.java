@@ -83,11 +83,13 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
   List<String> protectedNetworks = new ArrayList<>();
 
   @Option(names = "--allowlist", paramLabel = "IP|CIDR", split = ",",
-      description = "An allowlisted address or prefix; repeatable.")
+      description = "An allowlisted address or prefix, optionally with one TCP/UDP port (\"198.51.100.7 443\";"
+          + " more ports: --allowlist-file); repeatable.")
   List<String> allowlist = new ArrayList<>();
 
   @Option(names = "--allowlist-file", paramLabel = "FILE",
-      description = "A file of allowlisted addresses and prefixes, one per line (# comments); re-read when it changes.")
+      description = "A file of allowlisted addresses and prefixes, one per line, each optionally followed by the"
+          + " TCP/UDP ports it allows (198.51.100.7 443,8443; # comments); re-read when it changes.")
   Path allowlistFile;
 
   @Option(names = "--allow-special", paramLabel = "CIDR", split = ",",
@@ -302,7 +304,7 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
     }
     if (file.isPresent()) {
       try {
-        Allowlist.parse(file.get(), special).entries().forEach(b::entry);
+        b.entries(Allowlist.parse(file.get(), special));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("--allowlist-file " + allowlistFile + ": " + e.getMessage(), e);
       }

@@ -254,6 +254,68 @@ class EgressCommandTest {
   }
 
   @Test
+  void gatewayInstallsThePortsOfFileAndPushedEntriesAndKeepsThem(@TempDir Path dir) throws Exception {
+    Path state = dir.resolve("state");
+    Path file = Files.writeString(dir.resolve("allowlist"), "8.8.8.8 443\n2606:4700::/32 443,853\n1.1.1.1\n");
+    String[] common = {"egress", "gateway", "--table", "cdt_egress", "--protected-network", "198.18.0.0/24",
+        "--protected-network", "fd00::/64", "--state-file", state.toString(), "--metrics-listen", "127.0.0.1:0"};
+    try (Running gw = new Running(concat(common, "--allowlist-file", file.toString())).awaitStarted()) {
+      assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow4p_out")).contains("8.8.8.8 . 443");
+      assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow6p_in"))
+          .contains("2606:4700::/32 . 443", "2606:4700::/32 . 853");
+      assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow4_out")).contains("1.1.1.1")
+          .doesNotContain("8.8.8.8");
+    }
+    assertThat(Files.readString(state)).contains("8.8.8.8 443\n", "2606:4700::/32 443,853\n", "1.1.1.1\n");
+    try (Running gw = new Running(common).awaitStarted()) { // the state file's ports come back
+      assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow4p_out")).contains("8.8.8.8 . 443");
+    }
+
+    CertificateAuthority ca = CertificateAuthority.builder().commonName("egress ports test CA").build();
+    Path caFile = Files.writeString(dir.resolve("ca.pem"), Pem.encodeCertificate(ca.certificate()));
+    Path tokenFile = Files.writeString(dir.resolve("token"), "gw-cli-token-0123456789abcdef\n");
+    try (ConduitResources resources = ConduitResources.create()) {
+      PushServer server = PushServer.builder(resources).bind(new InetSocketAddress("127.0.0.1", 0))
+          .tls(TlsMaterial.of(ca.mintServerLeaf("127.0.0.1"), ca.certificate())).allowBearerTokens(true)
+          .authorizer(peer -> peer.bearerToken().filter("gw-cli-token-0123456789abcdef"::equals).map(t -> "gw-cli"))
+          .build();
+      int port = server.start().getPort();
+      try {
+        var withPorts = JsonNodeFactory.instance.objectNode();
+        withPorts.putArray("entries").add("api.example.com");
+        withPorts.putArray("ports").add(443);
+        var everyPort = JsonNodeFactory.instance.objectNode();
+        everyPort.putArray("entries").add("9.9.9.9");
+        everyPort.putArray("ports");
+        server.publish(PushState.of(7, Map.of("8.8.4.4", withPorts, "9.9.9.9", everyPort)));
+        try (Running gw = new Running(concat(common, "--server", "127.0.0.1:" + port, "--server-ca",
+            caFile.toString(), "--server-token-file", tokenFile.toString())).awaitStarted()) {
+          dev.conduit.core.testing.Poll.until("the pushed allowlist kept in the state file",
+              java.time.Duration.ofSeconds(30), () -> {
+                try {
+                  return Files.readString(state).contains("8.8.4.4");
+                } catch (java.io.IOException e) {
+                  throw new java.io.UncheckedIOException(e);
+                }
+              });
+          assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow4p_out")).contains("8.8.4.4 . 443")
+              .doesNotContain("8.8.8.8");
+          assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow4_out")).contains("9.9.9.9");
+          assertThat(Files.readString(state)).contains("8.8.4.4 443\n", "9.9.9.9\n");
+        }
+      } finally {
+        server.close();
+      }
+    }
+
+    Cli.Result bad = Cli.run(runner, concat(common, "--allowlist", "8.8.8.8 70000"));
+    assertThat(bad.exitCode()).as(bad.toString()).isEqualTo(ExitCode.USAGE);
+    assertThat(bad.errLines()).as(bad.toString()).hasSize(1);
+    assertThat(bad.err()).contains("ports: 70000 (expected: 1-65535)");
+    assertThat(inNs("nft", "list", "tables")).doesNotContain("cdt_egress");
+  }
+
+  @Test
   void routeRoutesThePublicSpaceViaTheGatewayAndRemovesItOnExit() throws Exception {
     try (Running route = new Running("egress", "route", "-iptables-gateway", "198.18.0.2", "--gateway",
         "fd00::2").awaitStarted()) {

@@ -7,18 +7,19 @@ import dev.conduit.netfilter.Command;
 import dev.conduit.netfilter.CommandRunner;
 import dev.conduit.netfilter.NetfilterException;
 import dev.conduit.netfilter.Prerequisites.Problem;
+import dev.conduit.netfilter.egress.internal.AllowlistElements;
 import dev.conduit.netfilter.egress.internal.EgressNft;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Enforces an {@link Allowlist} on a Linux gateway with one nftables table of its own ({@code inet},
  * IPv4 and IPv6, marked as conduit's by its comment): forwarded traffic from the protected networks
  * passes only to allowlisted destinations (flows already established excepted) and is then
  * masqueraded; everything else from them is dropped (or, in report-only mode, counted per destination
- * and let through). Each packet is looked up once in an allowlist set, whatever its size, and the
- * matching element's counter counts it, per direction. The gateway's own traffic and other forwarded
+ * and let through). An entry with ports allows only those TCP/UDP destination ports. Each packet is looked
+ * up in at most two allowlist sets (prefixes on every port, then (prefix, port) pairs), whatever their size,
+ * and the matching element's counter counts it, per direction. The gateway's own traffic and other forwarded
  * traffic are not touched.
  *
  * <p>{@link #install} replaces any table a crashed gateway left; {@link #update} applies only the
@@ -30,14 +31,14 @@ public final class EgressGateway implements AutoCloseable {
   private final CommandRunner runner;
   private EgressGatewayConfig config;
   private Allowlist allowlist;
-  private Set<IpPrefix> installed;
+  private AllowlistElements installed;
   private boolean closed;
 
   private EgressGateway(EgressGatewayConfig config, CommandRunner runner, Allowlist allowlist) {
     this.config = config;
     this.runner = runner;
     this.allowlist = allowlist;
-    this.installed = allowlist.effectiveEntries();
+    this.installed = AllowlistElements.of(allowlist);
   }
 
   /**
@@ -142,7 +143,7 @@ public final class EgressGateway implements AutoCloseable {
   public synchronized void update(Allowlist next) throws NetfilterException {
     requireNonNull(next, "next");
     ensureOpen();
-    Set<IpPrefix> wanted = next.effectiveEntries();
+    AllowlistElements wanted = AllowlistElements.of(next);
     String payload = EgressNft.diff(config.table(), installed, wanted);
     if (!payload.isEmpty()) {
       runner.run(Command.withInput(payload, "nft", "-f", "-"));
@@ -189,7 +190,8 @@ public final class EgressGateway implements AutoCloseable {
     List<AddressCounters> out = new ArrayList<>();
     for (boolean v4 : List.of(true, false)) {
       List<String> sets = EgressNft.sets(v4);
-      out.addAll(EgressNft.join(list(sets.get(0)), list(sets.get(1))));
+      out.addAll(EgressNft.join(List.of(list(sets.get(0)), list(sets.get(3))),
+          List.of(list(sets.get(1)), list(sets.get(4)))));
     }
     return out;
   }

@@ -6,8 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.conduit.core.net.IpAddress;
 import dev.conduit.core.net.IpPrefix;
 import dev.conduit.core.net.IpPrefixSet;
+import dev.conduit.netfilter.egress.internal.AllowlistElements;
 import dev.conduit.netfilter.egress.internal.EgressNft;
-import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
@@ -65,14 +65,14 @@ class AllowlistTest {
     assertThat(b.effectiveEntries()).containsExactly(IpPrefix.parse("8.8.8.0/24"),
         IpPrefix.parse("2606:4700::1111/128"));
     assertThat(b.allows(IpAddress.parse("8.8.8.9"))).isTrue();
-    String diff = EgressNft.diff("t", a.effectiveEntries(), b.effectiveEntries());
+    String diff = EgressNft.diff("t", AllowlistElements.of(a), AllowlistElements.of(b));
     assertThat(diff).isEqualTo("""
         delete element inet t allow4_out { 8.8.4.4, 8.8.8.8 }
         delete element inet t allow4_in { 8.8.4.4, 8.8.8.8 }
         add element inet t allow4_out { 8.8.8.0/24 }
         add element inet t allow4_in { 8.8.8.0/24 }
         """);
-    assertThat(EgressNft.diff("t", Set.copyOf(b.effectiveEntries()), b.effectiveEntries())).isEmpty();
+    assertThat(EgressNft.diff("t", AllowlistElements.of(b), AllowlistElements.of(b))).isEmpty();
     assertThat(Allowlist.parse(a.toText(), IpPrefixSet.empty())).isEqualTo(a);
   }
 

@@ -20,7 +20,10 @@ import java.util.regex.Pattern;
  * Renders the egress gateway's nftables table and parses its listings. One {@code inet} table holds
  * everything: per family, the protected networks, the allowlist twice (looked up by destination on the
  * way out and by source on the way back, so each element's counter counts one direction) and a
- * dynamic set of denied destinations.
+ * dynamic set of denied destinations. The allowlist is two sets per direction: prefixes allowed on every
+ * port ({@code allow4_out}) and (prefix, port) pairs ({@code allow4p_out}, keyed
+ * {@code ipv4_addr . inet_service}, matched against TCP and UDP destination ports), see
+ * {@link AllowlistElements}.
  */
 public final class EgressNft {
 
@@ -28,7 +31,7 @@ public final class EgressNft {
   public static final String OWNER = "conduit egress gateway";
 
   private static final Pattern ELEMENT = Pattern.compile(
-      "([0-9a-fA-F:.]+(?:/\\d{1,3})?)[^,{}]*?counter packets (\\d+) bytes (\\d+)");
+      "([0-9a-fA-F:.]+(?:/\\d{1,3})?)(?: \\. (\\d{1,5}))?[^,{}]*?counter packets (\\d+) bytes (\\d+)");
 
   /** The bytes of a logged first payload packet handed to the flow log (a ClientHello's SNI is early). */
   public static final int PAYLOAD_SNAPLEN = 2048;
@@ -40,20 +43,36 @@ public final class EgressNft {
   private EgressNft() {}
 
   /** The set names of one family. */
-  private record Family(String ip, String type, String suffix) {}
+  private record Family(String ip, String type, String suffix) {
+    boolean v4() {
+      return suffix.equals("4");
+    }
+  }
 
   private static final Family V4 = new Family("ip", "ipv4_addr", "4");
   private static final Family V6 = new Family("ip6", "ipv6_addr", "6");
+
+  /**
+   * Returns the {@code nft -f} payload that replaces the table atomically, with prefixes allowed on every
+   * port and no port elements.
+   *
+   * @param config the gateway config
+   * @param anyPort the prefixes, none inside another
+   * @return the payload
+   */
+  public static String replace(EgressGatewayConfig config, Collection<IpPrefix> anyPort) {
+    return replace(config, new AllowlistElements(new TreeSet<>(anyPort), Set.of()));
+  }
 
   /**
    * Returns the {@code nft -f} payload that replaces the table atomically (creating it first, so the
    * delete never fails), with the allowlist as its elements.
    *
    * @param config the gateway config
-   * @param elements the effective allowlist
+   * @param elements the allowlist's elements
    * @return the payload
    */
-  public static String replace(EgressGatewayConfig config, Collection<IpPrefix> elements) {
+  public static String replace(EgressGatewayConfig config, AllowlistElements elements) {
     String t = config.table();
     StringBuilder s = new StringBuilder();
     s.append("table inet ").append(t).append(" {}\n");
@@ -65,10 +84,17 @@ public final class EgressNft {
           .filter(p -> p.isIpv4() == (f == V4)).toList();
       s.append("  set clients").append(f.suffix).append(" { type ").append(f.type)
           .append("; flags interval;").append(elements(clients)).append(" }\n");
-      List<IpPrefix> allowed = elements.stream().filter(p -> p.isIpv4() == (f == V4)).toList();
+      AllowlistElements allowed = elements.family(f.v4());
       for (String direction : List.of("out", "in")) {
         s.append("  set allow").append(f.suffix).append('_').append(direction).append(" { type ")
-            .append(f.type).append("; flags interval; counter;").append(elements(allowed)).append(" }\n");
+            .append(f.type).append("; flags interval; counter;")
+            .append(elements(List.copyOf(allowed.anyPort()))).append(" }\n");
+      }
+      for (String direction : List.of("out", "in")) {
+        s.append("  set allow").append(f.suffix).append("p_").append(direction).append(" { type ")
+            .append(f.type).append(" . inet_service; flags interval; counter;")
+            .append(allowed.ports().isEmpty() ? "" : " elements = {" + list(allowed.ports()) + " };")
+            .append(" }\n");
       }
       s.append("  set denied").append(f.suffix).append(" { type ").append(f.type)
           .append("; flags dynamic,timeout; timeout 1h; size 65536; counter; }\n");
@@ -99,6 +125,11 @@ public final class EgressNft {
           .append(" daddr @allow").append(f.suffix).append("_out accept\n");
       s.append("    ").append(f.ip).append(" daddr @clients").append(f.suffix).append(' ').append(f.ip)
           .append(" saddr @allow").append(f.suffix).append("_in accept\n");
+      // entries with ports: the address and the TCP/UDP port, one lookup in a concatenated set
+      s.append("    ").append(f.ip).append(" saddr @clients").append(f.suffix).append(" meta l4proto { tcp, udp } ")
+          .append(f.ip).append(" daddr . th dport @allow").append(f.suffix).append("p_out accept\n");
+      s.append("    ").append(f.ip).append(" daddr @clients").append(f.suffix).append(" meta l4proto { tcp, udp } ")
+          .append(f.ip).append(" saddr . th sport @allow").append(f.suffix).append("p_in accept\n");
       s.append("    ").append(f.ip).append(" saddr @clients").append(f.suffix).append(' ').append(f.ip)
           .append(" daddr @clients").append(f.suffix).append(" accept\n");
     }
@@ -156,28 +187,27 @@ public final class EgressNft {
    * @param after the wanted elements
    * @return the payload
    */
-  public static String diff(String table, Set<IpPrefix> before, Set<IpPrefix> after) {
-    Set<IpPrefix> removed = new TreeSet<>(before);
-    removed.removeAll(after);
-    Set<IpPrefix> added = new TreeSet<>(after);
-    added.removeAll(before);
+  public static String diff(String table, AllowlistElements before, AllowlistElements after) {
     StringBuilder s = new StringBuilder();
     // deletions first: an added prefix may cover removed ones, and interval sets refuse overlaps
-    for (Family f : List.of(V4, V6)) {
-      List<IpPrefix> gone = removed.stream().filter(p -> p.isIpv4() == (f == V4)).toList();
-      if (!gone.isEmpty()) {
+    for (boolean delete : List.of(true, false)) {
+      String verb = delete ? "delete element inet " : "add element inet ";
+      AllowlistElements from = delete ? after : before;
+      AllowlistElements to = delete ? before : after;
+      for (Family f : List.of(V4, V6)) {
+        List<IpPrefix> any = to.anyPort().stream().filter(p -> p.isIpv4() == f.v4() && !from.anyPort().contains(p))
+            .toList();
+        List<AllowlistElements.PortElement> ports = to.ports().stream()
+            .filter(e -> e.prefix().isIpv4() == f.v4() && !from.ports().contains(e)).toList();
         for (String direction : List.of("out", "in")) {
-          s.append("delete element inet ").append(table).append(" allow").append(f.suffix).append('_')
-              .append(direction).append(" {").append(list(gone)).append(" }\n");
-        }
-      }
-    }
-    for (Family f : List.of(V4, V6)) {
-      List<IpPrefix> fresh = added.stream().filter(p -> p.isIpv4() == (f == V4)).toList();
-      if (!fresh.isEmpty()) {
-        for (String direction : List.of("out", "in")) {
-          s.append("add element inet ").append(table).append(" allow").append(f.suffix).append('_')
-              .append(direction).append(" {").append(list(fresh)).append(" }\n");
+          if (!any.isEmpty()) {
+            s.append(verb).append(table).append(" allow").append(f.suffix).append('_').append(direction)
+                .append(" {").append(list(any)).append(" }\n");
+          }
+          if (!ports.isEmpty()) {
+            s.append(verb).append(table).append(" allow").append(f.suffix).append("p_").append(direction)
+                .append(" {").append(list(ports)).append(" }\n");
+          }
         }
       }
     }
@@ -188,10 +218,10 @@ public final class EgressNft {
     return prefixes.isEmpty() ? "" : " elements = {" + list(prefixes) + " };";
   }
 
-  private static String list(List<IpPrefix> prefixes) {
+  private static String list(Collection<?> elements) {
     StringBuilder s = new StringBuilder();
-    for (IpPrefix p : prefixes) {
-      s.append(s.length() == 0 ? " " : ", ").append(element(p));
+    for (Object e : elements) {
+      s.append(s.length() == 0 ? " " : ", ").append(e instanceof IpPrefix p ? element(p) : e.toString());
     }
     return s.toString();
   }
@@ -207,10 +237,11 @@ public final class EgressNft {
   }
 
   /**
-   * Parses the elements of an {@code nft list set} listing with their counters.
+   * Parses the elements of an {@code nft list set} listing with their counters; the elements of a
+   * (prefix, port) set are summed per prefix.
    *
    * @param listing the listing
-   * @return packets and bytes per element
+   * @return packets and bytes per prefix
    */
   public static Map<IpPrefix, long[]> counters(String listing) {
     Map<IpPrefix, long[]> out = new TreeMap<>();
@@ -220,28 +251,64 @@ public final class EgressNft {
     }
     Matcher m = ELEMENT.matcher(listing.substring(start + "elements = {".length()));
     while (m.find()) {
-      out.put(IpPrefix.parse(m.group(1)),
-          new long[] {Long.parseLong(m.group(2)), Long.parseLong(m.group(3))});
+      long[] c = out.computeIfAbsent(IpPrefix.parse(m.group(1)), k -> new long[2]);
+      c[0] += Long.parseLong(m.group(3));
+      c[1] += Long.parseLong(m.group(4));
     }
     return out;
   }
 
   /**
-   * Joins the two directions' listings of one family into counters per entry.
+   * Parses the elements of a (prefix, port) set listing with their counters, one per element.
    *
-   * @param out the listing of the {@code _out} set
-   * @param in the listing of the {@code _in} set
+   * @param listing the listing
+   * @return packets and bytes per element
+   */
+  public static Map<AllowlistElements.PortElement, long[]> portCounters(String listing) {
+    Map<AllowlistElements.PortElement, long[]> out = new TreeMap<>();
+    int start = listing.indexOf("elements = {");
+    if (start < 0) {
+      return out;
+    }
+    Matcher m = ELEMENT.matcher(listing.substring(start + "elements = {".length()));
+    while (m.find()) {
+      if (m.group(2) != null) {
+        out.put(new AllowlistElements.PortElement(IpPrefix.parse(m.group(1)), Integer.parseInt(m.group(2))),
+            new long[] {Long.parseLong(m.group(3)), Long.parseLong(m.group(4))});
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Joins the two directions' listings of one family into counters per entry, summing the any-port
+   * and the per-port elements of each prefix.
+   *
+   * @param out the listings of the {@code _out} sets
+   * @param in the listings of the {@code _in} sets
    * @return the counters, in address order
    */
-  public static List<AddressCounters> join(String out, String in) {
-    Map<IpPrefix, long[]> o = counters(out);
-    Map<IpPrefix, long[]> i = counters(in);
+  public static List<AddressCounters> join(List<String> out, List<String> in) {
+    Map<IpPrefix, long[]> o = sum(out);
+    Map<IpPrefix, long[]> i = sum(in);
     List<AddressCounters> result = new ArrayList<>();
     for (Map.Entry<IpPrefix, long[]> e : o.entrySet()) {
       long[] back = i.getOrDefault(e.getKey(), new long[2]);
       result.add(new AddressCounters(e.getKey(), e.getValue()[0], e.getValue()[1], back[0], back[1]));
     }
     return result;
+  }
+
+  private static Map<IpPrefix, long[]> sum(List<String> listings) {
+    Map<IpPrefix, long[]> out = new TreeMap<>();
+    for (String listing : listings) {
+      counters(listing).forEach((p, c) -> {
+        long[] total = out.computeIfAbsent(p, k -> new long[2]);
+        total[0] += c[0];
+        total[1] += c[1];
+      });
+    }
+    return out;
   }
 
   /**
@@ -257,14 +324,16 @@ public final class EgressNft {
   }
 
   /**
-   * Returns the set names of a family for listings: {@code allow4_out}, {@code allow4_in}, {@code denied4}.
+   * Returns the set names of a family for listings: {@code allow4_out}, {@code allow4_in}, {@code denied4},
+   * {@code allow4p_out}, {@code allow4p_in}.
    *
    * @param ipv4 the family
    * @return the names
    */
   public static List<String> sets(boolean ipv4) {
     String f = ipv4 ? "4" : "6";
-    return List.of("allow" + f + "_out", "allow" + f + "_in", "denied" + f);
+    return List.of("allow" + f + "_out", "allow" + f + "_in", "denied" + f, "allow" + f + "p_out",
+        "allow" + f + "p_in");
   }
 
   /**
