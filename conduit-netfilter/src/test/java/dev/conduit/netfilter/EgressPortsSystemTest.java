@@ -287,8 +287,8 @@ class EgressPortsSystemTest {
         ConduitResources resources = ConduitResources.create();
         EgressServer server = EgressServer.start(EgressServerConfig.builder(
                 StoreConfig.sqlite(tmp.resolve("egress.db")).build())
-            .http(new InetSocketAddress("127.0.0.1", 0)).adminToken("ops", admin)
-            .push(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(ca.mintServerLeaf("127.0.0.1"),
+            .bind(new InetSocketAddress("127.0.0.1", 0)).adminToken("ops", admin)
+            .bindPush(new InetSocketAddress("127.0.0.1", 0), TlsMaterial.of(ca.mintServerLeaf("127.0.0.1"),
                 ca.certificate()))
             .gatewayToken("gw", token).dnsServers(List.of(dns.address())).allowedSpecial(LAB).build());
         PushClient client = PushClient.builder(resources)

@@ -59,7 +59,7 @@ class AllowlistPortsTest {
       "8.8.8.8 443 80|(expected: an address or CIDR, optionally followed by ports such as 443,8443)",
       "10.0.0.1 443|10.0.0.1 is private"})
   void refusesBadPortsSayingWhy(String entry, String reason) {
-    assertThatThrownBy(() -> Allowlist.builder(IpPrefixSet.empty()).add(entry))
+    assertThatThrownBy(() -> Allowlist.builder(IpPrefixSet.empty()).entry(entry))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(reason);
   }
 
