@@ -1,0 +1,101 @@
+package dev.conduit.netfilter.egress.internal;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+
+/**
+ * Reads the server name from the first bytes a client sent, for the egress gateway's L7 check: the SNI of a
+ * TLS ClientHello (its first record) or the Host of an HTTP/1 request (its header block). Says when more
+ * bytes are needed to decide, so the caller reads on up to its limit.
+ */
+public final class FirstBytes {
+
+  /** What the first bytes are. */
+  public enum Kind {
+    /** Not enough bytes yet to tell, or to find the name. */
+    NEED_MORE,
+    /** A TLS handshake record. */
+    TLS,
+    /** An HTTP/1 request. */
+    HTTP,
+    /** Something else: neither TLS nor HTTP/1. */
+    OTHER
+  }
+
+  /**
+   * What was found.
+   *
+   * @param kind the protocol, or {@link Kind#NEED_MORE}
+   * @param name the server name (lower case, no trailing dot), empty when the protocol carries none
+   */
+  public record Result(Kind kind, Optional<String> name) {}
+
+  private static final Result NEED_MORE = new Result(Kind.NEED_MORE, Optional.empty());
+  private static final Result OTHER = new Result(Kind.OTHER, Optional.empty());
+
+  private FirstBytes() {}
+
+  /**
+   * Reads the first bytes.
+   *
+   * @param b the bytes received so far
+   * @param complete whether no more bytes will be read (the limit is reached): then the result is never
+   *     {@link Kind#NEED_MORE}
+   * @return what they are, with the name where found
+   */
+  public static Result read(byte[] b, boolean complete) {
+    if (b.length == 0) {
+      return complete ? OTHER : NEED_MORE;
+    }
+    if (b[0] == 0x16) {
+      if (b.length < 5) {
+        return complete ? new Result(Kind.TLS, Optional.empty()) : NEED_MORE;
+      }
+      if (b[1] != 0x03) {
+        return OTHER;
+      }
+      int record = 5 + (((b[3] & 0xff) << 8) | (b[4] & 0xff));
+      if (b.length < record && !complete) {
+        return NEED_MORE;
+      }
+      return new Result(Kind.TLS, ServerName.sni(b));
+    }
+    if (!looksLikeMethod(b)) {
+      return OTHER;
+    }
+    int end = headerEnd(b);
+    if (end < 0 && !complete) {
+      return NEED_MORE;
+    }
+    return new Result(Kind.HTTP, ServerName.httpHost(b, end < 0 ? b.length : end));
+  }
+
+  /** Whether the bytes start like an HTTP/1 request line: up to 7 upper-case letters, then a space. */
+  private static boolean looksLikeMethod(byte[] b) {
+    int n = Math.min(b.length, 8);
+    for (int i = 0; i < n; i++) {
+      byte c = b[i];
+      if (c == ' ') {
+        return i >= 3;
+      }
+      if (c < 'A' || c > 'Z') {
+        return false;
+      }
+    }
+    return n < 8; // still reading the method
+  }
+
+  private static int headerEnd(byte[] b) {
+    byte[] crlf2 = "\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+    outer:
+    for (int i = 0; i + 4 <= b.length; i++) {
+      for (int j = 0; j < 4; j++) {
+        if (b[i + j] != crlf2[j]) {
+          continue outer;
+        }
+      }
+      return i + 4;
+    }
+    return -1;
+  }
+}

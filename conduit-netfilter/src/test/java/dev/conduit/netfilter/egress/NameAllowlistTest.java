@@ -1,0 +1,99 @@
+package dev.conduit.netfilter.egress;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conduit.core.net.IpAddress;
+import dev.conduit.netfilter.egress.NameAllowlist.Verdict.Kind;
+import dev.conduit.netfilter.egress.internal.FirstBytes;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/** The L7 check's rule and its reading of first bytes. */
+class NameAllowlistTest {
+
+  static final NameAllowlist NAMES = NameAllowlist.fromPushedState(L7HandlerTest.pushed());
+
+  static NameAllowlist.Verdict check(String name, String destination) {
+    return NAMES.check(Optional.ofNullable(name), IpAddress.parse(destination));
+  }
+
+  @Test
+  void readsDomainsWildcardsAndAddressEntriesFromThePushedState() {
+    assertThat(NAMES.domains()).containsOnlyKeys("api.example.com");
+    assertThat(NAMES.domains().get("api.example.com")).containsExactlyInAnyOrder(IpAddress.parse("198.51.100.10"),
+        IpAddress.parse("2001:db8::10"));
+    assertThat(NAMES.wildcards()).containsExactly("*.example.org");
+    assertThat(NAMES.anyName()).hasSize(1);
+    assertThat(NAMES.toString()).isEqualTo("NameAllowlist[1 domains, 1 wildcards, 1 address entries]");
+  }
+
+  @Test
+  void aDomainPassesOnlyToItsOwnAddressesAndAnAddressEntryWhateverTheName() {
+    assertThat(check("api.example.com", "198.51.100.10").kind()).isEqualTo(Kind.ALLOWED);
+    assertThat(check("API.Example.COM.", "2001:db8::10").kind()).isEqualTo(Kind.ALLOWED);
+    // domain fronting: an allowed name to an unrelated address
+    assertThat(check("api.example.com", "198.51.100.99"))
+        .isEqualTo(new NameAllowlist.Verdict(Kind.DENIED, "198.51.100.99 is not an address of api.example.com"));
+    // shared address: another name to an allowlisted address
+    assertThat(check("other.example.com", "198.51.100.10"))
+        .isEqualTo(new NameAllowlist.Verdict(Kind.DENIED, "other.example.com is not allowlisted"));
+    assertThat(check(null, "198.51.100.10").kind()).isEqualTo(Kind.DENIED);
+    assertThat(check(null, "192.0.2.77").kind()).isEqualTo(Kind.ALLOWED);
+    assertThat(check("anything.example", "192.0.2.77").kind()).isEqualTo(Kind.ALLOWED);
+  }
+
+  @Test
+  void aWildcardCoversNamesBelowItsSuffixOnly() {
+    assertThat(check("a.example.org", "198.51.100.10"))
+        .isEqualTo(new NameAllowlist.Verdict(Kind.RESOLVE, "a.example.org is below *.example.org"));
+    assertThat(check("x.y.example.org", "198.51.100.10").kind()).isEqualTo(Kind.RESOLVE);
+    assertThat(check("example.org", "198.51.100.10").kind()).isEqualTo(Kind.DENIED);
+    assertThat(check("badexample.org", "198.51.100.10").kind()).isEqualTo(Kind.DENIED);
+    assertThat(check("example.net", "198.51.100.10").kind()).isEqualTo(Kind.DENIED);
+    assertThat(NAMES.wildcardOf("A.Example.Org.")).contains("*.example.org");
+    assertThat(NameAllowlist.isWildcard("*.example.org")).isTrue();
+    assertThat(NameAllowlist.isWildcard("*.")).isFalse();
+    assertThat(NameAllowlist.isWildcard("198.51.100.10")).isFalse();
+  }
+
+  @Test
+  void anAllowlistOfAddressesAloneAllowsItsAddressesWhateverTheName() {
+    NameAllowlist names = NameAllowlist.ofAddresses(Allowlist.builder(dev.conduit.core.net.IpPrefixSet.empty())
+        .add("8.8.8.8").build());
+    assertThat(names.check(Optional.of("x.test"), IpAddress.parse("8.8.8.8")).kind()).isEqualTo(Kind.ALLOWED);
+    assertThat(names.check(Optional.of("x.test"), IpAddress.parse("8.8.4.4")).kind()).isEqualTo(Kind.DENIED);
+    assertThat(NameAllowlist.empty().check(Optional.of("x.test"), IpAddress.parse("8.8.8.8")).kind())
+        .isEqualTo(Kind.DENIED);
+  }
+
+  @Test
+  void firstBytesSayWhenMoreAreNeededAndFindTheNameOfTlsAndHttp() throws Exception {
+    byte[] hello = FlowParsingTest.clientHello("a.example.org");
+    assertThat(FirstBytes.read(hello, false)).isEqualTo(new FirstBytes.Result(FirstBytes.Kind.TLS,
+        Optional.of("a.example.org")));
+    assertThat(FirstBytes.read(Arrays.copyOf(hello, 3), false).kind()).isEqualTo(FirstBytes.Kind.NEED_MORE);
+    assertThat(FirstBytes.read(Arrays.copyOf(hello, 60), false).kind()).isEqualTo(FirstBytes.Kind.NEED_MORE);
+    // the limit reached within the record: decided on what there is
+    assertThat(FirstBytes.read(Arrays.copyOf(hello, 60), true))
+        .isEqualTo(new FirstBytes.Result(FirstBytes.Kind.TLS, Optional.empty()));
+    assertThat(FirstBytes.read(bytes("GE"), false).kind()).isEqualTo(FirstBytes.Kind.NEED_MORE);
+    assertThat(FirstBytes.read(bytes("GET / HTTP/1.1\r\nHost: h.test\r\n"), false).kind())
+        .isEqualTo(FirstBytes.Kind.NEED_MORE);
+    assertThat(FirstBytes.read(bytes("GET / HTTP/1.1\r\nHost: H.test:8080\r\n\r\n"), false))
+        .isEqualTo(new FirstBytes.Result(FirstBytes.Kind.HTTP, Optional.of("h.test")));
+    assertThat(FirstBytes.read(bytes("GET / HTTP/1.1\r\nHost: h.test\r\n"), true))
+        .isEqualTo(new FirstBytes.Result(FirstBytes.Kind.HTTP, Optional.of("h.test")));
+    assertThat(FirstBytes.read(bytes("GET / HTTP/1.1\r\n\r\n"), false))
+        .isEqualTo(new FirstBytes.Result(FirstBytes.Kind.HTTP, Optional.empty()));
+    assertThat(FirstBytes.read(bytes("SSH-2.0-x\r\n"), false).kind()).isEqualTo(FirstBytes.Kind.OTHER);
+    assertThat(FirstBytes.read(bytes("get / HTTP/1.1\r\n"), false).kind()).isEqualTo(FirstBytes.Kind.OTHER);
+    assertThat(FirstBytes.read(new byte[] {0x16, 0x01, 0, 0, 0}, false).kind()).isEqualTo(FirstBytes.Kind.OTHER);
+    assertThat(FirstBytes.read(new byte[0], true).kind()).isEqualTo(FirstBytes.Kind.OTHER);
+  }
+
+  static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.ISO_8859_1);
+  }
+}
