@@ -75,7 +75,7 @@ class EgressPushApplierTest {
   }
 
   @Test
-  void wildcardsReachTheL7CheckAndWithoutOneAreEnforcedAsNothingWithAWarning() throws Exception {
+  void wildcardsReachTheL7CheckAndWithoutOneAreEnforcedAsNothingWithAWarning(@TempDir Path dir) throws Exception {
     try (NetNs ns = NetNs.create()) {
       ns.run("sysctl", "-qw", "net.ipv4.ip_forward=1");
       EgressGatewayConfig config = EgressGatewayConfig.builder().table("push_w").protectedNetwork("198.18.0.0/24")
@@ -101,9 +101,12 @@ class EgressPushApplierTest {
               ns.runner)) {
         assertThat(ns.run("nft", "list", "table", "inet", "push_w_l7")).contains("redirect to :"
             + l7.address().getPort()).contains("tcp dport { 80, 443 }");
-        new EgressPushApplier(gw, IpPrefixSet.empty(), Optional.empty(), Optional.of(l7)).apply(update);
+        EgressStateFile file = new EgressStateFile(dir.resolve("allowlist"));
+        new EgressPushApplier(gw, IpPrefixSet.empty(), Optional.of(file), Optional.of(l7)).apply(update);
         assertThat(l7.names().wildcards()).containsExactly("*.example.org");
         assertThat(l7.names().domains()).containsOnlyKeys("dns.example.com");
+        // kept beside the allowlist, for a restarted gateway's L7 check
+        assertThat(file.loadNames()).contains(l7.names());
       }
       assertThat(ns.run("nft", "list", "tables")).doesNotContain("push_w");
     }

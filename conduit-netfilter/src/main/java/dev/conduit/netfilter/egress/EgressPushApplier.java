@@ -97,6 +97,14 @@ public final class EgressPushApplier implements PushApplier {
     gateway.update(next);
     if (l7Check.isPresent()) {
       l7Check.get().update(names);
+      if (stateFile.isPresent()) {
+        try {
+          stateFile.get().saveNames(names);
+        } catch (IOException e) {
+          log.warn("egress names version {} are enforced but not kept in {}: {}", update.state().version(),
+              stateFile.get().namesPath(), e.getMessage());
+        }
+      }
     } else if (!names.wildcards().isEmpty() && !names.wildcards().equals(warnedWildcards)) {
       log.warn("egress allowlist version {}: wildcard entries {} are not enforced by this gateway: without the L7"
           + " check (--l7-check) a wildcard allows no address", update.state().version(), names.wildcards());

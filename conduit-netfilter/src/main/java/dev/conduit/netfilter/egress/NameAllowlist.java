@@ -224,6 +224,75 @@ public final class NameAllowlist {
     }
   }
 
+  /**
+   * Returns the names as {@link #parse} reads them: one line per domain ({@code domain NAME ADDRESS...}),
+   * wildcard ({@code wildcard *.SUFFIX}) and address entry ({@code any ADDRESS|CIDR}).
+   */
+  public String toText() {
+    StringBuilder s = new StringBuilder();
+    domains.forEach((n, addresses) -> {
+      s.append("domain ").append(n);
+      addresses.forEach(a -> s.append(' ').append(a));
+      s.append('\n');
+    });
+    wildcards().forEach(w -> s.append("wildcard ").append(w).append('\n'));
+    anyName.forEach(p -> s.append("any ").append(p.length() == p.address().bits() ? p.address() : p).append('\n'));
+    return s.toString();
+  }
+
+  /**
+   * Parses the form {@link #toText} writes; blank lines and {@code #} comments are ignored.
+   *
+   * @param text the text
+   * @return the names
+   * @throws IllegalArgumentException naming the first bad line
+   */
+  public static NameAllowlist parse(String text) {
+    requireNonNull(text, "text");
+    TreeMap<String, Set<IpAddress>> domains = new TreeMap<>();
+    TreeSet<String> wildcards = new TreeSet<>();
+    TreeSet<IpPrefix> anyName = new TreeSet<>();
+    int number = 0;
+    for (String line : text.split("\n", -1)) {
+      number++;
+      String l = line.strip();
+      if (l.isEmpty() || l.startsWith("#")) {
+        continue;
+      }
+      String[] f = l.split("\\s+");
+      try {
+        switch (f[0]) {
+          case "domain" -> {
+            TreeSet<IpAddress> addresses = new TreeSet<>();
+            for (int i = 2; i < f.length; i++) {
+              addresses.add(IpAddress.parse(f[i]));
+            }
+            if (f.length < 3) {
+              throw new IllegalArgumentException("a domain without addresses");
+            }
+            domains.put(canonical(f[1]), Collections.unmodifiableSet(addresses));
+          }
+          case "wildcard" -> {
+            if (f.length != 2 || !isWildcard(f[1])) {
+              throw new IllegalArgumentException("expected: wildcard *.SUFFIX");
+            }
+            wildcards.add(suffix(f[1]));
+          }
+          case "any" -> {
+            if (f.length != 2) {
+              throw new IllegalArgumentException("expected: any ADDRESS|CIDR");
+            }
+            anyName.add(IpPrefix.parse(f[1]));
+          }
+          default -> throw new IllegalArgumentException("expected: domain, wildcard or any");
+        }
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("line " + number + ": " + e.getMessage(), e);
+      }
+    }
+    return new NameAllowlist(domains, wildcards, anyName);
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof NameAllowlist other && domains.equals(other.domains) && wildcards.equals(other.wildcards)

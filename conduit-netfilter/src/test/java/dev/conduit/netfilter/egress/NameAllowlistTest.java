@@ -69,6 +69,20 @@ class NameAllowlistTest {
   }
 
   @Test
+  void keptAsTextAndReadBack() {
+    assertThat(NAMES.toText()).isEqualTo("domain api.example.com 198.51.100.10 2001:db8::10\n"
+        + "wildcard *.example.org\nany 192.0.2.0/24\n");
+    assertThat(NameAllowlist.parse("# kept\n\n" + NAMES.toText())).isEqualTo(NAMES);
+    assertThat(NameAllowlist.parse("")).isEqualTo(NameAllowlist.empty());
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> NameAllowlist.parse("wildcard example.org\n"))
+        .hasMessage("line 1: expected: wildcard *.SUFFIX");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> NameAllowlist.parse("any 10.0.0.1\ndomain x.test\n"))
+        .hasMessage("line 2: a domain without addresses");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> NameAllowlist.parse("host x.test 1.2.3.4\n"))
+        .hasMessage("line 1: expected: domain, wildcard or any");
+  }
+
+  @Test
   void firstBytesSayWhenMoreAreNeededAndFindTheNameOfTlsAndHttp() throws Exception {
     byte[] hello = FlowParsingTest.clientHello("a.example.org");
     assertThat(FirstBytes.read(hello, false)).isEqualTo(new FirstBytes.Result(FirstBytes.Kind.TLS,
