@@ -7,11 +7,12 @@ import dev.conduit.core.control.push.PushState;
 import dev.conduit.core.control.push.PushUpdate;
 import dev.conduit.core.net.IpPrefixSet;
 import dev.conduit.netfilter.egress.Allowlist;
-import dev.conduit.netfilter.egress.DeniedFlow;
 import dev.conduit.netfilter.egress.EgressGateway;
 import dev.conduit.netfilter.egress.EgressGatewayConfig;
 import dev.conduit.netfilter.egress.EgressL7Check;
 import dev.conduit.netfilter.egress.EgressPushApplier;
+import dev.conduit.netfilter.egress.EgressReporter;
+import dev.conduit.netfilter.egress.ProcessLauncher;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
@@ -30,8 +31,9 @@ import java.util.concurrent.CountDownLatch;
  *
  * <p>Arguments: {@code <dns ip> <table> <resource>...}, each resource {@code ADDRESS=name[,name]} (a domain's
  * addresses), {@code ADDRESS} (an address entry) or {@code *.suffix} (a wildcard). Prints {@code READY}; on the
- * stdin line {@code REPORT} prints {@code DENIED <destination> <port> <sni|-> <host|-> <count>} per refused
- * flow, then {@code END}; on SIGTERM removes its tables and prints {@code STOPPED}.
+ * stdin line {@code REPORT} prints the denied flows of the report the gateway would send its server
+ * ({@link EgressReporter}), one {@code DENIED <destination> <port> <sni|-> <host|-> <count>} line each, then
+ * {@code END}; on SIGTERM removes its tables and prints {@code STOPPED}.
  */
 public final class EgressL7Main {
 
@@ -63,6 +65,8 @@ public final class EgressL7Main {
     PushState state = PushState.of(1, resources);
     new EgressPushApplier(gateway, lab, Optional.empty(), Optional.of(l7))
         .apply(new PushUpdate(PushUpdate.Kind.SNAPSHOT, state, PushState.empty(), Optional.empty()));
+    EgressReporter reporter = new EgressReporter(gateway, Optional.empty(), Optional.of(l7), ProcessLauncher.system(),
+        report -> true, EgressReporter.Settings.DEFAULT, java.time.Clock.systemUTC());
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
@@ -80,9 +84,11 @@ public final class EgressL7Main {
       try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in))) {
         for (String line; (line = in.readLine()) != null; ) {
           if (line.strip().equals("REPORT")) {
-            for (DeniedFlow d : l7.denied()) {
-              System.out.println("DENIED " + d.destination() + " " + d.port() + " " + d.sni().orElse("-") + " "
-                  + d.host().orElse("-") + " " + d.count());
+            // as the egress server gets them: the reporter joins the L7 check's refusals to the kernel's
+            for (JsonNode d : reporter.report().get("denied")) {
+              System.out.println("DENIED " + d.get("destination").asText() + " " + d.get("port").asInt() + " "
+                  + (d.get("sni").isNull() ? "-" : d.get("sni").asText()) + " "
+                  + (d.get("host").isNull() ? "-" : d.get("host").asText()) + " " + d.get("count").asLong());
             }
             System.out.println("END");
             System.out.flush();
