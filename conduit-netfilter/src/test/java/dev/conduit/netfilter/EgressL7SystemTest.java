@@ -160,12 +160,27 @@ class EgressL7SystemTest {
     return lines.subList(first, last);
   }
 
+  /** The gateway's counter of an allowlist element: packets and bytes, {@code in} from it or {@code out} to it. */
+  static long[] counter(String address, String direction) throws Exception {
+    String set = "allow" + (address.contains(":") ? "6" : "4") + "_" + direction;
+    long[] c = dev.conduit.netfilter.egress.internal.EgressNft.counters(lab.gateway.run("nft", "list", "set", "inet",
+        "egress_l7", set)).get(dev.conduit.core.net.IpPrefix.parse(address));
+    assertThat(c).as(set + " " + address).isNotNull();
+    return c;
+  }
+
   @Test
   void anAllowedNameReachesItsOwnAddressesOverTlsAndHttpIpv4AndIpv6() throws Exception {
+    long[] in4 = counter("198.19.2.1", "in");
+    long[] out6 = counter("fd00:3::1", "out");
     assertThat(curl("api.example.com", "198.19.2.1", "https")).isEqualTo("hello api.example.com at 198.19.2.1 200");
     assertThat(curl("api.example.com", "fd00:3::1", "https")).isEqualTo("hello api.example.com at fd00:3::1 200");
     assertThat(curl("api.example.com", "198.19.2.1", "http")).isEqualTo("hello api.example.com at 198.19.2.1 200");
     assertThat(curl("api.example.com", "fd00:3::1", "http")).isEqualTo("hello api.example.com at fd00:3::1 200");
+    // the relayed flows count in the allowlist's per-address counters, as forwarded ones do: the replies
+    // were counted before the gateway relayed them to curl, and the requests before they left
+    assertThat(counter("198.19.2.1", "in")[1]).isGreaterThan(in4[1] + "hello api.example.com at 198.19.2.1".length());
+    assertThat(counter("fd00:3::1", "out")[1]).isGreaterThan(out6[1] + "GET / HTTP/1.1".length());
   }
 
   @Test

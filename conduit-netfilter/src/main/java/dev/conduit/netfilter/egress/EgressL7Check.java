@@ -16,6 +16,7 @@ import dev.conduit.netfilter.CaptureMode;
 import dev.conduit.netfilter.SocketOptions;
 import dev.conduit.netfilter.TransparentSockets;
 import dev.conduit.netfilter.egress.internal.L7Denials;
+import dev.conduit.netfilter.egress.internal.L7DivertNft;
 import dev.conduit.netfilter.egress.internal.L7Handler;
 import dev.conduit.netfilter.egress.internal.L7Policy;
 import io.netty.channel.Channel;
@@ -81,7 +82,9 @@ public final class EgressL7Check implements AutoCloseable {
     Listener.Builder listener = Listener.builder("egress-l7").bind(b.bind).protocol(new Inbound())
         .socketCustomizer(TransparentSockets.listener(CaptureMode.REDIRECT));
     b.protectedNetworks.forEach(p -> listener.allowSource(p.toString()));
-    this.conduit = Conduit.builder().resources(resources).listener(listener.build()).splice(true).build();
+    // marked: the gateway's table counts these connections in the allowlist's per-address counters
+    this.conduit = Conduit.builder().resources(resources).listener(listener.build()).splice(true)
+        .outboundSocketCustomizer(TransparentSockets.outboundMark(L7DivertNft.UPSTREAM_MARK)).build();
   }
 
   /** Returns a builder: port 15080 on {@code [::]}, 16 KiB and 5 s to find the name, enforcing. */

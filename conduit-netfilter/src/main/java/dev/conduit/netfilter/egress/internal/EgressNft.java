@@ -87,6 +87,7 @@ public final class EgressNft {
       }
     }
     s.append("  }\n");
+    s.append(L7DivertNft.countChains(config));
     s.append("}\n");
     return s.toString();
   }

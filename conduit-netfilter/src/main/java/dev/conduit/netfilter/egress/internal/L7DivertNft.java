@@ -20,6 +20,40 @@ public final class L7DivertNft {
   private L7DivertNft() {}
 
   /**
+   * The mark the L7 check's own connections to the original destinations carry ({@code SO_MARK}), so the
+   * gateway's table counts their packets in the allowlist elements' counters, as it counts forwarded ones.
+   */
+  public static final int UPSTREAM_MARK = 0x4c37;
+
+  /**
+   * Returns the chains of the gateway's own table that count the L7 check's relayed traffic in the allowlist
+   * sets' element counters (the flows it relays never reach the forward chain): packets the gateway sends on
+   * its marked connections by destination, and their replies by source. Empty without the L7 check.
+   *
+   * @param config the gateway config
+   * @return the chain definitions, to put inside the gateway's table
+   */
+  public static String countChains(EgressGatewayConfig config) {
+    if (config.l7CheckPort().isEmpty()) {
+      return "";
+    }
+    String mark = "0x" + Integer.toHexString(UPSTREAM_MARK);
+    StringBuilder s = new StringBuilder();
+    s.append("  chain l7_out {\n");
+    s.append("    type filter hook output priority filter; policy accept;\n");
+    s.append("    meta mark ").append(mark).append(" ct mark set ").append(mark).append('\n');
+    s.append("    meta mark ").append(mark).append(" ip daddr @allow4_out\n");
+    s.append("    meta mark ").append(mark).append(" ip6 daddr @allow6_out\n");
+    s.append("  }\n");
+    s.append("  chain l7_in {\n");
+    s.append("    type filter hook input priority filter; policy accept;\n");
+    s.append("    ct mark ").append(mark).append(" ip saddr @allow4_in\n");
+    s.append("    ct mark ").append(mark).append(" ip6 saddr @allow6_in\n");
+    s.append("  }\n");
+    return s.toString();
+  }
+
+  /**
    * Returns the divert table's name for a gateway table.
    *
    * @param table the gateway's table
