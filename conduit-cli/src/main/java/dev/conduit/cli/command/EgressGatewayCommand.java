@@ -173,6 +173,7 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
         .bind(new InetSocketAddress("::", l7CheckPort)).protectedNetworks(config.protectedNetworks())
         .allowedSpecial(special).dnsServers(l7DnsServers()).reportOnly(config.mode() == EgressMode.REPORT_ONLY)
         .names(initialNames(state, initial)))) : Optional.empty();
+    l7.ifPresent(c -> metrics.l7Denied(() -> c.check().deniedTotal()));
     ConduitRuntime.Builder services = ConduitRuntime.builder();
     l7.ifPresent(services::service); // listening before the divert rules send flows to it
     services.service(gateway).service(background(gateway, state, initial, special, l7));

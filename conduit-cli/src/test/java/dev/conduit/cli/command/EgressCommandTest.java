@@ -247,6 +247,10 @@ class EgressCommandTest {
       assertThat(gw.out.toString()).contains("L7 check on port " + port + " for TCP ports [443, 8443]");
       assertThat(inNs("nft", "list", "table", "inet", "cdt_egress_l7"))
           .contains("tcp dport { 443, 8443 } redirect to :" + port);
+      Matcher m = Pattern.compile("metrics on (http://\\S+/metrics)").matcher(gw.out.toString());
+      assertThat(m.find()).as(gw.out.toString()).isTrue();
+      assertThat(HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(m.group(1))).build(),
+          HttpResponse.BodyHandlers.ofString()).body()).contains("conduit_egress_l7_denied_flows_total{hostname=");
       Cli.Result result = gw.stop();
       assertThat(result.exitCode()).as(result.toString()).isZero();
     }

@@ -35,6 +35,20 @@ public class EgressMetricsTest {
   }
 
   @Test
+  void theL7ChecksRefusalsAreACounterOnlyWhenTheGatewayHasOne() throws Exception {
+    long[] refused = {3};
+    EgressMetrics metrics = new EgressMetrics("gw-1", 100).l7Denied(() -> refused[0]);
+    assertThat(metrics.render(List.of(c("8.8.8.8", 1, 1)), 0, false))
+        .contains("# TYPE conduit_egress_l7_denied_flows_total counter\n")
+        .contains("conduit_egress_l7_denied_flows_total{hostname=\"gw-1\"} 3\n");
+    refused[0] = 5;
+    String text = metrics.render(List.of(c("8.8.8.8", 1, 1)), 0, false);
+    assertThat(text).contains("conduit_egress_l7_denied_flows_total{hostname=\"gw-1\"} 5\n");
+    promtoolAccepts(text);
+    assertThat(new EgressMetrics("gw-1", 100).render(List.of(), 0, false)).doesNotContain("l7");
+  }
+
+  @Test
   void capsLabelsWithAnOtherBucketAndKeepsAnAddressesLabelStable() throws Exception {
     EgressMetrics metrics = new EgressMetrics("h\"x", 2);
     String first = metrics.render(List.of(c("1.1.1.1", 100, 100), c("2.2.2.2", 900, 900),
