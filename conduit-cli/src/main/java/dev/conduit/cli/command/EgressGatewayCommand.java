@@ -221,6 +221,7 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
         background.scheduleWithFixedDelay(() -> {
           try {
             denied.lines(gateway.denied(), gateway.config().mode()).forEach(log::warn);
+            l7.ifPresent(c -> denied.l7Lines(c.check().denied(), gateway.config().mode()).forEach(log::warn));
           } catch (NetfilterException | RuntimeException e) {
             log.warn("egress gateway: cannot read denied destinations: {}", e.getMessage());
           }

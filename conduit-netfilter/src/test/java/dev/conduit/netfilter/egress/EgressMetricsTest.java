@@ -83,6 +83,28 @@ public class EgressMetricsTest {
     assertThat(log.lines(reading, EgressMode.REPORT_ONLY)).isEmpty();
   }
 
+  @Test
+  void theL7ChecksRefusalsAreLoggedByNameLimitedPerReading() {
+    DeniedLog log = new DeniedLog(2);
+    java.time.Instant t = java.time.Instant.parse("2026-12-06T18:00:00Z");
+    List<DeniedFlow> reading = List.of(
+        new DeniedFlow(dev.conduit.core.net.IpAddress.parse("198.51.100.9"), 443, java.util.Optional.of("evil.test"),
+            java.util.Optional.empty(), 2, t),
+        new DeniedFlow(dev.conduit.core.net.IpAddress.parse("2001:db8::9"), 80, java.util.Optional.empty(),
+            java.util.Optional.of("h.test"), 1, t),
+        new DeniedFlow(dev.conduit.core.net.IpAddress.parse("198.51.100.7"), 443, java.util.Optional.empty(),
+            java.util.Optional.empty(), 4, t));
+    assertThat(log.l7Lines(reading, EgressMode.ENFORCE)).containsExactly(
+        "egress L7 check refused 2 new flow(s) to 198.51.100.9:443 (SNI evil.test)",
+        "egress L7 check refused 1 new flow(s) to [2001:db8::9]:80 (Host h.test)",
+        "egress L7 check refused 4 more new flow(s) (log limited to 2 lines)");
+    assertThat(log.l7Lines(reading, EgressMode.ENFORCE)).isEmpty();
+    List<DeniedFlow> again = List.of(new DeniedFlow(dev.conduit.core.net.IpAddress.parse("198.51.100.9"), 443,
+        java.util.Optional.of("evil.test"), java.util.Optional.empty(), 5, t));
+    assertThat(log.l7Lines(again, EgressMode.REPORT_ONLY)).containsExactly(
+        "egress L7 check report-only: would refuse 3 new flow(s) to 198.51.100.9:443 (SNI evil.test)");
+  }
+
   public static void promtoolAccepts(String text) throws IOException, InterruptedException {
     boolean installed = new ProcessBuilder("sh", "-c", "command -v promtool").start().waitFor() == 0;
     if (!installed) {
