@@ -101,6 +101,19 @@ class NameAllowlistTest {
         .isEqualTo(new FirstBytes.Result(FirstBytes.Kind.HTTP, Optional.of("h.test")));
     assertThat(FirstBytes.read(bytes("GET / HTTP/1.1\r\n\r\n"), false))
         .isEqualTo(new FirstBytes.Result(FirstBytes.Kind.HTTP, Optional.empty()));
+    // what the origin would route by: several Host headers, or a request target naming another server, name none
+    assertThat(FirstBytes.read(bytes("GET / HTTP/1.1\r\nHost: api.example.com\r\nhost: evil.test\r\n\r\n"),
+        false)).isEqualTo(new FirstBytes.Result(FirstBytes.Kind.HTTP, Optional.empty()));
+    assertThat(FirstBytes.read(bytes("GET http://evil.test/x HTTP/1.1\r\nHost: api.example.com\r\n\r\n"),
+        false).name()).isEmpty();
+    assertThat(FirstBytes.read(bytes("GET http://u@API.example.com:80/x HTTP/1.1\r\nHost: api.example.com\r\n\r\n"),
+        false).name()).contains("api.example.com");
+    assertThat(FirstBytes.read(bytes("GET https://[2001:db8::1]/ HTTP/1.1\r\n\r\n"), false).name())
+        .contains("2001:db8::1");
+    assertThat(FirstBytes.read(bytes("CONNECT evil.test:443 HTTP/1.1\r\nHost: api.example.com\r\n\r\n"),
+        false).name()).isEmpty();
+    assertThat(FirstBytes.read(bytes("OPTIONS * HTTP/1.1\r\nHost: api.example.com\r\n\r\n"), false).name())
+        .contains("api.example.com");
     assertThat(FirstBytes.read(bytes("SSH-2.0-x\r\n"), false).kind()).isEqualTo(FirstBytes.Kind.OTHER);
     assertThat(FirstBytes.read(bytes("get / HTTP/1.1\r\n"), false).kind()).isEqualTo(FirstBytes.Kind.OTHER);
     assertThat(FirstBytes.read(new byte[] {0x16, 0x01, 0, 0, 0}, false).kind()).isEqualTo(FirstBytes.Kind.OTHER);

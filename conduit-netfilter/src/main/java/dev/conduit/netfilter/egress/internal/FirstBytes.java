@@ -67,7 +67,52 @@ public final class FirstBytes {
     if (end < 0 && !complete) {
       return NEED_MORE;
     }
-    return new Result(Kind.HTTP, ServerName.httpHost(b, end < 0 ? b.length : end));
+    return new Result(Kind.HTTP, httpName(b, end < 0 ? b.length : end));
+  }
+
+  /**
+   * The server an HTTP/1 request names, as the origin would read it: the Host header, or the authority of an
+   * absolute-form or authority-form request target (which wins over Host at the origin). None when they
+   * differ or when there are several Host headers (an origin or CDN might route by another one).
+   */
+  private static Optional<String> httpName(byte[] b, int length) {
+    String head = new String(b, 0, Math.min(b.length, length), StandardCharsets.ISO_8859_1);
+    int hosts = 0;
+    for (String line : head.split("\r\n")) {
+      if (line.regionMatches(true, 0, "host:", 0, 5)) {
+        hosts++;
+      }
+    }
+    if (hosts > 1) {
+      return Optional.empty();
+    }
+    Optional<String> host = ServerName.httpHost(b, length);
+    int lineEnd = head.indexOf("\r\n");
+    String[] requestLine = (lineEnd < 0 ? head : head.substring(0, lineEnd)).split(" ");
+    if (requestLine.length < 2 || requestLine[1].startsWith("/") || requestLine[1].equals("*")) {
+      return host;
+    }
+    String target = requestLine[1];
+    int scheme = target.indexOf("://");
+    String authority = scheme >= 0 ? target.substring(scheme + 3) : target;
+    int slash = authority.indexOf('/');
+    authority = slash >= 0 ? authority.substring(0, slash) : authority;
+    authority = authority.substring(authority.lastIndexOf('@') + 1);
+    String name;
+    if (authority.startsWith("[")) {
+      int close = authority.indexOf(']');
+      name = close > 0 ? authority.substring(1, close) : "";
+    } else {
+      int colon = authority.indexOf(':');
+      name = colon >= 0 ? authority.substring(0, colon) : authority;
+    }
+    Optional<String> fromTarget = ServerName.httpHost(("GET / HTTP/1.1\r\nHost: "
+        + (name.contains(":") ? "[" + name + "]" : name) + "\r\n\r\n")
+        .getBytes(StandardCharsets.ISO_8859_1));
+    if (fromTarget.isEmpty() || (host.isPresent() && !host.equals(fromTarget))) {
+      return Optional.empty();
+    }
+    return fromTarget;
   }
 
   /** Whether the bytes start like an HTTP/1 request line: up to 7 upper-case letters, then a space. */
