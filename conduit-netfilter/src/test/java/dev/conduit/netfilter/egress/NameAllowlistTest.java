@@ -89,6 +89,20 @@ class NameAllowlistTest {
         Optional.of("a.example.org")));
     assertThat(FirstBytes.read(Arrays.copyOf(hello, 3), false).kind()).isEqualTo(FirstBytes.Kind.NEED_MORE);
     assertThat(FirstBytes.read(Arrays.copyOf(hello, 60), false).kind()).isEqualTo(FirstBytes.Kind.NEED_MORE);
+    // a ClientHello split over two records names nothing (it is never read across a record boundary)
+    int split = 5 + 60;
+    byte[] twoRecords = new byte[hello.length + 5];
+    System.arraycopy(hello, 0, twoRecords, 0, split);
+    twoRecords[3] = 0;
+    twoRecords[4] = 60;
+    twoRecords[split] = 0x16;
+    twoRecords[split + 1] = 0x03;
+    twoRecords[split + 2] = 0x03;
+    twoRecords[split + 3] = (byte) ((hello.length - split) >> 8);
+    twoRecords[split + 4] = (byte) (hello.length - split);
+    System.arraycopy(hello, split, twoRecords, split + 5, hello.length - split);
+    assertThat(FirstBytes.read(twoRecords, false)).isEqualTo(new FirstBytes.Result(FirstBytes.Kind.TLS,
+        Optional.empty()));
     // the limit reached within the record: decided on what there is
     assertThat(FirstBytes.read(Arrays.copyOf(hello, 60), true))
         .isEqualTo(new FirstBytes.Result(FirstBytes.Kind.TLS, Optional.empty()));

@@ -58,7 +58,13 @@ public final class FirstBytes {
       if (b.length < record && !complete) {
         return NEED_MORE;
       }
-      return new Result(Kind.TLS, ServerName.sni(b));
+      // the ClientHello must fit its first record: read across a record boundary, the next record's header
+      // would be taken for handshake bytes, and a crafted hello could show a name the server never sees
+      int handshake = b.length >= 9 ? 4 + (((b[6] & 0xff) << 16) | ((b[7] & 0xff) << 8) | (b[8] & 0xff)) : -1;
+      if (handshake < 0 || handshake > record - 5) {
+        return new Result(Kind.TLS, Optional.empty());
+      }
+      return new Result(Kind.TLS, ServerName.sni(java.util.Arrays.copyOf(b, Math.min(b.length, record))));
     }
     if (!looksLikeMethod(b)) {
       return OTHER;
