@@ -45,10 +45,36 @@ public final class Dnsmasq implements AutoCloseable {
     Path hostsFile = dir.resolve("hosts");
     Files.writeString(hostsFile, hosts);
     Files.setPosixFilePermissions(hostsFile, PosixFilePermissions.fromString("rw-r--r--"));
-    int port;
-    try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
+    // dnsmasq listens on the port over UDP and TCP and exits when either is taken (a busy machine's ephemeral
+    // TCP ports): take one free for both, and start again on another when dnsmasq still lost the race
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return start(binary, dir, hostsFile, freePort(), ttlSeconds, cnames);
+      } catch (AssertionError e) {
+        if (attempt == 3 || !e.getMessage().contains("(exited)")) {
+          throw e;
+        }
+      }
     }
+  }
+
+  private static int freePort() throws IOException {
+    for (int attempt = 1; ; attempt++) {
+      try (DatagramSocket udp = new DatagramSocket(0, InetAddress.getLoopbackAddress());
+           java.net.ServerSocket tcp = new java.net.ServerSocket()) {
+        tcp.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), udp.getLocalPort()));
+        return udp.getLocalPort();
+      } catch (java.net.BindException e) {
+        if (attempt == 100) {
+          throw e;
+        }
+        // the TCP port is taken: another one
+      }
+    }
+  }
+
+  private static Dnsmasq start(Path binary, Path dir, Path hostsFile, int port, int ttlSeconds, String... cnames)
+      throws Exception {
     List<String> command = new ArrayList<>(List.of(binary.toString(), "--keep-in-foreground", "--conf-file=/dev/null",
         "--no-resolv", "--no-hosts", "--addn-hosts=" + hostsFile, "--listen-address=127.0.0.1", "--bind-interfaces",
         "--port=" + port, "--local-ttl=" + ttlSeconds, "--pid-file=", "--log-facility=-",
@@ -104,7 +130,7 @@ public final class Dnsmasq implements AutoCloseable {
           return;
         } catch (IOException e) {
           if (!process.isAlive() || System.nanoTime() > deadline) {
-            fail("dnsmasq did not start: " + e.getMessage());
+            fail("dnsmasq did not start" + (process.isAlive() ? "" : " (exited)") + ": " + e.getMessage());
           }
         }
       }
