@@ -6,6 +6,7 @@ module dev.conduit.netfilter {
   requires transitive dev.conduit.core;
   requires io.netty.transport.classes.epoll;
   requires io.netty.transport.unix.common;
+  requires io.netty.resolver; // the egress L7 check resolves names below wildcards
   requires org.jnrproject.ffi;
   requires org.slf4j;
   requires com.fasterxml.jackson.databind; // the egress gateway's reports

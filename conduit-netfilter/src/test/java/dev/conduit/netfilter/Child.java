@@ -85,6 +85,12 @@ final class Child implements AutoCloseable {
     }
   }
 
+  /** Writes one line to the child's standard input. */
+  void send(String line) throws java.io.IOException {
+    process.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+    process.getOutputStream().flush();
+  }
+
   String awaitPrefix(String prefix, long seconds) throws InterruptedException {
     return await(l -> l.startsWith(prefix), seconds, "line starting with '" + prefix + "'");
   }

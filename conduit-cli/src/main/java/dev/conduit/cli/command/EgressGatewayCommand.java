@@ -13,6 +13,9 @@ import dev.conduit.netfilter.egress.EgressGateway;
 import dev.conduit.netfilter.egress.EgressGatewayConfig;
 import dev.conduit.netfilter.egress.EgressMetrics;
 import dev.conduit.netfilter.egress.EgressGatewayService;
+import dev.conduit.netfilter.egress.EgressL7Check;
+import dev.conduit.netfilter.egress.EgressL7CheckService;
+import dev.conduit.netfilter.egress.NameAllowlist;
 import dev.conduit.netfilter.egress.EgressMode;
 import dev.conduit.netfilter.egress.EgressStateFile;
 import java.io.IOException;
@@ -134,6 +137,23 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
       description = "The most denied-destination lines per interval (default: ${DEFAULT-VALUE}).")
   int deniedLogLines;
 
+  @Option(names = "--l7-check", description = "Divert new TCP flows to --l7-ports through the gateway's L7 check:"
+      + " their TLS SNI or HTTP Host must be an allowlisted name and their destination one of its addresses"
+      + " (*.suffix wildcards: an address the gateway resolves the name to). Off by default.")
+  boolean l7Check;
+
+  @Option(names = "--l7-check-port", paramLabel = "PORT", defaultValue = "15080",
+      description = "The gateway port the L7 check listens on (default: ${DEFAULT-VALUE}).")
+  int l7CheckPort;
+
+  @Option(names = "--l7-ports", paramLabel = "PORT", split = ",",
+      description = "The destination ports the L7 check decides (default: 80,443).")
+  List<Integer> l7Ports = new ArrayList<>();
+
+  @Option(names = "--l7-dns-server", paramLabel = "HOST[:PORT]", split = ",",
+      description = "DNS servers the L7 check resolves names below wildcards with; repeatable (default: the system's).")
+  List<String> l7DnsServers = new ArrayList<>();
+
   @Override
   public Integer call() throws Exception {
     IpPrefixSet special = special();
@@ -151,10 +171,16 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
     InetSocketAddress bind = bind(metricsListen);
     EgressMetrics metrics = new EgressMetrics(hostname(), maxAddressLabels);
     EgressGatewayService gateway = new EgressGatewayService(config, initial, runner, bind, metrics);
-    ConduitRuntime.Builder services = ConduitRuntime.builder().service(gateway)
-        .service(background(gateway, state, initial, special));
+    Optional<EgressL7CheckService> l7 = l7Check ? Optional.of(new EgressL7CheckService(EgressL7Check.builder()
+        .bind(new InetSocketAddress("::", l7CheckPort)).protectedNetworks(config.protectedNetworks())
+        .allowedSpecial(special).dnsServers(l7DnsServers()).reportOnly(config.mode() == EgressMode.REPORT_ONLY)
+        .names(initialNames(state, initial)))) : Optional.empty();
+    l7.ifPresent(c -> metrics.l7Denied(() -> c.check().deniedTotal()));
+    ConduitRuntime.Builder services = ConduitRuntime.builder();
+    l7.ifPresent(services::service); // listening before the divert rules send flows to it
+    services.service(gateway).service(background(gateway, state, initial, special, l7));
     if (push != null) {
-      services.service(new EgressGatewayPush(gateway, push, special, state));
+      services.service(new EgressGatewayPush(gateway, push, special, state, l7));
       out().println("egress gateway: taking the allowlist from and reporting to " + push.server());
     }
     ConduitRuntime runtime = services.build();
@@ -166,7 +192,7 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
 
   /** Saves the state, announces the gateway, then re-reads the allowlist file and logs denied destinations. */
   private Service background(EgressGatewayService service, EgressStateFile state, Allowlist initial,
-      IpPrefixSet special) {
+      IpPrefixSet special, Optional<EgressL7CheckService> l7) {
     ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "conduit-egress-gateway");
       t.setDaemon(true);
@@ -189,11 +215,15 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
         out().flush();
         DeniedLog denied = new DeniedLog(deniedLogLines);
         FileTime[] seen = {modified(allowlistFile)};
-        background.scheduleWithFixedDelay(() -> reloadFile(gateway, state, special, seen), 2, 2, TimeUnit.SECONDS);
+        l7.ifPresent(c -> out().println("egress gateway: L7 check on port " + c.check().address().getPort()
+            + " for TCP ports " + config.l7Ports()));
+        background.scheduleWithFixedDelay(() -> reloadFile(gateway, state, special, seen, l7), 2, 2,
+            TimeUnit.SECONDS);
         long every = Math.max(100, deniedLogInterval.toMillis());
         background.scheduleWithFixedDelay(() -> {
           try {
             denied.lines(gateway.denied(), gateway.config().mode()).forEach(log::warn);
+            l7.ifPresent(c -> denied.l7Lines(c.check().denied(), gateway.config().mode()).forEach(log::warn));
           } catch (NetfilterException | RuntimeException e) {
             log.warn("egress gateway: cannot read denied destinations: {}", e.getMessage());
           }
@@ -208,7 +238,8 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
     };
   }
 
-  private void reloadFile(EgressGateway gateway, EgressStateFile state, IpPrefixSet special, FileTime[] seen) {
+  private void reloadFile(EgressGateway gateway, EgressStateFile state, IpPrefixSet special, FileTime[] seen,
+      Optional<EgressL7CheckService> l7) {
     if (allowlistFile == null) {
       return;
     }
@@ -220,6 +251,7 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
       seen[0] = now;
       Allowlist next = fromFlags(special, Optional.of(Files.readString(allowlistFile)));
       gateway.update(next);
+      l7.ifPresent(c -> c.check().update(NameAllowlist.ofAddresses(next)));
       state.save(next);
       log.info("egress gateway: {} re-read, {} allowlist entries", allowlistFile, next.size());
     } catch (IllegalArgumentException e) {
@@ -263,6 +295,14 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
       if (flowLogGroup != 0) {
         b.flowLogGroup(flowLogGroup);
       }
+      if (l7Check) {
+        b.l7CheckPort(l7CheckPort);
+        if (!l7Ports.isEmpty()) {
+          b.l7Ports(l7Ports);
+        }
+      } else if (!l7Ports.isEmpty() || !l7DnsServers.isEmpty()) {
+        throw CliException.usage("--l7-ports and --l7-dns-server need --l7-check");
+      }
       return b.build();
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());
@@ -293,6 +333,22 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
     }
   }
 
+  /** The names kept with the state file when the allowlist comes from it, else the allowlist's addresses. */
+  private NameAllowlist initialNames(EgressStateFile state, Allowlist initial) {
+    if (allowlist.isEmpty() && allowlistFile == null) {
+      try {
+        Optional<NameAllowlist> kept = state.loadNames();
+        if (kept.isPresent()) {
+          out().println("egress gateway: the L7 check enforces the names kept in " + state.namesPath());
+          return kept.get();
+        }
+      } catch (IOException | IllegalArgumentException e) {
+        throw CliException.failure("--state-file: " + e.getMessage());
+      }
+    }
+    return NameAllowlist.ofAddresses(initial);
+  }
+
   private Allowlist fromFlags(IpPrefixSet special, Optional<String> file) {
     Allowlist.Builder b = Allowlist.builder(special);
     for (String entry : allowlist) {
@@ -310,6 +366,28 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
       }
     }
     return b.build();
+  }
+
+  private List<InetSocketAddress> l7DnsServers() {
+    List<InetSocketAddress> out = new ArrayList<>();
+    for (String server : l7DnsServers) {
+      String s = server.strip();
+      boolean bracketed = s.startsWith("[");
+      int colon = bracketed ? s.indexOf("]:") + 1 : (s.indexOf(':') == s.lastIndexOf(':') ? s.indexOf(':') : -1);
+      String host = colon > 0 ? s.substring(0, colon) : s;
+      host = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+      try {
+        int port = colon > 0 ? Integer.parseInt(s.substring(colon + 1)) : 53;
+        if (port < 1 || port > 65535) {
+          throw new NumberFormatException();
+        }
+        out.add(new InetSocketAddress(dev.conduit.core.net.IpAddress.parse(host).toInetAddress(), port));
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage("--l7-dns-server: " + server + " (expected: an IP literal with an optional port,"
+            + " e.g. 10.0.0.2 or [fd00::53]:53)");
+      }
+    }
+    return out;
   }
 
   private String hostname() {

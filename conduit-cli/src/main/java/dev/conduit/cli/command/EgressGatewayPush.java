@@ -12,6 +12,7 @@ import dev.conduit.core.pki.TlsMaterial;
 import dev.conduit.core.runtime.Service;
 import dev.conduit.netfilter.egress.EgressGateway;
 import dev.conduit.netfilter.egress.EgressGatewayService;
+import dev.conduit.netfilter.egress.EgressL7CheckService;
 import dev.conduit.netfilter.egress.EgressPushApplier;
 import dev.conduit.netfilter.egress.EgressReporter;
 import dev.conduit.netfilter.egress.EgressStateFile;
@@ -53,13 +54,15 @@ final class EgressGatewayPush implements Service {
   private final Settings settings;
   private final IpPrefixSet special;
   private final EgressStateFile state;
+  private final Optional<EgressL7CheckService> l7;
   private ConduitResources resources;
   private FlowLog flowLog;
   private PushClient client;
   private EgressReporter reporter;
 
   EgressGatewayPush(EgressGatewayService gatewayService, Settings settings, IpPrefixSet special,
-      EgressStateFile state) {
+      EgressStateFile state, Optional<EgressL7CheckService> l7) {
+    this.l7 = requireNonNull(l7, "l7");
     this.gatewayService = requireNonNull(gatewayService, "gatewayService");
     this.settings = requireNonNull(settings, "settings");
     this.special = requireNonNull(special, "special");
@@ -138,13 +141,13 @@ final class EgressGatewayPush implements Service {
     }
     PushClient.Builder b = PushClient.builder(resources).addresses(List.of(settings.server()))
         .trustAnchors(settings.trust()).identity(settings.name(), "egress-gateway")
-        .applier(new EgressPushApplier(gateway, special, Optional.of(state)));
+        .applier(new EgressPushApplier(gateway, special, Optional.of(state), l7.map(EgressL7CheckService::check)));
     settings.token().ifPresent(b::bearerToken);
     settings.client().ifPresent(b::clientCertificate);
     client = b.build();
     client.start();
-    reporter = new EgressReporter(gateway, Optional.ofNullable(flowLog), ProcessLauncher.system(), client::report,
-        new EgressReporter.Settings(settings.reportInterval(), 10_000, 1_000), Clock.systemUTC());
+    reporter = new EgressReporter(gateway, Optional.ofNullable(flowLog), l7.map(EgressL7CheckService::check),
+        ProcessLauncher.system(), client::report, new EgressReporter.Settings(settings.reportInterval(), 10_000, 1_000), Clock.systemUTC());
     reporter.start();
   }
 

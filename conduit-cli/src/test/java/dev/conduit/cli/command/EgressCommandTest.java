@@ -235,6 +235,40 @@ class EgressCommandTest {
   }
 
   @Test
+  void gatewayWithTheL7CheckDivertsTheWebPortsToItAndRemovesBothTablesOnExit(@TempDir Path dir) throws Exception {
+    int port;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+      port = free.getLocalPort();
+    }
+    try (Running gw = new Running("egress", "gateway", "--table", "cdt_egress", "--protected-network",
+        "198.18.0.0/24", "--state-file", dir.resolve("state").toString(), "--metrics-listen", "127.0.0.1:0",
+        "--allowlist", "8.8.8.8", "--l7-check", "--l7-check-port", Integer.toString(port), "--l7-ports", "443,8443",
+        "--l7-dns-server", "[fd00::53]:5353").awaitStarted()) {
+      assertThat(gw.out.toString()).contains("L7 check on port " + port + " for TCP ports [443, 8443]");
+      assertThat(inNs("nft", "list", "table", "inet", "cdt_egress_l7"))
+          .contains("tcp dport { 443, 8443 } redirect to :" + port);
+      Matcher m = Pattern.compile("metrics on (http://\\S+/metrics)").matcher(gw.out.toString());
+      assertThat(m.find()).as(gw.out.toString()).isTrue();
+      assertThat(HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(m.group(1))).build(),
+          HttpResponse.BodyHandlers.ofString()).body()).contains("conduit_egress_l7_denied_flows_total{hostname=");
+      Cli.Result result = gw.stop();
+      assertThat(result.exitCode()).as(result.toString()).isZero();
+    }
+    assertThat(inNs("nft", "list", "tables")).doesNotContain("cdt_egress");
+    for (String[] bad : List.of(new String[] {"--l7-ports", "80", "--l7-ports and --l7-dns-server need --l7-check"},
+        new String[] {"--l7-check", "--l7-ports=0", "l7Ports: 0 (expected: ports 1-65535)"},
+        new String[] {"--l7-check", "--l7-dns-server=dns.example", "--l7-dns-server: dns.example (expected: an IP"
+            + " literal with an optional port"})) {
+      Cli.Result r = Cli.run(runner, "egress", "gateway", "--table", "cdt_egress", "--state-file",
+          dir.resolve("state").toString(), bad[0], bad[1]);
+      assertThat(r.exitCode()).as(r.toString()).isEqualTo(ExitCode.USAGE);
+      assertThat(r.errLines()).as(r.toString()).hasSize(1);
+      assertThat(r.err()).contains(bad[2]);
+    }
+    assertThat(inNs("nft", "list", "tables")).doesNotContain("cdt_egress");
+  }
+
+  @Test
   void gatewayRefusesBadEntriesWithOneLineAndInstallsNothing(@TempDir Path dir) throws Exception {
     Path state = dir.resolve("state");
     for (String[] bad : List.of(new String[] {"--allowlist", "10.0.0.1", "is private"},

@@ -3,6 +3,7 @@ package dev.conduit.core.egress;
 import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.conduit.core.ConduitResources;
@@ -192,7 +193,10 @@ public final class EgressServer implements AutoCloseable {
     return store.auditLog(limit);
   }
 
-  /** Returns the state last pushed to gateways: each allowlisted address or prefix with its entries and ports. */
+  /**
+   * Returns the state last pushed to gateways: each allowlisted address or prefix with its entries and ports, and
+   * each {@code *.suffix} wildcard (no addresses; gateways with the L7 check verify names below it).
+   */
   public Map<String, JsonNode> effectiveAllowlist() {
     return state().resources();
   }
@@ -256,6 +260,17 @@ public final class EgressServer implements AutoCloseable {
       }
       resources.put(key, value);
     });
+    // wildcards have no addresses: each is a key of its own, for gateways whose L7 check verifies names
+    for (EgressEntry e : book.entries()) {
+      if (e.value().kind() == EntryKind.WILDCARD) {
+        ObjectNode value = JsonNodeFactory.instance.objectNode();
+        value.putArray("entries").add(e.value().text());
+        ArrayNode ports = value.putArray("ports");
+        e.ports().forEach(ports::add);
+        value.put("kind", "wildcard");
+        resources.put(e.value().text(), value);
+      }
+    }
     version = Math.max(version + 1, config.clock().millis());
     return PushState.of(version, resources);
   }

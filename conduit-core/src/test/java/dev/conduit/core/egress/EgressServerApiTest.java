@@ -63,6 +63,19 @@ class EgressServerApiTest {
   }
 
   @Test
+  void aWildcardIsPushedAsAKeyOfItsOwnWithoutAddresses() throws Exception {
+    HttpResponse<String> added = post("/api/v1/entries", "{\"value\":\"*.Example.org\",\"ports\":[443]}", bearer());
+    assertThat(added.statusCode()).as(added.body()).isEqualTo(201);
+    assertThat(JSON.readTree(added.body()).get("kind").asText()).isEqualTo("wildcard");
+    JsonNode pushed = server.effectiveAllowlist().get("*.example.org");
+    assertThat(pushed).isNotNull();
+    assertThat(pushed.toString()).isEqualTo("{\"entries\":[\"*.example.org\"],\"ports\":[443],\"kind\":\"wildcard\"}");
+    String id = JSON.readTree(added.body()).get("id").asText();
+    assertThat(delete("/api/v1/entries/" + id, bearer()).statusCode()).isEqualTo(204);
+    assertThat(server.effectiveAllowlist()).doesNotContainKey("*.example.org");
+  }
+
+  @Test
   void addsResolvesListsAndDeletesWithABearerToken() throws Exception {
     HttpResponse<String> added = post("/api/v1/entries", "{\"value\":\"API.Example.com.\",\"ports\":[443,443,80],"
         + "\"comment\":\"payments\"}", bearer());

@@ -17,6 +17,7 @@ public final class DeniedLog {
 
   private final int maxLines;
   private final Map<IpAddress, Long> seen = new HashMap<>();
+  private final Map<String, Long> seenByName = new HashMap<>();
 
   /**
    * Creates the log.
@@ -66,6 +67,47 @@ public final class DeniedLog {
     }
     seen.clear();
     seen.putAll(now);
+    return lines;
+  }
+
+  /**
+   * Returns the lines for a new reading of the L7 check's refusals ({@link EgressL7Check#denied()}): one per
+   * destination, port and name with new flows since the last reading, at most {@code maxLines}.
+   *
+   * @param refused the reading
+   * @param mode the gateway's mode (the lines say "refused" or "would refuse")
+   * @return the lines, possibly none
+   */
+  public synchronized List<String> l7Lines(List<DeniedFlow> refused, EgressMode mode) {
+    requireNonNull(refused, "refused");
+    requireNonNull(mode, "mode");
+    String verb = mode == EgressMode.ENFORCE ? "refused" : "report-only: would refuse";
+    List<String> lines = new ArrayList<>();
+    long more = 0;
+    Map<String, Long> now = new HashMap<>();
+    for (DeniedFlow d : refused) {
+      String name = d.sni().map(n -> "SNI " + n).or(() -> d.host().map(n -> "Host " + n)).orElse("no server name");
+      String key = d.destination() + " " + d.port() + " " + name;
+      now.put(key, d.count());
+      long before = seenByName.getOrDefault(key, 0L);
+      long fresh = d.count() >= before ? d.count() - before : d.count();
+      if (fresh == 0) {
+        continue;
+      }
+      if (lines.size() < maxLines) {
+        String destination = d.destination().toString();
+        lines.add("egress L7 check " + verb + " " + fresh + " new flow(s) to "
+            + (destination.contains(":") ? "[" + destination + "]" : destination) + ":" + d.port() + " (" + name
+            + ")");
+      } else {
+        more += fresh;
+      }
+    }
+    if (more > 0) {
+      lines.add("egress L7 check " + verb + " " + more + " more new flow(s) (log limited to " + maxLines + " lines)");
+    }
+    seenByName.clear();
+    seenByName.putAll(now);
     return lines;
   }
 }

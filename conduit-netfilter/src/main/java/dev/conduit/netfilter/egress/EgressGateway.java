@@ -9,6 +9,7 @@ import dev.conduit.netfilter.NetfilterException;
 import dev.conduit.netfilter.Prerequisites.Problem;
 import dev.conduit.netfilter.egress.internal.AllowlistElements;
 import dev.conduit.netfilter.egress.internal.EgressNft;
+import dev.conduit.netfilter.egress.internal.L7DivertNft;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -97,8 +98,11 @@ public final class EgressGateway implements AutoCloseable {
     requireNonNull(allowlist, "allowlist");
     requireNonNull(runner, "runner");
     requireOwnedOrAbsent(config.table(), runner);
+    requireOwnedOrAbsent(L7DivertNft.table(config.table()), runner);
     EgressGateway gateway = new EgressGateway(config, runner, allowlist);
-    runner.run(Command.withInput(EgressNft.replace(config, gateway.installed), "nft", "-f", "-"));
+    // the L7 divert table (or its removal, when a crashed gateway left one) in the same transaction
+    runner.run(Command.withInput(EgressNft.replace(config, gateway.installed) + L7DivertNft.replace(config),
+        "nft", "-f", "-"));
     return gateway;
   }
 
@@ -113,11 +117,14 @@ public final class EgressGateway implements AutoCloseable {
   public static boolean removeStale(String table, CommandRunner runner) throws NetfilterException {
     requireNonNull(table, "table");
     requireNonNull(runner, "runner");
-    if (!requireOwnedOrAbsent(table, runner)) {
-      return false;
+    boolean removed = false;
+    for (String t : List.of(table, L7DivertNft.table(table))) {
+      if (requireOwnedOrAbsent(t, runner)) {
+        runner.run(Command.of("nft", "delete", "table", "inet", t));
+        removed = true;
+      }
     }
-    runner.run(Command.of("nft", "delete", "table", "inet", table));
-    return true;
+    return removed;
   }
 
   private static boolean requireOwnedOrAbsent(String table, CommandRunner runner)
@@ -244,6 +251,9 @@ public final class EgressGateway implements AutoCloseable {
       return;
     }
     closed = true;
+    if (config.l7CheckPort().isPresent()) {
+      runner.run(Command.ignoringFailure("nft", "delete", "table", "inet", L7DivertNft.table(config.table())));
+    }
     runner.run(Command.ignoringFailure("nft", "delete", "table", "inet", config.table()));
   }
 

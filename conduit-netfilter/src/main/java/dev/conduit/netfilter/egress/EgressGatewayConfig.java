@@ -20,6 +20,8 @@ public final class EgressGatewayConfig {
   private final boolean masquerade;
   private final Optional<String> outInterface;
   private final OptionalInt flowLogGroup;
+  private final OptionalInt l7CheckPort;
+  private final List<Integer> l7Ports;
 
   private EgressGatewayConfig(Builder b) {
     this.table = b.table;
@@ -28,6 +30,8 @@ public final class EgressGatewayConfig {
     this.masquerade = b.masquerade;
     this.outInterface = b.outInterface;
     this.flowLogGroup = b.flowLogGroup;
+    this.l7CheckPort = b.l7CheckPort;
+    this.l7Ports = List.copyOf(new java.util.TreeSet<>(b.l7Ports));
     if (protectedNetworks.isEmpty()) {
       throw new IllegalArgumentException("protectedNetworks: [] (expected: at least one network, e.g."
           + " 10.0.0.0/8)");
@@ -75,6 +79,19 @@ public final class EgressGatewayConfig {
   }
 
   /**
+   * Returns the port of the gateway's L7 check listener that new TCP flows from the protected networks to
+   * the {@linkplain #l7Ports() checked ports} are redirected to, if the L7 check is on ({@link EgressL7Check}).
+   */
+  public OptionalInt l7CheckPort() {
+    return l7CheckPort;
+  }
+
+  /** Returns the destination ports whose flows the L7 check decides (default 80 and 443), in order. */
+  public List<Integer> l7Ports() {
+    return l7Ports;
+  }
+
+  /**
    * Returns a copy in another mode.
    *
    * @param other the mode
@@ -85,6 +102,8 @@ public final class EgressGatewayConfig {
     protectedNetworks.forEach(b::protectedNetwork);
     outInterface.ifPresent(b::outInterface);
     flowLogGroup.ifPresent(b::flowLogGroup);
+    l7CheckPort.ifPresent(b::l7CheckPort);
+    b.l7Ports(l7Ports);
     return b.build();
   }
 
@@ -92,7 +111,8 @@ public final class EgressGatewayConfig {
   public String toString() {
     return "EgressGatewayConfig[table=" + table + ", protectedNetworks=" + protectedNetworks + ", mode="
         + mode + ", masquerade=" + masquerade + ", outInterface=" + outInterface.orElse("any")
-        + (flowLogGroup.isPresent() ? ", flowLogGroup=" + flowLogGroup.getAsInt() : "") + "]";
+        + (flowLogGroup.isPresent() ? ", flowLogGroup=" + flowLogGroup.getAsInt() : "")
+        + (l7CheckPort.isPresent() ? ", l7CheckPort=" + l7CheckPort.getAsInt() + ", l7Ports=" + l7Ports : "") + "]";
   }
 
   /** Builds an {@link EgressGatewayConfig}. */
@@ -103,6 +123,8 @@ public final class EgressGatewayConfig {
     private boolean masquerade = true;
     private Optional<String> outInterface = Optional.empty();
     private OptionalInt flowLogGroup = OptionalInt.empty();
+    private OptionalInt l7CheckPort = OptionalInt.empty();
+    private List<Integer> l7Ports = List.of(80, 443);
 
     private Builder() {}
 
@@ -192,6 +214,41 @@ public final class EgressGatewayConfig {
         throw new IllegalArgumentException("flowLogGroup: " + group + " (expected: 1-65535)");
       }
       this.flowLogGroup = OptionalInt.of(group);
+      return this;
+    }
+
+    /**
+     * Turns the L7 check on: new TCP flows from the protected networks to the {@linkplain #l7Ports checked
+     * ports} are redirected to this port of the gateway, where {@link EgressL7Check} listens (default: off).
+     *
+     * @param port the listener's port, 1-65535
+     * @return this builder
+     */
+    public Builder l7CheckPort(int port) {
+      if (port < 1 || port > 65535) {
+        throw new IllegalArgumentException("l7CheckPort: " + port + " (expected: 1-65535)");
+      }
+      this.l7CheckPort = OptionalInt.of(port);
+      return this;
+    }
+
+    /**
+     * The destination ports whose flows the L7 check decides (default 80 and 443).
+     *
+     * @param ports 1 to 64 ports, each 1-65535
+     * @return this builder
+     */
+    public Builder l7Ports(java.util.Collection<Integer> ports) {
+      requireNonNull(ports, "l7Ports");
+      if (ports.isEmpty() || ports.size() > 64) {
+        throw new IllegalArgumentException("l7Ports: " + ports + " (expected: 1 to 64 ports)");
+      }
+      for (Integer p : ports) {
+        if (p == null || p < 1 || p > 65535) {
+          throw new IllegalArgumentException("l7Ports: " + p + " (expected: ports 1-65535)");
+        }
+      }
+      this.l7Ports = List.copyOf(ports);
       return this;
     }
 

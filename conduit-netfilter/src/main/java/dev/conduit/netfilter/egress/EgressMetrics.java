@@ -24,7 +24,9 @@ import java.util.Set;
  * <li>{@code conduit_egress_denied_packets_total}: first packets of flows to destinations outside the
  *     allowlist (dropped in enforce mode, let through in report-only mode);
  * <li>{@code conduit_egress_allowlist_entries}: the entries installed;
- * <li>{@code conduit_egress_report_only}: 1 in report-only mode.
+ * <li>{@code conduit_egress_report_only}: 1 in report-only mode;
+ * <li>{@code conduit_egress_l7_denied_flows_total}: flows the L7 check refused (or, in report-only mode,
+ *     would have), when the gateway has one ({@link #l7Denied}).
  * </ul>
  *
  * <p>At most {@code maxAddresses} addresses get a label of their own: the first ones seen keep it for
@@ -39,6 +41,7 @@ public final class EgressMetrics {
   private final String hostname;
   private final int maxAddresses;
   private final Set<String> labelled = new HashSet<>();
+  private volatile java.util.function.LongSupplier l7Denied;
 
   /**
    * Creates a renderer.
@@ -52,6 +55,18 @@ public final class EgressMetrics {
       throw new IllegalArgumentException("maxAddresses: " + maxAddresses + " (expected: 1 or more)");
     }
     this.maxAddresses = maxAddresses;
+  }
+
+  /**
+   * Adds {@code conduit_egress_l7_denied_flows_total}, read from the gateway's L7 check at every scrape (e.g.
+   * {@code () -> service.check().deniedTotal()}).
+   *
+   * @param refusedFlows the flows the L7 check refused since it started
+   * @return this renderer
+   */
+  public EgressMetrics l7Denied(java.util.function.LongSupplier refusedFlows) {
+    this.l7Denied = requireNonNull(refusedFlows, "refusedFlows");
+    return this;
   }
 
   /**
@@ -104,6 +119,13 @@ public final class EgressMetrics {
     family(s, "conduit_egress_report_only", "gauge", "1 when nothing is dropped (report-only mode).");
     s.append("conduit_egress_report_only{").append(host).append("} ").append(reportOnly ? 1 : 0)
         .append('\n');
+    java.util.function.LongSupplier l7 = l7Denied;
+    if (l7 != null) {
+      family(s, "conduit_egress_l7_denied_flows_total", "counter",
+          "Flows the L7 check refused: their server name or destination was not allowed.");
+      s.append("conduit_egress_l7_denied_flows_total{").append(host).append("} ").append(l7.getAsLong())
+          .append('\n');
+    }
     return s.toString();
   }
 

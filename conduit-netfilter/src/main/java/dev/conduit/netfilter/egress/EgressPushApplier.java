@@ -29,6 +29,8 @@ public final class EgressPushApplier implements PushApplier {
   private final EgressGateway gateway;
   private final IpPrefixSet allowedSpecial;
   private final Optional<EgressStateFile> stateFile;
+  private final Optional<EgressL7Check> l7Check;
+  private volatile List<String> warnedWildcards = List.of();
 
   /**
    * Creates the applier.
@@ -39,13 +41,30 @@ public final class EgressPushApplier implements PushApplier {
    */
   public EgressPushApplier(EgressGateway gateway, IpPrefixSet allowedSpecial,
       Optional<EgressStateFile> stateFile) {
-    this.gateway = requireNonNull(gateway, "gateway");
-    this.allowedSpecial = requireNonNull(allowedSpecial, "allowedSpecial");
-    this.stateFile = requireNonNull(stateFile, "stateFile");
+    this(gateway, allowedSpecial, stateFile, Optional.empty());
   }
 
   /**
-   * Returns the allowlist a pushed state describes.
+   * Creates the applier for a gateway with an L7 check, which gets the pushed names ({@link NameAllowlist})
+   * with each accepted state. Without one, a state holding {@code *.suffix} wildcards is enforced without them
+   * (they name no addresses) and the gateway logs a warning naming them.
+   *
+   * @param gateway the gateway to update
+   * @param allowedSpecial special-purpose space that may be allowlisted
+   * @param stateFile where the allowlist in force is kept, if anywhere
+   * @param l7Check the gateway's L7 check, if on
+   */
+  public EgressPushApplier(EgressGateway gateway, IpPrefixSet allowedSpecial,
+      Optional<EgressStateFile> stateFile, Optional<EgressL7Check> l7Check) {
+    this.gateway = requireNonNull(gateway, "gateway");
+    this.allowedSpecial = requireNonNull(allowedSpecial, "allowedSpecial");
+    this.stateFile = requireNonNull(stateFile, "stateFile");
+    this.l7Check = requireNonNull(l7Check, "l7Check");
+  }
+
+  /**
+   * Returns the allowlist a pushed state describes: its address and prefix keys ({@code *.suffix} wildcard
+   * keys name no addresses and are left to {@link NameAllowlist#fromPushedState}).
    *
    * @param update the update
    * @param allowedSpecial special-purpose space that may be allowlisted
@@ -57,6 +76,9 @@ public final class EgressPushApplier implements PushApplier {
     Allowlist.Builder b = Allowlist.builder(allowedSpecial);
     List<String> problems = new ArrayList<>();
     update.state().resources().forEach((entry, value) -> {
+      if (NameAllowlist.isWildcard(entry)) {
+        return; // names, enforced by the L7 check
+      }
       try {
         b.entry(Allowlist.validate(entry, allowedSpecial), ports(entry, value));
       } catch (IllegalArgumentException e) {
@@ -97,7 +119,23 @@ public final class EgressPushApplier implements PushApplier {
   @Override
   public String apply(PushUpdate update) throws Exception {
     Allowlist next = allowlist(update, allowedSpecial);
+    NameAllowlist names = NameAllowlist.fromPushedState(update.state().resources());
     gateway.update(next);
+    if (l7Check.isPresent()) {
+      l7Check.get().update(names);
+      if (stateFile.isPresent()) {
+        try {
+          stateFile.get().saveNames(names);
+        } catch (IOException e) {
+          log.warn("egress names version {} are enforced but not kept in {}: {}", update.state().version(),
+              stateFile.get().namesPath(), e.getMessage());
+        }
+      }
+    } else if (!names.wildcards().isEmpty() && !names.wildcards().equals(warnedWildcards)) {
+      log.warn("egress allowlist version {}: wildcard entries {} are not enforced by this gateway: without the L7"
+          + " check (--l7-check) a wildcard allows no address", update.state().version(), names.wildcards());
+    }
+    warnedWildcards = names.wildcards();
     if (stateFile.isPresent()) {
       try {
         stateFile.get().save(next);

@@ -47,6 +47,7 @@ public final class EgressReporter implements AutoCloseable {
 
   private final EgressGateway gateway;
   private final Optional<FlowLog> flowLog;
+  private final Optional<EgressL7Check> l7Check;
   private final ProcessLauncher launcher;
   private final Predicate<JsonNode> sink;
   private final Settings settings;
@@ -100,6 +101,24 @@ public final class EgressReporter implements AutoCloseable {
    */
   public EgressReporter(EgressGateway gateway, Optional<FlowLog> flowLog, ProcessLauncher launcher,
       Predicate<JsonNode> sink, Settings settings, Clock clock) {
+    this(gateway, flowLog, Optional.empty(), launcher, sink, settings, clock);
+  }
+
+  /**
+   * Creates a reporter for a gateway with an L7 check: the flows it refused are reported as denied too, with
+   * their port and server name.
+   *
+   * @param gateway the gateway
+   * @param flowLog the first packets of denied flows, if read
+   * @param l7Check the gateway's L7 check, if on
+   * @param launcher starts {@code conntrack}
+   * @param sink sends a report, returning whether it was sent (e.g. {@code pushClient::report})
+   * @param settings interval and limits
+   * @param clock the clock of {@code lastSeen}
+   */
+  public EgressReporter(EgressGateway gateway, Optional<FlowLog> flowLog, Optional<EgressL7Check> l7Check,
+      ProcessLauncher launcher, Predicate<JsonNode> sink, Settings settings, Clock clock) {
+    this.l7Check = requireNonNull(l7Check, "l7Check");
     this.gateway = requireNonNull(gateway, "gateway");
     this.flowLog = requireNonNull(flowLog, "flowLog");
     this.launcher = requireNonNull(launcher, "launcher");
@@ -200,6 +219,7 @@ public final class EgressReporter implements AutoCloseable {
     }
     deniedCounts.clear();
     deniedCounts.putAll(counts);
+    l7Check.ifPresent(l7 -> out.addAll(l7.denied())); // refused by name: never in the kernel's set
     out.sort(Comparator.comparing(DeniedFlow::lastSeen).reversed()
         .thenComparing(DeniedFlow::destination).thenComparingInt(DeniedFlow::port));
     return out.size() > settings.maxDenied() ? out.subList(0, settings.maxDenied()) : out;

@@ -62,11 +62,50 @@ public final class EgressStateFile {
    */
   public void save(Allowlist allowlist) throws IOException {
     requireNonNull(allowlist, "allowlist");
+    write(path, "# the allowlist this conduit egress gateway enforces; rewritten on every change\n"
+        + allowlist.toText());
+  }
+
+  /** Returns the file beside it that keeps the names the L7 check enforces: {@code <file>.names}. */
+  public Path namesPath() {
+    return path.resolveSibling(path.getFileName() + ".names");
+  }
+
+  /**
+   * Reads the names the L7 check last enforced ({@link #namesPath()}), if kept.
+   *
+   * @return the names, empty when there is no file
+   * @throws IOException when the file cannot be read
+   * @throws IllegalArgumentException when the file is malformed
+   */
+  public Optional<NameAllowlist> loadNames() throws IOException {
+    Path names = namesPath();
+    if (!Files.exists(names)) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(NameAllowlist.parse(Files.readString(names, StandardCharsets.UTF_8)));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(names + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Writes the names the L7 check enforces to {@link #namesPath()}, atomically as {@link #save}.
+   *
+   * @param names the names
+   * @throws IOException when the file cannot be written
+   */
+  public void saveNames(NameAllowlist names) throws IOException {
+    requireNonNull(names, "names");
+    write(namesPath(), "# the names this conduit egress gateway's L7 check enforces; rewritten on every change\n"
+        + names.toText());
+  }
+
+  private static void write(Path path, String text) throws IOException {
     Path dir = path.toAbsolutePath().getParent();
     Files.createDirectories(dir);
     Path tmp = dir.resolve("." + path.getFileName() + ".tmp");
-    String text = "# the allowlist this conduit egress gateway enforces; rewritten on every change\n"
-        + allowlist.toText();
     try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
         StandardOpenOption.TRUNCATE_EXISTING)) {
       ch.write(java.nio.ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));

@@ -35,6 +35,20 @@ public class EgressMetricsTest {
   }
 
   @Test
+  void theL7ChecksRefusalsAreACounterOnlyWhenTheGatewayHasOne() throws Exception {
+    long[] refused = {3};
+    EgressMetrics metrics = new EgressMetrics("gw-1", 100).l7Denied(() -> refused[0]);
+    assertThat(metrics.render(List.of(c("8.8.8.8", 1, 1)), 0, false))
+        .contains("# TYPE conduit_egress_l7_denied_flows_total counter\n")
+        .contains("conduit_egress_l7_denied_flows_total{hostname=\"gw-1\"} 3\n");
+    refused[0] = 5;
+    String text = metrics.render(List.of(c("8.8.8.8", 1, 1)), 0, false);
+    assertThat(text).contains("conduit_egress_l7_denied_flows_total{hostname=\"gw-1\"} 5\n");
+    promtoolAccepts(text);
+    assertThat(new EgressMetrics("gw-1", 100).render(List.of(), 0, false)).doesNotContain("l7");
+  }
+
+  @Test
   void capsLabelsWithAnOtherBucketAndKeepsAnAddressesLabelStable() throws Exception {
     EgressMetrics metrics = new EgressMetrics("h\"x", 2);
     String first = metrics.render(List.of(c("1.1.1.1", 100, 100), c("2.2.2.2", 900, 900),
@@ -67,6 +81,28 @@ public class EgressMetricsTest {
     assertThat(lines.get(0)).contains("would drop 3 new flow(s) to 8.8.8.8");
     assertThat(lines.get(2)).contains("6 new flow(s) to 2 more destination(s)");
     assertThat(log.lines(reading, EgressMode.REPORT_ONLY)).isEmpty();
+  }
+
+  @Test
+  void theL7ChecksRefusalsAreLoggedByNameLimitedPerReading() {
+    DeniedLog log = new DeniedLog(2);
+    java.time.Instant t = java.time.Instant.parse("2026-12-06T18:00:00Z");
+    List<DeniedFlow> reading = List.of(
+        new DeniedFlow(dev.conduit.core.net.IpAddress.parse("198.51.100.9"), 443, java.util.Optional.of("evil.test"),
+            java.util.Optional.empty(), 2, t),
+        new DeniedFlow(dev.conduit.core.net.IpAddress.parse("2001:db8::9"), 80, java.util.Optional.empty(),
+            java.util.Optional.of("h.test"), 1, t),
+        new DeniedFlow(dev.conduit.core.net.IpAddress.parse("198.51.100.7"), 443, java.util.Optional.empty(),
+            java.util.Optional.empty(), 4, t));
+    assertThat(log.l7Lines(reading, EgressMode.ENFORCE)).containsExactly(
+        "egress L7 check refused 2 new flow(s) to 198.51.100.9:443 (SNI evil.test)",
+        "egress L7 check refused 1 new flow(s) to [2001:db8::9]:80 (Host h.test)",
+        "egress L7 check refused 4 more new flow(s) (log limited to 2 lines)");
+    assertThat(log.l7Lines(reading, EgressMode.ENFORCE)).isEmpty();
+    List<DeniedFlow> again = List.of(new DeniedFlow(dev.conduit.core.net.IpAddress.parse("198.51.100.9"), 443,
+        java.util.Optional.of("evil.test"), java.util.Optional.empty(), 5, t));
+    assertThat(log.l7Lines(again, EgressMode.REPORT_ONLY)).containsExactly(
+        "egress L7 check report-only: would refuse 3 new flow(s) to 198.51.100.9:443 (SNI evil.test)");
   }
 
   public static void promtoolAccepts(String text) throws IOException, InterruptedException {

@@ -113,6 +113,7 @@ public final class EgressNft {
       }
     }
     s.append("  }\n");
+    s.append(L7DivertNft.countChains(config));
     s.append("}\n");
     return s.toString();
   }

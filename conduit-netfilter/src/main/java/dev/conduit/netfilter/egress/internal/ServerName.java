@@ -59,7 +59,18 @@ public final class ServerName {
    * @return the host, or empty
    */
   public static Optional<String> httpHost(byte[] b) {
-    String text = new String(b, 0, Math.min(b.length, 4096), StandardCharsets.ISO_8859_1);
+    return httpHost(b, 4096);
+  }
+
+  /**
+   * Returns the Host header of an HTTP/1 request in the first {@code length} bytes (without a port).
+   *
+   * @param b the payload prefix
+   * @param length how many of its bytes to look at
+   * @return the host, or empty
+   */
+  public static Optional<String> httpHost(byte[] b, int length) {
+    String text = new String(b, 0, Math.min(b.length, length), StandardCharsets.ISO_8859_1);
     int lineEnd = text.indexOf("\r\n");
     if (lineEnd < 0 || !text.substring(0, lineEnd).matches("[A-Z]{3,7} \\S+ HTTP/1\\.[01]")) {
       return Optional.empty();
