@@ -36,7 +36,7 @@ class EgressNamesContractTest {
         "api.example.com,edge.example.net")) {
       EgressServer server = EgressServer.start(EgressServerConfig.builder(
               StoreConfig.sqlite(dir.resolve("egress.db")).build())
-          .http(new InetSocketAddress("127.0.0.1", 0))
+          .bind(new InetSocketAddress("127.0.0.1", 0))
           .adminToken("ops", "admin-token-0123456789abcdef")
           .dnsServers(List.of(dns.address()))
           .allowedSpecial(LAB)

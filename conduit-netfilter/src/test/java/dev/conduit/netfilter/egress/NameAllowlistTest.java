@@ -61,7 +61,7 @@ class NameAllowlistTest {
   @Test
   void anAllowlistOfAddressesAloneAllowsItsAddressesWhateverTheName() {
     NameAllowlist names = NameAllowlist.ofAddresses(Allowlist.builder(dev.conduit.core.net.IpPrefixSet.empty())
-        .add("8.8.8.8").build());
+        .entry("8.8.8.8").build());
     assertThat(names.check(Optional.of("x.test"), IpAddress.parse("8.8.8.8")).kind()).isEqualTo(Kind.ALLOWED);
     assertThat(names.check(Optional.of("x.test"), IpAddress.parse("8.8.4.4")).kind()).isEqualTo(Kind.DENIED);
     assertThat(NameAllowlist.empty().check(Optional.of("x.test"), IpAddress.parse("8.8.8.8")).kind())
