@@ -33,7 +33,7 @@ for n in "$G" "$S"; do ip netns add "$n"; ip -n "$n" link set lo up; done
 ip link add gs0 netns "$G" type veth peer name sg0 netns "$S"
 ip -n "$G" addr add 198.18.5.1/24 dev gs0; ip -n "$S" addr add 198.18.5.2/24 dev sg0
 ip -n "$G" link set gs0 up; ip -n "$S" link set sg0 up
-ip link add gc0 netns "$G" type dummy; ip -n "$G" addr add 198.18.1.1/24 dev gc0; ip -n "$G" link set gc0 up
+ip -n "$G" link add gc0 type veth peer name gc1; ip -n "$G" link set gc1 up; ip -n "$G" addr add 198.18.1.1/24 dev gc0; ip -n "$G" link set gc0 up
 ip netns exec "$G" sysctl -qw net.ipv4.ip_forward=1
 
 # PKI: a CA and the server's certificate (IP SAN 198.18.5.2); the gateway authenticates with a token
@@ -77,7 +77,7 @@ ip netns exec "$G" "$ROOT/conduit" egress gateway --server 198.18.5.2:8701 --ser
   --server-token-file "$TMP/gateway-token" --protected-network 198.18.1.0/24 --allow-special 198.18.0.0/15 \
   --state-file "$TMP/gateway-state" --metrics-listen 127.0.0.1:0 --hostname bench > "$TMP/gateway.log" 2>&1 &
 PIDS+=($!)
-await_line "$TMP/gateway.log" "push: connected to" 120
+await_line "$TMP/gateway.log" "egress gateway: table inet" 120   # connected: the driver's warm-up add shows it
 
 echo "load before: $(cat /proc/loadavg)"
 ip netns exec "$S" python3 - "$G" "$IPS" "$DOMAINS" "$ADMIN" <<'PY'
@@ -119,11 +119,11 @@ def add(value, address):
             raise SystemExit("%s (%s) never reached the gateway's set within 30 s" % (value, address))
         return seen[address] - t0, t1 - t0
 
-# warm-up: proves the monitor is live before anything is measured (nft monitor says nothing when it is ready)
-deadline = time.monotonic() + 60
+# warm-up: proves the gateway connected and the monitor is live before anything is measured (nft monitor says
+# nothing when it is ready)
 post("198.19.255.254")
 with cond:
-    if not cond.wait_for(lambda: "198.19.255.254" in seen, timeout=60):
+    if not cond.wait_for(lambda: "198.19.255.254" in seen, timeout=120):
         raise SystemExit("the warm-up address never reached the gateway's set")
 
 delays = {"ip": [], "domain": []}
