@@ -174,8 +174,8 @@ class EgressCliSystemTest {
         "--allow-special", "198.18.0.0/15", "--table", "egress_rogue", "--state-file",
         dir.resolve("rogue-state").toString(), "--metrics-listen", "127.0.0.1:0");
     rogue.await("egress gateway: taking the allowlist from");
-    String why = rogue.await(Pattern.compile(
-        "push: wss://198\\.18\\.5\\.2:8701/v1/push: .*(401 Unauthorized|SSLHandshakeException|certificate).*"), serverAgain);
+    String why = rogue.await(Pattern.compile("push: wss://198\\.18\\.5\\.2:8701/v1/push: "
+        + ".*(401 Unauthorized|SSLHandshakeException|certificate).*"), serverAgain);
     System.out.println("the rogue gateway's connection failed: " + why);
     add(s, "198.19.2.2");
     awaitSet(g, List.of("198.19.2.1", "198.19.2.2"), List.of());

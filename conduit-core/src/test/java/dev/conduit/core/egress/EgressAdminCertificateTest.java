@@ -34,8 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The egress API over HTTPS with admin client certificates, through real clients (curl and the JDK's HttpClient)
  * and test-made certificates: a certificate from the admins' CA is accepted without a token and the audit log names
  * its identity; no certificate and no token gets 401; a certificate from another CA is refused in the handshake (curl
- * sends it) or not sent at all and 401 (the JDK's client), and nothing is stored; a bearer token still works over HTTPS; a browser's cross-site request carrying a certificate
- * gets 403. The server serves on after every refusal.
+ * sends it) or not sent at all and 401 (the JDK's client), and nothing is stored; a bearer token still works over
+ * HTTPS; a browser's cross-site request carrying a certificate gets 403. The server serves on after every refusal.
  */
 class EgressAdminCertificateTest {
 
