@@ -52,7 +52,7 @@ package dev.conduit.core;
  * {@link #TUNNEL_CONNECT}).
  *
  * <h2>Admin endpoint and mesh manager API</h2>
- * The admin endpoint: {@link #ADMIN_CODEC}, {@link #ADMIN_KEEP_ALIVE}, {@link #ADMIN_AGGREGATOR}, {@link #ADMIN}.
+ * The admin endpoint: {@link #ADMIN_TLS} (with TLS only), {@link #ADMIN_CODEC}, {@link #ADMIN_KEEP_ALIVE}, {@link #ADMIN_AGGREGATOR}, {@link #ADMIN}.
  * The mesh manager's API: {@link #MANAGER_TLS}, {@link #MANAGER_IDLE}, {@link #MANAGER_CODEC},
  * {@link #MANAGER_AGGREGATOR}, {@link #MANAGER_API}. The control plane's push channel (server and client) adds
  * its handlers without names: nothing looks them up.
@@ -172,6 +172,8 @@ public final class ConduitPipeline {
 
   // ---- admin endpoint
 
+  /** The admin endpoint's TLS handler, when it serves HTTPS. */
+  public static final String ADMIN_TLS = "admin-tls";
   /** The admin endpoint's HTTP server codec. */
   public static final String ADMIN_CODEC = "admin-codec";
   /** Keeps admin connections alive between requests. */

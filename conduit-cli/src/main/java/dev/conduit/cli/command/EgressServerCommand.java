@@ -67,6 +67,18 @@ public final class EgressServerCommand extends BaseCommand implements Callable<I
       + " (or a lone TOKEN, named admin): bearer tokens of the API and logins of the web page.")
   Path adminTokenFile;
 
+  @Option(names = "--http-tls-cert", paramLabel = "FILE",
+      description = "Serve --listen over HTTPS with this certificate chain (PEM); needs --http-tls-key.")
+  Path httpTlsCert;
+
+  @Option(names = "--http-tls-key", paramLabel = "FILE", description = "The private key of --http-tls-cert (PEM).")
+  Path httpTlsKey;
+
+  @Option(names = "--admin-ca", paramLabel = "FILE",
+      description = "CA certificates (PEM): a client certificate issued under them authenticates an admin on the"
+          + " HTTPS listener, as a token does (audit: cert:IDENTITY). Needs --http-tls-cert.")
+  Path adminCa;
+
   @Option(names = "--max-request-bytes", paramLabel = "N", defaultValue = "65536",
       description = "The largest HTTP request; larger ones get 413 (default: ${DEFAULT-VALUE}).")
   int maxRequestBytes;
@@ -119,7 +131,8 @@ public final class EgressServerCommand extends BaseCommand implements Callable<I
       @Override
       public void start() throws Exception {
         running[0] = EgressServer.start(config);
-        out().println("egress server: API and web page on http://" + hostPort(running[0].httpAddress()) + "/ui/, "
+        out().println("egress server: API and web page on " + (config.httpTls().isPresent() ? "https" : "http")
+            + "://" + hostPort(running[0].httpAddress()) + "/ui/, "
             + running[0].pushAddress().map(a -> "gateways on wss://" + hostPort(a) + "/v1/push")
                 .orElse("no push listener (gateways cannot connect: give --tls-cert, --tls-key and --tls-ca)")
             + ", " + running[0].entries().size() + " entries");
@@ -163,6 +176,7 @@ public final class EgressServerCommand extends BaseCommand implements Callable<I
             ? EgressGatewayCommand.bind(server) : new InetSocketAddress(server.replaceAll("[\\[\\]]", ""), 53));
       }
       b.dnsServers(dns);
+      httpTls(b);
       if (tlsCert != null || tlsKey != null || tlsCa != null) {
         if (tlsCert == null || tlsKey == null || tlsCa == null) {
           throw CliException.usage("--tls-cert, --tls-key and --tls-ca go together (the push listener's TLS)");
@@ -179,6 +193,26 @@ public final class EgressServerCommand extends BaseCommand implements Callable<I
     }
   }
 
+  /** HTTPS on --listen, and admin client certificates under --admin-ca. */
+  private void httpTls(EgressServerConfig.Builder b) {
+    if (httpTlsCert == null && httpTlsKey == null) {
+      if (adminCa != null) {
+        throw CliException.usage("--admin-ca: needs --http-tls-cert and --http-tls-key (client certificates"
+            + " travel over HTTPS only)");
+      }
+      return;
+    }
+    if (httpTlsCert == null || httpTlsKey == null) {
+      throw CliException.usage("--http-tls-cert and --http-tls-key go together (the HTTPS listener's certificate)");
+    }
+    try {
+      // without --admin-ca nobody is asked for a certificate: the trust roots are never used
+      b.httpTls(TlsMaterial.load(httpTlsCert, httpTlsKey, adminCa != null ? adminCa : httpTlsCert), adminCa != null);
+    } catch (IOException | IllegalArgumentException e) {
+      throw CliException.usage("--http-tls-cert/--http-tls-key/--admin-ca: " + e.getMessage());
+    }
+  }
+
   /** The file's settings, except where the command line gave the flag. */
   private void apply(EgressServerSection file) {
     file.setting("listen").filter(v -> unset("--listen")).ifPresent(v -> listen = v);
@@ -187,6 +221,9 @@ public final class EgressServerCommand extends BaseCommand implements Callable<I
     file.setting("store_password_file").filter(v -> unset("--store-password-file"))
         .ifPresent(v -> storePasswordFile = Path.of(v));
     file.setting("admin_token_file").filter(v -> unset("--admin-token-file")).ifPresent(v -> adminTokenFile = Path.of(v));
+    file.setting("http_tls_cert").filter(v -> unset("--http-tls-cert")).ifPresent(v -> httpTlsCert = Path.of(v));
+    file.setting("http_tls_key").filter(v -> unset("--http-tls-key")).ifPresent(v -> httpTlsKey = Path.of(v));
+    file.setting("admin_ca").filter(v -> unset("--admin-ca")).ifPresent(v -> adminCa = Path.of(v));
     file.setting("max_request_bytes").filter(v -> unset("--max-request-bytes"))
         .ifPresent(v -> maxRequestBytes = Integer.parseInt(v.trim()));
     file.setting("push_listen").filter(v -> unset("--push-listen")).ifPresent(v -> pushListen = v);

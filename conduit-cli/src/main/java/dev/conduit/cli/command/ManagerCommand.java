@@ -96,6 +96,13 @@ public final class ManagerCommand extends BaseCommand implements Callable<Intege
     @Option(names = "--token-file", paramLabel = "FILE", description = "The admin token file.")
     Path tokenFile;
 
+    @Option(names = "--cert", paramLabel = "FILE", description = "An operator certificate chain (PEM, URI"
+        + " spiffe://TRUST-DOMAIN/admin/NAME, issued by the manager's CA) to present instead of the token.")
+    Path certFile;
+
+    @Option(names = "--key", paramLabel = "FILE", description = "The private key of --cert (PEM).")
+    Path keyFile;
+
     @Option(names = "--json", description = "Print the API's JSON answer.")
     boolean json;
 
@@ -119,9 +126,20 @@ public final class ManagerCommand extends BaseCommand implements Callable<Intege
           token = cfg.effectiveAdminTokenFile();
         }
       }
+      if ((certFile == null) != (keyFile == null)) {
+        throw CliException.usage("--cert and --key go together (an operator certificate and its key)");
+      }
+      if (certFile != null && addresses != null && pin != null) {
+        try {
+          return ManagerAdminClient.withCertificate(addresses, pin, Pem.readPrivateKey(keyFile),
+              Pem.readCertificates(certFile));
+        } catch (IOException | IllegalArgumentException e) {
+          throw CliException.usage("--cert/--key: " + e.getMessage());
+        }
+      }
       if (addresses == null || pin == null || token == null) {
         throw CliException.usage("say which manager: -c manager.yaml, or --manager HOST:PORT --ca-pin PIN "
-            + "--token-file FILE");
+            + "--token-file FILE (or --cert FILE --key FILE)");
       }
       String secret;
       try {

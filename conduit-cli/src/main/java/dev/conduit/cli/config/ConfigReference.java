@@ -225,6 +225,10 @@ public final class ConfigReference {
             key("store_user", Kind.STRING, "The database user (PostgreSQL, MySQL)."),
             key("store_password_file", Kind.STRING, "File holding the database password."),
             key("admin_token_file", Kind.STRING, "File of admin tokens, one per line as NAME:TOKEN."),
+            key("http_tls_cert", Kind.STRING, "Serve listen over HTTPS with this certificate chain (PEM)."),
+            key("http_tls_key", Kind.STRING, "The private key of http_tls_cert (PEM)."),
+            key("admin_ca", Kind.STRING, "CA certificates (PEM) of admin client certificates, accepted as a token"
+                + " is (needs http_tls_cert)."),
             key("max_request_bytes", Kind.INTEGER, "The largest HTTP request body; larger ones get 413 (default"
                 + " 65536)."),
             key("push_listen", Kind.STRING, "ip:port gateways connect to over TLS (default 0.0.0.0:8701)."),

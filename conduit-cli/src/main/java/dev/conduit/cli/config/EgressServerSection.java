@@ -31,10 +31,10 @@ public record EgressServerSection(Map<String, String> settings, List<String> dns
 
   /** The keys holding one string each (addresses, the store, file paths, a byte count). */
   public static final List<String> SCALAR_KEYS = List.of("listen", "store", "store_user", "store_password_file",
-      "admin_token_file", "max_request_bytes", "push_listen", "tls_cert", "tls_key", "tls_ca", "gateway_token_file");
+      "admin_token_file", "http_tls_cert", "http_tls_key", "admin_ca", "max_request_bytes", "push_listen", "tls_cert", "tls_key", "tls_ca", "gateway_token_file");
 
   private static final List<String> KEYS = List.of("listen", "store", "store_user", "store_password_file",
-      "admin_token_file", "max_request_bytes", "push_listen", "tls_cert", "tls_key", "tls_ca", "gateway_token_file",
+      "admin_token_file", "http_tls_cert", "http_tls_key", "admin_ca", "max_request_bytes", "push_listen", "tls_cert", "tls_key", "tls_ca", "gateway_token_file",
       "dns_servers", "resolve_interval", "grace_period", "allow_special", "expose_seed_api");
 
   /** Copies the arguments. */

@@ -232,6 +232,60 @@ class EgressServerCommandTest {
     assertThat(refused.err()).contains("lisen");
   }
 
+  @Test
+  void servesHttpsAndTakesAdminCertificatesFromTheConfigFile() throws Exception {
+    CertificateAuthority serverCa = CertificateAuthority.builder().commonName("egress https CA").build();
+    CertificateAuthority adminCa = CertificateAuthority.builder().commonName("egress admins CA").build();
+    serverCa.mintServerLeaf("127.0.0.1").writeTo(dir.resolve("https.pem"), dir.resolve("https.key"));
+    Files.writeString(dir.resolve("server-ca.pem"), serverCa.certificatePem());
+    Files.writeString(dir.resolve("admin-ca.pem"), adminCa.certificatePem());
+    adminCa.issue(dev.conduit.core.pki.CertificateRequest.builder().commonName("alice")
+        .usages(dev.conduit.core.pki.CertificateRequest.Usage.CLIENT).build())
+        .writeTo(dir.resolve("alice.pem"), dir.resolve("alice.key"));
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    Path yaml = dir.resolve("conduit.yaml");
+    Files.writeString(yaml, "version: 1\negress_server:\n  listen: 127.0.0.1:" + port + "\n  store: "
+        + dir.resolve("egress.db") + "\n  allow_special: [198.18.0.0/15]\n  http_tls_cert: " + dir.resolve("https.pem")
+        + "\n  http_tls_key: " + dir.resolve("https.key") + "\n  admin_ca: " + dir.resolve("admin-ca.pem") + "\n");
+    String url = "https://127.0.0.1:" + port + "/api/v1/entries";
+    try (Cli.Running server = Cli.start("egress", "server", "-c", yaml.toString())) {
+      server.conduit();
+      String added = run("curl", "-sS", "--cacert", dir.resolve("server-ca.pem").toString(), "--cert",
+          dir.resolve("alice.pem").toString(), "--key", dir.resolve("alice.key").toString(), "-w", " %{http_code}",
+          "--data", "{\"value\":\"198.18.0.21\"}", url);
+      assertThat(added).endsWith(" 201").contains("198.18.0.21");
+      String audit = run("curl", "-sS", "--cacert", dir.resolve("server-ca.pem").toString(), "--cert",
+          dir.resolve("alice.pem").toString(), "--key", dir.resolve("alice.key").toString(),
+          "https://127.0.0.1:" + port + "/api/v1/audit");
+      assertThat(audit).contains("\"cert:alice\"");
+      String anonymous = run("curl", "-sS", "--cacert", dir.resolve("server-ca.pem").toString(), "-w",
+          " %{http_code}", url);
+      assertThat(anonymous).endsWith(" 401");
+      Cli.Result stopped = server.stop();
+      assertThat(stopped.out()).contains("API and web page on https://127.0.0.1:" + port + "/ui/");
+    }
+
+    Cli.Result noTls = Cli.run("egress", "server", "--store", dir.resolve("c.db").toString(), "--admin-ca",
+        dir.resolve("admin-ca.pem").toString());
+    assertThat(noTls.exitCode()).isNotZero();
+    assertThat(noTls.errLines()).hasSize(1);
+    assertThat(noTls.err()).contains("--admin-ca: needs --http-tls-cert and --http-tls-key");
+    Cli.Result halfTls = Cli.run("egress", "server", "--store", dir.resolve("c.db").toString(), "--http-tls-cert",
+        dir.resolve("https.pem").toString());
+    assertThat(halfTls.exitCode()).isNotZero();
+    assertThat(halfTls.err()).contains("--http-tls-cert and --http-tls-key go together");
+  }
+
+  private static String run(String... command) throws Exception {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).as(out).isTrue();
+    return out.strip();
+  }
+
   private static String curl(String url) throws Exception {
     Process p = new ProcessBuilder("curl", "-sS", "-g", url).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

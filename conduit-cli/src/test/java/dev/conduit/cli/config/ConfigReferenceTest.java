@@ -111,6 +111,9 @@ class ConfigReferenceTest {
         store_user: egress
         store_password_file: /etc/conduit/egress-db-password
         admin_token_file: /etc/conduit/admin-tokens
+        http_tls_cert: /etc/conduit/egress-https.crt
+        http_tls_key: /etc/conduit/egress-https.key
+        admin_ca: /etc/conduit/admins-ca.crt
         max_request_bytes: 65536
         push_listen: 127.0.0.1:0
         tls_cert: /etc/conduit/push.crt

@@ -21,6 +21,8 @@ import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.ssl.SslHandler;
+import dev.conduit.core.pki.PeerIdentity;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -31,6 +33,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -59,7 +62,8 @@ AdminHandler(AdminServer server) {
           true);
       return;
     }
-    if (!authorized(req)) {
+    Optional<PeerIdentity> certificate = clientCertificate(ctx);
+    if (!authorized(req, certificate)) {
       FullHttpResponse r = response(HttpResponseStatus.UNAUTHORIZED, TEXT, "unauthorized: bearer token required");
       r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"conduit-admin\"");
       write(ctx, req, r, false);
@@ -68,14 +72,15 @@ AdminHandler(AdminServer server) {
     String path = new QueryStringDecoder(req.uri()).path();
     HttpMethod method = req.method();
     try {
-      route(ctx, req, path, method);
+      route(ctx, req, path, method, certificate);
     } catch (RuntimeException e) {
       log.warn("admin {} {} failed", method, path, e);
       send(ctx, req, HttpResponseStatus.INTERNAL_SERVER_ERROR, TEXT, "internal error: " + e, false);
     }
   }
 
-  private void route(ChannelHandlerContext ctx, FullHttpRequest req, String path, HttpMethod method) {
+  private void route(ChannelHandlerContext ctx, FullHttpRequest req, String path, HttpMethod method,
+      Optional<PeerIdentity> certificate) {
     boolean get = method.equals(HttpMethod.GET);
     switch (path) {
       case "/metrics" -> {
@@ -126,7 +131,7 @@ AdminHandler(AdminServer server) {
       default -> {
         AdminRoute mounted = mountedRoute(path);
         if (mounted != null) {
-          mounted(ctx, req, path, mounted);
+          mounted(ctx, req, path, mounted, certificate);
         } else if (path.startsWith("/connections/") && server.conduit != null) {
           connection(ctx, req, path.substring("/connections/".length()), method);
         } else {
@@ -137,13 +142,15 @@ AdminHandler(AdminServer server) {
   }
 
   /** Runs a mounted route on the route executor and writes its answer on this connection's loop. */
-  private void mounted(ChannelHandlerContext ctx, FullHttpRequest req, String path, AdminRoute route) {
+  private void mounted(ChannelHandlerContext ctx, FullHttpRequest req, String path, AdminRoute route,
+      Optional<PeerIdentity> certificate) {
     QueryStringDecoder query = new QueryStringDecoder(req.uri());
     Map<String, String> headers = new HashMap<>();
     req.headers().forEach(h -> headers.put(h.getKey().toLowerCase(Locale.ROOT), h.getValue()));
     byte[] body = new byte[req.content().readableBytes()];
     req.content().getBytes(req.content().readerIndex(), body);
-    AdminRequest request = new AdminRequest(req.method().name(), path, query.parameters(), headers, body);
+    AdminRequest request = new AdminRequest(req.method().name(), path, query.parameters(), headers, body,
+        certificate);
     boolean keepAlive = HttpUtil.isKeepAlive(req);
     try {
       server.routeExecutor.execute(() -> {
@@ -224,8 +231,17 @@ AdminHandler(AdminServer server) {
     }
   }
 
-  private boolean authorized(FullHttpRequest req) {
-    if (server.expectedAuthorization == null) {
+  /** The verified client certificate's identity, when the endpoint asks for them and the client sent one. */
+  private Optional<PeerIdentity> clientCertificate(ChannelHandlerContext ctx) {
+    if (!server.acceptsClientCertificates()) {
+      return Optional.empty();
+    }
+    SslHandler tls = ctx.pipeline().get(SslHandler.class);
+    return tls == null ? Optional.empty() : PeerIdentity.of(tls.engine().getSession());
+  }
+
+  private boolean authorized(FullHttpRequest req, Optional<PeerIdentity> certificate) {
+    if (server.expectedAuthorization == null || certificate.isPresent()) {
       return true;
     }
     String given = req.headers().get(HttpHeaderNames.AUTHORIZATION);

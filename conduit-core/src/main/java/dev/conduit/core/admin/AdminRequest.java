@@ -2,6 +2,7 @@ package dev.conduit.core.admin;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.conduit.core.pki.PeerIdentity;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -16,17 +17,25 @@ import java.util.Optional;
  * @param query the decoded query parameters, in order of appearance
  * @param headers the request headers, names in lower case (the last value of a repeated header)
  * @param body the request body; empty when there is none
+ * @param clientCertificate the identity in the client certificate the endpoint verified over HTTPS, if any
  */
 public record AdminRequest(String method, String path, Map<String, List<String>> query,
-    Map<String, String> headers, byte[] body) {
+    Map<String, String> headers, byte[] body, Optional<PeerIdentity> clientCertificate) {
 
   /** Copies the collections, so a request is immutable. */
   public AdminRequest {
+    requireNonNull(clientCertificate, "clientCertificate");
     requireNonNull(method, "method");
     requireNonNull(path, "path");
     query = Map.copyOf(requireNonNull(query, "query"));
     headers = Map.copyOf(requireNonNull(headers, "headers"));
     body = requireNonNull(body, "body").clone();
+  }
+
+  /** A request without a client certificate. */
+  public AdminRequest(String method, String path, Map<String, List<String>> query, Map<String, String> headers,
+      byte[] body) {
+    this(method, path, query, headers, body, Optional.empty());
   }
 
   /** The first value of a query parameter, if present. */

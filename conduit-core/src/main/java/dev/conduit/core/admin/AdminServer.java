@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.conduit.core.ConduitPipeline;
 import dev.conduit.core.Conduit;
+import dev.conduit.core.pki.TlsMaterial;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -15,6 +16,11 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSslContextOption;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
@@ -31,6 +37,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,6 +65,12 @@ import org.slf4j.LoggerFactory;
  * <p>Roles add their own endpoints by {@linkplain Builder#route mounting routes} under a path prefix.
  * Other paths answer 404, other methods 405. With a {@linkplain Builder#token token}, every
  * request needs {@code Authorization: Bearer <token>} or gets 401. Binds 127.0.0.1:9090 by default.
+ *
+ * <p>With {@linkplain Builder#tls TLS} the endpoint serves HTTPS only (TLS 1.3 and 1.2). It may ask clients for
+ * a certificate issued under the material's trust roots ({@link ClientCertificates#OPTIONAL}) or refuse
+ * handshakes without one ({@link ClientCertificates#REQUIRED}). A verified client certificate is a credential of
+ * its own: a request that carries one needs no token, and routes see its identity
+ * ({@link AdminRequest#clientCertificate()}, the first URI, else DNS name, else common name).
  *
  * <p>The server runs on its own single event-loop thread, never on the conduit's: the suppliers
  * (a Prometheus scrape, a config dump) run there and may take a few milliseconds without delaying
@@ -88,6 +101,9 @@ public final class AdminServer implements AutoCloseable {
   final BooleanSupplier readiness;
   final Map<String, AdminRoute> routes;
   private final int maxRequestBytes;
+  private final TlsMaterial tls;
+  private final ClientCertificates clientCertificates;
+  private SslContext sslContext;
   private EventLoopGroup group;
   volatile ThreadPoolExecutor routeExecutor;
   private Channel serverChannel;
@@ -102,6 +118,8 @@ public final class AdminServer implements AutoCloseable {
     this.configContentType = b.configContentType;
     this.routes = Map.copyOf(b.routes);
     this.maxRequestBytes = b.maxRequestBytes;
+    this.tls = b.tls;
+    this.clientCertificates = b.clientCertificates;
     if (b.readiness != null) {
       this.readiness = b.readiness;
     } else if (conduit != null) {
@@ -109,6 +127,16 @@ public final class AdminServer implements AutoCloseable {
     } else {
       this.readiness = () -> true;
     }
+  }
+
+  /** Whether and how the endpoint asks HTTPS clients for a certificate. */
+  public enum ClientCertificates {
+    /** Clients are not asked for a certificate. */
+    NONE,
+    /** Clients may present a certificate issued under the trust roots; a request with one needs no token. */
+    OPTIONAL,
+    /** Handshakes without a certificate issued under the trust roots fail. */
+    REQUIRED
   }
 
   /** A builder. */
@@ -126,6 +154,9 @@ public final class AdminServer implements AutoCloseable {
     if (group != null) {
       throw new IllegalStateException("already started");
     }
+    if (tls != null && sslContext == null) {
+      sslContext = sslContext(tls, clientCertificates); // fails here, not on the first connection
+    }
     group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("conduit-admin", true),
         NioIoHandler.newFactory());
     // routes may read files or a database: they run here, never on the admin event loop
@@ -138,6 +169,9 @@ public final class AdminServer implements AutoCloseable {
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
+            if (sslContext != null) {
+              ch.pipeline().addLast(ConduitPipeline.ADMIN_TLS, sslContext.newHandler(ch.alloc()));
+            }
             ch.pipeline()
                 .addLast(ConduitPipeline.ADMIN_CODEC, new HttpServerCodec(4096, 8192, 8192))
                 .addLast(ConduitPipeline.ADMIN_KEEP_ALIVE, new HttpServerKeepAliveHandler())
@@ -159,9 +193,43 @@ public final class AdminServer implements AutoCloseable {
       conduit.addOwnAddress(own);
       serverChannel.closeFuture().addListener(closed -> conduit.removeOwnAddress(own));
     }
-    log.info("admin endpoint on {}{}", serverChannel.localAddress(),
+    log.info("admin endpoint on {}{}{}", serverChannel.localAddress(), tls == null ? "" : " (HTTPS, client"
+        + " certificates " + clientCertificates.name().toLowerCase(java.util.Locale.ROOT) + ")",
         expectedAuthorization == null ? "" : " (token required)");
     return this;
+  }
+
+  /** Whether the endpoint serves HTTPS. */
+  public boolean isTls() {
+    return tls != null;
+  }
+
+  /** Whether a verified client certificate stands for a token (the endpoint asks for client certificates). */
+  boolean acceptsClientCertificates() {
+    return tls != null && clientCertificates != ClientCertificates.NONE;
+  }
+
+  private static SslContext sslContext(TlsMaterial material, ClientCertificates clientCertificates) {
+    SslProvider provider = TlsMaterial.preferredProvider();
+    try {
+      SslContextBuilder b = SslContextBuilder.forServer(material.privateKey(), material.certificateChain())
+          .sslProvider(provider)
+          .protocols(TlsMaterial.PROTOCOLS)
+          .clientAuth(switch (clientCertificates) {
+            case NONE -> ClientAuth.NONE;
+            case OPTIONAL -> ClientAuth.OPTIONAL;
+            case REQUIRED -> ClientAuth.REQUIRE;
+          });
+      if (clientCertificates != ClientCertificates.NONE) {
+        b.trustManager(material.trustedCertificates());
+      }
+      if (provider != SslProvider.JDK) {
+        b.option(OpenSslContextOption.GROUPS, TlsMaterial.KEY_EXCHANGE_GROUPS.toArray(String[]::new));
+      }
+      return b.build();
+    } catch (SSLException e) {
+      throw new IllegalStateException("admin TLS: " + e.getMessage(), e);
+    }
   }
 
   /** The bound address (useful with port 0). */
@@ -187,7 +255,8 @@ public final class AdminServer implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "AdminServer[" + bindAddress + (expectedAuthorization == null ? "" : ", token ****") + "]";
+    return "AdminServer[" + bindAddress + (tls == null ? "" : ", https " + tls.certificate().getSubjectX500Principal()
+        + ", client certificates " + clientCertificates) + (expectedAuthorization == null ? "" : ", token ****") + "]";
   }
 
   /** Builds an {@link AdminServer}. */
@@ -202,8 +271,26 @@ public final class AdminServer implements AutoCloseable {
     private BooleanSupplier readiness;
     private final Map<String, AdminRoute> routes = new LinkedHashMap<>();
     private int maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES;
+    private TlsMaterial tls;
+    private ClientCertificates clientCertificates = ClientCertificates.NONE;
 
     private Builder() {}
+
+    /**
+     * Serves HTTPS with the certificate of {@code material} (default: plain HTTP). With
+     * {@code clientCertificates} other than {@link ClientCertificates#NONE}, client certificates are verified
+     * against the material's trust roots (the admins' CA): a request over a connection with a verified one needs
+     * no token, and routes see its identity.
+     *
+     * @param material the endpoint's key, certificate chain and the roots client certificates are checked against
+     * @param clientCertificates whether clients are asked for a certificate
+     * @return this
+     */
+    public Builder tls(TlsMaterial material, ClientCertificates clientCertificates) {
+      this.tls = requireNonNull(material, "material");
+      this.clientCertificates = requireNonNull(clientCertificates, "clientCertificates");
+      return this;
+    }
 
     /**
      * Mounts a route: requests whose path is {@code prefix} or lies below it ({@code prefix + "/…"})

@@ -96,6 +96,8 @@ public final class EgressServer implements AutoCloseable {
     boolean loopback = config.http().getAddress() != null && config.http().getAddress().isLoopbackAddress();
     AdminServer.Builder admin = AdminServer.builder().bind(config.http()).maxRequestBytes(config.maxRequestBytes())
         .readiness(() -> true);
+    config.httpTls().ifPresent(tls -> admin.tls(tls, config.adminCertificates()
+        ? AdminServer.ClientCertificates.OPTIONAL : AdminServer.ClientCertificates.NONE));
     EgressHttp routes = new EgressHttp(book, store, reports, this::agents, config.adminTokens(),
         new Sessions(config.clock(), Duration.ofHours(12)), loopback || config.exposeSeedApi(),
         config.allowedSpecial());

@@ -61,6 +61,22 @@ public final class EgressServerConfig {
     return Map.copyOf(b.adminTokens);
   }
 
+  /**
+   * Returns the HTTP listener's TLS material when it serves HTTPS: its certificate, and the roots admin client
+   * certificates are checked against when {@link #adminCertificates()}.
+   */
+  public Optional<TlsMaterial> httpTls() {
+    return Optional.ofNullable(b.httpTls);
+  }
+
+  /**
+   * Returns whether a client certificate issued under the {@linkplain #httpTls() HTTP listener's trust roots}
+   * authenticates an admin, as an alternative to a token (the audit log names it {@code cert:<identity>}).
+   */
+  public boolean adminCertificates() {
+    return b.adminCertificates;
+  }
+
   /** Returns the largest HTTP request accepted, in bytes (larger: 413). */
   public int maxRequestBytes() {
     return b.maxRequestBytes;
@@ -128,7 +144,8 @@ public final class EgressServerConfig {
 
   @Override
   public String toString() {
-    return "EgressServerConfig{store=" + b.store + ", http=" + b.http + ", exposeSeedApi=" + b.exposeSeedApi
+    return "EgressServerConfig{store=" + b.store + ", http=" + b.http + (b.httpTls == null ? "" : " (https"
+        + (b.adminCertificates ? ", admin certificates" : "") + ")") + ", exposeSeedApi=" + b.exposeSeedApi
         + ", adminTokens=" + b.adminTokens.keySet() + " (****), push=" + b.push + ", gatewayTokens="
         + b.gatewayTokens.keySet() + " (****), dnsServers=" + b.dnsServers + ", resolveInterval="
         + b.resolveInterval + ", gracePeriod=" + b.gracePeriod + ", allowedSpecial=" + b.allowedSpecial + "}";
@@ -141,6 +158,8 @@ public final class EgressServerConfig {
     private boolean exposeSeedApi;
     private final Map<String, String> adminTokens = new LinkedHashMap<>();
     private int maxRequestBytes = 64 * 1024;
+    private TlsMaterial httpTls;
+    private boolean adminCertificates;
     private InetSocketAddress push;
     private TlsMaterial pushTls;
     private final Map<String, String> gatewayTokens = new LinkedHashMap<>();
@@ -176,6 +195,18 @@ public final class EgressServerConfig {
     /** Adds an admin token: its bearer may use the API, and log in to the web page, as {@code name}. */
     public Builder adminToken(String name, String token) {
       adminTokens.put(checkName(name), checkToken(token));
+      return this;
+    }
+
+    /**
+     * Serves the HTTP listener over HTTPS with the certificate of {@code tls} (default: plain HTTP). With
+     * {@code adminCertificates}, a client certificate issued under the trust roots of {@code tls} (the admins'
+     * CA) authenticates its holder as an admin, as a token does; the identity is its first URI, else DNS name,
+     * else common name.
+     */
+    public Builder httpTls(TlsMaterial tls, boolean adminCertificates) {
+      this.httpTls = requireNonNull(tls, "tls");
+      this.adminCertificates = adminCertificates;
       return this;
     }
 
@@ -269,6 +300,8 @@ public final class EgressServerConfig {
       copy.exposeSeedApi = exposeSeedApi;
       copy.adminTokens.putAll(adminTokens);
       copy.maxRequestBytes = maxRequestBytes;
+      copy.httpTls = httpTls;
+      copy.adminCertificates = adminCertificates;
       copy.push = push;
       copy.pushTls = pushTls;
       copy.gatewayTokens.putAll(gatewayTokens);

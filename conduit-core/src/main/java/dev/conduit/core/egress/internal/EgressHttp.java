@@ -25,7 +25,7 @@ import java.util.function.Supplier;
 
 /**
  * The egress server's HTTP routes, mounted on an admin endpoint without a token of its own: seed 003's GET API,
- * conduit's JSON API (bearer token or web session with a CSRF token), the web page's login, and its static files.
+ * conduit's JSON API (bearer token, admin client certificate, or web session with a CSRF token), the web page's login, and its static files.
  */
 public final class EgressHttp implements AdminRoute {
 
@@ -196,9 +196,14 @@ public final class EgressHttp implements AdminRoute {
       }
       throw new HttpError(401, "unauthorized: unknown bearer token");
     }
+    if (request.clientCertificate().isPresent()) {
+      // a browser sends an installed certificate on any site's request, as it sends cookies
+      checkSameOrigin(request);
+      return "cert:" + request.clientCertificate().get().value();
+    }
     Optional<Sessions.Session> session = sessions.find(Sessions.cookie(request, Sessions.SESSION_COOKIE));
     if (session.isEmpty()) {
-      throw new HttpError(401, "unauthorized: a bearer token or a web session is required");
+      throw new HttpError(401, "unauthorized: a bearer token, an admin certificate or a web session is required");
     }
     checkSameOrigin(request);
     if (!request.method().equals("GET") && !request.method().equals("HEAD")) {
