@@ -95,7 +95,7 @@ class EgressCliSystemTest {
     Files.writeString(dir.resolve("gateway-tokens"), "gw:" + GATEWAY + "\n");
     Files.writeString(dir.resolve("gateway-token"), GATEWAY + "\n");
     Files.writeString(dir.resolve("wrong-token"), "not-the-gateway-token-0123456789\n");
-    OTHER_CA.issue(CertificateRequest.builder().commonName("rogue").addUri("spiffe://conduit.test/rogue")
+    OTHER_CA.issue(CertificateRequest.builder().commonName("rogue").uri("spiffe://conduit.test/rogue")
         .usages(CertificateRequest.Usage.CLIENT).build()).writeTo(dir.resolve("rogue.pem"), dir.resolve("rogue.key"));
 
     String[] serverArgs = {"egress", "server", "--store", dir.resolve("egress.db").toString(), "--listen",

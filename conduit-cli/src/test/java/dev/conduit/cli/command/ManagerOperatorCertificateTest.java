@@ -40,7 +40,7 @@ class ManagerOperatorCertificateTest {
       assertThat(manager.store().auditLog(5)).anySatisfy(a -> assertThat(a.actor()).isEqualTo("admin:alice"));
 
       CertificateAuthority other = CertificateAuthority.builder().commonName("not the mesh CA").build();
-      other.issue(CertificateRequest.builder().commonName("mallory").addUri("spiffe://cli.mesh/admin/mallory")
+      other.issue(CertificateRequest.builder().commonName("mallory").uri("spiffe://cli.mesh/admin/mallory")
           .usages(CertificateRequest.Usage.CLIENT).build())
           .writeTo(dir.resolve("mallory.pem"), dir.resolve("mallory.key"));
       Cli.Result refused = Cli.run("manager", "status", "--manager", address, "--ca-pin", manager.caPin(), "--cert",

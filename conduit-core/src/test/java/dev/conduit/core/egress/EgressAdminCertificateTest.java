@@ -58,17 +58,17 @@ class EgressAdminCertificateTest {
   static void start() throws Exception {
     IssuedCertificate serverLeaf = SERVER_CA.mintServerLeaf("127.0.0.1");
     server = EgressServer.start(EgressServerConfig.builder(StoreConfig.sqlite(dir.resolve("egress.db")).build())
-        .http(new InetSocketAddress("127.0.0.1", 0))
+        .bind(new InetSocketAddress("127.0.0.1", 0))
         .httpTls(TlsMaterial.of(serverLeaf.privateKey().orElseThrow(), serverLeaf.chain(),
             List.of(ADMIN_CA.certificate())), true)
         .adminToken("ops", TOKEN)
         .allowedSpecial(IpPrefixSet.parse("198.18.0.0/15", "fd00::/8"))
         .build());
     base = "https://127.0.0.1:" + server.httpAddress().getPort();
-    alice = ADMIN_CA.issue(CertificateRequest.builder().commonName("alice").addUri(ALICE)
+    alice = ADMIN_CA.issue(CertificateRequest.builder().commonName("alice").uri(ALICE)
         .usages(CertificateRequest.Usage.CLIENT).build());
     mallory = OTHER_CA.issue(CertificateRequest.builder().commonName("mallory")
-        .addUri("spiffe://conduit.test/admin/mallory").usages(CertificateRequest.Usage.CLIENT).build());
+        .uri("spiffe://conduit.test/admin/mallory").usages(CertificateRequest.Usage.CLIENT).build());
     Files.writeString(dir.resolve("server-ca.pem"), SERVER_CA.certificatePem());
     alice.writeTo(dir.resolve("alice.pem"), dir.resolve("alice.key"));
     mallory.writeTo(dir.resolve("mallory.pem"), dir.resolve("mallory.key"));
