@@ -6,7 +6,9 @@ import dev.conduit.core.control.push.PushAgentStatus;
 import dev.conduit.core.control.push.PushDelta;
 import dev.conduit.core.control.push.PushReportListener;
 import dev.conduit.core.control.push.PushState;
+import io.netty.util.concurrent.EventExecutor;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -20,11 +22,13 @@ import java.util.concurrent.Executor;
  */
 public final class PushHub {
 
-  /** A published version, its snapshot message encoded once. */
-  record Published(PushState state, byte[] snapshot) {}
+  /** A published version, its snapshot message encoded once, as a whole WebSocket frame. */
+  record Published(PushState state, byte[] snapshotFrame) {}
 
-  /** A delta message encoded once; {@code hash} is the hash of the state it leads to. */
-  record DeltaFrame(long from, long to, byte[] bytes, String hash) {}
+  /**
+   * A delta message encoded once, as a whole WebSocket frame; {@code hash} is the hash of the state it leads to.
+   */
+  record DeltaFrame(long from, long to, byte[] frame, String hash) {}
 
   private final int maxMessageBytes;
   private final int historySize;
@@ -59,9 +63,9 @@ public final class PushHub {
       if (previous != null) {
         PushDelta delta = previous.state().diff(state);
         remember(new DeltaFrame(delta.fromVersion(), delta.toVersion(),
-            Json.delta(delta, state.hash()), state.hash()));
+            Frames.encodeText(Json.delta(delta, state.hash())), state.hash()));
       }
-      current = new Published(state, snapshot);
+      current = new Published(state, Frames.encodeText(snapshot));
     }
     notifyConnections();
   }
@@ -78,9 +82,9 @@ public final class PushHub {
       }
       PushState state = previous.state().apply(delta);
       byte[] snapshot = checkSize(Json.snapshot(state), state.version());
-      remember(new DeltaFrame(delta.fromVersion(), delta.toVersion(), Json.delta(delta, state.hash()),
-          state.hash()));
-      current = new Published(state, snapshot);
+      remember(new DeltaFrame(delta.fromVersion(), delta.toVersion(),
+          Frames.encodeText(Json.delta(delta, state.hash())), state.hash()));
+      current = new Published(state, Frames.encodeText(snapshot));
     }
     notifyConnections();
   }
@@ -101,10 +105,21 @@ public final class PushHub {
     history = List.copyOf(next);
   }
 
+  /**
+   * One task per event loop sends the new version to every connection on it, rather than one task per connection:
+   * a loop writes to all its agents in one go before it reads their acks, instead of interleaving ten thousand
+   * small tasks with the reads.
+   */
   private void notifyConnections() {
+    Map<EventExecutor, List<ServerConnection>> byLoop = new HashMap<>();
     for (ServerConnection connection : connections.values()) {
-      connection.schedulePump();
+      byLoop.computeIfAbsent(connection.executor(), loop -> new ArrayList<>()).add(connection);
     }
+    byLoop.forEach((loop, list) -> loop.execute(() -> {
+      for (ServerConnection connection : list) {
+        connection.pumpOnLoop();
+      }
+    }));
   }
 
   /** Returns the current version, or null before the first publish. */
