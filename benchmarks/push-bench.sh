@@ -5,6 +5,8 @@
 #   benchmarks/push-bench.sh [AGENTS [MEMBERS [CHANGES]]]     (default 10000 1000 20; SKIP_BUILD=1 skips Maven)
 # AGENT_MODE=watchers (default): cheap agents (PushWatchers), so the server's work is measured;
 # AGENT_MODE=agents: full PushClient agents, each keeping and hashing the membership (publish-to-installed).
+# SERVER_OPTS / AGENT_OPTS: more JVM options, e.g. SERVER_OPTS="-XX:StartFlightRecording=filename=/tmp/push.jfr" to
+# profile the server with JFR.
 # PIN=1 pins the server to CPU 0 and the agents to CPU 1 (taskset), so neither takes the other's core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +42,8 @@ cleanup() {
   rm -rf "$DIR"
 }
 trap cleanup EXIT
-"${SERVER_CPU[@]}" java -Xmx1g -cp "$JAR" dev.conduit.benchmarks.PushFanoutBench server "$DIR" "$PORT" "$AGENTS" "$MEMBERS" "$CHANGES" \
+# shellcheck disable=SC2086
+"${SERVER_CPU[@]}" java -Xmx1g ${SERVER_OPTS:-} -cp "$JAR" dev.conduit.benchmarks.PushFanoutBench server "$DIR" "$PORT" "$AGENTS" "$MEMBERS" "$CHANGES" \
   > "$DIR/server.log" 2>&1 &
 SERVER_PID=$!
 if [[ "$AGENT_MODE" == agents ]]; then
@@ -49,7 +52,8 @@ if [[ "$AGENT_MODE" == agents ]]; then
 else
   AGENT_HEAP=${AGENT_HEAP:-2g}
 fi
-"${AGENTS_CPU[@]}" java -Xmx"$AGENT_HEAP" -cp "$JAR" dev.conduit.benchmarks.PushFanoutBench "$AGENT_MODE" "$DIR" \
+# shellcheck disable=SC2086
+"${AGENTS_CPU[@]}" java -Xmx"$AGENT_HEAP" ${AGENT_OPTS:-} -cp "$JAR" dev.conduit.benchmarks.PushFanoutBench "$AGENT_MODE" "$DIR" \
   "$PORT" "$AGENTS" "$CHANGES" > "$DIR/agents.log" 2>&1 &
 AGENTS_PID=$!
 # the server exits when it has measured every change (its own deadlines bound that)

@@ -9,7 +9,6 @@ import dev.conduit.core.control.push.PushState;
 import io.netty.util.concurrent.EventExecutor;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -138,19 +137,36 @@ public final class PushHub {
    * they are more than {@code max}.
    */
   List<DeltaFrame> deltas(long from, long to, int max) {
-    List<DeltaFrame> chain = new ArrayList<>();
-    long at = from;
-    for (Iterator<DeltaFrame> it = history.iterator(); it.hasNext() && at < to; ) {
-      DeltaFrame frame = it.next();
-      if (frame.from() == at) {
-        if (chain.size() == max) {
-          return null;
-        }
-        chain.add(frame);
-        at = frame.to();
+    // the history is a chain in version order: find where it leaves `from` by bisection (every agent asks after
+    // each publish, almost always for the newest delta), then follow it
+    List<DeltaFrame> frames = history;
+    int low = 0;
+    int high = frames.size() - 1;
+    while (low <= high) {
+      int mid = (low + high) >>> 1;
+      long midFrom = frames.get(mid).from();
+      if (midFrom < from) {
+        low = mid + 1;
+      } else if (midFrom > from) {
+        high = mid - 1;
+      } else {
+        low = mid;
+        break;
       }
     }
-    return at == to ? chain : null;
+    if (low >= frames.size() || frames.get(low).from() != from) {
+      return null;
+    }
+    int count = 0;
+    long at = from;
+    for (int i = low; i < frames.size() && at < to; i++) {
+      if (frames.get(i).from() != at || count == max) {
+        return null;
+      }
+      at = frames.get(i).to();
+      count++;
+    }
+    return at == to ? frames.subList(low, low + count) : null;
   }
 
   /** Registers an upgraded connection; a previous one of the same agent is replaced. */
