@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.conduit.core.ConduitResources;
-import dev.conduit.core.control.push.PushAgentStatus;
 import dev.conduit.core.control.push.PushClient;
 import dev.conduit.core.control.push.PushServer;
 import dev.conduit.core.control.push.PushState;
@@ -21,41 +20,47 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * Fan-out of the push channel: one {@link PushServer} and many lightweight {@link PushClient} agents (bearer tokens,
- * no state file) in a second JVM on loopback. Run by {@code benchmarks/push-bench.sh}.
+ * Fan-out of the push channel: one {@link PushServer} in this JVM and many agents in a second JVM on loopback. Run
+ * by {@code benchmarks/push-bench.sh}.
  *
  * <p>{@code server} mode writes a CA to the given directory, serves, publishes a membership of {@code members}
  * resources, waits for every agent to acknowledge it, then makes {@code changes} changes (one member upserted
- * each), one at a time. Each agent reports the {@link System#nanoTime()} at which its applier installed a
- * version (both JVMs read the same monotonic clock on Linux); the server prints, over all agents and changes, the
- * p50/p99/max of publish-to-installed, the p50/p99 per change of the time until the last agent had it, and its
- * own heap after GC with every agent connected. {@code agents} mode runs the agents.
+ * each), one at a time, each once every agent acknowledged the one before. The changed member carries the
+ * {@link System#nanoTime()} just before the publish ({@code t0}); the agents' JVM measures from it (both JVMs read
+ * the same monotonic clock on Linux) and prints the RESULT. The server prints its heap after GC with every agent
+ * connected, its CPU time per change and the load average. {@code watchers} mode runs cheap agents
+ * ({@link PushWatchers}: the server's work is what is measured), {@code agents} mode full {@link PushClient}s
+ * (each keeps and hashes the membership: the agents' JVM needs far more CPU and heap).
  */
 public final class PushFanoutBench {
 
   private PushFanoutBench() {}
 
-  /** {@code server DIR PORT AGENTS MEMBERS CHANGES} or {@code agents DIR PORT AGENTS}. */
+  /**
+   * {@code server DIR PORT AGENTS MEMBERS CHANGES}, {@code watchers DIR PORT AGENTS CHANGES} or
+   * {@code agents DIR PORT AGENTS CHANGES}.
+   */
   public static void main(String[] args) throws Exception {
-    if (args.length >= 5 && args[0].equals("server")) {
+    if (args.length >= 6 && args[0].equals("server")) {
       server(Path.of(args[1]), Integer.parseInt(args[2]), Integer.parseInt(args[3]), Integer.parseInt(args[4]),
           Integer.parseInt(args[5]));
-    } else if (args.length >= 4 && args[0].equals("agents")) {
-      agents(Path.of(args[1]), Integer.parseInt(args[2]), Integer.parseInt(args[3]));
+    } else if (args.length >= 5 && args[0].equals("watchers")) {
+      PushWatchers.run(Path.of(args[1]), Integer.parseInt(args[2]), Integer.parseInt(args[3]),
+          Integer.parseInt(args[4]));
+    } else if (args.length >= 5 && args[0].equals("agents")) {
+      agents(Path.of(args[1]), Integer.parseInt(args[2]), Integer.parseInt(args[3]), Integer.parseInt(args[4]));
     } else {
-      System.err.println("usage: PushFanoutBench server DIR PORT AGENTS MEMBERS CHANGES | agents DIR PORT AGENTS");
+      System.err.println("usage: PushFanoutBench server DIR PORT AGENTS MEMBERS CHANGES"
+          + " | watchers DIR PORT AGENTS CHANGES | agents DIR PORT AGENTS CHANGES");
       System.exit(2);
     }
   }
 
-  private static JsonNode member(int i, int generation) {
+  private static ObjectNode member(int i, int generation) {
     ObjectNode node = JsonNodeFactory.instance.objectNode();
     node.put("server", "198.18." + (i / 250) + "." + (i % 250 + 1) + ":8443");
     node.putArray("addresses").add("198.18." + (i / 250) + "." + (i % 250 + 1)).add("fd00::" + Integer.toHexString(i + 1));
@@ -66,8 +71,9 @@ public final class PushFanoutBench {
   private static void server(Path dir, int port, int agents, int members, int changes) throws Exception {
     CertificateAuthority ca = CertificateAuthority.builder().commonName("push bench CA").build();
     Files.createDirectories(dir);
-    Files.writeString(dir.resolve("ca.crt"), ca.certificatePem());
-    Map<Integer, AtomicLongArray> applied = new ConcurrentHashMap<>();
+    Path caFile = dir.resolve("ca.crt");
+    Files.writeString(dir.resolve("ca.crt.tmp"), ca.certificatePem());
+    Files.move(dir.resolve("ca.crt.tmp"), caFile, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     try (ConduitResources resources = ConduitResources.builder().ioThreads(2).build();
         PushServer server = PushServer.builder(resources)
             .bind(new InetSocketAddress("127.0.0.1", port))
@@ -75,12 +81,6 @@ public final class PushFanoutBench {
             .allowBearerTokens(true)
             .authorizer(peer -> peer.bearerToken().filter(t -> t.startsWith("bench-")).map(t -> "agent-" + t.substring(6)))
             .heartbeat(Duration.ofSeconds(30), Duration.ofSeconds(120))
-            .reportListener((agentId, payload) -> {
-              AtomicLongArray times = applied.get(payload.get("version").asInt());
-              if (times != null) {
-                times.set(Integer.parseInt(agentId.substring(6)), payload.get("nanos").asLong());
-              }
-            })
             .build()) {
       server.start();
       Map<String, JsonNode> state = new HashMap<>();
@@ -90,70 +90,45 @@ public final class PushFanoutBench {
       server.publish(PushState.of(1, state));
       System.out.printf("server: listening on %d, %d members, waiting for %d agents%n", port, members, agents);
       long waitStart = System.nanoTime();
-      while (true) {
-        List<PushAgentStatus> all = server.agents();
-        long acked = all.stream().filter(s -> s.connected() && s.ackedVersion() >= 1).count();
-        if (acked >= agents) {
-          break;
-        }
-        if (System.nanoTime() - waitStart > Duration.ofMinutes(30).toNanos()) {
-          throw new IllegalStateException("only " + acked + " agents acknowledged version 1 after 30 minutes");
-        }
-        Thread.sleep(500);
-      }
+      awaitAcked(server, agents, 1, waitStart + Duration.ofMinutes(30).toNanos());
       System.out.printf("server: %d agents at version 1 after %.1f s%n", agents, (System.nanoTime() - waitStart) / 1e9);
       long heap = heapAfterGc();
-      List<Long> latencies = new ArrayList<>();
-      List<Long> lastPerChange = new ArrayList<>();
+      String loadBefore = Files.readString(Path.of("/proc/loadavg")).trim();
+      long cpuStart = PushTally.cpuNanos();
+      long wallStart = System.nanoTime();
       for (int c = 1; c <= changes; c++) {
         int version = c + 1;
-        AtomicLongArray times = new AtomicLongArray(agents);
-        applied.put(version, times);
         int who = c % members;
-        state.put("node-" + who, member(who, c));
+        ObjectNode changed = member(who, c);
         long t0 = System.nanoTime();
+        changed.put("t0", t0);
+        state.put("node-" + who, changed);
         server.publish(PushState.of(version, state));
-        long deadline = t0 + Duration.ofSeconds(60).toNanos();
-        while (!all(times)) {
-          if (System.nanoTime() > deadline) {
-            throw new IllegalStateException("change " + c + ": not every agent installed it within 60 s");
-          }
-          Thread.sleep(2);
-        }
-        long last = 0;
-        for (int i = 0; i < agents; i++) {
-          long latency = times.get(i) - t0;
-          latencies.add(latency);
-          last = Math.max(last, latency);
-        }
-        lastPerChange.add(last);
-        applied.remove(version);
-        Thread.sleep(200); // let acks settle between changes
+        awaitAcked(server, agents, version, t0 + Duration.ofSeconds(60).toNanos());
       }
-      long[] all = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
-      long[] lasts = lastPerChange.stream().mapToLong(Long::longValue).sorted().toArray();
-      System.out.printf("RESULT agents=%d members=%d changes=%d publish->installed p50=%.1fms p99=%.1fms max=%.1fms"
-              + " | all-agents-installed per change p50=%.1fms p99=%.1fms | server heap after GC=%.1f MiB%n",
-          agents, members, changes, ms(pct(all, 50)), ms(pct(all, 99)), ms(all[all.length - 1]),
-          ms(pct(lasts, 50)), ms(pct(lasts, 99)), heap / 1048576.0);
+      double cpu = (PushTally.cpuNanos() - cpuStart) / 1e9;
+      double wall = (System.nanoTime() - wallStart) / 1e9;
+      String loadAfter = Files.readString(Path.of("/proc/loadavg")).trim();
+      System.out.printf("SERVER heap after GC with %d agents connected=%.1f MiB | server CPU %.2f s for %d changes"
+              + " (%.0f ms per change) in %.1f s | load average before the changes %s, after %s%n",
+          agents, heap / 1048576.0, cpu, changes, cpu * 1000 / changes, wall, loadBefore, loadAfter);
     }
   }
 
-  private static boolean all(AtomicLongArray times) {
-    for (int i = 0; i < times.length(); i++) {
-      if (times.get(i) == 0) {
-        return false;
+  /** Waits until every agent acknowledged {@code version}, looking every 100 ms (the look costs the server little). */
+  private static void awaitAcked(PushServer server, int agents, long version, long deadline)
+      throws InterruptedException {
+    while (true) {
+      long acked = server.agents().stream().filter(s -> s.connected() && s.ackedVersion() >= version).count();
+      if (acked >= agents) {
+        return;
       }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("version " + version + ": only " + acked + " of " + agents
+            + " agents acknowledged it in time");
+      }
+      Thread.sleep(100);
     }
-    return true;
-  }
-
-  private static long pct(long[] sorted, int p) {
-    return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1)];
-  }
-
-  private static double ms(long nanos) {
-    return nanos / 1e6;
   }
 
   private static long heapAfterGc() throws InterruptedException {
@@ -164,10 +139,10 @@ public final class PushFanoutBench {
     return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
   }
 
-  private static void agents(Path dir, int port, int agents) throws Exception {
+  private static void agents(Path dir, int port, int agents, int changes) throws Exception {
     Path caFile = dir.resolve("ca.crt");
     long waitStart = System.nanoTime();
-    while (!Files.exists(caFile)) {
+    while (!Files.exists(caFile) || Files.size(caFile) == 0) {
       if (System.nanoTime() - waitStart > Duration.ofMinutes(1).toNanos()) {
         throw new IllegalStateException(caFile + ": not written by the server within a minute");
       }
@@ -176,12 +151,12 @@ public final class PushFanoutBench {
     URI uri = URI.create("wss://127.0.0.1:" + port + PushServer.DEFAULT_PATH);
     ExecutorService applyPool = Executors.newFixedThreadPool(2);
     List<PushClient> clients = new ArrayList<>();
+    PushTally tally = new PushTally(agents, changes);
     try (ConduitResources resources = ConduitResources.builder().ioThreads(2).build()) {
       var anchors = Pem.readCertificates(caFile);
       int batch = 250;
       for (int i = 0; i < agents; i++) {
         int id = i;
-        PushClient[] self = new PushClient[1];
         PushClient client = PushClient.builder(resources)
             .addresses(List.of(uri))
             .trustAnchors(anchors)
@@ -191,14 +166,14 @@ public final class PushFanoutBench {
             .backoff(Duration.ofMillis(200), Duration.ofSeconds(5))
             .heartbeat(Duration.ofSeconds(30), Duration.ofSeconds(120))
             .applier(update -> {
+              // the delta was decoded and applied (the new state's hash checked against the server's) by now
               long now = System.nanoTime();
-              String hash = update.state().hash();
-              self[0].report(JsonNodeFactory.instance.objectNode().put("version", update.state().version())
-                  .put("nanos", now));
-              return hash;
+              long t0 = update.state().resources().values().stream().mapToLong(m -> m.path("t0").asLong()).max()
+                  .orElse(0);
+              tally.record(id, update.state().version(), t0, now);
+              return update.state().hash();
             })
             .build();
-        self[0] = client;
         client.start();
         clients.add(client);
         if ((i + 1) % batch == 0) {
@@ -215,18 +190,12 @@ public final class PushFanoutBench {
         }
       }
       System.out.printf("agents: %d started%n", agents);
-      // run until the server is done and closes: then every agent is disconnected for good
-      while (true) {
-        Thread.sleep(1000);
-        Optional<PushClient> any = clients.stream().filter(c -> c.connectedTo().isPresent()).findAny();
-        if (any.isEmpty()) {
-          break;
-        }
-      }
+      long cpuStart = PushTally.cpuNanos();
+      tally.awaitAll();
+      System.out.println(tally.result("publish->installed", (PushTally.cpuNanos() - cpuStart) / 1e9));
     } finally {
       clients.forEach(PushClient::close);
       applyPool.shutdownNow();
     }
-    System.out.println("agents: the server is gone; done");
   }
 }

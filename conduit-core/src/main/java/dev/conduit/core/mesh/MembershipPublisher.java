@@ -6,9 +6,12 @@ import dev.conduit.core.control.enrol.MeshIdentity;
 import dev.conduit.core.control.push.PushAgentStatus;
 import dev.conduit.core.control.push.PushServer;
 import dev.conduit.core.control.push.PushState;
+import dev.conduit.core.control.store.AppliedVersion;
 import dev.conduit.core.control.store.ControlStore;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executors;
@@ -93,9 +96,14 @@ public final class MembershipPublisher implements AutoCloseable {
     }
   }
 
-  /** Copies each agent's newest acknowledged version and hash into the store. */
+  /**
+   * Copies each agent's newest acknowledged version and hash into the store, in one transaction: after a change
+   * every agent has a new one, and a transaction per agent would cost the store a commit each.
+   */
   public void recordAcknowledgements() {
     try {
+      List<AppliedVersion> changed = new ArrayList<>();
+      Map<String, Long> versions = new HashMap<>();
       for (PushAgentStatus agent : server.agents()) {
         Optional<String> node = identity.nodeName(agent.agentId());
         if (node.isEmpty() || agent.ackedVersion() <= 0) {
@@ -103,9 +111,13 @@ public final class MembershipPublisher implements AutoCloseable {
         }
         Long last = recorded.get(agent.agentId());
         if (last == null || last != agent.ackedVersion()) {
-          store.recordApplied(node.get(), agent.ackedVersion(), agent.ackedHash().orElse(""));
-          recorded.put(agent.agentId(), agent.ackedVersion());
+          changed.add(new AppliedVersion(node.get(), agent.ackedVersion(), agent.ackedHash().orElse("")));
+          versions.put(agent.agentId(), agent.ackedVersion());
         }
+      }
+      if (!changed.isEmpty()) {
+        store.recordApplied(changed);
+        recorded.putAll(versions);
       }
     } catch (RuntimeException e) {
       log.warn("manager: recording acknowledgements failed ({})", e.getMessage());

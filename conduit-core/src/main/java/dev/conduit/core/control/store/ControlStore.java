@@ -106,7 +106,15 @@ public interface ControlStore extends AutoCloseable {
   void recordSeen(String name, Instant when);
 
   /** Records the state version a node applied and the hash of what it installed; no version bump. */
-  void recordApplied(String name, long version, String hash);
+  default void recordApplied(String name, long version, String hash) {
+    recordApplied(List.of(new AppliedVersion(name, version, hash)));
+  }
+
+  /**
+   * Records what many nodes applied in one transaction (a manager's agents acknowledge a change together); no
+   * version bump.
+   */
+  void recordApplied(List<AppliedVersion> applied);
 
   /** Stores a join token: its public id, the {@code sha256} hex of its secret, and when it expires. */
   void createToken(String tokenId, String secretHash, Instant expiresAt, String actor, String description);

@@ -119,6 +119,23 @@ abstract class StoreContractTest {
   }
 
   @Test
+  protected void acknowledgementsOfManyNodesAreRecordedTogether() throws Exception {
+    try (ControlStore store = open()) {
+      store.insertNode(node("e", "198.18.0.5"), true, "test");
+      store.insertNode(node("f", "198.18.0.6"), true, "test");
+      long v = store.version();
+      store.recordApplied(List.of(new AppliedVersion("e", v, "sha256:e"), new AppliedVersion("f", v - 1, "sha256:f"),
+          new AppliedVersion("gone", v, "sha256:gone")));
+      assertThat(store.node("e").orElseThrow().appliedVersion()).hasValue(v);
+      assertThat(store.node("e").orElseThrow().appliedHash()).contains("sha256:e");
+      assertThat(store.node("f").orElseThrow().appliedVersion()).hasValue(v - 1);
+      assertThat(store.node("gone")).isEmpty();
+      store.recordApplied(List.of());
+      assertThat(store.version()).isEqualTo(v);
+    }
+  }
+
+  @Test
   protected void joinTokensAreSingleUseAndExpire() throws Exception {
     try (ControlStore store = open()) {
       Instant now = Instant.now();

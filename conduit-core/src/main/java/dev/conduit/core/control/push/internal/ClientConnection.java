@@ -3,6 +3,7 @@ package dev.conduit.core.control.push.internal;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.SocketChannel;
@@ -20,6 +21,7 @@ import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -75,6 +77,7 @@ final class ClientConnection extends SimpleChannelInboundHandler<WebSocketFrame>
       ch.pipeline().addLast(
           s.tls().get().newHandler(ch.alloc(), uri.getHost(), port),
           new IdleStateHandler(s.idleTimeout().toMillis(), s.pingInterval().toMillis(), 0, TimeUnit.MILLISECONDS),
+          new ActiveAfterTls(),
           new HttpClientCodec(),
           new HttpObjectAggregator(8192),
           new WebSocketClientProtocolHandler(ws),
@@ -83,10 +86,42 @@ final class ClientConnection extends SimpleChannelInboundHandler<WebSocketFrame>
     }
   }
 
+  /**
+   * Holds "channel active" back from the WebSocket handler until TLS is up: it writes its upgrade request when the
+   * channel becomes active, and a request queued in the {@code SslHandler} while a connection closed mid-handshake
+   * was reported leaked. After a failed TLS handshake the request is never made.
+   */
+  static final class ActiveAfterTls extends ChannelInboundHandlerAdapter {
+    private boolean active;
+    private boolean tlsUp;
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      active = true;
+      if (tlsUp) {
+        ctx.fireChannelActive();
+      }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt instanceof SslHandshakeCompletionEvent done && done.isSuccess() && !tlsUp) {
+        tlsUp = true;
+        if (active) {
+          ctx.fireChannelActive();
+        }
+      }
+      ctx.fireUserEventTriggered(evt);
+    }
+  }
+
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
     if (evt == WebSocketClientProtocolHandler.ClientHandshakeStateEvent.HANDSHAKE_COMPLETE) {
       core.connected(ctx.channel(), uri);
+    } else if (evt instanceof SslHandshakeCompletionEvent tls && !tls.isSuccess()) {
+      // the WebSocket handshake never started (ActiveAfterTls): say why the attempt failed
+      core.failed(uri, "TLS handshake: " + root(tls.cause()));
     } else if (evt instanceof IdleStateEvent idle) {
       if (idle.state() == IdleState.WRITER_IDLE) {
         ctx.writeAndFlush(new PingWebSocketFrame());
@@ -139,13 +174,17 @@ final class ClientConnection extends SimpleChannelInboundHandler<WebSocketFrame>
     if (cause instanceof TooLongFrameException || cause instanceof CorruptedWebSocketFrameException) {
       fail(ctx, Frames.MESSAGE_TOO_BIG, "message too big or corrupt: " + cause.getMessage());
     } else {
-      Throwable root = cause;
-      while (root.getCause() != null && root.getCause() != root) {
-        root = root.getCause();
-      }
-      core.failed(uri, root.toString());
+      core.failed(uri, root(cause).toString());
       ctx.close();
     }
+  }
+
+  private static Throwable root(Throwable cause) {
+    Throwable root = cause;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root;
   }
 
   /** A message the agent does not expect. */

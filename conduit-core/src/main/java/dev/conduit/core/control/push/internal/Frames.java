@@ -1,5 +1,6 @@
 package dev.conduit.core.control.push.internal;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -35,6 +36,42 @@ public final class Frames {
   /** Returns a text frame holding {@code json} (wrapped, not copied). */
   public static TextWebSocketFrame text(byte[] json) {
     return new TextWebSocketFrame(Unpooled.wrappedBuffer(json));
+  }
+
+  /**
+   * Returns {@code json} as one whole server-to-client WebSocket text frame (FIN, opcode 1, unmasked: RFC 6455
+   * 5.2): the header and payload a server encodes once per version and writes to every agent, past the frame
+   * encoder (see {@link #encoded}).
+   */
+  public static byte[] encodeText(byte[] json) {
+    int length = json.length;
+    int header = length < 126 ? 2 : length <= 0xFFFF ? 4 : 10;
+    byte[] frame = new byte[header + length];
+    frame[0] = (byte) 0x81;
+    if (length < 126) {
+      frame[1] = (byte) length;
+    } else if (length <= 0xFFFF) {
+      frame[1] = 126;
+      frame[2] = (byte) (length >>> 8);
+      frame[3] = (byte) length;
+    } else {
+      frame[1] = 127;
+      for (int i = 0; i < 8; i++) {
+        frame[2 + i] = (byte) ((long) length >>> (56 - 8 * i));
+      }
+    }
+    System.arraycopy(json, 0, frame, header, length);
+    return frame;
+  }
+
+  /**
+   * Returns a frame made by {@link #encodeText} as a buffer to write below the WebSocket encoder (which passes
+   * buffers through): the bytes are shared by every agent's write, only the small wrapper is per write. A heap
+   * array, not a pooled buffer, so that a version dropped from the history needs no release while writes of it
+   * are still queued on some channels.
+   */
+  public static ByteBuf encoded(byte[] frame) {
+    return Unpooled.wrappedBuffer(frame);
   }
 
   /** Sends a close frame with {@code code} and {@code reason}, then closes the channel. */

@@ -6,8 +6,9 @@ import dev.conduit.core.control.push.PushAgentStatus;
 import dev.conduit.core.control.push.PushDelta;
 import dev.conduit.core.control.push.PushReportListener;
 import dev.conduit.core.control.push.PushState;
+import io.netty.util.concurrent.EventExecutor;
 import java.util.ArrayList;
-import java.util.Iterator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -20,11 +21,13 @@ import java.util.concurrent.Executor;
  */
 public final class PushHub {
 
-  /** A published version, its snapshot message encoded once. */
-  record Published(PushState state, byte[] snapshot) {}
+  /** A published version, its snapshot message encoded once, as a whole WebSocket frame. */
+  record Published(PushState state, byte[] snapshotFrame) {}
 
-  /** A delta message encoded once; {@code hash} is the hash of the state it leads to. */
-  record DeltaFrame(long from, long to, byte[] bytes, String hash) {}
+  /**
+   * A delta message encoded once, as a whole WebSocket frame; {@code hash} is the hash of the state it leads to.
+   */
+  record DeltaFrame(long from, long to, byte[] frame, String hash) {}
 
   private final int maxMessageBytes;
   private final int historySize;
@@ -59,9 +62,9 @@ public final class PushHub {
       if (previous != null) {
         PushDelta delta = previous.state().diff(state);
         remember(new DeltaFrame(delta.fromVersion(), delta.toVersion(),
-            Json.delta(delta, state.hash()), state.hash()));
+            Frames.encodeText(Json.delta(delta, state.hash())), state.hash()));
       }
-      current = new Published(state, snapshot);
+      current = new Published(state, Frames.encodeText(snapshot));
     }
     notifyConnections();
   }
@@ -78,9 +81,9 @@ public final class PushHub {
       }
       PushState state = previous.state().apply(delta);
       byte[] snapshot = checkSize(Json.snapshot(state), state.version());
-      remember(new DeltaFrame(delta.fromVersion(), delta.toVersion(), Json.delta(delta, state.hash()),
-          state.hash()));
-      current = new Published(state, snapshot);
+      remember(new DeltaFrame(delta.fromVersion(), delta.toVersion(),
+          Frames.encodeText(Json.delta(delta, state.hash())), state.hash()));
+      current = new Published(state, Frames.encodeText(snapshot));
     }
     notifyConnections();
   }
@@ -101,10 +104,21 @@ public final class PushHub {
     history = List.copyOf(next);
   }
 
+  /**
+   * One task per event loop sends the new version to every connection on it, rather than one task per connection:
+   * a loop writes to all its agents in one go before it reads their acks, instead of interleaving ten thousand
+   * small tasks with the reads.
+   */
   private void notifyConnections() {
+    Map<EventExecutor, List<ServerConnection>> byLoop = new HashMap<>();
     for (ServerConnection connection : connections.values()) {
-      connection.schedulePump();
+      byLoop.computeIfAbsent(connection.executor(), loop -> new ArrayList<>()).add(connection);
     }
+    byLoop.forEach((loop, list) -> loop.execute(() -> {
+      for (ServerConnection connection : list) {
+        connection.pumpOnLoop();
+      }
+    }));
   }
 
   /** Returns the current version, or null before the first publish. */
@@ -123,19 +137,36 @@ public final class PushHub {
    * they are more than {@code max}.
    */
   List<DeltaFrame> deltas(long from, long to, int max) {
-    List<DeltaFrame> chain = new ArrayList<>();
-    long at = from;
-    for (Iterator<DeltaFrame> it = history.iterator(); it.hasNext() && at < to; ) {
-      DeltaFrame frame = it.next();
-      if (frame.from() == at) {
-        if (chain.size() == max) {
-          return null;
-        }
-        chain.add(frame);
-        at = frame.to();
+    // the history is a chain in version order: find where it leaves `from` by bisection (every agent asks after
+    // each publish, almost always for the newest delta), then follow it
+    List<DeltaFrame> frames = history;
+    int low = 0;
+    int high = frames.size() - 1;
+    while (low <= high) {
+      int mid = (low + high) >>> 1;
+      long midFrom = frames.get(mid).from();
+      if (midFrom < from) {
+        low = mid + 1;
+      } else if (midFrom > from) {
+        high = mid - 1;
+      } else {
+        low = mid;
+        break;
       }
     }
-    return at == to ? chain : null;
+    if (low >= frames.size() || frames.get(low).from() != from) {
+      return null;
+    }
+    int count = 0;
+    long at = from;
+    for (int i = low; i < frames.size() && at < to; i++) {
+      if (frames.get(i).from() != at || count == max) {
+        return null;
+      }
+      at = frames.get(i).to();
+      count++;
+    }
+    return at == to ? frames.subList(low, low + count) : null;
   }
 
   /** Registers an upgraded connection; a previous one of the same agent is replaced. */

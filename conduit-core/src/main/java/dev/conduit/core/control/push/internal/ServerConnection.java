@@ -15,16 +15,16 @@ import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.EventExecutor;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One agent's push channel on the server, after the WebSocket upgrade. Everything but {@link #schedulePump()}
- * runs on the channel's event loop.
+ * One agent's push channel on the server, after the WebSocket upgrade. Everything runs on the channel's event
+ * loop; {@link PushHub} hands a new version to all connections of a loop in one task.
  *
  * <p>Flow control: at most {@code window} updates are in flight (sent, not yet answered by an ack or nack). When
  * the deltas an agent lacks do not fit in the room left, nothing more is sent until it has answered everything;
@@ -42,7 +42,6 @@ public final class ServerConnection extends SimpleChannelInboundHandler<WebSocke
 
   private final PushHub hub;
   private final int window;
-  private final AtomicBoolean pumpScheduled = new AtomicBoolean();
   private final ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
   private ChannelHandlerContext ctx;
   private String agentId;
@@ -194,14 +193,14 @@ public final class ServerConnection extends SimpleChannelInboundHandler<WebSocke
     pump();
   }
 
-  /** Asks the event loop to send what the agent lacks; callable from any thread. */
-  void schedulePump() {
-    if (pumpScheduled.compareAndSet(false, true)) {
-      ctx.executor().execute(() -> {
-        pumpScheduled.set(false);
-        pump();
-      });
-    }
+  /** Returns the event loop of the connection. */
+  EventExecutor executor() {
+    return ctx.executor();
+  }
+
+  /** Sends what the agent lacks; on the event loop. */
+  void pumpOnLoop() {
+    pump();
   }
 
   private void pump() {
@@ -221,7 +220,7 @@ public final class ServerConnection extends SimpleChannelInboundHandler<WebSocke
       List<PushHub.DeltaFrame> chain = hub.deltas(sentVersion, version, room);
       if (chain != null) {
         for (PushHub.DeltaFrame delta : chain) {
-          ctx.write(Frames.text(delta.bytes()));
+          ctx.write(Frames.encoded(delta.frame()));
           inFlight.add(new InFlight(false, delta.from(), delta.to(), delta.hash()));
           sentVersion = delta.to();
           record.sent(false);
@@ -233,7 +232,7 @@ public final class ServerConnection extends SimpleChannelInboundHandler<WebSocke
     if (!inFlight.isEmpty()) {
       return; // coalesce: one snapshot once the agent has answered everything sent
     }
-    ctx.writeAndFlush(Frames.text(current.snapshot()));
+    ctx.writeAndFlush(Frames.encoded(current.snapshotFrame()));
     inFlight.add(new InFlight(true, -1, version, current.state().hash()));
     sentVersion = version;
     needSnapshot = false;

@@ -12,35 +12,50 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.TrustManager;
 
 /**
- * Builds the push channel's TLS contexts from conduit's {@link TlsMaterial}, rebuilding one only when the
- * supplier returns new material (a renewed certificate).
+ * The push channel's one TLS set-up, for the server ({@code PushServer}) and the agent ({@code PushClient}) alike:
+ * a {@link Setup} says which end it is, how the peer is verified and whether it must present a certificate; one
+ * method turns it and the current {@link TlsMaterial} into a context with what both ends speak (the
+ * {@linkplain TlsMaterial#preferredProvider() preferred provider}, {@link TlsMaterial#PROTOCOLS}, and
+ * {@link TlsMaterial#KEY_EXCHANGE_GROUPS} with OpenSSL; the provider's default cipher suites). A context is rebuilt
+ * only when the supplier returns new material (a renewed certificate), and contexts of equal set-up and material
+ * are shared in the process: many agents in one process cost one context and share its TLS session cache.
  */
 public final class TlsContexts {
 
+  /**
+   * Which end, and how it checks the peer.
+   *
+   * @param server whether this is the server end (it presents the material's certificate)
+   * @param clientAuth the server's demand for a client certificate (verified against the material's trust roots)
+   * @param trustAnchors the CA certificates a client verifies the server against (when no verifier)
+   * @param verifyHostname whether a client checks the server's name against the dialled host
+   * @param verifier a client's own check of the server's chain, in place of anchors and host name; or null
+   */
+  public record Setup(boolean server, ClientAuth clientAuth, List<X509Certificate> trustAnchors,
+      boolean verifyHostname, TrustManager verifier) {}
+
+  private static final Map<Key, SslContext> SHARED = new ConcurrentHashMap<>();
+  private static final int MAX_SHARED = 64;
+
+  private record Key(Setup setup, TlsMaterial material) {}
+
   private final Supplier<TlsMaterial> material;
-  private final boolean server;
-  private final boolean clientCertificateRequired;
-  private final List<X509Certificate> trustAnchors;
-  private final boolean verifyHostname;
-  private final javax.net.ssl.TrustManager verifier;
+  private final Setup setup;
   private TlsMaterial built;
   private SslContext context;
 
-  private TlsContexts(Supplier<TlsMaterial> material, boolean server, boolean clientCertificateRequired,
-      List<X509Certificate> trustAnchors, boolean verifyHostname, javax.net.ssl.TrustManager verifier) {
-    this.verifier = verifier;
+  private TlsContexts(Supplier<TlsMaterial> material, Setup setup) {
     this.material = material;
-    this.server = server;
-    this.clientCertificateRequired = clientCertificateRequired;
-    this.trustAnchors = trustAnchors;
-    this.verifyHostname = verifyHostname;
+    this.setup = setup;
   }
 
   /** Server contexts: the certificate of {@code material}, clients verified against its trust roots. */
   public static TlsContexts server(Supplier<TlsMaterial> material, boolean clientCertificateRequired) {
-    return new TlsContexts(material, true, clientCertificateRequired, null, false, null);
+    return new TlsContexts(material, new Setup(true,
+        clientCertificateRequired ? ClientAuth.REQUIRE : ClientAuth.OPTIONAL, List.of(), false, null));
   }
 
   /**
@@ -49,60 +64,64 @@ public final class TlsContexts {
    */
   public static TlsContexts client(Supplier<TlsMaterial> material, List<X509Certificate> trustAnchors,
       boolean verifyHostname) {
-    return new TlsContexts(material, false, false, List.copyOf(trustAnchors), verifyHostname, null);
+    return new TlsContexts(material, new Setup(false, ClientAuth.NONE, List.copyOf(trustAnchors), verifyHostname,
+        null));
   }
 
   /**
    * Client contexts whose server chain {@code verifier} checks (in place of trust anchors and the host name),
    * presenting the certificate of {@code material}.
    */
-  public static TlsContexts client(Supplier<TlsMaterial> material, javax.net.ssl.TrustManager verifier) {
-    return new TlsContexts(material, false, false, List.of(), false, verifier);
+  public static TlsContexts client(Supplier<TlsMaterial> material, TrustManager verifier) {
+    return new TlsContexts(material, new Setup(false, ClientAuth.NONE, List.of(), false, verifier));
+  }
+
+  /** Returns the set-up. */
+  public Setup setup() {
+    return setup;
   }
 
   /** Returns the context for the current material. */
   public synchronized SslContext get() {
     TlsMaterial now = material == null ? null : material.get();
     if (context == null || now != built) {
-      context = server ? build(now) : shared(now);
+      context = shared(setup, now);
       built = now;
     }
     return context;
   }
 
-  /** Client contexts with the same material and anchors are shared: many agents in one process cost one. */
-  private record ClientKey(TlsMaterial material, List<X509Certificate> trustAnchors, boolean verifyHostname,
-      javax.net.ssl.TrustManager verifier) {}
-
-  private static final Map<ClientKey, SslContext> CLIENT_CONTEXTS = new ConcurrentHashMap<>();
-  private static final int MAX_SHARED = 64;
-
-  private SslContext shared(TlsMaterial m) {
-    ClientKey key = new ClientKey(m, trustAnchors, verifyHostname, verifier);
-    SslContext existing = CLIENT_CONTEXTS.get(key);
+  private static SslContext shared(Setup setup, TlsMaterial material) {
+    Key key = new Key(setup, material);
+    SslContext existing = SHARED.get(key);
     if (existing != null) {
       return existing;
     }
-    if (CLIENT_CONTEXTS.size() >= MAX_SHARED) {
-      CLIENT_CONTEXTS.clear(); // renewed material leaves old keys behind; start over rather than grow
+    if (SHARED.size() >= MAX_SHARED) {
+      SHARED.clear(); // renewed material leaves old keys behind; start over rather than grow
     }
-    return CLIENT_CONTEXTS.computeIfAbsent(key, k -> build(m));
+    return SHARED.computeIfAbsent(key, k -> build(setup, material));
   }
 
-  private SslContext build(TlsMaterial m) {
+  /** Builds the context of {@code setup} with {@code material} (null: a client presenting no certificate). */
+  static SslContext build(Setup setup, TlsMaterial material) {
     SslProvider provider = TlsMaterial.preferredProvider();
     try {
       SslContextBuilder builder;
-      if (server) {
-        builder = SslContextBuilder.forServer(m.privateKey(), m.certificateChain())
-            .trustManager(m.trustedCertificates())
-            .clientAuth(clientCertificateRequired ? ClientAuth.REQUIRE : ClientAuth.OPTIONAL);
+      if (setup.server()) {
+        builder = SslContextBuilder.forServer(material.privateKey(), material.certificateChain())
+            .trustManager(material.trustedCertificates())
+            .clientAuth(setup.clientAuth());
       } else {
-        builder = verifier != null ? SslContextBuilder.forClient().trustManager(verifier)
-            : SslContextBuilder.forClient().trustManager(trustAnchors)
-                .endpointIdentificationAlgorithm(verifyHostname ? "HTTPS" : null);
-        if (m != null) {
-          builder.keyManager(m.privateKey(), m.certificateChain());
+        builder = SslContextBuilder.forClient();
+        if (material != null) {
+          builder.keyManager(material.privateKey(), material.certificateChain());
+        }
+        if (setup.verifier() != null) {
+          builder.trustManager(setup.verifier());
+        } else {
+          builder.trustManager(setup.trustAnchors())
+              .endpointIdentificationAlgorithm(setup.verifyHostname() ? "HTTPS" : null);
         }
       }
       builder.sslProvider(provider).protocols(TlsMaterial.PROTOCOLS);
@@ -111,7 +130,7 @@ public final class TlsContexts {
       }
       return builder.build();
     } catch (SSLException e) {
-      throw new IllegalStateException((server ? "server" : "client") + " SslContext: " + e.getMessage(), e);
+      throw new IllegalStateException((setup.server() ? "server" : "client") + " SslContext: " + e.getMessage(), e);
     }
   }
 }

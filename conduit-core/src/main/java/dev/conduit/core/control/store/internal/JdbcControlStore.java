@@ -3,6 +3,7 @@ package dev.conduit.core.control.store.internal;
 import static java.util.Objects.requireNonNull;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.conduit.core.control.store.AppliedVersion;
 import dev.conduit.core.control.store.AuditEntry;
 import dev.conduit.core.control.store.ControlStore;
 import dev.conduit.core.control.store.NewNode;
@@ -297,11 +298,9 @@ public final class JdbcControlStore implements ControlStore {
   }
 
   @Override
-  public void recordApplied(String name, long version, String hash) {
-    requireNonNull(name, "name");
-    requireNonNull(hash, "hash");
-    write(c -> Sql.update(c, "UPDATE nodes SET applied_version = ?, applied_hash = ?, last_seen = ? WHERE name = ?",
-        version, hash, Instant.now(), name));
+  public void recordApplied(List<AppliedVersion> applied) {
+    List<AppliedVersion> copy = List.copyOf(requireNonNull(applied, "applied"));
+    write(c -> Rows.recordApplied(c, copy, Instant.now()));
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.conduit.core.control.store.internal;
 
+import dev.conduit.core.control.store.AppliedVersion;
 import dev.conduit.core.control.store.NewNode;
 import dev.conduit.core.control.store.NodeRecord;
 import dev.conduit.core.control.store.NodeRole;
@@ -18,6 +19,21 @@ import java.util.OptionalLong;
 final class Rows {
 
   private Rows() {}
+
+  /** Records what nodes applied, one batched statement. */
+  static int recordApplied(Connection c, List<AppliedVersion> applied, Instant now) throws SQLException {
+    try (PreparedStatement s = c.prepareStatement(
+        "UPDATE nodes SET applied_version = ?, applied_hash = ?, last_seen = ? WHERE name = ?")) {
+      for (AppliedVersion a : applied) {
+        s.setLong(1, a.version());
+        s.setString(2, a.hash());
+        s.setLong(3, now.toEpochMilli());
+        s.setString(4, a.name());
+        s.addBatch();
+      }
+      return applied.isEmpty() ? 0 : s.executeBatch().length;
+    }
+  }
 
   static long readVersion(Connection c) throws SQLException {
     try (PreparedStatement s = c.prepareStatement("SELECT version FROM state_version WHERE id = 1");
