@@ -44,7 +44,7 @@ public final class L7DivertNft {
     s.append("    meta mark ").append(mark).append(" ct mark set ").append(mark).append('\n');
     s.append("    meta mark ").append(mark).append(" ip daddr @allow4_out\n");
     s.append("    meta mark ").append(mark).append(" ip6 daddr @allow6_out\n");
-    // entries with ports count in their (address, port) elements
+    // entries with ports: their concatenated sets, as the forward chain looks them up
     s.append("    meta mark ").append(mark).append(" meta l4proto tcp ip daddr . th dport @allow4p_out\n");
     s.append("    meta mark ").append(mark).append(" meta l4proto tcp ip6 daddr . th dport @allow6p_out\n");
     s.append("  }\n");

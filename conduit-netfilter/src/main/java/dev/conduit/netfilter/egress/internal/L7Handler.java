@@ -60,13 +60,7 @@ public final class L7Handler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
-    if (!policy.names().allowsPort(address, destination.getPort())) {
-      // an entry with ports: the forward chain would drop this port, so the check must too
-      refuse(ctx, FirstBytes.Kind.OTHER, Optional.empty(), "port " + destination.getPort() + " of " + address
-          + " is not allowlisted");
-      return;
-    }
-    if (policy.names().allowsAnyName(address)) {
+    if (policy.names().allowsAnyName(address, destination.getPort())) {
       decided = true; // an address entry: nothing to read
       connect(ctx, Optional.empty());
       return;
@@ -116,7 +110,7 @@ public final class L7Handler extends ChannelInboundHandlerAdapter {
   }
 
   private void check(ChannelHandlerContext ctx, FirstBytes.Kind kind, Optional<String> name) {
-    NameAllowlist.Verdict v = policy.names().check(name, address);
+    NameAllowlist.Verdict v = policy.names().check(name, address, destination.getPort());
     switch (v.kind()) {
       case ALLOWED -> connect(ctx, name);
       case DENIED -> refuse(ctx, kind, name, v.reason());
