@@ -45,7 +45,8 @@ class NameAllowlistPortsTest {
     assertThat(names.allowsPort(a("198.19.3.9"), 80)).isFalse();
     assertThat(names.allowsPort(a("198.19.3.7"), 80)).isTrue();
     assertThat(names.allowsPort(a("198.19.4.4"), 80)).isTrue();
-    assertThat(names.allowsPort(a("198.19.9.9"), 80)).as("no entry: a wildcard's address").isTrue();
+    assertThat(names.allowsPort(a("198.19.9.9"), 80)).as("no entry holds it").isFalse();
+    assertThat(names.wildcardPorts("*.example.org")).as("a wildcard's own ports: every port").isEmpty();
     // kept beside the state file and read back the same
     assertThat(names.toText()).contains("ports 198.19.2.1 443\n", "ports 198.19.3.0/24 443\n");
     NameAllowlist back = NameAllowlist.parse(names.toText());
@@ -63,6 +64,6 @@ class NameAllowlistPortsTest {
     assertThat(names.allowsPort(a("198.19.2.1"), 80)).isFalse();
     assertThat(names.allowsPort(a("2606:4700::2"), 80)).isFalse();
     assertThat(names.allowsPort(a("2606:4700::1"), 80)).isTrue();
-    assertThat(NameAllowlist.ofAddresses(Allowlist.empty()).allowsPort(a("198.19.2.1"), 80)).isTrue();
+    assertThat(NameAllowlist.ofAddresses(Allowlist.empty()).allowsPort(a("198.19.2.1"), 80)).isFalse();
   }
 }
