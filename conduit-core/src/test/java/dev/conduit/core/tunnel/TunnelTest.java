@@ -72,7 +72,7 @@ class TunnelTest {
         .uri("spiffe://mesh/b").usages(Usage.SERVER, Usage.CLIENT).build());
     writePem(CA, "a", CertificateRequest.builder().commonName("a").uri(PEER_A).usages(Usage.CLIENT).build());
 
-    planB = MeshPlan.builder().server("127.0.0.1:0").serverTls(mtls("b"))
+    planB = MeshPlan.builder().bindServer("127.0.0.1:0").serverTls(mtls("b"))
         .allow(TunnelAllow.builder().principal(PEER_A).cidr("127.0.0.1/32").ports(PortRange.of(origin.port()))
             .ports(PortRange.of(echo.port())).build())
         .allow(TunnelAllow.builder().principal(PEER_A_RENEWED).cidr("127.0.0.1/32").ports(PortRange.of(echo.port()))
@@ -133,7 +133,7 @@ class TunnelTest {
 
   /** A client plan: forward entry ":80 -> origin" (as in seed 000) and one peer with these addresses. */
   static MeshPlan clientPlan(String certName, List<String> peerAddresses, int checkTime) throws IOException {
-    return MeshPlan.builder().client("127.0.0.1:0").healthCheckInterval(Duration.ofSeconds(checkTime))
+    return MeshPlan.builder().bindClient("127.0.0.1:0").healthCheckInterval(Duration.ofSeconds(checkTime))
         .peer(peer(peerAddresses, certName == null ? null : mtls(certName)))
         .forward(ForwardEntry.parse(":80", "127.0.0.1:" + origin.port()), 1)
         .tlsCheckInterval(Duration.ofMillis(100)).build();
@@ -232,7 +232,7 @@ class TunnelTest {
     Processes.requireTool("curl");
     // as if netfilter had redirected a connection for 198.18.0.9:3306 to the client listener
     InetSocketAddress original = new InetSocketAddress("198.18.0.9", 3306);
-    try (MeshPlan plan = MeshPlan.builder().client("127.0.0.1:0").peer(peer(List.of(bAddress()), mtls("a")))
+    try (MeshPlan plan = MeshPlan.builder().bindClient("127.0.0.1:0").peer(peer(List.of(bAddress()), mtls("a")))
         .forward(ForwardEntry.parse(":80", "127.0.0.1:" + echo.port()), 1)
         .forward(ForwardEntry.parse("198.18.0.9:3306", "127.0.0.1:" + origin.port()), 1)
         .resolver(ch -> java.util.Optional.of(original)).build();
@@ -359,7 +359,7 @@ class TunnelTest {
         assertThat(exchange(s, "via second")).isEqualTo("via second");
       }
       // the first address comes back: a second tunnel server on it
-      try (MeshPlan planB2 = MeshPlan.builder().server(first).serverTls(mtls("b"))
+      try (MeshPlan planB2 = MeshPlan.builder().bindServer(first).serverTls(mtls("b"))
           .allow(TunnelAllow.builder().principal(PEER_A).cidr("127.0.0.1").build()).build();
           Conduit b2 = planB2.apply(Conduit.builder().observer(new ConnectionObserver() {
             @Override
@@ -410,10 +410,10 @@ class TunnelTest {
   @Test
   void seed000PlainExampleRunsAsWrittenWithWarnings() throws Exception {
     Processes.requireTool("curl");
-    try (MeshPlan server = MeshPlan.builder().server("127.0.0.1:0").build();
+    try (MeshPlan server = MeshPlan.builder().bindServer("127.0.0.1:0").build();
         Conduit plainB = server.apply(Conduit.builder()).build().start()) {
       String addr = "127.0.0.1:" + plainB.address(MeshPlan.SERVER_LISTENER).getPort();
-      try (MeshPlan client = MeshPlan.builder().client("127.0.0.1:0").healthCheckInterval(Duration.ofSeconds(60))
+      try (MeshPlan client = MeshPlan.builder().bindClient("127.0.0.1:0").healthCheckInterval(Duration.ofSeconds(60))
           .peer(peer(List.of(addr), null)).forward(ForwardEntry.parse(":80", "127.0.0.1:" + origin.port()), 1)
           .build();
           Conduit plainA = client.apply(Conduit.builder()).build().start()) {
