@@ -61,7 +61,8 @@ class EgressL7SystemTest {
     // the client's way out is the gateway (the route agent's job in EgressSystemTest)
     lab.client.run("ip", "route", "add", "198.19.0.0/16", "via", "198.18.1.1");
     lab.client.run("ip", "-6", "route", "add", "fd00:3::/64", "via", "fd00:1::1");
-    String names = "api.example.com,evil.example.com,a.example.org,b.example.org,example.net";
+    lab.internet.run("ip", "addr", "add", "198.19.2.3/32", "dev", "lo"); // ported.example.com, on 443 only
+    String names = "api.example.com,evil.example.com,a.example.org,b.example.org,example.net,ported.example.com";
     openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
         "ca.key", "-out", "ca.pem", "-subj", "/CN=egress-l7-test-ca", "-days", "2", "-addext",
         "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign");
@@ -93,7 +94,7 @@ class EgressL7SystemTest {
       }
     }, "the HTTPS, HTTP and DNS servers listening in the internet");
     gateway = Child.start(lab.gateway, EgressL7Main.class, "198.19.0.2", "egress_l7",
-        "198.19.2.1=api.example.com", "fd00:3::1=api.example.com", "*.example.org");
+        "198.19.2.1=api.example.com", "fd00:3::1=api.example.com", "*.example.org", "198.19.2.3=ported.example.com:443");
     assertThat(gateway.awaitPrefix("READY", 60)).isEqualTo("READY 15080");
   }
 
@@ -212,6 +213,14 @@ class EgressL7SystemTest {
             + " [198.19.2.2, fd00:3::2])\n 403");
     assertThat(denied()).contains("DENIED 198.19.2.2 443 example.net - 1", "DENIED 198.19.2.1 443 a.example.org - 1",
         "DENIED fd00:3::1 80 - a.example.org 1");
+  }
+
+  @Test
+  void anEntryWithPortsKeepsThemThroughTheCheck() throws Exception {
+    // the relayed flows never meet the forward chain's (address, port) sets: the check refuses the other port
+    assertThat(curl("ported.example.com", "198.19.2.3", "https")).isEqualTo("hello ported.example.com at 198.19.2.3 200");
+    assertThat(curl("ported.example.com", "198.19.2.3", "http")).startsWith("exit ");
+    assertThat(denied()).contains("DENIED 198.19.2.3 80 - - 1");
   }
 
   @Test

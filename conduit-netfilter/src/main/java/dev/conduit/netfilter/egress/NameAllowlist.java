@@ -33,12 +33,20 @@ public final class NameAllowlist {
   private final Map<String, Set<IpAddress>> domains;
   private final Set<String> wildcards;
   private final Set<IpPrefix> anyName;
+  private final Map<IpPrefix, Set<Integer>> ports; // the address and prefix resources allowed on some ports only
 
   private NameAllowlist(TreeMap<String, Set<IpAddress>> domains, TreeSet<String> wildcards,
       TreeSet<IpPrefix> anyName) {
+    this(domains, wildcards, anyName, new TreeMap<>());
+  }
+
+  private NameAllowlist(TreeMap<String, Set<IpAddress>> domains, TreeSet<String> wildcards,
+      TreeSet<IpPrefix> anyName, TreeMap<IpPrefix, Set<Integer>> ports) {
     this.domains = Collections.unmodifiableMap(domains);
     this.wildcards = Collections.unmodifiableSet(wildcards);
     this.anyName = Collections.unmodifiableSet(anyName);
+    ports.replaceAll((p, only) -> Collections.unmodifiableSet(new TreeSet<>(only)));
+    this.ports = Collections.unmodifiableMap(ports);
   }
 
   /** Returns the allowlist with no names and no addresses (every L7-checked flow is refused). */
@@ -55,7 +63,10 @@ public final class NameAllowlist {
    */
   public static NameAllowlist ofAddresses(Allowlist allowlist) {
     requireNonNull(allowlist, "allowlist");
-    return new NameAllowlist(new TreeMap<>(), new TreeSet<>(), new TreeSet<>(allowlist.entries()));
+    TreeMap<IpPrefix, Set<Integer>> ports = new TreeMap<>();
+    allowlist.entries().stream().filter(p -> !allowlist.ports(p).isEmpty())
+        .forEach(p -> ports.put(p, allowlist.ports(p)));
+    return new NameAllowlist(new TreeMap<>(), new TreeSet<>(), new TreeSet<>(allowlist.entries()), ports);
   }
 
   /**
@@ -73,6 +84,7 @@ public final class NameAllowlist {
     TreeMap<String, Set<IpAddress>> domains = new TreeMap<>();
     TreeSet<String> wildcards = new TreeSet<>();
     TreeSet<IpPrefix> anyName = new TreeSet<>();
+    TreeMap<IpPrefix, Set<Integer>> ports = new TreeMap<>();
     for (Map.Entry<String, JsonNode> r : resources.entrySet()) {
       String key = r.getKey();
       if (isWildcard(key)) {
@@ -80,6 +92,12 @@ public final class NameAllowlist {
         continue;
       }
       IpPrefix prefix = IpPrefix.parse(key);
+      JsonNode only = r.getValue() == null ? null : r.getValue().get("ports");
+      if (only != null && only.isArray() && !only.isEmpty()) { // empty: every port
+        TreeSet<Integer> numbers = new TreeSet<>();
+        only.forEach(n -> numbers.add(n.asInt()));
+        ports.put(prefix, numbers);
+      }
       JsonNode entries = r.getValue() == null ? null : r.getValue().get("entries");
       if (entries == null || !entries.isArray() || entries.isEmpty()) {
         anyName.add(prefix);
@@ -95,7 +113,7 @@ public final class NameAllowlist {
       }
     }
     domains.replaceAll((n, a) -> Collections.unmodifiableSet(a));
-    return new NameAllowlist(domains, wildcards, anyName);
+    return new NameAllowlist(domains, wildcards, anyName, ports);
   }
 
   /**
@@ -144,6 +162,35 @@ public final class NameAllowlist {
   public boolean allowsAnyName(IpAddress destination) {
     requireNonNull(destination, "destination");
     return anyName.stream().anyMatch(p -> p.contains(destination));
+  }
+
+  /**
+   * Returns whether a destination port passes the address and prefix entries' ports: yes when no entry
+   * holds the destination (a wildcard's addresses) or one allows every port or that port; no when every
+   * entry holding it lists other ports only (the forward chain's rule, which a checked flow never meets).
+   *
+   * @param destination the flow's original destination
+   * @param port its TCP port
+   * @return whether the port passes
+   */
+  public boolean allowsPort(IpAddress destination, int port) {
+    requireNonNull(destination, "destination");
+    boolean restricted = false;
+    for (Map.Entry<IpPrefix, Set<Integer>> e : ports.entrySet()) {
+      if (e.getKey().contains(destination)) {
+        if (e.getValue().contains(port)) {
+          return true;
+        }
+        restricted = true;
+      }
+    }
+    if (!restricted) {
+      return true;
+    }
+    // another entry holding it on every port
+    return anyName.stream().anyMatch(p -> p.contains(destination) && !ports.containsKey(p))
+        || domains.values().stream().anyMatch(a -> a.contains(destination))
+            && !ports.containsKey(IpPrefix.containing(destination, destination.bits()));
   }
 
   /**
@@ -226,7 +273,8 @@ public final class NameAllowlist {
 
   /**
    * Returns the names as {@link #parse} reads them: one line per domain ({@code domain NAME ADDRESS...}),
-   * wildcard ({@code wildcard *.SUFFIX}) and address entry ({@code any ADDRESS|CIDR}).
+   * wildcard ({@code wildcard *.SUFFIX}) and address entry ({@code any ADDRESS|CIDR}), and one per address or
+   * prefix allowed on some ports only ({@code ports ADDRESS|CIDR PORT,PORT}).
    */
   public String toText() {
     StringBuilder s = new StringBuilder();
@@ -237,6 +285,9 @@ public final class NameAllowlist {
     });
     wildcards().forEach(w -> s.append("wildcard ").append(w).append('\n'));
     anyName.forEach(p -> s.append("any ").append(p.length() == p.address().bits() ? p.address() : p).append('\n'));
+    ports.forEach((p, only) -> s.append("ports ").append(p.length() == p.address().bits() ? p.address() : p)
+        .append(' ').append(only.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(",")))
+        .append('\n'));
     return s.toString();
   }
 
@@ -252,6 +303,7 @@ public final class NameAllowlist {
     TreeMap<String, Set<IpAddress>> domains = new TreeMap<>();
     TreeSet<String> wildcards = new TreeSet<>();
     TreeSet<IpPrefix> anyName = new TreeSet<>();
+    TreeMap<IpPrefix, Set<Integer>> ports = new TreeMap<>();
     int number = 0;
     for (String line : text.split("\n", -1)) {
       number++;
@@ -284,24 +336,34 @@ public final class NameAllowlist {
             }
             anyName.add(IpPrefix.parse(f[1]));
           }
-          default -> throw new IllegalArgumentException("expected: domain, wildcard or any");
+          case "ports" -> {
+            if (f.length != 3) {
+              throw new IllegalArgumentException("expected: ports ADDRESS|CIDR PORT[,PORT...]");
+            }
+            TreeSet<Integer> numbers = new TreeSet<>();
+            for (String n : f[2].split(",")) {
+              numbers.add(Integer.parseInt(n));
+            }
+            ports.put(IpPrefix.parse(f[1]), numbers);
+          }
+          default -> throw new IllegalArgumentException("expected: domain, wildcard, any or ports");
         }
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("line " + number + ": " + e.getMessage(), e);
       }
     }
-    return new NameAllowlist(domains, wildcards, anyName);
+    return new NameAllowlist(domains, wildcards, anyName, ports);
   }
 
   @Override
   public boolean equals(Object o) {
     return o instanceof NameAllowlist other && domains.equals(other.domains) && wildcards.equals(other.wildcards)
-        && anyName.equals(other.anyName);
+        && anyName.equals(other.anyName) && ports.equals(other.ports);
   }
 
   @Override
   public int hashCode() {
-    return (domains.hashCode() * 31 + wildcards.hashCode()) * 31 + anyName.hashCode();
+    return ((domains.hashCode() * 31 + wildcards.hashCode()) * 31 + anyName.hashCode()) * 31 + ports.hashCode();
   }
 
   /** Returns e.g. {@code NameAllowlist[2 domains, 1 wildcards, 3 address entries]}. */

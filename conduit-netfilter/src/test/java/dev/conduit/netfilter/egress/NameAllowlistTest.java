@@ -79,7 +79,7 @@ class NameAllowlistTest {
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> NameAllowlist.parse("any 10.0.0.1\ndomain x.test\n"))
         .hasMessage("line 2: a domain without addresses");
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> NameAllowlist.parse("host x.test 1.2.3.4\n"))
-        .hasMessage("line 1: expected: domain, wildcard or any");
+        .hasMessage("line 1: expected: domain, wildcard, any or ports");
   }
 
   @Test

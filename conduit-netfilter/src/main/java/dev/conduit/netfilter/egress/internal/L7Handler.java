@@ -60,6 +60,12 @@ public final class L7Handler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
+    if (!policy.names().allowsPort(address, destination.getPort())) {
+      // an entry with ports: the forward chain would drop this port, so the check must too
+      refuse(ctx, FirstBytes.Kind.OTHER, Optional.empty(), "port " + destination.getPort() + " of " + address
+          + " is not allowlisted");
+      return;
+    }
     if (policy.names().allowsAnyName(address)) {
       decided = true; // an address entry: nothing to read
       connect(ctx, Optional.empty());
