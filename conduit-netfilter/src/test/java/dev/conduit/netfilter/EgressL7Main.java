@@ -46,7 +46,7 @@ public final class EgressL7Main {
         .protectedNetwork("fd00:1::/64").l7CheckPort(15080).build();
     EgressL7Check l7 = EgressL7Check.builder().bind(new InetSocketAddress("::", 15080))
         .protectedNetworks(config.protectedNetworks()).allowedSpecial(lab)
-        .dnsServers(List.of(new InetSocketAddress(args[0], 53))).peekTimeout(Duration.ofSeconds(3)).start();
+        .dnsServers(List.of(new InetSocketAddress(args[0], 53))).peekTimeout(Duration.ofSeconds(3)).build();
     EgressGateway gateway = EgressGateway.install(config, Allowlist.empty(), CommandRunner.system());
     Map<String, JsonNode> resources = new LinkedHashMap<>();
     for (int i = 2; i < args.length; i++) {
