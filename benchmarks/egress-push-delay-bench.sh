@@ -81,7 +81,7 @@ await_line "$TMP/gateway.log" "egress gateway: table inet" 120   # connected: th
 
 echo "load before: $(cat /proc/loadavg)"
 ip netns exec "$S" python3 - "$G" "$IPS" "$DOMAINS" "$ADMIN" <<'PY'
-import json, re, subprocess, sys, threading, time, urllib.request
+import json, math, re, subprocess, sys, threading, time, urllib.request
 
 gateway_ns, ips, domains, token = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 seen = {}
@@ -139,9 +139,9 @@ for i in range(domains):
 elapsed = time.monotonic() - start
 monitor.terminate()
 
-def pct(values, q):
+def pct(values, q):  # nearest rank
     s = sorted(values)
-    return s[min(len(s) - 1, max(0, int(round(q * len(s) + 0.5)) - 1))]
+    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
 
 def row(name, values):
     if values:

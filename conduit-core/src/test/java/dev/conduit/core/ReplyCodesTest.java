@@ -102,11 +102,13 @@ class ReplyCodesTest {
   @Test
   void connectionRefusedSeenByNettysProxyHandler() throws Exception {
     int port = Net.closedPort();
+    // kept here: the pipeline loses its handlers when the channel closes, which the refusal may do before we look
+    Socks5ProxyHandler handler = new Socks5ProxyHandler(proxy());
     Bootstrap b = new Bootstrap().group(resources.eventLoopGroup()).channel(resources.socketChannelType())
         .handler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
-            ch.pipeline().addLast(new Socks5ProxyHandler(proxy()), new ChannelInboundHandlerAdapter() {
+            ch.pipeline().addLast(handler, new ChannelInboundHandlerAdapter() {
               @Override
               public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
                 ctx.close(); // the handler's connect future reports it
@@ -115,7 +117,6 @@ class ReplyCodesTest {
           }
         });
     ChannelFuture cf = b.connect(new InetSocketAddress("127.0.0.1", port)).syncUninterruptibly();
-    Socks5ProxyHandler handler = cf.channel().pipeline().get(Socks5ProxyHandler.class);
     handler.connectFuture().awaitUninterruptibly(10_000);
     assertThat(handler.connectFuture().cause()).isInstanceOf(ProxyConnectException.class)
         .hasMessageContaining("CONNECTION_REFUSED");

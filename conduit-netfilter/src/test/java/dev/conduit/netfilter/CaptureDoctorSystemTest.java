@@ -2,9 +2,11 @@ package dev.conduit.netfilter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.testing.Poll;
 import dev.conduit.netfilter.CaptureDoctor.Check;
 import dev.conduit.netfilter.CaptureDoctor.Status;
 import dev.conduit.netfilter.testing.NetNs;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
@@ -98,11 +100,14 @@ class CaptureDoctorSystemTest {
 
   private static void awaitListening(NetNs ns, int port) throws Exception {
     String hex = String.format(":%04X ", port);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!(ns.run("cat", "/proc/net/tcp6") + ns.run("cat", "/proc/net/tcp")).lines()
-        .anyMatch(l -> l.contains(hex) && l.contains(" 0A "))) {
-      assertThat(System.nanoTime()).as("socat listening on %d", port).isLessThan(deadline);
-      Thread.onSpinWait();
-    }
+    // socat says nothing when it listens: the namespace's socket table is the state to poll
+    Poll.until("socat listening on " + port, Duration.ofSeconds(30), () -> {
+      try {
+        return (ns.run("cat", "/proc/net/tcp6") + ns.run("cat", "/proc/net/tcp")).lines()
+            .anyMatch(l -> l.contains(hex) && l.contains(" 0A "));
+      } catch (Exception e) {
+        throw new AssertionError(e);
+      }
+    });
   }
 }

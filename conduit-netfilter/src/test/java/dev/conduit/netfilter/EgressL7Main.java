@@ -30,7 +30,8 @@ import java.util.concurrent.CountDownLatch;
  * state through {@link EgressPushApplier}, built from the arguments.
  *
  * <p>Arguments: {@code <dns ip> <table> <resource>...}, each resource {@code ADDRESS=name[,name]} (a domain's
- * addresses), {@code ADDRESS} (an address entry) or {@code *.suffix} (a wildcard). Prints {@code READY}; on the
+ * addresses), {@code ADDRESS} (an address entry) or {@code *.suffix} (a wildcard), each optionally followed by
+ * {@code @PORT[,PORT]} (the ports its entries allow). Prints {@code READY}; on the
  * stdin line {@code REPORT} prints the denied flows of the report the gateway would send its server
  * ({@link EgressReporter}), one {@code DENIED <destination> <port> <sni|-> <host|-> <count>} line each, then
  * {@code END}; on SIGTERM removes its tables and prints {@code STOPPED}.
@@ -45,11 +46,12 @@ public final class EgressL7Main {
         .protectedNetwork("fd00:1::/64").l7CheckPort(15080).build();
     EgressL7Check l7 = EgressL7Check.builder().bind(new InetSocketAddress("::", 15080))
         .protectedNetworks(config.protectedNetworks()).allowedSpecial(lab)
-        .dnsServers(List.of(new InetSocketAddress(args[0], 53))).peekTimeout(Duration.ofSeconds(3)).start();
+        .dnsServers(List.of(new InetSocketAddress(args[0], 53))).peekTimeout(Duration.ofSeconds(3)).build();
     EgressGateway gateway = EgressGateway.install(config, Allowlist.empty(), CommandRunner.system());
     Map<String, JsonNode> resources = new LinkedHashMap<>();
     for (int i = 2; i < args.length; i++) {
-      String[] kv = args[i].split("=", 2);
+      String[] withPorts = args[i].split("@", 2);
+      String[] kv = withPorts[0].split("=", 2);
       ObjectNode value = JsonNodeFactory.instance.objectNode();
       var entries = value.putArray("entries");
       if (kv.length == 2) {
@@ -59,7 +61,12 @@ public final class EgressL7Main {
       } else {
         entries.add(kv[0]);
       }
-      value.putArray("ports");
+      var ports = value.putArray("ports");
+      if (withPorts.length == 2) {
+        for (String port : withPorts[1].split(",")) {
+          ports.add(Integer.parseInt(port));
+        }
+      }
       resources.put(kv[0], value);
     }
     PushState state = PushState.of(1, resources);

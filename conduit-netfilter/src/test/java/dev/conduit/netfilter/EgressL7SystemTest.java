@@ -61,7 +61,7 @@ class EgressL7SystemTest {
     // the client's way out is the gateway (the route agent's job in EgressSystemTest)
     lab.client.run("ip", "route", "add", "198.19.0.0/16", "via", "198.18.1.1");
     lab.client.run("ip", "-6", "route", "add", "fd00:3::/64", "via", "fd00:1::1");
-    String names = "api.example.com,evil.example.com,a.example.org,b.example.org,example.net";
+    String names = "api.example.com,evil.example.com,a.example.org,b.example.org,example.net,port.example.com";
     openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
         "ca.key", "-out", "ca.pem", "-subj", "/CN=egress-l7-test-ca", "-days", "2", "-addext",
         "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign");
@@ -93,7 +93,7 @@ class EgressL7SystemTest {
       }
     }, "the HTTPS, HTTP and DNS servers listening in the internet");
     gateway = Child.start(lab.gateway, EgressL7Main.class, "198.19.0.2", "egress_l7",
-        "198.19.2.1=api.example.com", "fd00:3::1=api.example.com", "*.example.org");
+        "198.19.2.1=api.example.com", "fd00:3::1=api.example.com", "*.example.org", "198.19.2.2=port.example.com@443");
     assertThat(gateway.awaitPrefix("READY", 60)).isEqualTo("READY 15080");
   }
 
@@ -212,6 +212,13 @@ class EgressL7SystemTest {
             + " [198.19.2.2, fd00:3::2])\n 403");
     assertThat(denied()).contains("DENIED 198.19.2.2 443 example.net - 1", "DENIED 198.19.2.1 443 a.example.org - 1",
         "DENIED fd00:3::1 80 - a.example.org 1");
+  }
+
+  @Test
+  void anEntrysPortsHoldForTheL7CheckToo() throws Exception {
+    assertThat(curl("port.example.com", "198.19.2.2", "https")).isEqualTo("hello port.example.com at 198.19.2.2 200");
+    assertThat(curl("port.example.com", "198.19.2.2", "http"))
+        .isEqualTo("conduit egress gateway: port 80 is not allowlisted for port.example.com at 198.19.2.2\n 403");
   }
 
   @Test

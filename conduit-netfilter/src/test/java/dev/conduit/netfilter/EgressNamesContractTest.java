@@ -51,13 +51,13 @@ class EgressNamesContractTest {
         assertThat(names.domains().get("api.example.com")).containsExactlyInAnyOrder(
             IpAddress.parse("198.18.0.10"), IpAddress.parse("fd00::10"));
         assertThat(names.wildcards()).containsExactly("*.example.org");
-        assertThat(names.check(Optional.of("api.example.com"), IpAddress.parse("fd00::10")).kind())
+        assertThat(names.check(Optional.of("api.example.com"), IpAddress.parse("fd00::10"), 443).kind())
             .isEqualTo(Kind.ALLOWED);
-        assertThat(names.check(Optional.of("edge.example.net"), IpAddress.parse("198.18.0.10")).kind())
+        assertThat(names.check(Optional.of("edge.example.net"), IpAddress.parse("198.18.0.10"), 443).kind())
             .isEqualTo(Kind.DENIED);
-        assertThat(names.check(Optional.of("a.example.org"), IpAddress.parse("198.18.0.10")).kind())
+        assertThat(names.check(Optional.of("a.example.org"), IpAddress.parse("198.18.0.10"), 443).kind())
             .isEqualTo(Kind.RESOLVE);
-        assertThat(names.check(Optional.empty(), IpAddress.parse("198.19.0.77")).kind()).isEqualTo(Kind.ALLOWED);
+        assertThat(names.check(Optional.empty(), IpAddress.parse("198.19.0.77"), 443).kind()).isEqualTo(Kind.ALLOWED);
         // the address sets get the addresses and the prefix, never the wildcard
         PushUpdate update = new PushUpdate(PushUpdate.Kind.SNAPSHOT, PushState.of(1, state), PushState.empty(),
             Optional.empty());

@@ -95,7 +95,7 @@ class EgressPushApplierTest {
             .isEqualTo("egress allowlist version 1: wildcard entries [*.example.org] are not enforced by this"
                 + " gateway: without the L7 check (--l7-check) a wildcard allows no address"));
       }
-      try (EgressL7Check l7 = EgressL7Check.builder().bind(new java.net.InetSocketAddress("127.0.0.1", 0)).start();
+      try (EgressL7Check l7 = EgressL7Check.builder().bind(new java.net.InetSocketAddress("127.0.0.1", 0)).build();
           EgressGateway gw = EgressGateway.install(EgressGatewayConfig.builder().table("push_w")
               .protectedNetwork("198.18.0.0/24").l7CheckPort(l7.address().getPort()).build(), Allowlist.empty(),
               ns.runner)) {

@@ -56,7 +56,7 @@ final class MeshConfigMapping {
     if (client.forwardTable().isEmpty()) {
       throw new IllegalArgumentException("client.forward_table: empty (expected: at least one entry)");
     }
-    b.client(client.listen()).healthCheckInterval(Duration.ofSeconds(client.checkTime()));
+    b.bindClient(client.listen()).healthCheckInterval(Duration.ofSeconds(client.checkTime()));
     Set<Integer> indexes = new HashSet<>();
     for (int i = 0; i < client.peers().size(); i++) {
       MeshConfig.Peer peer = client.peers().get(i);
@@ -112,7 +112,7 @@ final class MeshConfigMapping {
       throw new IllegalArgumentException("server.listen.addr: empty (expected: ip:port)");
     }
     checkNetwork(listen.network(), "server.listen.network");
-    b.server(listen.addr());
+    b.bindServer(listen.addr());
     if (listen.tls() != null && listen.tls().enable()) {
       b.serverTls(serverTls(listen.tls(), "server.listen.tls"));
     }

@@ -34,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * curl; C reaches what is allowlisted and nothing else; with the server killed (SIGKILL) the gateway enforces on; a
  * gateway restarted while the server is down enforces the state from its state file; gateways with the wrong token
  * or a certificate from another CA are refused while the server serves on. Waits on log lines (FileWatch) and on the
- * kernel's set (polled), never sleeps. Needs root, ip, nft, curl and python3.
+ * kernel's set (polled), never sleeps. Needs root, ip, nft, ss, curl and python3.
  */
 class EgressCliSystemTest {
 
@@ -52,7 +52,7 @@ class EgressCliSystemTest {
 
   @BeforeAll
   static void requireRoot() {
-    NetNs.requireRootAnd("ip", "nft", "curl", "/usr/bin/python3");
+    NetNs.requireRootAnd("ip", "nft", "ss", "curl", "/usr/bin/python3");
   }
 
   @AfterEach

@@ -6,6 +6,7 @@ import dev.conduit.core.control.store.NodeRole;
 import dev.conduit.core.mesh.MeshMember;
 import dev.conduit.core.mesh.MeshMembership;
 import dev.conduit.core.mesh.MeshTunnels;
+import dev.conduit.core.testing.Poll;
 import dev.conduit.netfilter.NetfilterBackend;
 import dev.conduit.netfilter.testing.NetNs;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -89,16 +90,7 @@ class MeshCaptureSystemTest {
     }
   }
 
-  private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    Object wait = new Object();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("not within 60 s: " + what);
-      }
-      synchronized (wait) {
-        wait.wait(100); // poll
-      }
-    }
+  private static void await(BooleanSupplier condition, String what) {
+    Poll.until(what, Duration.ofSeconds(60), condition);
   }
 }

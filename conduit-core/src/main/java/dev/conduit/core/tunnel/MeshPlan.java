@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * else on the listener, so the server is never an open relay.
  *
  * <pre>{@code
- * MeshPlan plan = MeshPlan.builder().client("127.0.0.1:5052").healthCheckInterval(Duration.ofSeconds(60))
+ * MeshPlan plan = MeshPlan.builder().bindClient("127.0.0.1:5052").healthCheckInterval(Duration.ofSeconds(60))
  *     .peer(TunnelPeer.builder(1).endpoint(Destination.of("198.18.0.11", 5053)).tls(tls).build())
  *     .forward(ForwardEntry.parse(":3306", "127.0.0.1:3306"), 1)
  *     .build();
@@ -81,7 +81,9 @@ public final class MeshPlan implements AutoCloseable {
     return "peer-" + index;
   }
 
-  /** Returns a builder of a plan with neither side; add {@link Builder#client} and/or {@link Builder#server}. */
+  /**
+   * Returns a builder of a plan with neither side; add {@link Builder#bindClient} and/or {@link Builder#bindServer}.
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -335,7 +337,7 @@ public final class MeshPlan implements AutoCloseable {
     private Builder() {}
 
     /** Runs the tunnel client, its plain TCP listener on {@code bind} ({@code ip:port}, the capture's target). */
-    public Builder client(String bind) {
+    public Builder bindClient(String bind) {
       this.clientBind = requireNonNull(bind, "bind");
       return this;
     }
@@ -364,7 +366,7 @@ public final class MeshPlan implements AutoCloseable {
     }
 
     /** Runs the tunnel server on {@code bind} ({@code ip:port}). */
-    public Builder server(String bind) {
+    public Builder bindServer(String bind) {
       this.serverBind = requireNonNull(bind, "bind");
       return this;
     }

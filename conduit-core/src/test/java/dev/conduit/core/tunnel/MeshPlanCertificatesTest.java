@@ -35,11 +35,11 @@ class MeshPlanCertificatesTest {
     TunnelTestPki.write(dir, CA, "ca", null);
     TunnelTestPki.write(dir, CA, "b", CertificateRequest.builder().commonName("b").ipAddress("127.0.0.1")
         .usages(Usage.SERVER, Usage.CLIENT).validity(Duration.ofDays(10)).build());
-    MeshPlan.Builder config = MeshPlan.builder().client("127.0.0.1:0")
+    MeshPlan.Builder config = MeshPlan.builder().bindClient("127.0.0.1:0")
         .peer(TunnelPeer.builder(1).endpoint(Destination.of("127.0.0.1", 5053)).tls(mtls("b")).build())
         .peer(TunnelPeer.builder(7).endpoint(Destination.of("127.0.0.1", 5054)).tls(mtls("b")).build())
         .forward(ForwardEntry.parse(":80", null), 1)
-        .server("127.0.0.1:0").serverTls(mtls("b"));
+        .bindServer("127.0.0.1:0").serverTls(mtls("b"));
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     try (MeshPlan plan = config.resolver(OriginalDestinationResolver.NONE)
         .tlsCheckInterval(Duration.ofMillis(50)).peerGuard(PeerDenyList.create()).build()) {

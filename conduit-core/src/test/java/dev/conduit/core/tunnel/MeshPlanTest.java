@@ -33,7 +33,7 @@ class MeshPlanTest {
   Path dir;
 
   static MeshPlan.Builder plainServer() {
-    return MeshPlan.builder().server("127.0.0.1:0");
+    return MeshPlan.builder().bindServer("127.0.0.1:0");
   }
 
   static RouteDecision route(MeshPlan plan, String listener, String principal, String host, int port) {
@@ -79,7 +79,7 @@ class MeshPlanTest {
 
   @Test
   void clientRulesSendEachForwardEntryToItsPeer() throws IOException {
-    try (MeshPlan plan = MeshPlan.builder().client("127.0.0.1:0").peer(peer(1, 5053)).peer(peer(2, 5054))
+    try (MeshPlan plan = MeshPlan.builder().bindClient("127.0.0.1:0").peer(peer(1, 5053)).peer(peer(2, 5054))
         .forward(ForwardEntry.parse(":80", "127.0.0.1:8080"), 1).forward(ForwardEntry.parse(":5432", null), 2)
         .build()) {
       assertThat(route(plan, MeshPlan.CLIENT_LISTENER, null, "127.0.0.1", 8080)).isEqualTo(RouteDecision.via("peer-1"));
@@ -96,17 +96,17 @@ class MeshPlanTest {
 
   @Test
   void invalidSettingsAreNamed() {
-    assertThatThrownBy(() -> MeshPlan.builder().client("127.0.0.1:0").peer(peer(1, 5053))
+    assertThatThrownBy(() -> MeshPlan.builder().bindClient("127.0.0.1:0").peer(peer(1, 5053))
         .forward(ForwardEntry.parse(":80", "127.0.0.1:80"), 7).build())
         .hasMessageContaining("forward entry 0 (:80 -> 127.0.0.1:80): peer 7 (expected one of [1])");
-    assertThatThrownBy(() -> MeshPlan.builder().client("127.0.0.1:0").peer(peer(1, 5053)).peer(peer(1, 5054))
+    assertThatThrownBy(() -> MeshPlan.builder().bindClient("127.0.0.1:0").peer(peer(1, 5053)).peer(peer(1, 5054))
         .forward(ForwardEntry.parse(":80", null), 1).build())
         .hasMessageContaining("peer 1: used twice");
-    assertThatThrownBy(() -> MeshPlan.builder().client("127.0.0.1:0").peer(peer(1, 5053)).peer(peer(2, 5054))
+    assertThatThrownBy(() -> MeshPlan.builder().bindClient("127.0.0.1:0").peer(peer(1, 5053)).peer(peer(2, 5054))
         .forward(ForwardEntry.parse(":80", "127.0.0.1:80"), 1)
         .forward(ForwardEntry.parse("198.18.0.1:81", "127.0.0.1:80"), 2).build())
         .hasMessageContaining("forward entry 1: ").hasMessageContaining("overlaps entry 0");
-    assertThatThrownBy(() -> MeshPlan.builder().client("127.0.0.1:0").peer(peer(1, 5053)).build())
+    assertThatThrownBy(() -> MeshPlan.builder().bindClient("127.0.0.1:0").peer(peer(1, 5053)).build())
         .hasMessageContaining("client: no forward entry");
     assertThatThrownBy(() -> MeshPlan.builder().healthCheckInterval(Duration.ofSeconds(-1)))
         .hasMessageContaining("healthCheckInterval: PT-1S");
@@ -152,7 +152,7 @@ class MeshPlanTest {
   }
 
   private static MeshPlan client(TunnelTls tls, boolean multiplex) throws IOException {
-    return MeshPlan.builder().client("127.0.0.1:0")
+    return MeshPlan.builder().bindClient("127.0.0.1:0")
         .peer(TunnelPeer.builder(1).endpoint(Destination.of("127.0.0.1", 5053)).tls(tls).multiplex(multiplex).build())
         .forward(ForwardEntry.parse(":80", "127.0.0.1:80"), 1).build();
   }

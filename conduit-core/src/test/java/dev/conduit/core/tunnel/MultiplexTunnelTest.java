@@ -148,7 +148,7 @@ class MultiplexTunnelTest {
   }
 
   static MeshPlan serverPlan(String listen) throws IOException {
-    return MeshPlan.builder().server(listen).serverTls(mtls("b"))
+    return MeshPlan.builder().bindServer(listen).serverTls(mtls("b"))
         .allow(TunnelAllow.builder().principal(PEER_A).cidr("127.0.0.1/32").ports(PortRange.of(origin.port()))
             .ports(PortRange.of(echo.port())).build())
         .build();
@@ -157,7 +157,7 @@ class MultiplexTunnelTest {
   static MeshPlan clientPlan(TunnelTls tls, boolean multiplex, List<String> peerAddresses) throws IOException {
     TunnelPeer.Builder peer = TunnelPeer.builder(1).tls(tls).multiplex(multiplex);
     peerAddresses.forEach(a -> peer.endpoint(Destination.parse(a, -1)));
-    return MeshPlan.builder().client("127.0.0.1:0").peer(peer.build())
+    return MeshPlan.builder().bindClient("127.0.0.1:0").peer(peer.build())
         .forward(ForwardEntry.parse(":80", "127.0.0.1:" + origin.port()), 1).resolver(OriginalDestinationResolver.NONE)
         .build();
   }
@@ -282,7 +282,7 @@ class MultiplexTunnelTest {
       // a pair of conduits of their own on one event loop: the warm-up below allocates that thread's buffers,
       // so the measurement sees what the tunnel holds, not the allocator's first chunks
       try (ConduitResources resources = ConduitResources.builder().ioThreads(1).build();
-          MeshPlan serverPlan = MeshPlan.builder().server("127.0.0.1:0").serverTls(mtls("b"))
+          MeshPlan serverPlan = MeshPlan.builder().bindServer("127.0.0.1:0").serverTls(mtls("b"))
               .allow(TunnelAllow.builder().principal(PEER_A).cidr("127.0.0.1/32")
                   .ports(PortRange.of(source.getLocalPort())).ports(PortRange.of(origin.port())).build()).build();
           Conduit b2 = serverPlan.apply(Conduit.builder().resources(resources)).build().start();

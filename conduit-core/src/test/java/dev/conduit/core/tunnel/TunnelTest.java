@@ -3,21 +3,22 @@ package dev.conduit.core.tunnel;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.Conduit;
-import dev.conduit.core.Destination;
-import dev.conduit.core.net.PortRange;
-import dev.conduit.core.ConduitResources;
 import dev.conduit.core.ConduitBuilder;
+import dev.conduit.core.ConduitResources;
+import dev.conduit.core.Destination;
 import dev.conduit.core.Listener;
 import dev.conduit.core.Timeouts;
 import dev.conduit.core.inbound.InboundProtocols;
+import dev.conduit.core.net.PortRange;
 import dev.conduit.core.observe.ConnectionObserver;
 import dev.conduit.core.observe.ConnectionSummary;
 import dev.conduit.core.pki.CertificateAuthority;
-import dev.conduit.core.pki.CertificateRequest;
 import dev.conduit.core.pki.CertificateRequest.Usage;
+import dev.conduit.core.pki.CertificateRequest;
 import dev.conduit.core.route.RouteDecision;
 import dev.conduit.core.route.Router;
 import dev.conduit.core.route.Rule;
+import dev.conduit.core.testing.Poll;
 import dev.conduit.core.testing.Processes;
 import dev.conduit.core.testing.TestOrigin;
 import java.io.ByteArrayOutputStream;
@@ -72,7 +73,7 @@ class TunnelTest {
         .uri("spiffe://mesh/b").usages(Usage.SERVER, Usage.CLIENT).build());
     writePem(CA, "a", CertificateRequest.builder().commonName("a").uri(PEER_A).usages(Usage.CLIENT).build());
 
-    planB = MeshPlan.builder().server("127.0.0.1:0").serverTls(mtls("b"))
+    planB = MeshPlan.builder().bindServer("127.0.0.1:0").serverTls(mtls("b"))
         .allow(TunnelAllow.builder().principal(PEER_A).cidr("127.0.0.1/32").ports(PortRange.of(origin.port()))
             .ports(PortRange.of(echo.port())).build())
         .allow(TunnelAllow.builder().principal(PEER_A_RENEWED).cidr("127.0.0.1/32").ports(PortRange.of(echo.port()))
@@ -133,7 +134,7 @@ class TunnelTest {
 
   /** A client plan: forward entry ":80 -> origin" (as in seed 000) and one peer with these addresses. */
   static MeshPlan clientPlan(String certName, List<String> peerAddresses, int checkTime) throws IOException {
-    return MeshPlan.builder().client("127.0.0.1:0").healthCheckInterval(Duration.ofSeconds(checkTime))
+    return MeshPlan.builder().bindClient("127.0.0.1:0").healthCheckInterval(Duration.ofSeconds(checkTime))
         .peer(peer(peerAddresses, certName == null ? null : mtls(certName)))
         .forward(ForwardEntry.parse(":80", "127.0.0.1:" + origin.port()), 1)
         .tlsCheckInterval(Duration.ofMillis(100)).build();
@@ -232,7 +233,7 @@ class TunnelTest {
     Processes.requireTool("curl");
     // as if netfilter had redirected a connection for 198.18.0.9:3306 to the client listener
     InetSocketAddress original = new InetSocketAddress("198.18.0.9", 3306);
-    try (MeshPlan plan = MeshPlan.builder().client("127.0.0.1:0").peer(peer(List.of(bAddress()), mtls("a")))
+    try (MeshPlan plan = MeshPlan.builder().bindClient("127.0.0.1:0").peer(peer(List.of(bAddress()), mtls("a")))
         .forward(ForwardEntry.parse(":80", "127.0.0.1:" + echo.port()), 1)
         .forward(ForwardEntry.parse("198.18.0.9:3306", "127.0.0.1:" + origin.port()), 1)
         .resolver(ch -> java.util.Optional.of(original)).build();
@@ -359,7 +360,7 @@ class TunnelTest {
         assertThat(exchange(s, "via second")).isEqualTo("via second");
       }
       // the first address comes back: a second tunnel server on it
-      try (MeshPlan planB2 = MeshPlan.builder().server(first).serverTls(mtls("b"))
+      try (MeshPlan planB2 = MeshPlan.builder().bindServer(first).serverTls(mtls("b"))
           .allow(TunnelAllow.builder().principal(PEER_A).cidr("127.0.0.1").build()).build();
           Conduit b2 = planB2.apply(Conduit.builder().observer(new ConnectionObserver() {
             @Override
@@ -369,13 +370,15 @@ class TunnelTest {
               }
             }
           })).build().start()) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-        while (onFirst.isEmpty() && System.nanoTime() < deadline) {
+        // each attempt is a tunnel; the client goes back to the first address once its backoff has passed
+        Poll.until("a tunnel through the first address once it is back", Duration.ofSeconds(30), () -> {
           try (Socket s = (Socket) socks5Connect(c, echo.port())) {
             assertThat(exchange(s, "x")).isEqualTo("x");
+          } catch (Exception e) {
+            throw new AssertionError(e);
           }
-          Thread.sleep(200);
-        }
+          return !onFirst.isEmpty();
+        });
         assertThat(onFirst).as("tunnels through the first address once it is back").isNotEmpty();
       }
     }
@@ -389,19 +392,20 @@ class TunnelTest {
         assertThat(exchange(open, "before")).isEqualTo("before");
         writePem(CA, "r", CertificateRequest.builder().commonName("a").uri(PEER_A_RENEWED)
             .usages(Usage.CLIENT).build());
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        boolean renewedSeen = false;
-        while (!renewedSeen && System.nanoTime() < deadline) {
-          Object r = socks5Connect(c, echo.port());
-          if (r instanceof Socket s) {
-            try (s) {
-              assertThat(exchange(s, "new")).isEqualTo("new");
+        // each attempt is a tunnel; the reloaded certificate is picked up by the material's file check
+        Poll.until("a tunnel authenticated with the renewed certificate", Duration.ofSeconds(30), () -> {
+          try {
+            Object r = socks5Connect(c, echo.port());
+            if (r instanceof Socket s) {
+              try (s) {
+                assertThat(exchange(s, "new")).isEqualTo("new");
+              }
             }
+          } catch (Exception e) {
+            throw new AssertionError(e);
           }
-          Thread.sleep(100);
-          renewedSeen = closedOnB.stream().anyMatch(x -> x.principal().filter(PEER_A_RENEWED::equals).isPresent());
-        }
-        assertThat(renewedSeen).as("a tunnel authenticated with the renewed certificate").isTrue();
+          return closedOnB.stream().anyMatch(x -> x.principal().filter(PEER_A_RENEWED::equals).isPresent());
+        });
         assertThat(exchange(open, "after")).isEqualTo("after");
       }
     }
@@ -410,10 +414,10 @@ class TunnelTest {
   @Test
   void seed000PlainExampleRunsAsWrittenWithWarnings() throws Exception {
     Processes.requireTool("curl");
-    try (MeshPlan server = MeshPlan.builder().server("127.0.0.1:0").build();
+    try (MeshPlan server = MeshPlan.builder().bindServer("127.0.0.1:0").build();
         Conduit plainB = server.apply(Conduit.builder()).build().start()) {
       String addr = "127.0.0.1:" + plainB.address(MeshPlan.SERVER_LISTENER).getPort();
-      try (MeshPlan client = MeshPlan.builder().client("127.0.0.1:0").healthCheckInterval(Duration.ofSeconds(60))
+      try (MeshPlan client = MeshPlan.builder().bindClient("127.0.0.1:0").healthCheckInterval(Duration.ofSeconds(60))
           .peer(peer(List.of(addr), null)).forward(ForwardEntry.parse(":80", "127.0.0.1:" + origin.port()), 1)
           .build();
           Conduit plainA = client.apply(Conduit.builder()).build().start()) {

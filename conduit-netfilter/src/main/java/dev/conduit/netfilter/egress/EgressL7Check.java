@@ -49,7 +49,8 @@ import org.slf4j.LoggerFactory;
  * kept for the gateway's reports ({@link #denied()}); in report-only mode they are counted and let through.
  *
  * <pre>{@code
- * EgressL7Check l7 = EgressL7Check.builder().port(15080).protectedNetworks(config.protectedNetworks()).start();
+ * EgressL7Check l7 = EgressL7Check.builder().bind(new InetSocketAddress(15080))
+ *     .protectedNetworks(config.protectedNetworks()).build();
  * EgressGateway gw = EgressGateway.install(config (with l7CheckPort(15080)), allowlist, runner);
  * l7.update(NameAllowlist.fromPushedState(state.resources()));
  * }</pre>
@@ -378,12 +379,13 @@ public final class EgressL7Check implements AutoCloseable {
     }
 
     /**
-     * Starts the listener.
+     * Builds the check: starts its listener (the check has no separate start; {@link EgressL7Check#close()}
+     * stops it).
      *
      * @return the running check
      * @throws IOException when it cannot listen (the port is taken, the epoll transport is missing)
      */
-    public EgressL7Check start() throws IOException {
+    public EgressL7Check build() throws IOException {
       EgressL7Check check = new EgressL7Check(this);
       try {
         check.conduit.start();

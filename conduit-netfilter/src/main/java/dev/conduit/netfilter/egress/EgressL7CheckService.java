@@ -29,7 +29,7 @@ public final class EgressL7CheckService implements Service {
 
   @Override
   public void start() throws Exception {
-    check = builder.start();
+    check = builder.build();
   }
 
   /** Returns the running check, or throws {@link IllegalStateException} before {@link #start()}. */

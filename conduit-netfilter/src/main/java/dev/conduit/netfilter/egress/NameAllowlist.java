@@ -28,17 +28,23 @@ import java.util.TreeSet;
  */
 public final class NameAllowlist {
 
-  private static final NameAllowlist EMPTY = new NameAllowlist(new TreeMap<>(), new TreeSet<>(), new TreeSet<>());
+  private static final NameAllowlist EMPTY = new NameAllowlist(new TreeMap<>(), new TreeMap<>(), new TreeSet<>(),
+      new TreeMap<>());
 
   private final Map<String, Set<IpAddress>> domains;
-  private final Set<String> wildcards;
+  private final Map<String, Set<Integer>> wildcards; // suffix -> ports (empty: all)
   private final Set<IpPrefix> anyName;
+  private final Map<IpPrefix, Set<Integer>> ports; // each pushed address or prefix -> its ports (empty: all)
 
-  private NameAllowlist(TreeMap<String, Set<IpAddress>> domains, TreeSet<String> wildcards,
-      TreeSet<IpPrefix> anyName) {
+  private NameAllowlist(TreeMap<String, Set<IpAddress>> domains, TreeMap<String, Set<Integer>> wildcards,
+      TreeSet<IpPrefix> anyName, TreeMap<IpPrefix, Set<Integer>> ports) {
     this.domains = Collections.unmodifiableMap(domains);
-    this.wildcards = Collections.unmodifiableSet(wildcards);
+    this.wildcards = Collections.unmodifiableMap(wildcards);
     this.anyName = Collections.unmodifiableSet(anyName);
+    // every pushed address and prefix has its ports (empty: every port), also when read from the kept text
+    domains.values().forEach(a -> a.forEach(ip -> ports.putIfAbsent(IpPrefix.parse(ip + "/" + ip.bits()), Set.of())));
+    anyName.forEach(p -> ports.putIfAbsent(p, Set.of()));
+    this.ports = Collections.unmodifiableMap(ports);
   }
 
   /** Returns the allowlist with no names and no addresses (every L7-checked flow is refused). */
@@ -55,7 +61,9 @@ public final class NameAllowlist {
    */
   public static NameAllowlist ofAddresses(Allowlist allowlist) {
     requireNonNull(allowlist, "allowlist");
-    return new NameAllowlist(new TreeMap<>(), new TreeSet<>(), new TreeSet<>(allowlist.entries()));
+    TreeMap<IpPrefix, Set<Integer>> ports = new TreeMap<>();
+    allowlist.entries().forEach(p -> ports.put(p, Set.copyOf(allowlist.ports(p))));
+    return new NameAllowlist(new TreeMap<>(), new TreeMap<>(), new TreeSet<>(allowlist.entries()), ports);
   }
 
   /**
@@ -71,15 +79,17 @@ public final class NameAllowlist {
   public static NameAllowlist fromPushedState(Map<String, JsonNode> resources) {
     requireNonNull(resources, "resources");
     TreeMap<String, Set<IpAddress>> domains = new TreeMap<>();
-    TreeSet<String> wildcards = new TreeSet<>();
+    TreeMap<String, Set<Integer>> wildcards = new TreeMap<>();
     TreeSet<IpPrefix> anyName = new TreeSet<>();
+    TreeMap<IpPrefix, Set<Integer>> ports = new TreeMap<>();
     for (Map.Entry<String, JsonNode> r : resources.entrySet()) {
       String key = r.getKey();
       if (isWildcard(key)) {
-        wildcards.add(suffix(key));
+        wildcards.put(suffix(key), pushedPorts(r.getValue()));
         continue;
       }
       IpPrefix prefix = IpPrefix.parse(key);
+      ports.put(prefix, pushedPorts(r.getValue()));
       JsonNode entries = r.getValue() == null ? null : r.getValue().get("entries");
       if (entries == null || !entries.isArray() || entries.isEmpty()) {
         anyName.add(prefix);
@@ -95,7 +105,23 @@ public final class NameAllowlist {
       }
     }
     domains.replaceAll((n, a) -> Collections.unmodifiableSet(a));
-    return new NameAllowlist(domains, wildcards, anyName);
+    return new NameAllowlist(domains, wildcards, anyName, ports);
+  }
+
+  /** A pushed value's ports, as the address allowlist reads them (absent or empty: every port). */
+  private static Set<Integer> pushedPorts(JsonNode value) {
+    JsonNode ports = value == null ? null : value.get("ports");
+    if (ports == null || !ports.isArray()) {
+      return Set.of();
+    }
+    TreeSet<Integer> out = new TreeSet<>();
+    for (JsonNode p : ports) {
+      if (!p.isInt() || p.asInt() < 1 || p.asInt() > 65535) {
+        throw new IllegalArgumentException("ports: " + p + " (expected: 1-65535)");
+      }
+      out.add(p.asInt());
+    }
+    return Collections.unmodifiableSet(out);
   }
 
   /**
@@ -125,7 +151,7 @@ public final class NameAllowlist {
   /** Returns the wildcards as {@code *.suffix}, in suffix order. */
   public List<String> wildcards() {
     List<String> out = new ArrayList<>();
-    wildcards.forEach(s -> out.add("*." + s));
+    wildcards.keySet().forEach(s -> out.add("*." + s));
     return Collections.unmodifiableList(out);
   }
 
@@ -135,15 +161,46 @@ public final class NameAllowlist {
   }
 
   /**
-   * Returns whether a destination passes whatever name a flow to it carries (an address or prefix entry
-   * holds it): the L7 check then reads nothing.
+   * Returns whether a destination and port pass whatever name a flow to them carries (an address or prefix
+   * entry holds the address, on that port): the L7 check then reads nothing.
    *
    * @param destination the flow's original destination
+   * @param port its port
    * @return whether any name passes
    */
-  public boolean allowsAnyName(IpAddress destination) {
+  public boolean allowsAnyName(IpAddress destination, int port) {
     requireNonNull(destination, "destination");
-    return anyName.stream().anyMatch(p -> p.contains(destination));
+    return anyName.stream().anyMatch(p -> p.contains(destination) && portOf(p, port));
+  }
+
+  /**
+   * Returns whether the pushed state lets a destination be reached on a port: some address or prefix holding it
+   * allows every port or that one (the rule the gateway's address sets enforce).
+   *
+   * @param destination the destination
+   * @param port the port
+   * @return whether the port is allowed there
+   */
+  public boolean allowsPort(IpAddress destination, int port) {
+    requireNonNull(destination, "destination");
+    return ports.entrySet().stream().anyMatch(e -> e.getKey().contains(destination)
+        && (e.getValue().isEmpty() || e.getValue().contains(port)));
+  }
+
+  private boolean portOf(IpPrefix key, int port) {
+    Set<Integer> allowed = ports.get(key);
+    return allowed == null || allowed.isEmpty() || allowed.contains(port);
+  }
+
+  /**
+   * Returns the ports a wildcard allows (empty: every port).
+   *
+   * @param wildcard {@code *.suffix}
+   * @return the ports
+   */
+  public Set<Integer> wildcardPorts(String wildcard) {
+    Set<Integer> p = wildcards.get(suffix(requireNonNull(wildcard, "wildcard")));
+    return p == null ? Set.of() : p;
   }
 
   /**
@@ -156,7 +213,7 @@ public final class NameAllowlist {
   public Optional<String> wildcardOf(String name) {
     String n = canonical(requireNonNull(name, "name"));
     for (int dot = n.indexOf('.'); dot >= 0; dot = n.indexOf('.', dot + 1)) {
-      if (wildcards.contains(n.substring(dot + 1))) {
+      if (wildcards.containsKey(n.substring(dot + 1))) {
         return Optional.of("*." + n.substring(dot + 1));
       }
     }
@@ -164,16 +221,18 @@ public final class NameAllowlist {
   }
 
   /**
-   * Checks a flow by its server name and original destination (see the class comment for the rule).
+   * Checks a flow by its server name, original destination and port (see the class comment for the rule; the
+   * port must be one the entry allows, as for the gateway's address sets).
    *
    * @param name the TLS SNI or HTTP Host, empty when the flow carried none
    * @param destination the flow's original destination
+   * @param port its port
    * @return the verdict
    */
-  public Verdict check(Optional<String> name, IpAddress destination) {
+  public Verdict check(Optional<String> name, IpAddress destination, int port) {
     requireNonNull(name, "name");
     requireNonNull(destination, "destination");
-    if (allowsAnyName(destination)) {
+    if (allowsAnyName(destination, port)) {
       return new Verdict(Verdict.Kind.ALLOWED, destination + " is allowlisted as an address");
     }
     if (name.isEmpty()) {
@@ -182,11 +241,15 @@ public final class NameAllowlist {
     String n = canonical(name.get());
     Set<IpAddress> addresses = domains.get(n);
     if (addresses != null && addresses.contains(destination)) {
-      return new Verdict(Verdict.Kind.ALLOWED, n + " resolves to " + destination);
+      return allowsPort(destination, port) ? new Verdict(Verdict.Kind.ALLOWED, n + " resolves to " + destination)
+          : new Verdict(Verdict.Kind.DENIED, "port " + port + " is not allowlisted for " + n + " at " + destination);
     }
     Optional<String> wildcard = wildcardOf(n);
     if (wildcard.isPresent()) {
-      return new Verdict(Verdict.Kind.RESOLVE, n + " is below " + wildcard.get());
+      Set<Integer> allowed = wildcardPorts(wildcard.get());
+      return allowed.isEmpty() || allowed.contains(port)
+          ? new Verdict(Verdict.Kind.RESOLVE, n + " is below " + wildcard.get())
+          : new Verdict(Verdict.Kind.DENIED, "port " + port + " is not allowlisted for " + wildcard.get());
     }
     if (addresses != null) {
       return new Verdict(Verdict.Kind.DENIED, destination + " is not an address of " + n);
@@ -226,7 +289,8 @@ public final class NameAllowlist {
 
   /**
    * Returns the names as {@link #parse} reads them: one line per domain ({@code domain NAME ADDRESS...}),
-   * wildcard ({@code wildcard *.SUFFIX}) and address entry ({@code any ADDRESS|CIDR}).
+   * wildcard ({@code wildcard *.SUFFIX [PORT,...]}), address entry ({@code any ADDRESS|CIDR}) and address or
+   * prefix limited to some ports ({@code ports ADDRESS|CIDR PORT,...}).
    */
   public String toText() {
     StringBuilder s = new StringBuilder();
@@ -235,8 +299,23 @@ public final class NameAllowlist {
       addresses.forEach(a -> s.append(' ').append(a));
       s.append('\n');
     });
-    wildcards().forEach(w -> s.append("wildcard ").append(w).append('\n'));
-    anyName.forEach(p -> s.append("any ").append(p.length() == p.address().bits() ? p.address() : p).append('\n'));
+    wildcards.forEach((w, p) -> s.append("wildcard *.").append(w).append(portsText(p)).append('\n'));
+    anyName.forEach(p -> s.append("any ").append(text(p)).append('\n'));
+    ports.forEach((p, allowed) -> {
+      if (!allowed.isEmpty()) {
+        s.append("ports ").append(text(p)).append(portsText(allowed)).append('\n');
+      }
+    });
+    return s.toString();
+  }
+
+  private static String text(IpPrefix p) {
+    return p.length() == p.address().bits() ? p.address().toString() : p.toString();
+  }
+
+  private static String portsText(Set<Integer> ports) {
+    StringBuilder s = new StringBuilder();
+    ports.forEach(p -> s.append(s.length() == 0 ? " " : ",").append(p));
     return s.toString();
   }
 
@@ -250,8 +329,9 @@ public final class NameAllowlist {
   public static NameAllowlist parse(String text) {
     requireNonNull(text, "text");
     TreeMap<String, Set<IpAddress>> domains = new TreeMap<>();
-    TreeSet<String> wildcards = new TreeSet<>();
+    TreeMap<String, Set<Integer>> wildcards = new TreeMap<>();
     TreeSet<IpPrefix> anyName = new TreeSet<>();
+    TreeMap<IpPrefix, Set<Integer>> ports = new TreeMap<>();
     int number = 0;
     for (String line : text.split("\n", -1)) {
       number++;
@@ -273,10 +353,16 @@ public final class NameAllowlist {
             domains.put(canonical(f[1]), Collections.unmodifiableSet(addresses));
           }
           case "wildcard" -> {
-            if (f.length != 2 || !isWildcard(f[1])) {
-              throw new IllegalArgumentException("expected: wildcard *.SUFFIX");
+            if (f.length < 2 || f.length > 3 || !isWildcard(f[1])) {
+              throw new IllegalArgumentException("expected: wildcard *.SUFFIX [PORT,...]");
             }
-            wildcards.add(suffix(f[1]));
+            wildcards.put(suffix(f[1]), f.length == 3 ? parsePorts(f[2]) : Set.of());
+          }
+          case "ports" -> {
+            if (f.length != 3) {
+              throw new IllegalArgumentException("expected: ports ADDRESS|CIDR PORT,...");
+            }
+            ports.put(IpPrefix.parse(f[1]), parsePorts(f[2]));
           }
           case "any" -> {
             if (f.length != 2) {
@@ -284,19 +370,31 @@ public final class NameAllowlist {
             }
             anyName.add(IpPrefix.parse(f[1]));
           }
-          default -> throw new IllegalArgumentException("expected: domain, wildcard or any");
+          default -> throw new IllegalArgumentException("expected: domain, wildcard, any or ports");
         }
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("line " + number + ": " + e.getMessage(), e);
       }
     }
-    return new NameAllowlist(domains, wildcards, anyName);
+    return new NameAllowlist(domains, wildcards, anyName, ports);
+  }
+
+  private static Set<Integer> parsePorts(String text) {
+    TreeSet<Integer> out = new TreeSet<>();
+    for (String p : text.split(",")) {
+      int port = Integer.parseInt(p);
+      if (port < 1 || port > 65535) {
+        throw new IllegalArgumentException("port: " + port + " (expected: 1-65535)");
+      }
+      out.add(port);
+    }
+    return Collections.unmodifiableSet(out);
   }
 
   @Override
   public boolean equals(Object o) {
     return o instanceof NameAllowlist other && domains.equals(other.domains) && wildcards.equals(other.wildcards)
-        && anyName.equals(other.anyName);
+        && anyName.equals(other.anyName) && ports.equals(other.ports);
   }
 
   @Override

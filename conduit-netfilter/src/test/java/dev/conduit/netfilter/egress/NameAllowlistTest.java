@@ -7,6 +7,7 @@ import dev.conduit.netfilter.egress.NameAllowlist.Verdict.Kind;
 import dev.conduit.netfilter.egress.internal.FirstBytes;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -16,7 +17,7 @@ class NameAllowlistTest {
   static final NameAllowlist NAMES = NameAllowlist.fromPushedState(L7HandlerTest.pushed());
 
   static NameAllowlist.Verdict check(String name, String destination) {
-    return NAMES.check(Optional.ofNullable(name), IpAddress.parse(destination));
+    return NAMES.check(Optional.ofNullable(name), IpAddress.parse(destination), 443);
   }
 
   @Test
@@ -62,10 +63,38 @@ class NameAllowlistTest {
   void anAllowlistOfAddressesAloneAllowsItsAddressesWhateverTheName() {
     NameAllowlist names = NameAllowlist.ofAddresses(Allowlist.builder(dev.conduit.core.net.IpPrefixSet.empty())
         .entry("8.8.8.8").build());
-    assertThat(names.check(Optional.of("x.test"), IpAddress.parse("8.8.8.8")).kind()).isEqualTo(Kind.ALLOWED);
-    assertThat(names.check(Optional.of("x.test"), IpAddress.parse("8.8.4.4")).kind()).isEqualTo(Kind.DENIED);
-    assertThat(NameAllowlist.empty().check(Optional.of("x.test"), IpAddress.parse("8.8.8.8")).kind())
+    assertThat(names.check(Optional.of("x.test"), IpAddress.parse("8.8.8.8"), 443).kind()).isEqualTo(Kind.ALLOWED);
+    assertThat(names.check(Optional.of("x.test"), IpAddress.parse("8.8.4.4"), 443).kind()).isEqualTo(Kind.DENIED);
+    assertThat(NameAllowlist.empty().check(Optional.of("x.test"), IpAddress.parse("8.8.8.8"), 443).kind())
         .isEqualTo(Kind.DENIED);
+  }
+
+  @Test
+  void theEntriesPortsHoldForTheL7CheckAsForTheAddressSets() {
+    java.util.Map<String, com.fasterxml.jackson.databind.JsonNode> pushed = new java.util.LinkedHashMap<>();
+    pushed.put("198.51.100.10", L7HandlerTest.value("api.example.com").set("ports",
+        com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode().add(443)));
+    pushed.put("192.0.2.0/24", L7HandlerTest.value("192.0.2.0/24").set("ports",
+        com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode().add(80)));
+    pushed.put("*.example.org", L7HandlerTest.value("*.example.org").set("ports",
+        com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode().add(443)));
+    NameAllowlist names = NameAllowlist.fromPushedState(pushed);
+    IpAddress api = IpAddress.parse("198.51.100.10");
+    assertThat(names.check(Optional.of("api.example.com"), api, 443).kind()).isEqualTo(Kind.ALLOWED);
+    assertThat(names.check(Optional.of("api.example.com"), api, 80)).isEqualTo(new NameAllowlist.Verdict(
+        Kind.DENIED, "port 80 is not allowlisted for api.example.com at 198.51.100.10"));
+    assertThat(names.allowsAnyName(IpAddress.parse("192.0.2.9"), 80)).isTrue();
+    assertThat(names.allowsAnyName(IpAddress.parse("192.0.2.9"), 443)).isFalse();
+    assertThat(names.check(Optional.of("x.test"), IpAddress.parse("192.0.2.9"), 443).kind()).isEqualTo(Kind.DENIED);
+    assertThat(names.check(Optional.of("a.example.org"), api, 443).kind()).isEqualTo(Kind.RESOLVE);
+    assertThat(names.check(Optional.of("a.example.org"), api, 80)).isEqualTo(new NameAllowlist.Verdict(Kind.DENIED,
+        "port 80 is not allowlisted for *.example.org"));
+    assertThat(names.toText()).isEqualTo("domain api.example.com 198.51.100.10\nwildcard *.example.org 443\n"
+        + "any 192.0.2.0/24\nports 192.0.2.0/24 80\nports 198.51.100.10 443\n");
+    assertThat(NameAllowlist.parse(names.toText())).isEqualTo(names);
+    assertThat(NameAllowlist.ofAddresses(dev.conduit.netfilter.egress.Allowlist.builder(
+        dev.conduit.core.net.IpPrefixSet.empty()).entry(dev.conduit.core.net.IpPrefix.parse("8.8.8.8"), List.of(53))
+        .build()).allowsAnyName(IpAddress.parse("8.8.8.8"), 443)).isFalse();
   }
 
   @Test
@@ -75,11 +104,11 @@ class NameAllowlistTest {
     assertThat(NameAllowlist.parse("# kept\n\n" + NAMES.toText())).isEqualTo(NAMES);
     assertThat(NameAllowlist.parse("")).isEqualTo(NameAllowlist.empty());
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> NameAllowlist.parse("wildcard example.org\n"))
-        .hasMessage("line 1: expected: wildcard *.SUFFIX");
+        .hasMessage("line 1: expected: wildcard *.SUFFIX [PORT,...]");
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> NameAllowlist.parse("any 10.0.0.1\ndomain x.test\n"))
         .hasMessage("line 2: a domain without addresses");
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> NameAllowlist.parse("host x.test 1.2.3.4\n"))
-        .hasMessage("line 1: expected: domain, wildcard or any");
+        .hasMessage("line 1: expected: domain, wildcard, any or ports");
   }
 
   @Test

@@ -44,11 +44,16 @@ public final class L7DivertNft {
     s.append("    meta mark ").append(mark).append(" ct mark set ").append(mark).append('\n');
     s.append("    meta mark ").append(mark).append(" ip daddr @allow4_out\n");
     s.append("    meta mark ").append(mark).append(" ip6 daddr @allow6_out\n");
+    // entries with ports: their concatenated sets, as the forward chain looks them up
+    s.append("    meta mark ").append(mark).append(" meta l4proto tcp ip daddr . th dport @allow4p_out\n");
+    s.append("    meta mark ").append(mark).append(" meta l4proto tcp ip6 daddr . th dport @allow6p_out\n");
     s.append("  }\n");
     s.append("  chain l7_in {\n");
     s.append("    type filter hook input priority filter; policy accept;\n");
     s.append("    ct mark ").append(mark).append(" ip saddr @allow4_in\n");
     s.append("    ct mark ").append(mark).append(" ip6 saddr @allow6_in\n");
+    s.append("    ct mark ").append(mark).append(" meta l4proto tcp ip saddr . th sport @allow4p_in\n");
+    s.append("    ct mark ").append(mark).append(" meta l4proto tcp ip6 saddr . th sport @allow6p_in\n");
     s.append("  }\n");
     return s.toString();
   }

@@ -60,7 +60,7 @@ public final class L7Handler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
-    if (policy.names().allowsAnyName(address)) {
+    if (policy.names().allowsAnyName(address, destination.getPort())) {
       decided = true; // an address entry: nothing to read
       connect(ctx, Optional.empty());
       return;
@@ -110,7 +110,7 @@ public final class L7Handler extends ChannelInboundHandlerAdapter {
   }
 
   private void check(ChannelHandlerContext ctx, FirstBytes.Kind kind, Optional<String> name) {
-    NameAllowlist.Verdict v = policy.names().check(name, address);
+    NameAllowlist.Verdict v = policy.names().check(name, address, destination.getPort());
     switch (v.kind()) {
       case ALLOWED -> connect(ctx, name);
       case DENIED -> refuse(ctx, kind, name, v.reason());
