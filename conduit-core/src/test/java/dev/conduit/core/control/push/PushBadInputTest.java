@@ -126,6 +126,14 @@ class PushBadInputTest {
     String part = "x".repeat(40 * 1024);
     bad.socket.sendText("{\"type\":\"report\",\"version\":1,\"payload\":\"" + part, false).get(30, TimeUnit.SECONDS);
     bad.socket.sendText(part, false).get(30, TimeUnit.SECONDS);
+    // more of the message after the server refused it: the close frame and its reason must still arrive
+    for (int i = 0; i < 16; i++) {
+      try {
+        bad.socket.sendText(part, false).get(30, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.ExecutionException closed) {
+        break;
+      }
+    }
     bad.socket.sendText(part + "\"}", true);
     assertThat(bad.awaitClose()).startsWith("1009 message too big");
     serverStillServes();

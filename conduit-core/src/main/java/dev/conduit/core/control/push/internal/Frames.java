@@ -82,6 +82,28 @@ public final class Frames {
     ctx.writeAndFlush(new CloseWebSocketFrame(code, fitReason(reason))).addListener(ChannelFutureListener.CLOSE);
   }
 
+  /**
+   * Sends a close frame with {@code code} and {@code reason}, then keeps reading (and discarding) for up to
+   * {@code linger} before closing, unless the peer closes first. Closing at once would make the kernel answer the
+   * rest of a message the peer is still sending with a reset, and a reset makes the peer drop the close frame
+   * with its reason unread.
+   */
+  public static void closeLingering(ChannelHandlerContext ctx, int code, String reason, java.time.Duration linger) {
+    if (!ctx.channel().isActive()) {
+      return;
+    }
+    ctx.writeAndFlush(new CloseWebSocketFrame(code, fitReason(reason))).addListener((ChannelFutureListener) f -> {
+      if (!f.isSuccess()) {
+        f.channel().close();
+        return;
+      }
+      f.channel().config().setAutoRead(true);
+      f.channel().eventLoop().schedule(() -> {
+        f.channel().close();
+      }, linger.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    });
+  }
+
   /** Sends a close frame with {@code code} and {@code reason} through the whole pipeline, then closes. */
   public static void close(io.netty.channel.Channel channel, int code, String reason) {
     if (!channel.isActive()) {

@@ -47,6 +47,9 @@ public final class ServerConnection extends SimpleChannelInboundHandler<WebSocke
   private String agentId;
   private AgentRecord record;
   private boolean helloSeen;
+  /** How long a refused agent's remaining bytes are read and dropped after the close frame (see Frames). */
+  private static final java.time.Duration CLOSE_LINGER = java.time.Duration.ofSeconds(2);
+
   private boolean closing;
   private long sentVersion = -1;
   private boolean needSnapshot;
@@ -267,7 +270,7 @@ public final class ServerConnection extends SimpleChannelInboundHandler<WebSocke
     if (record == null) {
       ctx.close(); // no WebSocket yet: nothing to send a close frame on
     } else {
-      Frames.close(ctx, code, reason);
+      Frames.closeLingering(ctx, code, reason, CLOSE_LINGER);
     }
   }
 
