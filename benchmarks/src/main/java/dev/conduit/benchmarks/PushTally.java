@@ -8,7 +8,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
 /**
  * The agents' side of {@link PushFanoutBench}'s measurement: per change and agent, the nanos from the server's
  * publish ({@code t0}, written into the changed member; both JVMs read the same monotonic clock on Linux) to the
- * moment the agent had the change. Version 1 is the initial membership; change {@code c} is version {@code c + 1}.
+ * moment the agent had the change. The measured changes carry their number ({@code change}, from 1), warm-up ones
+ * none.
  */
 final class PushTally {
 
@@ -26,9 +27,11 @@ final class PushTally {
     }
   }
 
-  /** Notes that {@code agent} had {@code version}, published at {@code t0}, at {@code now}; the first time counts. */
-  void record(int agent, long version, long t0, long now) {
-    long change = version - 1;
+  /**
+   * Notes that {@code agent} had {@code change} (0: not a measured change), published at {@code t0}, at {@code now};
+   * the first time counts.
+   */
+  void record(int agent, long change, long t0, long now) {
     if (change >= 1 && change <= latencies.length && t0 > 0
         && latencies[(int) change - 1].compareAndSet(agent, 0, Math.max(1, now - t0))) {
       counts[(int) change - 1].incrementAndGet();

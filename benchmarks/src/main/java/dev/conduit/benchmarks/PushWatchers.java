@@ -42,8 +42,8 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * The cheap watchers of {@link PushFanoutBench}: many push-channel agents in one JVM on one event loop group, each
  * with its own TLS connection (one shared client context, so sessions resume), its own WebSocket upgrade and hello.
  * Each decodes every message it receives in full (a streaming JSON parse of every byte, no tree, no kept state),
- * notes the {@link System#nanoTime()} at which it had decoded a change, and acknowledges it with the hash the
- * server announced (a watcher keeps no membership to hash: that is a real agent's work, not the server's). The
+ * notes the {@link System#nanoTime()} at which it had decoded a measured change, and acknowledges every message with
+ * the hash the server announced (a watcher keeps no membership to hash: that is a real agent's work, not the server's). The
  * latency of a change is that time minus the publish time the bench wrote into the changed member ({@code t0}).
  */
 final class PushWatchers {
@@ -203,7 +203,7 @@ final class PushWatchers {
         ctx.close();
         return;
       }
-      tally.record(id, message.version, message.t0, System.nanoTime());
+      tally.record(id, message.change, message.t0, System.nanoTime());
       ctx.writeAndFlush(text(ctx, "{\"type\":\"ack\",\"version\":" + message.version + ",\"hash\":\""
           + message.hash + "\"}"));
     }
@@ -213,7 +213,7 @@ final class PushWatchers {
     }
   }
 
-  private record Decoded(long version, String hash, long t0) {}
+  private record Decoded(long version, String hash, long t0, long change) {}
 
   /**
    * Parses every token of a snapshot or delta; keeps its version, its hash and the newest {@code t0} of a member
@@ -222,7 +222,7 @@ final class PushWatchers {
   private static Decoded decode(WebSocketFrame frame) throws IOException {
     long version = -1;
     String hash = null;
-    long t0 = 0;
+    long[] newest = new long[2]; // the largest t0 and change a member carries: both grow with each change
     try (JsonParser p = JSON.createParser((java.io.InputStream) new ByteBufInputStream(frame.content()))) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         throw new IOException("not an object");
@@ -233,7 +233,7 @@ final class PushWatchers {
         switch (name) {
           case "version" -> version = p.getLongValue();
           case "hash" -> hash = p.getText();
-          case "upserts", "resources" -> t0 = Math.max(t0, newestT0(p));
+          case "upserts", "resources" -> newest(p, newest);
           default -> {
             if (value.isStructStart()) {
               p.skipChildren();
@@ -245,12 +245,11 @@ final class PushWatchers {
     if (version < 0 || hash == null) {
       throw new IOException("no version or hash");
     }
-    return new Decoded(version, hash, t0);
+    return new Decoded(version, hash, newest[0], newest[1]);
   }
 
-  /** Walks the object the parser is at the start of; returns the largest {@code t0} field in it. */
-  private static long newestT0(JsonParser p) throws IOException {
-    long newest = 0;
+  /** Walks the object the parser is at the start of; keeps the largest {@code t0} and {@code change} in it. */
+  private static void newest(JsonParser p, long[] newest) throws IOException {
     int depth = 1;
     while (depth > 0) {
       JsonToken token = p.nextToken();
@@ -261,12 +260,14 @@ final class PushWatchers {
         depth++;
       } else if (token.isStructEnd()) {
         depth--;
-      } else if (token == JsonToken.FIELD_NAME && "t0".equals(p.currentName())) {
-        if (p.nextToken() == JsonToken.VALUE_NUMBER_INT) {
-          newest = Math.max(newest, p.getLongValue());
+      } else if (token == JsonToken.FIELD_NAME) {
+        int slot = "t0".equals(p.currentName()) ? 0 : "change".equals(p.currentName()) ? 1 : -1;
+        if (slot >= 0 && p.nextToken() == JsonToken.VALUE_NUMBER_INT) {
+          newest[slot] = Math.max(newest[slot], p.getLongValue());
+        } else if (p.currentToken().isStructStart()) {
+          depth++;
         }
       }
     }
-    return newest;
   }
 }

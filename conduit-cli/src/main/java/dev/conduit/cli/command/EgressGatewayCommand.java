@@ -85,9 +85,12 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
           + " 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7).")
   List<String> protectedNetworks = new ArrayList<>();
 
-  @Option(names = "--allowlist", paramLabel = "IP|CIDR", split = ",",
-      description = "An allowlisted address or prefix, optionally with one TCP/UDP port (\"198.51.100.7 443\";"
-          + " more ports: --allowlist-file); repeatable.")
+  // a comma before a bare number continues the entry's ports; any other comma starts the next entry
+  @Option(names = "--allowlist", paramLabel = "IP|CIDR[ PORT,...]", split = ",(?!\\s*\\d+\\s*(?:,|$))",
+      splitSynopsisLabel = ",",
+      description = "Allowlisted addresses or prefixes, each optionally followed by the TCP/UDP ports it allows,"
+          + " comma-separated (\"198.51.100.7 443,8443,203.0.113.0/24\": two ports for the first, every port for"
+          + " the second); repeatable.")
   List<String> allowlist = new ArrayList<>();
 
   @Option(names = "--allowlist-file", paramLabel = "FILE",
@@ -170,11 +173,12 @@ public final class EgressGatewayCommand extends BaseCommand implements Callable<
     }
     InetSocketAddress bind = bind(metricsListen);
     EgressMetrics metrics = new EgressMetrics(hostname(), maxAddressLabels);
-    EgressGatewayService gateway = new EgressGatewayService(config, initial, runner, bind, metrics);
     Optional<EgressL7CheckService> l7 = l7Check ? Optional.of(new EgressL7CheckService(EgressL7Check.builder()
         .bind(new InetSocketAddress("::", l7CheckPort)).protectedNetworks(config.protectedNetworks())
         .allowedSpecial(special).dnsServers(l7DnsServers()).reportOnly(config.mode() == EgressMode.REPORT_ONLY)
         .names(initialNames(state, initial)))) : Optional.empty();
+    // a mode switch through the gateway switches the L7 check along
+    EgressGatewayService gateway = new EgressGatewayService(config, initial, runner, bind, metrics, l7);
     l7.ifPresent(c -> metrics.l7Denied(() -> c.check().deniedTotal()));
     ConduitRuntime.Builder services = ConduitRuntime.builder();
     l7.ifPresent(services::service); // listening before the divert rules send flows to it

@@ -209,6 +209,17 @@ final class ProxyRole {
     } catch (IOException e) {
       throw CliException.failure("admin.token_file: " + Lifecycle.io(e), e);
     }
+    if (a.tlsCert().isPresent()) {
+      Path cert = Path.of(a.tlsCert().get());
+      try {
+        // without client_ca the trust roots go unused (no client is asked for a certificate)
+        ab.tls(dev.conduit.core.pki.TlsMaterial.load(cert, Path.of(a.tlsKey().orElseThrow()),
+            a.clientCa().map(Path::of).orElse(cert)),
+            AdminServer.ClientCertificates.valueOf(a.clientCertificates().toUpperCase(java.util.Locale.ROOT)));
+      } catch (IOException | IllegalArgumentException e) {
+        throw CliException.failure("admin.tls_cert/tls_key/client_ca: " + e.getMessage(), e);
+      }
+    }
     return ab;
   }
 

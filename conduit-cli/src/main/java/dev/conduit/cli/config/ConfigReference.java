@@ -203,7 +203,14 @@ public final class ConfigReference {
         mapping("admin", "The admin endpoint: /metrics, /healthz, /readyz, /connections, /config, /loggers.",
             key("listen", Kind.STRING, "ip:port (default " + AdminConfig.DEFAULT_LISTEN + ")."),
             key("token", Kind.STRING, "Bearer token required by the endpoint (a secret: prefer token_file)."),
-            key("token_file", Kind.STRING, "File holding the bearer token.")).orNull(),
+            key("token_file", Kind.STRING, "File holding the bearer token."),
+            key("tls_cert", Kind.STRING, "Certificate chain (PEM) of the endpoint: it then serves HTTPS only"
+                + " (with tls_key).").orNull(),
+            key("tls_key", Kind.STRING, "Private key (PEM) of the endpoint (with tls_cert).").orNull(),
+            key("client_ca", Kind.STRING, "CA certificates (PEM) of the client certificates the endpoint accepts;"
+                + " a request with a verified one needs no token (needs tls_cert).").orNull(),
+            key("client_certificates", Kind.STRING, "none, optional or required (handshakes without a certificate"
+                + " fail); default optional with client_ca, else none.").orNull()).orNull(),
         mapping("manager", "Seed 000's mesh mode: this host's conduit joins the mesh the manager runs.",
             key("enable", Kind.BOOLEAN, "Join the mesh (then client/server take their peers from the manager).")
                 .orNull(),

@@ -452,13 +452,23 @@ final class StandardSections {
   }
 
   private static AdminConfig readAdmin(ConfigNode node) {
-    Map<String, ConfigNode> m = node.isNull() ? Map.of() : node.mapping(List.of("listen", "token", "token_file"));
+    Map<String, ConfigNode> m = node.isNull() ? Map.of() : node.mapping(List.of("listen", "token", "token_file",
+        "tls_cert", "tls_key", "client_ca", "client_certificates"));
     String listen = m.containsKey("listen") ? m.get("listen").string() : AdminConfig.DEFAULT_LISTEN;
     node.convert(() -> dev.conduit.core.admin.AdminServer.builder().bind(listen));
     Optional<String> token = m.containsKey("token") ? Optional.of(m.get("token").string()) : Optional.empty();
     Optional<String> tokenFile = m.containsKey("token_file") ? Optional.of(m.get("token_file").string())
         : Optional.empty();
-    return node.convert(() -> new AdminConfig(listen, token, tokenFile));
+    Optional<String> tlsCert = optionalString(m, "tls_cert");
+    Optional<String> tlsKey = optionalString(m, "tls_key");
+    Optional<String> clientCa = optionalString(m, "client_ca");
+    String clientCertificates = optionalString(m, "client_certificates").orElse("");
+    return node.convert(() -> new AdminConfig(listen, token, tokenFile, tlsCert, tlsKey, clientCa,
+        clientCertificates));
+  }
+
+  private static Optional<String> optionalString(Map<String, ConfigNode> m, String key) {
+    return m.containsKey(key) && !m.get(key).isNull() ? Optional.of(m.get(key).string()) : Optional.empty();
   }
 
   // ---- helpers

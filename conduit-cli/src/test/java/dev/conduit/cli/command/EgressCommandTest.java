@@ -288,6 +288,22 @@ class EgressCommandTest {
   }
 
   @Test
+  void theAllowlistFlagTakesSeveralPortsPerEntryAndStillSeveralEntriesPerFlag(@TempDir Path dir) throws Exception {
+    String[] common = {"egress", "gateway", "--table", "cdt_egress", "--protected-network", "198.18.0.0/24",
+        "--protected-network", "fd00::/64", "--state-file", dir.resolve("state").toString(), "--metrics-listen",
+        "127.0.0.1:0"};
+    try (Running gw = new Running(concat(common, "--allowlist", "8.8.8.8 443,8443,1.1.1.1",
+        "--allowlist", "2606:4700::/32 443,853", "--allowlist", "9.9.9.9,2620:fe::/48 53")).awaitStarted()) {
+      assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow4p_out"))
+          .contains("8.8.8.8 . 443", "8.8.8.8 . 8443");
+      assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow6p_out"))
+          .contains("2606:4700::/32 . 443", "2606:4700::/32 . 853", "2620:fe::/48 . 53");
+      assertThat(inNs("nft", "list", "set", "inet", "cdt_egress", "allow4_out")).contains("1.1.1.1", "9.9.9.9")
+          .doesNotContain("8.8.8.8");
+    }
+  }
+
+  @Test
   void gatewayInstallsThePortsOfFileAndPushedEntriesAndKeepsThem(@TempDir Path dir) throws Exception {
     Path state = dir.resolve("state");
     Path file = Files.writeString(dir.resolve("allowlist"), "8.8.8.8 443\n2606:4700::/32 443,853\n1.1.1.1\n");

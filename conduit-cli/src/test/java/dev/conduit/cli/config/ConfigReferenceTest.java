@@ -147,7 +147,9 @@ class ConfigReferenceTest {
         .replace("type: mixed, mode: redirect", "type: transparent, mode: redirect")
         + "outbounds: [{name: c, hops: [{protocol: https, endpoints: [h.test:443], tls: {ca_file: \""
         + ca.certificate().getPath() + "\"}}]}]\n"
-        + "admin: {token: t0ken}\n"
+        + "admin: {token: t0ken, tls_cert: \"" + ca.certificate().getPath() + "\", tls_key: \""
+        + ca.privateKey().getPath() + "\", client_ca: \"" + ca.certificate().getPath()
+        + "\", client_certificates: required}\n"
         + "manager: {token: ID.SECRET}\n";
   }
 

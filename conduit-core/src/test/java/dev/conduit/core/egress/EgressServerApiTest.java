@@ -248,6 +248,52 @@ class EgressServerApiTest {
     assertThat(get("/ui/%2e%2e%2fEgressServer.class", Optional.empty()).statusCode()).isEqualTo(404);
   }
 
+  @Test
+  void adoptTakesTheLearnedFlowsPortsAndEveryPortOnlyWhenAsked() throws Exception {
+    com.fasterxml.jackson.databind.node.ObjectNode report = JSON.createObjectNode().put("type", "egress-gateway")
+        .put("mode", "report");
+    var denied = report.putArray("denied");
+    denied.addObject().put("destination", "198.18.0.77").put("port", 8443).put("count", 2);
+    denied.addObject().put("destination", "198.18.0.77").put("port", 443).put("count", 1);
+    denied.addObject().put("destination", "198.18.0.78").put("port", 443).put("count", 1);
+    denied.addObject().put("destination", "198.18.0.79").put("port", 22).put("count", 1);
+    server.onReport("gw-adopt", report);
+
+    // by default: the ports the denied flows were seen on
+    HttpResponse<String> seen = post("/api/v1/learned/adopt", "{\"value\":\"198.18.0.77\"}", bearer());
+    assertThat(seen.statusCode()).as(seen.body()).isEqualTo(201);
+    assertThat(JSON.readTree(seen.body()).get("ports").toString()).isEqualTo("[443,8443]");
+    assertThat(server.effectiveAllowlist().get("198.18.0.77").get("ports").toString()).isEqualTo("[443,8443]");
+
+    // every port, when the operator asks
+    HttpResponse<String> all = post("/api/v1/learned/adopt", "{\"value\":\"198.18.0.78\",\"allPorts\":true}",
+        bearer());
+    assertThat(all.statusCode()).as(all.body()).isEqualTo(201);
+    assertThat(JSON.readTree(all.body()).get("ports").toString()).isEqualTo("[]");
+
+    // or the ports the operator names
+    HttpResponse<String> named = post("/api/v1/learned/adopt", "{\"value\":\"198.18.0.79\",\"ports\":[2222]}",
+        bearer());
+    assertThat(named.statusCode()).as(named.body()).isEqualTo(201);
+    assertThat(JSON.readTree(named.body()).get("ports").toString()).isEqualTo("[2222]");
+
+    // bad input: a clear message, nothing stored
+    HttpResponse<String> bad = post("/api/v1/learned/adopt", "{\"value\":\"198.18.0.80\",\"allPorts\":\"yes\"}",
+        bearer());
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(JSON.readTree(bad.body()).get("error").asText()).contains("allPorts");
+    HttpResponse<String> both = post("/api/v1/learned/adopt",
+        "{\"value\":\"198.18.0.80\",\"allPorts\":true,\"ports\":[443]}", bearer());
+    assertThat(both.statusCode()).isEqualTo(400);
+    assertThat(server.effectiveAllowlist()).doesNotContainKey("198.18.0.80");
+
+    for (JsonNode e : JSON.readTree(get("/api/v1/entries?q=198.18.0.7", bearer()).body()).get("entries")) {
+      if (e.get("value").asText().matches("198\\.18\\.0\\.7[789]")) {
+        assertThat(delete("/api/v1/entries/" + e.get("id").asText(), bearer()).statusCode()).isEqualTo(204);
+      }
+    }
+  }
+
   private void assertRefused(String value, int status, String message) throws Exception {
     HttpResponse<String> r = post("/api/v1/entries", JSON.createObjectNode().put("value", value).toString(), bearer());
     assertThat(r.statusCode()).as(value + " -> " + r.body()).isEqualTo(status);

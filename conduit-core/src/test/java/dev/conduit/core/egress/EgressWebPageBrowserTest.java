@@ -243,6 +243,8 @@ class EgressWebPageBrowserTest {
       click(learned + "button.adopt[data-value='learned.example.com']");
       tab("entries");
       visible("#entries tr[data-value='learned.example.com'] li[data-address='198.18.0.20']");
+      // on the port the denied flow was seen on, not every port
+      assertThat(text("#entries tr[data-value='learned.example.com'] .ports")).isEqualTo("443");
     }
 
     // search narrows the table (server side)

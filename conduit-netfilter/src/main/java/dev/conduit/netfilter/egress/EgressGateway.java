@@ -12,6 +12,8 @@ import dev.conduit.netfilter.egress.internal.EgressNft;
 import dev.conduit.netfilter.egress.internal.L7DivertNft;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 
 /**
  * Enforces an {@link Allowlist} on a Linux gateway with one nftables table of its own ({@code inet},
@@ -30,6 +32,7 @@ import java.util.List;
 public final class EgressGateway implements AutoCloseable {
 
   private final CommandRunner runner;
+  private final List<Consumer<EgressMode>> modeListeners = new CopyOnWriteArrayList<>();
   private EgressGatewayConfig config;
   private Allowlist allowlist;
   private AllowlistElements installed;
@@ -174,6 +177,19 @@ public final class EgressGateway implements AutoCloseable {
     EgressGatewayConfig next = config.withMode(mode);
     runner.run(Command.withInput(EgressNft.rewriteForward(next), "nft", "-f", "-"));
     config = next;
+    for (Consumer<EgressMode> listener : modeListeners) {
+      listener.accept(mode);
+    }
+  }
+
+  /**
+   * Calls a listener after each switch of {@link #mode(EgressMode)}, with the new mode (on the switching thread;
+   * keep it short), e.g. to switch the L7 check along.
+   *
+   * @param listener the listener
+   */
+  public void onModeSwitch(Consumer<EgressMode> listener) {
+    modeListeners.add(requireNonNull(listener, "listener"));
   }
 
   /** Returns the allowlist in force. */

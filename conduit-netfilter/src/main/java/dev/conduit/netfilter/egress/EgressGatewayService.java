@@ -7,10 +7,13 @@ import dev.conduit.netfilter.CommandRunner;
 import dev.conduit.netfilter.NetfilterException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.Optional;
 
 /**
  * The egress gateway as a {@link Service}: installs its nftables table with the initial allowlist and serves its
- * metrics at start; stops the metrics server and removes the table at close.
+ * metrics at start; stops the metrics server and removes the table at close. With an L7 check, the check follows
+ * the gateway's mode: a switch through {@link EgressGateway#mode(EgressMode)} switches the check's report-only flag
+ * too.
  */
 public final class EgressGatewayService implements Service {
 
@@ -19,6 +22,7 @@ public final class EgressGatewayService implements Service {
   private final CommandRunner runner;
   private final InetSocketAddress metricsBind;
   private final EgressMetrics metrics;
+  private final Optional<EgressL7CheckService> l7Check;
   private volatile EgressGateway gateway;
   private volatile EgressMetricsServer metricsServer;
 
@@ -33,6 +37,22 @@ public final class EgressGatewayService implements Service {
    */
   public EgressGatewayService(EgressGatewayConfig config, Allowlist initial, CommandRunner runner,
       InetSocketAddress metricsBind, EgressMetrics metrics) {
+    this(config, initial, runner, metricsBind, metrics, Optional.empty());
+  }
+
+  /**
+   * Creates the service with an L7 check that follows the gateway's mode (start the check's service first).
+   *
+   * @param config the gateway's table, mode and protected networks
+   * @param initial the allowlist enforced from the start
+   * @param runner runs {@code nft}
+   * @param metricsBind where {@code /metrics} is served
+   * @param metrics renders the metrics
+   * @param l7Check the L7 check whose report-only flag follows the gateway's mode, if any
+   */
+  public EgressGatewayService(EgressGatewayConfig config, Allowlist initial, CommandRunner runner,
+      InetSocketAddress metricsBind, EgressMetrics metrics, Optional<EgressL7CheckService> l7Check) {
+    this.l7Check = requireNonNull(l7Check, "l7Check");
     this.config = requireNonNull(config, "config");
     this.initial = requireNonNull(initial, "initial");
     this.runner = requireNonNull(runner, "runner");
@@ -48,6 +68,10 @@ public final class EgressGatewayService implements Service {
   @Override
   public void start() throws Exception {
     EgressGateway g = EgressGateway.install(config, initial, runner);
+    l7Check.ifPresent(l7 -> {
+      l7.check().reportOnly(config.mode() == EgressMode.REPORT_ONLY);
+      g.onModeSwitch(mode -> l7.check().reportOnly(mode == EgressMode.REPORT_ONLY));
+    });
     try {
       metricsServer = EgressMetricsServer.start(metricsBind, g, metrics);
     } catch (IOException e) {

@@ -121,6 +121,11 @@ public final class EgressL7Check implements AutoCloseable {
     this.reportOnly = value;
   }
 
+  /** Returns whether refused flows are let through (report-only mode). */
+  public boolean reportOnly() {
+    return reportOnly;
+  }
+
   /** Returns the flows refused in the last hour, per destination, port and name, most recent first. */
   public List<DeniedFlow> denied() {
     return denials.snapshot();

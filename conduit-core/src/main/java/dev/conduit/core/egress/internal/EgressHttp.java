@@ -163,7 +163,19 @@ public final class EgressHttp implements AdminRoute {
     if (path.equals("/learned/adopt")) {
       requireMethod(method, "POST", "POST");
       JsonNode body = body(request);
-      return json(201, EgressJson.entry(book.add(new NewEntry(textField(body, "value"), List.of(), false,
+      String value = textField(body, "value");
+      JsonNode all = body.path("allPorts");
+      if (!all.isMissingNode() && !all.isNull() && !all.isBoolean()) {
+        throw new HttpError(400, "allPorts: " + all + " (expected: true or false)");
+      }
+      List<Integer> given = ports(body);
+      if (all.asBoolean(false) && given != null && !given.isEmpty()) {
+        throw new HttpError(400, "allPorts: true with ports (expected: one of them)");
+      }
+      // by default the ports the denied flows were seen on; every port only when the operator asks
+      List<Integer> ports = all.asBoolean(false) ? List.of()
+          : given != null ? given : List.copyOf(reports.learnedPorts(value));
+      return json(201, EgressJson.entry(book.add(new NewEntry(value, ports, false,
           "adopted from the learned allowlist"), actor, "adopt"), reports));
     }
     requireMethod(method, "GET", "GET");
@@ -298,19 +310,8 @@ public final class EgressHttp implements AdminRoute {
   private NewEntry newEntry(AdminRequest request) {
     JsonNode body = body(request);
     String value = textField(body, "value");
-    List<Integer> ports = new ArrayList<>();
-    JsonNode p = body.path("ports");
-    if (!p.isMissingNode() && !p.isNull()) {
-      if (!p.isArray() || p.size() > NewEntry.MAX_PORTS) {
-        throw new HttpError(400, "ports: expected an array of at most " + NewEntry.MAX_PORTS + " port numbers");
-      }
-      for (JsonNode port : p) {
-        if (!port.isInt()) {
-          throw new HttpError(400, "ports: " + port + " (expected: a port number 1-65535)");
-        }
-        ports.add(port.asInt());
-      }
-    }
+    List<Integer> given = ports(body);
+    List<Integer> ports = given == null ? List.of() : given;
     JsonNode nd = body.path("nonDeletable");
     if (!nd.isMissingNode() && !nd.isNull() && !nd.isBoolean()) {
       throw new HttpError(400, "nonDeletable: " + nd + " (expected: true or false)");
@@ -320,6 +321,25 @@ public final class EgressHttp implements AdminRoute {
       throw new HttpError(400, "comment: expected a string");
     }
     return new NewEntry(value, ports, nd.asBoolean(false), comment.isTextual() ? comment.asText() : "");
+  }
+
+  /** The body's {@code ports} array, or null when it has none. */
+  private static List<Integer> ports(JsonNode body) {
+    JsonNode p = body.path("ports");
+    if (p.isMissingNode() || p.isNull()) {
+      return null;
+    }
+    if (!p.isArray() || p.size() > NewEntry.MAX_PORTS) {
+      throw new HttpError(400, "ports: expected an array of at most " + NewEntry.MAX_PORTS + " port numbers");
+    }
+    List<Integer> ports = new ArrayList<>();
+    for (JsonNode port : p) {
+      if (!port.isInt()) {
+        throw new HttpError(400, "ports: " + port + " (expected: a port number 1-65535)");
+      }
+      ports.add(port.asInt());
+    }
+    return ports;
   }
 
   private static JsonNode body(AdminRequest request) {

@@ -133,6 +133,30 @@ public final class GatewayReports {
     return out;
   }
 
+  /**
+   * Returns the ports of the denied flows (every gateway's latest report) whose destination, SNI or Host is
+   * {@code value} (case-insensitive, a trailing dot ignored), sorted; empty when none reported a port.
+   */
+  public java.util.SortedSet<Integer> learnedPorts(String value) {
+    String wanted = normalize(value);
+    java.util.SortedSet<Integer> ports = new java.util.TreeSet<>();
+    for (Report r : latest.values()) {
+      for (JsonNode d : r.denied()) {
+        int port = d.path("port").asInt(0);
+        if (port >= 1 && port <= 65_535 && (wanted.equals(normalize(d.path("destination").asText()))
+            || wanted.equals(normalize(d.path("sni").asText())) || wanted.equals(normalize(d.path("host").asText())))) {
+          ports.add(port);
+        }
+      }
+    }
+    return ports;
+  }
+
+  private static String normalize(String name) {
+    String n = name.trim().toLowerCase(java.util.Locale.ROOT);
+    return n.endsWith(".") ? n.substring(0, n.length() - 1) : n;
+  }
+
   private static Iterable<JsonNode> limit(JsonNode array, int max) {
     if (!array.isArray()) {
       return List.of();

@@ -249,17 +249,20 @@
     }));
   }
 
-  function adoptButton(value) {
-    const b = el('button', 'Adopt ' + value, 'adopt');
+  // Adopt: on the ports the denied flows were seen on (the server adds them up), or on every port when asked.
+  function adoptButton(value, port, allPorts) {
+    const label = allPorts ? 'Adopt ' + value + ' on every port'
+      : 'Adopt ' + value + (port ? ' on the seen port(s)' : '');
+    const b = el('button', label, allPorts ? 'adopt-all' : 'adopt');
     b.type = 'button';
     b.dataset.value = value;
     b.addEventListener('click', () => {
       b.disabled = true;
       $('learned-error').textContent = '';
-      api('POST', '/api/v1/learned/adopt', { value })
+      api('POST', '/api/v1/learned/adopt', allPorts ? { value, allPorts: true } : { value })
         .then(() => {
           b.textContent = 'Adopted ' + value;
-          setStatus('Adopted ' + value);
+          setStatus('Adopted ' + value + (allPorts ? ' on every port' : ''));
           return refresh();
         })
         .catch((e) => {
@@ -284,9 +287,11 @@
       const actions = el('span');
       const name = l.sni || l.host;
       if (name) {
-        actions.appendChild(adoptButton(name));
+        actions.appendChild(adoptButton(name, l.port, false));
+        actions.appendChild(adoptButton(name, l.port, true));
       }
-      actions.appendChild(adoptButton(l.destination));
+      actions.appendChild(adoptButton(l.destination, l.port, false));
+      actions.appendChild(adoptButton(l.destination, l.port, true));
       cell(tr, actions);
       return tr;
     }));
