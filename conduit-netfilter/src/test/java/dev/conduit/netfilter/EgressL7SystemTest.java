@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -24,7 +23,6 @@ class EgressL7SystemTest {
 
   static EgressLab lab;
   static Path dir;
-  static final List<Process> processes = new ArrayList<>();
   static Child gateway;
 
   static final String SERVER = """
@@ -57,7 +55,7 @@ class EgressL7SystemTest {
   static void setUp() throws Exception {
     NetNs.requireRootAnd("nft", "ip", "curl", "ss", "openssl", "/usr/bin/python3", "/usr/sbin/dnsmasq");
     lab = EgressLab.create();
-    dir = Files.createTempDirectory("conduit-egress-l7");
+    dir = lab.dir();
     // the client's way out is the gateway (the route agent's job in EgressSystemTest)
     lab.client.run("ip", "route", "add", "198.19.0.0/16", "via", "198.18.1.1");
     lab.client.run("ip", "-6", "route", "add", "fd00:3::/64", "via", "fd00:1::1");
@@ -72,17 +70,15 @@ class EgressL7SystemTest {
     openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
         "leaf.pem", "-days", "2", "-extfile", "leaf.ext");
     Files.writeString(dir.resolve("server.py"), SERVER);
-    processes.add(new ProcessBuilder("ip", "netns", "exec", lab.internet.name, "/usr/bin/python3",
-        dir.resolve("server.py").toString(), dir.resolve("leaf.pem").toString(), dir.resolve("leaf.key").toString())
-        .redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start());
+    lab.startInInternet("server.log", "/usr/bin/python3", dir.resolve("server.py").toString(),
+        dir.resolve("leaf.pem").toString(), dir.resolve("leaf.key").toString());
     // a.example.org and b.example.org are at 198.19.2.2 and fd00:3::2 (not api.example.com's addresses)
     Files.writeString(dir.resolve("hosts"), "198.19.2.2 a.example.org b.example.org\n"
         + "fd00:3::2 a.example.org b.example.org\n");
-    processes.add(new ProcessBuilder("ip", "netns", "exec", lab.internet.name, "/usr/sbin/dnsmasq",
-        "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-        "--addn-hosts=" + dir.resolve("hosts"), "--listen-address=198.19.0.2", "--bind-interfaces", "--port=53",
-        "--pid-file=", "--log-facility=-", "--user=root", "--local=/example.org/", "--local=/example.net/")
-        .redirectErrorStream(true).redirectOutput(dir.resolve("dnsmasq.log").toFile()).start());
+    lab.startInInternet("dnsmasq.log", "/usr/sbin/dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
+        "--no-resolv", "--no-hosts", "--addn-hosts=" + dir.resolve("hosts"), "--listen-address=198.19.0.2",
+        "--bind-interfaces", "--port=53", "--pid-file=", "--log-facility=-", "--user=root", "--local=/example.org/",
+        "--local=/example.net/");
     lab.await(() -> {
       try {
         String tcp = lab.internet.run("ss", "-Hltn");
@@ -107,32 +103,21 @@ class EgressL7SystemTest {
 
   @AfterAll
   static void tearDown() throws Exception {
-    if (gateway != null) {
-      try {
-        // SIGTERM removes both tables: the gateway's and the L7 divert table
-        gateway.terminate();
-        assertThat(gateway.lines()).contains("STOPPED");
-        assertThat(lab.gateway.run("nft", "list", "tables")).doesNotContain("egress_l7");
-      } finally {
-        gateway.close();
-      }
-    }
-    for (Process p : processes) {
-      p.destroy();
-      if (!p.waitFor(10, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-      }
-    }
-    if (lab != null) {
-      lab.close();
-    }
-    if (dir != null) {
-      try (var files = Files.list(dir)) {
-        for (Path f : files.toList()) {
-          Files.deleteIfExists(f);
+    try {
+      if (gateway != null) {
+        try {
+          // SIGTERM removes both tables: the gateway's and the L7 divert table
+          gateway.terminate();
+          assertThat(gateway.lines()).contains("STOPPED");
+          assertThat(lab.gateway.run("nft", "list", "tables")).doesNotContain("egress_l7");
+        } finally {
+          gateway.close();
         }
       }
-      Files.deleteIfExists(dir);
+    } finally {
+      if (lab != null) {
+        lab.close(); // with the servers started here and its directory
+      }
     }
   }
 

@@ -3,12 +3,14 @@ package dev.conduit.netfilter;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.testing.Poll;
+import dev.conduit.netfilter.egress.AddressCounters;
 import dev.conduit.netfilter.testing.NetNs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -33,7 +35,7 @@ final class EgressLab implements AutoCloseable {
   final NetNs client;
   final NetNs gateway;
   final NetNs internet;
-  private final List<Process> servers = new ArrayList<>();
+  private final List<Process> processes = new ArrayList<>();
   private final Path dir;
 
   private EgressLab(NetNs client, NetNs gateway, NetNs internet, Path dir) {
@@ -81,10 +83,8 @@ final class EgressLab implements AutoCloseable {
       NetNs inet = i;
       try {
         for (String a : SERVERS) {
-          lab.servers.add(new ProcessBuilder("ip", "netns", "exec", i.name, "/usr/bin/python3", "-m",
-              "http.server", "8000", "--bind", a, "--directory", dir.toString())
-              .redirectErrorStream(true).redirectOutput(dir.resolve("server-" + a.replace(':', '_') + ".log").toFile())
-              .start());
+          lab.startInInternet("server-" + a.replace(':', '_') + ".log", "/usr/bin/python3", "-m", "http.server",
+              "8000", "--bind", a, "--directory", dir.toString());
         }
         lab.await(() -> {
           try {
@@ -132,7 +132,73 @@ final class EgressLab implements AutoCloseable {
     return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
   }
 
-  /** Polls a condition every 50 ms for up to 30 s; fails naming what did not happen. */
+  /**
+   * The internet's counts of a server so far, to compare later counts against: packets and bytes that reached it,
+   * then packets and bytes it sent.
+   */
+  long[] serverCounts(String server) throws NetfilterException {
+    long[] in = serverCount("in", server);
+    long[] out = serverCount("out", server);
+    return new long[] {in[0], in[1], out[0], out[1]};
+  }
+
+  /** Counts of one address as the gateway sees them: packets and bytes to it, then packets and bytes from it. */
+  interface Counts {
+    /** Reads the counts again. */
+    long[] read() throws Exception;
+  }
+
+  /** {@link Counts} of an allowlist element's counters. */
+  static long[] counts(AddressCounters c) {
+    return new long[] {c.outPackets(), c.outBytes(), c.inPackets(), c.inBytes()};
+  }
+
+  /**
+   * Waits until {@code counts} (read again at each look) equal what {@code server} itself saw since {@code base}
+   * ({@link #serverCounts}), packet for packet and byte for byte, each way: counters are read from the kernel,
+   * which announces no event when they settle.
+   *
+   * @param whose whose counts these are, for the failure message (e.g. "gateway counters")
+   */
+  void awaitCountsOfServer(String whose, String server, long[] base, Counts counts) throws InterruptedException {
+    String[] last = {""};
+    await(() -> {
+      try {
+        long[] c = counts.read();
+        long[] now = serverCounts(server);
+        long[] seen = new long[4];
+        for (int i = 0; i < 4; i++) {
+          seen[i] = now[i] - base[i];
+        }
+        last[0] = Arrays.toString(c) + " vs the server's " + Arrays.toString(seen)
+            + " (packets and bytes to it, then from it)";
+        return Arrays.equals(c, seen);
+      } catch (RuntimeException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    }, () -> whose + " of " + server + " equal to the server's own: " + last[0]);
+  }
+
+  /**
+   * Starts {@code argv} in the internet namespace, its output in {@code log} in {@link #dir()}; stopped (by its
+   * PID) when the lab closes.
+   */
+  Process startInInternet(String log, String... argv) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", internet.name));
+    cmd.addAll(List.of(argv));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(log).toFile()).start();
+    processes.add(p);
+    return p;
+  }
+
+  /** The lab's own directory (it holds {@code blob}, served at {@code /blob}); emptied and removed at close. */
+  Path dir() {
+    return dir;
+  }
+
+  /** Polls a condition for up to 30 s; fails naming what did not happen. */
   void await(BooleanSupplier condition, String what) throws InterruptedException {
     await(condition, () -> what);
   }
@@ -148,7 +214,7 @@ final class EgressLab implements AutoCloseable {
 
   @Override
   public void close() throws IOException, InterruptedException {
-    for (Process p : servers) {
+    for (Process p : processes) {
       p.destroy();
       if (!p.waitFor(10, TimeUnit.SECONDS)) {
         p.destroyForcibly();

@@ -33,10 +33,8 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -58,8 +56,6 @@ class EgressPortsSystemTest {
   static final int OTHER_PORT = 8443;
   static final int UDP_PORT = 8053;
   static EgressLab lab;
-  static final List<Process> servers = new ArrayList<>();
-  static Path dir;
 
   @BeforeAll
   static void setUp() throws Exception {
@@ -77,22 +73,18 @@ class EgressPortsSystemTest {
     }
     syns.append("  ip daddr 198.19.2.1 udp dport ").append(UDP_PORT).append(" counter\n");
     lab.internet.runner.run(Command.withInput(syns.append(" }\n}\n").toString(), "nft", "-f", "-"));
-    dir = Files.createTempDirectory("conduit-egress-ports");
-    Files.write(dir.resolve("blob"), new byte[EgressLab.BLOB_BYTES]);
+    // the lab's directory holds its /blob: served on the other port too
     for (String a : EgressLab.SERVERS) {
-      servers.add(new ProcessBuilder("ip", "netns", "exec", lab.internet.name, "/usr/bin/python3", "-m",
-          "http.server", String.valueOf(OTHER_PORT), "--bind", a, "--directory", dir.toString())
-          .redirectErrorStream(true).redirectOutput(dir.resolve("http-" + a.replace(':', '_') + ".log").toFile())
-          .start());
+      lab.startInInternet("http-" + a.replace(':', '_') + ".log", "/usr/bin/python3", "-m", "http.server",
+          String.valueOf(OTHER_PORT), "--bind", a, "--directory", lab.dir().toString());
     }
-    servers.add(new ProcessBuilder("ip", "netns", "exec", lab.internet.name, "/usr/bin/python3", "-c",
+    lab.startInInternet("udp.log", "/usr/bin/python3", "-c",
         "import socket\n"
             + "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
             + "s.bind(('198.19.2.1', " + UDP_PORT + "))\n"
             + "while True:\n"
             + "  data, peer = s.recvfrom(2048)\n"
-            + "  s.sendto(b'pong\\n', peer)\n")
-        .redirectErrorStream(true).redirectOutput(dir.resolve("udp.log").toFile()).start());
+            + "  s.sendto(b'pong\\n', peer)\n");
     lab.await(() -> {
       try {
         String tcp = lab.internet.run("ss", "-Hltn", "sport", "=", ":" + OTHER_PORT);
@@ -107,22 +99,8 @@ class EgressPortsSystemTest {
 
   @AfterAll
   static void tearDown() throws Exception {
-    for (Process p : servers) {
-      p.destroy();
-      if (!p.waitFor(10, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-      }
-    }
     if (lab != null) {
-      lab.close();
-    }
-    if (dir != null) {
-      try (var files = Files.list(dir)) {
-        for (Path f : files.toList()) {
-          Files.deleteIfExists(f);
-        }
-      }
-      Files.deleteIfExists(dir);
+      lab.close(); // with the servers started here
     }
   }
 
@@ -201,9 +179,7 @@ class EgressPortsSystemTest {
       long[][] base = new long[2][];
       List<String> ported = List.of("198.19.2.1", "fd00:3::1");
       for (int i = 0; i < 2; i++) {
-        long[] in = lab.serverCount("in", ported.get(i));
-        long[] out = lab.serverCount("out", ported.get(i));
-        base[i] = new long[] {in[0], in[1], out[0], out[1]};
+        base[i] = lab.serverCounts(ported.get(i));
       }
       for (String server : ported) {
         assertThat(fetch(server, 8000)).as(server).isEqualTo(OK);
@@ -220,20 +196,8 @@ class EgressPortsSystemTest {
       // the (address, port) elements count every byte each way, as the servers saw them
       for (int i = 0; i < 2; i++) {
         String server = ported.get(i);
-        long[] b = base[i];
-        String[] last = {""};
-        lab.await(() -> {
-          try {
-            AddressCounters c = gw.counters().stream().filter(x -> x.label().equals(server)).findFirst().orElseThrow();
-            long[] in = lab.serverCount("in", server);
-            long[] out = lab.serverCount("out", server);
-            last[0] = c + " vs server in " + (in[1] - b[1]) + " out " + (out[1] - b[3]);
-            return c.outPackets() == in[0] - b[0] && c.outBytes() == in[1] - b[1]
-                && c.inPackets() == out[0] - b[2] && c.inBytes() == out[1] - b[3];
-          } catch (NetfilterException e) {
-            throw new IllegalStateException(e);
-          }
-        }, () -> "gateway counters of " + server + " equal to the server's own: " + last[0]);
+        lab.awaitCountsOfServer("gateway counters", server, base[i], () -> EgressLab.counts(
+            gw.counters().stream().filter(x -> x.label().equals(server)).findFirst().orElseThrow()));
         assertThat(gw.counters().stream().filter(x -> x.label().equals(server)).findFirst().orElseThrow().inBytes())
             .isGreaterThan(EgressLab.BLOB_BYTES);
       }

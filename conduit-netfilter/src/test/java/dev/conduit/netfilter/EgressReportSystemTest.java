@@ -150,9 +150,7 @@ class EgressReportSystemTest {
       List<String> servers = List.of("198.19.2.2", "fd00:3::2");
       List<long[]> base = new ArrayList<>();
       for (String s : servers) {
-        long[] in = lab.serverCount("in", s);
-        long[] out = lab.serverCount("out", s);
-        base.add(new long[] {in[0], in[1], out[0], out[1]});
+        base.add(lab.serverCounts(s));
       }
       for (String s : servers) {
         assertThat(lab.fetch(s)).isEqualTo("200 " + EgressLab.BLOB_BYTES);
@@ -161,21 +159,11 @@ class EgressReportSystemTest {
       EgressReporter reporter = reporter(gw, Optional.empty(), sent);
       for (int i = 0; i < servers.size(); i++) {
         String s = servers.get(i);
-        long[] b = base.get(i);
-        String[] last = {""};
-        lab.await(() -> {
-          try {
-            JsonNode c = counter(reporter.report(), s);
-            long[] in = lab.serverCount("in", s);
-            long[] out = lab.serverCount("out", s);
-            last[0] = c + " vs the server's in " + (in[0] - b[0]) + "/" + (in[1] - b[1]) + " out "
-                + (out[0] - b[2]) + "/" + (out[1] - b[3]);
-            return c.get("packetsOut").asLong() == in[0] - b[0] && c.get("bytesOut").asLong() == in[1] - b[1]
-                && c.get("packetsIn").asLong() == out[0] - b[2] && c.get("bytesIn").asLong() == out[1] - b[3];
-          } catch (NetfilterException e) {
-            throw new IllegalStateException(e);
-          }
-        }, () -> "reported counters of " + s + " equal to the server's own: " + last[0]);
+        lab.awaitCountsOfServer("reported counters", s, base.get(i), () -> {
+          JsonNode c = counter(reporter.report(), s);
+          return new long[] {c.get("packetsOut").asLong(), c.get("bytesOut").asLong(), c.get("packetsIn").asLong(),
+              c.get("bytesIn").asLong()};
+        });
         assertThat(counter(reporter.report(), s).get("bytesIn").asLong()).isGreaterThan(EgressLab.BLOB_BYTES);
       }
       assertThat(reporter.send()).isTrue();

@@ -93,9 +93,7 @@ class EgressSystemTest {
       // the servers' counts since the table was installed (earlier tests used the same servers)
       Map<String, long[]> base = new java.util.HashMap<>();
       for (String server : List.of("198.19.2.1", "fd00:3::1")) {
-        long[] in = lab.serverCount("in", server);
-        long[] out = lab.serverCount("out", server);
-        base.put(server, new long[] {in[0], in[1], out[0], out[1]});
+        base.put(server, lab.serverCounts(server));
       }
       assertThat(lab.fetch("198.19.2.1")).isEqualTo("200 " + EgressLab.BLOB_BYTES);
       assertThat(lab.fetch("fd00:3::1")).isEqualTo("200 " + EgressLab.BLOB_BYTES);
@@ -121,21 +119,8 @@ class EgressSystemTest {
 
       // the gateway's per-element counters equal what the servers themselves saw, byte for byte
       for (String server : List.of("198.19.2.1", "fd00:3::1")) {
-        long[] b = base.get(server);
-        String[] last = {""};
-        lab.await(() -> {
-          try {
-            AddressCounters c = byLabel(gw.counters()).get(server);
-            long[] in = lab.serverCount("in", server);
-            long[] out = lab.serverCount("out", server);
-            last[0] = c + " vs server in " + (in[0] - b[0]) + "/" + (in[1] - b[1]) + " out "
-                + (out[0] - b[2]) + "/" + (out[1] - b[3]);
-            return c.outPackets() == in[0] - b[0] && c.outBytes() == in[1] - b[1]
-                && c.inPackets() == out[0] - b[2] && c.inBytes() == out[1] - b[3];
-          } catch (NetfilterException e) {
-            throw new IllegalStateException(e);
-          }
-        }, () -> "gateway counters of " + server + " equal to the server's own: " + last[0]);
+        lab.awaitCountsOfServer("gateway counters", server, base.get(server),
+            () -> EgressLab.counts(byLabel(gw.counters()).get(server)));
         AddressCounters c = byLabel(gw.counters()).get(server);
         assertThat(c.inBytes()).isGreaterThan(EgressLab.BLOB_BYTES);
         assertThat(c.outBytes()).isPositive();

@@ -2,14 +2,17 @@ package dev.conduit.netfilter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conduit.core.testing.FileWatch;
 import dev.conduit.core.testing.Processes;
 import dev.conduit.netfilter.testing.NetNs;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -143,15 +146,20 @@ class UdpSocksSystemTest {
     final Process process;
 
     Dante(NetNs ns, Path conf) throws Exception {
+      Path log = Path.of(conf + ".log");
       process = new ProcessBuilder("ip", "netns", "exec", ns.name, "danted", "-f", conf.toString(), "-N", "1",
-          "-p", conf + ".pid").redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(new java.io.File(conf + ".log")))
+          "-p", conf + ".pid").redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
           .start();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (!ns.runner.run(List.of("ss", "-Htln", "sport = :1080"), "").stdout().contains("1080")) {
-        if (System.nanoTime() > deadline || !process.isAlive()) {
-          throw new AssertionError("danted did not listen within 30 s (alive: " + process.isAlive() + ")");
-        }
-        process.waitFor(100, TimeUnit.MILLISECONDS); // poll: danted says nothing when it listens
+      // danted's main process (ip netns exec execs it: same PID) says "running" after it listens; the log is
+      // shared by both danteds of the test, so the line is matched by this one's PID
+      try {
+        FileWatch.await(log, Pattern.compile("danted\\[" + process.pid() + "]: info: .* running"),
+            Duration.ofSeconds(30), process);
+        assertThat(ns.runner.run(List.of("ss", "-Htln", "sport = :1080"), "").stdout())
+            .as("danted listens once it says it runs").contains("1080");
+      } catch (Exception | AssertionError e) {
+        stop(process); // not yet handed to the test's clean-up
+        throw e;
       }
     }
 

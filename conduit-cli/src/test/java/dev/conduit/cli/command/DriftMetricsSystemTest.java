@@ -3,15 +3,20 @@ package dev.conduit.cli.command;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.cli.Main;
+import dev.conduit.core.testing.FileWatch;
+import dev.conduit.core.testing.Poll;
 import dev.conduit.core.testing.Processes;
 import dev.conduit.netfilter.testing.NetNs;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -81,6 +86,8 @@ class DriftMetricsSystemTest {
     assertThat(before).doesNotContain("conduit_capture_drift_repairs_total");
 
     ns.run("iptables", "-t", "nat", "-F"); // another tool flushes the table under conduit
+    // the repair is logged (an event), then its series registered: /metrics is read after the line
+    FileWatch.awaitText(log, "applied again (repair 1)", Duration.ofSeconds(60), conduit);
     String after = awaitMetrics(ns, conduit, log,
         "conduit_capture_drift_repairs_total\\{chain=\"OUTPUT\",change=\"missing\",prefix=\"CONDUIT\","
             + "table=\"ip/nat\"} 1\\.0");
@@ -92,21 +99,26 @@ class DriftMetricsSystemTest {
     assertThat(Files.readString(log)).contains("applied again (repair 1)");
   }
 
-  /** Polls {@code /metrics} until a line matches {@code pattern} (a repair runs every 2 s). */
+  /**
+   * {@code /metrics} once a line matches {@code pattern}: polled, as a check (every 2 s) announces itself nowhere
+   * but there.
+   */
   private static String awaitMetrics(NetNs ns, Process conduit, Path log, String pattern) throws Exception {
     Pattern p = Pattern.compile(pattern);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    String last = "";
-    while (System.nanoTime() < deadline) {
-      assertThat(conduit.isAlive()).as("conduit exited: %s", Files.readString(log)).isTrue();
-      var r = ns.runner.run(List.of("curl", "-s", "http://127.0.0.1:9901/metrics"), "");
-      last = r.stdout();
-      Matcher m = p.matcher(last);
-      if (m.find()) {
-        return last;
-      }
-      conduit.waitFor(200, TimeUnit.MILLISECONDS); // returns early when conduit exits
+    AtomicReference<String> last = new AtomicReference<>("");
+    try {
+      Poll.until("a line " + pattern + " on /metrics", Duration.ofSeconds(60), () -> {
+        try {
+          assertThat(conduit.isAlive()).as("conduit exited: %s", Files.readString(log)).isTrue();
+          last.set(ns.runner.run(List.of("curl", "-s", "http://127.0.0.1:9901/metrics"), "").stdout());
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+        return p.matcher(last.get()).find();
+      });
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + ": " + last.get() + "\nlog: " + Files.readString(log), e);
     }
-    throw new AssertionError("no " + pattern + " on /metrics within 60 s: " + last + "\nlog: " + Files.readString(log));
+    return last.get();
   }
 }

@@ -174,13 +174,14 @@ class TproxyUdpSystemTest {
     Thread reader = new Thread(() -> {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
         for (String line; (line = r.readLine()) != null; ) {
-          child.lines.add(line);
+          child.add(line);
         }
       } catch (java.io.IOException e) {
-        child.lines.add("READ FAILED " + e);
+        child.add("READ FAILED " + e);
       }
     }, "output-" + p.pid());
     reader.setDaemon(true);
+    child.reader = reader;
     reader.start();
     closing(() -> {
       p.destroy();
@@ -201,12 +202,33 @@ class TproxyUdpSystemTest {
       this.process = process;
     }
 
+    /** The thread reading the process's output, once started. */
+    volatile Thread reader;
+
+    /** Adds a line the process wrote and wakes {@link #await}. */
+    void add(String line) {
+      synchronized (lines) {
+        lines.add(line);
+        lines.notifyAll();
+      }
+    }
+
+    /** Waits (woken by each new line) up to 60 s for a line matching {@code line}, or fails. */
     void await(Predicate<String> line, String what) throws InterruptedException {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (lines.stream().noneMatch(line)) {
-        assertThat(process.isAlive() || lines.stream().anyMatch(line)).as("exited before %s: %s", what, lines).isTrue();
-        assertThat(System.nanoTime() < deadline).as("no %s within 60 s: %s", what, lines).isTrue();
-        process.waitFor(50, TimeUnit.MILLISECONDS); // returns early when the process exits
+      synchronized (lines) {
+        while (lines.stream().noneMatch(line)) {
+          // the reader ends after the output's last line: then no line is still on its way
+          boolean ended = reader != null && !reader.isAlive();
+          if (lines.stream().anyMatch(line)) {
+            return;
+          }
+          assertThat(ended).as("exited before %s: %s", what, lines).isFalse();
+          long left = deadline - System.nanoTime();
+          assertThat(left > 0).as("no %s within 60 s: %s", what, lines).isTrue();
+          // a line wakes the wait; the bound only notices the process's exit
+          lines.wait(Math.max(1, Math.min(1000, TimeUnit.NANOSECONDS.toMillis(left))));
+        }
       }
     }
   }

@@ -250,9 +250,9 @@ class MeshManagerTest {
       try (NodeEnrolment h = node(manager, state, "host-h", "198.18.0.17").caPin(manager.caPin()).build()) {
         Instant notAfter = h.start().certificate().getNotAfter().toInstant();
         h.close();
-        while (!Instant.now().isAfter(notAfter)) {
-          Thread.sleep(100); // waiting for the certificate to expire (wall clock, deadline = its notAfter)
-        }
+        // the wall clock passing the certificate's notAfter announces no event
+        Poll.until("the certificate's expiry at " + notAfter, Duration.ofSeconds(30),
+            () -> Instant.now().isAfter(notAfter));
       }
       try (NodeEnrolment h = node(manager, state, "host-h", "198.18.0.17").caPin(manager.caPin()).build()) {
         assertThatThrownBy(h::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("expired");

@@ -104,19 +104,28 @@ public final class Dnsmasq implements AutoCloseable {
     }
   }
 
+  /** A real query is the readiness probe: dnsmasq says nothing when its socket is bound. */
   private void awaitAnswering() throws Exception {
+    String[] last = {"no answer yet"};
     try (DnsLookup lookup = new DnsLookup(List.of(address), Duration.ofMillis(500))) {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (true) {
+      Poll.until("dnsmasq answering at " + address, Duration.ofSeconds(30), () -> {
+        boolean alive = process.isAlive();
         try {
           lookup.lookup("probe.example.com");
-          return;
+          return true;
         } catch (IOException e) {
-          if (!process.isAlive() || System.nanoTime() > deadline) {
-            fail("dnsmasq did not start: " + e.getMessage());
+          last[0] = e.getMessage();
+          if (!alive) {
+            fail("dnsmasq did not start (exited): " + last[0]);
           }
+          return false;
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new AssertionError("interrupted waiting for dnsmasq", e);
         }
-      }
+      });
+    } catch (AssertionError e) {
+      fail("dnsmasq did not start: " + last[0], e);
     }
   }
 

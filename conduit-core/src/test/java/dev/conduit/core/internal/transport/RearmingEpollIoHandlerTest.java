@@ -25,6 +25,7 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -78,18 +79,28 @@ class RearmingEpollIoHandlerTest {
         }
       }).sync().channel();
       try (Socket pPeer = origin.accept()) {
-        // hold the loop so that P's and then X's readiness land in one batch, in that order
+        // hold the loop until both writes are done, so that P's and then X's readiness land in one batch, in that
+        // order
         CompletableFuture<Void> held = new CompletableFuture<>();
+        CountDownLatch release = new CountDownLatch(1);
         group.next().execute(() -> {
           held.complete(null);
-          sleep(300);
+          try {
+            release.await(30, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
         });
         held.get(5, TimeUnit.SECONDS);
-        pPeer.getOutputStream().write(1);
-        pPeer.getOutputStream().flush();
-        sleep(50);
-        xPeer.getOutputStream().write(1);
-        xPeer.getOutputStream().flush();
+        try {
+          pPeer.getOutputStream().write(1);
+          pPeer.getOutputStream().flush();
+          sleep(50); // P's data first: its readiness comes before X's in the batch
+          xPeer.getOutputStream().write(1);
+          xPeer.getOutputStream().flush();
+        } finally {
+          release.countDown();
+        }
 
         ChannelFuture y = dial.get(5, TimeUnit.SECONDS);
         assertThat(fds[1]).as("the new socket reuses the closed one's fd number").isEqualTo(fds[0]);

@@ -3,6 +3,7 @@ package dev.conduit.examples.jpms;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.conduit.core.testing.FileWatch;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
@@ -65,19 +66,7 @@ class ModularProxyTest {
 
   /** Waits for the start line in the log (or the process's end), with a generous deadline. */
   private static Matcher started(Process p, Path log) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (System.nanoTime() < deadline) {
-      String text = Files.readString(log, StandardCharsets.UTF_8);
-      Matcher m = STARTED.matcher(text);
-      if (m.find()) {
-        return m;
-      }
-      if (!p.isAlive()) {
-        throw new AssertionError("exited " + p.exitValue() + " before starting:\n" + text);
-      }
-      p.waitFor(100, TimeUnit.MILLISECONDS); // wakes at once when it exits
-    }
-    throw new AssertionError("no start line within 60 s:\n" + Files.readString(log, StandardCharsets.UTF_8));
+    return FileWatch.await(log, STARTED, Duration.ofSeconds(60), p);
   }
 
   @Test
