@@ -68,6 +68,25 @@ class PushClientTlsAbortTest {
     assertThat(LeakDetectionExtension.collect()).as("Netty leak reports").isEmpty();
   }
 
+  @Test
+  void closingAfterTheSharedResourcesClosedDoesNotThrow() throws Exception {
+    PushClient client;
+    try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        ConduitResources resources = ConduitResources.builder().ioThreads(1).build()) {
+      client = PushClient.builder(resources)
+          .addresses(List.of(URI.create("wss://127.0.0.1:" + listener.getLocalPort() + PushServer.DEFAULT_PATH)))
+          .trustAnchors(List.of(CA.certificate()))
+          .bearerToken("closed-loop")
+          .identity("closed-loop", "client")
+          .applier(update -> update.state().hash())
+          .build();
+      client.start();
+    }
+    // an application that closes its event loops before its agent: close() returns, nothing is thrown
+    client.close();
+    assertThat(client.connectedTo()).isEmpty();
+  }
+
   /** Reads each ClientHello record whole, optionally answers with a cut-off handshake record, then hangs up. */
   private static void serve(ServerSocket listener, boolean answerFirst, AtomicInteger clientHellos) {
     while (!listener.isClosed()) {

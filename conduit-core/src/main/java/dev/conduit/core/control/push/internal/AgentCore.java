@@ -328,7 +328,7 @@ public final class AgentCore {
   public void close(Duration timeout) {
     closed = true;
     CompletableFuture<Channel> closing = new CompletableFuture<>();
-    loop.execute(() -> {
+    Runnable close = () -> {
       if (retry != null) {
         retry.cancel(false);
       }
@@ -337,7 +337,13 @@ public final class AgentCore {
       if (ch != null) {
         Frames.close(ch, Frames.GOING_AWAY, "agent closing");
       }
-    });
+    };
+    try {
+      loop.execute(close);
+    } catch (java.util.concurrent.RejectedExecutionException loopGone) {
+      // the event loop was shut down first (a shared group closed before this agent): its channel is closed too
+      closing.complete(null);
+    }
     try {
       long deadline = System.nanoTime() + timeout.toNanos();
       Channel ch = closing.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
