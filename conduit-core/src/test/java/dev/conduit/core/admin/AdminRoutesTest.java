@@ -66,6 +66,26 @@ class AdminRoutesTest {
   }
 
   @Test
+  void anOversizedBodyStillInFlightGetsItsAnswer() throws Exception {
+    try (AdminServer admin = AdminServer.builder().bind("127.0.0.1:0").token("t0ken")
+        .route("/cache", req -> AdminResponse.noContent()).build().start()) {
+      String base = "http://127.0.0.1:" + admin.address().getPort();
+      // 8 MiB: far more than the kernel buffers, so most of it is still being sent when the server answers
+      byte[] body = new byte[8 << 20];
+      for (int round = 0; round < 3; round++) {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/cache"))
+            .header("Authorization", "Bearer t0ken").POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(),
+            HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(413);
+        assertThat(r.body()).contains("request body: " + body.length + " bytes");
+      }
+      HttpResponse<String> next = http.send(HttpRequest.newBuilder(URI.create(base + "/cache"))
+          .header("Authorization", "Bearer t0ken").build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(next.statusCode()).as("the endpoint still serves").isEqualTo(204);
+    }
+  }
+
+  @Test
   void builtInPathsAndBadPrefixesCannotBeMounted() {
     assertThatThrownBy(() -> AdminServer.builder().route("/metrics", req -> AdminResponse.noContent()))
         .hasMessageContaining("built-in");
