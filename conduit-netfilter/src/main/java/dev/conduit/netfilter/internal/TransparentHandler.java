@@ -1,19 +1,9 @@
 package dev.conduit.netfilter.internal;
 
 import dev.conduit.core.ConduitPipeline;
-import dev.conduit.core.ConnectRequest;
-import dev.conduit.core.DialException;
-import dev.conduit.core.DialFailure;
-import dev.conduit.core.Destination;
 import dev.conduit.core.inbound.InboundContext;
-import dev.conduit.core.inbound.Upstream;
-import dev.conduit.core.observe.Outcome;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.buffer.CompositeByteBuf;
-import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -24,23 +14,19 @@ import java.util.concurrent.TimeUnit;
  * bytes for a host name (bounded in bytes and time), then connects and hands over to the relay.
  * Bytes read before the relay starts are held here and written upstream first, unchanged.
  */
-public final class TransparentHandler extends ChannelInboundHandlerAdapter {
+public final class TransparentHandler extends HoldingDialHandler {
   /** The handler's name in the pipeline. */
   public static final String NAME = ConduitPipeline.TRANSPARENT;
 
-  private final InboundContext context;
-  private final InetSocketAddress destination;
   private final boolean sniff;
   private final Duration sniffTimeout;
   private final int sniffLimit;
-  private ByteBuf held;
   private ScheduledFuture<?> sniffTimer;
   private boolean connecting;
 
   public TransparentHandler(InboundContext context, InetSocketAddress destination, boolean sniff,
       Duration sniffTimeout, int sniffLimit) {
-    this.context = context;
-    this.destination = destination;
+    super(context, destination);
     this.sniff = sniff;
     this.sniffTimeout = sniffTimeout;
     this.sniffLimit = sniffLimit;
@@ -59,19 +45,7 @@ public final class TransparentHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!(msg instanceof ByteBuf in)) {
-      ReferenceCountUtil.release(msg);
-      return;
-    }
-    if (held == null) {
-      held = in;
-    } else {
-      if (!(held instanceof CompositeByteBuf)) {
-        held = ctx.alloc().compositeBuffer().addComponent(true, held);
-      }
-      ((CompositeByteBuf) held).addComponent(true, in);
-    }
+  protected void onHeld(ChannelHandlerContext ctx, ByteBuf held) {
     if (connecting) {
       return;
     }
@@ -95,50 +69,14 @@ public final class TransparentHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     connecting = true;
-    if (sniffTimer != null) {
-      sniffTimer.cancel(false);
-    }
-    ConnectRequest request = ConnectRequest.of(context.connection(), Destination.of(destination))
-        .withSniffedHost(sniffedHost);
-    context.connect(request).addListener((Future<Upstream> f) -> connected(ctx, f));
-  }
-
-  private void connected(ChannelHandlerContext ctx, Future<Upstream> f) {
-    if (!f.isSuccess()) {
-      Throwable cause = f.cause();
-      boolean refused = cause instanceof DialException d && d.failure() == DialFailure.NOT_ALLOWED;
-      context.outcome(refused ? Outcome.REJECTED : Outcome.DIAL_FAILED, String.valueOf(cause.getMessage()));
-      ctx.channel().close();
-      return;
-    }
-    Upstream up = f.getNow();
-    if (ctx.isRemoved() || !ctx.channel().isActive()) {
-      up.channel().close();
-      return;
-    }
-    if (held != null) {
-      // before relay(): a client half-close seen meanwhile makes the relay shut the upstream's output
-      up.channel().writeAndFlush(held, up.channel().voidPromise());
-      held = null;
-    }
-    context.relay(up);
-    ctx.pipeline().remove(this);
+    cancelTimers();
+    dial(ctx, sniffedHost);
   }
 
   @Override
-  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    context.outcome(Outcome.ERROR, cause.toString());
-    ctx.close();
-  }
-
-  @Override
-  public void handlerRemoved(ChannelHandlerContext ctx) {
+  protected void cancelTimers() {
     if (sniffTimer != null) {
       sniffTimer.cancel(false);
-    }
-    if (held != null) {
-      held.release();
-      held = null;
     }
   }
 }

@@ -1,22 +1,15 @@
 package dev.conduit.netfilter.egress.internal;
 
-import dev.conduit.core.ConnectRequest;
-import dev.conduit.core.DialException;
-import dev.conduit.core.DialFailure;
-import dev.conduit.core.Destination;
 import dev.conduit.core.inbound.InboundContext;
-import dev.conduit.core.inbound.Upstream;
 import dev.conduit.core.net.IpAddress;
 import dev.conduit.core.observe.Outcome;
 import dev.conduit.netfilter.egress.NameAllowlist;
+import dev.conduit.netfilter.internal.HoldingDialHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
@@ -31,16 +24,13 @@ import java.util.concurrent.TimeUnit;
  * original destination and hands over to conduit's relay, or refuses (TLS and other protocols: closed; HTTP:
  * {@code 403} with the reason). The bytes read reach the upstream unchanged.
  */
-public final class L7Handler extends ChannelInboundHandlerAdapter {
+public final class L7Handler extends HoldingDialHandler {
 
   /** The handler's name in the pipeline. */
   public static final String NAME = "egress-l7";
 
-  private final InboundContext context;
-  private final InetSocketAddress destination;
   private final IpAddress address;
   private final L7Policy policy;
-  private ByteBuf held;
   private ScheduledFuture<?> timer;
   private boolean decided;
 
@@ -52,8 +42,7 @@ public final class L7Handler extends ChannelInboundHandlerAdapter {
    * @param policy the names in force, the resolver and the limits
    */
   public L7Handler(InboundContext context, InetSocketAddress destination, L7Policy policy) {
-    this.context = context;
-    this.destination = destination;
+    super(context, destination);
     this.address = IpAddress.of(destination.getAddress());
     this.policy = policy;
   }
@@ -74,19 +63,7 @@ public final class L7Handler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!(msg instanceof ByteBuf in)) {
-      ReferenceCountUtil.release(msg);
-      return;
-    }
-    if (held == null) {
-      held = in;
-    } else {
-      if (!(held instanceof CompositeByteBuf)) {
-        held = ctx.alloc().compositeBuffer().addComponent(true, held);
-      }
-      ((CompositeByteBuf) held).addComponent(true, in);
-    }
+  protected void onHeld(ChannelHandlerContext ctx, ByteBuf held) {
     if (decided) {
       return;
     }
@@ -158,30 +135,7 @@ public final class L7Handler extends ChannelInboundHandlerAdapter {
   }
 
   private void connect(ChannelHandlerContext ctx, Optional<String> name) {
-    ConnectRequest request = ConnectRequest.of(context.connection(), Destination.of(destination))
-        .withSniffedHost(name.orElse(null));
-    context.connect(request).addListener((Future<Upstream> f) -> connected(ctx, f));
-  }
-
-  private void connected(ChannelHandlerContext ctx, Future<Upstream> f) {
-    if (!f.isSuccess()) {
-      Throwable cause = f.cause();
-      boolean refused = cause instanceof DialException d && d.failure() == DialFailure.NOT_ALLOWED;
-      context.outcome(refused ? Outcome.REJECTED : Outcome.DIAL_FAILED, String.valueOf(cause.getMessage()));
-      ctx.channel().close();
-      return;
-    }
-    Upstream up = f.getNow();
-    if (ctx.isRemoved() || !ctx.channel().isActive()) {
-      up.channel().close();
-      return;
-    }
-    if (held != null) {
-      up.channel().writeAndFlush(held, up.channel().voidPromise());
-      held = null;
-    }
-    context.relay(up);
-    ctx.pipeline().remove(this);
+    dial(ctx, name.orElse(null));
   }
 
   private void cancelTimer() {
@@ -192,17 +146,7 @@ public final class L7Handler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
-  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    context.outcome(Outcome.ERROR, cause.toString());
-    ctx.close();
-  }
-
-  @Override
-  public void handlerRemoved(ChannelHandlerContext ctx) {
+  protected void cancelTimers() {
     cancelTimer();
-    if (held != null) {
-      held.release();
-      held = null;
-    }
   }
 }
