@@ -1,5 +1,6 @@
 package dev.conduit.core.egress;
 
+import dev.conduit.core.testing.JdkTls;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conduit.core.control.store.AuditEntry;
@@ -9,7 +10,6 @@ import dev.conduit.core.pki.CertificateAuthority;
 import dev.conduit.core.pki.CertificateRequest;
 import dev.conduit.core.pki.IssuedCertificate;
 import dev.conduit.core.pki.TlsMaterial;
-import java.io.ByteArrayInputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -18,13 +18,9 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -178,20 +174,6 @@ class EgressAdminCertificateTest {
 
   /** The JDK's client trusting the server's CA, presenting {@code certificate} when not null. */
   private static HttpClient client(IssuedCertificate certificate) throws Exception {
-    char[] password = "test".toCharArray();
-    KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-    if (certificate != null) {
-      KeyStore keys = KeyStore.getInstance("PKCS12");
-      keys.load(new ByteArrayInputStream(certificate.toPkcs12(password)), password);
-      kmf.init(keys, password);
-    }
-    KeyStore trust = KeyStore.getInstance("PKCS12");
-    trust.load(null, null);
-    trust.setCertificateEntry("ca", SERVER_CA.certificate());
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    tmf.init(trust);
-    SSLContext context = SSLContext.getInstance("TLS");
-    context.init(certificate == null ? null : kmf.getKeyManagers(), tmf.getTrustManagers(), null);
-    return HttpClient.newBuilder().sslContext(context).build();
+    return HttpClient.newBuilder().sslContext(JdkTls.context(certificate, SERVER_CA.certificate())).build();
   }
 }

@@ -1,5 +1,6 @@
 package dev.conduit.core.control.push;
 
+import dev.conduit.core.testing.JdkTls;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -10,14 +11,12 @@ import dev.conduit.core.pki.CertificateRequest;
 import dev.conduit.core.pki.IssuedCertificate;
 import dev.conduit.core.pki.TlsMaterial;
 import dev.conduit.core.testing.Poll;
-import java.io.ByteArrayInputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -30,9 +29,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 /** Test-made PKI, servers and agents for the push channel tests. */
 final class PushFixture {
@@ -126,21 +123,7 @@ final class PushFixture {
 
   /** An SSLContext for the JDK's clients, presenting {@code certificate} and trusting the test CA. */
   static SSLContext jdkContext(IssuedCertificate certificate) throws Exception {
-    char[] password = "test".toCharArray();
-    KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-    if (certificate != null) {
-      KeyStore keys = KeyStore.getInstance("PKCS12");
-      keys.load(new ByteArrayInputStream(certificate.toPkcs12(password)), password);
-      kmf.init(keys, password);
-    }
-    KeyStore trust = KeyStore.getInstance("PKCS12");
-    trust.load(null, null);
-    trust.setCertificateEntry("ca", CA.certificate());
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    tmf.init(trust);
-    SSLContext context = SSLContext.getInstance("TLS");
-    context.init(certificate == null ? null : kmf.getKeyManagers(), tmf.getTrustManagers(), null);
-    return context;
+    return JdkTls.context(certificate, CA.certificate());
   }
 
   /** The JDK's java.net.http WebSocket client as a third-party agent, recording what it receives. */
